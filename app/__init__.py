@@ -1,0 +1,1 @@
+"""Application layer: settings, service facade, retrieval chain, HTTP API, auth, eval, CLI."""

@@ -1,0 +1,24 @@
+"""The `kb` console script. Each command group lives in its own module and registers itself here."""
+
+import sys
+
+import typer
+
+from app.errors import USER_FACING_ERRORS, user_message
+
+
+def build_app() -> typer.Typer:
+    """Assemble the CLI; imports of command modules happen here, not at import time of `app.cli`."""
+    from app.cli import generate
+
+    cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Private knowledge base.")
+    generate.register(cli)
+    return cli
+
+
+def main() -> None:
+    try:
+        build_app()(standalone_mode=True)
+    except USER_FACING_ERRORS as error:
+        typer.secho(f"error: {user_message(error)}", err=True, fg="red")
+        sys.exit(2)

@@ -1,0 +1,34 @@
+"""The one place users' errors are defined and turned into sentences.
+
+Lower layers keep their own base classes (model and ingestion may not import app); this module
+gathers them so the CLI, HTTP API and web page can show a clear sentence instead of a traceback.
+"""
+
+from ingestion.errors import IngestError
+from model.errors import ModelError
+
+
+class KBError(Exception):
+    """Base class of every error the application layer raises on purpose."""
+
+
+class ConfigError(KBError):
+    """A setting is invalid or points at something that does not exist."""
+
+
+class PermissionDeniedError(KBError):
+    """The user may not do this."""
+
+
+class NotFoundError(KBError):
+    """The named user, document or conversation does not exist."""
+
+
+USER_FACING_ERRORS: tuple[type[Exception], ...] = (KBError, ModelError, IngestError)
+
+
+def user_message(error: BaseException) -> str:
+    """A one-sentence description of `error` for a person; never a traceback."""
+    if isinstance(error, USER_FACING_ERRORS):
+        return str(error) or type(error).__name__
+    return f"Internal error ({type(error).__name__}); see the server log for details."

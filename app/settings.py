@@ -1,0 +1,37 @@
+"""One typed settings object, read from the environment (prefix KB_) and an optional .env file."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "bundled"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path("./data"), description="Where the database, index and uploads live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    model: str = Field(BUNDLED_MODEL, description="'bundled', a Hugging Face folder or a .gguf file.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    quantize: Literal["none", "int8"] = "none"
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
+    max_context: int | None = Field(None, ge=256, description="Cap on the model's context window.")
+    embedder: str = "auto"
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    max_upload_mb: int = Field(50, ge=1)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kb.sqlite3').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings now (never at import time); keyword overrides win over the environment."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test command: system packages the tests need, then ruff, mypy and pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages used by tests with real components: PostgreSQL (store tests) and
+# Chromium (browser tests). Installed only when missing; needs root, as on CI.
+need=()
+command -v chromium >/dev/null || need+=(chromium)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian packages: ${need[*]}"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  else
+    echo "warning: missing ${need[*]}; tests that need them will be skipped" >&2
+  fi
+fi
+
+.venv/bin/ruff check app ingestion model ui tests benchmarks
+.venv/bin/mypy app ingestion model ui
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,1 @@
+"""Gradio pages (chat, documents, admin). Talks only to app.service."""
