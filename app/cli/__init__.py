@@ -12,6 +12,11 @@ def build_app() -> typer.Typer:
     from app.cli import generate
 
     cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Private knowledge base.")
+
+    @cli.callback()
+    def root() -> None:
+        """Private knowledge base: ingest documents, ask questions, serve the web app."""
+
     generate.register(cli)
     return cli
 
