@@ -1,0 +1,219 @@
+"""Strict weight loading: Hugging Face safetensors folders and GGUF files -> our parameter names.
+
+Every tensor of the checkpoint must be used and every shape must match; anything else is a
+WeightsError that names the tensor. Both formats are first mapped to Hugging Face names, then
+converted once (fused q/k/v and gate/up matrices).
+"""
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.args import ModelArgs
+from model.errors import UnsupportedModelError, WeightsError
+
+# Buffers some older Hugging Face checkpoints carry; recomputed by us, so they are not weights.
+_IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
+
+
+@dataclass
+class Checkpoint:
+    args: ModelArgs
+    tensors: dict[str, torch.Tensor]  # our parameter names
+    metadata: dict[str, Any]  # GGUF key/values, or the HF config
+
+
+def expected_hf_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
+    q, kv = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
+    shapes: dict[str, tuple[int, ...]] = {
+        "model.embed_tokens.weight": (args.vocab_size, args.dim),
+        "model.norm.weight": (args.dim,),
+    }
+    if not args.tie_word_embeddings:
+        shapes["lm_head.weight"] = (args.vocab_size, args.dim)
+    for i in range(args.n_layers):
+        p = f"model.layers.{i}."
+        shapes |= {
+            p + "self_attn.q_proj.weight": (q, args.dim),
+            p + "self_attn.k_proj.weight": (kv, args.dim),
+            p + "self_attn.v_proj.weight": (kv, args.dim),
+            p + "self_attn.o_proj.weight": (args.dim, q),
+            p + "mlp.gate_proj.weight": (args.intermediate_size, args.dim),
+            p + "mlp.up_proj.weight": (args.intermediate_size, args.dim),
+            p + "mlp.down_proj.weight": (args.dim, args.intermediate_size),
+            p + "input_layernorm.weight": (args.dim,),
+            p + "post_attention_layernorm.weight": (args.dim,),
+        }
+    return shapes
+
+
+def convert_hf_tensors(
+    args: ModelArgs, hf: Mapping[str, torch.Tensor], source: str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """Check names and shapes strictly, then rename to ours and fuse q/k/v and gate/up."""
+    hf = {k: v for k, v in hf.items() if not k.endswith(_IGNORED_SUFFIXES)}
+    expected = expected_hf_shapes(args)
+    if args.tie_word_embeddings and "lm_head.weight" in hf:
+        # Some tied checkpoints store the head anyway; accept it only if it really is the embedding.
+        if not torch.equal(hf["lm_head.weight"], hf.get("model.embed_tokens.weight", torch.empty(0))):
+            raise WeightsError(f"{source}: tie_word_embeddings is set but lm_head.weight differs.")
+        hf = {k: v for k, v in hf.items() if k != "lm_head.weight"}
+    missing = sorted(set(expected) - set(hf))
+    extra = sorted(set(hf) - set(expected))
+    if missing or extra:
+        raise WeightsError(
+            f"{source} does not match the architecture: "
+            + (f"missing {', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}" if missing else "")
+            + ("; " if missing and extra else "")
+            + (f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}" if extra else "")
+        )
+    for name, shape in expected.items():
+        if tuple(hf[name].shape) != shape:
+            raise WeightsError(f"{source}: {name} has shape {tuple(hf[name].shape)}, expected {shape}.")
+
+    def get(name: str) -> torch.Tensor:
+        return hf[name].to(dtype)
+
+    ours = {
+        "tok_embeddings.weight": get("model.embed_tokens.weight"),
+        "norm.weight": get("model.norm.weight"),
+    }
+    ours["output.weight"] = (
+        ours["tok_embeddings.weight"] if args.tie_word_embeddings else get("lm_head.weight")
+    )
+    for i in range(args.n_layers):
+        p, o = f"model.layers.{i}.", f"layers.{i}."
+        ours[o + "attention.wqkv.weight"] = torch.cat(
+            [get(p + f"self_attn.{n}_proj.weight") for n in "qkv"], dim=0
+        )
+        ours[o + "attention.wo.weight"] = get(p + "self_attn.o_proj.weight")
+        ours[o + "feed_forward.w13.weight"] = torch.cat(
+            [get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight")], dim=0
+        )
+        ours[o + "feed_forward.w2.weight"] = get(p + "mlp.down_proj.weight")
+        ours[o + "attention_norm.weight"] = get(p + "input_layernorm.weight")
+        ours[o + "ffn_norm.weight"] = get(p + "post_attention_layernorm.weight")
+    return ours
+
+
+def read_hf_folder(folder: Path, dtype: torch.dtype) -> Checkpoint:
+    """A Hugging Face checkpoint folder: config.json + model.safetensors or sharded with an index."""
+    from safetensors import safe_open
+
+    args = ModelArgs.from_hf_folder(folder)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map: dict[str, str] = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        files = sorted(set(weight_map.values()))
+    elif (folder / "model.safetensors").is_file():
+        files = ["model.safetensors"]
+    else:
+        if any(folder.glob("*.bin")):
+            raise UnsupportedModelError(
+                f"{folder} holds PyTorch .bin weights; convert them to safetensors (only safetensors load)."
+            )
+        raise WeightsError(f"{folder} has no model.safetensors or model.safetensors.index.json.")
+    tensors: dict[str, torch.Tensor] = {}
+    for name in files:
+        path = folder / name
+        if not path.is_file():
+            raise WeightsError(f"Shard {name} listed in the index is missing from {folder}.")
+        with safe_open(str(path), framework="pt") as shard:
+            for key in shard.keys():  # noqa: SIM118 (safe_open is not a dict)
+                if key in tensors:
+                    raise WeightsError(f"Tensor {key} appears in more than one shard of {folder}.")
+                tensors[key] = shard.get_tensor(key)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return Checkpoint(args, convert_hf_tensors(args, tensors, str(folder), dtype), config)
+
+
+_GGUF_TO_HF: dict[str, str] = {
+    "attn_q": "self_attn.q_proj",
+    "attn_k": "self_attn.k_proj",
+    "attn_v": "self_attn.v_proj",
+    "attn_output": "self_attn.o_proj",
+    "ffn_gate": "mlp.gate_proj",
+    "ffn_up": "mlp.up_proj",
+    "ffn_down": "mlp.down_proj",
+    "attn_norm": "input_layernorm",
+    "ffn_norm": "post_attention_layernorm",
+}
+
+
+def gguf_name_to_hf(name: str) -> str:
+    top = {
+        "token_embd.weight": "model.embed_tokens.weight",
+        "output_norm.weight": "model.norm.weight",
+        "output.weight": "lm_head.weight",
+    }
+    if name in top:
+        return top[name]
+    parts = name.split(".")
+    if len(parts) == 4 and parts[0] == "blk" and parts[2] in _GGUF_TO_HF and parts[3] == "weight":
+        return f"model.layers.{parts[1]}.{_GGUF_TO_HF[parts[2]]}.weight"
+    return f"<gguf:{name}>"  # unknown: reported as unexpected by the strict check
+
+
+def unpermute_rotary_rows(weight: np.ndarray, n_heads: int) -> np.ndarray:
+    """GGUF stores Q/K rows interleaved per head for llama.cpp's rotary layout; undo it (HF half-split)."""
+    rows = weight.shape[0]
+    return (
+        weight.reshape(n_heads, rows // n_heads // 2, 2, *weight.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weight.shape)
+    )
+
+
+def read_gguf_metadata(reader: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        try:
+            meta[key] = field.contents()
+        except Exception as error:  # a field type gguf cannot decode must not stop the load
+            meta[key] = error
+    return meta
+
+
+def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
+    """A GGUF file (any quantisation gguf-py can dequantise), dequantised to `dtype`."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    try:
+        reader = GGUFReader(str(path))
+    except Exception as error:
+        raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
+    meta = read_gguf_metadata(reader)
+    args = ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors})
+    hf: dict[str, torch.Tensor] = {}
+    permute: dict[str, int] = {"attn_q": args.n_heads, "attn_k": args.n_kv_heads}
+    for tensor in reader.tensors:
+        try:
+            array = dequantize(tensor.data, tensor.tensor_type)
+        except NotImplementedError as error:
+            raise UnsupportedModelError(
+                f"{path}: tensor {tensor.name} uses {tensor.tensor_type.name}, which cannot be dequantised."
+            ) from error
+        shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))  # GGUF lists dims innermost first
+        array = np.asarray(array, dtype=np.float32).reshape(shape)
+        kind = tensor.name.split(".")[2] if tensor.name.startswith("blk.") else ""
+        if kind in permute:
+            array = unpermute_rotary_rows(array, permute[kind])
+        hf[gguf_name_to_hf(tensor.name)] = torch.tensor(array)  # copies: GGUF data is a read-only memmap
+    return Checkpoint(args, convert_hf_tensors(args, hf, str(path), dtype), meta)
+
+
+def read_checkpoint(path: Path, dtype: torch.dtype) -> Checkpoint:
+    readers: dict[bool, Callable[[Path, torch.dtype], Checkpoint]] = {True: read_hf_folder, False: read_gguf}
+    if not path.exists():
+        raise WeightsError(f"Model path {path} does not exist.")
+    if path.is_file() and path.suffix != ".gguf":
+        raise UnsupportedModelError(f"{path} is neither a model folder nor a .gguf file.")
+    return readers[path.is_dir()](path, dtype)
