@@ -1,0 +1,128 @@
+"""ParsedDocument -> ChunkDraft list: token-sized, overlapping chunks that keep page span and offsets.
+
+Sizes are counted in the embedding model's tokens (count_tokens) so a chunk, with its document's
+metadata header in front, fits what the model reads. Offsets index ParsedDocument.text exactly:
+doc.text[chunk.char_start:chunk.char_end] == chunk.text.
+"""
+
+import bisect
+import re
+from collections.abc import Callable
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingestion.types import ChunkDraft, ParsedDocument
+
+# Coarse to fine. Separators stay at the end of the piece before them, so Chinese sentences end
+# with their 。！？ and the pieces concatenate back to the original text exactly.
+SEPARATORS: tuple[str, ...] = (
+    "\n\n",
+    "\n",
+    "。",
+    "！",
+    "？",
+    "!",
+    "?",
+    ". ",
+    "；",
+    ";",
+    "，",
+    ",",
+    "、",
+    "：",
+    ":",
+    " ",
+    "",
+)
+# The header (organisation | kind | period | title) is embedded with every chunk; the body gets
+# what is left of the budget, but never less than this share of it.
+_MIN_BODY_SHARE = 0.5
+# A chunk worth embedding says something: at least this many letters (any script).
+_MIN_LETTERS = 3
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def split_document(
+    doc: ParsedDocument,
+    count_tokens: Callable[[str], int],
+    chunk_tokens: int = 256,
+    overlap_tokens: int = 32,
+) -> list[ChunkDraft]:
+    """Chunks of at most `chunk_tokens` tokens including the metadata header; `overlap_tokens` shared."""
+    header = doc.metadata.header()
+    header_tokens = count_tokens(header) + 1 if header else 0
+    body_tokens = max(chunk_tokens - header_tokens, int(chunk_tokens * _MIN_BODY_SHARE))
+    overlap = min(overlap_tokens, body_tokens // 2)
+    splitter = RecursiveCharacterTextSplitter(
+        separators=list(SEPARATORS),
+        keep_separator="end",
+        chunk_size=body_tokens,
+        chunk_overlap=overlap,
+        length_function=count_tokens,
+        strip_whitespace=True,
+    )
+    text = doc.text
+    page_starts = _page_start_offsets(doc)
+    # Tokens two neighbouring chunks may share; a little slack because token counts of joined
+    # pieces are not exactly the sum of the pieces' counts.
+    overlap_allowance = overlap + 8
+    drafts: list[ChunkDraft] = []
+    previous_start, previous_end = -1, 0
+    for piece in splitter.split_text(text):
+        start = _locate(text, piece, previous_start, previous_end, count_tokens, overlap_allowance)
+        end = start + len(piece)
+        previous_start, previous_end = start, end
+        if not _says_something(piece):
+            continue
+        drafts.append(
+            ChunkDraft(
+                ordinal=len(drafts),
+                text=piece,
+                page_start=doc.pages[_page_index(page_starts, start)].number,
+                page_end=doc.pages[_page_index(page_starts, end - 1)].number,
+                char_start=start,
+                char_end=end,
+            )
+        )
+    return drafts
+
+
+def _locate(
+    text: str,
+    piece: str,
+    previous_start: int,
+    previous_end: int,
+    count_tokens: Callable[[str], int],
+    overlap_allowance: int,
+) -> int:
+    """Where `piece` starts in `text`. Chunks come in order, each ending past the previous one and
+    overlapping it by at most the overlap; checking that picks the right copy of repeated text."""
+    first_fit = -1
+    search_from = max(previous_start + 1, previous_end - len(piece) + 1, 0)
+    while (start := text.find(piece, search_from)) >= 0:
+        if first_fit < 0:
+            first_fit = start
+        if start >= previous_end or count_tokens(text[start:previous_end]) <= overlap_allowance:
+            return start
+        search_from = start + 1
+    if first_fit < 0:  # impossible while pieces are exact substrings; fail loudly if it ever happens
+        raise AssertionError("the text splitter returned text that is not in the document")
+    return first_fit
+
+
+def _page_start_offsets(doc: ParsedDocument) -> list[int]:
+    """Offset in doc.text where each page's text begins."""
+    starts, offset = [], 0
+    for page in doc.pages:
+        starts.append(offset)
+        offset += len(page.text) + len(doc.PAGE_SEPARATOR)
+    return starts
+
+
+def _page_index(page_starts: list[int], offset: int) -> int:
+    return bisect.bisect_right(page_starts, offset) - 1
+
+
+def _says_something(text: str) -> bool:
+    """Drops chunks of only digits, punctuation or leaders (page numbers, TOC remnants)."""
+    return len(_LETTER.findall(text)) >= _MIN_LETTERS
