@@ -1,0 +1,1 @@
+"""Storage: SQL (SQLAlchemy + Alembic) behind plain dataclasses."""

@@ -1,0 +1,92 @@
+"""Plain dataclasses returned by the store. ORM objects and sessions never leave `ingestion/`."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ingestion.types import DocumentMetadata
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    role: str  # "admin" | "member"
+    groups: tuple[str, ...] = ()
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    id: int
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    file_name: str
+    sha256: str
+    size: int
+    mime: str | None
+    pages: int | None
+    chunks: int
+    status: str
+    error: str | None
+    version: int
+    previous_id: int | None
+    uploaded_by: str | None
+    groups: tuple[str, ...]  # empty: visible to every signed-in user
+    metadata: DocumentMetadata
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int  # also the vector's id in FAISS
+    document_id: int
+    file_name: str
+    ordinal: int
+    header: str  # the document's metadata line; kept apart so BM25 and display can choose
+    text: str  # the body
+    page_start: int  # 1-based, inclusive
+    page_end: int
+    char_start: int
+    char_end: int
+
+    @property
+    def embedding_text(self) -> str:
+        """What the embedder sees: the metadata header, then the body."""
+        return embedding_text(self.header, self.text)
+
+
+def embedding_text(header: str, body: str) -> str:
+    return f"{header}\n{body}" if header else body
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    document_id: int
+    state: str
+    attempts: int
+    heartbeat_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    actor: str
+    action: str
+    target: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk: StoredChunk
+    score: float  # inner product of normalised vectors (cosine similarity)
