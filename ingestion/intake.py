@@ -1,0 +1,107 @@
+"""First step of an ingest: hash the file, find it by hash, keep a copy, queue a job.
+
+The same bytes are one document whatever the file is called; a known hash that never finished
+(crash, failure) is picked up again rather than copied twice."""
+
+import mimetypes
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from ingestion import jobs
+from ingestion.files import FileStore, sha256_of
+from ingestion.outcomes import FileResult, Outcome
+from ingestion.store import accounts, audit, documents
+from ingestion.store.engine import Database
+from ingestion.store.models import DocStatus, Document
+from ingestion.store.records import UserInfo
+
+
+@dataclass(frozen=True)
+class Work:
+    """A queued document to parse, split, embed and store."""
+
+    document_id: int
+    file_name: str
+    sha256: str
+    source: str  # the path the user gave (for the report)
+    replaces: bool  # a ready document of the same name exists
+
+
+def register(
+    db: Database, store: FileStore, path: Path, *, groups: tuple[str, ...], actor: UserInfo, keep: set[int]
+) -> FileResult | Work:
+    """Queue `path` or report it as a duplicate. `keep`: ids already queued by this run."""
+    sha = sha256_of(path)
+    name = path.name
+    with db.session() as session:
+        existing = documents.by_sha(session, sha)
+        if existing is not None and existing.status == DocStatus.READY:
+            also = "" if existing.file_name == name else f" as {existing.file_name}"
+            return FileResult(
+                str(path),
+                name,
+                Outcome.DUPLICATE,
+                existing.id,
+                existing.pages or 0,
+                existing.chunks,
+                f"already present{also} (id {existing.id})",
+            )
+    store.put(path, sha)  # before the row, so a queued row always has its file
+    with db.session() as session:
+        if existing is not None and existing.status == DocStatus.SUPERSEDED:
+            documents.delete_documents(session, [existing.id])  # old bytes again: a fresh version
+            existing = None
+        if existing is not None:  # queued, interrupted or failed before: try again
+            jobs.requeue(session, existing.id)
+            doc_id = existing.id
+        else:
+            stale = [i for i in documents.stale_pending(session, name, keep_sha=sha) if i not in keep]
+            documents.delete_documents(session, stale)
+            doc_id = documents.create_pending(
+                session,
+                file_name=name,
+                sha256=sha,
+                size=path.stat().st_size,
+                mime=mimetypes.guess_type(name)[0],
+                uploaded_by=actor.id,
+                groups=accounts.groups_by_name(session, groups),
+            )
+            audit.record(session, actor.name, "document.queued", f"{name} ({sha[:12]})")
+    with db.session() as session:
+        replaces = documents.current_version(session, name, excluding=doc_id) is not None
+    return Work(doc_id, name, sha, str(path), replaces)
+
+
+def pending_work(db: Database) -> list[Work]:
+    """Documents queued earlier (an upload, or an ingest that was interrupted)."""
+    with db.session() as session:
+        ids = jobs.pending_documents(session)
+        rows = session.execute(
+            select(Document.id, Document.file_name, Document.sha256).where(Document.id.in_(ids))
+        )
+        found = [(i, n, s) for i, n, s in rows.tuples()]
+        return [
+            Work(i, n, s, n, documents.current_version(session, n, excluding=i) is not None)
+            for i, n, s in sorted(found)
+        ]
+
+
+def parse_path(store: FileStore, scratch: Path, work: Work) -> Path:
+    """The stored copy under its own file name (parsers go by suffix): a hard link in scratch/."""
+    folder = scratch / str(work.document_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / work.file_name
+    if not target.exists():
+        try:
+            os.link(store.path(work.sha256), target)
+        except OSError:
+            shutil.copyfile(store.path(work.sha256), target)
+    return target
+
+
+def clear_scratch(scratch: Path, work: Work) -> None:
+    shutil.rmtree(scratch / str(work.document_id), ignore_errors=True)

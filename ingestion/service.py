@@ -1,0 +1,371 @@
+"""The ingestion layer's front door: what app/ calls. Plain dataclasses in and out.
+
+    kb = KnowledgeBase.open(config, embedder=load_embedder, writer=True)   # migrate + reconcile
+    kb.ingest(paths, actor=kb.actor(None), groups=("finance",))
+    kb.list_documents(actor); kb.delete_documents("report.pdf", actor)
+    kb.search("net sales", actor, k=8)    # permission filter inside FAISS
+    kb.reindex()
+
+A writer holds the data folder's writer lock for its lifetime; readers (the web app answering
+questions) take no lock and pick up the writer's saved index when SQL says they must.
+"""
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ingestion.errors import NotFoundError, PermissionDeniedError, StoreError
+from ingestion.files import FileStore
+from ingestion.index import IndexSpec, IndexTuning, VectorIndex
+from ingestion.intake import Work, pending_work, register
+from ingestion.lock import WriterLock
+from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink, ignore_progress
+from ingestion.pipeline import IngestOptions, Parser, Pipeline
+from ingestion.reconcile import ReconcileReport, consistency_problems, reconcile
+from ingestion.store import accounts, audit, chunks, documents
+from ingestion.store.engine import Database
+from ingestion.store.migrate import upgrade_to_head
+from ingestion.store.records import (
+    AuditRecord,
+    DocumentInfo,
+    GroupInfo,
+    SearchHit,
+    StoredChunk,
+    UserInfo,
+)
+from ingestion.types import Embedder
+
+log = logging.getLogger(__name__)
+
+EmbedderFactory = Callable[[], Embedder]
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    data_dir: Path
+    database_url: str | None = None  # default: SQLite at <data_dir>/kb.sqlite3
+    admin_name: str = "admin"  # who the server's shell acts as
+    tuning: IndexTuning = field(default_factory=IndexTuning)
+    ingest: IngestOptions = field(default_factory=IngestOptions)
+    lock_wait_s: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'kb.sqlite3').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        return self.data_dir / "index.faiss"
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    embedder: str
+    dim: int
+    chunks: int
+    kind: str
+
+
+def _require_admin(actor: UserInfo, doing: str) -> None:
+    if not actor.is_admin:
+        raise PermissionDeniedError(f"Only an administrator may {doing}; {actor.name} is not one.")
+
+
+class KnowledgeBase:
+    def __init__(self, config: StoreConfig, db: Database, embedder: EmbedderFactory | None) -> None:
+        self.config = config
+        self.db = db
+        self.files = FileStore(config.data_dir / "files")
+        self.scratch = config.data_dir / "tmp"
+        self._embedder_factory = embedder
+        self._embedder: Embedder | None = None
+        self._index: VectorIndex | None = None
+        self._lock: WriterLock | None = None
+        self.last_reconcile: ReconcileReport | None = None
+
+    # ---- life cycle ---------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, config: StoreConfig, *, embedder: EmbedderFactory | None = None, writer: bool = False
+    ) -> "KnowledgeBase":
+        """Migrate the schema; as a writer also take the lock and reconcile SQL with FAISS."""
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(config.url)
+        kb = cls(config, db, embedder)
+        try:
+            upgrade_to_head(db.engine)
+            with db.session() as session:
+                accounts.ensure_admin(session, config.admin_name)
+            if writer:
+                kb._lock = WriterLock(config.data_dir / "writer.lock", wait_s=config.lock_wait_s).acquire()
+                kb.last_reconcile = kb.reconcile()
+        except BaseException:
+            kb.close()
+            raise
+        return kb
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        self.db.dispose()
+
+    def __enter__(self) -> "KnowledgeBase":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _require_writer(self) -> None:
+        if self._lock is None:
+            raise StoreError("This knowledge base was opened read-only; open it as a writer to change it.")
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            if self._embedder_factory is None:
+                raise StoreError("No embedder is configured for this operation.")
+            self._embedder = self._embedder_factory()
+        return self._embedder
+
+    def spec(self) -> IndexSpec:
+        return IndexSpec(self.embedder.name, self.embedder.dim)
+
+    def index(self, *, check_embedder: bool = True) -> VectorIndex:
+        """The vector index; refused when it was built by another embedder (unless not checking)."""
+        if self._index is None:
+            spec = self.spec() if check_embedder or not self.config.index_path.exists() else None
+            self._index = VectorIndex.open(self.config.index_path, spec, self.config.tuning)
+        elif check_embedder:
+            from ingestion.index import check_spec
+
+            check_spec(self._index.spec, self.spec())
+        return self._index
+
+    def reconcile(self) -> ReconcileReport:
+        """Roll back interrupted ingests, align FAISS with SQL, drop stray files."""
+        self._require_writer()
+        has_embedder = self._embedder_factory is not None
+        index: VectorIndex | None = None
+        if self.config.index_path.exists() or has_embedder:
+            index = self.index(check_embedder=has_embedder)
+        embedder = self.embedder if has_embedder else None
+        report = reconcile(self.db, index, self.files, self.scratch, embedder)
+        if report.changed:
+            log.info("reconciled: %s", report)
+        return report
+
+    def check(self) -> list[str]:
+        """Consistency problems between SQL and FAISS (empty when none)."""
+        index = self.index(check_embedder=False) if self.config.index_path.exists() else None
+        return consistency_problems(self.db, index)
+
+    # ---- people -------------------------------------------------------------------------
+
+    def actor(self, name: str | None) -> UserInfo:
+        """The user a command acts as: the administrator unless a name is given."""
+        with self.db.session() as session:
+            return accounts.get_user(session, name or self.config.admin_name)
+
+    def add_user(self, name: str, *, admin: bool, groups: tuple[str, ...], actor: UserInfo) -> UserInfo:
+        _require_admin(actor, "add users")
+        with self.db.session() as session:
+            user = accounts.add_user(session, name, admin=admin, groups=groups)
+            audit.record(session, actor.name, "user.add", f"{name} ({user.role})")
+            return user
+
+    def list_users(self) -> list[UserInfo]:
+        with self.db.session() as session:
+            return accounts.list_users(session)
+
+    def add_group(self, name: str, actor: UserInfo) -> GroupInfo:
+        _require_admin(actor, "create groups")
+        with self.db.session() as session:
+            group = accounts.add_group(session, name)
+            audit.record(session, actor.name, "group.add", name)
+            return group
+
+    def list_groups(self) -> list[GroupInfo]:
+        with self.db.session() as session:
+            return accounts.list_groups(session)
+
+    def add_member(self, group: str, user: str, actor: UserInfo) -> None:
+        _require_admin(actor, "change group membership")
+        with self.db.session() as session:
+            accounts.add_member(session, group, user)
+            audit.record(session, actor.name, "group.add_member", f"{user} -> {group}")
+
+    def remove_member(self, group: str, user: str, actor: UserInfo) -> None:
+        _require_admin(actor, "change group membership")
+        with self.db.session() as session:
+            accounts.remove_member(session, group, user)
+            audit.record(session, actor.name, "group.remove_member", f"{user} -x {group}")
+
+    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
+        with self.db.session() as session:
+            return audit.recent(session, limit)
+
+    # ---- documents ----------------------------------------------------------------------
+
+    def pipeline(self, actor: UserInfo, parser: Parser | None = None) -> Pipeline:
+        return Pipeline(
+            self.db,
+            self.index(),
+            self.files,
+            self.embedder,
+            self.scratch,
+            self.config.ingest,
+            parser,
+            actor.name,
+        )
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        actor: UserInfo,
+        groups: tuple[str, ...] = (),
+        progress: ProgressSink = ignore_progress,
+        parser: Parser | None = None,
+        resume: bool = True,
+    ) -> list[FileResult]:
+        """Ingest files (already filtered to supported types), plus, with `resume`, documents left
+        queued by an earlier run. One result per path, then one per resumed document."""
+        self._require_writer()
+        if not actor.is_admin and not set(groups) <= set(actor.groups):
+            own = ", ".join(actor.groups) or "none"
+            raise PermissionDeniedError(f"{actor.name} may share documents only with own groups ({own}).")
+        results: dict[int, FileResult] = {}
+        works: list[tuple[int, Work]] = []
+        queued: set[int] = set()
+        for position, path in enumerate(paths):
+            registered = register(self.db, self.files, path, groups=groups, actor=actor, keep=queued)
+            if isinstance(registered, Work):
+                if registered.document_id in queued:  # the same bytes twice in one run
+                    results[position] = FileResult(
+                        str(path),
+                        path.name,
+                        Outcome.DUPLICATE,
+                        registered.document_id,
+                        message="the same file appears earlier in this run",
+                    )
+                    continue
+                queued.add(registered.document_id)
+                works.append((position, registered))
+            else:
+                results[position] = registered
+        if resume:
+            extra = [w for w in pending_work(self.db) if w.document_id not in queued]
+            works += [(len(paths) + i, w) for i, w in enumerate(extra)]
+        progress(ProgressEvent("planned", files=len(works)))
+        for (position, _), result in zip(
+            works, self.pipeline(actor, parser).run([w for _, w in works], progress), strict=True
+        ):
+            results[position] = result
+        return [results[p] for p in sorted(results)]
+
+    def list_documents(self, actor: UserInfo, *, include_superseded: bool = False) -> list[DocumentInfo]:
+        with self.db.session() as session:
+            return documents.list_documents(session, actor, include_superseded=include_superseded)
+
+    def get_document(self, document_id: int, actor: UserInfo) -> DocumentInfo:
+        with self.db.session() as session:
+            found = [d for d in documents.resolve(session, str(document_id), actor) if d.id == document_id]
+        if not found:
+            raise NotFoundError(f"There is no document with id {document_id}.")
+        return found[0]
+
+    def document_file(self, document_id: int, actor: UserInfo) -> Path:
+        """The stored original, for serving a page (readable documents only)."""
+        return self.files.path(self.get_document(document_id, actor).sha256)
+
+    def delete_documents(self, ref: str, actor: UserInfo) -> list[DocumentInfo]:
+        """Delete by id, or every version of a file name: rows, chunks, vectors, stored files."""
+        self._require_writer()
+        with self.db.session() as session:
+            found = documents.resolve(session, ref, actor)
+            if ref.isdigit() and any(d.id == int(ref) for d in found):
+                found = [d for d in found if d.id == int(ref)]
+            names = {d.file_name for d in found}
+            # Removing the current version removes its history too; superseded rows hide anyway.
+            ids = (
+                {i for name in names for i in documents.versions_of(session, name)}
+                if not ref.isdigit()
+                else {d.id for d in found}
+            )
+        for doc in found:
+            if not actor.is_admin and doc.uploaded_by != actor.name:
+                raise PermissionDeniedError(
+                    f"{actor.name} may not delete {doc.file_name}; only its uploader or an admin may."
+                )
+        with self.db.session() as session:
+            chunk_ids = chunks.chunk_ids_of(session, sorted(ids))
+        if chunk_ids and self.config.index_path.exists():
+            index = self.index(check_embedder=False)
+            if index.remove(chunk_ids):
+                index.save()  # vectors first: a crash now leaves chunks of ready docs to re-embed
+        with self.db.session() as session:
+            hashes = [d.sha256 for d in found]
+            documents.delete_documents(session, sorted(ids))
+            for doc in found:
+                audit.record(session, actor.name, "document.delete", f"{doc.file_name} (id {doc.id})")
+        with self.db.session() as session:
+            known = documents.known_hashes(session)
+        for sha in hashes:
+            if sha not in known:
+                self.files.remove(sha)
+        return found
+
+    # ---- search -------------------------------------------------------------------------
+
+    def readable_chunk_ids(self, actor: UserInfo) -> npt.NDArray[np.int64]:
+        with self.db.session() as session:
+            return chunks.readable_chunk_ids(session, actor)
+
+    def get_chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        with self.db.session() as session:
+            return chunks.get_chunks(session, ids)
+
+    def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
+        """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""
+        with self.db.session() as session:
+            yield from chunks.iter_ready_chunks(session, batch=batch)
+
+    def search(self, query: str, actor: UserInfo, k: int = 8) -> list[SearchHit]:
+        return self.search_vector(self.embedder.embed_query(query), actor, k)
+
+    def search_vector(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int = 8) -> list[SearchHit]:
+        """Top `k` chunks `actor` may read. The allowed ids go into the FAISS search itself."""
+        allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
+        index = self.index()
+        index.refresh_for(allowed)
+        hits = index.search(vector, k, allowed)
+        found = self.get_chunks([i for i, _ in hits])
+        return [SearchHit(found[i], score) for i, score in hits if i in found]
+
+    # ---- re-embedding -------------------------------------------------------------------
+
+    def reindex(self, progress: Callable[[int, int], None] | None = None) -> ReindexReport:
+        """Re-embed every ready chunk with the configured embedder into a fresh index, then
+        replace the old index file in one rename. Until then the old index stays in use."""
+        self._require_writer()
+        embedder = self.embedder
+        fresh = VectorIndex(self.config.index_path, self.spec(), self.config.tuning)
+        with self.db.session() as session:
+            total = int(chunks.ready_chunk_ids(session).size)
+        done = 0
+        for part in self.iter_chunks(batch=max(1, self.config.ingest.embed_batch)):
+            fresh.add([c.id for c in part], embedder.embed_documents([c.embedding_text for c in part]))
+            done += len(part)
+            if progress is not None:
+                progress(done, total)
+        fresh.save()
+        self._index = fresh
+        with self.db.session() as session:
+            audit.record(session, self.config.admin_name, "index.rebuild", f"{embedder.name}, {done} chunks")
+        return ReindexReport(embedder.name, embedder.dim, done, fresh.kind)
