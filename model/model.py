@@ -47,11 +47,14 @@ class KVCache(nn.Module):
         self.v: torch.Tensor
 
     def update(self, start_pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write k, v [B, K, T, D] at start_pos; return views of everything so far [B, K, start_pos+T, D]."""
-        end = start_pos + k.shape[2]
-        self.k[:, :, start_pos:end] = k
-        self.v[:, :, start_pos:end] = v
-        return self.k[:, :, :end], self.v[:, :, :end]
+        """Write k, v [B, K, T, D] at start_pos; return views of everything so far [B, K, start_pos+T, D].
+
+        B may be below the cache's batch (a beam-search prompt is prefilled once): rows 0..B-1 are used.
+        """
+        batch, end = k.shape[0], start_pos + k.shape[2]
+        self.k[:batch, :, start_pos:end] = k
+        self.v[:batch, :, start_pos:end] = v
+        return self.k[:batch, :, :end], self.v[:batch, :, :end]
 
     def reorder(self, rows: torch.Tensor) -> None:
         """Keep batch rows `rows` (beam search: each beam continues from its parent's cache)."""

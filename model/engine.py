@@ -1,0 +1,204 @@
+"""The serving engine: one loaded model + tokenizer, text in, streamed text out.
+
+Requests are served one at a time (a lock around the model and its KV cache); the cache is
+allocated once and grown only when a request needs more room.
+"""
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from model.chat_template import ChatMessage
+from model.errors import GenerationError
+from model.generate import beam_search, decode_tokens
+from model.generation_config import GenerationConfig
+from model.loader import load_transformer, resolve_model_path
+from model.model import Transformer
+from model.quantize import quantize_int8
+from model.tokenizer import Tokenizer
+
+CACHE_ROUNDING = 256  # grow the KV cache in steps, not for every request
+
+
+@dataclass
+class GenerationResult:
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    prompt_tokens: int = 0
+    finish_reason: Literal["stop", "length", "cancelled"] = "length"
+    ttft_s: float = 0.0  # prompt in -> first token out
+    total_s: float = 0.0
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        decode_time = self.total_s - self.ttft_s
+        return (len(self.token_ids) - 1) / decode_time if len(self.token_ids) > 1 and decode_time > 0 else 0.0
+
+
+class StopStringFilter:
+    """Holds back text that could be the start of a stop string; reports when one is complete."""
+
+    def __init__(self, stop_strings: Sequence[str]) -> None:
+        self.stop_strings = [s for s in stop_strings if s]
+        self.pending = ""
+        self.stopped = False
+
+    def push(self, piece: str) -> str:
+        """Add generated text; return what is safe to show now."""
+        self.pending += piece
+        for stop in self.stop_strings:
+            index = self.pending.find(stop)
+            if index >= 0:
+                self.stopped = True
+                safe, self.pending = self.pending[:index], ""
+                return safe
+        hold = max((self._overlap(stop) for stop in self.stop_strings), default=0)
+        safe = self.pending[: len(self.pending) - hold]
+        self.pending = self.pending[len(safe) :]
+        return safe
+
+    def flush(self) -> str:
+        rest, self.pending = self.pending, ""
+        return rest
+
+    def _overlap(self, stop: str) -> int:
+        """Length of the longest suffix of pending that is a proper prefix of `stop`."""
+        for size in range(min(len(stop) - 1, len(self.pending)), 0, -1):
+            if self.pending.endswith(stop[:size]):
+                return size
+        return 0
+
+
+class GenerationStream:
+    """Iterate for text pieces; `result` is complete once iteration ends (or the stream is closed)."""
+
+    def __init__(self, pieces: Iterator[str], result: GenerationResult) -> None:
+        self._pieces = pieces
+        self.result = result
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces
+
+    def close(self) -> None:
+        """Stop generating (e.g. the user pressed stop); releases the engine."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+    def text(self) -> str:
+        return "".join(self)
+
+
+class Engine:
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, max_context: int | None = None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        limit = model.args.max_position_embeddings
+        self.context_window = min(limit, max_context) if max_context else limit
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls,
+        source: str | Path = "bundled",
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        quantize: str = "none",
+        threads: int | None = None,
+        max_context: int | None = None,
+    ) -> "Engine":
+        if threads:
+            torch.set_num_threads(threads)
+        path = resolve_model_path(source)
+        model, _ = load_transformer(path, device, dtype)
+        if quantize == "int8":
+            quantize_int8(model)
+        elif quantize != "none":
+            raise GenerationError(f"Unknown quantisation {quantize!r}; use 'none' or 'int8'.")
+        tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
+        name = path.stem if path.is_file() else path.name
+        return cls(model, tokenizer, name, max_context)
+
+    # -- prompts -----------------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer.encode(text))
+
+    def chat_prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+
+    def raw_prompt_ids(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_bos=self.tokenizer.add_bos_token)
+
+    # -- generation --------------------------------------------------------------------------------
+
+    def chat(self, messages: Sequence[ChatMessage], cfg: GenerationConfig) -> GenerationStream:
+        return self.stream(self.chat_prompt_ids(messages), cfg)
+
+    def stream(self, prompt_ids: Sequence[int], cfg: GenerationConfig) -> GenerationStream:
+        cfg = self._fit_to_context(len(prompt_ids), cfg.validate())
+        result = GenerationResult(prompt_tokens=len(prompt_ids))
+        return GenerationStream(self._pieces(list(prompt_ids), cfg, result), result)
+
+    def generate(self, prompt_ids: Sequence[int], cfg: GenerationConfig) -> GenerationResult:
+        stream = self.stream(prompt_ids, cfg)
+        for _ in stream:
+            pass
+        return stream.result
+
+    def _fit_to_context(self, prompt_len: int, cfg: GenerationConfig) -> GenerationConfig:
+        room = self.context_window - prompt_len
+        if room < 1:
+            raise GenerationError(
+                f"The prompt has {prompt_len} tokens; the model's context holds {self.context_window}."
+            )
+        return replace(cfg, max_new_tokens=room) if cfg.max_new_tokens > room else cfg
+
+    def _pieces(self, prompt: list[int], cfg: GenerationConfig, result: GenerationResult) -> Iterator[str]:
+        stop_ids = self.tokenizer.stop_ids | frozenset(cfg.stop_token_ids)
+        with self._lock:
+            start = time.perf_counter()
+            needed = len(prompt) + cfg.max_new_tokens
+            rounded = min(-(-needed // CACHE_ROUNDING) * CACHE_ROUNDING, self.context_window)
+            self.model.setup_caches(max_batch=cfg.num_beams, max_seq=max(rounded, needed))
+            if cfg.num_beams > 1:
+                tokens: Iterator[int] = iter(beam_search(self.model, prompt, cfg, stop_ids))
+            else:
+                tokens = decode_tokens(self.model, prompt, cfg, stop_ids)
+            decoder = self.tokenizer.stream_decoder()
+            stops = StopStringFilter(cfg.stop_strings)
+            completed = False
+            try:
+                for token in tokens:
+                    if not result.token_ids:
+                        result.ttft_s = time.perf_counter() - start
+                    result.token_ids.append(token)
+                    if token in stop_ids:
+                        result.finish_reason = "stop"
+                        break
+                    piece = stops.push(decoder.feed(token))
+                    if piece:
+                        result.text += piece
+                        yield piece
+                    if stops.stopped:
+                        result.finish_reason = "stop"
+                        break
+                if not stops.stopped:
+                    tail = stops.push(decoder.flush()) + ("" if stops.stopped else stops.flush())
+                    if stops.stopped:
+                        result.finish_reason = "stop"
+                    if tail:
+                        result.text += tail
+                        yield tail
+                completed = True
+            finally:
+                if not completed:  # closed early by the consumer (stop button, client gone)
+                    result.finish_reason = "cancelled"
+                result.total_s = time.perf_counter() - start
