@@ -13,26 +13,18 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ingestion.types import ChunkDraft, ParsedDocument
 
-# Coarse to fine. Separators stay at the end of the piece before them, so Chinese sentences end
-# with their 。！？ and the pieces concatenate back to the original text exactly.
+# Regular expressions, coarse to fine; each level splits at every match (the separator stays at
+# the end of the piece before it, so pieces concatenate back to the text exactly). Sentence ends
+# come before single newlines: PDF lines are layout wraps, often mid-sentence (Chinese PDFs too).
 SEPARATORS: tuple[str, ...] = (
-    "\n\n",
-    "\n",
-    "。",
-    "！",
-    "？",
-    "!",
-    "?",
-    ". ",
-    "；",
-    ";",
-    "，",
-    ",",
-    "、",
-    "：",
-    ":",
-    " ",
-    "",
+    r"\n\n",  # paragraphs, and the gap between pages
+    r"[。！？｡．!?]|\.(?=\s)",  # sentence ends, Chinese (full-width) and Latin
+    r"\n",  # lines
+    r"[；;]",
+    r"[，,、]",
+    r"[：:]",
+    r" ",
+    "",  # characters, the last resort
 )
 # The header (organisation | kind | period | title) is embedded with every chunk; the body gets
 # what is left of the budget, but never less than this share of it.
@@ -56,6 +48,7 @@ def split_document(
     splitter = RecursiveCharacterTextSplitter(
         separators=list(SEPARATORS),
         keep_separator="end",
+        is_separator_regex=True,
         chunk_size=body_tokens,
         chunk_overlap=overlap,
         length_function=count_tokens,
