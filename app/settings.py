@@ -24,6 +24,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
     max_upload_mb: int = Field(50, ge=1)
+    # ingestion storage and pipeline
+    admin_user: str = Field("admin", description="The administrator that shell commands act as.")
+    chunk_tokens: int = Field(256, ge=16, description="Chunk size in embedder tokens, header included.")
+    chunk_overlap_tokens: int = Field(32, ge=0)
+    embed_batch_size: int = Field(64, ge=1)
+    parse_workers: int = Field(2, ge=1, description="Files parsed ahead of embedding, one process each.")
+    parse_timeout_s: float = Field(120.0, gt=0, description="Wall time one file may take to parse.")
+    parse_memory_mb: int = Field(2048, ge=64, description="Memory one parse process may use.")
+    index_hnsw_threshold: int = Field(50_000, ge=1, description="Vectors before FAISS switches to HNSW.")
 
     @property
     def resolved_database_url(self) -> str:

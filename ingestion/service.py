@@ -91,9 +91,15 @@ class KnowledgeBase:
 
     @classmethod
     def open(
-        cls, config: StoreConfig, *, embedder: EmbedderFactory | None = None, writer: bool = False
+        cls,
+        config: StoreConfig,
+        *,
+        embedder: EmbedderFactory | None = None,
+        writer: bool = False,
+        align_index: bool = True,
     ) -> "KnowledgeBase":
-        """Migrate the schema; as a writer also take the lock and reconcile SQL with FAISS."""
+        """Migrate the schema; as a writer also take the lock and reconcile SQL with FAISS
+        (`align_index=False`: SQL and files only, for a reindex that replaces the index anyway)."""
         config.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(config.url)
         kb = cls(config, db, embedder)
@@ -103,7 +109,7 @@ class KnowledgeBase:
                 accounts.ensure_admin(session, config.admin_name)
             if writer:
                 kb._lock = WriterLock(config.data_dir / "writer.lock", wait_s=config.lock_wait_s).acquire()
-                kb.last_reconcile = kb.reconcile()
+                kb.last_reconcile = kb.reconcile(with_index=align_index)
         except BaseException:
             kb.close()
             raise
@@ -147,12 +153,12 @@ class KnowledgeBase:
             check_spec(self._index.spec, self.spec())
         return self._index
 
-    def reconcile(self) -> ReconcileReport:
+    def reconcile(self, *, with_index: bool = True) -> ReconcileReport:
         """Roll back interrupted ingests, align FAISS with SQL, drop stray files."""
         self._require_writer()
         has_embedder = self._embedder_factory is not None
         index: VectorIndex | None = None
-        if self.config.index_path.exists() or has_embedder:
+        if with_index and (self.config.index_path.exists() or has_embedder):
             index = self.index(check_embedder=has_embedder)
         embedder = self.embedder if has_embedder else None
         report = reconcile(self.db, index, self.files, self.scratch, embedder)
@@ -240,6 +246,8 @@ class KnowledgeBase:
         if not actor.is_admin and not set(groups) <= set(actor.groups):
             own = ", ".join(actor.groups) or "none"
             raise PermissionDeniedError(f"{actor.name} may share documents only with own groups ({own}).")
+        with self.db.session() as session:
+            accounts.groups_by_name(session, groups)  # unknown group names fail before any work
         results: dict[int, FileResult] = {}
         works: list[tuple[int, Work]] = []
         queued: set[int] = set()

@@ -9,7 +9,7 @@ from app.errors import USER_FACING_ERRORS, user_message
 
 def build_app() -> typer.Typer:
     """Assemble the CLI; imports of command modules happen here, not at import time of `app.cli`."""
-    from app.cli import generate
+    from app.cli import docs, generate, groups, ingest, reindex, users
 
     cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Private knowledge base.")
 
@@ -18,6 +18,11 @@ def build_app() -> typer.Typer:
         """Private knowledge base: ingest documents, ask questions, serve the web app."""
 
     generate.register(cli)
+    ingest.register(cli)
+    docs.register(cli)
+    users.register(cli)
+    groups.register(cli)
+    reindex.register(cli)
     return cli
 
 

@@ -1,0 +1,184 @@
+"""`kb ingest PATH... [--group G] [--recursive]`: bulk-load documents with a progress bar and a
+per-file summary. Also home of `open_knowledge_base`, which the other admin commands share."""
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from app.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # the ingestion layer (faiss, sqlalchemy) loads when a command runs, not at start-up
+    from ingestion.outcomes import FileResult, ProgressEvent
+    from ingestion.service import KnowledgeBase, StoreConfig
+
+UserOption = Annotated[
+    str | None, typer.Option("--user", help="Act as this user (default: the administrator).")
+]
+
+
+def store_config(settings: Settings) -> "StoreConfig":
+    from ingestion.index import IndexTuning
+    from ingestion.parsing import ParseLimits
+    from ingestion.pipeline import IngestOptions
+    from ingestion.service import StoreConfig
+
+    return StoreConfig(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        admin_name=settings.admin_user,
+        tuning=IndexTuning(hnsw_threshold=settings.index_hnsw_threshold),
+        ingest=IngestOptions(
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            embed_batch=settings.embed_batch_size,
+            parse_workers=settings.parse_workers,
+            parse_limits=ParseLimits(timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb),
+        ),
+    )
+
+
+@contextmanager
+def open_knowledge_base(
+    *, writer: bool, embedder: bool, align_index: bool = True, settings: Settings | None = None
+) -> Iterator["KnowledgeBase"]:
+    """The knowledge base of the configured data folder; closed (lock released) on exit."""
+    from ingestion.embedders import load_embedder
+    from ingestion.service import KnowledgeBase
+
+    settings = settings or load_settings()
+    config = store_config(settings)
+    factory = (lambda: load_embedder(settings.embedder)) if embedder else None
+    kb = KnowledgeBase.open(config, embedder=factory, writer=writer, align_index=align_index)
+    try:
+        yield kb
+    finally:
+        kb.close()
+
+
+def expand(paths: list[Path], recursive: bool) -> tuple[list[Path], list[Path], list[Path]]:
+    """(supported files, skipped files, missing paths). Folders give their files (all levels
+    with `recursive`); hidden files are ignored; unsupported types are skipped, never ingested."""
+    from ingestion.parsing import is_supported
+
+    files: list[Path] = []
+    missing: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = path.rglob("*") if recursive else path.iterdir()
+            files += sorted(p for p in found if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(path)
+    files = list(dict.fromkeys(files))
+    return [p for p in files if is_supported(p)], [p for p in files if not is_supported(p)], missing
+
+
+class _ProgressView:
+    """Files bar with pages, chunks, chunk rate and ETA, fed by the pipeline's events."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}", style="bold"),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(),
+            TextColumn("files {task.fields[pages]} pages {task.fields[chunks]} chunks {task.fields[rate]}"),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self.task: TaskID | None = None
+        self.pages = self.chunks = 0
+        self.started = time.monotonic()
+
+    def __call__(self, event: "ProgressEvent") -> None:
+        if event.kind == "planned":
+            if not event.files:
+                return
+            self.task = self.progress.add_task("ingest", total=event.files, pages=0, chunks=0, rate="")
+            self.started = time.monotonic()
+            return
+        if self.task is None:
+            return
+        self.pages += event.pages
+        self.chunks += event.chunks
+        rate = self.chunks / max(time.monotonic() - self.started, 1e-6)
+        self.progress.update(
+            self.task,
+            advance=1 if event.kind == "finished" else 0,
+            description=event.file_name[:24] or "ingest",
+            pages=self.pages,
+            chunks=self.chunks,
+            rate=f"({rate:,.0f}/s)",
+        )
+
+
+def summary_table(results: list["FileResult"]) -> Table:
+    table = Table(title="Ingest summary")
+    for column in ("file", "result", "pages", "chunks", "note"):
+        numeric = column in ("pages", "chunks")
+        table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
+    colours = {"ok": "green", "replaced": "cyan", "duplicate": "yellow", "failed": "red", "skipped": "dim"}
+    for r in results:
+        outcome = str(r.outcome)
+        table.add_row(
+            r.file_name,
+            f"[{colours.get(outcome, 'white')}]{outcome}[/]",
+            str(r.pages or ""),
+            str(r.chunks or ""),
+            r.message,
+        )
+    return table
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("ingest")
+    def ingest(
+        paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+        group: Annotated[
+            list[str] | None, typer.Option("--group", "-g", help="Visible only to this group (repeatable).")
+        ] = None,
+        recursive: Annotated[
+            bool, typer.Option("--recursive", "-r", help="Descend into sub-folders.")
+        ] = False,
+        user: UserOption = None,
+        progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    ) -> None:
+        """Ingest documents; without --group every signed-in user may read them."""
+        from ingestion.outcomes import FileResult, Outcome
+
+        supported, skipped, missing = expand(paths, recursive)
+        out, err = Console(), Console(stderr=True)
+        with open_knowledge_base(writer=True, embedder=True) as kb:
+            actor = kb.actor(user)
+            view = _ProgressView(err)
+            if progress:
+                with view.progress:
+                    results = kb.ingest(supported, actor=actor, groups=tuple(group or ()), progress=view)
+            else:
+                results = kb.ingest(supported, actor=actor, groups=tuple(group or ()))
+        results += [
+            FileResult(str(p), p.name, Outcome.FAILED, message="no such file or folder") for p in missing
+        ]
+        results += [
+            FileResult(str(p), p.name, Outcome.SKIPPED, message="not a supported type") for p in skipped
+        ]
+        out.print(summary_table(results))
+        counts = {o: sum(r.outcome is o for r in results) for o in Outcome}
+        out.print(", ".join(f"{n} {o}" for o, n in counts.items() if n) or "nothing to ingest")
+        if counts[Outcome.FAILED]:
+            raise typer.Exit(code=1)
