@@ -92,8 +92,8 @@ def check_spec(found: IndexSpec, wanted: IndexSpec) -> None:
 class VectorIndex:
     """Thread-safe in one process; one writer process at a time (see `ingestion.lock`)."""
 
-    def __init__(self, path: Path, spec: IndexSpec, tuning: IndexTuning = IndexTuning()) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, spec: IndexSpec, tuning: IndexTuning = IndexTuning()) -> None:
+        self.path = Path(path)
         self.spec = spec
         self.tuning = tuning
         self._lock = threading.RLock()
@@ -111,6 +111,7 @@ class VectorIndex:
 
         With `spec` given, an index built by another embedder is refused; with None (deleting,
         checking) the stored spec is taken as it is."""
+        path = Path(path)
         if not path.exists():
             if spec is None:
                 raise IndexCorruptError(f"There is no vector index at {path} yet; ingest a document first.")
