@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gguf
-from tokenizers import AddedToken, Regex, decoders, pre_tokenizers
+from tokenizers import AddedToken, Regex, decoders, normalizers, pre_tokenizers
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers.models import BPE
 
@@ -75,6 +75,7 @@ class Tokenizer:
         self._special_ids = frozenset(
             token_id for token_id, token in backend.get_added_tokens_decoder().items() if token.special
         )
+        self._byte_ids = _byte_fallback_ids(backend)
         stops = set(extra_stop_ids)
         if eos_id is not None:
             stops.add(eos_id)
@@ -92,10 +93,12 @@ class Tokenizer:
         kind = meta.get("tokenizer.ggml.model")
         if kind == "gpt2":
             backend = _byte_level_backend(meta)
+        elif kind == "llama":
+            backend = _sentencepiece_backend(meta)
         else:
             raise TokenizerError(
-                f"{path.name} uses tokenizer type {kind!r}, which we do not support yet "
-                "(supported: 'gpt2'); use the model's Hugging Face folder (tokenizer.json) instead."
+                f"{path.name} uses tokenizer type {kind!r}, which we do not support "
+                "(supported: 'gpt2', 'llama'); use the model's Hugging Face folder (tokenizer.json) instead."
             )
         tokens: list[str] = meta["tokenizer.ggml.tokens"]
         bos_id = _optional_int(meta.get("tokenizer.ggml.bos_token_id"))
@@ -113,13 +116,15 @@ class Tokenizer:
             bos_id=bos_id,
             eos_id=eos_id,
             chat_template=template,
-            add_bos_token=bool(meta.get("tokenizer.ggml.add_bos_token", False)),
+            # llama.cpp's default: a SentencePiece vocabulary gets BOS unless the file says otherwise.
+            add_bos_token=bool(meta.get("tokenizer.ggml.add_bos_token", kind == "llama")),
+            extra_stop_ids=[
+                int(meta[key]) for key in ("tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id") if key in meta
+            ],
         )
 
     @classmethod
-    def from_hf_folder(
-        cls, folder: Path, *, fallback_template: BuiltinTemplateName | None = None
-    ) -> "Tokenizer":
+    def from_hf_folder(cls, folder: Path, *, fallback_template: BuiltinTemplateName | None = None) -> "Tokenizer":
         """Build from tokenizer.json + tokenizer_config.json (+ special_tokens_map, generation_config)."""
         tokenizer_file = folder / "tokenizer.json"
         if not tokenizer_file.is_file():
@@ -183,6 +188,10 @@ class Tokenizer:
     def is_special(self, token_id: int) -> bool:
         return token_id in self._special_ids
 
+    def is_byte_fallback(self, token_id: int) -> bool:
+        """A SentencePiece <0xXX> byte token: its text depends on the whole run of byte tokens around it."""
+        return token_id in self._byte_ids
+
     def stream_decoder(self, *, skip_special: bool = True) -> "StreamingDecoder":
         return StreamingDecoder(self, skip_special=skip_special)
 
@@ -200,9 +209,7 @@ class Tokenizer:
             )
         return self._chat_template
 
-    def apply_chat_template(
-        self, messages: Sequence[ChatMessage], add_generation_prompt: bool = True
-    ) -> list[int]:
+    def apply_chat_template(self, messages: Sequence[ChatMessage], add_generation_prompt: bool = True) -> list[int]:
         """Token ids of the rendered conversation; BOS comes from the template itself, never added twice."""
         return self.encode(self.chat_template.render(messages, add_generation_prompt=add_generation_prompt))
 
@@ -227,7 +234,8 @@ class StreamingDecoder:
 
     Each step decodes only a small window: the ids of the last emitted piece (context for decoders
     whose output depends on the previous token) plus the ids not yet emitted. A piece is released
-    once the window's text no longer ends in U+FFFD, i.e. its last character is complete.
+    once the window's text no longer ends in U+FFFD, i.e. its last character is complete. A run of
+    SentencePiece byte tokens is held until it ends: one invalid byte turns the whole run into U+FFFD.
     """
 
     # A character is at most 4 bytes and every token at least 1, so text still incomplete after this
@@ -244,6 +252,8 @@ class StreamingDecoder:
         self._ids.append(token_id)
         context = self._decode(self._ids[: self._read])
         text = self._decode(self._ids)
+        if self._tokenizer.is_byte_fallback(token_id):
+            return ""
         if len(text) > len(context) and not text.endswith("\ufffd"):
             return self._release(len(self._ids), text, context)
         if len(self._ids) - self._read > self.MAX_PENDING:
@@ -268,8 +278,12 @@ class StreamingDecoder:
         return text[len(context) :]
 
     def _release_invalid(self, text: str, context: str) -> str:
-        # Release the longest prefix of the pending ids whose text is final: a prefix of the window's text.
+        # Release the longest prefix of the pending ids whose text is final: a prefix of the window's text,
+        # ending outside a run of byte tokens.
+        is_byte = self._tokenizer.is_byte_fallback
         for end in range(len(self._ids) - 1, self._read, -1):
+            if is_byte(self._ids[end - 1]) and is_byte(self._ids[end]):
+                continue
             head = self._decode(self._ids[:end])
             if len(head) > len(context) and text.startswith(head):
                 return self._release(end, head, context)
@@ -280,6 +294,14 @@ class StreamingDecoder:
 
 
 # -- GGUF --------------------------------------------------------------------------------------------
+
+
+def _byte_fallback_ids(backend: BackendTokenizer) -> frozenset[int]:
+    model = backend.model
+    if not (isinstance(model, BPE) and model.byte_fallback):
+        return frozenset()
+    vocab = backend.get_vocab(with_added_tokens=False)
+    return frozenset(vocab[f"<0x{byte:02X}>"] for byte in range(256) if f"<0x{byte:02X}>" in vocab)
 
 
 def _read_gguf_tokenizer_metadata(path: Path) -> dict[str, Any]:
@@ -326,6 +348,52 @@ def _byte_level_backend(meta: dict[str, Any]) -> BackendTokenizer:
     # Control tokens outside the byte alphabet are llama.cpp mislabels; adding them would grow the vocab.
     _add_gguf_added_tokens(backend, meta, keep=lambda token: set(token) <= alphabet)
     return backend
+
+
+def _sentencepiece_backend(meta: dict[str, Any]) -> BackendTokenizer:
+    """SentencePiece BPE with byte fallback (Llama-2), shaped like Llama-2's own tokenizer.json.
+
+    Like llama.cpp and Meta's reference, every text segment (the start, and text after each special
+    token) gets the "▁" word-start prefix. transformers' GGUF conversion prefixes only the first
+    segment, so ids differ from it right after a special token, e.g. after <s> in "<s>[INST]".
+    """
+    tokens: list[str] = meta["tokenizer.ggml.tokens"]
+    scores: list[float] | None = meta.get("tokenizer.ggml.scores")
+    if "tokenizer.ggml.merges" in meta:
+        merges = [tuple(merge.split(" ")) for merge in meta["tokenizer.ggml.merges"]]
+    elif scores is not None:
+        merges = _merges_from_scores(tokens, scores)
+    else:
+        raise TokenizerError("This SentencePiece GGUF has neither merges nor scores; the file is incomplete.")
+    vocab = {token: index for index, token in enumerate(tokens)}
+    unk = _token_at(tokens, meta.get("tokenizer.ggml.unknown_token_id"))
+    backend = BackendTokenizer(BPE(vocab=vocab, merges=merges, unk_token=unk, fuse_unk=True, byte_fallback=True))
+    add_prefix = bool(meta.get("tokenizer.ggml.add_space_prefix", True))
+    steps = [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()]
+    if add_prefix:
+        backend.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
+        steps.append(decoders.Strip(" ", 1, 0))
+    else:
+        backend.normalizer = normalizers.Replace(" ", "▁")
+    backend.decoder = decoders.Sequence(steps)
+    _add_gguf_added_tokens(backend, meta, keep=lambda token: True)
+    return backend
+
+
+def _merges_from_scores(tokens: list[str], scores: list[float]) -> list[tuple[str, str]]:
+    """BPE merges implied by a scored vocabulary (as transformers' generate_merges): every split of a
+    token into two vocabulary pieces is a merge, ranked by the whole token's score, best first."""
+    vocab = {token: index for index, token in enumerate(tokens)}
+    ranked: list[tuple[str, str, float]] = []
+    for token, score in dict(zip(tokens, scores, strict=True)).items():
+        splits = [
+            (token[:cut], token[cut:], score)
+            for cut in range(1, len(token))
+            if token[:cut] in vocab and token[cut:] in vocab
+        ]
+        ranked.extend(sorted(splits, key=lambda m: (vocab[m[0]], vocab[m[1]])))
+    ranked.sort(key=lambda m: (m[2], len(m[0]), len(m[1])), reverse=True)
+    return [(left, right) for left, right, _ in ranked]
 
 
 def _add_gguf_added_tokens(backend: BackendTokenizer, meta: dict[str, Any], keep: Any) -> None:

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from model.chat_template import ChatMessage
 from model.errors import TokenizerError
 from model.tokenizer import Tokenizer
-from tests.model.tok_helpers import CORPUS, bundled_tokenizer, reference_tokenizer
+from tests.model.tok_helpers import CORPUS, bundled_tokenizer, reference_tokenizer, write_sentencepiece_gguf
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +139,79 @@ def test_stream_window_stays_small(ours: Tokenizer) -> None:
     for token_id in ours.encode("word " * 2000):
         decoder.feed(token_id)
         assert len(decoder._ids) <= 2 * decoder.MAX_PENDING  # O(1) work per token, not the whole text
+
+
+# -- SentencePiece ('llama') GGUF -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def spm_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sentencepiece_gguf(tmp_path_factory.mktemp("spm") / "spm.gguf")
+
+
+@pytest.fixture(scope="module")
+def spm(spm_path: Path) -> Tokenizer:
+    return Tokenizer.from_gguf(spm_path, fallback_template="llama2")
+
+
+def plain(text: str) -> bool:
+    """Text where transformers' GGUF conversion and llama.cpp agree: no leading space, no special token."""
+    return bool(text) and not text[0].isspace() and "<s>" not in text and "</s>" not in text
+
+
+def test_sentencepiece_gguf_matches_transformers_on_plain_text(spm: Tokenizer, spm_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    ref = AutoTokenizer.from_pretrained(str(spm_path.parent), gguf_file=spm_path.name)
+    texts = [t for t in CORPUS if plain(t)]
+    assert len(texts) > 10
+    for text in texts:
+        ids = spm.encode(text)
+        assert ids == ref.encode(text, add_special_tokens=False), text
+        assert spm.decode(ids) == ref.decode(ids, skip_special_tokens=True)
+    assert spm.encode("Hi", add_bos=True) == ref.encode("Hi")  # BOS by default, as the file implies
+
+
+def test_sentencepiece_gguf_follows_llama_cpp_where_transformers_differs(spm: Tokenizer) -> None:
+    # Every text segment gets the word-start prefix, also after a special token (llama.cpp, Meta's
+    # reference, Llama-2's tokenizer.json); so leading spaces survive a round trip.
+    assert spm.encode("<s>[INST] hi") == [1, *spm.encode("[INST] hi")]
+    for text in CORPUS:
+        assert spm.decode(spm.encode(text), skip_special=False) == text
+
+
+def test_sentencepiece_gguf_specials_and_template(spm: Tokenizer) -> None:
+    assert (spm.bos_id, spm.eos_id, spm.add_bos_token, spm.stop_ids) == (1, 2, True, frozenset({2}))
+    ids = spm.apply_chat_template([ChatMessage("system", "Be brief."), ChatMessage("user", "hi")])
+    assert ids[0] == 1 and ids[1:] == spm.encode("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nhi [/INST]")
+
+
+@pytest.mark.parametrize("text", [t for t in CORPUS if t.strip()])
+def test_sentencepiece_stream_equals_decode(spm: Tokenizer, text: str) -> None:
+    ids = [*spm.encode(text, add_bos=True), 2, *spm.encode(text)]
+    for skip in (True, False):
+        pieces = stream(spm, ids, skip)
+        assert "".join(pieces) == spm.decode(ids, skip_special=skip)
+        assert not any("\ufffd" in piece for piece in pieces)
+
+
+def test_sentencepiece_stream_of_random_ids_equals_decode(spm: Tokenizer) -> None:
+    rng = random.Random(1)
+    for _ in range(100):
+        ids = [rng.choice((rng.randrange(0, 300), rng.randrange(0, spm.vocab_size))) for _ in range(30)]
+        for skip in (True, False):
+            assert "".join(stream(spm, ids, skip)) == spm.decode(ids, skip_special=skip)
+
+
+def test_unsupported_gguf_tokenizer_type_is_a_clear_error(tmp_path: Path) -> None:
+    import gguf
+
+    writer = gguf.GGUFWriter(str(tmp_path / "t5.gguf"), "t5")
+    writer.add_tokenizer_model("t5")
+    writer.add_token_list(["<pad>", "</s>"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(TokenizerError, match="not support"):
+        Tokenizer.from_gguf(tmp_path / "t5.gguf")

@@ -2,10 +2,11 @@
 
 import functools
 import os
+from pathlib import Path
 from typing import Any
 
 from model.bundled import bundled_gguf_path
-from model.tokenizer import Tokenizer
+from model.tokenizer import Tokenizer, bytes_to_unicode
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -43,3 +44,42 @@ CORPUS = [
     " ",
     "\u00a0non-breaking\u2003em space\u200bzero-width",
 ]
+
+
+def write_sentencepiece_gguf(path: Path, *, chat_template: str | None = None) -> Path:
+    """A metadata-only GGUF with a Llama-2 style SentencePiece vocabulary (<unk>, <s>, </s>, byte tokens,
+    scored pieces), its pieces taken from the bundled byte-level vocabulary respelled with "▁"."""
+    import gguf
+
+    byte_of = {char: byte for byte, char in bytes_to_unicode().items()}
+    tokens = ["<unk>", "<s>", "</s>", *(f"<0x{b:02X}>" for b in range(256))]
+    types = [2, 3, 3, *([6] * 256)]  # unknown, control, control, byte
+    seen = set(tokens)
+    bundled = bundled_tokenizer()
+    for token, token_id in sorted(bundled.backend.get_vocab(with_added_tokens=False).items(), key=lambda kv: kv[1]):
+        if bundled.is_special(token_id):
+            continue
+        try:
+            text = bytes(byte_of[c] for c in token).decode("utf-8")
+        except (KeyError, UnicodeDecodeError):
+            continue  # a piece of a multi-byte character: SentencePiece covers those with byte tokens
+        piece = text.replace(" ", "▁")
+        if piece not in seen:
+            seen.add(piece)
+            tokens.append(piece)
+            types.append(1)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(tokens)
+    writer.add_token_scores([0.0, 0.0, 0.0, *([0.0] * 256), *(-float(i) for i in range(len(tokens) - 259))])
+    writer.add_token_types(types)
+    writer.add_unk_token_id(0)
+    writer.add_bos_token_id(1)
+    writer.add_eos_token_id(2)
+    if chat_template is not None:
+        writer.add_chat_template(chat_template)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
