@@ -89,7 +89,8 @@ def extract_metadata(pages: tuple[PageText, ...], embedded_title: str | None) ->
     title = meaningful_title(embedded_title)
     kind = _sec_form(cover)
     if kind is not None:
-        organisation = _registrant(cover) or _organisation_from_title(title) or _name_after_file_number(cover)
+        # The cover's own words first; EDGAR-style embedded titles abbreviate ("Microsoft Corp").
+        organisation = _registrant(cover) or _name_after_file_number(cover) or _organisation_from_title(title)
         # No title: organisation, form and period say it all, and the header costs tokens per chunk.
         return DocumentMetadata(organisation=organisation, kind=kind, period=_filing_period(cover))
     if _RESULTS.search(cover[:1500]):
