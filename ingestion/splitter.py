@@ -56,21 +56,19 @@ def split_document(
     )
     text = doc.text
     page_starts = _page_start_offsets(doc)
-    # Tokens two neighbouring chunks may share; a little slack because token counts of joined
-    # pieces are not exactly the sum of the pieces' counts.
-    overlap_allowance = overlap + 8
     drafts: list[ChunkDraft] = []
     previous_start, previous_end = -1, 0
     for piece in splitter.split_text(text):
-        start = _locate(text, piece, previous_start, previous_end, count_tokens, overlap_allowance)
+        start = _locate(text, piece, previous_start, previous_end, count_tokens, overlap)
         end = start + len(piece)
         previous_start, previous_end = start, end
-        if not _says_something(piece):
+        start, end = _without_wordless_edge_pages(text, page_starts, start, end)
+        if not _says_something(text[start:end]):
             continue
         drafts.append(
             ChunkDraft(
                 ordinal=len(drafts),
-                text=piece,
+                text=text[start:end],
                 page_start=doc.pages[_page_index(page_starts, start)].number,
                 page_end=doc.pages[_page_index(page_starts, end - 1)].number,
                 char_start=start,
@@ -86,21 +84,41 @@ def _locate(
     previous_start: int,
     previous_end: int,
     count_tokens: Callable[[str], int],
-    overlap_allowance: int,
+    overlap: int,
 ) -> int:
-    """Where `piece` starts in `text`. Chunks come in order, each ending past the previous one and
-    overlapping it by at most the overlap; checking that picks the right copy of repeated text."""
-    first_fit = -1
+    """Where `piece` starts in `text`. Each chunk starts after the previous one's start and ends
+    after its end, sharing with it at most `overlap` tokens (a little more where joined pieces
+    count differently from the sum of their counts); that picks the right copy of repeated text."""
+    candidates = []
     search_from = max(previous_start + 1, previous_end - len(piece) + 1, 0)
     while (start := text.find(piece, search_from)) >= 0:
-        if first_fit < 0:
-            first_fit = start
-        if start >= previous_end or count_tokens(text[start:previous_end]) <= overlap_allowance:
-            return start
+        if start >= previous_end:
+            candidates.append((start, 0))
+            break
+        candidates.append((start, count_tokens(text[start:previous_end])))
         search_from = start + 1
-    if first_fit < 0:  # impossible while pieces are exact substrings; fail loudly if it ever happens
+    if not candidates:  # impossible while pieces are exact substrings; fail loudly if it ever happens
         raise AssertionError("the text splitter returned text that is not in the document")
-    return first_fit
+    for allowance in (overlap, overlap + 8):
+        for start, shared_tokens in candidates:
+            if shared_tokens <= allowance:
+                return start
+    return candidates[0][0]
+
+
+def _without_wordless_edge_pages(text: str, page_starts: list[int], start: int, end: int) -> tuple[int, int]:
+    """Drops a first or last page's part of a chunk when it has no words (a page number, leaders),
+    so the chunk does not cite a page it takes nothing from."""
+    first = _page_index(page_starts, start)
+    last = _page_index(page_starts, end - 1)
+    if first < last and not _says_something(text[start : page_starts[first + 1]]):
+        start = page_starts[first + 1]
+        first += 1
+    if first < last and not _says_something(text[page_starts[last] : end]):
+        end = page_starts[last] - 2  # before the page separator
+        while end > start and text[end - 1].isspace():
+            end -= 1
+    return start, end
 
 
 def _page_start_offsets(doc: ParsedDocument) -> list[int]:

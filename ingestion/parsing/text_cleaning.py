@@ -3,7 +3,7 @@
 import re
 
 # Table-of-contents leaders: ". . . . ." or "......" or "····" runs between a heading and its page.
-_DOT_LEADER = re.compile(r"(?:[.·•…‥⋯]\s?){4,}")
+_DOT_LEADER = re.compile(r"[ \t]*(?:[.·…‥⋯][ \t]?){4,}[ \t]*")
 # Control characters other than tab and newline carry no meaning and upset tokenizers.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
