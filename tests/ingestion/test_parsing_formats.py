@@ -50,12 +50,13 @@ def test_html_keeps_visible_text_only(tmp_path: Path) -> None:
     path.write_text(
         "<html><head><title>Benefits</title><style>p { color: red }</style>"
         "<script>var secret = 'do not index';</script></head>"
-        "<body><h1>Benefits overview</h1><p>Health cover   starts on day one.</p>"
+        "<body><h1>Benefits overview</h1><p>Health <b>cover</b>   starts on <a href='#'>day one</a>.</p>"
+        "<table><tr><th>Plan</th><th>Cost</th></tr><tr><td>Basic</td><td>0</td></tr></table>"
         "<noscript>Enable JavaScript</noscript></body></html>",
         encoding="utf-8",
     )
     doc = parse_file(path)
-    assert doc.pages[0].text == "Benefits overview\nHealth cover starts on day one."
+    assert doc.pages[0].text == "Benefits overview\nHealth cover starts on day one.\nPlan | Cost\nBasic | 0"
     assert doc.metadata.title == "Benefits"
 
 
