@@ -1,0 +1,110 @@
+"""Crash safety: SIGKILL `kb ingest` at random moments, restart, and check that SQL and FAISS agree.
+
+Each round ingests new versions of two real PDFs (their bytes altered by a trailing PDF comment,
+so every round is a replacement) with the HashingEmbedder, kills the whole process group after a
+seeded random delay, then opens the store as the next start-up would (reconciliation) and checks:
+every document is ready and fully searchable, or queued; FAISS holds exactly the ready chunks;
+no duplicate documents or chunks; one ready version per file name."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ingestion.embedders import HashingEmbedder
+from ingestion.reconcile import ReconcileReport
+from ingestion.service import KnowledgeBase, StoreConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUNDS = 20
+SEED = 20240611
+
+
+def variant(source: Path, target: Path, tag: str) -> Path:
+    """The same PDF with different bytes: a comment after %%EOF is ignored by readers."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(source.read_bytes() + f"\n% {tag}\n".encode())
+    return target
+
+
+def run_ingest(env: dict[str, str], cwd: Path, files: list[Path], kill_after: float | None) -> int | None:
+    command = [sys.executable, "-c", "from app.cli import main; main()", "ingest", "--no-progress", *map(str, files)]
+    child = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    if kill_after is None:
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 0, err.decode()[-2000:]
+        return 0
+    try:
+        child.wait(timeout=kill_after)
+        return child.returncode  # finished before the kill
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)  # the whole tree, parse workers included
+        child.wait()
+        return None
+    finally:
+        assert child.stderr is not None
+        child.stderr.close()
+
+
+def check_after_restart(data_dir: Path, repairs: list[ReconcileReport] | None = None) -> dict[str, str]:
+    """Start-up (reconcile) then the invariants; returns {file name: status} of current documents."""
+    with KnowledgeBase.open(StoreConfig(data_dir), embedder=lambda: HashingEmbedder(64), writer=True) as kb:
+        assert kb.last_reconcile is not None
+        if repairs is not None:
+            repairs.append(kb.last_reconcile)
+        assert kb.check() == []
+        admin = kb.actor(None)
+        docs = kb.list_documents(admin, include_superseded=True)
+        assert len({d.sha256 for d in docs}) == len(docs)
+        for doc in docs:
+            assert doc.status in ("ready", "queued", "superseded"), (doc.file_name, doc.status, doc.error)
+            if doc.status != "ready":
+                assert doc.chunks == 0
+        for doc in (d for d in docs if d.status == "ready"):
+            ids = [c for c in kb.readable_chunk_ids(admin).tolist()]
+            first = min(c.id for c in kb.get_chunks(ids).values() if c.document_id == doc.id)
+            text = kb.get_chunks([first])[first].embedding_text
+            assert doc.id in {h.chunk.document_id for h in kb.search(text, admin, k=5)}
+        return {d.file_name: d.status for d in docs if d.status != "superseded"}
+
+
+def test_sigkill_at_random_moments_never_leaves_sql_and_faiss_apart(
+    tmp_path: Path, data_dir: Path, sample_pdfs: tuple[Path, Path]
+) -> None:
+    footlocker, aapl = sample_pdfs
+    env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_EMBEDDER": "hashing-64", "PYTHONPATH": str(ROOT)}
+    env.pop("KB_DATABASE_URL", None)
+    rng = random.Random(SEED)
+    killed = finished = 0
+    repairs: list[ReconcileReport] = []
+    for round_no in range(ROUNDS):
+        files = [
+            variant(aapl, tmp_path / f"r{round_no}" / "aapl.pdf", f"round {round_no}"),
+            variant(footlocker, tmp_path / f"r{round_no}" / "footlocker.pdf", f"round {round_no}"),
+        ]
+        rng.shuffle(files)
+        started = time.monotonic()
+        outcome = run_ingest(env, tmp_path, files, kill_after=rng.uniform(0.5, 5.5))
+        killed += outcome is None
+        finished += outcome is not None
+        check_after_restart(data_dir, repairs)
+        assert time.monotonic() - started < 60
+    rolled_back = sum(r.rolled_back for r in repairs)
+    print(
+        f"{ROUNDS} rounds: {killed} killed mid-run, {finished} finished; reconciliation rolled back "
+        f"{rolled_back} documents, removed {sum(r.orphan_vectors for r in repairs)} orphan vectors"
+    )
+    assert killed >= ROUNDS // 2, f"only {killed} of {ROUNDS} rounds were killed mid-run"
+    assert rolled_back > 0  # some kills did land mid-document
+
+    last = [
+        variant(p, tmp_path / "final" / name, "final")
+        for p, name in ((aapl, "aapl.pdf"), (footlocker, "footlocker.pdf"))
+    ]
+    run_ingest(env, tmp_path, last, kill_after=None)
+    assert check_after_restart(data_dir) == {"aapl.pdf": "ready", "footlocker.pdf": "ready"}
