@@ -1,0 +1,49 @@
+"""Plain dataclasses that cross the app layer: what retrieval finds, what the chain answers."""
+
+from dataclasses import dataclass, field
+
+from ingestion.store.records import StoredChunk
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """A chunk the asking user may read, with how retrieval ranked it."""
+
+    chunk: StoredChunk
+    score: float  # fused score (higher is better)
+    dense_score: float | None = None  # cosine similarity, when the dense search found it
+    keyword_score: float | None = None  # BM25 score, when the keyword search found it
+
+
+@dataclass(frozen=True)
+class Source:
+    """A chunk given to the model as source [n]."""
+
+    n: int  # 1-based number used in the prompt and in citation markers
+    retrieved: RetrievedChunk
+
+    @property
+    def chunk(self) -> StoredChunk:
+        return self.retrieved.chunk
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    document: str  # file name
+    document_id: int
+    page: int  # 1-based physical page of the supporting sentence
+    snippet: str  # the quoted passage (the chunk text, trimmed)
+    sentence: str  # the sentence of the source that best supports the claim, for highlighting
+    score: float
+
+
+@dataclass
+class Answer:
+    text: str
+    found: bool  # False: "not in the knowledge base", no citations
+    citations: list[Citation] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    conversation_id: int | None = None
+    message_id: int | None = None
