@@ -1,0 +1,1 @@
+"""Adapters between our components and frameworks (LangChain); framework objects stay in here."""

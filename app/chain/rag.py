@@ -1,0 +1,199 @@
+"""The LCEL answering chain: condense -> retrieve -> relevance gate -> pack -> model -> citations.
+
+`prepare` (a runnable sequence) does everything up to the prompt; `generate` (prompt | model |
+parser) streams the model's text; `stream()` yields those pieces, then the final Answer with its
+checked citations. The streamed pieces are the model's raw text; the Answer's text is the checked
+one (markers to unknown or unsupporting sources removed), which callers should show at the end.
+"""
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Protocol
+
+from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from app.adapters.llm import EngineChatModel
+from app.chain.citations import cite
+from app.chain.packing import pack_sources, render_sources
+from app.chain.prompts import (
+    ANSWER_SYSTEM,
+    ANSWER_USER,
+    CONDENSE_SYSTEM,
+    CONDENSE_USER,
+    NOT_FOUND_PHRASE,
+    NOT_FOUND_TEXT,
+)
+from app.chain.relevance import RelevanceCheck
+from app.errors import KBError
+from app.types import Answer, RetrievedChunk, Source
+from ingestion.store.records import UserInfo
+
+# Tokens kept free besides the answer: joining rendered pieces can tokenize a little differently.
+PROMPT_MARGIN_TOKENS = 16
+CONDENSED_MAX_CHARS = 400
+
+
+class ChunkRetriever(Protocol):
+    def retrieve(self, question: str, actor: UserInfo, k: int = 8, filters: Any = None) -> list[RetrievedChunk]: ...
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    k: int = 6  # chunks retrieved
+    answer_tokens: int = 384  # room reserved for the answer
+    max_prompt_tokens: int | None = None  # cap below the context window (prefill time on CPU)
+    history_messages: int = 6  # conversation messages the condenser reads
+    condense_tokens: int = 64
+
+
+@dataclass(frozen=True)
+class Turn:
+    question: str
+    actor: UserInfo
+    history: tuple[tuple[str, str], ...] = ()  # (role, text), oldest first
+
+
+@dataclass
+class Prepared:
+    turn: Turn
+    standalone: str = ""
+    retrieved: list[RetrievedChunk] = field(default_factory=list)
+    relevant: bool = False
+    sources: list[Source] = field(default_factory=list)
+    messages: list[BaseMessage] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 1)
+
+
+class AnswerChain:
+    def __init__(
+        self,
+        llm: EngineChatModel,
+        retriever: ChunkRetriever,
+        relevance: RelevanceCheck,
+        settings: ChainSettings = ChainSettings(),
+    ) -> None:
+        self.llm = llm
+        self.retriever = retriever
+        self.relevance = relevance
+        self.settings = settings
+        self.answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
+        condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
+        self.condense: Runnable[dict[str, str], str] = (
+            condense_prompt | llm.bind(max_tokens=settings.condense_tokens) | StrOutputParser()
+        )
+        self.prepare: Runnable[Turn, Prepared] = (
+            RunnableLambda(self._condensed) | RunnableLambda(self._retrieved) | RunnableLambda(self._packed)
+        )
+        self.generate: Runnable[Prepared, str] = (
+            RunnableLambda(lambda p: p.messages) | llm.bind(max_tokens=settings.answer_tokens) | StrOutputParser()
+        )
+
+    # ---- steps --------------------------------------------------------------------------
+
+    def _condensed(self, turn: Turn) -> Prepared:
+        prepared = Prepared(turn, standalone=turn.question)
+        if not turn.history:  # a first question is already standalone
+            return prepared
+        start = time.perf_counter()
+        recent = turn.history[-self.settings.history_messages :]
+        history = "\n".join(f"{role}: {text}" for role, text in recent)
+        rewritten = self.condense.invoke({"history": history, "question": turn.question})
+        line = next((x.strip().strip('"') for x in rewritten.splitlines() if x.strip()), "")
+        # The small model sometimes rambles or says nothing: then the question as asked is better.
+        if line and len(line) <= CONDENSED_MAX_CHARS:
+            prepared.standalone = line
+        prepared.timings_ms["condense_ms"] = _ms(start)
+        return prepared
+
+    def _retrieved(self, prepared: Prepared) -> Prepared:
+        start = time.perf_counter()
+        prepared.retrieved = self.retriever.retrieve(prepared.standalone, prepared.turn.actor, k=self.settings.k)
+        prepared.relevant = bool(prepared.retrieved) and self.relevance(prepared.standalone, prepared.retrieved)
+        prepared.timings_ms["retrieve_ms"] = _ms(start)
+        return prepared
+
+    def _packed(self, prepared: Prepared) -> Prepared:
+        if not prepared.relevant:
+            return prepared
+        start = time.perf_counter()
+        window = self.llm.context_window
+        if self.settings.max_prompt_tokens:
+            window = min(window, self.settings.max_prompt_tokens + self.settings.answer_tokens)
+        limit = window - self.settings.answer_tokens - PROMPT_MARGIN_TOKENS
+        base = self.llm.prompt_tokens(self._messages(prepared.standalone, []))
+        if base > limit:
+            raise KBError("The question is too long for the model's context window; please shorten it.")
+        sources = pack_sources(prepared.retrieved, limit - base, self._count, self.llm.specials)
+        messages = self._messages(prepared.standalone, sources)
+        while sources and self.llm.prompt_tokens(messages) > limit:  # the exact count decides
+            sources = sources[:-1]
+            messages = self._messages(prepared.standalone, sources)
+        prepared.sources, prepared.messages = sources, messages
+        prepared.relevant = bool(sources)
+        prepared.timings_ms["pack_ms"] = _ms(start)
+        return prepared
+
+    def _messages(self, question: str, sources: Sequence[Source]) -> list[BaseMessage]:
+        return self.answer_prompt.format_messages(
+            sources=render_sources(sources, self.llm.specials) or "(none)", question=question
+        )
+
+    def _count(self, text: str) -> int:
+        """Tokens `text` adds to the prompt (the template's own tokens are counted in `base`)."""
+        return max(self.llm.prompt_tokens([HumanMessage(text)]) - self._empty_message_tokens, 0)
+
+    @cached_property
+    def _empty_message_tokens(self) -> int:
+        return self.llm.prompt_tokens([HumanMessage("")])
+
+    # ---- running ------------------------------------------------------------------------
+
+    def stream(self, turn: Turn) -> Iterator[str | Answer]:
+        """Text pieces as the model writes them, then one Answer."""
+        start = time.perf_counter()
+        prepared = self.prepare.invoke(turn)
+        if not prepared.relevant:
+            yield NOT_FOUND_TEXT
+            yield Answer(NOT_FOUND_TEXT, found=False, timings_ms={**prepared.timings_ms, "total_ms": _ms(start)})
+            return
+        generate_start = time.perf_counter()
+        pieces: list[str] = []
+        for piece in self.generate.stream(prepared):
+            if not pieces:
+                prepared.timings_ms["ttft_ms"] = _ms(start)
+            pieces.append(piece)
+            yield piece
+        prepared.timings_ms["generate_ms"] = _ms(generate_start)
+        answer = self.finish("".join(pieces), prepared)
+        answer.timings_ms["total_ms"] = _ms(start)
+        yield answer
+
+    def invoke(self, turn: Turn) -> Answer:
+        final = None
+        for item in self.stream(turn):
+            final = item
+        assert isinstance(final, Answer)
+        return final
+
+    @staticmethod
+    def finish(text: str, prepared: Prepared) -> Answer:
+        """Check the model's citations against the sources it was given."""
+        cited = cite(text.strip(), prepared.sources)
+        if NOT_FOUND_PHRASE in cited.text.lower() and not cited.citations:
+            return Answer(NOT_FOUND_TEXT, found=False, timings_ms=dict(prepared.timings_ms))
+        return Answer(
+            cited.text,
+            found=True,
+            citations=cited.citations,
+            sources=list(prepared.sources),
+            timings_ms=dict(prepared.timings_ms),
+        )
