@@ -54,6 +54,10 @@ class ModelArgs:
                 raise UnsupportedModelError(f"Llama variants with {flag}=true are not supported.")
         if config.get("hidden_act", "silu") != "silu":
             raise UnsupportedModelError(f"Unsupported activation {config['hidden_act']!r}; Llama uses silu.")
+        required = ("hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size", "intermediate_size")
+        absent = [name for name in required if name not in config]
+        if absent:
+            raise WeightsError(f"config.json lacks {', '.join(absent)}; it is not a complete Llama config.")
         n_heads = int(config["num_attention_heads"])
         dim = int(config["hidden_size"])
         rope = dict(config.get("rope_parameters") or {})
