@@ -33,6 +33,16 @@ class Settings(BaseSettings):
     parse_timeout_s: float = Field(120.0, gt=0, description="Wall time one file may take to parse.")
     parse_memory_mb: int = Field(2048, ge=64, description="Memory one parse process may use.")
     index_hnsw_threshold: int = Field(50_000, ge=1, description="Vectors before FAISS switches to HNSW.")
+    # answering chain and HTTP API (app.chain, app.api)
+    chain_k: int = Field(6, ge=1, description="Chunks retrieved per question.")
+    chain_answer_tokens: int = Field(384, ge=16, description="Tokens reserved for the answer.")
+    chain_max_prompt_tokens: int | None = Field(
+        2048, ge=256, description="Cap on the prompt below the context window (prefill time on CPU); None: no cap."
+    )
+    chain_history_messages: int = Field(6, ge=0, description="Conversation messages the follow-up condenser reads.")
+    chain_min_coverage: float = Field(0.5, ge=0, le=1, description="Question words one chunk must hold to answer.")
+    chain_min_dense: float = Field(0.9, ge=-1, le=1, description="Dense similarity that alone counts as relevant.")
+    api_model_name: str = Field("kb", description="Model id the OpenAI-compatible API reports and accepts.")
 
     @property
     def resolved_database_url(self) -> str:

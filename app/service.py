@@ -1,0 +1,161 @@
+"""The facade that the web page, the HTTP API and the CLI call. Plain dataclasses in and out.
+
+    service.ask("What were net sales?", actor)                   -> Answer (stored in a new conversation)
+    for item in service.ask_stream(q, actor, conversation_id=7):  -> str pieces, then the Answer
+    service.conversations(actor); service.rename_conversation(...); service.feedback(...)
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from pathlib import Path
+
+from app.auth.keys import ApiKeys
+from app.chain.rag import AnswerChain, Turn
+from app.errors import KBError
+from app.types import Answer, Citation
+from ingestion.outcomes import FileResult
+from ingestion.service import KnowledgeBase
+from ingestion.store.api_keys import ApiKeyStore
+from ingestion.store.conversation_records import ConversationInfo, MessageInfo
+from ingestion.store.conversations import ConversationStore
+from ingestion.store.records import DocumentInfo, UserInfo
+
+WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
+TITLE_CHARS = 80
+
+
+def citation_dict(citation: Citation) -> dict[str, object]:
+    return asdict(citation)
+
+
+class KnowledgeService:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        chain: AnswerChain,
+        *,
+        writer: WriterOpener | None = None,
+        model_name: str = "kb",
+        max_upload_bytes: int = 50 * 2**20,
+    ) -> None:
+        self.kb = kb
+        self.chain = chain
+        self.store = ConversationStore(kb.db)
+        self.keys = ApiKeys(ApiKeyStore(kb.db))
+        self._writer = writer
+        self.model_name = model_name
+        self.max_upload_bytes = max_upload_bytes
+
+    # ---- people ------------------------------------------------------------------------
+
+    def actor(self, name: str | None) -> UserInfo:
+        """The named user (the administrator when None)."""
+        return self.kb.actor(name)
+
+    def create_api_key(self, actor: UserInfo) -> str:
+        """A new API key for `actor`, returned once; only its hash is kept."""
+        key, _ = self.keys.create(actor.id)
+        return key
+
+    def user_for_key(self, key: str) -> UserInfo | None:
+        name = self.keys.owner(key)
+        return self.kb.actor(name) if name is not None else None
+
+    # ---- asking ------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        actor: UserInfo,
+        conversation_id: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        save: bool = True,
+    ) -> Answer:
+        answer = None
+        for item in self.ask_stream(question, actor, conversation_id, history, save=save):
+            answer = item
+        assert isinstance(answer, Answer)
+        return answer
+
+    def ask_stream(
+        self,
+        question: str,
+        actor: UserInfo,
+        conversation_id: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        save: bool = True,
+    ) -> Iterator[str | Answer]:
+        """Text pieces as the model writes them, then the Answer (with checked citations).
+
+        With `conversation_id` the history comes from that conversation (the actor's own only);
+        otherwise from `history`. With `save`, the turn is stored (in a new conversation if none)."""
+        question = question.strip()
+        if not question:
+            raise KBError("The question is empty.")
+        if conversation_id is not None:
+            history = [(m.role, m.content) for m in self.store.messages(conversation_id, actor.id)]
+        elif save:
+            conversation_id = self.store.create(actor.id, question[:TITLE_CHARS]).id
+        answer: Answer | None = None
+        for item in self.chain.stream(Turn(question, actor, tuple(history))):
+            if isinstance(item, Answer):
+                answer = item
+            else:
+                yield item
+        assert answer is not None
+        if save and conversation_id is not None:
+            self.store.add_message(conversation_id, actor.id, "user", question)
+            stored = self.store.add_message(
+                conversation_id,
+                actor.id,
+                "assistant",
+                answer.text,
+                found=answer.found,
+                citations=[citation_dict(c) for c in answer.citations],
+                timings_ms=answer.timings_ms,
+            )
+            answer.conversation_id, answer.message_id = conversation_id, stored.id
+        yield answer
+
+    # ---- conversations -----------------------------------------------------------------
+
+    def new_conversation(self, actor: UserInfo, title: str = "") -> ConversationInfo:
+        return self.store.create(actor.id, title)
+
+    def conversations(self, actor: UserInfo) -> list[ConversationInfo]:
+        return self.store.of_user(actor.id)
+
+    def rename_conversation(self, actor: UserInfo, conversation_id: int, title: str) -> ConversationInfo:
+        return self.store.rename(conversation_id, actor.id, title.strip()[:500])
+
+    def delete_conversation(self, actor: UserInfo, conversation_id: int) -> None:
+        self.store.delete(conversation_id, actor.id)
+
+    def messages(self, actor: UserInfo, conversation_id: int) -> list[MessageInfo]:
+        return self.store.messages(conversation_id, actor.id)
+
+    def feedback(self, actor: UserInfo, message_id: int, *, up: bool, comment: str = "") -> None:
+        """Thumbs up or down on an answer in one of the actor's own conversations."""
+        self.store.set_feedback(message_id, actor.id, 1 if up else -1, comment)
+
+    # ---- documents ---------------------------------------------------------------------
+
+    def list_documents(self, actor: UserInfo) -> list[DocumentInfo]:
+        return self.kb.list_documents(actor)
+
+    def ingest(self, paths: Sequence[Path], actor: UserInfo, groups: tuple[str, ...] = ()) -> list[FileResult]:
+        with self._open_writer() as kb:
+            return kb.ingest(list(paths), actor=actor, groups=groups, resume=False)
+
+    def delete_document(self, document_id: int, actor: UserInfo) -> list[DocumentInfo]:
+        self.kb.get_document(document_id, actor)  # unreadable reads as missing
+        with self._open_writer() as kb:
+            return kb.delete_documents(str(document_id), actor)
+
+    def _open_writer(self) -> AbstractContextManager[KnowledgeBase]:
+        if self._writer is None:
+            raise KBError("This server was started read-only; documents cannot be changed here.")
+        return self._writer()
