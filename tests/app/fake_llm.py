@@ -2,19 +2,23 @@
 
 FakeEngine speaks the part of model.engine.Engine that app.adapters.llm uses. A "token" is a
 whitespace-separated word of the ChatML-rendered prompt, so budgets are easy to reason about.
-Replies come from `reply(messages)`; the default answers with source [1]'s first sentence.
+Replies come from `reply(messages)`; the default quotes the source sentence closest to the question.
 """
 
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from app.types import RetrievedChunk
 from ingestion.service import KnowledgeBase
 from ingestion.store.records import UserInfo
 from model.chat_template import ChatMessage
 from model.generation_config import GenerationConfig
+
+if TYPE_CHECKING:
+    from app.service import KnowledgeService
 
 CHATML_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 Reply = Callable[[list[ChatMessage]], str]
@@ -25,10 +29,21 @@ def render(messages: Sequence[ChatMessage]) -> str:
     return turns + "<|im_start|>assistant\n"
 
 
-def first_source_sentence(messages: list[ChatMessage]) -> str:
-    """Answer with the first sentence of source [1], cited."""
-    match = re.search(r"^\[1\][^\n]*\n(?:\([^\n]*\)\n)?(.+?[.!?])(?:\s|$)", messages[-1].content, re.M | re.S)
-    return f"{' '.join(match.group(1).split())} [1]" if match else "This is not in the knowledge base."
+def best_source_sentence(messages: list[ChatMessage]) -> str:
+    """Answer with the source sentence sharing most words with the question, cited with its [n]."""
+    from app.chain.sentences import content_words, split_sentences
+
+    prompt = messages[-1].content
+    question = content_words(prompt.rpartition("Question:")[2])
+    best: tuple[int, str, int] | None = None
+    for match in re.finditer(
+        r"^\[(\d+)\][^\n]*\n(?:\([^\n]*\)\n)?(.*?)(?=\n\n\[\d+\]|\n\nQuestion:)", prompt, re.M | re.S
+    ):
+        for sentence in split_sentences(match.group(2)):
+            shared = len(question & content_words(sentence.text))
+            if shared and (best is None or shared > best[0]):
+                best = (shared, " ".join(sentence.text.split()), int(match.group(1)))
+    return f"{best[1]} [{best[2]}]" if best else "This is not in the knowledge base."
 
 
 @dataclass
@@ -63,7 +78,7 @@ class FakeStream:
 
 
 class FakeEngine:
-    def __init__(self, reply: Reply | str = first_source_sentence, context_window: int = 4096) -> None:
+    def __init__(self, reply: Reply | str = best_source_sentence, context_window: int = 4096) -> None:
         self.reply = reply
         self.context_window = context_window
         self.prompts: list[list[ChatMessage]] = []  # every prompt built, in order
@@ -104,3 +119,17 @@ class ListRetriever:
     def retrieve(self, question: str, actor: UserInfo, k: int = 8, filters: object = None) -> list[RetrievedChunk]:
         self.questions.append(question)
         return self.chunks[:k]
+
+
+def build_service(kb: KnowledgeBase, engine: FakeEngine | None = None, **service_options: object) -> "KnowledgeService":
+    """A KnowledgeService over a real (SQLite + FAISS) knowledge base, the fake model and dense search."""
+    from contextlib import nullcontext
+
+    from app.adapters.llm import EngineChatModel
+    from app.chain.rag import AnswerChain
+    from app.chain.relevance import OverlapOrSimilarity
+    from app.service import KnowledgeService
+
+    llm = EngineChatModel(engine=engine or FakeEngine(), specials=CHATML_SPECIALS)
+    chain = AnswerChain(llm, VectorRetriever(kb), OverlapOrSimilarity())
+    return KnowledgeService(kb, chain, writer=lambda: nullcontext(kb), **service_options)  # type: ignore[arg-type]

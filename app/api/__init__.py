@@ -1,0 +1,23 @@
+"""The HTTP API: OpenAI-compatible chat completions with citations, models, documents.
+
+app = create_api(service)      # the web page mounts itself into the same app later
+"""
+
+from fastapi import FastAPI
+
+from app.service import KnowledgeService
+
+
+def create_api(service: KnowledgeService) -> FastAPI:
+    from app.api import chat, documents, errors
+
+    api = FastAPI(
+        title="Knowledge base API",
+        version="1",
+        description="Answers from the company's documents with citations. Send `Authorization: Bearer KEY`.",
+    )
+    api.state.service = service
+    errors.install(api)
+    api.include_router(chat.router)
+    api.include_router(documents.router)
+    return api

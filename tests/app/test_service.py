@@ -1,0 +1,98 @@
+"""The service over a real SQLite + FAISS knowledge base with the fake model: stored
+conversations per user, feedback, and the permission canary."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from app.service import KnowledgeService
+from app.types import Answer
+from ingestion.errors import NotFoundError
+from ingestion.service import KnowledgeBase
+from tests.app.fake_llm import FakeEngine, build_service
+
+CANARY = "Zanzibar-Quokka-7731"
+SECRET = f"The project codename is {CANARY}. The merger closes in March with Globex."
+PUBLIC = "The cafeteria serves lunch at noon every weekday. Parking is free for employees."
+
+
+@pytest.fixture
+def kb(make_kb: Callable[..., KnowledgeBase], write_text: Callable[..., Path]) -> KnowledgeBase:
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.add_group("board", admin)
+    kb.add_user("alice", admin=False, groups=("board",), actor=admin)
+    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.ingest([write_text("handbook.txt", PUBLIC)], actor=admin)
+    kb.ingest([write_text("secret.txt", SECRET)], actor=admin, groups=("board",))
+    return kb
+
+
+def test_answers_are_stored_per_user_with_citations_and_timings(kb: KnowledgeBase) -> None:
+    service = build_service(kb)
+    alice, bob = service.actor("alice"), service.actor("bob")
+    answer = service.ask("When does the cafeteria serve lunch?", alice)
+    assert answer.found and answer.citations[0].document == "handbook.txt"
+    assert answer.conversation_id is not None and answer.message_id is not None
+    user_msg, bot_msg = service.messages(alice, answer.conversation_id)
+    assert (user_msg.role, bot_msg.role) == ("user", "assistant")
+    assert bot_msg.citations[0]["document"] == "handbook.txt" and bot_msg.citations[0]["page"] == 1
+    assert "total_ms" in bot_msg.timings_ms and bot_msg.found is True
+    assert [c.id for c in service.conversations(alice)] == [answer.conversation_id]
+    assert service.conversations(bob) == []
+    for attempt in (
+        lambda: service.messages(bob, answer.conversation_id),  # type: ignore[arg-type]
+        lambda: service.rename_conversation(bob, answer.conversation_id, "mine"),  # type: ignore[arg-type]
+        lambda: service.delete_conversation(bob, answer.conversation_id),  # type: ignore[arg-type]
+        lambda: service.feedback(bob, answer.message_id, up=True),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(NotFoundError):
+            attempt()
+    service.feedback(alice, answer.message_id, up=False)
+    service.feedback(alice, answer.message_id, up=True)  # a second vote replaces the first
+    assert service.store.feedback(answer.message_id, alice.id) == 1
+    assert service.rename_conversation(alice, answer.conversation_id, "Lunch").title == "Lunch"
+    service.delete_conversation(alice, answer.conversation_id)
+    assert service.conversations(alice) == []
+
+
+def test_a_follow_up_in_a_conversation_is_condensed_from_its_history(kb: KnowledgeBase) -> None:
+    def reply(messages: list) -> str:
+        if "Standalone question" in messages[-1].content:
+            return "Is parking free for employees?"
+        return "Parking is free for employees [1]."
+
+    engine = FakeEngine(reply)
+    service = build_service(kb, engine)
+    alice = service.actor("alice")
+    first = service.ask("When does the cafeteria serve lunch?", alice)
+    second = service.ask("And parking?", alice, conversation_id=first.conversation_id)
+    assert "cafeteria" in engine.generated[-2][-1].content  # the condenser saw the stored history
+    assert second.found and second.conversation_id == first.conversation_id
+    assert len(service.messages(alice, first.conversation_id)) == 4  # type: ignore[arg-type]
+
+
+def test_streaming_yields_pieces_then_the_answer(kb: KnowledgeBase) -> None:
+    service = build_service(kb)
+    items = list(service.ask_stream("When is lunch served at the cafeteria?", service.actor("bob"), save=False))
+    assert all(isinstance(i, str) for i in items[:-1]) and isinstance(items[-1], Answer)
+    assert "".join(items[:-1]).startswith("The cafeteria serves lunch")  # type: ignore[arg-type]
+    assert items[-1].conversation_id is None
+
+
+def test_canary_never_reaches_a_user_outside_its_group(kb: KnowledgeBase) -> None:
+    engine = FakeEngine()
+    service: KnowledgeService = build_service(kb, engine)
+    questions = [f"What is the project codename {CANARY}?", "When does the merger with Globex close?"]
+    for question in questions:
+        answer = service.ask(question, service.actor("bob"))
+        shown = [answer.text, *(c.snippet + c.sentence + c.document for c in answer.citations)]
+        assert not any(CANARY in s or "secret.txt" in s for s in shown)
+        assert all(s.chunk.file_name != "secret.txt" for s in answer.sources)
+    # The model itself never read the document (the question names the canary, the sources must not).
+    sources_seen = [m.content.rpartition("Question:")[0] for prompt in engine.prompts for m in prompt]
+    assert not any(CANARY in text or "secret.txt" in text for text in sources_seen)
+    # ...while a member of the group gets it, cited.
+    answer = service.ask(f"What is the project codename {CANARY}?", service.actor("alice"))
+    assert answer.found and answer.citations[0].document == "secret.txt" and CANARY in answer.citations[0].snippet
