@@ -1,0 +1,126 @@
+"""The HTTP API, served by uvicorn on 127.0.0.1, driven by the official openai client, LangChain's
+ChatOpenAI and plain httpx: authentication, chat with citations (streamed and not), documents."""
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from app.api import create_api
+from app.service import KnowledgeService
+from ingestion.service import KnowledgeBase
+from tests.app.fake_llm import build_service
+
+PUBLIC = "The cafeteria serves lunch at noon every weekday. Parking is free for employees."
+SECRET = "The project codename is Zanzibar-Quokka-7731. The merger closes in March."
+
+
+@pytest.fixture
+def service(make_kb: Callable[..., KnowledgeBase], write_text: Callable[..., Path]) -> KnowledgeService:
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.add_group("board", admin)
+    kb.add_user("alice", admin=False, groups=("board",), actor=admin)
+    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.ingest([write_text("handbook.txt", PUBLIC)], actor=admin)
+    kb.ingest([write_text("secret.txt", SECRET)], actor=admin, groups=("board",))
+    return build_service(kb, max_upload_bytes=2000)
+
+
+@pytest.fixture
+def base_url(service: KnowledgeService) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_api(service), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def key_for(service: KnowledgeService, name: str) -> str:
+    return service.create_api_key(service.actor(name))
+
+
+def test_every_endpoint_needs_a_valid_key(service: KnowledgeService, base_url: str) -> None:
+    for method, path in (("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("GET", "/v1/documents")):
+        for headers in ({}, {"Authorization": "Bearer kb-not-a-key"}):
+            response = httpx.request(method, base_url + path, headers=headers, json={})
+            assert response.status_code == 401, (method, path)
+            assert response.json()["error"]["type"] == "authentication_error"
+    assert httpx.get(base_url + "/openapi.json").json()["paths"]["/v1/chat/completions"]
+
+
+def test_openai_client_unchanged(service: KnowledgeService, base_url: str) -> None:
+    import openai
+
+    client = openai.OpenAI(api_key=key_for(service, "bob"), base_url=base_url + "/v1")
+    assert [m.id for m in client.models.list()] == ["kb"]
+    completion = client.chat.completions.create(
+        model="kb", messages=[{"role": "user", "content": "When does the cafeteria serve lunch?"}]
+    )
+    assert completion.choices[0].message.content.startswith("The cafeteria serves lunch at noon")
+    citations = completion.model_extra["citations"]
+    assert [(c["n"], c["document"], c["page"]) for c in citations] == [(1, "handbook.txt", 1)]
+    stream = client.chat.completions.create(
+        model="kb", messages=[{"role": "user", "content": "When does the cafeteria serve lunch?"}], stream=True
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text.startswith("The cafeteria serves lunch at noon")
+    assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].model_extra["citations"][0]["document"] == "handbook.txt"
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(api_key="kb-wrong", base_url=base_url + "/v1").models.list()
+
+
+def test_langchain_chat_openai_unchanged(service: KnowledgeService, base_url: str) -> None:
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(model="kb", api_key=key_for(service, "bob"), base_url=base_url + "/v1")  # type: ignore[arg-type]
+    reply = llm.invoke("Is parking free for employees?")
+    assert "Parking is free for employees" in reply.text
+    streamed = "".join(chunk.text for chunk in llm.stream("Is parking free for employees?"))
+    assert "Parking is free for employees" in streamed
+
+
+def test_not_in_the_knowledge_base_and_permissions(service: KnowledgeService, base_url: str) -> None:
+    headers = {"Authorization": f"Bearer {key_for(service, 'bob')}"}
+    body = {"model": "kb", "messages": [{"role": "user", "content": "What is the project codename Zanzibar-Quokka?"}]}
+    answer = httpx.post(base_url + "/v1/chat/completions", json=body, headers=headers, timeout=30).json()
+    assert answer["found"] is False and answer["citations"] == []
+    assert "Zanzibar" not in answer["choices"][0]["message"]["content"]
+    bad = httpx.post(base_url + "/v1/chat/completions", json={"messages": []}, headers=headers)
+    assert bad.status_code == 422 and "messages" in bad.json()["error"]["message"]
+
+
+def test_documents_upload_list_delete(service: KnowledgeService, base_url: str) -> None:
+    bob = {"Authorization": f"Bearer {key_for(service, 'bob')}"}
+    alice = {"Authorization": f"Bearer {key_for(service, 'alice')}"}
+    names = {d["file_name"] for d in httpx.get(base_url + "/v1/documents", headers=bob).json()}
+    assert names == {"handbook.txt"}  # bob is not in the board group
+    files = {"file": ("notes.md", b"# Notes\n\nThe office opens at eight o'clock.", "text/markdown")}
+    uploaded = httpx.post(base_url + "/v1/documents", files=files, headers=bob, timeout=60).json()
+    assert uploaded[0]["outcome"] == "ok" and uploaded[0]["chunks"] >= 1
+    too_big = {"file": ("big.txt", b"word " * 1000, "text/plain")}
+    response = httpx.post(base_url + "/v1/documents", files=too_big, headers=bob)
+    assert response.status_code == 413 and "upload limit" in response.json()["error"]["message"]
+    response = httpx.post(base_url + "/v1/documents", files={"file": ("x.exe", b"MZ", "application/x")}, headers=bob)
+    assert response.status_code == 415
+    secret_id = next(
+        d["id"] for d in httpx.get(base_url + "/v1/documents", headers=alice).json() if d["file_name"] == "secret.txt"
+    )
+    assert httpx.delete(f"{base_url}/v1/documents/{secret_id}", headers=bob).status_code == 404  # unreadable
+    assert httpx.delete(f"{base_url}/v1/documents/{secret_id}", headers=alice).status_code == 403  # not the uploader
+    notes_id = uploaded[0]["document_id"]
+    assert httpx.delete(f"{base_url}/v1/documents/{notes_id}", headers=bob).json() == {"deleted": [notes_id]}
