@@ -20,6 +20,7 @@ def test_generate_greedy_is_deterministic_and_reports_stats(tmp_path: Path) -> N
     args = ("generate", "List three fruits.", "--max-new-tokens", "12", "--stats")
     first, second = run_kb(*args, tmp_path=tmp_path), run_kb(*args, tmp_path=tmp_path)
     assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
     assert first.stdout.strip() and first.stdout == second.stdout
     assert "prompt tokens" in first.stderr and "tok/s" in first.stderr
 
