@@ -9,7 +9,8 @@ from app.errors import USER_FACING_ERRORS, user_message
 
 def build_app() -> typer.Typer:
     """Assemble the CLI; imports of command modules happen here, not at import time of `app.cli`."""
-    from app.cli import ask, docs, generate, groups, ingest, keys, reindex, users
+    from app.cli import ask, docs, generate, groups, ingest, keys, reindex, serve, users
+    from app.cli import eval as eval_cli
 
     cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Private knowledge base.")
 
@@ -23,8 +24,10 @@ def build_app() -> typer.Typer:
     users.register(cli)
     groups.register(cli)
     reindex.register(cli)
+    eval_cli.register(cli)
     ask.register(cli)
     keys.register(cli)
+    serve.register(cli)
     return cli
 
 
