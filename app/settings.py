@@ -43,6 +43,14 @@ class Settings(BaseSettings):
     chain_min_coverage: float = Field(0.5, ge=0, le=1, description="Question words one chunk must hold to answer.")
     chain_min_dense: float = Field(0.9, ge=-1, le=1, description="Dense similarity that alone counts as relevant.")
     api_model_name: str = Field("kb", description="Model id the OpenAI-compatible API reports and accepts.")
+    # retrieval: weighted reciprocal rank fusion of dense and BM25, metadata boost (app.retrieval)
+    retrieval_dense_weight: float = Field(1.0, ge=0)
+    retrieval_keyword_weight: float = Field(1.0, ge=0)
+    retrieval_rrf_k: float = Field(60.0, gt=0)
+    retrieval_candidates_factor: int = Field(4, ge=1, description="Each search fetches k times this for fusion.")
+    retrieval_metadata_boost: float = Field(0.02, ge=0, description="Fused-score bonus for the named filing.")
+    retrieval_scope_weight: float = Field(1.0, ge=0, description="Weight of searches inside the named filing.")
+    eval_k: int = Field(10, ge=1, description="Chunks retrieved per eval question (recall@1/5/10).")
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,89 @@
+"""The keyword side of the knowledge base, cached: BM25 over every ready chunk, and each
+document's metadata facts. Rebuilt when readable chunk ids appear that it has not seen (new
+documents or versions); token counts of unchanged chunks are reused, so a rebuild after one new
+document costs one SQL scan, not a re-tokenisation of everything."""
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
+from app.retrieval.metadata import DocumentFacts
+from app.retrieval.text import tokenize
+from ingestion.service import KnowledgeBase
+from ingestion.store.records import embedding_text
+from ingestion.types import DocumentMetadata
+
+
+@dataclass(frozen=True)
+class Corpus:
+    bm25: BM25Index
+    chunk_documents: IdArray  # document id of each chunk, aligned with bm25.ids
+    documents: dict[int, DocumentFacts]
+
+    def chunks_of(self, document_ids: set[int]) -> IdArray:
+        keep = np.isin(self.chunk_documents, np.fromiter(document_ids, dtype=np.int64, count=len(document_ids)))
+        return self.bm25.ids[keep]
+
+    def documents_of(self, chunk_ids: IdArray) -> set[int]:
+        rows = np.searchsorted(self.bm25.ids, chunk_ids)
+        inside = rows < self.bm25.size
+        rows, wanted = rows[inside], chunk_ids[inside]
+        rows = rows[self.bm25.ids[rows] == wanted]
+        return {int(d) for d in np.unique(self.chunk_documents[rows])}
+
+    def document_of(self, chunk_id: int) -> int | None:
+        row = int(np.searchsorted(self.bm25.ids, chunk_id))
+        if row < self.bm25.size and self.bm25.ids[row] == chunk_id:
+            return int(self.chunk_documents[row])
+        return None
+
+
+class CorpusCache:
+    def __init__(self, kb: KnowledgeBase, params: BM25Params | None = None) -> None:
+        self.kb = kb
+        self.params = params or BM25Params()
+        self._corpus: Corpus | None = None
+        self._tokens: dict[int, Counter[str]] = {}
+        self._lock = threading.Lock()
+        self.builds = 0  # for tests and logs: how often the index was (re)built
+
+    def get(self, allowed: IdArray) -> Corpus:
+        """A corpus containing every id in `allowed` (sorted readable chunk ids)."""
+        corpus = self._corpus
+        if corpus is not None and np.isin(allowed, corpus.bm25.ids, assume_unique=True).all():
+            return corpus
+        with self._lock:
+            corpus = self._corpus
+            if corpus is None or not np.isin(allowed, corpus.bm25.ids, assume_unique=True).all():
+                corpus = self._corpus = self._build()
+        return corpus
+
+    def _build(self) -> Corpus:
+        ids: list[int] = []
+        owners: list[int] = []
+        counts: list[Counter[str]] = []
+        names: dict[int, str] = {}
+        tokens: dict[int, Counter[str]] = {}
+        for batch in self.kb.iter_chunks(batch=1024):
+            for chunk in batch:
+                counter = self._tokens.get(chunk.id)
+                if counter is None:
+                    counter = Counter(tokenize(embedding_text(chunk.header, chunk.text)))
+                tokens[chunk.id] = counter
+                ids.append(chunk.id)
+                owners.append(chunk.document_id)
+                counts.append(counter)
+                names[chunk.document_id] = chunk.file_name
+        self._tokens = tokens  # chunks of deleted documents drop out here
+        metadata = {d.id: d.metadata for d in self.kb.list_documents(self.kb.actor(None))}
+        documents = {i: DocumentFacts.of(i, name, metadata.get(i, DocumentMetadata())) for i, name in names.items()}
+        order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
+        self.builds += 1
+        return Corpus(
+            BM25Index(ids, counts, self.params),
+            np.asarray(owners, dtype=np.int64)[order],
+            documents,
+        )

@@ -1,0 +1,340 @@
+"""Which documents a question is about, from the metadata read off each document's cover.
+
+"Right company, wrong filing" is the largest error class on the financial sets: a company's
+reports look alike and questions name the period in their own words ("Q2 2023", "FY2022", "the
+latest 10-Q", "as of May 26, 2023"). A question's company, form, period and recency are matched
+against each document's organisation, kind, period and file name; the match (0..1 per document)
+boosts or, as an explicit MetadataFilter, restricts the search.
+"""
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from ingestion.types import DocumentMetadata
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+_MONTHS = {
+    m[:3].lower(): i
+    for i, m in enumerate(
+        [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ],
+        1,
+    )
+}
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_DATE_MDY = re.compile(rf"\b({_MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(\d{{4}})\b", re.IGNORECASE)
+_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\s*,?\s*(\d{{4}})\b", re.IGNORECASE)
+_DATE_ISO = re.compile(r"\b(20\d{2}|19\d{2})-(\d{2})-(\d{2})\b")
+_ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_QUARTER_PATTERNS = (
+    # Q2 2023, Q2'2023, Q2 of FY2024, Q2 FY24, 2Q23
+    (re.compile(r"\bQ([1-4])\s*(?:of\s+)?(?:FY|fiscal(?:\s+year)?)?\s*'?\s*(\d{4}|\d{2})\b", re.IGNORECASE), 1, 2),
+    (re.compile(r"\b(\d{4})\s*-?\s*Q([1-4])\b", re.IGNORECASE), 2, 1),  # 2023 Q2, 2024Q2
+    (re.compile(r"\b([1-4])Q\s*'?(\d{2}|\d{4})\b"), 1, 2),
+    (
+        re.compile(
+            r"\b(first|second|third|fourth|1st|2nd|3rd|4th)[- ]quarter\s+(?:of\s+)?"
+            r"(?:fiscal\s+(?:year\s+)?|FY\s*)?(\d{4})\b",
+            re.IGNORECASE,
+        ),
+        1,
+        2,
+    ),
+    (re.compile(r"\bH([12])\s*(?:of\s+)?(?:FY|fiscal)?\s*'?(\d{4}|\d{2})\b", re.IGNORECASE), 1, 2),  # half -> Q2/Q4
+)
+_FISCAL_YEAR = re.compile(r"\b(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(19[89]\d|20\d{2})\b")
+_RECENT = re.compile(r"\b(?:latest|most\s+recent|newest)\b", re.IGNORECASE)  # not "current liabilities"
+_KINDS = (
+    ("10-Q", re.compile(r"\b10-?Q\b|\bquarterly\s+report\b", re.IGNORECASE)),
+    ("10-K", re.compile(r"\b10-?K\b|\bannual\s+report\b", re.IGNORECASE)),
+    ("8-K", re.compile(r"\b8-?K\b", re.IGNORECASE)),
+    ("earnings release", re.compile(r"\bearnings\s+(?:release|report|call)\b|\bpress\s+release\b", re.IGNORECASE)),
+)
+# Parts of company names that do not tell companies apart.
+_CORPORATE = frozenset(
+    _split(
+        """
+        inc incorporated corp corporation co company companies ltd limited plc llc lp sa ag nv group
+        holdings holding the com and of
+        """
+    )
+)
+# First words of company names that are ordinary words: such a name must appear whole.
+_GENERIC_FIRST = frozenset(
+    _split(
+        """
+        american general united first national international global new best bank great state southern
+        northern eastern western pacific atlantic central standard royal public capital digital home world
+        """
+    )
+)
+# File-name words that name no company.
+_FILE_WORDS = frozenset(
+    _split(
+        """
+        report reports annual quarterly earnings dated final draft copy version doc docs document pdf txt
+        10k 10q 8k form filing release q1 q2 q3 q4 fy
+        """
+    )
+)
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _year(text: str) -> int:
+    value = int(text)
+    return value + 2000 if value < 100 else value
+
+
+def _month(text: str) -> int:
+    return _MONTHS[text[:3].lower()]
+
+
+def find_dates(text: str) -> list[date]:
+    found: list[date] = []
+    for m in _DATE_MDY.finditer(text):
+        found += _safe_date(int(m.group(3)), _month(m.group(1)), int(m.group(2)))
+    for m in _DATE_DMY.finditer(text):
+        found += _safe_date(int(m.group(3)), _month(m.group(2)), int(m.group(1)))
+    for m in _DATE_ISO.finditer(text):
+        found += _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    return found
+
+
+def _safe_date(year: int, month: int, day: int) -> list[date]:
+    try:
+        return [date(year, month, day)]
+    except ValueError:
+        return []
+
+
+def find_quarters(text: str) -> list[tuple[int, int]]:
+    """(year, quarter) mentions; a half year counts as its last quarter (H1 -> Q2)."""
+    found: list[tuple[int, int]] = []
+    for pattern, q_group, y_group in _QUARTER_PATTERNS:
+        for m in pattern.finditer(text):
+            raw = m.group(q_group)
+            quarter = _ORDINAL.get(raw.lower(), 0) or int(raw)
+            if pattern is _QUARTER_PATTERNS[-1][0]:
+                quarter *= 2
+            found.append((_year(m.group(y_group)), quarter))
+    return found
+
+
+def calendar_quarter(day: date) -> tuple[int, int]:
+    """The calendar quarter a period ending on `day` reports (52/53-week years end days later)."""
+    shifted = day - timedelta(days=10)
+    return shifted.year, (shifted.month - 1) // 3 + 1
+
+
+@dataclass(frozen=True)
+class DocumentFacts:
+    """What a question can be matched against, for one document."""
+
+    document_id: int
+    file_name: str
+    metadata: DocumentMetadata
+    company_words: frozenset[str] = frozenset()  # distinctive words of the organisation
+    company_phrase: tuple[str, ...] = ()  # all significant words, in order
+    name_words: frozenset[str] = frozenset()  # file-name words that may name a company
+    period_end: date | None = None
+    is_annual: bool = False
+    quarters: frozenset[tuple[int, int]] = frozenset()  # said by the file name or the period text
+    years: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, document_id: int, file_name: str, metadata: DocumentMetadata) -> "DocumentFacts":
+        org_words = [w for w in _words(metadata.organisation or "") if w not in _CORPORATE]
+        distinctive = frozenset(org_words[:1]) if org_words and org_words[0] not in _GENERIC_FIRST else frozenset()
+        stem = file_name.rsplit(".", 1)[0].replace("_", " ")  # "BESTBUY_2024Q2_10Q": words apart
+        name_words = frozenset(
+            w for w in re.split(r"[^a-z]+", stem.lower()) if len(w) >= 3 and w not in _FILE_WORDS | _CORPORATE
+        )
+        period = metadata.period or ""
+        dates = find_dates(period) or find_dates(stem)
+        period_end = dates[0] if dates else None
+        quarters = set(find_quarters(stem)) | set(find_quarters(period))
+        years = {int(y) for y in _YEAR.findall(stem)}
+        is_annual = bool(re.search(r"\byear\b", period, re.IGNORECASE)) or (metadata.kind or "") in ("10-K", "20-F")
+        if period_end is not None and is_annual:
+            years.add(period_end.year)
+        return cls(
+            document_id,
+            file_name,
+            metadata,
+            distinctive,
+            tuple(org_words),
+            name_words,
+            period_end,
+            is_annual,
+            frozenset(quarters),
+            frozenset(years),
+        )
+
+
+@dataclass(frozen=True)
+class QueryHints:
+    """What a question says about which document it wants."""
+
+    words: frozenset[str]
+    dates: tuple[date, ...] = ()
+    quarters: tuple[tuple[int, int], ...] = ()
+    years: tuple[int, ...] = ()
+    kinds: tuple[str, ...] = ()
+    recent: bool = False
+
+    @classmethod
+    def parse(cls, question: str) -> "QueryHints":
+        quarters = tuple(dict.fromkeys(find_quarters(question)))
+        fiscal = [_year(y) for y in _FISCAL_YEAR.findall(question)]
+        years = tuple(dict.fromkeys(fiscal + [int(y) for y in _YEAR.findall(question)]))
+        return cls(
+            words=frozenset(_words(question)),
+            dates=tuple(dict.fromkeys(find_dates(question))),
+            quarters=quarters,
+            years=years,
+            kinds=tuple(kind for kind, pattern in _KINDS if pattern.search(question)),
+            recent=bool(_RECENT.search(question)),
+        )
+
+
+@dataclass(frozen=True)
+class MatchWeights:
+    company: float = 1.0
+    period: float = 1.0
+    kind: float = 0.5
+
+
+def _company(facts: DocumentFacts, hints: QueryHints) -> bool:
+    if facts.company_words and facts.company_words <= hints.words:
+        return True
+    if len(facts.company_phrase) >= 1 and set(facts.company_phrase) <= hints.words:
+        return True
+    return bool(facts.name_words & hints.words)
+
+
+def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
+    if facts.period_end is None:
+        return 0.0
+    return float(any(abs((d - facts.period_end).days) <= 7 for d in hints.dates))
+
+
+def _period(facts: DocumentFacts, hints: QueryHints) -> float:
+    """1 for the period the question names last (usually the one asked about), 0.5 for another."""
+    best = 0.0
+    mentions = len(hints.quarters)
+    for i, quarter in enumerate(hints.quarters):
+        value = 1.0 if i == mentions - 1 else 0.5
+        if quarter in facts.quarters:
+            best = max(best, value)
+        elif facts.period_end is not None and not facts.is_annual and calendar_quarter(facts.period_end) == quarter:
+            best = max(best, 0.5 * value)
+    if not hints.quarters:
+        latest = max(hints.years, default=None)
+        for year in hints.years:
+            value = 1.0 if year == latest else 0.5
+            if year in facts.years:
+                best = max(best, value)
+            elif facts.period_end is not None and facts.period_end.year == year:
+                best = max(best, 0.5 * value)
+    return best
+
+
+def _kind(facts: DocumentFacts, hints: QueryHints) -> float:
+    kind = (facts.metadata.kind or "").lower()
+    name = facts.file_name.lower().replace("-", "")
+    for wanted in hints.kinds:
+        if kind == wanted.lower() or wanted.lower().replace("-", "") in name:
+            return 1.0
+    return 0.0
+
+
+def match_documents(
+    hints: QueryHints, documents: Iterable[DocumentFacts], weights: MatchWeights = MatchWeights()
+) -> dict[int, float]:
+    """Document id -> how well it fits the question (0..1); empty when the question says nothing
+    that tells the documents apart. A facet matching every document is ignored; a named company
+    that a document is not gets that document 0 whatever else matches."""
+    docs = list(documents)
+    if not docs:
+        return {}
+    company = {d.document_id: _company(d, hints) for d in docs}
+    period = {d.document_id: _on_date(d, hints) for d in docs}
+    if not any(period.values()):  # an exact date outranks quarters and years named beside it
+        period = {d.document_id: _period(d, hints) for d in docs}
+    kind = {d.document_id: _kind(d, hints) for d in docs}
+
+    def telling(values: Mapping[int, float]) -> bool:
+        return any(values.values()) and not all(values.values())
+
+    use_company, use_period, use_kind = telling(company), telling(period), telling(kind)
+    if hints.recent and not use_period:
+        pool = [d for d in docs if d.period_end is not None and (company[d.document_id] or not use_company)]
+        if pool:
+            newest = max(d.period_end for d in pool if d.period_end is not None)
+            period = {d.document_id: float(d in pool and d.period_end == newest) for d in docs}
+            use_period = telling(period)
+    total = weights.company * use_company + weights.period * use_period + weights.kind * use_kind
+    if total == 0:
+        return {}
+    scores: dict[int, float] = {}
+    for d in docs:
+        i = d.document_id
+        if use_company and not company[i]:
+            scores[i] = 0.0
+            continue
+        scores[i] = (
+            weights.company * use_company * company[i]
+            + weights.period * use_period * period[i]
+            + weights.kind * use_kind * kind[i]
+        ) / total
+    return scores
+
+
+@dataclass(frozen=True)
+class MetadataFilter:
+    """A hard restriction, applied to the allowed chunk ids before any ranking. Text fields match
+    case-insensitively as substrings; document names are globs over file names."""
+
+    organisation: str | None = None
+    kind: str | None = None
+    period: str | None = None
+    documents: tuple[str, ...] = ()  # keep only these file-name globs (any)
+    exclude_documents: tuple[str, ...] = field(default_factory=tuple)  # drop these globs
+
+    def accepts(self, facts: DocumentFacts) -> bool:
+        meta = facts.metadata
+        for wanted, have in (
+            (self.organisation, meta.organisation),
+            (self.kind, meta.kind),
+            (self.period, meta.period),
+        ):
+            if wanted and wanted.lower() not in (have or "").lower():
+                return False
+        name = facts.file_name.lower()
+        if self.documents and not any(fnmatch.fnmatchcase(name, g.lower()) for g in self.documents):
+            return False
+        return not any(fnmatch.fnmatchcase(name, g.lower()) for g in self.exclude_documents)

@@ -1,0 +1,112 @@
+"""Tokens for keyword search: English lowercased without stop words, Chinese cut by jieba.
+
+jieba loads its dictionary (about a second) on the first Chinese text, never at import time.
+"""
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+
+def _split(words: str) -> list[str]:
+    return words.split()
+
+
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[^\W_]+")
+_DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3})")  # "82,959" and "82959" are the same number
+
+
+def _stem(word: str) -> str:
+    """Plural "s" only: "revenues" finds "revenue"; anything cleverer hurt figures and names."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) and not word[-2].isdigit():
+        return word[:-1]
+    return word
+
+
+# Common English function words, plus words that questions are made of but answers are not:
+# "how did ... compare", "outline the ...", "base your judgments on ...". Left in, they are rare
+# in filings, so BM25 gives them a high IDF and pulls in chunks that merely say "implications".
+ENGLISH_STOP_WORDS = frozenset(
+    _split(
+        """
+        a about above after again against all also am an and any are as at be because been before being
+        below between both but by can could did do does doing down during each either else etc ever few for
+        from further had has have having he her here hers herself him himself his how i if in into is it its
+        itself just let me might more most must my myself neither no nor not now of off on once only or
+        other ought our ours ourselves out over own per please same shall she should so some such than that
+        the their theirs them themselves then there these they this those through thus to too under until up
+        upon us very via was we were what whatever when where whether which while who whom whose why will
+        with within without would yet you your yours yourself yourselves according across along among amount
+        answer answers approach approximately assume base based basis briefly calculate calculated compare
+        compared comparison consider considered correlate decimal define defined describe described detail
+        details discuss discussed elaborate element elements evolution evolve example explain explained
+        figure figures find focus following given give happen identify identifiable implication implications
+        indicate indicates indicating information insight insights judgment judgments kind list listed look
+        main mention mentioned note noted outline overall particular particularly place point primarily
+        provide provided question reflect reflected regarding related relate relying respect response round
+        rounded say see separately shown show significant specific specifically state stated suggest
+        summarize summarise tell term terms trend trends type types unit units use used using way well whole
+        latest recent recently
+        """
+    )
+)
+ENGLISH_STOP_WORDS = frozenset(_stem(w) for w in ENGLISH_STOP_WORDS)  # compared after stemming
+
+CHINESE_STOP_WORDS = frozenset(
+    _split(
+        """
+        的 了 是 在 和 与 及 或 而 也 都 就 被 把 对 于 为 以 之 其 中 上 下 这 那 哪 有 个 一 一个 些 又 并 等
+        吗 呢 吧 啊 什么 哪些 哪个 哪里 哪一 哪年 多少 几
+        何 何时 谁 如何 怎么 怎样 为什么 是否 是什么 什么样 多 请 还
+        """
+    )
+)
+
+_jieba: Any = None
+_jieba_lock = threading.Lock()
+
+
+def _cut_chinese(run: str) -> list[str]:
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import logging
+
+                import jieba
+
+                jieba.setLogLevel(logging.WARNING)
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                _jieba = tokenizer
+    return [w for w in _jieba.lcut(run, HMM=True) if w.strip()]
+
+
+def tokenize(text: str) -> list[str]:
+    """Every token, stop words included (documents keep them so lengths stay honest)."""
+    text = _DIGIT_COMMA.sub("", text.lower())
+    tokens: list[str] = []
+    position = 0
+    for match in _CJK_RUN.finditer(text):
+        tokens += [_stem(w) for w in _WORD.findall(text[position : match.start()])]
+        tokens += _cut_chinese(match.group(0))
+        position = match.end()
+    tokens += [_stem(w) for w in _WORD.findall(text[position:])]
+    return tokens
+
+
+def is_stop_word(token: str) -> bool:
+    return token in ENGLISH_STOP_WORDS or token in CHINESE_STOP_WORDS
+
+
+def content_terms(text: str) -> list[str]:
+    """The tokens of a question worth searching for, in order, without repeats."""
+    # Single Latin letters ("R&D" -> r, d) match everything and mean little.
+    terms = (t for t in tokenize(text) if not is_stop_word(t) and not (len(t) == 1 and t.isascii() and t.isalpha()))
+    return list(dict.fromkeys(terms))
+
+
+def without_stop_words(tokens: Iterable[str]) -> list[str]:
+    return [t for t in tokens if not is_stop_word(t)]

@@ -1,0 +1,173 @@
+"""Hybrid retrieval on a real store (SQLite + FAISS) with the HashingEmbedder: permissions inside
+both searches, fusion, near-duplicates, the keyword cache, the LangChain adapter, relevance."""
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.adapters.retriever import KnowledgeBaseRetriever
+from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevant
+from app.retrieval.dedupe import suppress_near_duplicates
+from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
+from app.retrieval.text import content_terms, tokenize
+from app.types import RetrievedChunk
+from ingestion.embedders import HashingEmbedder
+from ingestion.service import KnowledgeBase, StoreConfig
+from ingestion.store.records import StoredChunk
+
+MakeKB = Callable[..., KnowledgeBase]
+WriteText = Callable[..., Path]
+
+PUBLIC = "\n\n".join(
+    [
+        "The cafeteria serves lunch at noon and closes at three.",
+        "Travel expenses are reimbursed within thirty days of the claim.",
+        "Parking permits are issued by the facilities team every January.",
+    ]
+)
+# Built to rank first for the query in both searches: it is the query, repeated.
+CANARY = "Zanzibar merger codename Bluefin acquisition price. " * 3
+QUERY = "Zanzibar merger codename Bluefin acquisition price"
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    """One store for the read-only tests (ingesting costs seconds): a public handbook and a
+    canary readable only by the board group. Tests must not change it."""
+    root = tmp_path_factory.mktemp("secured")
+    kb = KnowledgeBase.open(StoreConfig(data_dir=root / "data"), embedder=lambda: HashingEmbedder(64), writer=True)
+    admin = kb.actor(None)
+    kb.add_group("board", admin)
+    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.add_user("carol", admin=False, groups=("board",), actor=admin)
+    (root / "handbook.txt").write_text(PUBLIC, encoding="utf-8")
+    (root / "secret.txt").write_text(CANARY, encoding="utf-8")
+    kb.ingest([root / "handbook.txt"], actor=admin)
+    kb.ingest([root / "secret.txt"], actor=admin, groups=("board",))
+    yield kb
+    kb.close()
+
+
+def test_a_user_never_receives_a_chunk_outside_their_groups(secured: KnowledgeBase) -> None:
+    retriever = Retriever(secured)
+    top = retriever.retrieve(QUERY, secured.actor("carol"), k=5)
+    assert top[0].chunk.file_name == "secret.txt"  # the canary wins both searches for a reader
+    assert top[0].dense_score == max(r.dense_score or 0 for r in top)
+    assert top[0].keyword_score == max(r.keyword_score or 0 for r in top)
+    for k in (1, 3, 10):
+        found = retriever.retrieve(QUERY, secured.actor("bob"), k=k)
+        assert found and all(r.chunk.file_name == "handbook.txt" for r in found)
+    assert retriever.search(QUERY, secured.actor("bob")).features.unknown > 0.5  # not even term statistics leak
+
+
+def test_keyword_statistics_ignore_hidden_documents(secured: KnowledgeBase) -> None:
+    """BM25 scores a user sees are those of a knowledge base without the documents hidden from them."""
+    retriever = Retriever(secured)
+    bob = retriever.retrieve("lunch merger price", secured.actor("bob"), k=3)
+    corpus = retriever.corpus.get(secured.readable_chunk_ids(secured.actor(None)))
+    allowed = secured.readable_chunk_ids(secured.actor("bob"))
+    alone = corpus.bm25.search(content_terms("lunch merger price"), corpus.bm25.allowed_mask(allowed), 3)
+    assert [(r.chunk.id, r.keyword_score) for r in bob if r.keyword_score] == [(i, pytest.approx(s)) for i, s in alone]
+    everyone = np.ones(corpus.bm25.size, dtype=bool)
+    assert corpus.bm25.search(["bluefin"], everyone, 3)  # the index holds it; bob's mask hides it
+    assert corpus.bm25.search(["bluefin"], corpus.bm25.allowed_mask(allowed), 3) == []
+
+
+def test_weighted_reciprocal_rank_fusion() -> None:
+    dense = RankedList([(1, 0.9), (2, 0.8), (3, 0.7)], weight=1.0)
+    keyword = RankedList([(3, 12.0), (4, 9.0)], weight=1.0)
+    fused = reciprocal_rank_fusion([dense, keyword], k=60)
+    assert max(fused, key=fused.__getitem__) == 3  # found by both beats first in one
+    assert fused[1] == pytest.approx(1 / 61) and fused[3] == pytest.approx(1 / 63 + 1 / 61)
+    only_keyword = reciprocal_rank_fusion([RankedList(dense.hits, 0.0), keyword], k=60)
+    assert set(only_keyword) == {3, 4}
+    lighter = reciprocal_rank_fusion([dense, RankedList(keyword.hits, 0.01)], k=60)
+    assert max(lighter, key=lighter.__getitem__) == 1  # a light keyword list no longer lifts chunk 3
+
+
+def _chunk(i: int, document: int, text: str, start: int = 0) -> RetrievedChunk:
+    stored = StoredChunk(i, document, f"d{document}.txt", i, "", text, 1, 1, start, start + len(text))
+    return RetrievedChunk(stored, 1.0 / i)
+
+
+def test_near_duplicates_are_suppressed() -> None:
+    boiler = "Forward-looking statements involve risks and uncertainties that could cause results to differ."
+    ranked = [
+        _chunk(1, 1, boiler),
+        _chunk(2, 2, boiler + " "),  # the same text in another document
+        _chunk(3, 1, "x" * 40 + boiler[:60], start=10),  # overlaps chunk 1's span in the same document
+        _chunk(4, 3, "Net sales rose 8 percent on higher iPhone demand."),
+        _chunk(5, 3, "Operating expenses were flat.", start=500),
+    ]
+    kept = suppress_near_duplicates(ranked, k=3)
+    assert [r.chunk.id for r in kept] == [1, 4, 5]
+    chinese = [_chunk(6, 4, "战国无双3是由光荣和ω-force开发的"), _chunk(7, 5, "战国无双3是由光荣和ω-force开发的。")]
+    assert len(suppress_near_duplicates(chinese, k=5)) == 1
+
+
+def test_tokens_english_stop_words_and_chinese() -> None:
+    assert content_terms("How did Apple's total net sales compare to revenues of $82,959?") == [
+        "apple",
+        "total",
+        "net",
+        "sale",
+        "revenue",
+        "82959",
+    ]
+    assert {"战国", "无双"} <= set(tokenize("《战国无双3》是由哪两个公司合作开发的？"))
+    assert "的" not in content_terms("战国无双的开发商")
+
+
+def test_the_keyword_index_follows_new_documents(make_kb: MakeKB, write_text: WriteText) -> None:
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.ingest([write_text("a.txt", PUBLIC)], actor=admin)
+    retriever = Retriever(kb)
+    retriever.retrieve("lunch", admin)
+    retriever.retrieve("parking", admin)
+    assert retriever.corpus.builds == 1  # nothing changed, nothing rebuilt
+    kb.ingest([write_text("b.txt", "Quokka sightings are reported to the wildlife office.")], actor=admin)
+    hits = retriever.retrieve("quokka sightings", admin, k=2)
+    assert retriever.corpus.builds == 2 and hits[0].chunk.file_name == "b.txt"
+    assert hits[0].keyword_score is not None
+    kb.delete_documents("b.txt", admin)
+    assert all(r.chunk.file_name == "a.txt" for r in retriever.retrieve("quokka sightings", admin))
+
+
+def test_an_explicit_filter_restricts_before_ranking(secured: KnowledgeBase) -> None:
+    retriever = Retriever(secured)
+    carol = secured.actor("carol")
+    assert {
+        r.chunk.file_name for r in retriever.retrieve(QUERY, carol, filters=MetadataFilter(documents=("hand*",)))
+    } == {"handbook.txt"}
+    assert retriever.retrieve(QUERY, carol, filters=MetadataFilter(exclude_documents=("*.txt",))) == []
+
+
+def test_the_langchain_adapter_returns_documents_for_its_user(secured: KnowledgeBase) -> None:
+    adapter = KnowledgeBaseRetriever(retriever=Retriever(secured), actor=secured.actor("bob"), k=2)
+    docs = adapter.invoke(QUERY)
+    assert docs and all(d.metadata["document"] == "handbook.txt" for d in docs)
+    assert {"chunk_id", "document", "page_start", "page_end", "score"} <= set(docs[0].metadata)
+    assert docs[0].metadata["page_start"] == 1 and docs[0].page_content
+
+
+def test_relevance_combines_similarity_with_the_questions_words(secured: KnowledgeBase) -> None:
+    retriever = Retriever(secured)
+    admin = secured.actor(None)
+    answerable = retriever.search("When does the cafeteria serve lunch?", admin)
+    unknown = retriever.search("What is the warranty period of the Quasar X9 drone?", admin)
+    assert answerable.features.coverage > unknown.features.coverage
+    assert unknown.features.unknown > 0.5
+    assert answerable.probability > unknown.probability and not unknown.relevant
+    assert is_relevant("When does the cafeteria serve lunch?", answerable) == answerable.relevant
+    assert not is_relevant("What is the warranty period of the Quasar X9 drone?", unknown.chunks)
+    assert not is_relevant("anything", [])
+
+
+def test_fusion_weights_come_from_the_config(secured: KnowledgeBase) -> None:
+    admin = secured.actor(None)
+    keyword_only = Retriever(secured, RetrievalConfig(dense_weight=0.0)).retrieve("reimbursed claim", admin, k=3)
+    assert keyword_only[0].keyword_score is not None and "reimbursed" in keyword_only[0].chunk.text
+    assert all(r.keyword_score is not None for r in keyword_only)

@@ -1,0 +1,85 @@
+"""Questions name a company, form and period in their own words; the right filing must win among
+look-alikes (real Apple 10-Qs), and explicit filters restrict before ranking."""
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+
+from app.retrieval import MetadataFilter, Retriever
+from app.retrieval.metadata import DocumentFacts, QueryHints, calendar_quarter, match_documents
+from ingestion.service import KnowledgeBase
+from ingestion.types import DocumentMetadata
+from tests.conftest import EVAL
+
+MakeKB = Callable[..., KnowledgeBase]
+Q2 = EVAL / "sec-10-q" / "docs" / "2023 Q2 AAPL.pdf"  # quarter ended April 1, 2023
+Q3 = EVAL / "sec-10-q" / "docs" / "2023 Q3 AAPL.pdf"  # quarter ended July 1, 2023
+
+
+def facts(i: int, name: str, org: str, kind: str, period: str) -> DocumentFacts:
+    return DocumentFacts.of(i, name, DocumentMetadata(organisation=org, kind=kind, period=period))
+
+
+LOOKALIKES = [
+    facts(1, "2023 Q1 AAPL.pdf", "Apple Inc.", "10-Q", "quarter ended December 31, 2022"),
+    facts(2, "2023 Q2 AAPL.pdf", "Apple Inc.", "10-Q", "quarter ended April 1, 2023"),
+    facts(3, "2023 Q3 AAPL.pdf", "Apple Inc.", "10-Q", "quarter ended July 1, 2023"),
+    facts(4, "2023 Q1 INTC.pdf", "INTEL CORPORATION", "10-Q", "quarter ended April 1, 2023"),
+    facts(5, "BESTBUY_2024Q2_10Q.pdf", "BEST BUY CO., INC.", "10-Q", "quarter ended July 29, 2023"),
+    facts(6, "BESTBUY_2023_10K.pdf", "BEST BUY CO., INC.", "10-K", "fiscal year ended January 28, 2023"),
+    facts(7, "AMERICANEXPRESS_2022_10K.pdf", "American Express Company", "10-K", "fiscal year ended December 31, 2022"),
+]
+
+
+def best(question: str) -> set[int]:
+    scores = match_documents(QueryHints.parse(question), LOOKALIKES)
+    top = max(scores.values())
+    return {i for i, s in scores.items() if s == top}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What were Apple's total net sales in Q2 2023?", {2}),
+        ("Apple net sales for the quarter ended July 1, 2023", {3}),
+        ("What was the gross margin in Apple's latest 10-Q?", {3}),
+        ("Intel revenue for the quarter ended April 1, 2023", {4}),
+        ("Was there any drop in cash between FY 2023 and Q2 of FY2024 for Best Buy?", {5}),
+        ("What is Best Buy's FY2023 inventory?", {6}),
+        ("How much has the effective tax rate of American Express changed between FY2021 and FY2022?", {7}),
+    ],
+)
+def test_the_question_picks_the_filing(question: str, expected: set[int]) -> None:
+    assert best(question) == expected
+
+
+def test_no_facet_no_match_and_a_wrong_company_gets_nothing() -> None:
+    assert match_documents(QueryHints.parse("What is a reasonable travel policy?"), LOOKALIKES) == {}
+    scores = match_documents(QueryHints.parse("Apple revenue in Q1 2023"), LOOKALIKES)
+    assert scores[4] == 0.0 and scores[1] == 1.0  # Intel's April quarter is calendar Q1 too, but not Apple's
+    assert calendar_quarter(date(2023, 7, 1)) == (2023, 2) and calendar_quarter(date(2022, 12, 31)) == (2022, 4)
+
+
+def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> None:
+    if not (Q2.is_file() and Q3.is_file()):
+        pytest.skip(f"the sample PDFs are not in {EVAL}")
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.ingest([Q2, Q3], actor=admin)
+    retriever = Retriever(kb)
+    for question, wanted in [
+        ("What were Apple's iPhone net sales for the quarter ended April 1, 2023?", Q2.name),
+        ("What were Apple's iPhone net sales for the quarter ended July 1, 2023?", Q3.name),
+        ("What were Apple's iPhone net sales in Q3 2023?", Q3.name),
+        ("What were Apple's iPhone net sales according to the most recent 10-Q?", Q3.name),
+    ]:
+        top = retriever.retrieve(question, admin, k=5)
+        assert [r.chunk.file_name for r in top[:3]] == [wanted] * 3, question
+    only_q2 = retriever.retrieve(
+        "iPhone net sales quarter ended July 1, 2023", admin, k=10, filters=MetadataFilter(period="April 1, 2023")
+    )
+    assert only_q2 and {r.chunk.file_name for r in only_q2} == {Q2.name}
+    without_boost = Retriever(kb, retriever.config.__class__(metadata_boost=0.0, scope_weight=0.0))
+    plain = without_boost.retrieve("What were Apple's iPhone net sales for the quarter ended July 1, 2023?", admin, k=5)
+    assert {r.chunk.file_name for r in plain} == {Q2.name, Q3.name}  # look-alikes mix without metadata
