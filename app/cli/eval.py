@@ -1,0 +1,67 @@
+"""`kb eval PATH [--json] [--out FILE] [--limit N] [--user U] [--ingest]`: ask an eval set's
+questions of the current knowledge base and report retrieval recall, MRR, refusals, latency."""
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.cli.ingest import UserOption, open_knowledge_base
+from app.settings import load_settings
+
+
+def register(cli: typer.Typer) -> None:
+    @cli.command("eval")
+    def eval_(
+        path: Annotated[
+            Path, typer.Argument(help="A shared/eval folder (sec-10-q, financebench, cmrc2018) or a JSONL.")
+        ],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON line last.")] = False,
+        out: Annotated[Path | None, typer.Option("--out", help="Write per-question results as JSON Lines.")] = None,
+        limit: Annotated[int | None, typer.Option("--limit", min=1, help="Ask only the first N questions.")] = None,
+        user: UserOption = None,
+        k: Annotated[int | None, typer.Option("--k", min=1, help="Chunks retrieved per question.")] = None,
+        ingest: Annotated[
+            bool, typer.Option("--ingest", help="Ingest the set's documents first (never its answer keys).")
+        ] = False,
+        negatives: Annotated[
+            bool,
+            typer.Option("--negatives", help="Also ask each question without its gold documents (refusal rate)."),
+        ] = False,
+    ) -> None:
+        """Evaluate retrieval on an eval set against the current knowledge base."""
+        from app.eval import load_dataset, run_eval
+        from app.eval.report import summary_json, summary_table, write_results
+        from app.retrieval import Retriever, config_from_settings
+
+        settings = load_settings()
+        dataset = load_dataset(path)
+        err = Console(stderr=True)
+        if ingest:
+            with (
+                open_knowledge_base(writer=True, embedder=True, settings=settings) as kb,
+                tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch,
+            ):
+                paths = dataset.document_paths(Path(scratch))
+                err.print(f"ingesting {len(paths)} documents of {dataset.name}")
+                kb.ingest(paths, actor=kb.actor(user), resume=False)
+        with open_knowledge_base(writer=False, embedder=True, settings=settings) as kb:
+            retriever = Retriever(kb, config_from_settings(settings))
+            with err.status(f"asking {min(limit or len(dataset.questions), len(dataset.questions))} questions"):
+                report = run_eval(
+                    kb,
+                    retriever,
+                    dataset,
+                    actor=kb.actor(user),
+                    k=k or settings.eval_k,
+                    limit=limit,
+                    negatives=negatives,
+                )
+        if out is not None:
+            write_results(report, out)
+        console = Console()
+        console.print(summary_table(report))
+        if as_json:
+            typer.echo(summary_json(report))

@@ -1,0 +1,97 @@
+"""Ask every question of the current knowledge base; score retrieval, and answers when given."""
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from app.eval.datasets import EvalDataset, EvalQuestion
+from app.eval.metrics import (
+    QuestionResult,
+    citation_precision,
+    contains_answer,
+    doc_rank,
+    page_rank,
+    summarise,
+)
+from app.retrieval import MetadataFilter, Retriever
+from app.types import Answer
+from ingestion.service import KnowledgeBase
+from ingestion.store.records import UserInfo
+
+AnswerFn = Callable[[str, UserInfo], Answer]  # the chain: question, asking user -> Answer
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class EvalReport:
+    dataset: str
+    summary: dict[str, float | int | None]
+    results: list[QuestionResult]
+
+    def rows(self) -> list[dict[str, object]]:
+        return [asdict(r) for r in self.results]
+
+
+def run_eval(
+    kb: KnowledgeBase,
+    retriever: Retriever,
+    dataset: EvalDataset,
+    answer_fn: AnswerFn | None = None,
+    *,
+    actor: UserInfo | None = None,
+    k: int = 10,
+    limit: int | None = None,
+    negatives: bool = False,
+    progress: ProgressFn | None = None,
+) -> EvalReport:
+    """`negatives`: also ask each question with its gold documents excluded (a filter applied before
+    ranking), as a same-domain unanswerable question for the refusal rate and relevance AUC."""
+    actor = actor or kb.actor(None)
+    questions = list(dataset.questions[:limit] if limit else dataset.questions)
+    results: list[QuestionResult] = []
+    for i, question in enumerate(questions, start=1):
+        results.append(_ask(retriever, question, actor, k, answer_fn))
+        if negatives and question.documents and not question.unanswerable:
+            results.append(_ask(retriever, question, actor, k, None, exclude=question.documents))
+        if progress is not None:
+            progress(i, len(questions))
+    summary = summarise(results, {q.id: q for q in questions})
+    return EvalReport(dataset.name, summary, results)
+
+
+def _ask(
+    retriever: Retriever,
+    question: EvalQuestion,
+    actor: UserInfo,
+    k: int,
+    answer_fn: AnswerFn | None,
+    exclude: tuple[str, ...] = (),
+) -> QuestionResult:
+    started = time.perf_counter()
+    found = retriever.search(
+        question.question, actor, k, MetadataFilter(exclude_documents=exclude) if exclude else None
+    )
+    latency = (time.perf_counter() - started) * 1000.0
+    chunks = found.chunks
+    result = QuestionResult(
+        id=question.id,
+        question=question.question,
+        unanswerable=question.unanswerable,
+        retrieved=[(c.chunk.file_name, c.chunk.page_start, c.chunk.page_end) for c in chunks],
+        doc_rank=None if exclude else doc_rank(question, chunks),
+        page_rank=None if exclude else page_rank(question, chunks),
+        relevant=found.relevant,
+        probability=round(found.probability, 4),
+        latency_ms=round(latency, 1),
+        negative=bool(exclude),
+    )
+    if answer_fn is not None:
+        started = time.perf_counter()
+        answer = answer_fn(question.question, actor)
+        result.answer_latency_ms = round((time.perf_counter() - started) * 1000.0, 1)
+        result.answer = answer.text
+        result.found = answer.found
+        result.citations = [(c.document, c.page) for c in answer.citations]
+        result.citation_precision = citation_precision(question, answer)
+        result.contains_answer = contains_answer(question, answer.text)
+    return result
