@@ -127,7 +127,7 @@ def main() -> None:
     engine, hf, ours, name = load_pair(args)
     if engine is not None:
         text_ids = engine.tokenizer.encode(HELD_TEXT.read_text())
-        prompt = engine.chat_prompt_ids([])[:0] + text_ids[: args.prompt_tokens]
+        prompt = text_ids[: args.prompt_tokens]
     else:
         prompt = torch.randint(
             3, 32000, (args.prompt_tokens,), generator=torch.Generator().manual_seed(0)
