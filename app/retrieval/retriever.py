@@ -88,21 +88,22 @@ class Retriever:
         timings["prepare_ms"] = _ms(started)
 
         n = max(k * cfg.candidates_factor, k)
+        use_dense = cfg.dense_weight > 0
         t = time.perf_counter()
-        vector = self._embed(question)
+        vector = self._embed(question) if use_dense else None
         timings["embed_ms"] = _ms(t)
         t = time.perf_counter()
         index = self.kb.index()
         index.refresh_for(allowed)  # as KnowledgeBase.search_vector: pick up a writer's newer save
         mask = corpus.bm25.allowed_mask(allowed)
-        dense = index.search(vector, n, allowed)
+        dense = index.search(vector, n, allowed) if vector is not None else []
         keyword = corpus.bm25.search(terms, mask, n)
         lists = [RankedList(dense, cfg.dense_weight), RankedList(keyword, cfg.keyword_weight)]
         best = max(match.values(), default=0.0)
         if best > 0 and cfg.scope_weight > 0:
             scoped = allowed[np.isin(allowed, corpus.chunks_of({d for d, s in match.items() if s == best}))]
             if 0 < scoped.size < allowed.size:
-                scoped_dense = index.search(vector, n, scoped)
+                scoped_dense = index.search(vector, n, scoped) if vector is not None else []
                 scoped_keyword = corpus.bm25.search(terms, mask & corpus.bm25.allowed_mask(scoped), n)
                 dense += scoped_dense
                 keyword += scoped_keyword
