@@ -48,7 +48,7 @@ _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2
 _QUARTER_PATTERNS = (
     # Q2 2023, Q2'2023, Q2 of FY2024, Q2 FY24, 2Q23
     (re.compile(r"\bQ([1-4])\s*(?:of\s+)?(?:FY|fiscal(?:\s+year)?)?\s*'?\s*(\d{4}|\d{2})\b", re.IGNORECASE), 1, 2),
-    (re.compile(r"\b(\d{4})\s*-?\s*Q([1-4])\b", re.IGNORECASE), 2, 1),  # 2023 Q2, 2024Q2
+    (re.compile(r"(?<![0-9])(\d{4})\s*-?\s*Q([1-4])\b", re.IGNORECASE), 2, 1),  # 2023 Q2, 2024Q2, FY2023Q1
     (re.compile(r"\b([1-4])Q\s*'?(\d{2}|\d{4})\b"), 1, 2),
     (
         re.compile(
@@ -61,8 +61,8 @@ _QUARTER_PATTERNS = (
     ),
     (re.compile(r"\bH([12])\s*(?:of\s+)?(?:FY|fiscal)?\s*'?(\d{4}|\d{2})\b", re.IGNORECASE), 1, 2),  # half -> Q2/Q4
 )
-_FISCAL_YEAR = re.compile(r"\b(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})\b", re.IGNORECASE)
-_YEAR = re.compile(r"\b(19[89]\d|20\d{2})\b")
+_FISCAL_YEAR = re.compile(r"\b(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})(?![0-9])", re.IGNORECASE)
+_YEAR = re.compile(r"(?<![0-9])(19[89]\d|20\d{2})(?![0-9])")  # also inside "FY2023Q1", "2023Q4"
 _RECENT = re.compile(r"\b(?:latest|most\s+recent|newest)\b", re.IGNORECASE)  # not "current liabilities"
 _KINDS = (
     ("10-Q", re.compile(r"\b10-?Q\b|\bquarterly\s+report\b", re.IGNORECASE)),
@@ -177,7 +177,7 @@ class DocumentFacts:
         dates = find_dates(period) or find_dates(stem)
         period_end = dates[0] if dates else None
         quarters = set(find_quarters(stem)) | set(find_quarters(period))
-        years = {int(y) for y in _YEAR.findall(stem)}
+        years = {int(y) for y in _YEAR.findall(stem)} | {y for y, _ in quarters}
         is_annual = bool(re.search(r"\byear\b", period, re.IGNORECASE)) or (metadata.kind or "") in ("10-K", "20-F")
         if period_end is not None and is_annual:
             years.add(period_end.year)
@@ -291,6 +291,10 @@ def match_documents(
         return any(values.values()) and not all(values.values())
 
     use_company, use_period, use_kind = telling(company), telling(period), telling(kind)
+    if not use_company and not hints.dates:
+        # A year or a form alone fits too many filings of unrelated companies (measured on
+        # FinanceBench: "FY2023" with an unrecognised company name boosted other companies' 10-Ks).
+        use_period = use_kind = False
     if hints.recent and not use_period:
         pool = [d for d in docs if d.period_end is not None and (company[d.document_id] or not use_company)]
         if pool:
