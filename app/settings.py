@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     chain_min_coverage: float = Field(0.5, ge=0, le=1, description="Question words one chunk must hold to answer.")
     chain_min_dense: float = Field(0.9, ge=-1, le=1, description="Dense similarity that alone counts as relevant.")
     api_model_name: str = Field("kb", description="Model id the OpenAI-compatible API reports and accepts.")
-    # retrieval: weighted reciprocal rank fusion of dense and BM25, metadata boost (app.retrieval)
+    # retrieval: weighted reciprocal rank fusion of dense and BM25, metadata boost (app.retrieval).
+    # Measured (doc recall@5): sec-10-q RRF 1:1 0.682 -> +metadata 1.000; FinanceBench subset 0.774 ->
+    # 0.936; CMRC2018 subset 0.994 -> 0.997; 1:0.5 never better. Details: RetrievalConfig's docstring.
     retrieval_dense_weight: float = Field(1.0, ge=0)
     retrieval_keyword_weight: float = Field(1.0, ge=0)
     retrieval_rrf_k: float = Field(60.0, gt=0)

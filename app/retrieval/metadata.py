@@ -291,7 +291,7 @@ def match_documents(
         return any(values.values()) and not all(values.values())
 
     use_company, use_period, use_kind = telling(company), telling(period), telling(kind)
-    if not use_company and not hints.dates:
+    if not any(company.values()) and not hints.dates:
         # A year or a form alone fits too many filings of unrelated companies (measured on
         # FinanceBench: "FY2023" with an unrecognised company name boosted other companies' 10-Ks).
         use_period = use_kind = False
