@@ -86,24 +86,31 @@ def _locate(
     count_tokens: Callable[[str], int],
     overlap: int,
 ) -> int:
-    """Where `piece` starts in `text`. Each chunk starts after the previous one's start and ends
-    after its end, sharing with it at most `overlap` tokens (a little more where joined pieces
-    count differently from the sum of their counts); that picks the right copy of repeated text."""
+    """Where `piece` starts in `text`, which may hold copies of it (boilerplate, repeated lines).
+
+    Chunks come in order and cover every non-space character, so the next one starts after the
+    previous one's start and no later than the first non-space character past its end; within that
+    window, the copy sharing about `overlap` tokens with the previous chunk is the one."""
+    window_end = previous_end
+    while window_end < len(text) and text[window_end].isspace():
+        window_end += 1
     candidates = []
-    search_from = max(previous_start + 1, previous_end - len(piece) + 1, 0)
-    while (start := text.find(piece, search_from)) >= 0:
-        if start >= previous_end:
-            candidates.append((start, 0))
-            break
-        candidates.append((start, count_tokens(text[start:previous_end])))
+    search_from = max(previous_start + 1, 0)
+    while (start := text.find(piece, search_from, window_end + len(piece))) >= 0:
+        shared = count_tokens(text[start:previous_end]) if start < previous_end else 0
+        candidates.append((start, shared))
         search_from = start + 1
-    if not candidates:  # impossible while pieces are exact substrings; fail loudly if it ever happens
-        raise AssertionError("the text splitter returned text that is not in the document")
+    if not candidates:  # should not happen; still never lose the chunk over a bookkeeping doubt
+        start = text.find(piece, max(previous_start + 1, 0))
+        start = start if start >= 0 else text.find(piece)
+        if start < 0:
+            raise AssertionError("the text splitter returned text that is not in the document")
+        return start
     for allowance in (overlap, overlap + 8):
-        for start, shared_tokens in candidates:
-            if shared_tokens <= allowance:
+        for start, shared in candidates:
+            if shared <= allowance:
                 return start
-    return candidates[0][0]
+    return min(candidates, key=lambda candidate: abs(candidate[1] - overlap))[0]
 
 
 def _without_wordless_edge_pages(text: str, page_starts: list[int], start: int, end: int) -> tuple[int, int]:

