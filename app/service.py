@@ -10,11 +10,12 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
 
+from app.accounts import Accounts
 from app.auth.keys import ApiKeys
 from app.chain.rag import AnswerChain, Turn
-from app.errors import KBError
+from app.errors import KBError, PermissionDeniedError
 from app.types import Answer, Citation
-from ingestion.outcomes import FileResult
+from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
 from ingestion.store.api_keys import ApiKeyStore
 from ingestion.store.conversation_records import ConversationInfo, MessageInfo
@@ -43,6 +44,7 @@ class KnowledgeService:
         self.chain = chain
         self.store = ConversationStore(kb.db)
         self.keys = ApiKeys(ApiKeyStore(kb.db))
+        self.accounts = Accounts(kb)  # sign-in passwords, users and groups
         self._writer = writer
         self.model_name = model_name
         self.max_upload_bytes = max_upload_bytes
@@ -120,6 +122,13 @@ class KnowledgeService:
             answer.conversation_id, answer.message_id = conversation_id, stored.id
         yield answer
 
+    def regenerate_stream(self, actor: UserInfo, conversation_id: int) -> Iterator[str | Answer]:
+        """Ask the conversation's last question again, replacing its last answer."""
+        question = self.store.remove_last_turn(conversation_id, actor.id)
+        if question is None:
+            raise KBError("There is no question to answer again in this conversation.")
+        yield from self.ask_stream(question, actor, conversation_id)
+
     # ---- conversations -----------------------------------------------------------------
 
     def new_conversation(self, actor: UserInfo, title: str = "") -> ConversationInfo:
@@ -146,9 +155,28 @@ class KnowledgeService:
     def list_documents(self, actor: UserInfo) -> list[DocumentInfo]:
         return self.kb.list_documents(actor)
 
-    def ingest(self, paths: Sequence[Path], actor: UserInfo, groups: tuple[str, ...] = ()) -> list[FileResult]:
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        actor: UserInfo,
+        groups: tuple[str, ...] = (),
+        progress: ProgressSink = ignore_progress,
+    ) -> list[FileResult]:
         with self._open_writer() as kb:
-            return kb.ingest(list(paths), actor=actor, groups=groups, resume=False)
+            return kb.ingest(list(paths), actor=actor, groups=groups, resume=False, progress=progress)
+
+    def document_file(self, document_id: int, actor: UserInfo) -> tuple[DocumentInfo, Path]:
+        """A readable document and its stored original (for opening it at a page)."""
+        return self.kb.get_document(document_id, actor), self.kb.document_file(document_id, actor)
+
+    def set_document_groups(self, document_id: int, groups: tuple[str, ...], actor: UserInfo) -> DocumentInfo:
+        return self.kb.set_document_groups(document_id, groups, actor)
+
+    def ingest_queue(self, actor: UserInfo) -> list[DocumentInfo]:
+        """Documents not (yet) ready: queued, in flight or failed, oldest first (admins only)."""
+        if not actor.is_admin:
+            raise PermissionDeniedError("Only an administrator may see the ingestion queue.")
+        return sorted((d for d in self.kb.list_documents(actor) if d.status != "ready"), key=lambda d: d.id)
 
     def delete_document(self, document_id: int, actor: UserInfo) -> list[DocumentInfo]:
         self.kb.get_document(document_id, actor)  # unreadable reads as missing

@@ -292,6 +292,20 @@ class KnowledgeBase:
         """The stored original, for serving a page (readable documents only)."""
         return self.files.path(self.get_document(document_id, actor).sha256)
 
+    def set_document_groups(self, document_id: int, groups: tuple[str, ...], actor: UserInfo) -> DocumentInfo:
+        """Share a document with `groups` only (none: everyone). Its uploader (with own groups) or an admin."""
+        doc = self.get_document(document_id, actor)
+        if not actor.is_admin and (doc.uploaded_by != actor.name or not set(groups) <= set(actor.groups)):
+            own = ", ".join(actor.groups) or "none"
+            raise PermissionDeniedError(f"{actor.name} may share only own uploads, and only with own groups ({own}).")
+        with self.db.session() as session:
+            documents.set_groups(session, document_id, accounts.groups_by_name(session, groups))
+            audit.record(session, actor.name, "document.groups", f"{doc.file_name} (id {doc.id}): {', '.join(groups)}")
+        with self.db.session() as session:
+            found = documents.get(session, document_id)
+        assert found is not None
+        return found
+
     def delete_documents(self, ref: str, actor: UserInfo) -> list[DocumentInfo]:
         """Delete by id, or every version of a file name: rows, chunks, vectors, stored files."""
         self._require_writer()

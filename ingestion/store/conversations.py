@@ -122,6 +122,19 @@ class ConversationStore:
                 query = query.limit(limit)
             return [_message_info(row) for row in reversed(list(session.scalars(query)))]
 
+    def remove_last_turn(self, conversation_id: int, user_id: int) -> str | None:
+        """Drop the last answer and the question before it (to ask again); returns that question."""
+        with self.db.session() as session:
+            _owned(session, conversation_id, user_id)
+            query = select(Message).where(Message.conversation_id == conversation_id)
+            last = list(session.scalars(query.order_by(Message.id.desc()).limit(2)))
+            if not last or last[-1].role != "user":
+                return None
+            ids = [m.id for m in last]
+            session.execute(delete(Feedback).where(Feedback.message_id.in_(ids)))
+            session.execute(delete(Message).where(Message.id.in_(ids)))
+            return last[-1].content
+
     def set_feedback(self, message_id: int, user_id: int, rating: int, comment: str = "") -> None:
         """Thumbs up (+1) or down (-1) on a message of the user's own conversation; a second vote replaces the first."""
         with self.db.session() as session:

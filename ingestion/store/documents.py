@@ -105,6 +105,14 @@ def create_pending(
     return doc.id
 
 
+def set_groups(session: Session, document_id: int, groups: Sequence[Group]) -> None:
+    """Who may read the document from now on (no groups: every signed-in user)."""
+    doc = session.get(Document, document_id)
+    if doc is None:
+        raise NotFoundError(f"There is no document with id {document_id}.")
+    doc.groups = list(groups)
+
+
 def set_status(session: Session, document_id: int, status: str, error: str | None = None) -> None:
     session.execute(update(Document).where(Document.id == document_id).values(status=status, error=error))
 

@@ -1,0 +1,90 @@
+"""People: sign-in with argon2-hashed passwords, users, groups and memberships (admins only).
+
+accounts.sign_in("alice", "secret")        -> UserInfo, or None (unknown user, wrong password)
+accounts.ensure_admin_password()           -> a one-time password to print, or None
+accounts.add_user("bob", admin=False, groups=("hr",), actor=admin, password="...")
+"""
+
+from app.auth.passwords import hash_password, needs_rehash, new_password, verify_password
+from app.errors import PermissionDeniedError
+from ingestion.errors import NotFoundError
+from ingestion.service import KnowledgeBase
+from ingestion.store.passwords import PasswordStore
+from ingestion.store.records import GroupInfo, UserInfo
+
+
+def require_admin(actor: UserInfo, doing: str) -> None:
+    if not actor.is_admin:
+        raise PermissionDeniedError(f"Only an administrator may {doing}.")
+
+
+class Accounts:
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.passwords = PasswordStore(kb.db)
+
+    def user(self, name: str) -> UserInfo | None:
+        """The user called `name` as the database has them now (role and groups), or None."""
+        try:
+            return self.kb.actor(name) if name else None
+        except NotFoundError:
+            return None
+
+    def sign_in(self, name: str, password: str) -> UserInfo | None:
+        stored = self.passwords.hash_of(name) if name else None
+        if not verify_password(stored, password):
+            return None
+        assert stored is not None
+        if needs_rehash(stored):  # argon2 parameters were raised since this hash was made
+            self.passwords.set_hash(name, hash_password(password))
+        return self.user(name)
+
+    def has_password(self, name: str) -> bool:
+        return self.passwords.hash_of(name) is not None
+
+    def set_password(self, name: str, password: str, actor: UserInfo) -> None:
+        """A user changes their own password; an admin anyone's."""
+        if actor.name != name:
+            require_admin(actor, "set another user's password")
+        self.kb.actor(name)  # unknown names fail with a clear sentence
+        self.passwords.set_hash(name, hash_password(password))
+
+    def ensure_admin_password(self) -> str | None:
+        """On a first start no administrator can sign in: give the shell's admin a random password
+        and return it (to be printed once). None when some admin already has a password."""
+        if self.passwords.admins_with_password():
+            return None
+        password = new_password()
+        self.passwords.set_hash(self.kb.config.admin_name, hash_password(password))
+        return password
+
+    def add_user(
+        self, name: str, *, admin: bool, groups: tuple[str, ...], actor: UserInfo, password: str | None = None
+    ) -> UserInfo:
+        require_admin(actor, "add users")
+        hashed = hash_password(password) if password else None  # a weak password fails before the row exists
+        user = self.kb.add_user(name.strip(), admin=admin, groups=groups, actor=actor)
+        if hashed is not None:
+            self.passwords.set_hash(user.name, hashed)
+        return user
+
+    def list_users(self, actor: UserInfo) -> list[UserInfo]:
+        require_admin(actor, "list users")
+        return self.kb.list_users()
+
+    def list_groups(self, actor: UserInfo) -> list[GroupInfo]:
+        """Every group for an admin; a member's own groups otherwise (whom they may share with)."""
+        groups = self.kb.list_groups()
+        return groups if actor.is_admin else [g for g in groups if g.name in actor.groups]
+
+    def add_group(self, name: str, actor: UserInfo) -> GroupInfo:
+        require_admin(actor, "create groups")
+        return self.kb.add_group(name.strip(), actor)
+
+    def add_member(self, group: str, user: str, actor: UserInfo) -> None:
+        require_admin(actor, "change group membership")
+        self.kb.add_member(group, user, actor)
+
+    def remove_member(self, group: str, user: str, actor: UserInfo) -> None:
+        require_admin(actor, "change group membership")
+        self.kb.remove_member(group, user, actor)
