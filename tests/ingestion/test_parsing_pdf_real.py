@@ -16,6 +16,7 @@ from ingestion.splitter import split_document
 from ingestion.types import ParsedDocument
 from tests.ingestion.parse_fixtures import eval_file
 
+AAPL_Q1_2023 = "sec-10-q/docs/2023 Q1 AAPL.pdf"
 AAPL_Q2_2023 = "sec-10-q/docs/2023 Q2 AAPL.pdf"
 MSFT_Q2_2023 = "sec-10-q/docs/2023 Q2 MSFT.pdf"
 FOOTLOCKER_8K = "financebench/pdfs/FOOTLOCKER_2022_8K_dated-2022-05-20.pdf"
@@ -110,3 +111,17 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
+
+
+def test_apple_q1_10q_with_a_twice_printed_agreement_splits_in_e5_tokens() -> None:
+    """Regression: its award agreement is printed twice, and with e5 token counts the splitter once
+    picked the far copy for a chunk and then failed on the next ("text that is not in the document")."""
+    from ingestion.embedders import load_embedder
+
+    doc = parse_file(eval_file(AAPL_Q1_2023))
+    chunks = split_document(doc, load_embedder("auto").count_tokens, chunk_tokens=256, overlap_tokens=32)
+    assert len(chunks) > 100
+    starts = [chunk.char_start for chunk in chunks]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)
+    for chunk in chunks:
+        assert doc.text[chunk.char_start : chunk.char_end] == chunk.text
