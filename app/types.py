@@ -38,6 +38,18 @@ class Citation:
     score: float
 
 
+@dataclass(frozen=True)
+class Usage:
+    """Model tokens of the answer's generation (0 when the model was not asked)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
 @dataclass
 class Answer:
     text: str
@@ -47,3 +59,5 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     conversation_id: int | None = None
     message_id: int | None = None
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"  # "length" when the answer hit its token limit

@@ -9,7 +9,7 @@ from app.service import KnowledgeService
 
 
 def create_api(service: KnowledgeService) -> FastAPI:
-    from app.api import chat, documents, errors
+    from app.api import chat, conversations, documents, errors
 
     api = FastAPI(
         title="Knowledge base API",
@@ -20,4 +20,5 @@ def create_api(service: KnowledgeService) -> FastAPI:
     errors.install(api)
     api.include_router(chat.router)
     api.include_router(documents.router)
+    api.include_router(conversations.router)
     return api

@@ -5,6 +5,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -25,6 +26,15 @@ def _turn(request: ChatCompletionRequest) -> tuple[str, list[tuple[str, str]]]:
     if not turns or turns[-1][0] != "user":
         raise KBError("The last message must be the user's question.")
     return turns[-1][1], turns[:-1]
+
+
+def _usage(answer: Answer) -> dict[str, int]:
+    u = answer.usage
+    return {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "total_tokens": u.total_tokens}
+
+
+def _finish(answer: Answer) -> Literal["stop", "length"]:
+    return "length" if answer.finish_reason == "length" else "stop"
 
 
 def _citations(answer: Answer) -> list[dict[str, object]]:
@@ -53,8 +63,8 @@ def chat_completions(request: ChatCompletionRequest, service: Service, user: Use
         id=completion_id,
         created=created,
         model=service.model_name,
-        choices=[ChatChoice(message={"role": "assistant", "content": answer.text})],
-        usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        choices=[ChatChoice(message={"role": "assistant", "content": answer.text}, finish_reason=_finish(answer))],
+        usage=_usage(answer),
         citations=[CitationOut(**asdict(c)) for c in answer.citations],
         found=answer.found,
         conversation_id=answer.conversation_id,
@@ -81,7 +91,8 @@ def _sse(items: Iterator[str | Answer], completion_id: str, created: int, model:
                 # The checked text (markers to unknown sources removed) rides along with the citations.
                 yield event(
                     {},
-                    "stop",
+                    _finish(item),
+                    usage=_usage(item),
                     citations=_citations(item),
                     found=item.found,
                     answer=item.text,

@@ -88,3 +88,27 @@ class IngestOut(BaseModel):
     pages: int
     chunks: int
     message: str
+
+
+class ConversationOut(BaseModel):
+    id: int
+    title: str
+    created_at: str
+    updated_at: str
+    messages: int
+
+
+class MessageOut(BaseModel):
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    found: bool | None
+    citations: list[dict[str, Any]]
+    timings_ms: dict[str, float]
+    created_at: str | None
+
+
+class FeedbackIn(BaseModel):
+    rating: Literal[1, -1] = Field(description="1 thumbs up, -1 thumbs down.")
+    comment: str = Field("", max_length=2000)

@@ -30,7 +30,7 @@ from app.chain.prompts import (
 )
 from app.chain.relevance import RelevanceCheck
 from app.errors import KBError
-from app.types import Answer, RetrievedChunk, Source
+from app.types import Answer, RetrievedChunk, Source, Usage
 from ingestion.store.records import UserInfo
 
 # Tokens kept free besides the answer: joining rendered pieces can tokenize a little differently.
@@ -93,8 +93,9 @@ class AnswerChain:
         self.prepare: Runnable[Turn, Prepared] = (
             RunnableLambda(self._condensed) | RunnableLambda(self._retrieved) | RunnableLambda(self._packed)
         )
-        self.generate: Runnable[Prepared, str] = (
-            RunnableLambda(lambda p: p.messages) | llm.bind(max_tokens=settings.answer_tokens) | StrOutputParser()
+        # Message chunks, not strings: the last one carries token counts and the finish reason.
+        self.generate: Runnable[Prepared, BaseMessage] = RunnableLambda(lambda p: p.messages) | llm.bind(
+            max_tokens=settings.answer_tokens
         )
 
     # ---- steps --------------------------------------------------------------------------
@@ -167,7 +168,12 @@ class AnswerChain:
             return
         generate_start = time.perf_counter()
         pieces: list[str] = []
-        for piece in self.generate.stream(prepared):
+        info: dict[str, Any] = {}
+        for chunk in self.generate.stream(prepared):
+            info = chunk.response_metadata or info
+            piece = chunk.text
+            if not piece:
+                continue
             if not pieces:
                 prepared.timings_ms["ttft_ms"] = _ms(start)
             pieces.append(piece)
@@ -175,6 +181,8 @@ class AnswerChain:
         prepared.timings_ms["generate_ms"] = _ms(generate_start)
         answer = self.finish("".join(pieces), prepared)
         answer.timings_ms["total_ms"] = _ms(start)
+        answer.usage = Usage(int(info.get("prompt_tokens", 0)), int(info.get("completion_tokens", 0)))
+        answer.finish_reason = str(info.get("finish_reason", "stop"))
         yield answer
 
     def invoke(self, turn: Turn) -> Answer:

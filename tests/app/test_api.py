@@ -59,6 +59,11 @@ def test_every_endpoint_needs_a_valid_key(service: KnowledgeService, base_url: s
             assert response.status_code == 401, (method, path)
             assert response.json()["error"]["type"] == "authentication_error"
     assert httpx.get(base_url + "/openapi.json").json()["paths"]["/v1/chat/completions"]
+    bob = service.actor("bob")
+    key = service.create_api_key(bob)
+    assert httpx.get(base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    service.keys.store.revoke(service.keys.store.of_user(bob.id)[0].id, bob.id)
+    assert httpx.get(base_url + "/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 401
 
 
 def test_openai_client_unchanged(service: KnowledgeService, base_url: str) -> None:
@@ -70,6 +75,10 @@ def test_openai_client_unchanged(service: KnowledgeService, base_url: str) -> No
         model="kb", messages=[{"role": "user", "content": "When does the cafeteria serve lunch?"}]
     )
     assert completion.choices[0].message.content.startswith("The cafeteria serves lunch at noon")
+    # The fake engine's tokens are words: the answer's words, and the whole rendered prompt's.
+    usage = completion.usage
+    assert usage is not None and usage.completion_tokens == len(completion.choices[0].message.content.split())
+    assert usage.prompt_tokens > 20 and usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
     citations = completion.model_extra["citations"]
     assert [(c["n"], c["document"], c["page"]) for c in citations] == [(1, "handbook.txt", 1)]
     stream = client.chat.completions.create(
@@ -79,6 +88,7 @@ def test_openai_client_unchanged(service: KnowledgeService, base_url: str) -> No
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("The cafeteria serves lunch at noon")
     assert chunks[-1].choices[0].finish_reason == "stop"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == usage.completion_tokens
     assert chunks[-1].model_extra["citations"][0]["document"] == "handbook.txt"
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(api_key="kb-wrong", base_url=base_url + "/v1").models.list()
@@ -124,3 +134,48 @@ def test_documents_upload_list_delete(service: KnowledgeService, base_url: str) 
     assert httpx.delete(f"{base_url}/v1/documents/{secret_id}", headers=alice).status_code == 403  # not the uploader
     notes_id = uploaded[0]["document_id"]
     assert httpx.delete(f"{base_url}/v1/documents/{notes_id}", headers=bob).json() == {"deleted": [notes_id]}
+
+
+def test_conversations_are_stored_and_private(service: KnowledgeService, base_url: str) -> None:
+    bob = {"Authorization": f"Bearer {key_for(service, 'bob')}"}
+    alice = {"Authorization": f"Bearer {key_for(service, 'alice')}"}
+    created = httpx.post(base_url + "/v1/conversations", json={"title": "Lunch"}, headers=bob)
+    assert created.status_code == 201
+    conversation = created.json()["id"]
+    body = {
+        "messages": [{"role": "user", "content": "When does the cafeteria serve lunch?"}],
+        "conversation_id": conversation,
+    }
+    answer = httpx.post(base_url + "/v1/chat/completions", json=body, headers=bob, timeout=30).json()
+    assert answer["conversation_id"] == conversation
+    listed = httpx.get(base_url + "/v1/conversations", headers=bob).json()
+    assert [(c["id"], c["title"], c["messages"]) for c in listed] == [(conversation, "Lunch", 2)]
+    messages = httpx.get(f"{base_url}/v1/conversations/{conversation}/messages", headers=bob).json()
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[1]["citations"][0]["document"] == "handbook.txt"
+    reply_id = messages[1]["id"]
+    feedback = {"rating": -1, "comment": "too short"}
+    assert (
+        httpx.post(f"{base_url}/v1/conversations/messages/{reply_id}/feedback", json=feedback, headers=bob).status_code
+        == 204
+    )
+    assert service.store.feedback(reply_id, service.actor("bob").id) == -1
+    # Alice sees none of it, cannot rename, read, rate or delete it: it reads as missing.
+    assert httpx.get(base_url + "/v1/conversations", headers=alice).json() == []
+    assert httpx.get(f"{base_url}/v1/conversations/{conversation}/messages", headers=alice).status_code == 404
+    assert (
+        httpx.patch(f"{base_url}/v1/conversations/{conversation}", json={"title": "x"}, headers=alice).status_code
+        == 404
+    )
+    assert (
+        httpx.post(
+            f"{base_url}/v1/conversations/messages/{reply_id}/feedback", json=feedback, headers=alice
+        ).status_code
+        == 404
+    )
+    assert httpx.delete(f"{base_url}/v1/conversations/{conversation}", headers=alice).status_code == 404
+    renamed = httpx.patch(f"{base_url}/v1/conversations/{conversation}", json={"title": "Food"}, headers=bob).json()
+    assert renamed["title"] == "Food"
+    assert httpx.delete(f"{base_url}/v1/conversations/{conversation}", headers=bob).status_code == 204
+    assert httpx.get(base_url + "/v1/conversations", headers=bob).json() == []
+    assert httpx.get(base_url + "/v1/conversations").status_code == 401

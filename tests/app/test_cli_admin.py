@@ -103,3 +103,19 @@ def test_user_errors_are_one_sentence_and_exit_2(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert run.stderr.startswith("error: No document is named 'nothing.pdf'") and "Traceback" not in run.stderr
+
+
+def test_api_keys_create_list_revoke(kb: Run) -> None:
+    from ingestion.errors import NotFoundError
+
+    kb("users", "add", "bob")
+    key = kb("keys", "create", "--user", "bob").splitlines()[0]
+    assert key.startswith("kb-") and len(key) > 40
+    listed = kb("keys", "list", "--user", "bob")
+    key_id, shown, state = listed.split("\t")[:3]
+    assert shown == key[:10] + "..." and state == "active" and key not in listed  # never shown again
+    assert "has no API keys" in kb("keys", "list")  # the administrator's own: none
+    with pytest.raises(NotFoundError):  # one user cannot revoke another's key
+        kb("keys", "revoke", key_id)
+    assert f"Revoked API key {key_id} of bob" in kb("keys", "revoke", key_id, "--user", "bob")
+    assert "\trevoked\t" in kb("keys", "list", "--user", "bob")
