@@ -1,7 +1,10 @@
-"""`kb eval PATH [--json] [--out FILE] [--limit N] [--user U] [--ingest]`: ask an eval set's
-questions of the current knowledge base and report retrieval recall, MRR, refusals, latency."""
+"""`kb eval PATH [--json] [--out FILE] [--limit N] [--user U] [--ingest] [--answers]`: ask an eval
+set's questions of the current knowledge base and report retrieval recall, MRR, refusals, latency
+(with --answers also the model's answers: containment, citation precision, refusals)."""
 
 import tempfile
+from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +33,14 @@ def register(cli: typer.Typer) -> None:
             bool,
             typer.Option("--negatives", help="Also ask each question without its gold documents (refusal rate)."),
         ] = False,
+        answers: Annotated[
+            bool,
+            typer.Option(
+                "--answers",
+                help="Also have the model answer (slow on CPU): answer containment, citation precision, "
+                "and refusals decided by the whole chain.",
+            ),
+        ] = False,
     ) -> None:
         """Evaluate retrieval on an eval set against the current knowledge base."""
         from app.eval import load_dataset, run_eval
@@ -47,13 +58,23 @@ def register(cli: typer.Typer) -> None:
                 paths = dataset.document_paths(Path(scratch))
                 err.print(f"ingesting {len(paths)} documents of {dataset.name}")
                 kb.ingest(paths, actor=kb.actor(user), resume=False)
-        with open_knowledge_base(writer=False, embedder=True, settings=settings) as kb:
+        with ExitStack() as stack:
+            answer_fn = None
+            if answers:
+                from app.wiring import open_service
+
+                service = stack.enter_context(open_service(settings))
+                kb = service.kb
+                answer_fn = partial(service.ask, save=False)
+            else:
+                kb = stack.enter_context(open_knowledge_base(writer=False, embedder=True, settings=settings))
             retriever = Retriever(kb, config_from_settings(settings))
             with err.status(f"asking {min(limit or len(dataset.questions), len(dataset.questions))} questions"):
                 report = run_eval(
                     kb,
                     retriever,
                     dataset,
+                    answer_fn,
                     actor=kb.actor(user),
                     k=k or settings.eval_k,
                     limit=limit,
@@ -61,6 +82,9 @@ def register(cli: typer.Typer) -> None:
                 )
         if out is not None:
             write_results(report, out)
+        from app.eval.history import save_summary
+
+        save_summary(report.dataset, report.summary, settings.data_dir / "eval")  # shown on the admin page
         console = Console()
         console.print(summary_table(report))
         if as_json:

@@ -177,3 +177,15 @@ def test_kb_eval_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     s = report.summary
     assert s["refusal_rate"] == 1.0 and s["false_refusal_rate"] == 0.0
     assert s["citation_precision"] == 0.5 and s["answer_containment"] == 1.0  # travel answer cites the handbook
+
+    # `kb eval --answers` runs the real bundled model through the whole chain.
+    env |= {"KB_CHAIN_ANSWER_TOKENS": "40", "KB_THREADS": "2"}
+    result = CliRunner().invoke(
+        build_app(), ["eval", str(questions), "--json", "--answers", "--out", str(out)], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.output.strip().splitlines()[-1])
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert all(r["answer"] for r in rows) and rows[2]["found"] is False  # the drone: refused, not made up
+    assert rows[0]["found"] is True and all(doc == "handbook.txt" for doc, _ in rows[0]["citations"])
+    assert {"answer_containment", "citation_precision", "refusal_rate"} <= set(s) and s["refusal_rate"] == 1.0
