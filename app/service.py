@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from app.accounts import Accounts
 from app.auth.keys import ApiKeys
@@ -177,6 +178,14 @@ class KnowledgeService:
         if not actor.is_admin:
             raise PermissionDeniedError("Only an administrator may see the ingestion queue.")
         return sorted((d for d in self.kb.list_documents(actor) if d.status != "ready"), key=lambda d: d.id)
+
+    def eval_results(self, actor: UserInfo) -> list[dict[str, Any]]:
+        """Summaries of recent `kb eval` runs, newest first (admins only)."""
+        from app.eval.history import load_summaries
+
+        if not actor.is_admin:
+            raise PermissionDeniedError("Only an administrator may see evaluation results.")
+        return load_summaries(self.kb.config.data_dir / "eval")
 
     def delete_document(self, document_id: int, actor: UserInfo) -> list[DocumentInfo]:
         self.kb.get_document(document_id, actor)  # unreadable reads as missing

@@ -1,10 +1,21 @@
-"""`kb serve`: the HTTP API (and, once the web page lands, the Gradio UI) in one process."""
+"""`kb serve`: the HTTP API and the web page (Gradio, behind sign-in) in one process, bound to
+127.0.0.1 unless told otherwise. On a first start, when no administrator can sign in yet, a
+one-time password for the shell's admin is printed once."""
 
-from typing import Annotated
+import importlib
+from typing import Annotated, Any
 
 import typer
 
 from app.settings import load_settings
+
+# app/ may not import ui/ (imports point downward); the page plugs in here by name.
+WEB_APP = "ui.server:create_web_app"
+
+
+def load_web_app_factory(spec: str = WEB_APP) -> Any:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def register(cli: typer.Typer) -> None:
@@ -13,15 +24,23 @@ def register(cli: typer.Typer) -> None:
         host: Annotated[str | None, typer.Option(help="Address to bind (default: KB_HOST, 127.0.0.1).")] = None,
         port: Annotated[int | None, typer.Option(help="Port (default: KB_PORT, 7860).")] = None,
     ) -> None:
-        """Serve the knowledge base on this machine; bound to 127.0.0.1 unless told otherwise."""
+        """Serve the web page and the API on this machine; bound to 127.0.0.1 unless told otherwise."""
         import uvicorn
 
-        from app.api import create_api
         from app.wiring import open_service
 
         settings = load_settings()
         bind_host, bind_port = host or settings.host, port or settings.port
         with open_service(settings) as service:
-            typer.echo(f"kb: serving on http://{bind_host}:{bind_port} (API docs at /docs)")
-            typer.echo("kb: create an API key with `kb keys create [--user NAME]`")
-            uvicorn.run(create_api(service), host=bind_host, port=bind_port, log_level="info")
+            web = load_web_app_factory()(service, settings)
+            password = service.accounts.ensure_admin_password()
+            if password is not None:
+                admin = settings.admin_user
+                typer.secho(
+                    f"kb: first start: sign in as {admin!r} with the password {password}\n"
+                    f"kb: it is shown only this once; change it with `kb users passwd {admin}`",
+                    fg="yellow",
+                )
+            typer.echo(f"kb: serving the web page on http://{bind_host}:{bind_port}/ (API docs at /docs)")
+            typer.echo("kb: add people with `kb users add NAME --prompt`; API keys with `kb keys create`")
+            uvicorn.run(web, host=bind_host, port=bind_port, log_level="info")

@@ -1,0 +1,20 @@
+"""The plain records the service hands out, re-exported so that ui/ needs nothing below app/."""
+
+from ingestion.outcomes import FileResult, Outcome, ProgressEvent
+from ingestion.parsing.formats import MIME_BY_SUFFIX, SUPPORTED_SUFFIXES, is_supported
+from ingestion.store.conversation_records import ConversationInfo, MessageInfo
+from ingestion.store.records import DocumentInfo, GroupInfo, UserInfo
+
+__all__ = [
+    "MIME_BY_SUFFIX",
+    "SUPPORTED_SUFFIXES",
+    "ConversationInfo",
+    "DocumentInfo",
+    "FileResult",
+    "GroupInfo",
+    "MessageInfo",
+    "Outcome",
+    "ProgressEvent",
+    "UserInfo",
+    "is_supported",
+]

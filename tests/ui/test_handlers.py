@@ -1,0 +1,198 @@
+"""Every handler of the web page through gradio_client, signed in as admin, member or nobody:
+sign-in, chat (streamed, cited, stored, renamed, deleted, regenerated, rated), documents
+(upload with per-file status, limits, visibility, delete) and the admin handlers (refused to members)."""
+
+from pathlib import Path
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from tests.conftest import FOOTLOCKER_PDF
+from tests.ui.server import PASSWORDS, Running
+
+ADMIN_HANDLERS: list[tuple[str, tuple[object, ...]]] = [
+    ("/list_users", ()),
+    ("/add_user", ("mallory", "mallory-password", True, [])),
+    ("/set_password", ("admin", "taken-over-123")),
+    ("/add_group", ("rogue",)),
+    ("/add_member", ("board", "bob")),
+    ("/remove_member", ("board", "alice")),
+    ("/ingest_queue", ()),
+    ("/load_samples", ()),
+]
+
+
+def client(web: Running, name: str) -> Client:
+    """Signed in, with the page loaded in its session (as a browser would: choices get filled)."""
+    signed = Client(web.url, auth=(name, PASSWORDS[name]), verbose=False)
+    signed.predict(api_name="/whoami")
+    return signed
+
+
+def text_of(message: dict[str, object]) -> str:
+    content = message["content"]
+    if isinstance(content, list):
+        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def signed_in(web: Running, name: str) -> httpx.Client:
+    """A plain HTTP client holding the sign-in cookie the page's login sets."""
+    http = httpx.Client(base_url=web.url)
+    assert http.post("/login", data={"username": name, "password": PASSWORDS[name]}).status_code == 200
+    return http
+
+
+def test_nothing_without_signing_in(web: Running) -> None:
+    with pytest.raises(Exception, match="credentials were not provided"):
+        Client(web.url, verbose=False)
+    with pytest.raises(ValueError, match="Could not login"):
+        Client(web.url, auth=("alice", "not-her-password"), verbose=False)
+    with pytest.raises(ValueError, match="Could not login"):
+        Client(web.url, auth=("nobody", "whatever-123"), verbose=False)
+    assert httpx.get(f"{web.url}/documents/1/file").status_code == 401
+    assert httpx.get(f"{web.url}/gradio_api/info").status_code == 401
+    assert httpx.get(f"{web.url}/v1/documents").status_code == 401  # the API keeps its keys
+
+
+def test_a_member_calling_an_admin_handler_is_refused(web: Running) -> None:
+    bob = client(web, "bob")
+    for api_name, args in ADMIN_HANDLERS:
+        with pytest.raises(AppError, match="Only an administrator"):
+            bob.predict(*args, api_name=api_name)
+    names = [u.name for u in web.service.accounts.list_users(web.service.actor(None))]
+    assert "mallory" not in names and web.service.actor("alice").groups == ("board",)
+    assert not web.service.accounts.sign_in("admin", "taken-over-123")
+
+
+def test_admin_handlers(web: Running) -> None:
+    admin = client(web, "admin")
+    users, *_ = admin.predict(api_name="/list_users")
+    assert {row[0]: row[3] for row in users["data"]} == {"admin": "yes", "alice": "yes", "bob": "yes"}
+    admin.predict("carol", "carol-password-1", False, [], api_name="/add_user")
+    admin.predict("auditors", api_name="/add_group")
+    users, groups, *_ = admin.predict("auditors", "carol", api_name="/add_member")
+    assert ["auditors", "carol"] in groups["data"]
+    assert web.service.actor("carol").groups == ("auditors",)
+    Client(web.url, auth=("carol", "carol-password-1"), verbose=False)  # she can sign in
+    admin.predict("carol", "carol-password-2", api_name="/set_password")
+    assert web.service.accounts.sign_in("carol", "carol-password-2") is not None
+    admin.predict("auditors", "carol", api_name="/remove_member")
+    assert web.service.actor("carol").groups == ()
+    with pytest.raises(AppError, match="at least 8 characters"):
+        admin.predict("dave", "short", False, [], api_name="/add_user")
+    queue = admin.predict(api_name="/ingest_queue")
+    assert queue["data"] == [] or all(row[2] != "ready" for row in queue["data"])
+
+
+def test_page_load_fills_admin_tables_for_admins_only(web: Running) -> None:
+    """(Tabs are layout, not components: the browser tests check the Admin tab is hidden.)"""
+    loaded = client(web, "bob").predict(api_name="/whoami")
+    assert "Signed in as **bob** (member)" in loaded[0]
+    assert not any(isinstance(v, dict) and ["model id (API)", "kb"] in v.get("data", []) for v in loaded)
+    loaded = client(web, "admin").predict(api_name="/whoami")
+    assert "(administrator)" in loaded[0]
+    assert any(isinstance(v, dict) and ["model id (API)", "kb"] in v.get("data", []) for v in loaded)
+
+
+def test_ask_streams_cites_and_stores_the_answer(web: Running) -> None:
+    alice = client(web, "alice")
+    job = alice.submit("When does the cafeteria serve lunch?", api_name="/ask")
+    updates = list(job)
+    assert len(updates) >= 3  # the question, pieces of the answer, the cited answer
+    chat, _, conversations = job.outputs()[-1]
+    answer = text_of(chat[-1])
+    assert answer.startswith("The cafeteria serves lunch at noon")
+    assert 'href="/documents/1/file#page=1"' in answer and "handbook.txt, page 1" in answer
+    assert "<mark>The cafeteria serves lunch at noon every weekday.</mark>" in answer
+    conversation_id = conversations["value"]
+    stored = web.service.messages(web.service.actor("alice"), conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert alice.predict(stored[-1].id, False, api_name="/rate") == "saved"
+    assert web.service.store.feedback(stored[-1].id, web.service.actor("alice").id) == -1
+    with pytest.raises(AppError, match=r"no (message|conversation)"):  # bob cannot rate alice's answer
+        client(web, "bob").predict(stored[-1].id, True, api_name="/rate")
+
+
+def test_conversations_open_rename_regenerate_delete(web: Running) -> None:
+    alice = client(web, "alice")
+    *_, conversations = alice.predict("Is parking free for employees?", api_name="/ask")
+    cid = conversations["value"]
+    chat, title = alice.predict(cid, api_name="/open_conversation")
+    assert title == "Is parking free for employees?" and len(chat) == 2
+    listing = alice.predict("Parking", api_name="/rename_conversation")
+    assert [cid, "Parking"] in [[v, k] for k, v in listing["choices"]]
+    before = web.service.messages(web.service.actor("alice"), cid)
+    chat, _, _ = alice.predict(api_name="/regenerate")
+    after = web.service.messages(web.service.actor("alice"), cid)
+    assert len(after) == 2 and after[-1].created_at != before[-1].created_at  # replaced, not appended
+    assert "Parking is free" in text_of(chat[-1])
+    with pytest.raises(AppError):  # someone else's conversation reads as missing
+        client(web, "bob").predict(cid, api_name="/open_conversation")
+    alice.predict(api_name="/delete_conversation")
+    assert cid not in [c.id for c in web.service.conversations(web.service.actor("alice"))]
+    chat, _ = alice.predict(api_name="/new_conversation")
+    assert chat == []
+
+
+def test_members_see_only_what_they_may_read(web: Running) -> None:
+    bob, alice = client(web, "bob"), client(web, "alice")
+    rows, _ = bob.predict(api_name="/list_documents")
+    assert [r[1] for r in rows["data"]] == ["handbook.txt"]
+    rows, _ = alice.predict(api_name="/list_documents")
+    assert {r[1] for r in rows["data"]} >= {"handbook.txt", "secret.txt"}
+    chat, *_ = bob.predict("What is the project codename?", api_name="/ask")
+    assert "Zanzibar" not in text_of(chat[-1])
+    assert signed_in(web, "bob").get("/documents/2/file").status_code == 404
+    response = signed_in(web, "alice").get("/documents/2/file")
+    assert response.status_code == 200 and b"Zanzibar" in response.content
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+def test_upload_several_files_with_status_limits_and_visibility(web: Running, tmp_path: Path) -> None:
+    if not FOOTLOCKER_PDF.is_file():
+        pytest.skip(f"{FOOTLOCKER_PDF} is missing")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The board meets on the first Monday of every month in room 4.", encoding="utf-8")
+    table = tmp_path / "data.csv"
+    table.write_text("a,b\n1,2\n", encoding="utf-8")
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 60_000, encoding="utf-8")  # 300 kB, over the 200 kB limit
+    alice = client(web, "alice")
+    job = alice.submit([handle_file(p) for p in (FOOTLOCKER_PDF, notes)], ["board"], api_name="/upload")
+    seen = [u[0]["data"] for u in job]  # progress tables as they came
+    progress, documents, _ = job.outputs()[-1][:3]
+    status = {row[0]: row for row in progress["data"]}
+    assert status[FOOTLOCKER_PDF.name][1:3] == ["ready", 4] and status[FOOTLOCKER_PDF.name][3] > 0
+    assert status["notes.txt"][1] == "ready"
+    assert any(row[1] in ("queued", "parsing", "embedding") for table_ in seen for row in table_)
+    with pytest.raises(AppError, match="Invalid file type"):
+        alice.predict([handle_file(table)], [], api_name="/upload")
+    names = {row[1]: row for row in documents["data"]}
+    assert names["notes.txt"][5] == "board" and names[FOOTLOCKER_PDF.name][3] == 4
+    with pytest.raises((AppError, ValueError), match="exceeds the maximum file size"):
+        alice.predict([handle_file(big)], [], api_name="/upload")
+    with big.open("rb") as raw:  # the server refuses it too, whatever the client does
+        response = signed_in(web, "alice").post("/gradio_api/upload", files={"files": ("big.txt", raw)})
+    assert response.status_code == 413, response.text
+    with pytest.raises(AppError, match=r"only with own groups|not in the list of choices"):
+        client(web, "bob").predict([handle_file(notes)], ["board"], api_name="/upload")
+    rows, _ = client(web, "bob").predict(api_name="/list_documents")
+    assert "notes.txt" not in [r[1] for r in rows["data"]]
+
+
+def test_visibility_and_delete(web: Running, tmp_path: Path) -> None:
+    memo = tmp_path / "memo.txt"
+    memo.write_text("The office closes early on the last Friday of December.", encoding="utf-8")
+    admin, bob = client(web, "admin"), client(web, "bob")
+    _, documents, *_ = admin.predict([handle_file(memo)], [], api_name="/upload")
+    doc_id = next(r[0] for r in documents["data"] if r[1] == "memo.txt")
+    assert "memo.txt" in [r[1] for r in bob.predict(api_name="/list_documents")[0]["data"]]
+    admin.predict(doc_id, ["board"], api_name="/set_document_groups")
+    assert "memo.txt" not in [r[1] for r in bob.predict(api_name="/list_documents")[0]["data"]]
+    with pytest.raises(AppError):  # bob cannot see it, so cannot delete it either
+        bob.predict(doc_id, api_name="/delete_document")
+    rows, _ = admin.predict(doc_id, api_name="/delete_document")
+    assert "memo.txt" not in [r[1] for r in rows["data"]]

@@ -1,0 +1,185 @@
+"""The Admin tab (administrators only; every handler checks again): users and groups, the
+ingestion queue, evaluation results, and the model and settings in use."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from app.records import UserInfo
+from app.service import KnowledgeService
+from app.settings import Settings
+from ui.guard import Guard, friendly
+
+USER_HEADERS = ["name", "role", "groups", "can sign in"]
+GROUP_HEADERS = ["group", "members"]
+QUEUE_HEADERS = ["id", "document", "status", "pages", "chunks", "uploaded by", "reason", "updated"]
+EVAL_KEYS = ["n", "doc_recall_at_5", "page_recall_at_5", "mrr", "refusal_rate", "latency_ms_p50"]
+EVAL_HEADERS = ["when", "dataset", "questions", "doc recall@5", "page recall@5", "MRR", "refusals", "p50 ms"]
+SHOWN_SETTINGS = (
+    "model", "device", "dtype", "quantize", "threads", "max_context", "embedder", "data_dir", "host", "port",
+    "max_upload_mb", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens", "retrieval_dense_weight",
+    "retrieval_keyword_weight", "retrieval_metadata_boost",
+)  # fmt: skip
+
+
+def settings_rows(model_name: str, settings: Settings | None) -> list[list[str]]:
+    rows = [["model id (API)", model_name]]
+    if settings is None:
+        return rows
+    rows += [[name, str(getattr(settings, name))] for name in SHOWN_SETTINGS]
+    url = settings.database_url
+    database = "SQLite in data_dir" if not url else url.split("://")[0] + "://…"  # never the credentials
+    return [*rows, ["database", database]]
+
+
+def _number(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else ("–" if value is None else str(value))
+
+
+@dataclass
+class AdminTab:
+    service: KnowledgeService
+    guard: Guard
+    settings: Settings | None = None
+
+    def build(self) -> None:
+        with gr.Tab("Users and groups"):
+            self.users = gr.Dataframe(headers=USER_HEADERS, label="Users", interactive=False, elem_id="kb-users")
+            refresh_people = gr.Button("Refresh", size="sm")
+            with gr.Row():
+                name = gr.Textbox(label="New user", max_length=200, elem_id="kb-new-user")
+                password = gr.Textbox(label="Password", type="password", max_length=1024, elem_id="kb-new-password")
+                admin = gr.Checkbox(label="Administrator")
+                self.new_groups = gr.CheckboxGroup(label="Groups", choices=[])
+                add_user = gr.Button("Add user", variant="primary", elem_id="kb-add-user")
+            with gr.Row():
+                self.who = gr.Dropdown(label="User", choices=[], allow_custom_value=True)  # checked by the handler
+                new_password = gr.Textbox(label="New password", type="password", max_length=1024)
+                set_password = gr.Button("Set password")
+            self.groups = gr.Dataframe(headers=GROUP_HEADERS, label="Groups", interactive=False)
+            with gr.Row():
+                group_name = gr.Textbox(label="New group", max_length=200)
+                add_group = gr.Button("Add group")
+                self.which = gr.Dropdown(label="Group", choices=[], allow_custom_value=True)
+                join = gr.Button("Add user to group")
+                leave = gr.Button("Remove user from group")
+        with gr.Tab("Ingestion queue"):
+            self.queue = gr.Dataframe(headers=QUEUE_HEADERS, label="Not ready yet", interactive=False, wrap=True)
+            refresh_queue = gr.Button("Refresh", size="sm")
+        with gr.Tab("Evaluation"):
+            gr.Markdown("Results of `kb eval` runs on this server, newest first.")
+            self.evals = gr.Dataframe(headers=EVAL_HEADERS, interactive=False)
+        with gr.Tab("Model and settings"):
+            self.settings_table = gr.Dataframe(headers=["setting", "value"], interactive=False)
+
+        people = [self.users, self.groups, self.who, self.which, self.new_groups]
+        refresh_people.click(self.people, None, people, api_name="list_users")
+        add_user.click(self.add_user, [name, password, admin, self.new_groups], people, api_name="add_user")
+        set_password.click(self.set_password, [self.who, new_password], None, api_name="set_password")
+        add_group.click(self.add_group, [group_name], people, api_name="add_group")
+        join.click(self.add_member, [self.which, self.who], people, api_name="add_member")
+        leave.click(self.remove_member, [self.which, self.who], people, api_name="remove_member")
+        refresh_queue.click(self.ingest_queue, None, [self.queue], api_name="ingest_queue")
+
+    def outputs_on_load(self) -> list[Any]:
+        return [*self._people_outputs(), self.queue, self.evals, self.settings_table]
+
+    def _people_outputs(self) -> list[Any]:
+        return [self.users, self.groups, self.who, self.which, self.new_groups]
+
+    def on_load(self, user: UserInfo) -> tuple[Any, ...]:
+        """Filled for admins only; a member's page gets nothing (and the tab is hidden)."""
+        if not user.is_admin:
+            return tuple(gr.skip() for _ in self.outputs_on_load())
+        return (*self._people(user), self._queue(user), self._evals(user), self._settings())
+
+    def _people(self, user: UserInfo) -> tuple[Any, ...]:
+        accounts = self.service.accounts
+        users = accounts.list_users(user)
+        groups = accounts.list_groups(user)
+        user_rows = [
+            [u.name, u.role, ", ".join(u.groups), "yes" if accounts.has_password(u.name) else "no"] for u in users
+        ]
+        names, group_names = [u.name for u in users], [g.name for g in groups]
+        return (
+            user_rows,
+            [[g.name, ", ".join(g.members)] for g in groups],
+            gr.Dropdown(choices=names),
+            gr.Dropdown(choices=group_names),
+            gr.CheckboxGroup(choices=group_names, value=[]),
+        )
+
+    def _queue(self, user: UserInfo) -> list[list[object]]:
+        return [
+            [d.id, d.file_name, d.status, d.pages or 0, d.chunks, d.uploaded_by or "", d.error or "",
+             d.updated_at.strftime("%Y-%m-%d %H:%M:%S")]
+            for d in self.service.ingest_queue(user)
+        ]  # fmt: skip
+
+    def _evals(self, user: UserInfo) -> list[list[object]]:
+        rows = []
+        for record in self.service.eval_results(user):
+            summary = record["summary"]
+            rows.append(
+                [record.get("at", ""), record.get("dataset", ""), *(_number(summary.get(k)) for k in EVAL_KEYS)]
+            )
+        return rows
+
+    def _settings(self) -> list[list[str]]:
+        return settings_rows(self.service.model_name, self.settings)
+
+    # ---- handlers: each checks that the caller is an administrator -------------------
+
+    @friendly
+    def add_user(
+        self, name: str, password: str, admin: bool, groups: list[str] | None, request: gr.Request
+    ) -> tuple[Any, ...]:
+        actor = self.guard.admin(request)
+        if not (name or "").strip():
+            raise gr.Error("Type the new user's name.")
+        added = self.service.accounts.add_user(
+            name, admin=bool(admin), groups=tuple(groups or ()), actor=actor, password=password or None
+        )
+        gr.Info(f"Added {added.role} {added.name}" + ("" if password else " (no password yet: they cannot sign in)."))
+        return self._people(actor)
+
+    @friendly
+    def set_password(self, name: str | None, password: str, request: gr.Request) -> None:
+        actor = self.guard.admin(request)
+        if not name:
+            raise gr.Error("Choose a user first.")
+        self.service.accounts.set_password(name, password or "", actor)
+        gr.Info(f"Password of {name} set.")
+
+    @friendly
+    def add_group(self, name: str, request: gr.Request) -> tuple[Any, ...]:
+        actor = self.guard.admin(request)
+        if not (name or "").strip():
+            raise gr.Error("Type the new group's name.")
+        self.service.accounts.add_group(name, actor)
+        return self._people(actor)
+
+    @friendly
+    def add_member(self, group: str | None, name: str | None, request: gr.Request) -> tuple[Any, ...]:
+        actor = self.guard.admin(request)
+        if not group or not name:
+            raise gr.Error("Choose a user and a group first.")
+        self.service.accounts.add_member(group, name, actor)
+        return self._people(actor)
+
+    @friendly
+    def remove_member(self, group: str | None, name: str | None, request: gr.Request) -> tuple[Any, ...]:
+        actor = self.guard.admin(request)
+        if not group or not name:
+            raise gr.Error("Choose a user and a group first.")
+        self.service.accounts.remove_member(group, name, actor)
+        return self._people(actor)
+
+    @friendly
+    def ingest_queue(self, request: gr.Request) -> list[list[object]]:
+        return self._queue(self.guard.admin(request))
+
+    @friendly
+    def people(self, request: gr.Request) -> tuple[Any, ...]:
+        return self._people(self.guard.admin(request))

@@ -1,0 +1,81 @@
+"""Text from the model and from documents, made safe to show: every piece is HTML-escaped (and
+Markdown-escaped where the Chatbot renders Markdown) before it goes into HTML we build, so no
+<script>, <img onerror> or Markdown image from a document or an answer can run or load anything.
+
+Pure functions over plain data (citation dicts as stored with a message); no Gradio here."""
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+# Characters that Markdown (and the Chatbot's LaTeX/HTML passes) would treat as syntax.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$])")
+
+
+def escape_markdown(text: str) -> str:
+    """Plain text as Markdown that renders exactly as the text: HTML escaped, syntax backslashed."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))  # no &#x27; (its # would be escaped)
+
+
+def one_line(text: str) -> str:
+    """Whitespace runs to one space: a blank line inside an HTML block would end it early."""
+    return " ".join(text.split())
+
+
+def document_link(document_id: int, page: int) -> str:
+    """The authenticated route that serves the original; `#page=` makes the PDF viewer open there."""
+    return f"/documents/{int(document_id)}/file#page={max(1, int(page))}"
+
+
+def highlighted(snippet: str, sentence: str) -> str:
+    """The passage escaped, with the supporting sentence wrapped in <mark>."""
+    snippet, sentence = one_line(snippet), one_line(sentence)
+    at = snippet.find(sentence) if sentence else -1
+    if at < 0:
+        tail = f" <mark>{html.escape(sentence)}</mark>" if sentence else ""
+        return html.escape(snippet) + tail
+    before, after = snippet[:at], snippet[at + len(sentence) :]
+    return f"{html.escape(before)}<mark>{html.escape(sentence)}</mark>{html.escape(after)}"
+
+
+def source_html(citation: Mapping[str, Any]) -> str:
+    n, page = int(citation.get("n", 0)), int(citation.get("page", 1))
+    name = html.escape(one_line(str(citation.get("document", ""))))
+    link = html.escape(document_link(int(citation.get("document_id", 0)), page), quote=True)
+    passage = highlighted(str(citation.get("snippet", "")), str(citation.get("sentence", "")))
+    return (
+        f'<div class="kb-source"><span class="kb-source-n">[{n}]</span> '
+        f'<a class="kb-open" href="{link}" target="_blank" rel="noopener noreferrer">{name}, page {page}</a>'
+        f'<blockquote class="kb-passage">{passage}</blockquote></div>'
+    )
+
+
+def sources_html(citations: Sequence[Mapping[str, Any]]) -> str:
+    if not citations:
+        return ""
+    items = "".join(source_html(c) for c in citations)
+    return f'<div class="kb-sources"><div class="kb-sources-title">Sources</div>{items}</div>'
+
+
+def answer_markdown(text: str, citations: Sequence[Mapping[str, Any]] = ()) -> str:
+    """An assistant message for the Chatbot: the escaped answer, then its sources."""
+    body = escape_markdown(text.strip()) or "…"
+    sources = sources_html(citations)
+    return f"{body}\n\n{sources}" if sources else body
+
+
+CSS = """
+.kb-sources { margin-top: .6em; border-top: 1px solid var(--border-color-primary); padding-top: .4em; }
+.kb-sources-title { font-weight: 600; font-size: .9em; }
+.kb-source { margin: .4em 0; font-size: .9em; }
+.kb-passage { margin: .2em 0 .2em .5em; padding-left: .6em; border-left: 3px solid var(--border-color-accent); }
+.kb-passage mark { background: #fff3a3; color: inherit; }
+.kb-notice { padding: .3em .6em; }
+"""
+
+
+def quoted_name(name: str) -> str:
+    """A file name for a Content-Disposition header (RFC 5987)."""
+    return "UTF-8''" + quote(name, safe="")
