@@ -342,3 +342,23 @@ class MetadataFilter:
         if self.documents and not any(fnmatch.fnmatchcase(name, g.lower()) for g in self.documents):
             return False
         return not any(fnmatch.fnmatchcase(name, g.lower()) for g in self.exclude_documents)
+
+
+def names_fit(hints: QueryHints, document: DocumentFacts, company_named: bool) -> bool:
+    """Does `document` fit what the question says about which document it wants (its company, its
+    period), as far as the document's own metadata can tell? Unlike match_documents this is not
+    relative to the other documents: it answers "is the filing the question names here at all"."""
+    if company_named and document.metadata.organisation and not _company(document, hints):
+        return False
+    if not (hints.dates or hints.quarters or hints.years):
+        return True
+    if document.period_end is None and not document.years and not document.quarters:
+        return True  # a document without a period (a handbook) cannot be ruled out by one
+    if hints.dates and document.period_end is not None:
+        return _on_date(document, hints) > 0  # an exact date outranks the year written in it
+    return _period(document, hints) > 0
+
+
+def company_named(hints: QueryHints, documents: Iterable[DocumentFacts]) -> bool:
+    """The question names the organisation of some readable document (one with metadata)."""
+    return any(d.metadata.organisation and _company(d, hints) for d in documents)

@@ -8,7 +8,7 @@ the allowed ids go into the FAISS search itself and mask the BM25 statistics and
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -17,7 +17,14 @@ from app.retrieval.bm25 import BM25Params, IdArray
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.metadata import MatchWeights, MetadataFilter, QueryHints, match_documents
+from app.retrieval.metadata import (
+    MatchWeights,
+    MetadataFilter,
+    QueryHints,
+    company_named,
+    match_documents,
+    names_fit,
+)
 from app.retrieval.relevance import RELEVANCE_MODEL, RelevanceFeatures, RelevanceModel, features
 from app.retrieval.text import content_terms
 from app.settings import Settings
@@ -158,7 +165,7 @@ class Retriever:
         for term in terms:
             df = corpus.bm25.document_frequency(term, mask)
             idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
-        found = features(terms, chunks, idf)
+        found = replace(features(terms, chunks, idf), fit=_names_fit(question, chunks, corpus))
         probability = self.config.relevance.probability(found)
         relevant = bool(chunks) and probability >= self.config.relevance.threshold
         return RetrievalResult(question, chunks, terms, match, found, probability, relevant, timings)
@@ -191,3 +198,15 @@ def config_from_settings(settings: Settings) -> RetrievalConfig:
         metadata_boost=settings.retrieval_metadata_boost,
         scope_weight=settings.retrieval_scope_weight,
     )
+
+
+def _names_fit(question: str, chunks: list[RetrievedChunk], corpus: Corpus, top: int = 3) -> float:
+    """1.0 when one of the top chunks comes from a document that fits the company and period the
+    question names (judged against every readable document, not only those a filter kept)."""
+    hints = QueryHints.parse(question)
+    named = company_named(hints, corpus.documents.values())
+    for retrieved in chunks[:top]:
+        facts = corpus.documents.get(retrieved.chunk.document_id)
+        if facts is None or names_fit(hints, facts, named):
+            return 1.0
+    return 0.0

@@ -7,7 +7,14 @@ from datetime import date
 import pytest
 
 from app.retrieval import MetadataFilter, Retriever
-from app.retrieval.metadata import DocumentFacts, QueryHints, calendar_quarter, match_documents
+from app.retrieval.metadata import (
+    DocumentFacts,
+    QueryHints,
+    calendar_quarter,
+    company_named,
+    match_documents,
+    names_fit,
+)
 from ingestion.service import KnowledgeBase
 from ingestion.types import DocumentMetadata
 from tests.conftest import EVAL
@@ -64,6 +71,21 @@ def test_no_facet_no_match_and_a_wrong_company_gets_nothing() -> None:
     assert calendar_quarter(date(2023, 7, 1)) == (2023, 2) and calendar_quarter(date(2022, 12, 31)) == (2022, 4)
 
 
+def test_names_fit_says_whether_the_named_filing_is_there_at_all() -> None:
+    def fits(question: str, document: DocumentFacts) -> bool:
+        hints = QueryHints.parse(question)
+        return names_fit(hints, document, company_named(hints, LOOKALIKES))
+
+    apple_q2, apple_q3, intel = LOOKALIKES[1], LOOKALIKES[2], LOOKALIKES[3]
+    assert fits("Apple iPhone sales for the quarter ended April 1, 2023?", apple_q2)
+    assert not fits("Apple iPhone sales for the quarter ended April 1, 2023?", apple_q3)  # a sibling filing
+    assert not fits("Apple iPhone sales for the quarter ended April 1, 2023?", intel)  # same date, other company
+    assert fits("What were Apple's total net sales?", apple_q3)  # no period named
+    handbook = DocumentFacts.of(9, "handbook.pdf", DocumentMetadata())
+    assert fits("What is the 2023 holiday schedule at Apple?", handbook)  # no metadata: cannot be ruled out
+    assert fits("What is the travel policy?", intel)
+
+
 def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> None:
     if not (Q2.is_file() and Q3.is_file()):
         pytest.skip(f"the sample PDFs are not in {EVAL}")
@@ -86,3 +108,13 @@ def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> 
     without_boost = Retriever(kb, retriever.config.__class__(metadata_boost=0.0, scope_weight=0.0))
     plain = without_boost.retrieve("What were Apple's iPhone net sales for the quarter ended July 1, 2023?", admin, k=5)
     assert {r.chunk.file_name for r in plain} == {Q2.name, Q3.name}  # look-alikes mix without metadata
+    # The named quarter's filing is not readable here: the others are no evidence of it.
+    missing = retriever.search(
+        "What were Apple's iPhone net sales for the quarter ended April 1, 2023?",
+        admin,
+        k=5,
+        filters=MetadataFilter(exclude_documents=(Q2.name,)),
+    )
+    assert missing.chunks and missing.features.fit == 0.0 and not missing.relevant
+    present = retriever.search("What were Apple's iPhone net sales for the quarter ended April 1, 2023?", admin, k=5)
+    assert present.features.fit == 1.0 and present.relevant
