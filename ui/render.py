@@ -19,6 +19,16 @@ def escape_markdown(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))  # no &#x27; (its # would be escaped)
 
 
+# Inside the HTML we build, Markdown syntax is written as character references: even a Markdown
+# pass over the HTML block cannot turn a document's "![x](http://...)" into an image.
+_HTML_MARKDOWN = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_[]()!$~|#"})
+
+
+def escape_html(text: str) -> str:
+    """html.escape, plus Markdown's syntax characters as references (one pass, so no double escaping)."""
+    return text.translate(_HTML_MARKDOWN)
+
+
 def one_line(text: str) -> str:
     """Whitespace runs to one space: a blank line inside an HTML block would end it early."""
     return " ".join(text.split())
@@ -34,15 +44,15 @@ def highlighted(snippet: str, sentence: str) -> str:
     snippet, sentence = one_line(snippet), one_line(sentence)
     at = snippet.find(sentence) if sentence else -1
     if at < 0:
-        tail = f" <mark>{html.escape(sentence)}</mark>" if sentence else ""
-        return html.escape(snippet) + tail
+        tail = f" <mark>{escape_html(sentence)}</mark>" if sentence else ""
+        return escape_html(snippet) + tail
     before, after = snippet[:at], snippet[at + len(sentence) :]
-    return f"{html.escape(before)}<mark>{html.escape(sentence)}</mark>{html.escape(after)}"
+    return f"{escape_html(before)}<mark>{escape_html(sentence)}</mark>{escape_html(after)}"
 
 
 def source_html(citation: Mapping[str, Any]) -> str:
     n, page = int(citation.get("n", 0)), int(citation.get("page", 1))
-    name = html.escape(one_line(str(citation.get("document", ""))))
+    name = escape_html(one_line(str(citation.get("document", ""))))
     link = html.escape(document_link(int(citation.get("document_id", 0)), page), quote=True)
     passage = highlighted(str(citation.get("snippet", "")), str(citation.get("sentence", "")))
     return (

@@ -71,7 +71,8 @@ def serve(
     settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
     port = free_port()
     app = create_web_app(service, settings, queue_size=queue_size)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)  # (open event streams are cut after 1 s at shutdown)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
