@@ -45,6 +45,7 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
             device=settings.device,
             dtype=settings.dtype,
             quantize=settings.quantize,
+            compile=settings.compile,
             threads=settings.threads,
             max_context=settings.max_context,
         )

@@ -113,6 +113,7 @@ class Engine:
         quantize: str = "none",
         threads: int | None = None,
         max_context: int | None = None,
+        compile: bool = False,
     ) -> "Engine":
         if threads:
             torch.set_num_threads(threads)
@@ -124,7 +125,11 @@ class Engine:
             raise GenerationError(f"Unknown quantisation {quantize!r}; use 'none' or 'int8'.")
         tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
         name = path.stem if path.is_file() else path.name
-        return cls(model, tokenizer, name, max_context)
+        engine = cls(model, tokenizer, name, max_context)
+        if compile:
+            model.compile_decode()
+            engine.generate(engine.raw_prompt_ids("Hello"), GenerationConfig(max_new_tokens=2))  # compile now
+        return engine
 
     # -- prompts -----------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def prefill(model: Transformer, prompt: torch.Tensor) -> torch.Tensor:
 
 def decode_one_token(model: Transformer, token: torch.Tensor, pos: int) -> torch.Tensor:
     """token [B, 1] at position pos -> logits [B, V]."""
-    return model(token, pos, last_only=True)[:, -1]
+    return model.decode_step(token, pos)
 
 
 @torch.inference_mode()

@@ -4,6 +4,7 @@ Written after gpt-fast's model.py: the whole model in one file, shapes next to t
 B batch, T new tokens, S cached positions, H query heads, K key/value heads, D head dim, C model dim.
 """
 
+from collections.abc import Callable
 from typing import cast
 
 import torch
@@ -134,6 +135,7 @@ class Transformer(nn.Module):
         self.rope: RotaryEmbedding | None = None
         self.max_batch = 0
         self.max_seq = 0
+        self._compiled_forward: Callable[..., torch.Tensor] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -156,6 +158,17 @@ class Transformer(nn.Module):
 
     def blocks(self) -> list[TransformerBlock]:
         return cast(list[TransformerBlock], list(self.layers))
+
+    def compile_decode(self) -> None:
+        """Compile the one-token decode step (torch.compile, Inductor). One graph for every position
+        and batch size (dynamic shapes): Python and kernel-launch overhead per layer disappears and
+        norms, rotary and residual adds fuse into the matmuls' neighbours. The first step compiles."""
+        self._compiled_forward = torch.compile(self.forward, dynamic=True)
+
+    def decode_step(self, tokens: torch.Tensor, start_pos: int) -> torch.Tensor:
+        """tokens [B, 1] at position start_pos -> logits [B, V]; compiled when compile_decode() was called."""
+        forward = self._compiled_forward or self.forward
+        return forward(tokens, start_pos, last_only=True)[:, -1]
 
     def reorder_cache(self, rows: torch.Tensor) -> None:
         for layer in self.blocks():

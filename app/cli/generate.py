@@ -26,6 +26,9 @@ def register(cli: typer.Typer) -> None:
         device: Annotated[str | None, typer.Option(help="auto, cpu or cuda (default: KB_DEVICE).")] = None,
         dtype: Annotated[str | None, typer.Option(help="auto, float32, bfloat16, float16.")] = None,
         quantize: Annotated[str | None, typer.Option(help="none or int8 (default: KB_QUANTIZE).")] = None,
+        compile: Annotated[
+            bool | None, typer.Option("--compile/--no-compile", help="torch.compile the decode step (KB_COMPILE).")
+        ] = None,
         stats: Annotated[bool, typer.Option(help="Print timing to standard error.")] = False,
     ) -> None:
         """Generate text from the bare model (no knowledge base), streamed as it is produced."""
@@ -42,6 +45,7 @@ def register(cli: typer.Typer) -> None:
             quantize=quantize or settings.quantize,
             threads=settings.threads,
             max_context=settings.max_context,
+            compile=settings.compile if compile is None else compile,
         )
         cfg = GenerationConfig(
             max_new_tokens=max_new_tokens,
