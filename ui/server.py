@@ -1,6 +1,7 @@
 """The one web application: the HTTP API of app.api plus the Gradio page mounted at "/", behind
-sign-in. Safe by default: the page gets no allowed paths, the data folder is blocked, uploads
-are size-limited, and a queue bounds concurrent work (past it: "This application is busy").
+sign-in. Safe by default: never launched with a share link (we only mount, so share stays off),
+no allowed paths, the data folder blocked, uploads size-limited, analytics off, and a queue that
+bounds concurrent work (past it: "This application is currently busy").
 
     web = create_web_app(service, settings)   # a FastAPI app for uvicorn
 """

@@ -154,6 +154,26 @@ def test_sign_in_upload_ask_cite_and_open(browser: Any, web: Running) -> None:
     assert not page.dialogs
 
 
+def test_stop_ends_the_answer_and_keeps_nothing(browser: Any, web: Running) -> None:
+    page = sign_in(browser, web, "bob")
+    reply, web.engine.reply = web.engine.reply, "The cafeteria serves lunch at noon every weekday. " * 12 + "[1]"
+    try:
+        answer = ask(page, "When does the cafeteria serve lunch?")
+        wait_text(page, "#kb-chatbot", r"cafeteria serves", 20)
+        page.locator("#kb-stop").click()
+    finally:
+        web.engine.reply = reply
+    page.wait_for_timeout(1500)
+    stopped = answer.inner_text()
+    page.wait_for_timeout(1000)
+    assert answer.inner_text() == stopped and "Sources" not in stopped  # nothing more arrived
+    page.screenshot(path=SHOTS / "09-stopped.png")
+    assert all(
+        not web.service.messages(web.service.actor("bob"), c.id)
+        for c in web.service.conversations(web.service.actor("bob"))
+    )
+
+
 def test_a_member_does_not_see_another_groups_document(browser: Any, web: Running) -> None:
     page = sign_in(browser, web, "bob")
     page.get_by_role("tab", name="Documents").click()
@@ -173,14 +193,14 @@ def test_hostile_document_text_does_not_run(browser: Any, web: Running, tmp_path
     evil = tmp_path / "heron.md"
     evil.write_text(HOSTILE, encoding="utf-8")
     page = sign_in(browser, web, "admin")
-    upload(page, [evil], "09-hostile-upload.png", "10-hostile-ready.png")
+    upload(page, [evil], "10-hostile-upload.png", "11-hostile-ready.png")
     ask(page, "When is the launch of Project Heron planned?")
     page.locator("#kb-chatbot a.kb-open").last.wait_for(timeout=60_000)
     page.wait_for_timeout(500)
-    page.screenshot(path=SHOTS / "11-hostile-answer.png")
+    page.screenshot(path=SHOTS / "12-hostile-answer.png")
     assert page.evaluate("window.pwned") is None and not page.dialogs
     assert "<script>window.pwned" in page.locator("#kb-chatbot").inner_text()  # shown as text
     assert page.locator("#kb-chatbot img[src='x']").count() == 0
     page.get_by_role("tab", name="Admin").click()  # admins see it; its tables were filled on load
     wait_text(page, "#kb-users", r"alice[\s\S]*bob", 10)
-    page.screenshot(path=SHOTS / "12-admin.png", full_page=True)
+    page.screenshot(path=SHOTS / "13-admin.png", full_page=True)

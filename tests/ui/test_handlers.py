@@ -57,6 +57,14 @@ def test_nothing_without_signing_in(web: Running) -> None:
     assert httpx.get(f"{web.url}/v1/documents").status_code == 401  # the API keeps its keys
 
 
+def test_no_file_outside_the_upload_area_is_served(web: Running) -> None:
+    alice = signed_in(web, "alice")
+    for path in (web.data_dir / "kb.sqlite3", web.data_dir / "index.faiss", Path("/etc/passwd")):
+        response = alice.get(f"/gradio_api/file={path}")
+        assert response.status_code in (403, 404), (path, response.status_code)
+        assert b"SQLite format" not in response.content and b"root:" not in response.content
+
+
 def test_a_member_calling_an_admin_handler_is_refused(web: Running) -> None:
     bob = client(web, "bob")
     for api_name, args in ADMIN_HANDLERS:
