@@ -65,14 +65,16 @@ def split_document(
         start, end = _without_wordless_edge_pages(text, page_starts, start, end)
         if not _says_something(text[start:end]):
             continue
+        first, last = _page_index(page_starts, start), _page_index(page_starts, end - 1)
         drafts.append(
             ChunkDraft(
                 ordinal=len(drafts),
                 text=text[start:end],
-                page_start=doc.pages[_page_index(page_starts, start)].number,
-                page_end=doc.pages[_page_index(page_starts, end - 1)].number,
+                page_start=doc.pages[first].number,
+                page_end=doc.pages[last].number,
                 char_start=start,
                 char_end=end,
+                page_breaks=tuple(page_starts[i] - start for i in range(first + 1, last + 1)),
             )
         )
     return drafts

@@ -54,6 +54,9 @@ class ChunkDraft:
     page_end: int  # 1-based, inclusive
     char_start: int  # offset into ParsedDocument.text
     char_end: int  # exclusive
+    # Offsets in `text` where each later page of the span begins (page_end - page_start of them),
+    # so a sentence inside the chunk can be cited with its own page.
+    page_breaks: tuple[int, ...] = ()
 
 
 class Embedder(Protocol):

@@ -1,11 +1,14 @@
 """Which page an offset inside a chunk falls on.
 
-A chunk knows its page span, not where inside it a page ends. Pages are joined with a blank line
+Chunks ingested since revision 0003 record where inside them each page begins, and that decides.
+For older ones the page is estimated: pages are joined with a blank line
 (ParsedDocument.PAGE_SEPARATOR), so every page break is at a blank line, though not every blank
 line is a page break. Text before the first blank line is on the first page, text after the last
 on the last page, and with exactly as many blank lines as breaks each one is a break; otherwise
 the page is bounded by the blank lines around the offset and estimated by position.
 """
+
+import bisect
 
 from ingestion.store.records import StoredChunk
 
@@ -17,6 +20,8 @@ def page_of(chunk: StoredChunk, offset: int) -> int:
     breaks = chunk.page_end - chunk.page_start
     if breaks <= 0:
         return chunk.page_start
+    if len(chunk.page_breaks) == breaks:  # recorded at ingestion: exact
+        return chunk.page_start + bisect.bisect_right(chunk.page_breaks, offset)
     gaps = _separator_offsets(chunk.text)
     before = sum(1 for g in gaps if g < offset)
     after = len(gaps) - before

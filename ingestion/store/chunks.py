@@ -27,6 +27,7 @@ def _stored(chunk: Chunk, file_name: str) -> StoredChunk:
         page_end=chunk.page_end,
         char_start=chunk.char_start,
         char_end=chunk.char_end,
+        page_breaks=tuple(chunk.page_breaks or ()),
     )
 
 
@@ -42,6 +43,7 @@ def insert_chunks(session: Session, document_id: int, header: str, drafts: Seque
             page_end=d.page_end,
             char_start=d.char_start,
             char_end=d.char_end,
+            page_breaks=list(d.page_breaks),
         )
         for d in drafts
     ]

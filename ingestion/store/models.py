@@ -7,6 +7,7 @@ Any change here needs a new Alembic revision in `migrations/versions/` (a test c
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     DateTime,
     ForeignKey,
     Index,
@@ -145,6 +146,8 @@ class Chunk(Base):
     page_end: Mapped[int] = mapped_column(Integer)
     char_start: Mapped[int] = mapped_column(Integer)
     char_end: Mapped[int] = mapped_column(Integer)
+    # Offsets in `text` where each later page begins; NULL for chunks stored before revision 0003.
+    page_breaks: Mapped[list[int] | None] = mapped_column(JSON, default=None)
 
 
 class IngestJob(Base):

@@ -57,6 +57,7 @@ class StoredChunk:
     page_end: int
     char_start: int
     char_end: int
+    page_breaks: tuple[int, ...] = ()  # offsets in `text` where pages page_start+1.. begin; () if unknown
 
     @property
     def embedding_text(self) -> str:

@@ -96,3 +96,22 @@ def test_canary_never_reaches_a_user_outside_its_group(kb: KnowledgeBase) -> Non
     # ...while a member of the group gets it, cited.
     answer = service.ask(f"What is the project codename {CANARY}?", service.actor("alice"))
     assert answer.found and answer.citations[0].document == "secret.txt" and CANARY in answer.citations[0].snippet
+
+
+def test_a_sentence_is_cited_with_its_own_page_inside_a_multi_page_chunk(
+    make_kb: Callable[..., KnowledgeBase],
+) -> None:
+    """The Foot Locker 8-K's short pages 2-4 share chunks; the designation sentence is on page 3."""
+    from tests.conftest import FOOTLOCKER_PDF
+
+    if not FOOTLOCKER_PDF.is_file():
+        pytest.skip(f"{FOOTLOCKER_PDF} is not available")
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.ingest([FOOTLOCKER_PDF], actor=admin)
+    spanning = [c for batch in kb.iter_chunks() for c in batch if c.page_start < c.page_end]
+    assert spanning and all(len(c.page_breaks) == c.page_end - c.page_start for c in spanning)
+    answer = build_service(kb).ask("Whom did the Board designate as the audit committee financial expert?", admin)
+    assert answer.found and answer.citations
+    cited = answer.citations[0]
+    assert "audit committee financial expert" in cited.sentence and cited.page == 3, cited

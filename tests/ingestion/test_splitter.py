@@ -63,6 +63,10 @@ def test_page_spans_follow_the_offsets_and_empty_pages_make_no_chunks() -> None:
         assert starts[chunk.page_start - 1] <= chunk.char_start < starts[chunk.page_start]
         assert starts[chunk.page_end - 1] < chunk.char_end <= starts[chunk.page_end]
     assert any(c.page_end > c.page_start for c in chunks)  # short pages share a chunk
+    for chunk in chunks:  # each later page of a span begins exactly where the chunk records it
+        assert len(chunk.page_breaks) == chunk.page_end - chunk.page_start
+        for page, offset in enumerate(chunk.page_breaks, start=chunk.page_start + 1):
+            assert chunk.char_start + offset == starts[page - 1]
 
 
 def test_the_metadata_header_counts_against_the_budget() -> None:
