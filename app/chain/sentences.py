@@ -3,10 +3,13 @@
 import re
 from dataclasses import dataclass
 
-# A sentence ends at . ! ? (followed by space) or a CJK full stop, or at a blank line; citation
-# markers right after the full stop ("rose 5%. [2]") stay with the sentence they follow.
+# A sentence ends at . ! ? (followed by space; not after a title or company suffix) or a CJK
+# full stop, or at a blank line; citation markers right after the full stop ("rose 5%. [2]") stay
+# with the sentence they follow.
+_NOT_AN_END = r"(?<!\b(?:Mr|Ms|Dr|Jr|Sr|St|No|vs|Co)\.)(?<!\b(?:Mrs|Inc|Ltd|etc)\.)(?<!\bCorp\.)"
 _BOUNDARY = re.compile(
-    r"(?<=[.!?])(?P<tail>(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*[\"')]*)\s+(?=[^\sa-z])|(?<=[。！？])(?P<cjk>(?:\[\d+\])*)|\n\s*\n"
+    r"(?<=[.!?])" + _NOT_AN_END + r"(?P<tail>(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*[\"')]*)\s+(?=[^\sa-z])"
+    r"|(?<=[。！？])(?P<cjk>(?:\[\d+\])*)|\n\s*\n"
 )
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

@@ -138,6 +138,25 @@ def test_page_of_with_more_blank_lines_than_page_breaks() -> None:
     assert page_of(replace(c, page_end=9), 4) == 8  # exactly as many blank lines as breaks
 
 
+def test_recorded_page_breaks_decide_even_among_paragraph_breaks() -> None:
+    text = "Page one.\n\nStill page one.\n\nPage two starts.\n\nPage three.\n\nAlso three."
+    breaks = (text.index("Page two"), text.index("Page three"))
+    c = replace(chunk(text, pages=(4, 6)), page_breaks=breaks)
+    assert [page_of(c, text.index(s)) for s in ("Still", "Page two", "Page three", "Also")] == [4, 5, 6, 6]
+
+
+def test_titles_and_company_suffixes_end_no_sentence() -> None:
+    from app.chain.sentences import split_sentences
+
+    text = "The Board designated Ms. Nicosia as the expert. Foot Locker, Inc. agreed. Sales rose 5%. [2] Done."
+    assert [s.text for s in split_sentences(text)] == [
+        "The Board designated Ms. Nicosia as the expert.",
+        "Foot Locker, Inc. agreed.",
+        "Sales rose 5%. [2]",
+        "Done.",
+    ]
+
+
 def test_unmarked_answer_gets_the_supporting_source_and_nothing_else() -> None:
     sources = [Source(1, hit(LUNCH)), Source(2, hit(SALES))]
     cited = cite("Net sales were $94.8 billion in the second quarter.", sources)
