@@ -6,6 +6,7 @@ accounts.add_user("bob", admin=False, groups=("hr",), actor=admin, password="...
 """
 
 from app.auth.passwords import check_strength, hash_password, needs_rehash, new_password, verify_password
+from app.auth.throttle import SignInThrottle
 from app.errors import PermissionDeniedError
 from ingestion.errors import NotFoundError
 from ingestion.service import KnowledgeBase
@@ -19,9 +20,10 @@ def require_admin(actor: UserInfo, doing: str) -> None:
 
 
 class Accounts:
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: KnowledgeBase, throttle: SignInThrottle | None = None) -> None:
         self.kb = kb
         self.passwords = PasswordStore(kb.db)
+        self.throttle = throttle or SignInThrottle()
 
     def user(self, name: str) -> UserInfo | None:
         """The user called `name` as the database has them now (role and groups), or None."""
@@ -31,9 +33,16 @@ class Accounts:
             return None
 
     def sign_in(self, name: str, password: str) -> UserInfo | None:
+        """None for an unknown user or a wrong password, and for every attempt on a name that has
+        just had too many wrong ones (the throttle), so guessing stays slow."""
         stored = self.passwords.hash_of(name) if name else None
-        if not verify_password(stored, password):
+        if self.throttle.blocked(name):
+            verify_password(stored, password)  # the same work as an ordinary attempt: no timing tell
             return None
+        if not verify_password(stored, password):
+            self.throttle.failed(name)
+            return None
+        self.throttle.succeeded(name)
         assert stored is not None
         if needs_rehash(stored):  # argon2 parameters were raised since this hash was made
             self.passwords.set_hash(name, hash_password(password))

@@ -30,6 +30,22 @@ def test_first_start_prints_one_admin_password_once(make_kb: object) -> None:
     assert accounts.sign_in("admin", password + "x") is None and accounts.sign_in("ghost", password) is None
 
 
+def test_password_guessing_is_throttled(make_kb: object) -> None:
+    from app.auth.throttle import SignInThrottle
+
+    now = [0.0]
+    kb = make_kb()  # type: ignore[operator]
+    accounts = Accounts(kb, SignInThrottle(max_failures=3, window_s=60, clock=lambda: now[0]))
+    password = accounts.ensure_admin_password()
+    assert password
+    for guess in ("a", "b", "c"):
+        assert accounts.sign_in("admin", guess) is None
+    assert accounts.sign_in("admin", password) is None  # blocked, even with the right password
+    now[0] += 61
+    assert accounts.sign_in("admin", password) is not None  # the window passed
+    assert accounts.sign_in("admin", "d") is None and accounts.sign_in("admin", password) is not None  # reset
+
+
 def test_empty_knowledge_base_offers_samples_and_says_so(tmp_path: Path) -> None:
     with serve(tmp_path, documents=False) as web:
         bob = client(web, "bob")
