@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.types import RetrievedChunk
@@ -133,3 +134,20 @@ def build_service(kb: KnowledgeBase, engine: FakeEngine | None = None, **service
     llm = EngineChatModel(engine=engine or FakeEngine(), specials=CHATML_SPECIALS)
     chain = AnswerChain(llm, VectorRetriever(kb), OverlapOrSimilarity())
     return KnowledgeService(kb, chain, writer=lambda: nullcontext(kb), **service_options)  # type: ignore[arg-type]
+
+
+CANARY = "Zanzibar-Quokka-7731"
+CANARY_SECRET = f"The project codename is {CANARY}. The merger closes in March with Globex."
+PUBLIC_HANDBOOK = "The cafeteria serves lunch at noon every weekday. Parking is free for employees."
+
+
+def canary_knowledge_base(kb: KnowledgeBase, write_text: Callable[..., Path]) -> KnowledgeBase:
+    """alice (group board) and bob (no group); handbook.txt for everyone, secret.txt (the canary)
+    for the board only."""
+    admin = kb.actor(None)
+    kb.add_group("board", admin)
+    kb.add_user("alice", admin=False, groups=("board",), actor=admin)
+    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.ingest([write_text("handbook.txt", PUBLIC_HANDBOOK)], actor=admin)
+    kb.ingest([write_text("secret.txt", CANARY_SECRET)], actor=admin, groups=("board",))
+    return kb

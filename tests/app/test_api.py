@@ -14,22 +14,12 @@ import uvicorn
 from app.api import create_api
 from app.service import KnowledgeService
 from ingestion.service import KnowledgeBase
-from tests.app.fake_llm import build_service
-
-PUBLIC = "The cafeteria serves lunch at noon every weekday. Parking is free for employees."
-SECRET = "The project codename is Zanzibar-Quokka-7731. The merger closes in March."
+from tests.app.fake_llm import build_service, canary_knowledge_base
 
 
 @pytest.fixture
 def service(make_kb: Callable[..., KnowledgeBase], write_text: Callable[..., Path]) -> KnowledgeService:
-    kb = make_kb()
-    admin = kb.actor(None)
-    kb.add_group("board", admin)
-    kb.add_user("alice", admin=False, groups=("board",), actor=admin)
-    kb.add_user("bob", admin=False, groups=(), actor=admin)
-    kb.ingest([write_text("handbook.txt", PUBLIC)], actor=admin)
-    kb.ingest([write_text("secret.txt", SECRET)], actor=admin, groups=("board",))
-    return build_service(kb, max_upload_bytes=2000)
+    return build_service(canary_knowledge_base(make_kb(), write_text), max_upload_bytes=2000)
 
 
 @pytest.fixture

@@ -10,23 +10,12 @@ from app.service import KnowledgeService
 from app.types import Answer
 from ingestion.errors import NotFoundError
 from ingestion.service import KnowledgeBase
-from tests.app.fake_llm import FakeEngine, build_service
-
-CANARY = "Zanzibar-Quokka-7731"
-SECRET = f"The project codename is {CANARY}. The merger closes in March with Globex."
-PUBLIC = "The cafeteria serves lunch at noon every weekday. Parking is free for employees."
+from tests.app.fake_llm import CANARY, FakeEngine, build_service, canary_knowledge_base
 
 
 @pytest.fixture
 def kb(make_kb: Callable[..., KnowledgeBase], write_text: Callable[..., Path]) -> KnowledgeBase:
-    kb = make_kb()
-    admin = kb.actor(None)
-    kb.add_group("board", admin)
-    kb.add_user("alice", admin=False, groups=("board",), actor=admin)
-    kb.add_user("bob", admin=False, groups=(), actor=admin)
-    kb.ingest([write_text("handbook.txt", PUBLIC)], actor=admin)
-    kb.ingest([write_text("secret.txt", SECRET)], actor=admin, groups=("board",))
-    return kb
+    return canary_knowledge_base(make_kb(), write_text)
 
 
 def test_answers_are_stored_per_user_with_citations_and_timings(kb: KnowledgeBase) -> None:
