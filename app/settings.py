@@ -43,8 +43,6 @@ class Settings(BaseSettings):
         2048, ge=256, description="Cap on the prompt below the context window (prefill time on CPU); None: no cap."
     )
     chain_history_messages: int = Field(6, ge=0, description="Conversation messages the follow-up condenser reads.")
-    chain_min_coverage: float = Field(0.5, ge=0, le=1, description="Question words one chunk must hold to answer.")
-    chain_min_dense: float = Field(0.9, ge=-1, le=1, description="Dense similarity that alone counts as relevant.")
     api_model_name: str = Field("kb", description="Model id the OpenAI-compatible API reports and accepts.")
     # retrieval: weighted reciprocal rank fusion of dense and BM25, metadata boost (app.retrieval).
     # Measured (doc recall@5): sec-10-q RRF 1:1 0.682 -> +metadata 1.000; FinanceBench subset 0.774 ->

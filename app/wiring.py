@@ -1,30 +1,61 @@
-"""Build the service from settings: knowledge base (reader), model, retriever, chain."""
+"""Build from settings: the knowledge base (store configuration, reader or writer) and the service
+(knowledge base, model, retriever, chain)."""
 
-import importlib
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.service import KnowledgeService
 from app.settings import Settings, load_settings
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:  # loaded when the service opens, not at import
+    from ingestion.service import KnowledgeBase, StoreConfig
 
 
-def make_retriever(kb: Any, settings: Settings) -> tuple[Any, Any]:
-    """(retriever, relevance check): the fused retriever of app.retrieval and its calibrated
-    relevance helper; dense search and our overlap gate (logged) while they are not there."""
-    from app.chain.relevance import OverlapOrSimilarity
+def make_retriever(kb: "KnowledgeBase", settings: Settings) -> tuple[Any, Any]:
+    """(retriever, relevance check): hybrid retrieval and its calibrated "is it in here at all"."""
+    from app.retrieval import Retriever, config_from_settings, is_relevant
 
-    retrieval = importlib.import_module("app.retrieval")
-    retriever = getattr(retrieval, "Retriever", None)
-    if retriever is None:
-        from app.chain.dense import DenseRetriever
+    return Retriever(kb, config_from_settings(settings)), is_relevant
 
-        log.warning("app.retrieval.Retriever is not available; answering from dense search only.")
-        return DenseRetriever(kb), OverlapOrSimilarity(settings.chain_min_coverage, settings.chain_min_dense)
-    return retriever(kb, retrieval.config_from_settings(settings)), retrieval.is_relevant
+
+def store_config(settings: Settings) -> "StoreConfig":
+    from ingestion.index import IndexTuning
+    from ingestion.parsing import ParseLimits
+    from ingestion.pipeline import IngestOptions
+    from ingestion.service import StoreConfig
+
+    return StoreConfig(
+        data_dir=settings.data_dir,
+        database_url=settings.database_url,
+        admin_name=settings.admin_user,
+        tuning=IndexTuning(hnsw_threshold=settings.index_hnsw_threshold),
+        ingest=IngestOptions(
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            embed_batch=settings.embed_batch_size,
+            parse_workers=settings.parse_workers,
+            parse_limits=ParseLimits(timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb),
+        ),
+    )
+
+
+@contextmanager
+def open_knowledge_base(
+    *, writer: bool, embedder: bool, align_index: bool = True, settings: Settings | None = None
+) -> Iterator["KnowledgeBase"]:
+    """The knowledge base of the configured data folder; closed (lock released) on exit."""
+    from ingestion.embedders import load_embedder
+    from ingestion.service import KnowledgeBase
+
+    settings = settings or load_settings()
+    config = store_config(settings)
+    factory = (lambda: load_embedder(settings.embedder)) if embedder else None
+    kb = KnowledgeBase.open(config, embedder=factory, writer=writer, align_index=align_index)
+    try:
+        yield kb
+    finally:
+        kb.close()
 
 
 @contextmanager
@@ -32,7 +63,6 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
     """The service for the configured data folder and model; the model loads here, not at import."""
     from app.adapters.llm import EngineChatModel
     from app.chain.rag import AnswerChain, ChainSettings
-    from app.cli.ingest import open_knowledge_base, store_config
     from ingestion.embedders import load_embedder
     from ingestion.service import KnowledgeBase
 

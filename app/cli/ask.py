@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli.ingest import UserOption
+from app.cli.options import UserOption
 
 
 def answer_json(answer: object) -> str:

@@ -6,7 +6,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli.ingest import UserOption, open_knowledge_base
+from app.cli.options import UserOption
+from app.wiring import open_knowledge_base
 
 
 def register(cli: typer.Typer) -> None:

@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from app.cli.ingest import UserOption, open_knowledge_base
+from app.cli.options import UserOption
 from app.settings import load_settings
+from app.wiring import open_knowledge_base
 
 
 def register(cli: typer.Typer) -> None:

@@ -2,8 +2,6 @@
 per-file summary. Also home of `open_knowledge_base`, which the other admin commands share."""
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,54 +17,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from app.settings import Settings, load_settings
+from app.cli.options import UserOption
+from app.wiring import open_knowledge_base
 
 if TYPE_CHECKING:  # the ingestion layer (faiss, sqlalchemy) loads when a command runs, not at start-up
     from ingestion.outcomes import FileResult, ProgressEvent
-    from ingestion.service import KnowledgeBase, StoreConfig
 
-UserOption = Annotated[
-    str | None, typer.Option("--user", help="Act as this user (default: the administrator).")
-]
-
-
-def store_config(settings: Settings) -> "StoreConfig":
-    from ingestion.index import IndexTuning
-    from ingestion.parsing import ParseLimits
-    from ingestion.pipeline import IngestOptions
-    from ingestion.service import StoreConfig
-
-    return StoreConfig(
-        data_dir=settings.data_dir,
-        database_url=settings.database_url,
-        admin_name=settings.admin_user,
-        tuning=IndexTuning(hnsw_threshold=settings.index_hnsw_threshold),
-        ingest=IngestOptions(
-            chunk_tokens=settings.chunk_tokens,
-            overlap_tokens=settings.chunk_overlap_tokens,
-            embed_batch=settings.embed_batch_size,
-            parse_workers=settings.parse_workers,
-            parse_limits=ParseLimits(timeout_s=settings.parse_timeout_s, memory_mb=settings.parse_memory_mb),
-        ),
-    )
-
-
-@contextmanager
-def open_knowledge_base(
-    *, writer: bool, embedder: bool, align_index: bool = True, settings: Settings | None = None
-) -> Iterator["KnowledgeBase"]:
-    """The knowledge base of the configured data folder; closed (lock released) on exit."""
-    from ingestion.embedders import load_embedder
-    from ingestion.service import KnowledgeBase
-
-    settings = settings or load_settings()
-    config = store_config(settings)
-    factory = (lambda: load_embedder(settings.embedder)) if embedder else None
-    kb = KnowledgeBase.open(config, embedder=factory, writer=writer, align_index=align_index)
-    try:
-        yield kb
-    finally:
-        kb.close()
 
 
 def expand(paths: list[Path], recursive: bool) -> tuple[list[Path], list[Path], list[Path]]:

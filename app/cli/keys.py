@@ -3,7 +3,7 @@ only its hash is stored)."""
 
 import typer
 
-from app.cli.ingest import UserOption
+from app.cli.options import UserOption
 
 
 def register(cli: typer.Typer) -> None:
@@ -14,7 +14,7 @@ def register(cli: typer.Typer) -> None:
     def create(user: UserOption = None) -> None:
         """Create an API key; it is shown only now. Send it as `Authorization: Bearer KEY`."""
         from app.auth.keys import ApiKeys
-        from app.cli.ingest import open_knowledge_base
+        from app.wiring import open_knowledge_base
         from ingestion.store.api_keys import ApiKeyStore
 
         with open_knowledge_base(writer=False, embedder=False) as kb:
@@ -26,7 +26,7 @@ def register(cli: typer.Typer) -> None:
     @keys.command("list")
     def list_keys(user: UserOption = None) -> None:
         """The user's API keys: id, shown prefix, created, last used, revoked."""
-        from app.cli.ingest import open_knowledge_base
+        from app.wiring import open_knowledge_base
         from ingestion.store.api_keys import ApiKeyStore
 
         with open_knowledge_base(writer=False, embedder=False) as kb:
@@ -43,7 +43,7 @@ def register(cli: typer.Typer) -> None:
     @keys.command("revoke")
     def revoke(key_id: int, user: UserOption = None) -> None:
         """Revoke one of the user's API keys by id (see `kb keys list`); it stops working at once."""
-        from app.cli.ingest import open_knowledge_base
+        from app.wiring import open_knowledge_base
         from ingestion.store.api_keys import ApiKeyStore
 
         with open_knowledge_base(writer=False, embedder=False) as kb:

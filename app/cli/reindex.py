@@ -4,7 +4,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from app.cli.ingest import open_knowledge_base
+from app.wiring import open_knowledge_base
 
 
 def register(cli: typer.Typer) -> None:

@@ -7,7 +7,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cli.ingest import UserOption, open_knowledge_base
+from app.cli.options import UserOption
+from app.wiring import open_knowledge_base
 
 PasswordOption = Annotated[
     str | None,
