@@ -1,15 +1,20 @@
-"""The `kb` console script. Each command group lives in its own module and registers itself here."""
+"""The commands of `kb` (the console script is ui.cli:main, which adds `kb serve`). Each command
+group lives in its own module and registers itself here."""
 
 import sys
+from collections.abc import Callable, Sequence
 
 import typer
 
 from app.errors import USER_FACING_ERRORS, user_message
 
+Register = Callable[[typer.Typer], None]
 
-def build_app() -> typer.Typer:
-    """Assemble the CLI; imports of command modules happen here, not at import time of `app.cli`."""
-    from app.cli import ask, docs, generate, groups, ingest, keys, reindex, serve, users
+
+def build_app(extra: Sequence[Register] = ()) -> typer.Typer:
+    """Assemble the CLI; imports of command modules happen here, not at import time of `app.cli`.
+    `extra` adds commands of the layer above (ui adds `kb serve`: app may not import ui)."""
+    from app.cli import ask, docs, generate, groups, ingest, keys, reindex, users
     from app.cli import eval as eval_cli
 
     cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Private knowledge base.")
@@ -27,13 +32,14 @@ def build_app() -> typer.Typer:
     eval_cli.register(cli)
     ask.register(cli)
     keys.register(cli)
-    serve.register(cli)
+    for register in extra:
+        register(cli)
     return cli
 
 
-def main() -> None:
+def main(extra: Sequence[Register] = ()) -> None:
     try:
-        build_app()(standalone_mode=True)
+        build_app(extra)(standalone_mode=True)
     except USER_FACING_ERRORS as error:
         typer.secho(f"error: {user_message(error)}", err=True, fg="red")
         sys.exit(2)

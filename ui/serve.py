@@ -2,20 +2,11 @@
 127.0.0.1 unless told otherwise. On a first start, when no administrator can sign in yet, a
 one-time password for the shell's admin is printed once."""
 
-import importlib
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from app.settings import load_settings
-
-# app/ may not import ui/ (imports point downward); the page plugs in here by name.
-WEB_APP = "ui.server:create_web_app"
-
-
-def load_web_app_factory(spec: str = WEB_APP) -> Any:
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def register(cli: typer.Typer) -> None:
@@ -28,11 +19,12 @@ def register(cli: typer.Typer) -> None:
         import uvicorn
 
         from app.wiring import open_service
+        from ui.server import create_web_app
 
         settings = load_settings()
         bind_host, bind_port = host or settings.host, port or settings.port
         with open_service(settings) as service:
-            web = load_web_app_factory()(service, settings)
+            web = create_web_app(service, settings)
             password = service.accounts.ensure_admin_password()
             if password is not None:
                 admin = settings.admin_user
