@@ -47,15 +47,14 @@ class RelevanceModel:
 
 # Logistic fit on answerable eval questions against the same questions asked with their gold
 # documents excluded (a filter before ranking), each set weighing the same; threshold maximising the
-# worse of (answered, refused) per set. 2026-11-23: CMRC2018 (e5, 170 contexts, 620 questions),
-# FinanceBench (e5, 15 of 40 PDFs, 31) and sec-10-q (all 20 filings, 195; a HashingEmbedder store,
-# its e5 ingest did not finish, so dense_top is noise there). Answered / refused: CMRC 0.98 / 0.80,
-# sec-10-q 0.94 / 0.66, FinanceBench 0.71 / 0.71, all rows 0.96 / 0.76 (AUC 0.97, 0.79, 0.80).
-# Without `fit` sec-10-q was 0.57 / 0.53 (AUC 0.58): the excluded filing's siblings (same company,
-# other quarters) remain and read as answerable to every text signal; only the document's own
-# company and period tell them apart. A threshold of 0.575 gives all rows 0.93 / 0.81 but answers
-# only 0.45 of FinanceBench. Refit when the embedder changes.
-RELEVANCE_MODEL = RelevanceModel(bias=-3.628, dense=0.282, coverage=2.294, unknown=-3.19, threshold=0.505, fit=3.484)
+# worse of (answered, refused) per set. 2026-11-23, all with the default e5 embedder: CMRC2018 (170
+# contexts, 620 questions), sec-10-q (all 20 filings, 195), FinanceBench (15 of 40 PDFs, 31).
+# Answered / refused: CMRC 0.98 / 0.81, sec-10-q 0.96 / 0.66, FinanceBench 0.71 / 0.77, all rows
+# 0.97 / 0.77 (AUC 0.97, 0.80, 0.80). Without `fit` sec-10-q was 0.57 / 0.53 (AUC 0.58): the
+# excluded filing's siblings (same company, other quarters) remain and read as answerable to every
+# text signal; only the document's own company and period tell them apart. A threshold of 0.575
+# gives all rows 0.93 / 0.81 but answers only 0.39 of FinanceBench. Refit when the embedder changes.
+RELEVANCE_MODEL = RelevanceModel(bias=-5.221, dense=1.945, coverage=2.396, unknown=-2.947, threshold=0.505, fit=3.476)
 # The same fit without IDF weights (what `is_relevant(question, chunks)` can compute): AUC 0.852.
 BARE_RELEVANCE_MODEL = RelevanceModel(bias=-3.698, dense=0.54, coverage=5.919, unknown=0.0, threshold=0.44)
 
