@@ -98,9 +98,9 @@ class Retriever:
             accepted = {i for i, facts in corpus.documents.items() if filters.accepts(facts)}
             allowed = allowed[np.isin(allowed, corpus.chunks_of(accepted))]
         terms = tuple(content_terms(question))
-        if allowed.size == 0:
-            return self._result(question, [], terms, {}, corpus, allowed, timings)
         hints = QueryHints.parse(question)
+        if allowed.size == 0:
+            return self._result(question, hints, [], terms, {}, corpus, allowed, timings)
         visible = corpus.documents_of(allowed)
         match = match_documents(hints, [corpus.documents[d] for d in visible], cfg.match)
         timings["prepare_ms"] = _ms(started)
@@ -149,11 +149,12 @@ class Retriever:
         chunks = suppress_near_duplicates(ranked, k)
         timings["fuse_ms"] = _ms(t)
         timings["total_ms"] = _ms(started)
-        return self._result(question, chunks, terms, match, corpus, allowed, timings)
+        return self._result(question, hints, chunks, terms, match, corpus, allowed, timings)
 
     def _result(
         self,
         question: str,
+        hints: QueryHints,
         chunks: list[RetrievedChunk],
         terms: tuple[str, ...],
         match: dict[int, float],
@@ -167,7 +168,7 @@ class Retriever:
         for term in terms:
             df = corpus.bm25.document_frequency(term, mask)
             idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
-        found = replace(features(terms, chunks, idf), fit=_names_fit(question, chunks, corpus))
+        found = replace(features(terms, chunks, idf), fit=_names_fit(hints, chunks, corpus))
         probability = self.config.relevance.probability(found)
         relevant = bool(chunks) and probability >= self.config.relevance.threshold
         return RetrievalResult(question, chunks, terms, match, found, probability, relevant, timings)
@@ -202,10 +203,9 @@ def config_from_settings(settings: Settings) -> RetrievalConfig:
     )
 
 
-def _names_fit(question: str, chunks: list[RetrievedChunk], corpus: Corpus, top: int = 3) -> float:
+def _names_fit(hints: QueryHints, chunks: list[RetrievedChunk], corpus: Corpus, top: int = 3) -> float:
     """1.0 when one of the top chunks comes from a document that fits the company and period the
     question names (judged against every readable document, not only those a filter kept)."""
-    hints = QueryHints.parse(question)
     named = company_named(hints, corpus.documents.values())
     for retrieved in chunks[:top]:
         facts = corpus.documents.get(retrieved.chunk.document_id)
