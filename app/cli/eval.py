@@ -32,7 +32,11 @@ def register(cli: typer.Typer) -> None:
         ] = False,
         negatives: Annotated[
             bool,
-            typer.Option("--negatives", help="Also ask each question without its gold documents (refusal rate)."),
+            typer.Option(
+                "--negatives",
+                help="Also ask each question with its subject removed (refusal rate), and with only "
+                "its gold documents removed (hard negatives).",
+            ),
         ] = False,
         answers: Annotated[
             bool,

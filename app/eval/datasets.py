@@ -4,13 +4,17 @@
   Docs' is a glob over file names ("*AAPL*"); no pages.
 - financebench/financebench_local.jsonl: evidence pages are 0-based pypdf indexes (+1 here).
 - cmrc2018/cmrc2018_dev.json: SQuAD style; each paragraph (context) is one document <id>.txt.
-- any *.jsonl of {"id", "question", "answer"?, "doc"?, "page"? (1-based)}; "answer": null marks
-  a question the knowledge base cannot answer.
+- any *.jsonl of {"id", "question", "answer"?, "doc"?, "page"? (1-based), "subject"? (a glob or a
+  list of globs)}; "answer": null marks a question the knowledge base cannot answer.
+Each question also names its subject: globs of every document about the same thing (the company's
+filings, the article's paragraphs). Asked with the subject excluded, it becomes a question the
+knowledge base truly cannot answer; asked with only its gold documents excluded, siblings remain.
 Only documents are ever offered for ingestion, never the answer keys beside them.
 """
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,11 @@ class EvalQuestion:
     unanswerable: bool = False  # the knowledge base should say it does not know
     documents: tuple[str, ...] = ()  # file-name globs; a chunk of any of them is a correct source
     pages: tuple[tuple[str, int], ...] = ()  # (file-name glob, 1-based page) of the evidence
+    subject: tuple[str, ...] = ()  # globs of every document on the same subject (documents when empty)
+
+    @property
+    def subject_documents(self) -> tuple[str, ...]:
+        return self.subject or self.documents
 
 
 @dataclass(frozen=True)
@@ -77,16 +86,31 @@ def load_sec_10q(folder: Path, csv_path: Path | None = None) -> EvalDataset:
         rows = list(csv.DictReader(handle))
     if rows and not {"Question", "Source Docs"} <= set(rows[0]):
         raise DatasetError(f"{csv_path} lacks the Question and Source Docs columns.")
-    questions = tuple(
-        EvalQuestion(
-            id=f"sec10q-{i}",
-            question=row["Question"].strip(),
-            answers=(row["Answer"].strip(),) if row.get("Answer") else (),
-            documents=tuple(g.strip() for g in row["Source Docs"].split(",") if g.strip()),
+    questions = []
+    for i, row in enumerate(rows):
+        documents = tuple(g.strip() for g in row["Source Docs"].split(",") if g.strip())
+        questions.append(
+            EvalQuestion(
+                id=f"sec10q-{i}",
+                question=row["Question"].strip(),
+                answers=(row["Answer"].strip(),) if row.get("Answer") else (),
+                documents=documents,
+                subject=tuple(dict.fromkeys(_ticker_glob(g) for g in documents)),
+            )
         )
-        for i, row in enumerate(rows)
-    )
-    return EvalDataset("sec-10-q", questions, tuple(sorted((folder / "docs").glob("*.pdf"))))
+    return EvalDataset("sec-10-q", tuple(questions), tuple(sorted((folder / "docs").glob("*.pdf"))))
+
+
+def _ticker_glob(glob: str) -> str:
+    """'*2023 Q3 NVDA*' -> '*NVDA*': every filing of the company (file names end in the ticker)."""
+    words = glob.strip("*").split()
+    return f"*{words[-1]}*" if words else glob
+
+
+def _company_glob(doc_name: str) -> str:
+    """'JOHNSON_JOHNSON_2022Q4_EARNINGS' -> 'JOHNSON_JOHNSON_2*': every document of the company."""
+    match = re.match(r"(.+?)_(?=\d{4})", doc_name)
+    return f"{match.group(1)}_*.pdf" if match else f"{doc_name}.pdf"
 
 
 def load_financebench(folder: Path, jsonl: Path | None = None) -> EvalDataset:
@@ -106,6 +130,7 @@ def load_financebench(folder: Path, jsonl: Path | None = None) -> EvalDataset:
                     answers=(str(record["answer"]).strip(),) if record.get("answer") else (),
                     documents=(doc,),
                     pages=pages,
+                    subject=(_company_glob(str(record["doc_name"])),),
                 )
             )
         except (KeyError, TypeError, ValueError) as error:
@@ -122,14 +147,21 @@ def load_cmrc2018(json_path: Path) -> EvalDataset:
         raise DatasetError(f"{json_path} is not valid JSON ({error}).") from error
     questions: list[EvalQuestion] = []
     texts: dict[str, str] = {}
+    by_title: dict[str, list[str]] = {}  # several articles share a title: their paragraphs are one subject
     for article in data.get("data", []):
+        for paragraph in article.get("paragraphs", []):
+            by_title.setdefault(str(article.get("title", "")), []).append(f"{paragraph['id']}.txt")
+    for article in data.get("data", []):
+        subject = tuple(by_title[str(article.get("title", ""))])
         for paragraph in article.get("paragraphs", []):
             name = f"{paragraph['id']}.txt"
             texts[name] = paragraph["context"]
             for qa in paragraph.get("qas", []):
                 # Grade against the best of the three answers; answer_start is not trusted.
                 answers = tuple(dict.fromkeys(a["text"].strip() for a in qa.get("answers", []) if a.get("text")))
-                questions.append(EvalQuestion(qa["id"], qa["question"].strip(), answers, documents=(name,)))
+                questions.append(
+                    EvalQuestion(qa["id"], qa["question"].strip(), answers, documents=(name,), subject=subject)
+                )
     return EvalDataset("cmrc2018", tuple(questions), texts=texts)
 
 
@@ -141,6 +173,7 @@ def load_jsonl(path: Path) -> EvalDataset:
         answer = record.get("answer", "")
         doc = record.get("doc")
         page = record.get("page")
+        subject = record.get("subject") or ()
         questions.append(
             EvalQuestion(
                 id=str(record.get("id", line_no)),
@@ -149,6 +182,7 @@ def load_jsonl(path: Path) -> EvalDataset:
                 unanswerable="answer" in record and answer is None,
                 documents=(str(doc),) if doc else (),
                 pages=((str(doc), int(page)),) if doc and page is not None else (),
+                subject=(str(subject),) if isinstance(subject, str) else tuple(str(g) for g in subject),
             )
         )
     return EvalDataset(path.stem, tuple(questions))

@@ -11,6 +11,8 @@ from app.eval.datasets import EvalQuestion
 from app.types import Answer, RetrievedChunk
 
 RECALL_AT = (1, 5, 10)
+SUBJECT = "subject"  # asked with every document of its subject excluded: cannot be answered
+SIBLING = "sibling"  # asked with only its gold documents excluded: siblings on the subject remain
 
 
 @dataclass
@@ -24,7 +26,7 @@ class QuestionResult:
     relevant: bool = True  # retrieval's own verdict: the answer is in the knowledge base
     probability: float = 1.0
     latency_ms: float = 0.0
-    negative: bool = False  # asked with its gold documents excluded (a synthetic unanswerable)
+    negative: str = ""  # SUBJECT or SIBLING for a synthetic negative; "" when asked as it is
     answer: str | None = None
     found: bool | None = None  # the chain's verdict, when an answer function was given
     citations: list[tuple[str, int]] = field(default_factory=list)
@@ -103,7 +105,8 @@ def summarise(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
     asked = [r for r in results if not r.negative and not r.unanswerable]
     with_docs = [r for r in asked if questions[r.id].documents]
     with_pages = [r for r in asked if questions[r.id].pages]
-    refusable = [r for r in results if r.negative or r.unanswerable]
+    refusable = [r for r in results if r.negative == SUBJECT or r.unanswerable]
+    siblings = [r for r in results if r.negative == SIBLING]
     summary: dict[str, float | int | None] = {"n": len([r for r in results if not r.negative])}
     for k in RECALL_AT:
         summary[f"doc_recall_at_{k}"] = _mean([float(r.doc_rank is not None and r.doc_rank <= k) for r in with_docs])
@@ -128,6 +131,10 @@ def summarise(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
         summary["false_refusal_rate"] = _mean([float(not r.relevant) for r in asked])
     summary["unanswerable_n"] = len(refusable)
     summary["relevance_auc"] = auc([r.probability for r in asked], [r.probability for r in refusable])
+    if siblings:
+        summary["refusal_rate_siblings"] = _mean([float(not r.relevant) for r in siblings])
+        summary["siblings_n"] = len(siblings)
+        summary["relevance_auc_siblings"] = auc([r.probability for r in asked], [r.probability for r in siblings])
     latencies = [r.latency_ms for r in results if not r.negative]
     summary["latency_ms_p50"] = _percentile(latencies, 0.5)
     summary["latency_ms_p95"] = _percentile(latencies, 0.95)

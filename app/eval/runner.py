@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 from app.eval.datasets import EvalDataset, EvalQuestion
 from app.eval.metrics import (
+    SIBLING,
+    SUBJECT,
     QuestionResult,
     citation_precision,
     contains_answer,
@@ -44,15 +46,21 @@ def run_eval(
     negatives: bool = False,
     progress: ProgressFn | None = None,
 ) -> EvalReport:
-    """`negatives`: also ask each question with its gold documents excluded (a filter applied before
-    ranking), as a same-domain unanswerable question for the refusal rate and relevance AUC."""
+    """`negatives`: also ask each question with its whole subject excluded (a filter applied before
+    ranking: the company's filings, the article's paragraphs), a same-domain question the knowledge
+    base cannot answer, for the refusal rate and relevance AUC. Where the subject is wider than the
+    gold documents, it is asked a third time with only the gold documents excluded: a hard negative
+    (another quarter of the same company remains, which may hold the answer after all), reported
+    apart."""
     actor = actor or kb.actor(None)
     questions = list(dataset.questions[:limit] if limit else dataset.questions)
     results: list[QuestionResult] = []
     for i, question in enumerate(questions, start=1):
         results.append(_ask(retriever, question, actor, k, answer_fn))
         if negatives and question.documents and not question.unanswerable:
-            results.append(_ask(retriever, question, actor, k, None, exclude=question.documents))
+            results.append(_ask(retriever, question, actor, k, None, question.subject_documents, SUBJECT))
+            if set(question.subject_documents) != set(question.documents):
+                results.append(_ask(retriever, question, actor, k, None, question.documents, SIBLING))
         if progress is not None:
             progress(i, len(questions))
     summary = summarise(results, {q.id: q for q in questions})
@@ -66,6 +74,7 @@ def _ask(
     k: int,
     answer_fn: AnswerFn | None,
     exclude: tuple[str, ...] = (),
+    negative: str = "",
 ) -> QuestionResult:
     started = time.perf_counter()
     found = retriever.search(
@@ -83,7 +92,7 @@ def _ask(
         relevant=found.relevant,
         probability=round(found.probability, 4),
         latency_ms=round(latency, 1),
-        negative=bool(exclude),
+        negative=negative,
     )
     if answer_fn is not None:
         started = time.perf_counter()

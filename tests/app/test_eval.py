@@ -189,3 +189,53 @@ def test_kb_eval_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert all(r["answer"] for r in rows) and rows[2]["found"] is False  # the drone: refused, not made up
     assert rows[0]["found"] is True and all(doc == "handbook.txt" for doc, _ in rows[0]["citations"])
     assert {"answer_containment", "citation_precision", "refusal_rate"} <= set(s) and s["refusal_rate"] == 1.0
+
+
+def test_subjects_of_the_shared_sets() -> None:
+    sec = {q.documents: q.subject for q in load_dataset(need(EVAL / "sec-10-q")).questions}
+    assert sec[("*2023 Q3 NVDA*",)] == ("*NVDA*",) and sec[("*MSFT*",)] == ("*MSFT*",)
+    finance = {q.documents[0]: q.subject for q in load_dataset(need(EVAL / "financebench")).questions}
+    assert finance["JOHNSON_JOHNSON_2022Q4_EARNINGS.pdf"] == ("JOHNSON_JOHNSON_*.pdf",)
+    assert finance["3M_2018_10K.pdf"] == ("3M_*.pdf",)
+    cmrc = load_dataset(need(EVAL / "cmrc2018"))
+    shared = [q for q in cmrc.questions if len(q.subject) > 1]  # articles that share a title
+    assert shared and all(q.documents[0] in q.subject for q in shared)
+    assert all(q.subject_documents for q in cmrc.questions)
+
+
+def test_negatives_remove_the_whole_subject_and_apart_only_the_gold_document(tmp_path: Path) -> None:
+    from app.eval import run_eval
+    from app.retrieval import Retriever
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "acme_2023.txt").write_text("Acme revenue in 2023 was 12 million dollars from anvils.")
+    (docs / "acme_2022.txt").write_text("Acme revenue in 2022 was 9 million dollars from anvils.")
+    (docs / "globex.txt").write_text("Globex sells turbines; its canteen opens at eight.")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": "Acme revenue in 2023?", "doc": "acme_2023.txt", "subject": "acme_*"})
+        + "\n"
+        + json.dumps({"id": "g", "question": "What does Globex sell?", "doc": "globex.txt"}),
+        encoding="utf-8",
+    )
+    config = StoreConfig(data_dir=tmp_path / "data")
+    with KnowledgeBase.open(config, embedder=lambda: HashingEmbedder(64), writer=True) as kb:
+        kb.ingest(sorted(docs.iterdir()), actor=kb.actor(None))
+        report = run_eval(kb, Retriever(kb), load_dataset(questions), negatives=True)
+    by_kind = {(r.id, r.negative): {name for name, _, _ in r.retrieved} for r in report.results}
+    assert set(by_kind) == {("a", ""), ("a", "subject"), ("a", "sibling"), ("g", ""), ("g", "subject")}
+    assert by_kind[("a", "subject")] <= {"globex.txt"}  # no Acme filing at all
+    assert "acme_2022.txt" in by_kind[("a", "sibling")] and "acme_2023.txt" not in by_kind[("a", "sibling")]
+    assert "globex.txt" not in by_kind[("g", "subject")]
+    s = report.summary
+    assert s["n"] == 2 and s["unanswerable_n"] == 2 and s["siblings_n"] == 1
+    assert {"refusal_rate", "refusal_rate_siblings", "relevance_auc_siblings"} <= set(s)
+
+
+def test_the_everyday_unanswerable_sets() -> None:
+    root = Path(__file__).resolve().parents[1] / "unanswerable"
+    for name in ("english.jsonl", "chinese.jsonl"):
+        data = load_dataset(root / name)
+        assert len(data.questions) == 40 and all(q.unanswerable and not q.documents for q in data.questions)
+        assert len({q.id for q in data.questions}) == 40
