@@ -25,8 +25,14 @@ from app.retrieval.metadata import (
     match_documents,
     names_fit,
 )
-from app.retrieval.relevance import RELEVANCE_MODEL, RelevanceFeatures, RelevanceModel, features
-from app.retrieval.text import content_terms
+from app.retrieval.relevance import (
+    CJK_RELEVANCE_MODEL,
+    RELEVANCE_MODEL,
+    RelevanceFeatures,
+    RelevanceModel,
+    features,
+)
+from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
 from app.types import RetrievedChunk
 from ingestion.service import KnowledgeBase
@@ -57,6 +63,10 @@ class RetrievalConfig:
     bm25: BM25Params = field(default_factory=BM25Params)
     match: MatchWeights = field(default_factory=MatchWeights)
     relevance: RelevanceModel = RELEVANCE_MODEL
+    relevance_cjk: RelevanceModel = CJK_RELEVANCE_MODEL  # for questions written in Chinese
+
+    def relevance_for(self, question: str) -> RelevanceModel:
+        return self.relevance_cjk if is_mostly_cjk(question) else self.relevance
 
 
 @dataclass(frozen=True)
@@ -169,8 +179,9 @@ class Retriever:
             df = corpus.bm25.document_frequency(term, mask)
             idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
         found = replace(features(terms, chunks, idf), fit=_names_fit(hints, chunks, corpus))
-        probability = self.config.relevance.probability(found)
-        relevant = bool(chunks) and probability >= self.config.relevance.threshold
+        model = self.config.relevance_for(question)
+        probability = model.probability(found)
+        relevant = bool(chunks) and probability >= model.threshold
         return RetrievalResult(question, chunks, terms, match, found, probability, relevant, timings)
 
     def _embed(self, question: str) -> npt.NDArray[np.float32]:

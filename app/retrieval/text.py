@@ -97,6 +97,14 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def is_mostly_cjk(text: str) -> bool:
+    """Chinese (or Japanese) text, allowing Latin names and numbers inside it: a CJK character carries
+    about as much as a short word, so it counts as three Latin letters."""
+    cjk = sum(len(run) for run in _CJK_RUN.findall(text))
+    latin = sum(ch.isascii() and ch.isalpha() for ch in text)
+    return cjk > 0 and 3 * cjk >= latin
+
+
 def is_stop_word(token: str) -> bool:
     return token in ENGLISH_STOP_WORDS or token in CHINESE_STOP_WORDS
 

@@ -2,6 +2,7 @@
 both searches, fusion, near-duplicates, the keyword cache, the LangChain adapter, relevance."""
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from app.adapters.retriever import KnowledgeBaseRetriever
 from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevant
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.text import content_terms, tokenize
+from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
@@ -164,6 +165,24 @@ def test_relevance_combines_similarity_with_the_questions_words(secured: Knowled
     assert is_relevant("When does the cafeteria serve lunch?", answerable) == answerable.relevant
     assert not is_relevant("What is the warranty period of the Quasar X9 drone?", unknown.chunks)
     assert not is_relevant("anything", [])
+
+
+def test_questions_in_chinese_are_judged_by_the_chinese_relevance_model(
+    make_kb: MakeKB, write_text: WriteText
+) -> None:
+    assert is_mostly_cjk("《战国无双3》是由哪两个公司合作开发的？") and is_mostly_cjk("NVIDIA在2023年第三季度的收入")
+    assert not is_mostly_cjk("What was Apple's revenue in Q1 2023?") and not is_mostly_cjk("Apple (苹果) revenue in Q1")
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.ingest([write_text("zh.txt", "《战国无双3》是由光荣和ω-force合作开发的动作游戏，2010年发售。")], actor=admin)
+    config = RetrievalConfig()
+    chinese = Retriever(kb, config).search("战国无双3是由哪两个公司开发的？", admin)
+    assert chinese.probability == pytest.approx(config.relevance_cjk.probability(chinese.features))
+    assert chinese.probability != pytest.approx(config.relevance.probability(chinese.features))
+    english = Retriever(kb, config).search("Which companies developed Samurai Warriors 3?", admin)
+    assert english.probability == pytest.approx(config.relevance.probability(english.features))
+    strict = replace(config, relevance_cjk=replace(config.relevance_cjk, threshold=1.01))
+    assert not Retriever(kb, strict).search("战国无双3是由哪两个公司开发的？", admin).relevant
 
 
 def test_fusion_weights_come_from_the_config(secured: KnowledgeBase) -> None:
