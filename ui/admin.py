@@ -14,8 +14,28 @@ from ui.guard import Guard, friendly
 USER_HEADERS = ["name", "role", "groups", "can sign in"]
 GROUP_HEADERS = ["group", "members"]
 QUEUE_HEADERS = ["id", "document", "status", "pages", "chunks", "uploaded by", "reason", "updated"]
-EVAL_KEYS = ["n", "doc_recall_at_5", "page_recall_at_5", "mrr", "refusal_rate", "latency_ms_p50"]
-EVAL_HEADERS = ["when", "dataset", "questions", "doc recall@5", "page recall@5", "MRR", "refusals", "p50 ms"]
+EVAL_KEYS = [
+    "n",
+    "doc_recall_at_5",
+    "page_recall_at_5",
+    "mrr",
+    "false_refusal_rate",
+    "refusal_rate",
+    "refusal_rate_siblings",
+    "latency_ms_p50",
+]
+EVAL_HEADERS = [
+    "when",
+    "dataset",
+    "questions",
+    "doc recall@5",
+    "page recall@5",
+    "MRR",
+    "refused (answerable)",
+    "refused (unanswerable)",
+    "refused (hard)",
+    "p50 ms",
+]
 SHOWN_SETTINGS = (
     "model", "device", "dtype", "quantize", "threads", "max_context", "embedder", "data_dir", "host", "port",
     "max_upload_mb", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens", "retrieval_dense_weight",

@@ -100,9 +100,17 @@ def test_page_load_fills_admin_tables_for_admins_only(web: Running) -> None:
     loaded = client(web, "bob").predict(api_name="/whoami")
     assert "Signed in as **bob** (member)" in loaded[0]
     assert not any(isinstance(v, dict) and ["model id (API)", "kb"] in v.get("data", []) for v in loaded)
+    from app.eval.history import save_summary
+
+    summary = {"n": 195, "doc_recall_at_5": 1.0, "false_refusal_rate": 0.0, "refusal_rate": 0.99}
+    save_summary("sec-10-q", summary | {"refusal_rate_siblings": 0.48}, web.service.kb.config.data_dir / "eval")
     loaded = client(web, "admin").predict(api_name="/whoami")
     assert "(administrator)" in loaded[0]
     assert any(isinstance(v, dict) and ["model id (API)", "kb"] in v.get("data", []) for v in loaded)
+    evals = next(v for v in loaded if isinstance(v, dict) and "refused (hard)" in v.get("headers", []))
+    row = dict(zip(evals["headers"], evals["data"][0], strict=True))
+    assert row["dataset"] == "sec-10-q" and row["refused (answerable)"] == "0.000"
+    assert row["refused (unanswerable)"] == "0.990" and row["refused (hard)"] == "0.480"
 
 
 def test_ask_streams_cites_and_stores_the_answer(web: Running) -> None:
