@@ -31,6 +31,7 @@ from app.retrieval.relevance import (
     RelevanceFeatures,
     RelevanceModel,
     features,
+    unknown_names,
 )
 from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
@@ -178,7 +179,8 @@ class Retriever:
         for term in terms:
             df = corpus.bm25.document_frequency(term, mask)
             idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
-        found = replace(features(terms, chunks, idf), fit=_names_fit(hints, chunks, corpus))
+        fit = 0.0 if unknown_names(question, idf) else _names_fit(hints, chunks, corpus)
+        found = replace(features(terms, chunks, idf), fit=fit)
         model = self.config.relevance_for(question)
         probability = model.probability(found)
         relevant = bool(chunks) and probability >= model.threshold

@@ -12,6 +12,7 @@ from app.adapters.retriever import KnowledgeBaseRetriever
 from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevant
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
+from app.retrieval.relevance import unknown_names
 from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
@@ -161,6 +162,7 @@ def test_relevance_combines_similarity_with_the_questions_words(secured: Knowled
     unknown = retriever.search("What is the warranty period of the Quasar X9 drone?", admin)
     assert answerable.features.coverage > unknown.features.coverage
     assert unknown.features.unknown > 0.5
+    assert unknown.features.fit == 0.0 and answerable.features.fit == 1.0  # "Quasar" is nowhere
     assert answerable.probability > unknown.probability and not unknown.relevant
     assert is_relevant("When does the cafeteria serve lunch?", answerable) == answerable.relevant
     assert not is_relevant("What is the warranty period of the Quasar X9 drone?", unknown.chunks)
@@ -183,6 +185,15 @@ def test_questions_in_chinese_are_judged_by_the_chinese_relevance_model(
     assert english.probability == pytest.approx(config.relevance.probability(english.features))
     strict = replace(config, relevance_cjk=replace(config.relevance_cjk, threshold=1.01))
     assert not Retriever(kb, strict).search("战国无双3是由哪两个公司开发的？", admin).relevant
+
+
+def test_a_name_found_nowhere_in_the_knowledge_base() -> None:
+    idf = {"tesla": 0.0, "revenue": 1.2, "apple": 0.8, "esg": 0.0, "quasar": 0.0}
+    assert unknown_names("What was Tesla's revenue?", idf) == ["Tesla's"]
+    assert unknown_names("What was Apple's revenue? Answer for Quasar.", idf) == ["Quasar"]
+    assert unknown_names("What was Apple's revenue?", idf) == []
+    assert unknown_names("Tesla revenue?", idf) == []  # a sentence's first word is capitalised anyway
+    assert unknown_names("What is the ESG policy?", idf) == []  # acronyms are often spelt out instead
 
 
 def test_fusion_weights_come_from_the_config(secured: KnowledgeBase) -> None:
