@@ -108,7 +108,7 @@ def _ticker_glob(glob: str) -> str:
 
 
 def _company_glob(doc_name: str) -> str:
-    """'JOHNSON_JOHNSON_2022Q4_EARNINGS' -> 'JOHNSON_JOHNSON_2*': every document of the company."""
+    """'JOHNSON_JOHNSON_2022Q4_EARNINGS' -> 'JOHNSON_JOHNSON_*.pdf': every document of the company."""
     match = re.match(r"(.+?)_(?=\d{4})", doc_name)
     return f"{match.group(1)}_*.pdf" if match else f"{doc_name}.pdf"
 

@@ -3,9 +3,10 @@
 A similarity threshold alone separates answerable from unanswerable questions poorly here
 (DESIGN: AUC 0.54-0.62). Two more signals come from the question's own words: how much of its
 IDF-weighted content the best chunk contains, and how much of it appears nowhere in the
-readable knowledge base (a company, product or name we hold nothing about). A logistic model
-over the three gives a probability; the coefficients and the threshold were fitted on the eval
-sets (see RELEVANCE_MODEL's comment)."""
+readable knowledge base (a company, product or name we hold nothing about). A fourth, `fit`, asks
+whether the top documents are the company and period the question names. A logistic model over
+them, one for English and one for Chinese, gives a probability; the coefficients and thresholds
+were fitted on the eval sets (see RELEVANCE_MODEL's comment)."""
 
 import math
 import re
