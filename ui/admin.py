@@ -14,28 +14,18 @@ from ui.guard import Guard, friendly
 USER_HEADERS = ["name", "role", "groups", "can sign in"]
 GROUP_HEADERS = ["group", "members"]
 QUEUE_HEADERS = ["id", "document", "status", "pages", "chunks", "uploaded by", "reason", "updated"]
-EVAL_KEYS = [
-    "n",
-    "doc_recall_at_5",
-    "page_recall_at_5",
-    "mrr",
-    "false_refusal_rate",
-    "refusal_rate",
-    "refusal_rate_siblings",
-    "latency_ms_p50",
+# (summary key, column header), one pair per column after "when" and "dataset"
+EVAL_COLUMNS = [
+    ("n", "questions"),
+    ("doc_recall_at_5", "doc recall@5"),
+    ("page_recall_at_5", "page recall@5"),
+    ("mrr", "MRR"),
+    ("false_refusal_rate", "refused (answerable)"),
+    ("refusal_rate", "refused (unanswerable)"),
+    ("refusal_rate_siblings", "refused (hard)"),
+    ("latency_ms_p50", "p50 ms"),
 ]
-EVAL_HEADERS = [
-    "when",
-    "dataset",
-    "questions",
-    "doc recall@5",
-    "page recall@5",
-    "MRR",
-    "refused (answerable)",
-    "refused (unanswerable)",
-    "refused (hard)",
-    "p50 ms",
-]
+EVAL_HEADERS = ["when", "dataset", *(header for _, header in EVAL_COLUMNS)]
 SHOWN_SETTINGS = (
     "model", "device", "dtype", "quantize", "threads", "max_context", "embedder", "data_dir", "host", "port",
     "max_upload_mb", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens", "retrieval_dense_weight",
@@ -140,10 +130,8 @@ class AdminTab:
     def _evals(self, user: UserInfo) -> list[list[object]]:
         rows = []
         for record in self.service.eval_results(user):
-            summary = record["summary"]
-            rows.append(
-                [record.get("at", ""), record.get("dataset", ""), *(_number(summary.get(k)) for k in EVAL_KEYS)]
-            )
+            figures = [_number(record["summary"].get(key)) for key, _ in EVAL_COLUMNS]
+            rows.append([record.get("at", ""), record.get("dataset", ""), *figures])
         return rows
 
     def _settings(self) -> list[list[str]]:

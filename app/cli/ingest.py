@@ -1,5 +1,5 @@
 """`kb ingest PATH... [--group G] [--recursive]`: bulk-load documents with a progress bar and a
-per-file summary. Also home of `open_knowledge_base`, which the other admin commands share."""
+per-file summary."""
 
 import time
 from pathlib import Path
@@ -22,7 +22,6 @@ from app.wiring import open_knowledge_base
 
 if TYPE_CHECKING:  # the ingestion layer (faiss, sqlalchemy) loads when a command runs, not at start-up
     from ingestion.outcomes import FileResult, ProgressEvent
-
 
 
 def expand(paths: list[Path], recursive: bool) -> tuple[list[Path], list[Path], list[Path]]:
