@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     retrieval_candidates_factor: int = Field(4, ge=1, description="Each search fetches k times this for fusion.")
     retrieval_metadata_boost: float = Field(0.02, ge=0, description="Fused-score bonus for the named filing.")
     retrieval_scope_weight: float = Field(1.0, ge=0, description="Weight of searches inside the named filing.")
+    retrieval_statement_weight: float = Field(
+        5.0, ge=0, description="Weight of the financial-statement pages a question asks about (0: off)."
+    )
     eval_k: int = Field(10, ge=1, description="Chunks retrieved per eval question (recall@1/5/10).")
 
     @property

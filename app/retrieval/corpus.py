@@ -11,6 +11,7 @@ import numpy as np
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.metadata import DocumentFacts
+from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
 from ingestion.service import KnowledgeBase
 from ingestion.store.records import embedding_text
@@ -22,6 +23,11 @@ class Corpus:
     bm25: BM25Index
     chunk_documents: IdArray  # document id of each chunk, aligned with bm25.ids
     documents: dict[int, DocumentFacts]
+    statement_chunks: dict[Statement, IdArray]  # sorted ids of the chunks on each statement's pages
+
+    def on_statements(self, statements: set[Statement]) -> IdArray:
+        found = [self.statement_chunks[s] for s in statements if s in self.statement_chunks]
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def chunks_of(self, document_ids: set[int]) -> IdArray:
         keep = np.isin(self.chunk_documents, np.fromiter(document_ids, dtype=np.int64, count=len(document_ids)))
@@ -67,8 +73,10 @@ class CorpusCache:
         counts: list[Counter[str]] = []
         names: dict[int, str] = {}
         tokens: dict[int, Counter[str]] = {}
+        statements = StatementPageFinder()
         for batch in self.kb.iter_chunks(batch=1024):
             for chunk in batch:
+                statements.add(chunk)
                 counter = self._tokens.get(chunk.id)
                 if counter is None:
                     counter = Counter(tokenize(embedding_text(chunk.header, chunk.text)))
@@ -86,4 +94,5 @@ class CorpusCache:
             BM25Index(ids, counts, self.params),
             np.asarray(owners, dtype=np.int64)[order],
             documents,
+            {s: np.unique(np.asarray(ids, dtype=np.int64)) for s, ids in statements.chunks_by_statement().items()},
         )

@@ -1,0 +1,183 @@
+"""Primary financial statements: which pages hold them, and which of them a question asks about.
+
+Most questions about a company's figures are answered on one of three pages of its report: the
+balance sheet, the income statement or the cash flow statement. Those pages are tables of numbers
+whose chunks share few words with a question ("FY2018 capital expenditure" against "Purchases of
+property, plant and equipment (1,577)"), so neither search ranks them, while prose that discusses
+the same figures ranks first. A page is recognised by the statement title at its top; a question
+by naming the statement or a figure that is read off it.
+"""
+
+import re
+from collections import defaultdict
+from enum import StrEnum
+
+from ingestion.store.records import StoredChunk
+
+
+class Statement(StrEnum):
+    BALANCE_SHEET = "balance sheet"
+    INCOME = "income statement"
+    CASH_FLOW = "cash flow statement"
+
+
+OPENING_CHARS = 400  # how much of a page's start is kept to find its title
+# A title starts within this many letters of the page's top (after a running header and the
+# company's name); further down, a statement's name is a mention in prose or a contents line.
+TITLE_WITHIN = 90
+
+# Page titles, matched on the letters alone: PDF text splits titles ("Balance Shee t",
+# "STATEMENTS OF / OPERATIONS") and titles run into company names.
+_PAGE_TITLES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
+    (
+        Statement.BALANCE_SHEET,
+        re.compile(r"balancesheets?|statements?of(?:consolidated)?financial(?:position|condition)"),
+    ),
+    (Statement.CASH_FLOW, re.compile(r"statements?of(?:consolidated)?cashflows?|cashflowstatements?")),
+    (
+        Statement.INCOME,
+        re.compile(r"statements?of(?:consolidated)?(?:operations|income|earnings)|incomestatements?"),
+    ),
+)
+# Pages that list or discuss the statements rather than show them.
+_NOT_A_STATEMENT = re.compile(r"reportofindependent|tableofcontentsforthe|indextofinancialstatements")
+_NUMBER = re.compile(r"\(?\$?\d[\d,.]*\)?")
+_MIN_NUMBERS = 40  # a statement page is a table: dozens of figures, where prose has a few
+
+
+def page_statements(opening: str, numbers: int) -> set[Statement]:
+    """The statements a page shows, from its opening lines; a page of fewer figures (`numbers`)
+    than a statement table has shows none (an audit report or a note that names the statements)."""
+    letters = re.sub(r"[^a-z]", "", opening[:OPENING_CHARS].lower())
+    if _NOT_A_STATEMENT.search(letters) or numbers < _MIN_NUMBERS:
+        return set()
+    found: set[Statement] = set()
+    for statement, title in _PAGE_TITLES:
+        match = title.search(letters, 0, TITLE_WITHIN + 50)
+        if match and match.start() <= TITLE_WITHIN and not letters[: match.start()].endswith("comprehensive"):
+            found.add(statement)  # "statements of comprehensive income" is not the income statement
+    return found if len(found) < len(Statement) else set()  # all three titles: a contents page
+
+
+class StatementPageFinder:
+    """Fed every chunk once (in any order), says which chunks lie on statement pages. Keeps only
+    each page's opening and a count of its figures, not its text."""
+
+    def __init__(self) -> None:
+        self._openings: dict[tuple[int, int], list[tuple[int, str]]] = defaultdict(list)
+        self._numbers: dict[tuple[int, int], int] = defaultdict(int)
+        self._chunks: dict[tuple[int, int], list[int]] = defaultdict(list)
+
+    def add(self, chunk: StoredChunk) -> None:
+        for page, offset, segment in page_segments(chunk):
+            key = (chunk.document_id, page)
+            self._openings[key].append((offset, segment[:OPENING_CHARS]))
+            self._numbers[key] += len(_NUMBER.findall(segment))  # overlaps count twice: a rough count
+            self._chunks[key].append(chunk.id)
+
+    def chunks_by_statement(self) -> dict[Statement, list[int]]:
+        found: dict[Statement, list[int]] = defaultdict(list)
+        for key, pieces in self._openings.items():
+            for statement in page_statements(_joined(pieces), self._numbers[key]):
+                found[statement] += self._chunks[key]
+        return dict(found)
+
+
+def _joined(pieces: list[tuple[int, str]]) -> str:
+    """The page's first characters from (document offset, text) pieces that may overlap."""
+    text = ""
+    end = None
+    for offset, piece in sorted(pieces):
+        if end is not None and offset < end:
+            piece = piece[end - offset :]  # the part the previous chunk already gave
+            offset = end
+        text += piece
+        end = offset + len(piece)
+        if len(text) >= OPENING_CHARS:
+            break
+    return text[:OPENING_CHARS]
+
+
+def page_segments(chunk: StoredChunk) -> list[tuple[int, int, str]]:
+    """(page, offset in the document, text) of each page a chunk covers; without recorded breaks,
+    the whole text for each page."""
+    pages = range(chunk.page_start, chunk.page_end + 1)
+    if len(chunk.page_breaks) != len(pages) - 1:
+        return [(page, chunk.char_start, chunk.text) for page in pages]
+    cuts = [0, *chunk.page_breaks, len(chunk.text)]
+    return [(page, chunk.char_start + cuts[i], chunk.text[cuts[i] : cuts[i + 1]]) for i, page in enumerate(pages)]
+
+
+def _phrases(*patterns: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(patterns) + r")\b", re.IGNORECASE)
+
+
+# A question names a statement...
+_NAMED: tuple[tuple[Statement, re.Pattern[str]], ...] = (
+    (Statement.BALANCE_SHEET, _phrases(r"balance\s+sheets?", r"statements?\s+of\s+financial\s+(?:position|condition)")),
+    (
+        Statement.INCOME,
+        _phrases(
+            r"income\s+statements?", r"statements?\s+of\s+(?:operations|income|earnings)", r"P&L|profit\s+and\s+loss"
+        ),
+    ),
+    (Statement.CASH_FLOW, _phrases(r"cash\s+flows?\s+statements?", r"statements?\s+of\s+cash\s+flows?")),
+)
+# ...or a figure, or a ratio of figures, that is read off one.
+_FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
+    (
+        Statement.BALANCE_SHEET,
+        _phrases(
+            r"PP&?E|PPNE|property,?\s+plant,?\s+(?:and|&)\s+equipment",
+            r"inventor(?:y|ies)",
+            r"working\s+capital",
+            r"(?:quick|current|cash)\s+ratio",
+            r"total\s+assets",
+            r"current\s+(?:assets|liabilities)",
+            r"accounts\s+(?:payable|receivable)",
+            r"days\s+(?:payable|sales|inventory)\s+outstanding|DPO|DSO|DIO",
+            r"(?:shareholders|stockholders)['’]?\s+equity",
+            r"debt[- ]to[- ]equity|return\s+on\s+(?:assets|equity)|ROA|ROE",
+            r"(?:fixed\s+asset|asset)\s+turnover",
+            r"capital[- ]intensive|capital\s+intensity",
+        ),
+    ),
+    (
+        Statement.INCOME,
+        _phrases(
+            r"gross\s+(?:margins?|profits?)",
+            r"operating\s+(?:margins?|income|profits?)",
+            r"net\s+(?:income|profit|earnings)(?:\s+margin)?",
+            r"COGS|cost\s+of\s+(?:goods\s+sold|sales|revenues?)",
+            r"EBITDA?|interest\s+coverage",
+            r"effective\s+tax\s+rate",
+            r"EPS|earnings\s+per\s+share",
+            r"(?:total\s+)?revenues?\s+growth|(?:year-over-year|yoy)\s+change\s+in\s+revenues?",
+            r"(?:inventory|asset|fixed\s+asset)\s+turnover|days\s+(?:payable|sales|inventory)\s+outstanding|DPO",
+        ),
+    ),
+    (
+        Statement.CASH_FLOW,
+        _phrases(
+            r"capex|capital\s+expenditures?",
+            r"free\s+cash\s*flows?",
+            r"(?:cash\s+from|cash\s+provided\s+by)\s+operati(?:ons|ng\s+activities)|operating\s+cash\s+flows?",
+            r"D&A|depreciation\s+and\s+amortization",
+            r"dividends?\s+paid|repurchases?\s+of\s+(?:common\s+)?stock",
+            r"(?:operating|investing|financing)\s+activities|operations,\s+investing,?\s+and\s+financing",
+            r"capital[- ]intensive|capital\s+intensity",
+        ),
+    ),
+)
+
+
+def statements_asked(question: str) -> list[Statement]:
+    """The statements a question needs: those it names first, then those its figures are read
+    off, each group in the order the question mentions them."""
+    found: dict[Statement, tuple[int, int]] = {}
+    for rank, patterns in enumerate((_NAMED, _FIGURES)):
+        for statement, pattern in patterns:
+            match = pattern.search(question)
+            if match and statement not in found:
+                found[statement] = (rank, match.start())
+    return sorted(found, key=lambda s: found[s])

@@ -1,0 +1,130 @@
+"""Financial statement pages: found by their title on real and broken PDF text, asked for by name
+or by a figure read off them, and put near the top of retrieval inside the filing asked about."""
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from app.retrieval import RetrievalConfig, Retriever
+from app.retrieval.statements import Statement, StatementPageFinder, page_statements, statements_asked
+from ingestion.service import KnowledgeBase
+from ingestion.store.records import StoredChunk
+from tests.conftest import EVAL
+
+MakeKB = Callable[..., KnowledgeBase]
+AAPL_Q2 = EVAL / "sec-10-q" / "docs" / "2023 Q2 AAPL.pdf"  # statements on pages 4 (operations), 6, 8
+
+TABLE = " ".join(f"{n:,}" for n in range(1000, 1060))  # 60 figures, as a statement page has
+
+
+@pytest.mark.parametrize(
+    ("opening", "expected"),
+    [
+        ("Table of Contents\n3M Company and Subsidiaries\nConsolidated Balance Shee\nt\nAt December 31", {"BS"}),
+        ("SQUARE, INC. CONSOLIDATED STATEMENTS OF\n OPERATIONS(In thousands, except per share data)", {"IS"}),
+        ("ADOBE INC.\n CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)", {"CF"}),
+        ("Consolidated Statement of Financial Position\nAs of 31 December", {"BS"}),
+        ("Apple Inc.\nCONDENSED CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME (Unaudited)", set()),
+        # A contents page names every statement; a note names one in prose, far down its opening.
+        ("Index\nStatements of Operations 4\nBalance Sheets 6\nStatements of Cash Flows 8", set()),
+        (
+            "Table of Contents\n14. Hedging Activities (Continued)\nThe following tables summarize the effect in the "
+            "consolidated statements of income relating to derivative financial instruments",
+            set(),
+        ),
+    ],
+)
+def test_a_statement_page_is_known_by_the_title_at_its_top(opening: str, expected: set[str]) -> None:
+    short = {Statement.BALANCE_SHEET: "BS", Statement.INCOME: "IS", Statement.CASH_FLOW: "CF"}
+    assert {short[s] for s in page_statements(opening, numbers=60)} == expected
+
+
+def test_a_titled_page_of_few_figures_is_not_a_statement() -> None:
+    """An auditor's report or a section cover carries the title but not the table."""
+    assert page_statements("Consolidated Balance Sheets\nWe have audited ...", numbers=5) == set()
+    assert page_statements("Consolidated Balance Sheets\n" + TABLE, numbers=60) == {Statement.BALANCE_SHEET}
+
+
+def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
+    """The first chunk of a page may hold only the company's name; the next repeats it (overlap)."""
+
+    def chunk(i: int, start: int, text: str, page_start: int = 7, breaks: tuple[int, ...] = ()) -> StoredChunk:
+        end_page = page_start + len(breaks)
+        return StoredChunk(i, 1, "r.pdf", i, "", text, page_start, end_page, start, start + len(text), breaks)
+
+    prose = "Liquidity remained strong. " * 10
+    finder = StatementPageFinder()
+    for c in [
+        chunk(3, 0, prose + "SQUARE, INC.", page_start=6, breaks=(len(prose),)),  # ends page 6, starts 7
+        chunk(4, len(prose) + 7, "INC.\nCONSOLIDATED\nBALANCE\nSHEETS\n" + TABLE),  # overlaps the last
+        chunk(5, 9000, TABLE),
+        chunk(6, 12000, "Notes\n" + TABLE, page_start=8),
+    ]:
+        finder.add(c)
+    assert finder.chunks_by_statement() == {Statement.BALANCE_SHEET: [3, 4, 5]}
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the FY2018 capital expenditure amount for 3M?", [Statement.CASH_FLOW]),
+        ("Using the balance sheet, what is the year end FY2018 net PP&E?", [Statement.BALANCE_SHEET]),
+        (
+            "Based on the cash flow statement, what is EBITDA less capex? Use operating income too.",
+            [Statement.CASH_FLOW, Statement.INCOME],  # named first, then figures in order
+        ),
+        ("Roughly how many times has JnJ sold its inventory in FY2022 (inventory turnover)?", None),
+        ("Who are the primary customers of Boeing?", []),
+        ("What is the statement of the CEO on cash?", []),
+    ],
+)
+def test_a_question_asks_for_a_statement_by_name_or_by_figure(question: str, expected: list[Statement] | None) -> None:
+    asked = statements_asked(question)
+    if expected is None:  # both statements needed: a ratio of a balance and a flow
+        assert set(asked) == {Statement.BALANCE_SHEET, Statement.INCOME}
+    else:
+        assert asked == expected
+
+
+@pytest.fixture(scope="module")
+def apple(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
+    if not AAPL_Q2.is_file():
+        pytest.skip(f"the sample PDFs are not in {EVAL}")
+    from ingestion.embedders import HashingEmbedder
+    from ingestion.service import StoreConfig
+
+    kb = KnowledgeBase.open(
+        StoreConfig(data_dir=tmp_path_factory.mktemp("apple")), embedder=lambda: HashingEmbedder(64), writer=True
+    )
+    kb.ingest([AAPL_Q2], actor=kb.actor(None))
+    yield kb
+    kb.close()
+
+
+def test_the_statement_pages_of_a_real_10q(apple: KnowledgeBase) -> None:
+    admin = apple.actor(None)
+    corpus = Retriever(apple).corpus.get(apple.readable_chunk_ids(admin))
+    pages = {
+        statement: {c.page_start for c in apple.get_chunks([int(i) for i in ids]).values()}
+        for statement, ids in corpus.statement_chunks.items()
+    }
+    # Page 5 is the statement of comprehensive income; the contents page 2 lists all three.
+    assert pages == {Statement.INCOME: {4}, Statement.BALANCE_SHEET: {6}, Statement.CASH_FLOW: {8}}
+
+
+@pytest.mark.parametrize(
+    ("question", "page"),
+    [
+        ("What is Apple's capex for the six months ended April 1, 2023?", 8),
+        ("What was Apple's gross margin in Q2 2023?", 4),
+        ("What were Apple's total current liabilities as of April 1, 2023?", 6),
+    ],
+)
+def test_the_statement_asked_for_ranks_first(apple: KnowledgeBase, question: str, page: int) -> None:
+    admin = apple.actor(None)
+    with_statements = Retriever(apple)
+    assert with_statements.config.statement_weight > 0  # on by default
+    assert with_statements.retrieve(question, admin, k=5)[0].chunk.page_start == page
+    without = Retriever(apple, replace(RetrievalConfig(), statement_weight=0.0))
+    assert without.retrieve(question, admin, k=5)[0].chunk.page_start != page  # the list decides
