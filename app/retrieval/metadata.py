@@ -9,7 +9,7 @@ boosts or, as an explicit MetadataFilter, restricts the search.
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -98,6 +98,23 @@ _FILE_WORDS = frozenset(
     )
 )
 _WORD = re.compile(r"[a-z0-9]+")
+_SHORT_FORM = re.compile(r"\b[A-Z][a-z]?[&A-Z][A-Za-z&]*\b")  # two capitals near the start: AMEX, JnJ, AmEx
+
+
+def abbreviates(short: str, words: Sequence[str]) -> bool:
+    """`short` spells all of `words` (two or more) as their prefixes, in order, optionally joined
+    by "n" or "&" for a dropped "and": "amex" American Express, "jnj" and "j&j" Johnson & Johnson."""
+    if len(words) < 2:
+        return False
+
+    def spell(rest: str, i: int) -> bool:
+        if i == len(words):
+            return not rest
+        if i > 0 and rest[:1] in ("n", "&") and spell(rest[1:], i):
+            return True
+        return any(words[i].startswith(rest[:n]) and spell(rest[n:], i + 1) for n in range(1, len(rest) + 1))
+
+    return spell(short, 0)
 
 
 def _words(text: str) -> list[str]:
@@ -205,6 +222,7 @@ class QueryHints:
     years: tuple[int, ...] = ()
     kinds: tuple[str, ...] = ()
     recent: bool = False
+    short_forms: frozenset[str] = frozenset()  # "AMEX", "JnJ", "J&J", lowercased: may abbreviate a name
 
     @classmethod
     def parse(cls, question: str) -> "QueryHints":
@@ -218,6 +236,7 @@ class QueryHints:
             years=years,
             kinds=tuple(kind for kind, pattern in _KINDS if pattern.search(question)),
             recent=bool(_RECENT.search(question)),
+            short_forms=frozenset(m.lower() for m in _SHORT_FORM.findall(question) if len(m) >= 3),
         )
 
 
@@ -232,6 +251,8 @@ def _company(facts: DocumentFacts, hints: QueryHints) -> bool:
     if facts.company_words and facts.company_words <= hints.words:
         return True
     if len(facts.company_phrase) >= 1 and set(facts.company_phrase) <= hints.words:
+        return True
+    if any(abbreviates(short, facts.company_phrase) for short in hints.short_forms):
         return True
     return bool(facts.name_words & hints.words)
 

@@ -10,6 +10,7 @@ from app.retrieval import MetadataFilter, Retriever
 from app.retrieval.metadata import (
     DocumentFacts,
     QueryHints,
+    abbreviates,
     calendar_quarter,
     company_named,
     match_documents,
@@ -36,6 +37,7 @@ LOOKALIKES = [
     facts(5, "BESTBUY_2024Q2_10Q.pdf", "BEST BUY CO., INC.", "10-Q", "quarter ended July 29, 2023"),
     facts(6, "BESTBUY_2023_10K.pdf", "BEST BUY CO., INC.", "10-K", "fiscal year ended January 28, 2023"),
     facts(7, "AMERICANEXPRESS_2022_10K.pdf", "American Express Company", "10-K", "fiscal year ended December 31, 2022"),
+    facts(8, "JOHNSON_JOHNSON_2022_10K.pdf", "JOHNSON & JOHNSON", "10-K", "fiscal year ended January 1, 2023"),
 ]
 
 
@@ -56,10 +58,29 @@ def best(question: str) -> set[int]:
         ("What is Best Buy's FY2023 inventory?", {6}),
         ("How much has the effective tax rate of American Express changed between FY2021 and FY2022?", {7}),
         ("As of FY2024Q2, did Best Buy's cash drop?", {5}),
+        ("Does AMEX have an improving operating margin profile as of 2022?", {7}),  # short forms of names
+        ("Roughly how many times has JnJ sold its inventory in FY2022?", {8}),
+        ("What did J&J say about Kenvue?", {8}),
     ],
 )
 def test_the_question_picks_the_filing(question: str, expected: set[int]) -> None:
     assert best(question) == expected
+
+
+def test_a_short_form_spells_every_word_of_the_name() -> None:
+    assert abbreviates("amex", ["american", "express"]) and abbreviates("jnj", ["johnson", "johnson"])
+    assert abbreviates("j&j", ["johnson", "johnson"]) and abbreviates("ab", ["activision", "blizzard"])
+    assert not abbreviates("amex", ["american", "airlines"])  # "ex" is no prefix of airlines
+    assert not abbreviates("am", ["american", "express", "bank"])  # every word must be spelt
+    assert not abbreviates("mgm", ["mgm"])  # a one-word name is matched as a word, not spelt
+    assert QueryHints.parse("Did AMEX, JnJ or J&J beat the S&P? What is the CEO's view?").short_forms == {
+        "amex",
+        "jnj",
+        "j&j",
+        "s&p",
+        "ceo",
+    }
+    assert QueryHints.parse("What is the capex?").short_forms == frozenset()
 
 
 def test_no_facet_no_match_and_a_wrong_company_gets_nothing() -> None:
