@@ -27,6 +27,8 @@ from benchmarks.cpu_load import OthersCpu
 from model.engine import Engine
 from model.generate import decode_tokens
 from model.generation_config import GenerationConfig
+from model.memory import place_in_huge_pages
+from model.model import KVCache
 from model.quantize import quantize_int8
 
 HELD_TEXT = Path(__file__).with_name("held_text.txt")
@@ -182,6 +184,8 @@ def main() -> None:
         ours.setup_caches(1, max(ppl_ids.shape[1], len(prompt) + args.new_tokens))
         base_ppl = perplexity(ours, ppl_ids)
         quantize_int8(ours)
+        if not cuda:
+            place_in_huge_pages(ours, skip=(KVCache,))  # as Engine.load does after quantising
         if not args.no_compile:
             ours.compile_decode()  # a fresh graph for the int8 layers
         run_ours(4)  # compile the fused kernels outside the timing

@@ -18,7 +18,8 @@ from model.errors import GenerationError
 from model.generate import beam_search, decode_tokens
 from model.generation_config import GenerationConfig
 from model.loader import load_transformer, resolve_model_path
-from model.model import Transformer
+from model.memory import place_in_huge_pages
+from model.model import KVCache, Transformer
 from model.quantize import quantize_int8
 from model.tokenizer import Tokenizer
 
@@ -121,6 +122,8 @@ class Engine:
         model, _ = load_transformer(path, device, dtype)
         if quantize == "int8":
             quantize_int8(model)
+            if model.device.type == "cpu":
+                place_in_huge_pages(model, skip=(KVCache,))  # +6% int8 decode; fp32 measured no gain
         elif quantize != "none":
             raise GenerationError(f"Unknown quantisation {quantize!r}; use 'none' or 'int8'.")
         tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
