@@ -12,11 +12,11 @@ if TYPE_CHECKING:  # loaded when the service opens, not at import
     from ingestion.service import KnowledgeBase, StoreConfig
 
 
-def make_retriever(kb: "KnowledgeBase", settings: Settings) -> tuple[Any, Any]:
-    """(retriever, relevance check): hybrid retrieval and its calibrated "is it in here at all"."""
-    from app.retrieval import Retriever, config_from_settings, is_relevant
+def make_retriever(kb: "KnowledgeBase", settings: Settings) -> Any:
+    """Hybrid retrieval; its search also says, calibrated, whether the answer is in there at all."""
+    from app.retrieval import Retriever, config_from_settings
 
-    return Retriever(kb, config_from_settings(settings)), is_relevant
+    return Retriever(kb, config_from_settings(settings))
 
 
 def store_config(settings: Settings) -> "StoreConfig":
@@ -83,8 +83,8 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
     try:
         chain = AnswerChain(
             EngineChatModel.from_engine(engine, model_name=settings.api_model_name),
-            *make_retriever(kb, settings),
-            ChainSettings(
+            make_retriever(kb, settings),
+            settings=ChainSettings(
                 k=settings.chain_k,
                 answer_tokens=settings.chain_answer_tokens,
                 max_prompt_tokens=settings.chain_max_prompt_tokens,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.output_parsers import StrOutputParser
@@ -28,7 +28,7 @@ from app.chain.prompts import (
     NOT_FOUND_PHRASE,
     NOT_FOUND_TEXT,
 )
-from app.chain.relevance import RelevanceCheck
+from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
 from app.errors import KBError
 from app.types import Answer, RetrievedChunk, Source, Usage
 from ingestion.store.records import UserInfo
@@ -40,6 +40,24 @@ CONDENSED_MAX_CHARS = 400
 
 class ChunkRetriever(Protocol):
     def retrieve(self, question: str, actor: UserInfo, k: int = 8, filters: Any = None) -> list[RetrievedChunk]: ...
+
+
+class JudgedRetrieval(Protocol):
+    @property
+    def chunks(self) -> list[RetrievedChunk]: ...
+
+    @property
+    def relevant(self) -> bool: ...
+
+
+@runtime_checkable
+class JudgingRetriever(Protocol):
+    """A retriever whose search also says whether what it found can answer the question, judged
+    with what only it has (term rarity over the readable corpus, the filing a question names)."""
+
+    def retrieve(self, question: str, actor: UserInfo, k: int = 8, filters: Any = None) -> list[RetrievedChunk]: ...
+
+    def search(self, question: str, actor: UserInfo, k: int = 8, filters: Any = None) -> JudgedRetrieval: ...
 
 
 @dataclass(frozen=True)
@@ -78,9 +96,11 @@ class AnswerChain:
         self,
         llm: EngineChatModel,
         retriever: ChunkRetriever,
-        relevance: RelevanceCheck,
+        relevance: RelevanceCheck | None = None,
         settings: ChainSettings = ChainSettings(),
     ) -> None:
+        """`relevance` None: a JudgingRetriever's own verdict decides (the calibrated one `kb eval`
+        measures); a retriever that only retrieves is judged by OverlapOrSimilarity."""
         self.llm = llm
         self.retriever = retriever
         self.relevance = relevance
@@ -117,8 +137,15 @@ class AnswerChain:
 
     def _retrieved(self, prepared: Prepared) -> Prepared:
         start = time.perf_counter()
-        prepared.retrieved = self.retriever.retrieve(prepared.standalone, prepared.turn.actor, k=self.settings.k)
-        prepared.relevant = bool(prepared.retrieved) and self.relevance(prepared.standalone, prepared.retrieved)
+        question, actor, k = prepared.standalone, prepared.turn.actor, self.settings.k
+        if self.relevance is None and isinstance(self.retriever, JudgingRetriever):
+            found = self.retriever.search(question, actor, k=k)
+            prepared.retrieved = list(found.chunks)
+            prepared.relevant = bool(prepared.retrieved) and found.relevant
+        else:
+            prepared.retrieved = self.retriever.retrieve(question, actor, k=k)
+            check = self.relevance or OverlapOrSimilarity()
+            prepared.relevant = bool(prepared.retrieved) and check(question, prepared.retrieved)
         prepared.timings_ms["retrieve_ms"] = _ms(start)
         return prepared
 

@@ -3,7 +3,7 @@
 A similarity threshold alone hardly separates answerable from unanswerable questions (DESIGN.md),
 so the default gate takes two signals: the question's content words found in one chunk (entity
 overlap), or a dense similarity high enough on its own. The retrieval package's calibrated helper
-replaces it where it is available (see app.chain.factory).
+decides instead where the retriever has one (AnswerChain with no `relevance`).
 """
 
 from collections.abc import Callable, Sequence

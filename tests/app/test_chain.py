@@ -1,6 +1,8 @@
 """The answering chain with the deterministic fake model: prompt, budget, citations, refusal."""
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -187,3 +189,27 @@ def test_chat_model_adapter_streams_chunks() -> None:
     pieces = [c.text for c in llm.stream([HumanMessage("hi")])]
     assert "".join(pieces) == "one two three" and len([p for p in pieces if p]) == 3
     assert llm.invoke([HumanMessage("hi")], max_tokens=2).text == "one two"
+
+
+def test_the_chain_refuses_on_the_retrievers_calibrated_verdict(make_kb: Callable[..., Any], write_text: Any) -> None:
+    """With the real Retriever and no relevance check given, the chain gates on the retriever's own
+    verdict (what `kb eval` measures), not on bare word overlap: a question naming what the
+    knowledge base has never heard of is refused without the model, though most of its words match."""
+    from app.retrieval import RetrievalConfig, Retriever
+    from app.retrieval.relevance import RELEVANCE_MODEL
+
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.ingest([write_text("handbook.txt", "The cafeteria serves lunch at noon and closes at three.")], actor=admin)
+    # The HashingEmbedder's similarities sit far below e5's, which the threshold was fitted on.
+    retriever = Retriever(kb, RetrievalConfig(relevance=replace(RELEVANCE_MODEL, threshold=0.01)))
+    engine = FakeEngine()
+    chain = AnswerChain(EngineChatModel(engine=engine, specials=CHATML_SPECIALS), retriever)
+    unknown = "When does the Quasar cafeteria serve lunch?"
+    assert OverlapOrSimilarity()(unknown, retriever.retrieve(unknown, admin))  # overlap alone would answer
+    refused = chain.invoke(Turn(unknown, admin))
+    assert not refused.found and refused.text == NOT_FOUND_TEXT and not refused.citations
+    assert engine.generated == []
+    answered = chain.invoke(Turn("When does the cafeteria serve lunch?", admin))
+    assert answered.found and len(engine.generated) == 1
+    assert [(c.document, c.page) for c in answered.citations] == [("handbook.txt", 1)]
