@@ -41,6 +41,10 @@ class RelevanceModel:
     unknown: float
     threshold: float  # probability at or above which retrieval counts as relevant
     fit: float = 0.0
+    embedder: str | None = None  # whose similarities the weights were fitted on; None: any
+
+    def fits(self, embedder: str | None) -> bool:
+        return self.embedder is None or self.embedder == embedder
 
     def probability(self, f: RelevanceFeatures) -> float:
         z = self.bias + self.dense * f.dense_top + self.coverage * f.coverage + self.unknown * f.unknown
@@ -65,9 +69,16 @@ class RelevanceModel:
 # to 0.825 on both English stores and changes nothing else. Extra signals tried without gain: the
 # longest common substring of question and chunk, the rarest terms' presence in the top chunk.
 # Refit when the embedder changes.
-RELEVANCE_MODEL = RelevanceModel(bias=-7.375, dense=5.115, coverage=0.378, unknown=-2.829, threshold=0.4825, fit=3.703)
-CJK_RELEVANCE_MODEL = RelevanceModel(bias=-6.559, dense=2.963, coverage=7.088, unknown=-2.558, threshold=0.45, fit=0.0)
+E5 = "multilingual-e5-small-q4"
+RELEVANCE_MODEL = RelevanceModel(
+    bias=-7.375, dense=5.115, coverage=0.378, unknown=-2.829, threshold=0.4825, fit=3.703, embedder=E5
+)
+CJK_RELEVANCE_MODEL = RelevanceModel(
+    bias=-6.559, dense=2.963, coverage=7.088, unknown=-2.558, threshold=0.45, fit=0.0, embedder=E5
+)
 # The same fit without IDF weights (what `is_relevant(question, chunks)` can compute): AUC 0.852.
+# Its verdict leans on the words covered, hardly on similarity, so it also stands in for the models
+# above when another embedder is in use (until they are refitted for it).
 BARE_RELEVANCE_MODEL = RelevanceModel(bias=-3.698, dense=0.54, coverage=5.919, unknown=0.0, threshold=0.44)
 
 

@@ -27,6 +27,7 @@ from app.retrieval.metadata import (
     names_fit,
 )
 from app.retrieval.relevance import (
+    BARE_RELEVANCE_MODEL,
     CJK_RELEVANCE_MODEL,
     RELEVANCE_MODEL,
     RelevanceFeatures,
@@ -215,8 +216,12 @@ class Retriever:
             idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
         fit = 0.0 if unknown_names(question, idf) else _names_fit(hints, chunks, corpus)
         found = replace(features(terms, chunks, idf), fit=fit)
-        model = self.config.relevance_for(question)
-        probability = model.probability(found)
+        model, judged = self.config.relevance_for(question), found
+        if not model.fits(getattr(self.kb.embedder, "name", None)):
+            # Similarities of another embedder live on another scale: judge as the bare model does
+            # (the features reported stay the full ones).
+            model, judged = BARE_RELEVANCE_MODEL, features(terms, chunks)
+        probability = model.probability(judged)
         relevant = bool(chunks) and probability >= model.threshold
         return RetrievalResult(question, chunks, terms, match, found, probability, relevant, timings)
 

@@ -201,8 +201,8 @@ def test_the_chain_refuses_on_the_retrievers_calibrated_verdict(make_kb: Callabl
     kb = make_kb()
     admin = kb.actor(None)
     kb.ingest([write_text("handbook.txt", "The cafeteria serves lunch at noon and closes at three.")], actor=admin)
-    # The HashingEmbedder's similarities sit far below e5's, which the threshold was fitted on.
-    retriever = Retriever(kb, RetrievalConfig(relevance=replace(RELEVANCE_MODEL, threshold=0.01)))
+    # Fitted weights taken as if for the HashingEmbedder, whose similarities sit far below e5's.
+    retriever = Retriever(kb, RetrievalConfig(relevance=replace(RELEVANCE_MODEL, threshold=0.01, embedder=None)))
     engine = FakeEngine()
     chain = AnswerChain(EngineChatModel(engine=engine, specials=CHATML_SPECIALS), retriever)
     unknown = "When does the Quasar cafeteria serve lunch?"

@@ -12,7 +12,7 @@ from app.adapters.retriever import KnowledgeBaseRetriever
 from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevant
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.relevance import unknown_names
+from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, unknown_names
 from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
@@ -169,6 +169,20 @@ def test_relevance_combines_similarity_with_the_questions_words(secured: Knowled
     assert not is_relevant("anything", [])
 
 
+def test_a_model_fitted_on_another_embedders_similarities_gives_way_to_the_bare_one(
+    secured: KnowledgeBase,
+) -> None:
+    question = "When does the cafeteria serve lunch?"
+    assert RetrievalConfig().relevance.embedder == "multilingual-e5-small-q4" != secured.embedder.name
+    result = Retriever(secured).search(question, secured.actor(None))
+    bare = features(content_terms(question), result.chunks)
+    assert result.probability == pytest.approx(BARE_RELEVANCE_MODEL.probability(bare))
+    assert result.relevant == is_relevant(question, result.chunks)
+    anywhere = replace(RetrievalConfig().relevance, embedder=None)
+    fitted = Retriever(secured, RetrievalConfig(relevance=anywhere)).search(question, secured.actor(None))
+    assert fitted.probability == pytest.approx(anywhere.probability(fitted.features))
+
+
 def test_questions_in_chinese_are_judged_by_the_chinese_relevance_model(
     make_kb: MakeKB, write_text: WriteText
 ) -> None:
@@ -177,7 +191,12 @@ def test_questions_in_chinese_are_judged_by_the_chinese_relevance_model(
     kb = make_kb()
     admin = kb.actor(None)
     kb.ingest([write_text("zh.txt", "《战国无双3》是由光荣和ω-force合作开发的动作游戏，2010年发售。")], actor=admin)
-    config = RetrievalConfig()
+    default = RetrievalConfig()  # both models taken as fitted on this store's (hashing) embedder
+    config = replace(
+        default,
+        relevance=replace(default.relevance, embedder=None),
+        relevance_cjk=replace(default.relevance_cjk, embedder=None),
+    )
     chinese = Retriever(kb, config).search("战国无双3是由哪两个公司开发的？", admin)
     assert chinese.probability == pytest.approx(config.relevance_cjk.probability(chinese.features))
     assert chinese.probability != pytest.approx(config.relevance.probability(chinese.features))
