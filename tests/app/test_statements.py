@@ -3,6 +3,7 @@ or by a figure read off them, and put near the top of retrieval inside the filin
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -128,3 +129,19 @@ def test_the_statement_asked_for_ranks_first(apple: KnowledgeBase, question: str
     assert with_statements.retrieve(question, admin, k=5)[0].chunk.page_start == page
     without = Retriever(apple, replace(RetrievalConfig(), statement_weight=0.0))
     assert without.retrieve(question, admin, k=5)[0].chunk.page_start != page  # the list decides
+
+
+def test_a_statement_page_the_user_may_not_read_never_reaches_them(make_kb: MakeKB, write_text: Any) -> None:
+    """The statement list is cut to the readable chunks before it is ranked, like both searches."""
+    if not AAPL_Q2.is_file():
+        pytest.skip(f"the sample PDFs are not in {EVAL}")
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.add_group("board", admin)
+    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.ingest([AAPL_Q2], actor=admin, groups=("board",))
+    kb.ingest([write_text("memo.txt", "Apple capex planning memo: the cash flow review is on Friday.")], actor=admin)
+    question = "What is Apple's capex according to the cash flow statement?"
+    assert {r.chunk.file_name for r in Retriever(kb).retrieve(question, admin, k=5)} >= {AAPL_Q2.name}
+    seen_by_bob = Retriever(kb).retrieve(question, kb.actor("bob"), k=5)
+    assert seen_by_bob and {r.chunk.file_name for r in seen_by_bob} == {"memo.txt"}
