@@ -36,11 +36,11 @@ def _madvise_huge(address: int, length: int) -> bool:
     return bool(libc.madvise(ctypes.c_void_p(address), ctypes.c_size_t(length), _MADV_HUGEPAGE) == 0)
 
 
-def _in_arena(tensor: torch.Tensor) -> bool:
+def _arena_storages() -> set[int]:
+    """Storage addresses of the arenas still alive (each placed tensor keeps its arena alive)."""
     alive = [placed for placed in (ref() for ref in _placed) if placed is not None]
     _placed[:] = [weakref.ref(placed) for placed in alive]
-    pointer = tensor.untyped_storage().data_ptr()
-    return any(placed.untyped_storage().data_ptr() == pointer for placed in alive)
+    return {placed.untyped_storage().data_ptr() for placed in alive}
 
 
 def place_in_huge_pages(module: nn.Module, skip: tuple[type[nn.Module], ...] = ()) -> int:
@@ -53,13 +53,15 @@ def place_in_huge_pages(module: nn.Module, skip: tuple[type[nn.Module], ...] = (
             continue
         slots += [(owner, name, p, True) for name, p in owner._parameters.items() if p is not None]
         slots += [(owner, name, b, False) for name, b in owner._buffers.items() if b is not None]
-    movable = []
-    for owner, name, tensor, is_param in slots:
-        if tensor.device.type != "cpu" or tensor.nbytes < MIN_BYTES or not tensor.is_contiguous():
-            continue
-        if _in_arena(tensor):
-            continue
-        movable.append((owner, name, tensor, is_param))
+    placed = _arena_storages()
+    movable = [
+        (owner, name, tensor, is_param)
+        for owner, name, tensor, is_param in slots
+        if tensor.device.type == "cpu"
+        and tensor.nbytes >= MIN_BYTES
+        and tensor.is_contiguous()
+        and tensor.untyped_storage().data_ptr() not in placed
+    ]
     unique = {id(t): t for _, _, t, _ in movable}
     if not unique:
         return 0

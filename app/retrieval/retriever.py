@@ -138,19 +138,20 @@ class Retriever:
         keyword = corpus.bm25.search(terms, mask, n)
         lists = [RankedList(dense, cfg.dense_weight), RankedList(keyword, cfg.keyword_weight)]
         best = max(match.values(), default=0.0)
-        if best > 0 and cfg.scope_weight > 0:
-            scoped = allowed[np.isin(allowed, corpus.chunks_of({d for d, s in match.items() if s == best}))]
-            if 0 < scoped.size < allowed.size:
-                scoped_dense = index.search(vector, n, scoped) if vector is not None else []
-                scoped_keyword = corpus.bm25.search(terms, mask & corpus.bm25.allowed_mask(scoped), n)
-                dense += scoped_dense
-                keyword += scoped_keyword
-                lists += [
-                    RankedList(scoped_dense, cfg.dense_weight * cfg.scope_weight),
-                    RankedList(scoped_keyword, cfg.keyword_weight * cfg.scope_weight),
-                ]
+        # The chunks of the documents the question names best (all readable ones where it names none).
+        named = {d for d, s in match.items() if s == best} if best > 0 else set()
+        scoped = allowed[np.isin(allowed, corpus.chunks_of(named))] if named else allowed
+        if cfg.scope_weight > 0 and 0 < scoped.size < allowed.size:
+            scoped_dense = index.search(vector, n, scoped) if vector is not None else []
+            scoped_keyword = corpus.bm25.search(terms, mask & corpus.bm25.allowed_mask(scoped), n)
+            dense += scoped_dense
+            keyword += scoped_keyword
+            lists += [
+                RankedList(scoped_dense, cfg.dense_weight * cfg.scope_weight),
+                RankedList(scoped_keyword, cfg.keyword_weight * cfg.scope_weight),
+            ]
         if cfg.statement_weight > 0:
-            statement_hits = self._statement_hits(question, terms, corpus, allowed, match, mask)
+            statement_hits = self._statement_hits(question, terms, corpus, scoped, mask)
             lists.append(RankedList(statement_hits, cfg.statement_weight))
         timings["search_ms"] = _ms(t)
 
@@ -175,24 +176,15 @@ class Retriever:
         return self._result(question, hints, chunks, terms, match, corpus, allowed, timings)
 
     def _statement_hits(
-        self,
-        question: str,
-        terms: tuple[str, ...],
-        corpus: Corpus,
-        allowed: IdArray,
-        match: dict[int, float],
-        mask: npt.NDArray[np.bool_],
+        self, question: str, terms: tuple[str, ...], corpus: Corpus, scoped: IdArray, mask: npt.NDArray[np.bool_]
     ) -> list[tuple[int, float]]:
         """The best keyword-matching chunk of each page of the statements the question asks
-        about, inside the documents that best match it (every readable one where it names
-        none); statements take turns, so asking for two puts both near the top, the named one first."""
-        asked = statements_asked(question)
-        best = max(match.values(), default=0.0)
-        scope = corpus.chunks_of({d for d, s in match.items() if s == best}) if best > 0 else allowed
+        about, among the `scoped` readable chunks; statements take turns, so asking for two puts
+        both near the top, the named one first."""
         per_statement: list[list[tuple[int, float]]] = []
-        for statement in asked:
+        for statement in statements_asked(question):
             on_pages = corpus.on_statements({statement})
-            on_pages = on_pages[np.isin(on_pages, scope) & np.isin(on_pages, allowed)]
+            on_pages = on_pages[np.isin(on_pages, scoped)]
             hits = corpus.bm25.search(terms, mask & corpus.bm25.allowed_mask(on_pages), on_pages.size)
             per_statement.append(_one_per_page(hits, self.kb, self.config.statement_pages))
         return [hit for turn in zip_longest(*per_statement) for hit in turn if hit is not None]
