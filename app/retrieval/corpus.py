@@ -25,9 +25,8 @@ class Corpus:
     documents: dict[int, DocumentFacts]
     statement_chunks: dict[Statement, IdArray]  # sorted ids of the chunks on each statement's pages
 
-    def on_statements(self, statements: set[Statement]) -> IdArray:
-        found = [self.statement_chunks[s] for s in statements if s in self.statement_chunks]
-        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    def on_statement(self, statement: Statement) -> IdArray:
+        return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
 
     def chunks_of(self, document_ids: set[int]) -> IdArray:
         keep = np.isin(self.chunk_documents, np.fromiter(document_ids, dtype=np.int64, count=len(document_ids)))

@@ -183,7 +183,7 @@ class Retriever:
         both near the top, the named one first."""
         per_statement: list[list[tuple[int, float]]] = []
         for statement in statements_asked(question):
-            on_pages = corpus.on_statements({statement})
+            on_pages = corpus.on_statement(statement)
             on_pages = on_pages[np.isin(on_pages, scoped)]
             hits = corpus.bm25.search(terms, mask & corpus.bm25.allowed_mask(on_pages), on_pages.size)
             per_statement.append(_one_per_page(hits, self.kb, self.config.statement_pages))
