@@ -3,6 +3,8 @@
 FROM python:3.11-slim-bookworm
 ENV PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 KB_DATA_DIR=/data KB_HOST=0.0.0.0
 WORKDIR /srv/kb
+# A C compiler: the CPU decode step (model/native.py) and torch.compile build their kernels on the machine.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY ingestion ./ingestion

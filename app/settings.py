@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     compile: bool = Field(
         False, description="torch.compile the decode step: faster tokens, about a minute more to start on CPU."
     )
+    native_decode: bool = Field(
+        True, description="Decode on CPU with our C step (built with the machine's C compiler on first use)."
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
     max_context: int | None = Field(None, ge=256, description="Cap on the model's context window.")
     embedder: str = "auto"

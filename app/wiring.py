@@ -76,6 +76,7 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
             dtype=settings.dtype,
             quantize=settings.quantize,
             compile=settings.compile,
+            native=settings.native_decode,
             threads=settings.threads,
             max_context=settings.max_context,
         )

@@ -4,6 +4,7 @@ Requests are served one at a time (a lock around the model and its KV cache); th
 allocated once and grown only when a request needs more room.
 """
 
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -20,9 +21,11 @@ from model.generation_config import GenerationConfig
 from model.loader import load_transformer, resolve_model_path
 from model.memory import place_in_huge_pages
 from model.model import KVCache, Transformer
+from model.native import NativeUnavailableError
 from model.quantize import quantize_int8
 from model.tokenizer import Tokenizer
 
+log = logging.getLogger(__name__)
 CACHE_ROUNDING = 256  # grow the KV cache in steps, not for every request
 
 
@@ -95,6 +98,17 @@ class GenerationStream:
         return "".join(self)
 
 
+def _try_native(model: Transformer) -> bool:
+    if model.device.type != "cpu":
+        return False
+    try:
+        model.use_native_decode()
+    except NativeUnavailableError as error:
+        log.warning("decoding with the PyTorch step: %s", error)
+        return False
+    return True
+
+
 class Engine:
     def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, max_context: int | None = None):
         self.model = model
@@ -115,7 +129,10 @@ class Engine:
         threads: int | None = None,
         max_context: int | None = None,
         compile: bool = False,
+        native: bool = True,
     ) -> "Engine":
+        """native: decode with the C step on CPU (model.native) where it can serve the model; it
+        is faster than the compiled step, so `compile` then only applies where it cannot."""
         if threads:
             torch.set_num_threads(threads)
         path = resolve_model_path(source)
@@ -129,6 +146,8 @@ class Engine:
         tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
         name = path.stem if path.is_file() else path.name
         engine = cls(model, tokenizer, name, max_context)
+        if native and _try_native(model):
+            compile = False
         if compile:
             model.compile_decode()
             engine.generate(engine.raw_prompt_ids("Hello"), GenerationConfig(max_new_tokens=2))  # compile now

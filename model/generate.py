@@ -22,6 +22,7 @@ def make_generator(seed: int | None, device: torch.device) -> torch.Generator | 
 
 def prefill(model: Transformer, prompt: torch.Tensor) -> torch.Tensor:
     """prompt [B, T] -> logits of the last position [B, V]; fills the KV cache at positions 0..T-1."""
+    model.begin_decode()
     return model(prompt, 0, last_only=True)[:, -1]
 
 

@@ -29,6 +29,10 @@ def register(cli: typer.Typer) -> None:
         compile: Annotated[
             bool | None, typer.Option("--compile/--no-compile", help="torch.compile the decode step (KB_COMPILE).")
         ] = None,
+        native: Annotated[
+            bool | None,
+            typer.Option("--native/--no-native", help="Our C decode step on CPU (KB_NATIVE_DECODE)."),
+        ] = None,
         stats: Annotated[bool, typer.Option(help="Print timing to standard error.")] = False,
     ) -> None:
         """Generate text from the bare model (no knowledge base), streamed as it is produced."""
@@ -46,6 +50,7 @@ def register(cli: typer.Typer) -> None:
             threads=settings.threads,
             max_context=settings.max_context,
             compile=settings.compile if compile is None else compile,
+            native=settings.native_decode if native is None else native,
         )
         cfg = GenerationConfig(
             max_new_tokens=max_new_tokens,

@@ -106,3 +106,19 @@ def test_int8_perplexity_within_two_percent_of_fp32() -> None:
     quantize_int8(fp32.model)
     quantised = perplexity(fp32.model, ids)
     assert abs(quantised - base) / base < 0.02, (base, quantised)
+
+
+def test_engine_decodes_with_the_c_step_on_cpu(engine: Engine) -> None:
+    """So the token tests above compare transformers with the C step, the engine's default on CPU."""
+    engine.generate(engine.chat_prompt_ids(QUESTION), GenerationConfig(max_new_tokens=4))
+    bound = engine.model._native
+    assert engine.model.native_decode and bound is not None and bound.is_current()
+
+
+def test_int8_c_step_gives_the_tokens_of_the_pytorch_int8_step() -> None:
+    native = Engine.load("bundled", device="cpu", dtype="float32", quantize="int8")
+    reference = Engine.load("bundled", device="cpu", dtype="float32", quantize="int8", native=False)
+    assert native.model.native_decode and not reference.model.native_decode
+    ids = native.chat_prompt_ids(QUESTION)
+    cfg = GenerationConfig(max_new_tokens=32)
+    assert native.generate(ids, cfg).token_ids == reference.generate(ids, cfg).token_ids

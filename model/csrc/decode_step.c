@@ -1,0 +1,468 @@
+/* One decode step of the Llama decoder (model/model.py) for B rows at one position, on CPU, fp32
+ * activations with fp32 or int8 (per-row scaled) weights.
+ *
+ * Why: a decode step is a chain of ~10 small kernels per layer. Run through PyTorch (even compiled)
+ * each kernel forks and joins the thread pool and the weights stream at well under the memory
+ * bandwidth. Here the whole step is one parallel region: every thread takes its share of each matrix's
+ * rows and the threads meet at a spin barrier between dependent stages, so the step costs little more
+ * than reading the weights once.
+ *
+ * The maths is model.py's, in the same order (RMSNorm, fused qkv, half-split rotary, grouped-query
+ * attention over the static KV cache, SwiGLU with fused gate/up, tied or untied head); only the order
+ * of the float additions inside dot products differs. Built at run time by model/native.py with the
+ * machine's own instruction set (-march=native); GCC vector extensions keep it portable.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#if defined(__AVX512F__) || defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#define KB_API __attribute__((visibility("default")))
+#define MAX_THREADS 64
+#define MAX_BATCH 16
+#define LANES 16
+
+typedef float vf __attribute__((vector_size(LANES * 4), aligned(4)));      /* unaligned loads */
+typedef float vf8 __attribute__((vector_size(32)));
+typedef float vf4 __attribute__((vector_size(16)));
+
+/* Mirrors class LayerWeights in model/native.py. scale pointers are NULL for fp32 weights. */
+typedef struct {
+    const void *wqkv, *wo, *w13, *w2;
+    const float *wqkv_scale, *wo_scale, *w13_scale, *w2_scale;
+    const float *attn_norm, *ffn_norm;
+    float *k_cache, *v_cache; /* [cache_batch, n_kv_heads, cache_seq, head_dim] */
+} LayerWeights;
+
+/* Mirrors class ModelWeights in model/native.py. */
+typedef struct {
+    int32_t dim, n_layers, n_heads, n_kv_heads, head_dim, hidden, vocab;
+    int32_t quantized; /* 1: the linear weights are int8 with per-row float scales */
+    int32_t cache_seq;
+    float eps;
+    const float *embed; /* [vocab, dim] */
+    const float *final_norm;
+    const void *head;
+    const float *head_scale;
+    const LayerWeights *layers;
+} ModelWeights;
+
+/* ---------------------------------------------------------------- thread pool and barrier */
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+typedef struct {
+    atomic_int count;
+    atomic_int phase;
+    int n;
+} SpinBarrier;
+
+static void barrier_wait(SpinBarrier *b) {
+    if (b->n == 1) return;
+    int phase = atomic_load_explicit(&b->phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
+        atomic_store_explicit(&b->count, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
+    } else {
+        while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase) cpu_relax();
+    }
+}
+
+typedef struct Step Step;
+static void run_step(Step *step, int thread);
+
+/* Workers spin briefly for the next step (the gap between tokens is short), then sleep. */
+#define IDLE_SPINS 20000
+
+static struct {
+    int n_threads; /* workers + the calling thread */
+    pid_t owner;   /* threads do not survive fork(): a child builds its own pool */
+    pthread_t workers[MAX_THREADS];
+    atomic_int generation, finished, quit;
+    int base_generation; /* generation when the workers were started: the first one they wait past */
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    Step *step;
+} pool = {.mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void *worker_main(void *arg) {
+    int thread = (int)(intptr_t)arg;
+    int seen = pool.base_generation; /* not the live value: the first step may already have begun */
+    for (;;) {
+        for (int i = 0; i < IDLE_SPINS && atomic_load(&pool.generation) == seen; i++) cpu_relax();
+        if (atomic_load(&pool.generation) == seen) {
+            pthread_mutex_lock(&pool.mutex);
+            while (atomic_load(&pool.generation) == seen) pthread_cond_wait(&pool.wake, &pool.mutex);
+            pthread_mutex_unlock(&pool.mutex);
+        }
+        seen = atomic_load(&pool.generation);
+        if (atomic_load(&pool.quit)) return NULL;
+        run_step(pool.step, thread);
+        atomic_fetch_add(&pool.finished, 1);
+    }
+}
+
+static void stop_pool(void) {
+    if (pool.n_threads <= 1 || pool.owner != getpid()) {
+        pool.n_threads = 0;
+        return;
+    }
+    pthread_mutex_lock(&pool.mutex);
+    atomic_store(&pool.quit, 1);
+    atomic_fetch_add(&pool.generation, 1);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mutex);
+    for (int t = 1; t < pool.n_threads; t++) pthread_join(pool.workers[t], NULL);
+    atomic_store(&pool.quit, 0);
+    pool.n_threads = 0;
+}
+
+static int ensure_pool(int n_threads) {
+    if (n_threads < 1) n_threads = 1;
+    if (n_threads > MAX_THREADS) n_threads = MAX_THREADS;
+    if (pool.n_threads == n_threads && pool.owner == getpid()) return n_threads;
+    stop_pool();
+    pool.owner = getpid();
+    pool.n_threads = 1;
+    pool.base_generation = atomic_load(&pool.generation);
+    for (int t = 1; t < n_threads; t++) {
+        if (pthread_create(&pool.workers[t], NULL, worker_main, (void *)(intptr_t)t) != 0) break;
+        pool.n_threads = t + 1;
+    }
+    return pool.n_threads;
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+static inline float hsum(vf v) {
+    vf8 half = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
+               __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+    vf4 quarter = __builtin_shufflevector(half, half, 0, 1, 2, 3) + __builtin_shufflevector(half, half, 4, 5, 6, 7);
+    return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+}
+
+/* 16 int8 weights as floats. GCC scalarises __builtin_convertvector from chars, hence intrinsics. */
+static inline vf load_i8(const int8_t *p) {
+    vf out;
+#if defined(__AVX512F__)
+    __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+    memcpy(&out, &f, sizeof out);
+#elif defined(__AVX2__)
+    __m128i bytes = _mm_loadu_si128((const __m128i *)p);
+    __m256 lo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+    __m256 hi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(bytes, 8)));
+    memcpy(&out, &lo, sizeof lo);
+    memcpy((char *)&out + sizeof lo, &hi, sizeof hi);
+#else
+    for (int i = 0; i < LANES; i++) out[i] = (float)p[i];
+#endif
+    return out;
+}
+
+/* dot(w_row, x) for one activation row: two accumulators keep the FMA pipes busy. */
+static inline float dot1_f32(const float *w, const float *x, int k) {
+    vf a0 = {0}, a1 = {0};
+    int i = 0;
+    for (; i + 2 * LANES <= k; i += 2 * LANES) {
+        a0 += *(const vf *)(w + i) * *(const vf *)(x + i);
+        a1 += *(const vf *)(w + i + LANES) * *(const vf *)(x + i + LANES);
+    }
+    for (; i + LANES <= k; i += LANES) a0 += *(const vf *)(w + i) * *(const vf *)(x + i);
+    float s = hsum(a0 + a1);
+    for (; i < k; i++) s += w[i] * x[i];
+    return s;
+}
+
+/* Four accumulators: the int8 -> float conversion and the FMA share ports, so two chains would
+ * leave the step latency-bound. */
+static inline float dot1_i8(const int8_t *w, const float *x, int k) {
+    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int i = 0;
+    for (; i + 4 * LANES <= k; i += 4 * LANES) {
+        a0 += load_i8(w + i) * *(const vf *)(x + i);
+        a1 += load_i8(w + i + LANES) * *(const vf *)(x + i + LANES);
+        a2 += load_i8(w + i + 2 * LANES) * *(const vf *)(x + i + 2 * LANES);
+        a3 += load_i8(w + i + 3 * LANES) * *(const vf *)(x + i + 3 * LANES);
+    }
+    for (; i + LANES <= k; i += LANES) a0 += load_i8(w + i) * *(const vf *)(x + i);
+    float s = hsum((a0 + a1) + (a2 + a3));
+    for (; i < k; i++) s += (float)w[i] * x[i];
+    return s;
+}
+
+/* out[b] = dot(w_row, x[b]) for several activation rows (beam search): the weight row is read from
+ * memory once and from L1 for the other rows. */
+static void dot_rows_f32(const float *w, const float *x, int k, int batch, float *out) {
+    for (int b = 0; b < batch; b++) out[b] = dot1_f32(w, x + (size_t)b * k, k);
+}
+
+static void dot_rows_i8(const int8_t *w, const float *x, int k, int batch, float *out) {
+    for (int b = 0; b < batch; b++) out[b] = dot1_i8(w, x + (size_t)b * k, k);
+}
+
+/* Row `row` of W times x[b] for every b: fp32 weights, or int8 times the row's scale. */
+static inline void weight_row_times(const void *w, const float *scale, int quantized, const float *x, int k,
+                                    int batch, int row, float *out) {
+    if (quantized) {
+        const int8_t *wr = (const int8_t *)w + (size_t)row * k;
+        if (batch == 1)
+            out[0] = dot1_i8(wr, x, k);
+        else
+            dot_rows_i8(wr, x, k, batch, out);
+        for (int b = 0; b < batch; b++) out[b] *= scale[row];
+    } else {
+        const float *wr = (const float *)w + (size_t)row * k;
+        if (batch == 1)
+            out[0] = dot1_f32(wr, x, k);
+        else
+            dot_rows_f32(wr, x, k, batch, out);
+    }
+}
+
+/* Rows [first, last) of y[b, :] = W x[b] (+ y[b] when accumulate: the residual add). */
+static void matvec_rows(const void *w, const float *scale, int quantized, const float *x, int k, int batch,
+                        float *y, int n, int first, int last, int accumulate) {
+    float dots[MAX_BATCH];
+    for (int row = first; row < last; row++) {
+        weight_row_times(w, scale, quantized, x, k, batch, row, dots);
+        for (int b = 0; b < batch; b++) {
+            float *out = y + (size_t)b * n + row;
+            *out = accumulate ? *out + dots[b] : dots[b];
+        }
+    }
+}
+
+/* RMSNorm as model.py: x * rsqrt(mean(x^2) + eps), then times the weight. */
+static void rms_norm(const float *x, const float *weight, int dim, float eps, float *out) {
+    float squares = 0.0f;
+    for (int i = 0; i < dim; i++) squares += x[i] * x[i];
+    float inv = 1.0f / sqrtf(squares / (float)dim + eps);
+    for (int i = 0; i < dim; i++) out[i] = weight[i] * (x[i] * inv);
+}
+
+/* Half-split rotary (rotate_half): out = x * cos + rotate_half(x) * sin. */
+static void rotary(float *x, const float *cos_, const float *sin_, int head_dim) {
+    int half = head_dim / 2;
+    for (int i = 0; i < half; i++) {
+        float a = x[i], b = x[i + half];
+        x[i] = a * cos_[i] + (-b) * sin_[i];
+        x[i + half] = b * cos_[i + half] + a * sin_[i + half];
+    }
+}
+
+/* ---------------------------------------------------------------- the step */
+
+struct Step {
+    const ModelWeights *m;
+    const int64_t *tokens;
+    int batch, pos, n_threads;
+    const float *cos_, *sin_; /* [head_dim] for this position */
+    float *logits;            /* [batch, vocab] */
+    float *x;                 /* [batch, dim] residual stream */
+    float *normed;            /* [n_threads][batch, dim]: each thread normalises for itself */
+    float *qkv;               /* [batch, (n_heads + 2 n_kv_heads) head_dim] */
+    float *attended;          /* [batch, n_heads head_dim] */
+    float *act;               /* [batch, hidden] silu(gate) * up */
+    float *scores;            /* [n_threads][cache positions] */
+    SpinBarrier barrier;
+};
+
+static inline void share(int n, int thread, int n_threads, int *first, int *last) {
+    *first = (int)((int64_t)n * thread / n_threads);
+    *last = (int)((int64_t)n * (thread + 1) / n_threads);
+}
+
+/* scores[t] = scale * q . keys[t] for t < length, four keys at a time (independent FMA chains).
+ * Inlined with d a constant for the common head sizes, so the loops unroll into registers. */
+static inline __attribute__((always_inline)) void key_scores(const float *q, const float *keys, int d, int length,
+                                                             float scale, float *scores) {
+    int t = 0;
+    if (d % LANES == 0) {
+        for (; t + 4 <= length; t += 4) {
+            const float *k0 = keys + (size_t)t * d;
+            vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (int i = 0; i < d; i += LANES) {
+                vf qv = *(const vf *)(q + i);
+                a0 += qv * *(const vf *)(k0 + i);
+                a1 += qv * *(const vf *)(k0 + d + i);
+                a2 += qv * *(const vf *)(k0 + 2 * d + i);
+                a3 += qv * *(const vf *)(k0 + 3 * d + i);
+            }
+            scores[t] = hsum(a0) * scale;
+            scores[t + 1] = hsum(a1) * scale;
+            scores[t + 2] = hsum(a2) * scale;
+            scores[t + 3] = hsum(a3) * scale;
+        }
+    }
+    for (; t < length; t++) scores[t] = dot1_f32(keys + (size_t)t * d, q, d) * scale;
+}
+
+/* out = sum_t p[t] values[t]; the accumulators stay in registers when d is a small constant. */
+static inline __attribute__((always_inline)) void weighted_values(const float *p, const float *values, int d,
+                                                                  int length, float *out) {
+    if (d % LANES == 0 && d <= 8 * LANES) {
+        vf acc[8] = {{0}};
+        for (int t = 0; t < length; t++) {
+            const float *v = values + (size_t)t * d;
+            for (int j = 0; j < d / LANES; j++) acc[j] += p[t] * *(const vf *)(v + j * LANES);
+        }
+        for (int j = 0; j < d / LANES; j++) memcpy(out + j * LANES, &acc[j], sizeof acc[j]);
+        return;
+    }
+    for (int i = 0; i < d; i++) out[i] = 0.0f;
+    for (int t = 0; t < length; t++)
+        for (int i = 0; i < d; i++) out[i] += p[t] * values[(size_t)t * d + i];
+}
+
+/* softmax(scale q K^T) V for one head over the cache, as scaled_dot_product_attention. */
+static inline __attribute__((always_inline)) void attend_head(const float *q, const float *keys,
+                                                              const float *values, int d, int length,
+                                                              float *scores, float *out) {
+    key_scores(q, keys, d, length, 1.0f / sqrtf((float)d), scores);
+    float top = -INFINITY, total = 0.0f;
+    for (int t = 0; t < length; t++) top = scores[t] > top ? scores[t] : top;
+    for (int t = 0; t < length; t++) {
+        scores[t] = expf(scores[t] - top);
+        total += scores[t];
+    }
+    float inv = 1.0f / total;
+    for (int t = 0; t < length; t++) scores[t] *= inv;
+    weighted_values(scores, values, d, length, out);
+}
+
+static void attend(const Step *s, const LayerWeights *layer, int b, int h, float *scores) {
+    const ModelWeights *m = s->m;
+    int d = m->head_dim, kv = h / (m->n_heads / m->n_kv_heads), length = s->pos + 1;
+    int qkv_width = (m->n_heads + 2 * m->n_kv_heads) * d;
+    const float *q = s->qkv + (size_t)b * qkv_width + (size_t)h * d;
+    size_t base = ((size_t)b * m->n_kv_heads + kv) * (size_t)m->cache_seq * d;
+    const float *keys = layer->k_cache + base, *values = layer->v_cache + base;
+    float *out = s->attended + (size_t)b * m->n_heads * d + (size_t)h * d;
+    switch (d) { /* the head sizes of Llama-2 (128) and SmolLM2 (64) get unrolled copies */
+    case 64: attend_head(q, keys, values, 64, length, scores, out); break;
+    case 128: attend_head(q, keys, values, 128, length, scores, out); break;
+    default: attend_head(q, keys, values, d, length, scores, out);
+    }
+}
+
+static void run_step(Step *s, int thread) {
+    const ModelWeights *m = s->m;
+    int B = s->batch, C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden;
+    int qkv_width = (H + 2 * K) * D, nt = s->n_threads, first, last;
+    float *normed = s->normed + (size_t)thread * B * C;
+    float *scores = s->scores + (size_t)thread * (s->pos + 1);
+    int q8 = m->quantized;
+
+    share(B * C, thread, nt, &first, &last);
+    for (int i = first; i < last; i++) s->x[i] = m->embed[(size_t)s->tokens[i / C] * C + i % C];
+    barrier_wait(&s->barrier);
+
+    for (int l = 0; l < m->n_layers; l++) {
+        const LayerWeights *layer = &m->layers[l];
+        for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->attn_norm, C, m->eps, normed + (size_t)b * C);
+        share(qkv_width, thread, nt, &first, &last);
+        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, normed, C, B, s->qkv, qkv_width, first, last, 0);
+        barrier_wait(&s->barrier);
+
+        /* Rotary on q and k heads, then k and v into the cache at this position. */
+        share(B * (H + K), thread, nt, &first, &last);
+        for (int job = first; job < last; job++) {
+            int b = job / (H + K), head = job % (H + K);
+            float *row = s->qkv + (size_t)b * qkv_width;
+            rotary(row + (size_t)head * D, s->cos_, s->sin_, D);
+            if (head >= H) {
+                int kv = head - H;
+                size_t at = (((size_t)b * K + kv) * m->cache_seq + s->pos) * D;
+                memcpy(layer->k_cache + at, row + (size_t)head * D, (size_t)D * sizeof(float));
+                memcpy(layer->v_cache + at, row + (size_t)(H + K + kv) * D, (size_t)D * sizeof(float));
+            }
+        }
+        barrier_wait(&s->barrier);
+
+        share(B * H, thread, nt, &first, &last);
+        for (int job = first; job < last; job++) attend(s, layer, job / H, job % H, scores);
+        barrier_wait(&s->barrier);
+
+        share(C, thread, nt, &first, &last);
+        matvec_rows(layer->wo, layer->wo_scale, q8, s->attended, H * D, B, s->x, C, first, last, 1);
+        barrier_wait(&s->barrier);
+
+        for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->ffn_norm, C, m->eps, normed + (size_t)b * C);
+        /* Gate row j and up row F + j together, so silu(gate) * up needs no barrier. */
+        share(F, thread, nt, &first, &last);
+        for (int j = first; j < last; j++) {
+            float gate[MAX_BATCH], up[MAX_BATCH];
+            weight_row_times(layer->w13, layer->w13_scale, q8, normed, C, B, j, gate);
+            weight_row_times(layer->w13, layer->w13_scale, q8, normed, C, B, F + j, up);
+            for (int b = 0; b < B; b++) s->act[(size_t)b * F + j] = (gate[b] / (1.0f + expf(-gate[b]))) * up[b];
+        }
+        barrier_wait(&s->barrier);
+
+        share(C, thread, nt, &first, &last);
+        matvec_rows(layer->w2, layer->w2_scale, q8, s->act, F, B, s->x, C, first, last, 1);
+        barrier_wait(&s->barrier);
+    }
+
+    for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, m->final_norm, C, m->eps, normed + (size_t)b * C);
+    share(m->vocab, thread, nt, &first, &last);
+    matvec_rows(m->head, m->head_scale, q8, normed, C, B, s->logits, m->vocab, first, last, 0);
+}
+
+/* tokens [batch] at position pos -> logits [batch, vocab]. The caches hold positions 0..pos-1 and
+ * receive this position's keys and values. Returns 0, or -1 for arguments it cannot serve. */
+KB_API int kb_decode_step(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
+                          const float *sin_, float *logits, int n_threads) {
+    if (batch < 1 || batch > MAX_BATCH || pos < 0 || pos >= m->cache_seq) return -1;
+    for (int b = 0; b < batch; b++)
+        if (tokens[b] < 0 || tokens[b] >= m->vocab) return -1;
+    int C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden;
+    n_threads = ensure_pool(n_threads);
+    size_t floats = (size_t)batch * C                       /* x */
+                    + (size_t)n_threads * batch * C         /* normed */
+                    + (size_t)batch * (H + 2 * K) * D       /* qkv */
+                    + (size_t)batch * H * D                 /* attended */
+                    + (size_t)batch * F                     /* act */
+                    + (size_t)n_threads * (pos + 1);        /* scores */
+    float *scratch = aligned_alloc(64, ((floats * sizeof(float)) + 63) / 64 * 64);
+    if (!scratch) return -1;
+    Step step = {.m = m, .tokens = tokens, .batch = batch, .pos = pos, .n_threads = n_threads,
+                 .cos_ = cos_, .sin_ = sin_, .logits = logits};
+    float *at = scratch;
+    step.x = at, at += (size_t)batch * C;
+    step.normed = at, at += (size_t)n_threads * batch * C;
+    step.qkv = at, at += (size_t)batch * (H + 2 * K) * D;
+    step.attended = at, at += (size_t)batch * H * D;
+    step.act = at, at += (size_t)batch * F;
+    step.scores = at;
+    step.barrier.n = n_threads;
+    atomic_init(&step.barrier.count, 0);
+    atomic_init(&step.barrier.phase, 0);
+
+    if (n_threads > 1) {
+        pool.step = &step;
+        atomic_store(&pool.finished, 0);
+        pthread_mutex_lock(&pool.mutex);
+        atomic_fetch_add(&pool.generation, 1);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.mutex);
+    }
+    run_step(&step, 0);
+    while (atomic_load(&pool.finished) < n_threads - 1) cpu_relax();
+    free(scratch);
+    return 0;
+}
+
+KB_API int kb_abi_version(void) { return 1; }

@@ -1,0 +1,254 @@
+"""The CPU decode step in C (model/csrc/decode_step.c): built at first use, called through ctypes.
+
+Why: the one-token step is memory-bound, and through PyTorch (eager or torch.compile) it is a chain of
+~10 small kernels per layer, each forking and joining the thread pool. The C step runs the whole model
+in one parallel region and reads each weight once at near memory bandwidth. It serves fp32 models with
+fp32 or int8 (model.quantize) linear layers on CPU; anything else stays on the PyTorch step.
+
+The library is compiled with the machine's own C compiler (`CC`, else cc/gcc/clang) for its own
+instruction set, and cached under $XDG_CACHE_HOME/kb/native (KB_NATIVE_CACHE overrides) by a hash of
+the source, compiler, flags and CPU; a machine without a compiler raises NativeUnavailableError, which
+callers turn into the PyTorch step.
+"""
+
+import ctypes
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from model.errors import ModelError
+from model.quantize import Int8Linear
+
+if TYPE_CHECKING:
+    from model.model import Transformer
+
+SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
+ABI_VERSION = 1
+MAX_BATCH = 16  # the C step's limit on rows (beam width)
+# The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
+_MODEL_TENSORS, _LAYER_TENSORS, _CACHE_OFFSET = 4, 12, 10
+FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-pthread", "-std=gnu11", "-fno-math-errno")
+
+
+class NativeUnavailableError(ModelError):
+    """The C decode step cannot be built or cannot serve this model; the PyTorch step is used."""
+
+
+class LayerWeights(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_void_p) for name in (
+        "wqkv", "wo", "w13", "w2", "wqkv_scale", "wo_scale", "w13_scale", "w2_scale",
+        "attn_norm", "ffn_norm", "k_cache", "v_cache",
+    )]  # fmt: skip
+
+
+class ModelWeights(ctypes.Structure):
+    _fields_ = [
+        *[(name, ctypes.c_int32) for name in (
+            "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden", "vocab", "quantized", "cache_seq",
+        )],
+        ("eps", ctypes.c_float),
+        *[(name, ctypes.c_void_p) for name in ("embed", "final_norm", "head", "head_scale")],
+        ("layers", ctypes.POINTER(LayerWeights)),
+    ]  # fmt: skip
+
+
+def _cache_dir() -> Path:
+    configured = os.environ.get("KB_NATIVE_CACHE")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kb" / "native"
+
+
+def _cpu_signature() -> bytes:
+    """-march=native code runs only where it was built: the CPU's flags go into the cache key."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return os.uname().machine.encode()
+    flags = next((line for line in text.splitlines() if line.startswith(("flags", "Features"))), "")
+    return flags.encode()
+
+
+def _compiler() -> str:
+    for candidate in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if candidate and shutil.which(candidate):
+            return candidate
+    raise NativeUnavailableError("No C compiler (cc, gcc or clang) on PATH for the native decode step.")
+
+
+@functools.lru_cache(maxsize=1)
+def load_library() -> ctypes.CDLL:
+    """Build (once per source, compiler and CPU) and load the C decode step."""
+    compiler = _compiler()
+    source = SOURCE.read_bytes()
+    key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(FLAGS).encode(), _cpu_signature()]))
+    target = _cache_dir() / f"decode_step-{key.hexdigest()[:16]}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Build beside the target and rename: another process may be building the same file.
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".so", delete=False) as partial:
+            partial_path = Path(partial.name)
+        try:
+            built = subprocess.run(
+                [compiler, *FLAGS, "-o", str(partial_path), str(SOURCE), "-lm"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if built.returncode != 0:
+                raise NativeUnavailableError(f"Building the native decode step failed: {built.stderr.strip()}")
+            os.replace(partial_path, target)
+        finally:
+            partial_path.unlink(missing_ok=True)
+    library = ctypes.CDLL(str(target))
+    if library.kb_abi_version() != ABI_VERSION:
+        raise NativeUnavailableError(f"{target} is not the decode step this code expects.")
+    library.kb_decode_step.restype = ctypes.c_int
+    library.kb_decode_step.argtypes = [
+        ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+    ]  # fmt: skip
+    return library
+
+
+def _linear(module: nn.Module, quantized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(weight, per-row scales or None) of a linear layer, checked to be what the C step reads."""
+    if quantized != isinstance(module, Int8Linear):
+        raise NativeUnavailableError("The native decode step needs all linear layers int8 or none.")
+    if isinstance(module, Int8Linear):
+        return module.weight, module.scales
+    if not isinstance(module, nn.Linear) or module.bias is not None:
+        raise NativeUnavailableError(f"The native decode step cannot run a {type(module).__name__}.")
+    return module.weight, None
+
+
+def _pointer(tensor: torch.Tensor | None) -> int | None:
+    return None if tensor is None else tensor.data_ptr()
+
+
+class NativeDecoder:
+    """The C decode step bound to one Transformer's weights and KV cache.
+
+    The binding keeps every storage it hands to C alive, so no pointer outlives its memory;
+    `is_current()` says whether the model still holds that very memory (weights are replaced by
+    quantisation or huge-page placement, caches by setup_caches and beam reordering)."""
+
+    def __init__(self, model: "Transformer") -> None:
+        self.check(model)
+        if model.rope is None or any(block.attention.kv_cache is None for block in model.blocks()):
+            raise NativeUnavailableError("Call setup_caches() before binding the native decode step.")
+        self.library = load_library()
+        self.model = model
+        self._tensors = self._current_tensors()
+        self._bind()
+        self._rope_table: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @staticmethod
+    def check(model: "Transformer") -> None:
+        """Raise NativeUnavailableError unless the C step can serve this model (builds the library)."""
+        if model.device.type != "cpu" or model.dtype != torch.float32:
+            raise NativeUnavailableError("The native decode step runs fp32 models on CPU only.")
+        quantized = isinstance(model.output, Int8Linear)
+        for block in model.blocks():
+            for linear in (block.attention.wqkv, block.attention.wo, block.feed_forward.w13, block.feed_forward.w2):
+                _linear(linear, quantized)
+        load_library()
+
+    def _current_tensors(self) -> list[torch.Tensor | None]:
+        # Detached views hold the storage itself: a parameter whose .data is swapped later (huge-page
+        # placement) would otherwise free the memory the C step still points at.
+        return [None if t is None else t.detach() for t in self._walk()]
+
+    def _walk(self) -> Iterator[torch.Tensor | None]:
+        model = self.model
+        quantized = isinstance(model.output, Int8Linear)
+        yield model.tok_embeddings.weight
+        yield model.norm.weight
+        yield from _linear(model.output, quantized)
+        for block in model.blocks():
+            attention, ffn = block.attention, block.feed_forward
+            for linear in (attention.wqkv, attention.wo, ffn.w13, ffn.w2):
+                yield from _linear(linear, quantized)
+            yield block.attention_norm.weight
+            yield block.ffn_norm.weight
+            cache = attention.kv_cache
+            yield None if cache is None else cache.k
+            yield None if cache is None else cache.v
+
+    def is_current(self) -> bool:
+        return [_pointer(t) for t in self._walk()] == [_pointer(t) for t in self._tensors]
+
+    def _bind(self) -> None:
+        readable = (torch.float32, torch.int8)
+        for tensor in self._tensors:
+            if tensor is not None and (
+                tensor.device.type != "cpu" or not tensor.is_contiguous() or tensor.dtype not in readable
+            ):
+                raise NativeUnavailableError("The native decode step needs contiguous fp32/int8 CPU tensors.")
+        args = self.model.args
+        embed, final_norm, head, head_scale, *per_layer = self._tensors
+        layers = (LayerWeights * args.n_layers)()
+        for i in range(args.n_layers):
+            chunk = per_layer[_LAYER_TENSORS * i : _LAYER_TENSORS * (i + 1)]
+            wqkv, wqkv_s, wo, wo_s, w13, w13_s, w2, w2_s, attn_norm, ffn_norm, k, v = chunk
+            layers[i] = LayerWeights(*map(_pointer, (
+                wqkv, wo, w13, w2, wqkv_s, wo_s, w13_s, w2_s, attn_norm, ffn_norm, k, v
+            )))  # fmt: skip
+        assert embed is not None and final_norm is not None and head is not None
+        first_cache = per_layer[_CACHE_OFFSET] if per_layer else None
+        cache_batch, _, cache_seq, _ = first_cache.shape if first_cache is not None else (0, 0, 0, 0)
+        self._layers = layers  # keeps the array alive while the struct points at it
+        self._cache_batch = cache_batch
+        self.weights = ModelWeights(
+            args.dim, args.n_layers, args.n_heads, args.n_kv_heads, args.head_dim, args.intermediate_size,
+            head.shape[0], int(head_scale is not None), cache_seq, args.norm_eps,
+            _pointer(embed), _pointer(final_norm), _pointer(head), _pointer(head_scale),
+            ctypes.cast(layers, ctypes.POINTER(LayerWeights)),
+        )  # fmt: skip
+
+    def rebind_caches(self) -> None:
+        """Point the C step at the model's current KV cache tensors (beam search reorders them)."""
+        for i, block in enumerate(self.model.blocks()):
+            cache = block.attention.kv_cache
+            assert cache is not None and cache.k.is_contiguous() and cache.v.is_contiguous()
+            at = _MODEL_TENSORS + _LAYER_TENSORS * i + _CACHE_OFFSET
+            self._tensors[at], self._tensors[at + 1] = cache.k.detach(), cache.v.detach()
+            self._layers[i].k_cache, self._layers[i].v_cache = cache.k.data_ptr(), cache.v.data_ptr()
+
+    def _cos_sin(self, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rope = self.model.rope
+        assert rope is not None
+        if rope.args.rope_scaling.kind == "dynamic":  # the frequencies depend on the length so far
+            cos, sin = rope.cos_sin(pos, 1, torch.float32)
+            return cos[0], sin[0]
+        if self._rope_table is None or self._rope_table[0].shape[0] < self.model.max_seq:
+            self._rope_table = rope.cos_sin(0, self.model.max_seq, torch.float32)
+        return self._rope_table[0][pos], self._rope_table[1][pos]
+
+    def supports(self, batch: int) -> bool:
+        return batch <= min(MAX_BATCH, self._cache_batch)
+
+    def step(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        """tokens [B, 1] at position pos -> logits [B, V], the KV cache extended by this position."""
+        tokens = tokens.reshape(-1).to(torch.int64).contiguous()
+        batch = tokens.shape[0]
+        if pos >= self.weights.cache_seq:
+            raise ValueError(f"position {pos} exceeds the cache of {self.weights.cache_seq}")
+        cos, sin = self._cos_sin(pos)
+        logits = torch.empty((batch, self.weights.vocab), dtype=torch.float32)
+        status = self.library.kb_decode_step(
+            ctypes.byref(self.weights), tokens.data_ptr(), batch, pos,
+            cos.data_ptr(), sin.data_ptr(), logits.data_ptr(), torch.get_num_threads(),
+        )  # fmt: skip
+        if status != 0:
+            raise ValueError(f"The native decode step rejected tokens {tokens.tolist()} at position {pos}.")
+        return logits
