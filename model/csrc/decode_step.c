@@ -95,8 +95,9 @@ static struct {
     int base_generation; /* generation when the workers were started: the first one they wait past */
     pthread_mutex_t mutex;
     pthread_cond_t wake;
+    pthread_mutex_t one_step; /* the pool serves one step at a time: ctypes calls release the GIL */
     Step *step;
-} pool = {.mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} pool = {.mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .one_step = PTHREAD_MUTEX_INITIALIZER};
 
 static void *worker_main(void *arg) {
     int thread = (int)(intptr_t)arg;
@@ -421,13 +422,8 @@ static void run_step(Step *s, int thread) {
     matvec_rows(m->head, m->head_scale, q8, normed, C, B, s->logits, m->vocab, first, last, 0);
 }
 
-/* tokens [batch] at position pos -> logits [batch, vocab]. The caches hold positions 0..pos-1 and
- * receive this position's keys and values. Returns 0, or -1 for arguments it cannot serve. */
-KB_API int kb_decode_step(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
-                          const float *sin_, float *logits, int n_threads) {
-    if (batch < 1 || batch > MAX_BATCH || pos < 0 || pos >= m->cache_seq) return -1;
-    for (int b = 0; b < batch; b++)
-        if (tokens[b] < 0 || tokens[b] >= m->vocab) return -1;
+static int decode_step_locked(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
+                              const float *sin_, float *logits, int n_threads) {
     int C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden;
     n_threads = ensure_pool(n_threads);
     size_t floats = (size_t)batch * C                       /* x */
@@ -463,6 +459,19 @@ KB_API int kb_decode_step(const ModelWeights *m, const int64_t *tokens, int batc
     while (atomic_load(&pool.finished) < n_threads - 1) cpu_relax();
     free(scratch);
     return 0;
+}
+
+/* tokens [batch] at position pos -> logits [batch, vocab]. The caches hold positions 0..pos-1 and
+ * receive this position's keys and values. Returns 0, or -1 for arguments it cannot serve. */
+KB_API int kb_decode_step(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
+                          const float *sin_, float *logits, int n_threads) {
+    if (batch < 1 || batch > MAX_BATCH || pos < 0 || pos >= m->cache_seq) return -1;
+    for (int b = 0; b < batch; b++)
+        if (tokens[b] < 0 || tokens[b] >= m->vocab) return -1;
+    pthread_mutex_lock(&pool.one_step);
+    int status = decode_step_locked(m, tokens, batch, pos, cos_, sin_, logits, n_threads);
+    pthread_mutex_unlock(&pool.one_step);
+    return status;
 }
 
 KB_API int kb_abi_version(void) { return 1; }

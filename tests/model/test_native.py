@@ -187,3 +187,23 @@ def test_library_is_built_once_per_source(tmp_path: Path, monkeypatch: pytest.Mo
         assert built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
     finally:
         native.load_library.cache_clear()
+
+
+def test_two_models_decoding_at_once_do_not_mix(tmp_path: Path) -> None:
+    """ctypes releases the GIL during a step, and the C thread pool is shared: steps take turns."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    models = [build(tmp_path / name, seed=seed)[1] for seed, name in enumerate(("a", "b"))]
+    prompts = [random_ids(8, 20), random_ids(9, 20)]
+    for m in models:
+        m.setup_caches(1, 128)
+        m.use_native_decode()
+    cfg = GenerationConfig(max_new_tokens=60)
+
+    def greedy(i: int) -> list[int]:
+        return list(decode_tokens(models[i], prompts[i], cfg, frozenset()))
+
+    alone = [greedy(0), greedy(1)]
+    with ThreadPoolExecutor(2) as pool:
+        together = [list(pool.map(greedy, [0, 1, 0, 1])) for _ in range(3)]
+    assert all(run == [*alone, *alone] for run in together)
