@@ -28,6 +28,11 @@
 #define MAX_THREADS 64
 #define MAX_BATCH 16
 #define LANES 16
+/* Weights are prefetched this far ahead of the row being read: measured on the int8 step, one
+ * thread streams 6.9 GB/s with the hardware prefetcher alone and 11.6 with this (two threads reach
+ * the machine's ~23.5 GB/s); from 4 KB to 16 KB the gain is the same. */
+#define PREFETCH_BYTES 8192
+#define prefetch_ahead(p) __builtin_prefetch((const char *)(p) + PREFETCH_BYTES)
 
 typedef float vf __attribute__((vector_size(LANES * 4), aligned(4)));      /* unaligned loads */
 typedef float vf8 __attribute__((vector_size(32)));
@@ -178,6 +183,8 @@ static inline float dot1_f32(const float *w, const float *x, int k) {
     vf a0 = {0}, a1 = {0};
     int i = 0;
     for (; i + 2 * LANES <= k; i += 2 * LANES) {
+        prefetch_ahead(w + i);
+        prefetch_ahead(w + i + LANES);
         a0 += *(const vf *)(w + i) * *(const vf *)(x + i);
         a1 += *(const vf *)(w + i + LANES) * *(const vf *)(x + i + LANES);
     }
@@ -193,6 +200,7 @@ static inline float dot1_i8(const int8_t *w, const float *x, int k) {
     vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int i = 0;
     for (; i + 4 * LANES <= k; i += 4 * LANES) {
+        prefetch_ahead(w + i);
         a0 += load_i8(w + i) * *(const vf *)(x + i);
         a1 += load_i8(w + i + LANES) * *(const vf *)(x + i + LANES);
         a2 += load_i8(w + i + 2 * LANES) * *(const vf *)(x + i + 2 * LANES);
