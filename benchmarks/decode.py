@@ -28,7 +28,7 @@ from model.engine import Engine
 from model.generate import decode_tokens
 from model.generation_config import GenerationConfig
 from model.memory import place_in_huge_pages
-from model.model import KVCache
+from model.model import KVCache, Transformer
 from model.quantize import quantize_int8
 
 HELD_TEXT = Path(__file__).with_name("held_text.txt")
@@ -76,10 +76,14 @@ def median_rate(
     }
 
 
-def perplexity(model: torch.nn.Module, ids: torch.Tensor) -> float:
+def perplexity(model: Transformer, ids: torch.Tensor) -> float:
+    """Of the held text, through the step that decodes: one token at a time after the first, so the
+    C step (or the compiled one) is what is measured, not the PyTorch prefill."""
     with torch.inference_mode():
-        logits = model(ids, 0)
-    return float(torch.exp(torch.nn.functional.cross_entropy(logits[0, :-1].float(), ids[0, 1:])))
+        model.begin_decode()
+        logits = [model(ids[:, :1], 0)[:, -1]]
+        logits += [model.decode_step(ids[:, pos : pos + 1], pos) for pos in range(1, ids.shape[1] - 1)]
+    return float(torch.exp(torch.nn.functional.cross_entropy(torch.cat(logits).float(), ids[0, 1:])))
 
 
 def load_pair(args: argparse.Namespace) -> tuple[Engine | None, Any, Any, str]:
@@ -101,7 +105,7 @@ def load_pair(args: argparse.Namespace) -> tuple[Engine | None, Any, Any, str]:
         tensors = convert_hf_tensors(ours_args, dict(hf.state_dict()), "random", dtype)
         ours = build_transformer(Checkpoint(ours_args, tensors, {}), torch.device(args.device))
         return None, hf, ours, "random llama-2-7b"
-    engine = Engine.load("bundled", device=args.device, dtype=args.dtype)
+    engine = Engine.load("bundled", device=args.device, dtype=args.dtype, native=False)  # the eager step first
     path = bundled_gguf_path()
     hf = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, dtype=dtype)
     return engine, hf.to(args.device).eval(), engine.model, engine.name

@@ -1,9 +1,10 @@
 """Int8 weight-only quantisation of the linear layers (per output channel, symmetric).
 
-Stock PyTorch has no fast int8 x float GEMV on AVX2 CPUs, so single-row products (decoding) go
-through a dequantise-and-multiply that torch.compile (Inductor) fuses into one loop reading int8
-weights: a quarter of the bytes of fp32, which is what a memory-bound decode step pays for.
-Batched products (prefill) dequantise the weight and use the regular matmul.
+Stock PyTorch has no fast int8 x float GEMV on these CPUs. On CPU the decode step is our C step
+(model.native), which reads these int8 weights and scales directly. On the PyTorch step, single-row
+products (decoding) go through a dequantise-and-multiply that torch.compile (Inductor) fuses into one
+loop reading int8 weights: a quarter of the bytes of fp32, which is what a memory-bound decode step
+pays for. Batched products (prefill) dequantise the weight and use the regular matmul.
 """
 
 from collections.abc import Callable
