@@ -131,6 +131,13 @@ def _linear(module: nn.Module, quantized: bool) -> tuple[torch.Tensor, torch.Ten
     return module.weight, None
 
 
+def _expect_shapes(pairs: list[tuple[torch.Tensor | None, tuple[int, ...]]]) -> None:
+    for tensor, shape in pairs:
+        if tensor is None or tuple(tensor.shape) != shape:
+            found = None if tensor is None else tuple(tensor.shape)
+            raise NativeUnavailableError(f"The native decode step expected a tensor of shape {shape}, got {found}.")
+
+
 def _pointer(tensor: torch.Tensor | None) -> int | None:
     return None if tensor is None else tensor.data_ptr()
 
@@ -196,14 +203,26 @@ class NativeDecoder:
                 raise NativeUnavailableError("The native decode step needs contiguous fp32/int8 CPU tensors.")
         args = self.model.args
         embed, final_norm, head, head_scale, *per_layer = self._tensors
+        assert embed is not None and final_norm is not None and head is not None
+        C, D, F = args.dim, args.head_dim, args.intermediate_size
+        H, K = args.n_heads, args.n_kv_heads
+        _expect_shapes([(embed, (embed.shape[0], C)), (final_norm, (C,)), (head, (head.shape[0], C))])
         layers = (LayerWeights * args.n_layers)()
         for i in range(args.n_layers):
             chunk = per_layer[_LAYER_TENSORS * i : _LAYER_TENSORS * (i + 1)]
             wqkv, wqkv_s, wo, wo_s, w13, w13_s, w2, w2_s, attn_norm, ffn_norm, k, v = chunk
+            assert k is not None and v is not None
+            # The C step trusts these sizes: a mismatch would read or write out of bounds.
+            _expect_shapes([
+                (wqkv, ((H + 2 * K) * D, C)), (wo, (C, H * D)), (w13, (2 * F, C)), (w2, (C, F)),
+                (attn_norm, (C,)), (ffn_norm, (C,)), (k, (k.shape[0], K, k.shape[2], D)), (v, tuple(k.shape)),
+            ])  # fmt: skip
+            for weight, scale in ((wqkv, wqkv_s), (wo, wo_s), (w13, w13_s), (w2, w2_s)):  # int8 rows
+                if scale is not None and weight is not None:
+                    _expect_shapes([(scale, (weight.shape[0],))])
             layers[i] = LayerWeights(*map(_pointer, (
                 wqkv, wo, w13, w2, wqkv_s, wo_s, w13_s, w2_s, attn_norm, ffn_norm, k, v
             )))  # fmt: skip
-        assert embed is not None and final_norm is not None and head is not None
         first_cache = per_layer[_CACHE_OFFSET] if per_layer else None
         cache_batch, _, cache_seq, _ = first_cache.shape if first_cache is not None else (0, 0, 0, 0)
         self._layers = layers  # keeps the array alive while the struct points at it

@@ -207,3 +207,15 @@ def test_two_models_decoding_at_once_do_not_mix(tmp_path: Path) -> None:
     with ThreadPoolExecutor(2) as pool:
         together = [list(pool.map(greedy, [0, 1, 0, 1])) for _ in range(3)]
     assert all(run == [*alone, *alone] for run in together)
+
+
+def test_a_mis_shaped_weight_is_refused_not_read_out_of_bounds(tmp_path: Path) -> None:
+    _, model = build(tmp_path, seed=12)
+    model.setup_caches(1, 32)
+    model.use_native_decode()
+    model.blocks()[1].feed_forward.w2 = torch.nn.Linear(48, 64, bias=False)  # the hidden size is 96
+    with pytest.raises(NativeUnavailableError, match=r"shape \(64, 96\)"):
+        NativeDecoder(model)
+    with pytest.raises(RuntimeError):  # the PyTorch step it falls back to fails on the shapes too
+        list(decode_tokens(model, random_ids(1, 5), GenerationConfig(max_new_tokens=2), frozenset()))
+    assert not model.native_decode  # switched off with a warning, not a crash
