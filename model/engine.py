@@ -37,9 +37,12 @@ class GenerationResult:
     finish_reason: Literal["stop", "length", "cancelled"] = "length"
     ttft_s: float = 0.0  # prompt in -> first token out
     total_s: float = 0.0
+    searched: bool = False  # beam search: every token arrives at the end, so the rate is over the whole search
 
     @property
     def decode_tokens_per_s(self) -> float:
+        if self.searched:
+            return len(self.token_ids) / self.total_s if self.total_s > 0 else 0.0
         decode_time = self.total_s - self.ttft_s
         return (len(self.token_ids) - 1) / decode_time if len(self.token_ids) > 1 and decode_time > 0 else 0.0
 
@@ -196,6 +199,7 @@ class Engine:
             rounded = min(-(-needed // CACHE_ROUNDING) * CACHE_ROUNDING, self.context_window)
             self.model.setup_caches(max_batch=cfg.num_beams, max_seq=max(rounded, needed))
             if cfg.num_beams > 1:
+                result.searched = True
                 tokens: Iterator[int] = iter(beam_search(self.model, prompt, cfg, stop_ids))
             else:
                 tokens = decode_tokens(self.model, prompt, cfg, stop_ids)

@@ -122,3 +122,11 @@ def test_int8_c_step_gives_the_tokens_of_the_pytorch_int8_step() -> None:
     ids = native.chat_prompt_ids(QUESTION)
     cfg = GenerationConfig(max_new_tokens=32)
     assert native.generate(ids, cfg).token_ids == reference.generate(ids, cfg).token_ids
+
+
+def test_beam_search_rate_is_over_the_whole_search(engine: Engine) -> None:
+    """Beam search hands every token over at the end: its rate is tokens / total time, not per gap."""
+    result = engine.generate(engine.chat_prompt_ids(QUESTION), GenerationConfig(max_new_tokens=8, num_beams=2))
+    assert result.searched and result.token_ids
+    assert result.decode_tokens_per_s == pytest.approx(len(result.token_ids) / result.total_s)
+    assert result.decode_tokens_per_s < 1000  # was (n - 1) / (a few microseconds between yields)
