@@ -212,32 +212,16 @@ static inline float dot1_i8(const int8_t *w, const float *x, int k) {
     return s;
 }
 
-/* out[b] = dot(w_row, x[b]) for several activation rows (beam search): the weight row is read from
- * memory once and from L1 for the other rows. */
-static void dot_rows_f32(const float *w, const float *x, int k, int batch, float *out) {
-    for (int b = 0; b < batch; b++) out[b] = dot1_f32(w, x + (size_t)b * k, k);
-}
-
-static void dot_rows_i8(const int8_t *w, const float *x, int k, int batch, float *out) {
-    for (int b = 0; b < batch; b++) out[b] = dot1_i8(w, x + (size_t)b * k, k);
-}
-
-/* Row `row` of W times x[b] for every b: fp32 weights, or int8 times the row's scale. */
+/* Row `row` of W times x[b] for every b: fp32 weights, or int8 times the row's scale. With several
+ * rows (beam search) the weight row is read from memory once and from L1 for the others. */
 static inline void weight_row_times(const void *w, const float *scale, int quantized, const float *x, int k,
                                     int batch, int row, float *out) {
     if (quantized) {
         const int8_t *wr = (const int8_t *)w + (size_t)row * k;
-        if (batch == 1)
-            out[0] = dot1_i8(wr, x, k);
-        else
-            dot_rows_i8(wr, x, k, batch, out);
-        for (int b = 0; b < batch; b++) out[b] *= scale[row];
+        for (int b = 0; b < batch; b++) out[b] = dot1_i8(wr, x + (size_t)b * k, k) * scale[row];
     } else {
         const float *wr = (const float *)w + (size_t)row * k;
-        if (batch == 1)
-            out[0] = dot1_f32(wr, x, k);
-        else
-            dot_rows_f32(wr, x, k, batch, out);
+        for (int b = 0; b < batch; b++) out[b] = dot1_f32(wr, x + (size_t)b * k, k);
     }
 }
 
