@@ -206,7 +206,8 @@ class NativeDecoder:
         assert embed is not None and final_norm is not None and head is not None
         C, D, F = args.dim, args.head_dim, args.intermediate_size
         H, K = args.n_heads, args.n_kv_heads
-        _expect_shapes([(embed, (embed.shape[0], C)), (final_norm, (C,)), (head, (head.shape[0], C))])
+        V = args.vocab_size
+        _expect_shapes([(embed, (V, C)), (final_norm, (C,)), (head, (V, C))])
         layers = (LayerWeights * args.n_layers)()
         for i in range(args.n_layers):
             chunk = per_layer[_LAYER_TENSORS * i : _LAYER_TENSORS * (i + 1)]
@@ -229,7 +230,7 @@ class NativeDecoder:
         self._cache_batch = cache_batch
         self.weights = ModelWeights(
             args.dim, args.n_layers, args.n_heads, args.n_kv_heads, args.head_dim, args.intermediate_size,
-            head.shape[0], int(head_scale is not None), cache_seq, args.norm_eps,
+            V, int(head_scale is not None), cache_seq, args.norm_eps,
             _pointer(embed), _pointer(final_norm), _pointer(head), _pointer(head_scale),
             ctypes.cast(layers, ctypes.POINTER(LayerWeights)),
         )  # fmt: skip
@@ -260,6 +261,8 @@ class NativeDecoder:
         """tokens [B, 1] at position pos -> logits [B, V], the KV cache extended by this position."""
         tokens = tokens.reshape(-1).to(torch.int64).contiguous()
         batch = tokens.shape[0]
+        if not self.supports(batch):  # C writes row b of the cache for every row asked
+            raise ValueError(f"{batch} rows exceed the cache's {self._cache_batch} (or the step's {MAX_BATCH}).")
         if pos >= self.weights.cache_seq:
             raise ValueError(f"position {pos} exceeds the cache of {self.weights.cache_seq}")
         cos, sin = self._cos_sin(pos)

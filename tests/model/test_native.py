@@ -16,6 +16,7 @@ from model.native import NativeDecoder, NativeUnavailableError
 from model.quantize import quantize_int8
 from model.weights import read_hf_folder
 from tests.model.hf_reference import save_random_llama
+from tests.model.test_generate import prompt as random_ids
 from tests.model.test_parity import CONFIGS
 
 VOCAB = 97
@@ -28,10 +29,6 @@ def build(folder: Path, seed: int, **overrides: Any) -> tuple[Any, Transformer]:
     # error in its scores or softmax shows in the logits.
     hf = save_random_llama(folder, seed=seed, **{"initializer_range": 0.2, **overrides})
     return hf, build_transformer(read_hf_folder(folder, torch.float32), torch.device("cpu"))
-
-
-def random_ids(seed: int, length: int) -> list[int]:
-    return torch.randint(3, VOCAB, (length,), generator=torch.Generator().manual_seed(seed)).tolist()
 
 
 def torch_step_logits(model: Transformer, prompt: list[int], steps: list[int]) -> list[torch.Tensor]:
@@ -152,6 +149,8 @@ def test_bad_token_and_position_are_clear_errors(tmp_path: Path) -> None:
         decoder.step(torch.tensor([[VOCAB]]), 0)
     with pytest.raises(ValueError, match="exceeds the cache"):
         decoder.step(torch.tensor([[3]]), 32)
+    with pytest.raises(ValueError, match="2 rows exceed"):  # the cache holds one row
+        decoder.step(torch.tensor([[3], [4]]), 0)
 
 
 def test_models_it_cannot_serve_stay_on_the_pytorch_step(tmp_path: Path) -> None:
