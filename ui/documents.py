@@ -15,6 +15,7 @@ from app.records import SUPPORTED_SUFFIXES, DocumentInfo, FileResult, UserInfo, 
 from app.service import KnowledgeService
 from ui.guard import Guard, friendly
 from ui.progress import HEADERS, UploadProgress
+from ui.upload_guard import UploadLedger
 
 DOC_HEADERS = ["id", "document", "status", "pages", "chunks", "visible to", "uploaded by", "added"]
 POLL_S = 0.25  # how often the upload table refreshes while files are being indexed
@@ -44,6 +45,7 @@ def document_choices(docs: list[DocumentInfo]) -> list[tuple[str, int]]:
 class DocumentsTab:
     service: KnowledgeService
     guard: Guard
+    uploads: UploadLedger  # what each user uploaded: no other file on the server is ever taken
 
     def build(self) -> None:
         limit_mb = self.service.max_upload_bytes // 2**20
@@ -140,6 +142,8 @@ class DocumentsTab:
         paths = [Path(f) for f in files or []]
         if not paths:
             raise gr.Error("Choose one or more files to upload first.")
+        if not all(self.uploads.owns(user.name, str(p)) for p in paths):  # the guard refused this earlier
+            raise gr.Error("A file in this request was not uploaded by you.")
         progress = UploadProgress([p.name for p in paths])
         accepted = [p for p in paths if self._acceptable(p, progress)]
         if accepted:
@@ -182,3 +186,4 @@ class DocumentsTab:
             progress.finish(result)
         for path in paths:  # Gradio's copy of the upload; the knowledge base keeps its own
             path.unlink(missing_ok=True)
+            self.uploads.forget(user.name, str(path))

@@ -13,13 +13,17 @@ from ui.documents import DocumentsTab
 from ui.guard import Guard, friendly
 from ui.render import escape_markdown
 from ui.samples import SamplesOffer
+from ui.upload_guard import UploadLedger
 
 TITLE = "Knowledge base"
 
 
-def build_page(service: KnowledgeService, settings: Settings | None = None) -> gr.Blocks:
+def build_page(
+    service: KnowledgeService, settings: Settings | None = None, uploads: UploadLedger | None = None
+) -> gr.Blocks:
+    """`uploads`: the files each user uploaded (ui.upload_guard); without it no upload is accepted."""
     guard = Guard(service)
-    chat, documents = ChatTab(service, guard), DocumentsTab(service, guard)
+    chat, documents = ChatTab(service, guard), DocumentsTab(service, guard, uploads or UploadLedger())
     admin, samples = AdminTab(service, guard, settings), SamplesOffer(service, guard)
     with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
         with gr.Row(equal_height=True):
