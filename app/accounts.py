@@ -32,21 +32,28 @@ class Accounts:
         except NotFoundError:
             return None
 
-    def sign_in(self, name: str, password: str) -> UserInfo | None:
+    def sign_in(self, name: str, password: str, source: str = "local") -> UserInfo | None:
         """None for an unknown user or a wrong password, and for every attempt on a name that has
-        just had too many wrong ones (the throttle), so guessing stays slow."""
+        just had too many wrong ones from the same `source` (the client's address: the throttle),
+        so guessing stays slow while nobody elsewhere can lock the owner out."""
         stored = self.passwords.hash_of(name) if name else None
-        if self.throttle.blocked(name):
+        key = f"{name}\n{source}"
+        if self.throttle.blocked(key):
             verify_password(stored, password)  # the same work as an ordinary attempt: no timing tell
             return None
         if not verify_password(stored, password):
-            self.throttle.failed(name)
+            self.throttle.failed(key)
             return None
-        self.throttle.succeeded(name)
+        self.throttle.succeeded(key)
         assert stored is not None
         if needs_rehash(stored):  # argon2 parameters were raised since this hash was made
             self.passwords.set_hash(name, hash_password(password))
         return self.user(name)
+
+    def session_fingerprint(self, name: str) -> str | None:
+        """Changes whenever the user's password does (or the user goes): sessions signed in
+        before it changed are over."""
+        return self.passwords.hash_of(name) if name else None
 
     def has_password(self, name: str) -> bool:
         return self.passwords.hash_of(name) is not None

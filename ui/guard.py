@@ -14,6 +14,7 @@ import gradio as gr
 from app.errors import user_message
 from app.records import UserInfo
 from app.service import KnowledgeService
+from ui.sessions import client_address
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,8 +42,10 @@ class Guard:
         return user
 
     async def login(self, name: str, password: str) -> bool:
-        """Gradio's `auth=` callable; argon2 takes tens of ms, so it runs off the event loop."""
-        user = await asyncio.to_thread(self.service.accounts.sign_in, name, password)
+        """Gradio's `auth=` callable; argon2 takes tens of ms, so it runs off the event loop. The
+        throttle counts wrong passwords per name and client address (ui.sessions.SignInGate)."""
+        source = client_address.get()
+        user = await asyncio.to_thread(self.service.accounts.sign_in, name, password, source)
         return user is not None
 
 

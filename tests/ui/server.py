@@ -29,6 +29,7 @@ class Running:
     kb: KnowledgeBase
     engine: FakeEngine
     data_dir: Path
+    app: object  # the ASGI app served (its routes are enumerated by the attack suite)
 
 
 def free_port() -> int:
@@ -80,7 +81,7 @@ def serve(
         time.sleep(0.02)
     assert server.started, "the web app did not start"
     try:
-        yield Running(f"http://127.0.0.1:{port}", service, kb, engine, data_dir)
+        yield Running(f"http://127.0.0.1:{port}", service, kb, engine, data_dir, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
