@@ -19,6 +19,15 @@ from ingestion.store.engine import Database
 from ingestion.store.models import DocStatus, Document
 from ingestion.store.records import UserInfo
 
+HIDDEN_DUPLICATE = (
+    "the same file is already in the knowledge base, shared with groups you are not in; "
+    "ask its uploader or an administrator to share it with you"
+)
+
+
+def can_read(actor: UserInfo, groups: tuple[str, ...]) -> bool:
+    return actor.is_admin or not groups or bool(set(groups) & set(actor.groups))
+
 
 @dataclass(frozen=True)
 class Work:
@@ -40,6 +49,8 @@ def register(
     with db.session() as session:
         existing = documents.by_sha(session, sha)
         if existing is not None and existing.status == DocStatus.READY:
+            if not can_read(actor, existing.groups):  # say nothing of a document they may not see
+                return FileResult(str(path), name, Outcome.DUPLICATE, message=HIDDEN_DUPLICATE)
             also = "" if existing.file_name == name else f" as {existing.file_name}"
             return FileResult(
                 str(path),
@@ -59,7 +70,8 @@ def register(
             jobs.requeue(session, existing.id)
             doc_id = existing.id
         else:
-            stale = [i for i in documents.stale_pending(session, name, keep_sha=sha) if i not in keep]
+            stale = documents.stale_pending(session, name, keep_sha=sha, uploader=actor)
+            stale = [i for i in stale if i not in keep]
             documents.delete_documents(session, stale)
             doc_id = documents.create_pending(
                 session,
@@ -72,7 +84,7 @@ def register(
             )
             audit.record(session, actor.name, "document.queued", f"{name} ({sha[:12]})")
     with db.session() as session:
-        replaces = documents.current_version(session, name, excluding=doc_id) is not None
+        replaces = documents.replaces_another(session, doc_id)
     return Work(doc_id, name, sha, str(path), replaces)
 
 
@@ -85,7 +97,7 @@ def pending_work(db: Database) -> list[Work]:
         )
         found = [(i, n, s) for i, n, s in rows.tuples()]
         return [
-            Work(i, n, s, n, documents.current_version(session, n, excluding=i) is not None)
+            Work(i, n, s, n, documents.replaces_another(session, i))
             for i, n, s in sorted(found)
         ]
 

@@ -7,7 +7,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ingestion.errors import NotFoundError
-from ingestion.store.models import Chunk, DocStatus, Document, Group, IngestJob, JobState, User
+from ingestion.store.models import Chunk, DocStatus, Document, Group, IngestJob, JobState, Role, User
 from ingestion.store.records import DocumentInfo, UserInfo
 from ingestion.store.visibility import may_read
 from ingestion.types import DocumentMetadata
@@ -135,12 +135,37 @@ def set_parsed(
     )
 
 
-def current_version(session: Session, file_name: str, *, excluding: int) -> Document | None:
-    return session.scalar(
-        select(Document).where(
-            Document.file_name == file_name, Document.status == DocStatus.READY, Document.id != excluding
-        )
+def _same_line(doc: Document, other: Document, by_admin: bool) -> bool:
+    """`doc` may take `other`'s place: same name and audience, and its uploader may change `other`
+    (the same uploader, or an administrator). A member's upload never replaces someone else's
+    document, nor one shared with other groups: it becomes a document of its own."""
+    return (
+        other.file_name == doc.file_name
+        and {g.id for g in other.groups} == {g.id for g in doc.groups}
+        and (by_admin or other.uploaded_by == doc.uploaded_by)
     )
+
+
+def _by_admin(session: Session, doc: Document) -> bool:
+    uploader = session.get(User, doc.uploaded_by) if doc.uploaded_by is not None else None
+    return uploader is None or uploader.role == Role.ADMIN  # no uploader: the shell's administrator
+
+
+def current_version(session: Session, doc: Document) -> Document | None:
+    """The ready document that `doc` (not yet ready) would replace: the newest of its line."""
+    by_admin = _by_admin(session, doc)
+    candidates = session.scalars(
+        select(Document)
+        .where(Document.file_name == doc.file_name, Document.status == DocStatus.READY, Document.id != doc.id)
+        .options(selectinload(Document.groups))
+        .order_by(Document.id.desc())
+    )
+    return next((c for c in candidates if _same_line(doc, c, by_admin)), None)
+
+
+def replaces_another(session: Session, document_id: int) -> bool:
+    doc = session.get(Document, document_id)
+    return doc is not None and current_version(session, doc) is not None
 
 
 def activate(session: Session, document_id: int) -> list[int]:
@@ -150,7 +175,7 @@ def activate(session: Session, document_id: int) -> list[int]:
     doc = session.get(Document, document_id)
     if doc is None:
         raise NotFoundError(f"Document {document_id} vanished while it was being ingested.")
-    current = current_version(session, doc.file_name, excluding=document_id)
+    current = current_version(session, doc)
     if current is not None and current.id > doc.id:
         # Registered after us (two files of one name in one run, or a resumed old job): it wins.
         doc.status = DocStatus.SUPERSEDED
@@ -180,21 +205,32 @@ def delete_documents(session: Session, document_ids: Sequence[int]) -> None:
         session.execute(delete(Document).where(Document.id.in_(list(document_ids))))
 
 
-def versions_of(session: Session, file_name: str) -> list[int]:
-    return list(session.scalars(select(Document.id).where(Document.file_name == file_name)))
+def with_history(session: Session, document_ids: Sequence[int]) -> set[int]:
+    """The documents and every earlier version they replaced (their previous_id chains)."""
+    found: set[int] = set()
+    todo = list(document_ids)
+    while todo:
+        doc_id = todo.pop()
+        if doc_id in found:
+            continue
+        found.add(doc_id)
+        previous = session.scalar(select(Document.previous_id).where(Document.id == doc_id))
+        if previous is not None:
+            todo.append(previous)
+    return found
 
 
-def stale_pending(session: Session, file_name: str, *, keep_sha: str) -> list[int]:
-    """Unfinished or failed rows of `file_name` with other bytes: a newer file makes them moot."""
-    return list(
-        session.scalars(
-            select(Document.id).where(
-                Document.file_name == file_name,
-                Document.sha256 != keep_sha,
-                Document.status.not_in([DocStatus.READY, DocStatus.SUPERSEDED]),
-            )
-        )
+def stale_pending(session: Session, file_name: str, *, keep_sha: str, uploader: UserInfo) -> list[int]:
+    """Unfinished or failed rows of `file_name` with other bytes, of this uploader's (or, for an
+    administrator, anyone's): a newer file makes them moot. Another member's rows are left alone."""
+    query = select(Document.id).where(
+        Document.file_name == file_name,
+        Document.sha256 != keep_sha,
+        Document.status.not_in([DocStatus.READY, DocStatus.SUPERSEDED]),
     )
+    if not uploader.is_admin:
+        query = query.where(Document.uploaded_by == uploader.id)
+    return list(session.scalars(query))
 
 
 def ids_with_status(session: Session, statuses: Sequence[str]) -> list[int]:
