@@ -1,6 +1,7 @@
 """Every error becomes JSON shaped like OpenAI's ({"error": {"message", "type", "code"}}), with a
 clear sentence and never a traceback."""
 
+import errno
 import logging
 
 from fastapi import FastAPI, Request
@@ -9,11 +10,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from app.errors import USER_FACING_ERRORS, ConfigError, NotFoundError, PermissionDeniedError, user_message
-from ingestion.errors import ConflictError, StoreBusyError, UnsupportedFileError
+from ingestion.errors import ConflictError, DiskFullError, IndexCorruptError, StoreBusyError, UnsupportedFileError
 from ingestion.errors import NotFoundError as StoreNotFoundError
 from ingestion.errors import PermissionDeniedError as StorePermissionDeniedError
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_S = 30  # what a client told 'busy' should wait
 
 _STATUS: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
     ((NotFoundError, StoreNotFoundError), 404, "not_found_error"),
@@ -21,6 +23,7 @@ _STATUS: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
     ((UnsupportedFileError,), 415, "invalid_request_error"),
     ((ConflictError,), 409, "conflict_error"),
     ((StoreBusyError,), 503, "server_busy"),
+    ((DiskFullError,), 503, "server_error"),
     ((ConfigError,), 500, "server_error"),
 )
 
@@ -30,6 +33,8 @@ def error_body(message: str, kind: str, status: int) -> dict[str, object]:
 
 
 def status_of(error: BaseException) -> tuple[int, str]:
+    if isinstance(error, IndexCorruptError) or (isinstance(error, OSError) and error.errno == errno.ENOSPC):
+        return 503, "server_error"  # the server's state, not the request: retry later
     for types, status, kind in _STATUS:
         if isinstance(error, types):
             return status, kind
@@ -55,9 +60,16 @@ def install(api: FastAPI) -> None:
         message = f"Invalid request: {where}: {first.get('msg', 'invalid value')}."
         return JSONResponse(error_body(message, "invalid_request_error", 422), 422)
 
-    @api.exception_handler(Exception)
     async def any_error(_: Request, error: Exception) -> JSONResponse:
         status, kind = status_of(error)
-        if status >= 500:
+        if status >= 500 and status != 503:
             log.exception("request failed")
-        return JSONResponse(error_body(user_message(error), kind, status), status)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+        return JSONResponse(error_body(user_message(error), kind, status), status, headers=headers)
+
+    # Our own errors are answered by the exception middleware; the catch-all `Exception` handler
+    # sits in Starlette's outer error middleware, which answers and then re-raises, so the
+    # server logs a traceback and drops the keep-alive connection: only for real failures.
+    for kind in (*USER_FACING_ERRORS, OSError):
+        api.add_exception_handler(kind, any_error)
+    api.add_exception_handler(Exception, any_error)

@@ -139,9 +139,9 @@ class ConversationStore:
         """Thumbs up (+1) or down (-1) on a message of the user's own conversation; a second vote replaces the first."""
         with self.db.session() as session:
             message = session.get(Message, message_id)
-            if message is None:
+            owner = session.get(Conversation, message.conversation_id) if message is not None else None
+            if message is None or owner is None or owner.user_id != user_id:  # someone else's reads as missing
                 raise NotFoundError(f"There is no message with id {message_id}.")
-            _owned(session, message.conversation_id, user_id)
             row = session.scalar(select(Feedback).where(Feedback.message_id == message_id, Feedback.user_id == user_id))
             if row is None:
                 session.add(Feedback(message_id=message_id, user_id=user_id, rating=rating, comment=comment))
