@@ -5,8 +5,9 @@
     service.conversations(actor); service.rename_conversation(...); service.feedback(...)
 """
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from app.auth.keys import ApiKeys
 from app.chain.rag import AnswerChain, Turn
 from app.errors import KBError, PermissionDeniedError
 from app.types import Answer, Citation
+from ingestion.errors import StoreBusyError
 from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
 from ingestion.store.api_keys import ApiKeyStore
@@ -25,6 +27,36 @@ from ingestion.store.records import DocumentInfo, UserInfo
 
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
+
+
+class WriterQueue:
+    """One writer at a time in this process: uploads from the API, the page and the samples wait
+    their turn (at most `max_waiting` of them) instead of failing on the writer lock."""
+
+    def __init__(self, opener: WriterOpener, max_waiting: int) -> None:
+        self._opener, self._max_waiting = opener, max_waiting
+        self._turn = threading.Lock()
+        self._count = threading.Lock()
+        self._waiting = 0
+
+    @contextmanager
+    def open(self) -> Iterator[KnowledgeBase]:
+        with self._count:
+            if self._waiting >= self._max_waiting:
+                raise StoreBusyError(
+                    f"{self._waiting} uploads are already waiting to be indexed; try again in a few minutes."
+                )
+            self._waiting += 1
+        try:
+            with self._turn, self._opener() as kb:
+                yield kb
+        finally:
+            with self._count:
+                self._waiting -= 1
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
 
 
 def citation_dict(citation: Citation) -> dict[str, object]:
@@ -40,15 +72,18 @@ class KnowledgeService:
         writer: WriterOpener | None = None,
         model_name: str = "kb",
         max_upload_bytes: int = 50 * 2**20,
+        max_question_chars: int = 4000,
+        max_waiting_writers: int = 64,
     ) -> None:
         self.kb = kb
         self.chain = chain
         self.store = ConversationStore(kb.db)
         self.keys = ApiKeys(ApiKeyStore(kb.db))
         self.accounts = Accounts(kb)  # sign-in passwords, users and groups
-        self._writer = writer
+        self._writer = WriterQueue(writer, max_waiting_writers) if writer is not None else None
         self.model_name = model_name
         self.max_upload_bytes = max_upload_bytes
+        self.max_question_chars = max_question_chars
 
     # ---- people ------------------------------------------------------------------------
 
@@ -98,6 +133,9 @@ class KnowledgeService:
         question = question.strip()
         if not question:
             raise KBError("The question is empty.")
+        self.check_length(question)
+        for _, text in history:
+            self.check_length(text, what="A message of the conversation")
         if conversation_id is not None:
             history = [(m.role, m.content) for m in self.store.messages(conversation_id, actor.id)]
         elif save:
@@ -122,6 +160,13 @@ class KnowledgeService:
             )
             answer.conversation_id, answer.message_id = conversation_id, stored.id
         yield answer
+
+    def check_length(self, text: str, what: str = "The question") -> None:
+        """Refuse an over-long text before any work (embedding costs grow with its length)."""
+        if len(text) > self.max_question_chars:
+            raise KBError(
+                f"{what} is {len(text):,} characters long; at most {self.max_question_chars:,} are accepted."
+            )
 
     def regenerate_stream(self, actor: UserInfo, conversation_id: int) -> Iterator[str | Answer]:
         """Ask the conversation's last question again, replacing its last answer."""
@@ -166,6 +211,13 @@ class KnowledgeService:
         with self._open_writer() as kb:
             return kb.ingest(list(paths), actor=actor, groups=groups, resume=False, progress=progress)
 
+    def recover(self) -> list[FileResult]:
+        """At server start: repair SQL and FAISS after a crash (a lost or unreadable index is
+        rebuilt from SQL, as the writer's reconciliation does) and finish the documents that an
+        interrupted run left queued. Returns the resumed documents' results."""
+        with self._open_writer() as kb:
+            return kb.ingest([], actor=kb.actor(None), resume=True)
+
     def document_file(self, document_id: int, actor: UserInfo) -> tuple[DocumentInfo, Path]:
         """A readable document and its stored original (for opening it at a page)."""
         return self.kb.get_document(document_id, actor), self.kb.document_file(document_id, actor)
@@ -195,4 +247,4 @@ class KnowledgeService:
     def _open_writer(self) -> AbstractContextManager[KnowledgeBase]:
         if self._writer is None:
             raise KBError("This server was started read-only; documents cannot be changed here.")
-        return self._writer()
+        return self._writer.open()

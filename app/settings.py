@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(7860, ge=1, le=65535)
     max_upload_mb: int = Field(50, ge=1)
+    max_question_chars: int = Field(
+        4000, ge=100, description="Longest question (and history message) accepted, refused before any work."
+    )
+    writer_wait_s: float = Field(
+        600.0, ge=0, description="How long an upload waits for another process's ingest before 'busy'."
+    )
+    max_waiting_writers: int = Field(64, ge=1, description="Uploads queued in this process before 'busy'.")
     # ingestion storage and pipeline
     admin_user: str = Field("admin", description="The administrator that shell commands act as.")
     chunk_tokens: int = Field(256, ge=16, description="Chunk size in embedder tokens, header included.")

@@ -3,6 +3,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from app.service import KnowledgeService
@@ -42,14 +43,20 @@ def store_config(settings: Settings) -> "StoreConfig":
 
 @contextmanager
 def open_knowledge_base(
-    *, writer: bool, embedder: bool, align_index: bool = True, settings: Settings | None = None
+    *,
+    writer: bool,
+    embedder: bool,
+    align_index: bool = True,
+    settings: Settings | None = None,
+    lock_wait_s: float = 0.0,
 ) -> Iterator["KnowledgeBase"]:
-    """The knowledge base of the configured data folder; closed (lock released) on exit."""
+    """The knowledge base of the configured data folder; closed (lock released) on exit.
+    A writer waits up to `lock_wait_s` for another process's writer, then says 'busy'."""
     from ingestion.embedders import load_embedder
     from ingestion.service import KnowledgeBase
 
     settings = settings or load_settings()
-    config = store_config(settings)
+    config = replace(store_config(settings), lock_wait_s=lock_wait_s)
     factory = (lambda: load_embedder(settings.embedder)) if embedder else None
     kb = KnowledgeBase.open(config, embedder=factory, writer=writer, align_index=align_index)
     try:
@@ -95,9 +102,13 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
         yield KnowledgeService(
             kb,
             chain,
-            writer=lambda: open_knowledge_base(writer=True, embedder=True, settings=settings),
+            writer=lambda: open_knowledge_base(
+                writer=True, embedder=True, settings=settings, lock_wait_s=settings.writer_wait_s
+            ),
             model_name=settings.api_model_name,
             max_upload_bytes=settings.max_upload_mb * 2**20,
+            max_question_chars=settings.max_question_chars,
+            max_waiting_writers=settings.max_waiting_writers,
         )
     finally:
         kb.close()

@@ -10,6 +10,7 @@ from app.service import KnowledgeService
 
 def create_api(service: KnowledgeService) -> FastAPI:
     from app.api import chat, conversations, documents, errors
+    from app.api.limits import RequestBounds
 
     api = FastAPI(
         title="Knowledge base API",
@@ -18,6 +19,7 @@ def create_api(service: KnowledgeService) -> FastAPI:
     )
     api.state.service = service
     errors.install(api)
+    api.add_middleware(RequestBounds, service=service)
     api.include_router(chat.router)
     api.include_router(documents.router)
     api.include_router(conversations.router)

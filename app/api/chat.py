@@ -51,6 +51,8 @@ def models(service: Service, _: User) -> ModelList:
 )
 def chat_completions(request: ChatCompletionRequest, service: Service, user: User) -> object:
     question, history = _turn(request)
+    for text in (question, *(content for _, content in history)):
+        service.check_length(text)  # before the stream starts: a clear 400, no work done
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     save = request.conversation_id is not None
     items = service.ask_stream(question, user, request.conversation_id, history, save=save)
