@@ -4,7 +4,10 @@ Lower layers keep their own base classes (model and ingestion may not import app
 gathers them so the CLI, HTTP API and web page can show a clear sentence instead of a traceback.
 """
 
-from ingestion.errors import IngestError
+import errno
+import logging
+
+from ingestion.errors import DISK_FULL, IndexCorruptError, IngestError
 from model.errors import ModelError
 
 
@@ -27,8 +30,20 @@ class NotFoundError(KBError):
 USER_FACING_ERRORS: tuple[type[Exception], ...] = (KBError, ModelError, IngestError)
 
 
+log = logging.getLogger(__name__)
+INDEX_DAMAGED = (
+    "The search index is damaged; an administrator must restart the server or run `kb reindex` "
+    "(the server log has the details)."
+)
+
+
 def user_message(error: BaseException) -> str:
-    """A one-sentence description of `error` for a person; never a traceback."""
+    """A one-sentence description of `error` for a person; never a traceback, a path or a URL."""
+    if isinstance(error, IndexCorruptError):
+        log.error("%s", error)  # the path is for the administrator's log, not for members
+        return INDEX_DAMAGED
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return DISK_FULL
     if isinstance(error, USER_FACING_ERRORS):
         return str(error) or type(error).__name__
     return f"Internal error ({type(error).__name__}); see the server log for details."

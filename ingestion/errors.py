@@ -29,6 +29,13 @@ class EmbedderMismatchError(IngestError):
     """The vector index was built with a different embedder than the one configured."""
 
 
+DISK_FULL = "The server's disk is full; nothing was changed. Ask an administrator to free space."
+
+
+class DiskFullError(StoreError):
+    """The disk under the data folder (or the database) is full; the change was rolled back."""
+
+
 class IndexCorruptError(IngestError):
     """The vector index file cannot be read."""
 

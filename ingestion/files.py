@@ -1,10 +1,12 @@
 """Originals kept under <data_dir>/files/<sha256>, so pages can be served and jobs resumed."""
 
+import errno
 import hashlib
 import shutil
 from pathlib import Path
 
 from ingestion.atomic import atomic_writer, remove_stale_temps
+from ingestion.errors import DISK_FULL, DiskFullError
 
 _BLOCK = 1 << 20
 
@@ -31,8 +33,13 @@ class FileStore:
         """Copy `source` in (atomically); a copy already there is kept."""
         target = self.path(sha256)
         if not target.is_file():
-            with open(source, "rb") as src, atomic_writer(target) as dst:
-                shutil.copyfileobj(src, dst, _BLOCK)
+            try:
+                with open(source, "rb") as src, atomic_writer(target) as dst:
+                    shutil.copyfileobj(src, dst, _BLOCK)
+            except OSError as error:
+                if error.errno == errno.ENOSPC:  # (atomic_writer removed its partial temp file)
+                    raise DiskFullError(DISK_FULL) from error
+                raise
         return target
 
     def remove(self, sha256: str) -> None:

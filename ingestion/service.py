@@ -11,6 +11,7 @@ questions) take no lock and pick up the writer's saved index when SQL says they 
 """
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ingestion.errors import NotFoundError, PermissionDeniedError, StoreError
+from ingestion.errors import IndexCorruptError, NotFoundError, PermissionDeniedError, StoreError
 from ingestion.files import FileStore
 from ingestion.index import IndexSpec, IndexTuning, VectorIndex
 from ingestion.intake import Work, pending_work, register
@@ -158,13 +159,33 @@ class KnowledgeBase:
         self._require_writer()
         has_embedder = self._embedder_factory is not None
         index: VectorIndex | None = None
+        if with_index and has_embedder:
+            self._set_aside_if_unreadable()
         if with_index and (self.config.index_path.exists() or has_embedder):
             index = self.index(check_embedder=has_embedder)
         embedder = self.embedder if has_embedder else None
         report = reconcile(self.db, index, self.files, self.scratch, embedder)
+        if report.reembedded or report.missing_vectors:
+            log.warning(
+                "the vector index lacked %d ready chunks: %d re-embedded, %d still missing",
+                report.reembedded + report.missing_vectors,
+                report.reembedded,
+                report.missing_vectors,
+            )
         if report.changed:
             log.info("reconciled: %s", report)
         return report
+
+    def _set_aside_if_unreadable(self) -> None:
+        """A truncated or unreadable index is moved aside (kept for inspection) so that the
+        reconciliation that follows rebuilds it from SQL; it is never silently served empty."""
+        try:
+            self.index(check_embedder=False)
+        except IndexCorruptError as error:
+            aside = self.config.index_path.with_name(f"{self.config.index_path.name}.unreadable-{int(time.time())}")
+            self.config.index_path.rename(aside)
+            self._index = None
+            log.error("%s; moved to %s, rebuilding the index from the database", error, aside.name)
 
     def check(self) -> list[str]:
         """Consistency problems between SQL and FAISS (empty when none)."""
@@ -313,13 +334,9 @@ class KnowledgeBase:
             found = documents.resolve(session, ref, actor)
             if ref.isdigit() and any(d.id == int(ref) for d in found):
                 found = [d for d in found if d.id == int(ref)]
-            names = {d.file_name for d in found}
             # Removing the current version removes its history too; superseded rows hide anyway.
-            ids = (
-                {i for name in names for i in documents.versions_of(session, name)}
-                if not ref.isdigit()
-                else {d.id for d in found}
-            )
+            # (Only the found documents' own history: other documents of the same name stay.)
+            ids = documents.with_history(session, [d.id for d in found]) if not ref.isdigit() else {d.id for d in found}
         for doc in found:
             if not actor.is_admin and doc.uploaded_by != actor.name:
                 raise PermissionDeniedError(
@@ -364,6 +381,13 @@ class KnowledgeBase:
     def search_vector(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int = 8) -> list[SearchHit]:
         """Top `k` chunks `actor` may read. The allowed ids go into the FAISS search itself."""
         allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
+        if allowed.size and not self.config.index_path.exists() and self._index is None:
+            log.error(  # answers would all be refusals: say so where the administrator looks
+                "the vector index %s is missing while %d chunks are ready; restart `kb serve` or run "
+                "`kb reindex` to rebuild it",
+                self.config.index_path,
+                allowed.size,
+            )
         index = self.index()
         index.refresh_for(allowed)
         hits = index.search(vector, k, allowed)

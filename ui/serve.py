@@ -1,12 +1,29 @@
 """`kb serve`: the HTTP API and the web page (Gradio, behind sign-in) in one process, bound to
 127.0.0.1 unless told otherwise. On a first start, when no administrator can sign in yet, a
-one-time password for the shell's admin is printed once."""
+one-time password for the shell's admin is printed once. At every start, in the background, SQL
+and the vector index are reconciled (a lost index is rebuilt) and interrupted documents finish."""
 
+import logging
+import threading
 from typing import Annotated
 
 import typer
 
+from app.service import KnowledgeService
 from app.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+
+def _recover(service: KnowledgeService) -> None:
+    """Repair after a crash and finish interrupted documents, while the page is already served."""
+    try:
+        resumed = service.recover()
+    except Exception:  # the server keeps serving; the administrator reads why in the log
+        log.exception("kb: start-up recovery failed")
+        return
+    for result in resumed:
+        log.warning("kb: finished an interrupted document: %s (%s)", result.file_name, result.outcome)
 
 
 def register(cli: typer.Typer) -> None:
@@ -33,6 +50,7 @@ def register(cli: typer.Typer) -> None:
                     f"kb: it is shown only this once; change it with `kb users passwd {admin}`",
                     fg="yellow",
                 )
+            threading.Thread(target=_recover, args=(service,), name="kb-recover", daemon=True).start()
             typer.echo(f"kb: serving the web page on http://{bind_host}:{bind_port}/ (API docs at /docs)")
             typer.echo("kb: add people with `kb users add NAME --prompt`; API keys with `kb keys create`")
             uvicorn.run(web, host=bind_host, port=bind_port, log_level="info")

@@ -1,6 +1,7 @@
 """The commands of `kb` (the console script is ui.cli:main, which adds `kb serve`). Each command
 group lives in its own module and registers itself here."""
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -38,6 +39,7 @@ def build_app(extra: Sequence[Register] = ()) -> typer.Typer:
 
 
 def main(extra: Sequence[Register] = ()) -> None:
+    os.umask(0o077)  # the database, index and stored originals are the company's: owner-only files
     try:
         build_app(extra)(standalone_mode=True)
     except USER_FACING_ERRORS as error:

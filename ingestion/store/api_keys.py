@@ -1,8 +1,8 @@
 """API keys: only their sha256 is stored. Hashing happens in app/auth; here we keep rows."""
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from ingestion.errors import NotFoundError
+from ingestion.errors import NotFoundError, StoreError
 from ingestion.store.conversation_models import ApiKey
 from ingestion.store.conversation_records import ApiKeyInfo
 from ingestion.store.engine import Database
@@ -35,8 +35,13 @@ class ApiKeyStore:
             if found is None:
                 return None
             row, name = found.tuple()
-            row.last_used_at = utcnow()
-            return name
+            key_id = row.id
+        try:  # noting the use is best effort: a full disk must not turn a valid key away
+            with self.db.session() as session:
+                session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow()))
+        except StoreError:
+            pass
+        return str(name)
 
     def of_user(self, user_id: int) -> list[ApiKeyInfo]:
         with self.db.session() as session:

@@ -1,5 +1,6 @@
 """Engine and session setup for SQLite (default) and PostgreSQL (`postgresql+psycopg://`)."""
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -9,7 +10,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestion.errors import StoreError
+from ingestion.errors import DISK_FULL, DiskFullError, StoreError
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -63,10 +66,11 @@ class Database:
                 session.commit()
             except OperationalError as error:
                 session.rollback()
-                raise StoreError(
-                    f"The database at {make_url(self.url).render_as_string(hide_password=True)} "
-                    f"cannot be used: {error.orig}."
-                ) from error
+                where = make_url(self.url).render_as_string(hide_password=True)
+                log.error("the database at %s cannot be used: %s", where, error.orig)  # where: for the log only
+                if "disk is full" in str(error.orig) or "No space left" in str(error.orig):
+                    raise DiskFullError(DISK_FULL) from error
+                raise StoreError(f"The database cannot be used right now ({type(error.orig).__name__}).") from error
             except BaseException:
                 session.rollback()
                 raise
