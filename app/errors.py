@@ -27,6 +27,14 @@ class NotFoundError(KBError):
     """The named user, document or conversation does not exist."""
 
 
+class ServerBusyError(KBError):
+    """Too much is already waiting (questions for the model); try again after `retry_after_s`."""
+
+    def __init__(self, message: str, retry_after_s: int = 30) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 USER_FACING_ERRORS: tuple[type[Exception], ...] = (KBError, ModelError, IngestError)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from app.accounts import Accounts
 from app.auth.keys import ApiKeys
 from app.chain.rag import AnswerChain, Turn
-from app.errors import KBError, PermissionDeniedError
+from app.errors import KBError, PermissionDeniedError, ServerBusyError
 from app.types import Answer, Citation
 from ingestion.errors import StoreBusyError
 from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
@@ -27,6 +27,39 @@ from ingestion.store.records import DocumentInfo, UserInfo
 
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
+
+
+class AskQueue:
+    """Questions waiting for (or being answered by) the model, bounded: past `max_waiting` the
+    next asker is told 'busy, retry in N s' at once instead of waiting minutes in line."""
+
+    def __init__(self, max_waiting: int, seconds_per_answer: float = 15.0) -> None:
+        self._max_waiting, self._seconds_per_answer = max_waiting, seconds_per_answer
+        self._count = threading.Lock()
+        self.waiting = 0
+
+    def check(self) -> None:
+        """Refuse now if the line is full (a stream checks before its headers are sent)."""
+        with self.place():
+            pass
+
+    @contextmanager
+    def place(self) -> Iterator[int]:
+        """Take a place in line (its 1-based position) for the duration of one answer."""
+        with self._count:
+            if self.waiting >= self._max_waiting:
+                wait = int(self.waiting * self._seconds_per_answer)
+                raise ServerBusyError(
+                    f"The model is busy with {self.waiting} questions; please try again in about {wait} s.",
+                    retry_after_s=max(1, wait),
+                )
+            self.waiting += 1
+            position = self.waiting
+        try:
+            yield position
+        finally:
+            with self._count:
+                self.waiting -= 1
 
 
 class WriterQueue:
@@ -74,6 +107,7 @@ class KnowledgeService:
         max_upload_bytes: int = 50 * 2**20,
         max_question_chars: int = 4000,
         max_waiting_writers: int = 64,
+        max_waiting_questions: int = 32,
     ) -> None:
         self.kb = kb
         self.chain = chain
@@ -84,6 +118,7 @@ class KnowledgeService:
         self.model_name = model_name
         self.max_upload_bytes = max_upload_bytes
         self.max_question_chars = max_question_chars
+        self.asking = AskQueue(max_waiting_questions)
 
     # ---- people ------------------------------------------------------------------------
 
@@ -136,16 +171,17 @@ class KnowledgeService:
         self.check_length(question)
         for _, text in history:
             self.check_length(text, what="A message of the conversation")
-        if conversation_id is not None:
-            history = [(m.role, m.content) for m in self.store.messages(conversation_id, actor.id)]
-        elif save:
-            conversation_id = self.store.create(actor.id, question[:TITLE_CHARS]).id
         answer: Answer | None = None
-        for item in self.chain.stream(Turn(question, actor, tuple(history))):
-            if isinstance(item, Answer):
-                answer = item
-            else:
-                yield item
+        with self.asking.place():  # before anything is stored: a 'busy' leaves no empty conversation
+            if conversation_id is not None:
+                history = [(m.role, m.content) for m in self.store.messages(conversation_id, actor.id)]
+            elif save:
+                conversation_id = self.store.create(actor.id, question[:TITLE_CHARS]).id
+            for item in self.chain.stream(Turn(question, actor, tuple(history))):
+                if isinstance(item, Answer):
+                    answer = item
+                else:
+                    yield item
         assert answer is not None
         if save and conversation_id is not None:
             self.store.add_message(conversation_id, actor.id, "user", question)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
         600.0, ge=0, description="How long an upload waits for another process's ingest before 'busy'."
     )
     max_waiting_writers: int = Field(64, ge=1, description="Uploads queued in this process before 'busy'.")
+    max_waiting_questions: int = Field(
+        32, ge=1, description="Questions waiting for the model before the next asker is told 'busy, retry in N s'."
+    )
     # ingestion storage and pipeline
     admin_user: str = Field("admin", description="The administrator that shell commands act as.")
     chunk_tokens: int = Field(256, ge=16, description="Chunk size in embedder tokens, header included.")

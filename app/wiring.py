@@ -109,6 +109,7 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
             max_upload_bytes=settings.max_upload_mb * 2**20,
             max_question_chars=settings.max_question_chars,
             max_waiting_writers=settings.max_waiting_writers,
+            max_waiting_questions=settings.max_waiting_questions,
         )
     finally:
         kb.close()

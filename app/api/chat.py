@@ -53,6 +53,7 @@ def chat_completions(request: ChatCompletionRequest, service: Service, user: Use
     question, history = _turn(request)
     for text in (question, *(content for _, content in history)):
         service.check_length(text)  # before the stream starts: a clear 400, no work done
+    service.asking.check()  # a full line is a 503 with Retry-After, not an error inside a stream
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     save = request.conversation_id is not None
     items = service.ask_stream(question, user, request.conversation_id, history, save=save)

@@ -9,7 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.errors import USER_FACING_ERRORS, ConfigError, NotFoundError, PermissionDeniedError, user_message
+from app.errors import (
+    USER_FACING_ERRORS,
+    ConfigError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerBusyError,
+    user_message,
+)
 from ingestion.errors import ConflictError, DiskFullError, IndexCorruptError, StoreBusyError, UnsupportedFileError
 from ingestion.errors import NotFoundError as StoreNotFoundError
 from ingestion.errors import PermissionDeniedError as StorePermissionDeniedError
@@ -22,7 +29,7 @@ _STATUS: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
     ((PermissionDeniedError, StorePermissionDeniedError), 403, "permission_error"),
     ((UnsupportedFileError,), 415, "invalid_request_error"),
     ((ConflictError,), 409, "conflict_error"),
-    ((StoreBusyError,), 503, "server_busy"),
+    ((StoreBusyError, ServerBusyError), 503, "server_busy"),
     ((DiskFullError,), 503, "server_error"),
     ((ConfigError,), 500, "server_error"),
 )
@@ -64,7 +71,8 @@ def install(api: FastAPI) -> None:
         status, kind = status_of(error)
         if status >= 500 and status != 503:
             log.exception("request failed")
-        headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+        wait = error.retry_after_s if isinstance(error, ServerBusyError) else RETRY_AFTER_S
+        headers = {"Retry-After": str(wait)} if status == 503 else None
         return JSONResponse(error_body(user_message(error), kind, status), status, headers=headers)
 
     # Our own errors are answered by the exception middleware; the catch-all `Exception` handler

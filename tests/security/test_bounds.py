@@ -3,12 +3,14 @@ questions, huge bodies announced or streamed, anonymous event streams, many uplo
 
 import socket
 import threading
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.security.gradio_raw import call, handlers, signed_in
-from tests.ui.server import Running
+from tests.ui.server import Running, serve
 
 
 def _api(web: Running, name: str) -> httpx.Client:
@@ -79,3 +81,34 @@ def test_parallel_api_uploads_queue_instead_of_failing(web: Running) -> None:
     assert outcomes == [200] * 12, outcomes
     names = {d.file_name for d in web.service.list_documents(web.service.actor(None)) if d.status == "ready"}
     assert {f"note-{i}.txt" for i in range(12)} <= names
+
+
+def test_past_the_question_line_the_api_answers_busy_at_once(tmp_path: Path) -> None:
+    from tests.app.fake_llm import FakeEngine, best_source_sentence
+
+    def slow(messages: list) -> str:  # type: ignore[type-arg]
+        time.sleep(1.0)
+        return best_source_sentence(messages)
+
+    with serve(tmp_path, engine=FakeEngine(slow), max_waiting_questions=2) as web:
+        bob = _api(web, "bob")
+        results: list[tuple[int, str | None, float]] = []
+
+        def ask(stream: bool) -> None:
+            started = time.monotonic()
+            body = {"model": "kb", "stream": stream, "messages": [{"role": "user", "content": "When is lunch?"}]}
+            response = bob.post("/v1/chat/completions", json=body)
+            results.append((response.status_code, response.headers.get("retry-after"), time.monotonic() - started))
+
+        threads = [threading.Thread(target=ask, args=(i % 2 == 0,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        answered = [r for r in results if r[0] == 200]
+        busy = [r for r in results if r[0] == 503]
+        assert len(answered) + len(busy) == 6 and answered and busy, results
+        assert all(r[1] is not None and int(r[1]) >= 1 for r in busy)
+        assert max(r[2] for r in busy) < min(r[2] for r in answered)  # told at once, not after waiting
+        conversations = web.service.conversations(web.service.actor("bob"))
+        assert all(web.service.messages(web.service.actor("bob"), c.id) for c in conversations)  # none left empty
