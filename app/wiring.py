@@ -48,15 +48,17 @@ def open_knowledge_base(
     embedder: bool,
     align_index: bool = True,
     settings: Settings | None = None,
-    lock_wait_s: float = 0.0,
+    lock_wait_s: float | None = None,
 ) -> Iterator["KnowledgeBase"]:
     """The knowledge base of the configured data folder; closed (lock released) on exit.
-    A writer waits up to `lock_wait_s` for another process's writer, then says 'busy'."""
+    A writer waits for another process's writer (up to `lock_wait_s`, default KB_WRITER_WAIT_S),
+    then says 'busy'."""
     from ingestion.embedders import load_embedder
     from ingestion.service import KnowledgeBase
 
     settings = settings or load_settings()
-    config = replace(store_config(settings), lock_wait_s=lock_wait_s)
+    wait = settings.writer_wait_s if lock_wait_s is None else lock_wait_s
+    config = replace(store_config(settings), lock_wait_s=wait)
     factory = (lambda: load_embedder(settings.embedder)) if embedder else None
     kb = KnowledgeBase.open(config, embedder=factory, writer=writer, align_index=align_index)
     try:
@@ -102,9 +104,7 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
         yield KnowledgeService(
             kb,
             chain,
-            writer=lambda: open_knowledge_base(
-                writer=True, embedder=True, settings=settings, lock_wait_s=settings.writer_wait_s
-            ),
+            writer=lambda: open_knowledge_base(writer=True, embedder=True, settings=settings),
             model_name=settings.api_model_name,
             max_upload_bytes=settings.max_upload_mb * 2**20,
             max_question_chars=settings.max_question_chars,

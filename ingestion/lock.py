@@ -4,12 +4,15 @@ The kernel drops the lock when its process dies (even by kill -9), so whoever ho
 any job still marked running was interrupted and may be rolled back."""
 
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
 from types import TracebackType
 
 from ingestion.errors import StoreBusyError
+
+log = logging.getLogger(__name__)
 
 
 class WriterLock:
@@ -22,11 +25,15 @@ class WriterLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + self.wait_s
+        told = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if not told and self.wait_s > 0:
+                    log.warning("another kb process is changing the knowledge base; waiting up to %.0f s", self.wait_s)
+                    told = True
                 if time.monotonic() >= deadline:
                     os.close(fd)
                     raise StoreBusyError(
