@@ -5,11 +5,12 @@
 
 A server process (the web app: API and page, SQLite + FAISS, hashing embedder) is started on a
 free loopback port with the fake model, which takes --answer-s per answer, one at a time as the
-engine does (or, with --real, the bundled model). At each level, that many clients each ask --questions questions through
-POST /v1/chat/completions at once. Reported per level: answered, busy (503 with Retry-After),
-errors (anything else, timeouts included), p50/p95 of answers and of busy replies. Past capacity
-(KB_MAX_WAITING_QUESTIONS) the server must say 'busy' quickly, never time out. With --soak-s,
-20 clients ask without pause for that long while the server's resident memory is sampled.
+engine does (or, with --real, the bundled model). At each level, that many clients each ask
+--questions questions through POST /v1/chat/completions at once. Reported per level: answered,
+busy (503 with Retry-After), errors (anything else, timeouts included), p50/p95 of answers and
+of busy replies. Past capacity (KB_MAX_WAITING_QUESTIONS) the server must say 'busy' quickly,
+never time out. With --soak-s, 20 clients ask without pause for that long while the server's
+resident memory is sampled.
 Prints one JSON line last.
 """
 
