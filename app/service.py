@@ -23,7 +23,7 @@ from ingestion.service import KnowledgeBase
 from ingestion.store.api_keys import ApiKeyStore
 from ingestion.store.conversation_records import ConversationInfo, MessageInfo
 from ingestion.store.conversations import ConversationStore
-from ingestion.store.records import DocumentInfo, UserInfo
+from ingestion.store.records import DocumentInfo, GroupInfo, UserInfo
 
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
@@ -125,6 +125,48 @@ class KnowledgeService:
     def actor(self, name: str | None) -> UserInfo:
         """The named user (the administrator when None)."""
         return self.kb.actor(name)
+
+    def user(self, name: str) -> UserInfo | None:
+        """The user called `name` as the database has them now, or None (signed-in checks)."""
+        return self.accounts.user(name)
+
+    def sign_in(self, name: str, password: str, source: str = "local") -> UserInfo | None:
+        return self.accounts.sign_in(name, password, source)
+
+    def session_fingerprint(self, name: str) -> str | None:
+        return self.accounts.session_fingerprint(name)
+
+    def ensure_admin_password(self) -> str | None:
+        return self.accounts.ensure_admin_password()
+
+    def list_users(self, actor: UserInfo) -> list[tuple[UserInfo, bool]]:
+        """Every user with whether they can sign in (has a password); admins only."""
+        return [(u, self.accounts.has_password(u.name)) for u in self.accounts.list_users(actor)]
+
+    def list_groups(self, actor: UserInfo) -> list[GroupInfo]:
+        """Every group for an admin; a member's own groups (whom they may share with)."""
+        return self.accounts.list_groups(actor)
+
+    def add_user(
+        self, name: str, *, admin: bool, groups: tuple[str, ...], actor: UserInfo, password: str | None = None
+    ) -> UserInfo:
+        return self.accounts.add_user(name, admin=admin, groups=groups, actor=actor, password=password)
+
+    def set_password(self, name: str, password: str, actor: UserInfo) -> None:
+        self.accounts.set_password(name, password, actor)
+
+    def add_group(self, name: str, actor: UserInfo) -> GroupInfo:
+        return self.accounts.add_group(name, actor)
+
+    def add_member(self, group: str, name: str, actor: UserInfo) -> None:
+        self.accounts.add_member(group, name, actor)
+
+    def remove_member(self, group: str, name: str, actor: UserInfo) -> None:
+        self.accounts.remove_member(group, name, actor)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.kb.config.data_dir
 
     def create_api_key(self, actor: UserInfo) -> str:
         """A new API key for `actor`, returned once; only its hash is kept."""

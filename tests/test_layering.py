@@ -57,3 +57,20 @@ def test_checker_catches_an_upward_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("from app.settings import Settings\nimport ui.chat\n")
     assert {"app", "ui"} <= imported_top_levels(bad)
+
+
+def test_ui_talks_only_to_the_service_facade() -> None:
+    """ui/ calls KnowledgeService's own methods; it never reaches through it to the knowledge base,
+    the accounts, the conversation store, the keys or the chain."""
+    inner = {"kb", "accounts", "store", "keys", "chain", "_writer"}
+    offenders = []
+    for path in python_files("ui"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in inner
+                and isinstance(node.value, ast.Attribute | ast.Name)
+                and (node.value.attr if isinstance(node.value, ast.Attribute) else node.value.id) == "service"
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} service.{node.attr}")
+    assert not offenders, offenders

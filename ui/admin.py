@@ -105,13 +105,10 @@ class AdminTab:
         return (*self._people(user), self._queue(user), self._evals(user), self._settings())
 
     def _people(self, user: UserInfo) -> tuple[Any, ...]:
-        accounts = self.service.accounts
-        users = accounts.list_users(user)
-        groups = accounts.list_groups(user)
-        user_rows = [
-            [u.name, u.role, ", ".join(u.groups), "yes" if accounts.has_password(u.name) else "no"] for u in users
-        ]
-        names, group_names = [u.name for u in users], [g.name for g in groups]
+        users = self.service.list_users(user)
+        groups = self.service.list_groups(user)
+        user_rows = [[u.name, u.role, ", ".join(u.groups), "yes" if can else "no"] for u, can in users]
+        names, group_names = [u.name for u, _ in users], [g.name for g in groups]
         return (
             user_rows,
             [[g.name, ", ".join(g.members)] for g in groups],
@@ -146,7 +143,7 @@ class AdminTab:
         actor = self.guard.admin(request)
         if not (name or "").strip():
             raise gr.Error("Type the new user's name.")
-        added = self.service.accounts.add_user(
+        added = self.service.add_user(
             name, admin=bool(admin), groups=tuple(groups or ()), actor=actor, password=password or None
         )
         gr.Info(f"Added {added.role} {added.name}" + ("" if password else " (no password yet: they cannot sign in)."))
@@ -157,7 +154,7 @@ class AdminTab:
         actor = self.guard.admin(request)
         if not name:
             raise gr.Error("Choose a user first.")
-        self.service.accounts.set_password(name, password or "", actor)
+        self.service.set_password(name, password or "", actor)
         gr.Info(f"Password of {name} set.")
 
     @friendly
@@ -165,7 +162,7 @@ class AdminTab:
         actor = self.guard.admin(request)
         if not (name or "").strip():
             raise gr.Error("Type the new group's name.")
-        self.service.accounts.add_group(name, actor)
+        self.service.add_group(name, actor)
         return self._people(actor)
 
     @friendly
@@ -173,7 +170,7 @@ class AdminTab:
         actor = self.guard.admin(request)
         if not group or not name:
             raise gr.Error("Choose a user and a group first.")
-        self.service.accounts.add_member(group, name, actor)
+        self.service.add_member(group, name, actor)
         return self._people(actor)
 
     @friendly
@@ -181,7 +178,7 @@ class AdminTab:
         actor = self.guard.admin(request)
         if not group or not name:
             raise gr.Error("Choose a user and a group first.")
-        self.service.accounts.remove_member(group, name, actor)
+        self.service.remove_member(group, name, actor)
         return self._people(actor)
 
     @friendly

@@ -97,7 +97,7 @@ class DocumentsTab:
     @friendly
     def on_load(self, request: gr.Request) -> tuple[Any, ...]:
         user = self.guard.user(request)
-        groups = [g.name for g in self.service.accounts.list_groups(user)]
+        groups = [g.name for g in self.service.list_groups(user)]
         return (*self._listing(user), gr.CheckboxGroup(choices=groups), gr.CheckboxGroup(choices=groups))
 
     def _listing(self, user: UserInfo, selected: int | None = None) -> tuple[list[list[object]], Any]:

@@ -22,7 +22,7 @@ def add_file_route(api: FastAPI, service: KnowledgeService, session_user: Sessio
     @api.get("/documents/{document_id}/file", include_in_schema=False)
     def document_file(document_id: int, request: Request) -> FileResponse:
         name = session_user(request)
-        user = service.accounts.user(name) if name else None
+        user = service.user(name) if name else None
         if user is None:
             raise HTTPException(401, "Sign in on the web page first.")
         try:

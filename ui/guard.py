@@ -29,7 +29,7 @@ class Guard:
 
     def user(self, request: gr.Request | None) -> UserInfo:
         name = getattr(request, "username", None) if request is not None else None
-        user = self.service.accounts.user(name) if isinstance(name, str) and name else None
+        user = self.service.user(name) if isinstance(name, str) and name else None
         if user is None:
             raise gr.Error(SIGN_IN_AGAIN)
         return user
@@ -45,7 +45,7 @@ class Guard:
         """Gradio's `auth=` callable; argon2 takes tens of ms, so it runs off the event loop. The
         throttle counts wrong passwords per name and client address (ui.sessions.SignInGate)."""
         source = client_address.get()
-        user = await asyncio.to_thread(self.service.accounts.sign_in, name, password, source)
+        user = await asyncio.to_thread(self.service.sign_in, name, password, source)
         return user is not None
 
 

@@ -42,7 +42,7 @@ def register(cli: typer.Typer) -> None:
         bind_host, bind_port = host or settings.host, port or settings.port
         with open_service(settings) as service:
             web = create_web_app(service, settings)
-            password = service.accounts.ensure_admin_password()
+            password = service.ensure_admin_password()
             if password is not None:
                 admin = settings.admin_user
                 typer.secho(

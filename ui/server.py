@@ -38,12 +38,12 @@ def create_web_app(
 
     private_upload_folder()  # before any block is built: Gradio reads the folder then
     api = create_api(service)
-    sessions = GradioSessions(api, service.accounts.session_fingerprint)
+    sessions = GradioSessions(api, service.session_fingerprint)
     add_file_route(api, service, sessions.user_name)  # before the mount at "/" takes the rest
     uploads = UploadLedger()
     page = build_page(service, settings, uploads)
     page.queue(default_concurrency_limit=DEFAULT_CONCURRENCY, max_size=queue_size)
-    data_dir = str((settings.data_dir if settings else service.kb.config.data_dir).resolve())
+    data_dir = str((settings.data_dir if settings else service.data_dir).resolve())
     web = gr.mount_gradio_app(
         api,
         page,
