@@ -7,16 +7,11 @@ accounts.add_user("bob", admin=False, groups=("hr",), actor=admin, password="...
 
 from app.auth.passwords import check_strength, hash_password, needs_rehash, new_password, verify_password
 from app.auth.throttle import SignInThrottle
-from app.errors import PermissionDeniedError
-from ingestion.errors import NotFoundError
 from ingestion.service import KnowledgeBase
-from ingestion.store.passwords import PasswordStore
-from ingestion.store.records import GroupInfo, UserInfo
-
-
-def require_admin(actor: UserInfo, doing: str) -> None:
-    if not actor.is_admin:
-        raise PermissionDeniedError(f"Only an administrator may {doing}.")
+from store.errors import NotFoundError
+from store.passwords import PasswordStore
+from store.people import require_admin
+from store.records import GroupInfo, UserInfo
 
 
 class Accounts:
@@ -79,28 +74,28 @@ class Accounts:
     ) -> UserInfo:
         if password is not None:
             check_strength(password)  # a weak password fails before the row exists
-        user = self.kb.add_user(name.strip(), admin=admin, groups=groups, actor=actor)  # admins only
+        user = self.kb.people.add_user(name.strip(), admin=admin, groups=groups, actor=actor)  # admins only
         if password is not None:
             self.passwords.set_hash(user.name, hash_password(password))
         return user
 
     def list_users(self, actor: UserInfo) -> list[UserInfo]:
         require_admin(actor, "list users")
-        return self.kb.list_users()
+        return self.kb.people.list_users()
 
     def list_groups(self, actor: UserInfo) -> list[GroupInfo]:
         """Every group for an admin; a member's own groups otherwise (whom they may share with)."""
-        groups = self.kb.list_groups()
+        groups = self.kb.people.list_groups()
         return groups if actor.is_admin else [g for g in groups if g.name in actor.groups]
 
     def add_group(self, name: str, actor: UserInfo) -> GroupInfo:
         require_admin(actor, "create groups")
-        return self.kb.add_group(name.strip(), actor)
+        return self.kb.people.add_group(name.strip(), actor)
 
     def add_member(self, group: str, user: str, actor: UserInfo) -> None:
         require_admin(actor, "change group membership")
-        self.kb.add_member(group, user, actor)
+        self.kb.people.add_member(group, user, actor)
 
     def remove_member(self, group: str, user: str, actor: UserInfo) -> None:
         require_admin(actor, "change group membership")
-        self.kb.remove_member(group, user, actor)
+        self.kb.people.remove_member(group, user, actor)

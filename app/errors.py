@@ -7,8 +7,21 @@ gathers them so the CLI, HTTP API and web page can show a clear sentence instead
 import errno
 import logging
 
-from ingestion.errors import DISK_FULL, IndexCorruptError, IngestError
+from ingestion.errors import DISK_FULL, DataError, IndexCorruptError
 from model.errors import ModelError
+from store.errors import NotFoundError, PermissionDeniedError  # one type each, whichever layer raises it
+
+__all__ = [
+    "DISK_FULL",
+    "INDEX_DAMAGED",
+    "USER_FACING_ERRORS",
+    "ConfigError",
+    "KBError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ServerBusyError",
+    "user_message",
+]
 
 
 class KBError(Exception):
@@ -19,14 +32,6 @@ class ConfigError(KBError):
     """A setting is invalid or points at something that does not exist."""
 
 
-class PermissionDeniedError(KBError):
-    """The user may not do this."""
-
-
-class NotFoundError(KBError):
-    """The named user, document or conversation does not exist."""
-
-
 class ServerBusyError(KBError):
     """Too much is already waiting (questions for the model); try again after `retry_after_s`."""
 
@@ -35,7 +40,7 @@ class ServerBusyError(KBError):
         self.retry_after_s = retry_after_s
 
 
-USER_FACING_ERRORS: tuple[type[Exception], ...] = (KBError, ModelError, IngestError)
+USER_FACING_ERRORS: tuple[type[Exception], ...] = (KBError, ModelError, DataError)
 
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent
 from ingestion.parsing.formats import MIME_BY_SUFFIX, SUPPORTED_SUFFIXES, is_supported
-from ingestion.store.conversation_records import ConversationInfo, MessageInfo
-from ingestion.store.records import DocumentInfo, GroupInfo, UserInfo
+from store.conversation_records import ConversationInfo, MessageInfo
+from store.records import DocumentInfo, GroupInfo, UserInfo
 
 __all__ = [
     "MIME_BY_SUFFIX",

@@ -20,10 +20,10 @@ from app.types import Answer, Citation
 from ingestion.errors import StoreBusyError
 from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
-from ingestion.store.api_keys import ApiKeyStore
-from ingestion.store.conversation_records import ConversationInfo, MessageInfo
-from ingestion.store.conversations import ConversationStore
-from ingestion.store.records import DocumentInfo, GroupInfo, UserInfo
+from store.api_keys import ApiKeyStore
+from store.conversation_records import ConversationInfo, MessageInfo
+from store.conversations import ConversationStore
+from store.records import DocumentInfo, GroupInfo, UserInfo
 
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 
 
 @dataclass(frozen=True)

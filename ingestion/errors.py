@@ -1,8 +1,37 @@
-"""Typed errors raised by the ingestion layer. Each message is a sentence a user can act on."""
+"""Typed errors raised by the ingestion layer. Each message is a sentence a user can act on.
+The store's errors (store.errors) are re-exported here: one set of types, rooted in DataError."""
+
+from store.errors import (
+    DISK_FULL,
+    ConflictError,
+    DataError,
+    DiskFullError,
+    NotFoundError,
+    PermissionDeniedError,
+    StoreBusyError,
+    StoreError,
+)
+
+__all__ = [
+    "DISK_FULL",
+    "ConflictError",
+    "DataError",
+    "DiskFullError",
+    "EmbedderError",
+    "EmbedderMismatchError",
+    "IndexCorruptError",
+    "IngestError",
+    "NotFoundError",
+    "ParseError",
+    "PermissionDeniedError",
+    "StoreBusyError",
+    "StoreError",
+    "UnsupportedFileError",
+]
 
 
-class IngestError(Exception):
-    """Base class of every error the ingestion layer raises on purpose."""
+class IngestError(DataError):
+    """Base class of every error the ingestion layer itself raises on purpose."""
 
 
 class ParseError(IngestError):
@@ -17,36 +46,9 @@ class EmbedderError(IngestError):
     """An embedder name is unknown or its model could not be loaded."""
 
 
-class StoreError(IngestError):
-    """The database or the data folder cannot be used as configured."""
-
-
-class StoreBusyError(StoreError):
-    """Another process holds the knowledge base's writer lock."""
-
-
 class EmbedderMismatchError(IngestError):
     """The vector index was built with a different embedder than the one configured."""
 
 
-DISK_FULL = "The server's disk is full; nothing was changed. Ask an administrator to free space."
-
-
-class DiskFullError(StoreError):
-    """The disk under the data folder (or the database) is full; the change was rolled back."""
-
-
 class IndexCorruptError(IngestError):
     """The vector index file cannot be read."""
-
-
-class NotFoundError(IngestError):
-    """A named document, user or group does not exist."""
-
-
-class PermissionDeniedError(IngestError):
-    """The acting user may not do this."""
-
-
-class ConflictError(IngestError):
-    """The change would clash with something that already exists (a name taken, ...)."""

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from ingestion import jobs
 from ingestion.files import FileStore, sha256_of
 from ingestion.outcomes import FileResult, Outcome
-from ingestion.store import accounts, audit, documents
-from ingestion.store.engine import Database
-from ingestion.store.models import DocStatus, Document
-from ingestion.store.records import UserInfo
+from store import accounts, audit, documents
+from store.engine import Database
+from store.models import DocStatus, Document
+from store.records import UserInfo
 
 HIDDEN_DUPLICATE = (
     "the same file is already in the knowledge base, shared with groups you are not in; "

@@ -3,8 +3,8 @@
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ingestion.store.models import DocStatus, Document, IngestJob, JobState, utcnow
-from ingestion.store.records import JobInfo
+from store.models import DocStatus, Document, IngestJob, JobState, utcnow
+from store.records import JobInfo
 
 
 def _info(job: IngestJob) -> JobInfo:

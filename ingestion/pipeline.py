@@ -20,17 +20,17 @@ import numpy as np
 import numpy.typing as npt
 
 from ingestion import jobs
-from ingestion.errors import IngestError
+from ingestion.errors import DataError, IngestError
 from ingestion.files import FileStore
 from ingestion.index import VectorIndex
 from ingestion.intake import Work, clear_scratch, parse_path
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink, ignore_progress
 from ingestion.parsing import ParseLimits
-from ingestion.store import audit, chunks, documents
-from ingestion.store.engine import Database
-from ingestion.store.models import DocStatus
-from ingestion.store.records import embedding_text
 from ingestion.types import ChunkDraft, Embedder, ParsedDocument
+from store import audit, chunks, documents
+from store.engine import Database
+from store.models import DocStatus
+from store.records import embedding_text
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class Pipeline:
     def _complete(self, work: Work, parsed: "Future[ParsedDocument]", progress: ProgressSink) -> FileResult:
         try:
             return self._store(work, parsed.result(), progress)
-        except IngestError as error:
+        except DataError as error:  # a parse, embed or store failure of this file: it fails alone
             return self._fail(work, str(error))
         except Exception as error:  # one broken file must not stop the batch; the log has the trace
             log.exception("ingest of %s failed", work.source)

@@ -14,10 +14,10 @@ from ingestion import jobs
 from ingestion.atomic import remove_stale_temps
 from ingestion.files import FileStore
 from ingestion.index import VectorIndex
-from ingestion.store import chunks, documents
-from ingestion.store.engine import Database
-from ingestion.store.models import Chunk, DocStatus, Document
 from ingestion.types import Embedder
+from store import chunks, documents
+from store.engine import Database
+from store.models import Chunk, DocStatus, Document
 
 
 @dataclass(frozen=True)

@@ -27,18 +27,17 @@ from ingestion.lock import WriterLock
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink, ignore_progress
 from ingestion.pipeline import IngestOptions, Parser, Pipeline
 from ingestion.reconcile import ReconcileReport, consistency_problems, reconcile
-from ingestion.store import accounts, audit, chunks, documents
-from ingestion.store.engine import Database
-from ingestion.store.migrate import upgrade_to_head
-from ingestion.store.records import (
-    AuditRecord,
+from ingestion.types import Embedder
+from store import accounts, audit, chunks, documents
+from store.engine import Database
+from store.migrate import upgrade_to_head
+from store.people import People
+from store.records import (
     DocumentInfo,
-    GroupInfo,
     SearchHit,
     StoredChunk,
     UserInfo,
 )
-from ingestion.types import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +70,6 @@ class ReindexReport:
     kind: str
 
 
-def _require_admin(actor: UserInfo, doing: str) -> None:
-    if not actor.is_admin:
-        raise PermissionDeniedError(f"Only an administrator may {doing}; {actor.name} is not one.")
-
-
 class KnowledgeBase:
     def __init__(self, config: StoreConfig, db: Database, embedder: EmbedderFactory | None) -> None:
         self.config = config
@@ -87,6 +81,7 @@ class KnowledgeBase:
         self._index: VectorIndex | None = None
         self._lock: WriterLock | None = None
         self.last_reconcile: ReconcileReport | None = None
+        self.people = People(db, config.admin_name)  # users, groups, memberships, audit log
 
     # ---- life cycle ---------------------------------------------------------------------
 
@@ -192,50 +187,11 @@ class KnowledgeBase:
         index = self.index(check_embedder=False) if self.config.index_path.exists() else None
         return consistency_problems(self.db, index)
 
-    # ---- people -------------------------------------------------------------------------
+    # ---- who acts ------------------------------------------------------------------------
 
     def actor(self, name: str | None) -> UserInfo:
         """The user a command acts as: the administrator unless a name is given."""
-        with self.db.session() as session:
-            return accounts.get_user(session, name or self.config.admin_name)
-
-    def add_user(self, name: str, *, admin: bool, groups: tuple[str, ...], actor: UserInfo) -> UserInfo:
-        _require_admin(actor, "add users")
-        with self.db.session() as session:
-            user = accounts.add_user(session, name, admin=admin, groups=groups)
-            audit.record(session, actor.name, "user.add", f"{name} ({user.role})")
-            return user
-
-    def list_users(self) -> list[UserInfo]:
-        with self.db.session() as session:
-            return accounts.list_users(session)
-
-    def add_group(self, name: str, actor: UserInfo) -> GroupInfo:
-        _require_admin(actor, "create groups")
-        with self.db.session() as session:
-            group = accounts.add_group(session, name)
-            audit.record(session, actor.name, "group.add", name)
-            return group
-
-    def list_groups(self) -> list[GroupInfo]:
-        with self.db.session() as session:
-            return accounts.list_groups(session)
-
-    def add_member(self, group: str, user: str, actor: UserInfo) -> None:
-        _require_admin(actor, "change group membership")
-        with self.db.session() as session:
-            accounts.add_member(session, group, user)
-            audit.record(session, actor.name, "group.add_member", f"{user} -> {group}")
-
-    def remove_member(self, group: str, user: str, actor: UserInfo) -> None:
-        _require_admin(actor, "change group membership")
-        with self.db.session() as session:
-            accounts.remove_member(session, group, user)
-            audit.record(session, actor.name, "group.remove_member", f"{user} -x {group}")
-
-    def audit_log(self, limit: int = 100) -> list[AuditRecord]:
-        with self.db.session() as session:
-            return audit.recent(session, limit)
+        return self.people.actor(name)
 
     # ---- documents ----------------------------------------------------------------------
 

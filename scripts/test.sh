@@ -19,6 +19,6 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-.venv/bin/ruff check app ingestion model ui tests benchmarks
-.venv/bin/mypy app ingestion model ui
+.venv/bin/ruff check app ingestion model store ui tests benchmarks
+.venv/bin/mypy app ingestion model store ui
 exec .venv/bin/pytest "$@"

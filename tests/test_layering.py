@@ -1,4 +1,5 @@
-"""Imports point downward only: ui -> app -> {ingestion, model}; model imports none of the others."""
+"""Imports point downward only: ui -> app -> {ingestion, model}, app and ingestion -> store; model
+and store import none of the others."""
 
 import ast
 import sys
@@ -7,11 +8,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("app", "ingestion", "model", "ui")
+PACKAGES = ("app", "ingestion", "model", "store", "ui")
 ALLOWED = {
     "ui": {"ui", "app"},
-    "app": {"app", "ingestion", "model"},
-    "ingestion": {"ingestion"},
+    "app": {"app", "ingestion", "model", "store"},
+    "ingestion": {"ingestion", "store"},
+    "store": {"store"},  # accounts, keys, conversations, documents, chunks, audit: below both
     "model": {"model"},
 }
 # model/ may use only these third-party libraries (DESIGN.md), plus jinja2 for chat templates.

@@ -10,7 +10,7 @@ from pydantic import ConfigDict
 
 from app.retrieval import MetadataFilter, Retriever
 from app.types import RetrievedChunk
-from ingestion.store.records import UserInfo
+from store.records import UserInfo
 
 
 def to_document(retrieved: RetrievedChunk) -> Document:

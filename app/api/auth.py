@@ -6,7 +6,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.service import KnowledgeService
-from ingestion.store.records import UserInfo
+from store.records import UserInfo
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `kb keys create`.")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Response
 
 from app.api.auth import Service, User
 from app.api.schemas import ConversationOut, FeedbackIn, MessageOut
-from ingestion.store.conversation_records import ConversationInfo
+from store.conversation_records import ConversationInfo
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 

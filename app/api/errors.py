@@ -18,15 +18,13 @@ from app.errors import (
     user_message,
 )
 from ingestion.errors import ConflictError, DiskFullError, IndexCorruptError, StoreBusyError, UnsupportedFileError
-from ingestion.errors import NotFoundError as StoreNotFoundError
-from ingestion.errors import PermissionDeniedError as StorePermissionDeniedError
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30  # what a client told 'busy' should wait
 
 _STATUS: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
-    ((NotFoundError, StoreNotFoundError), 404, "not_found_error"),
-    ((PermissionDeniedError, StorePermissionDeniedError), 403, "permission_error"),
+    ((NotFoundError,), 404, "not_found_error"),
+    ((PermissionDeniedError,), 403, "permission_error"),
     ((UnsupportedFileError,), 415, "invalid_request_error"),
     ((ConflictError,), 409, "conflict_error"),
     ((StoreBusyError, ServerBusyError), 503, "server_busy"),

@@ -8,8 +8,8 @@ import hashlib
 import hmac
 import secrets
 
-from ingestion.store.api_keys import ApiKeyStore
-from ingestion.store.conversation_records import ApiKeyInfo
+from store.api_keys import ApiKeyStore
+from store.conversation_records import ApiKeyInfo
 
 KEY_PREFIX = "kb-"
 SHOWN_PREFIX_CHARS = 10  # "kb-" and a few characters, so a user can tell their keys apart

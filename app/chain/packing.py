@@ -12,7 +12,7 @@ from app.chain.pages import page_of
 from app.chain.sanitize import neutralise
 from app.chain.sentences import split_sentences
 from app.types import RetrievedChunk, Source
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 
 SOURCE_SEPARATOR = "\n\n"
 # A trimmed source shorter than this many tokens is not worth its header: drop it instead.

@@ -10,7 +10,7 @@ the page is bounded by the blank lines around the offset and estimated by positi
 
 import bisect
 
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 
 SEPARATOR = "\n\n"
 

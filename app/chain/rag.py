@@ -31,7 +31,7 @@ from app.chain.prompts import (
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
 from app.errors import KBError
 from app.types import Answer, RetrievedChunk, Source, Usage
-from ingestion.store.records import UserInfo
+from store.records import UserInfo
 
 # Tokens kept free besides the answer: joining rendered pieces can tokenize a little differently.
 PROMPT_MARGIN_TOKENS = 16

@@ -16,14 +16,14 @@ def register(cli: typer.Typer) -> None:
     def add(name: str, user: UserOption = None) -> None:
         """Create a group."""
         with open_knowledge_base(writer=False, embedder=False) as kb:
-            kb.add_group(name, kb.actor(user))
+            kb.people.add_group(name, kb.actor(user))
         typer.echo(f"added group {name}")
 
     @groups.command("list")
     def list_groups() -> None:
         """Every group with its members."""
         with open_knowledge_base(writer=False, embedder=False) as kb:
-            found = kb.list_groups()
+            found = kb.people.list_groups()
         table = Table()
         table.add_column("group")
         table.add_column("members")
@@ -35,12 +35,12 @@ def register(cli: typer.Typer) -> None:
     def add_member(group: str, member: str, user: UserOption = None) -> None:
         """Add MEMBER to GROUP."""
         with open_knowledge_base(writer=False, embedder=False) as kb:
-            kb.add_member(group, member, kb.actor(user))
+            kb.people.add_member(group, member, kb.actor(user))
         typer.echo(f"{member} is now in {group}")
 
     @groups.command("rm-member")
     def remove_member(group: str, member: str, user: UserOption = None) -> None:
         """Remove MEMBER from GROUP."""
         with open_knowledge_base(writer=False, embedder=False) as kb:
-            kb.remove_member(group, member, kb.actor(user))
+            kb.people.remove_member(group, member, kb.actor(user))
         typer.echo(f"{member} is no longer in {group}")

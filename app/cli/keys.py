@@ -15,7 +15,7 @@ def register(cli: typer.Typer) -> None:
         """Create an API key; it is shown only now. Send it as `Authorization: Bearer KEY`."""
         from app.auth.keys import ApiKeys
         from app.wiring import open_knowledge_base
-        from ingestion.store.api_keys import ApiKeyStore
+        from store.api_keys import ApiKeyStore
 
         with open_knowledge_base(writer=False, embedder=False) as kb:
             actor = kb.actor(user)
@@ -27,7 +27,7 @@ def register(cli: typer.Typer) -> None:
     def list_keys(user: UserOption = None) -> None:
         """The user's API keys: id, shown prefix, created, last used, revoked."""
         from app.wiring import open_knowledge_base
-        from ingestion.store.api_keys import ApiKeyStore
+        from store.api_keys import ApiKeyStore
 
         with open_knowledge_base(writer=False, embedder=False) as kb:
             actor = kb.actor(user)
@@ -44,7 +44,7 @@ def register(cli: typer.Typer) -> None:
     def revoke(key_id: int, user: UserOption = None) -> None:
         """Revoke one of the user's API keys by id (see `kb keys list`); it stops working at once."""
         from app.wiring import open_knowledge_base
-        from ingestion.store.api_keys import ApiKeyStore
+        from store.api_keys import ApiKeyStore
 
         with open_knowledge_base(writer=False, embedder=False) as kb:
             actor = kb.actor(user)

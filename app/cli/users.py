@@ -66,7 +66,7 @@ def register(cli: typer.Typer) -> None:
 
         with open_knowledge_base(writer=False, embedder=False) as kb:
             accounts = Accounts(kb)
-            found = [(u, accounts.has_password(u.name)) for u in kb.list_users()]
+            found = [(u, accounts.has_password(u.name)) for u in kb.people.list_users()]
         table = Table()
         for column in ("name", "role", "groups", "password"):
             table.add_column(column)

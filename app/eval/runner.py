@@ -18,7 +18,7 @@ from app.eval.metrics import (
 from app.retrieval import MetadataFilter, Retriever
 from app.types import Answer
 from ingestion.service import KnowledgeBase
-from ingestion.store.records import UserInfo
+from store.records import UserInfo
 
 AnswerFn = Callable[[str, UserInfo], Answer]  # the chain: question, asking user -> Answer
 ProgressFn = Callable[[int, int], None]

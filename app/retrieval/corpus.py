@@ -14,8 +14,8 @@ from app.retrieval.metadata import DocumentFacts
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
 from ingestion.service import KnowledgeBase
-from ingestion.store.records import embedding_text
 from ingestion.types import DocumentMetadata
+from store.records import embedding_text
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from app.retrieval.text import content_terms, is_stop_word, tokenize
 from app.types import RetrievedChunk
-from ingestion.store.records import embedding_text
+from store.records import embedding_text
 
 if TYPE_CHECKING:
     from app.retrieval.retriever import RetrievalResult

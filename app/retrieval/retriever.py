@@ -40,7 +40,7 @@ from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
 from app.types import RetrievedChunk
 from ingestion.service import KnowledgeBase
-from ingestion.store.records import UserInfo
+from store.records import UserInfo
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from enum import StrEnum
 
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 
 
 class Statement(StrEnum):

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from app.types import RetrievedChunk
 from ingestion.service import KnowledgeBase
-from ingestion.store.records import UserInfo
 from model.chat_template import ChatMessage
 from model.generation_config import GenerationConfig
+from store.records import UserInfo
 
 if TYPE_CHECKING:
     from app.service import KnowledgeService
@@ -145,9 +145,9 @@ def canary_knowledge_base(kb: KnowledgeBase, write_text: Callable[..., Path]) ->
     """alice (group board) and bob (no group); handbook.txt for everyone, secret.txt (the canary)
     for the board only."""
     admin = kb.actor(None)
-    kb.add_group("board", admin)
-    kb.add_user("alice", admin=False, groups=("board",), actor=admin)
-    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.people.add_group("board", admin)
+    kb.people.add_user("alice", admin=False, groups=("board",), actor=admin)
+    kb.people.add_user("bob", admin=False, groups=(), actor=admin)
     kb.ingest([write_text("handbook.txt", PUBLIC_HANDBOOK)], actor=admin)
     kb.ingest([write_text("secret.txt", CANARY_SECRET)], actor=admin, groups=("board",))
     return kb

@@ -15,7 +15,7 @@ from app.chain.rag import AnswerChain, ChainSettings, Turn
 from app.chain.relevance import OverlapOrSimilarity
 from app.chain.sanitize import neutralise
 from app.types import Answer, RetrievedChunk, Source
-from ingestion.store.records import StoredChunk, UserInfo
+from store.records import StoredChunk, UserInfo
 from tests.app.fake_llm import CHATML_SPECIALS, FakeEngine, ListRetriever, render
 
 ALICE = UserInfo(2, "alice", "member")

@@ -14,7 +14,7 @@ from app.eval.metrics import QuestionResult, auc, contains_answer, doc_rank, pag
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 from tests.conftest import EVAL
 
 

@@ -17,7 +17,7 @@ from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 
 MakeKB = Callable[..., KnowledgeBase]
 WriteText = Callable[..., Path]
@@ -41,9 +41,9 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]
     root = tmp_path_factory.mktemp("secured")
     kb = KnowledgeBase.open(StoreConfig(data_dir=root / "data"), embedder=lambda: HashingEmbedder(64), writer=True)
     admin = kb.actor(None)
-    kb.add_group("board", admin)
-    kb.add_user("bob", admin=False, groups=(), actor=admin)
-    kb.add_user("carol", admin=False, groups=("board",), actor=admin)
+    kb.people.add_group("board", admin)
+    kb.people.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.people.add_user("carol", admin=False, groups=("board",), actor=admin)
     (root / "handbook.txt").write_text(PUBLIC, encoding="utf-8")
     (root / "secret.txt").write_text(CANARY, encoding="utf-8")
     kb.ingest([root / "handbook.txt"], actor=admin)

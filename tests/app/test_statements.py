@@ -10,7 +10,7 @@ import pytest
 from app.retrieval import RetrievalConfig, Retriever
 from app.retrieval.statements import Statement, StatementPageFinder, page_statements, statements_asked
 from ingestion.service import KnowledgeBase
-from ingestion.store.records import StoredChunk
+from store.records import StoredChunk
 from tests.conftest import EVAL
 
 MakeKB = Callable[..., KnowledgeBase]
@@ -137,8 +137,8 @@ def test_a_statement_page_the_user_may_not_read_never_reaches_them(make_kb: Make
         pytest.skip(f"the sample PDFs are not in {EVAL}")
     kb = make_kb()
     admin = kb.actor(None)
-    kb.add_group("board", admin)
-    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.people.add_group("board", admin)
+    kb.people.add_user("bob", admin=False, groups=(), actor=admin)
     kb.ingest([AAPL_Q2], actor=admin, groups=("board",))
     kb.ingest([write_text("memo.txt", "Apple capex planning memo: the cash flow review is on Friday.")], actor=admin)
     question = "What is Apple's capex according to the cash flow statement?"

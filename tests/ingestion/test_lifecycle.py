@@ -13,9 +13,9 @@ from ingestion.errors import EmbedderMismatchError, NotFoundError, PermissionDen
 from ingestion.intake import Work, register
 from ingestion.outcomes import Outcome
 from ingestion.service import KnowledgeBase, StoreConfig
-from ingestion.store import chunks, documents
-from ingestion.store.models import DocStatus
 from ingestion.types import ChunkDraft
+from store import chunks, documents
+from store.models import DocStatus
 
 MakeKB = Callable[..., KnowledgeBase]
 WriteText = Callable[..., Path]
@@ -76,7 +76,7 @@ def test_delete_removes_rows_chunks_vectors_and_the_stored_file(
 ) -> None:
     kb = make_kb(database_url)
     admin = kb.actor(None)
-    kb.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.people.add_user("bob", admin=False, groups=(), actor=admin)
     a, b = kb.ingest([write_text("a.txt", paragraphs("a", 5)), write_text("b.txt", paragraphs("b", 5))], actor=admin)
     sha_a = kb.get_document(a.document_id, admin).sha256
     with pytest.raises(PermissionDeniedError, match="uploader or an admin"):
@@ -89,15 +89,15 @@ def test_delete_removes_rows_chunks_vectors_and_the_stored_file(
     assert kb.list_documents(admin) == [] and kb.index().count == 0
     with pytest.raises(NotFoundError, match="kb docs list"):
         kb.delete_documents("a.txt", admin)
-    assert [r.action for r in kb.audit_log()][:2] == ["document.delete", "document.delete"]
+    assert [r.action for r in kb.people.audit_log()][:2] == ["document.delete", "document.delete"]
 
 
 def test_a_canary_of_another_group_never_comes_back(make_kb: MakeKB, write_text: WriteText) -> None:
     kb = make_kb()
     admin = kb.actor(None)
     for group in ("finance", "hr"):
-        kb.add_group(group, admin)
-    kb.add_user("bob", admin=False, groups=("finance",), actor=admin)
+        kb.people.add_group(group, admin)
+    kb.people.add_user("bob", admin=False, groups=("finance",), actor=admin)
     canary = "salary bands for every employee"
     kb.ingest([write_text("public.txt", paragraphs("public", 120))], actor=admin)
     kb.ingest([write_text("finance.txt", paragraphs("finance", 120))], actor=admin, groups=("finance",))

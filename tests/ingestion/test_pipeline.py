@@ -68,9 +68,9 @@ def test_groups_are_checked_before_any_work(make_kb: MakeKB, write_text: WriteTe
     path = write_text("a.txt", paragraphs("alpha", 3))
     with pytest.raises(NotFoundError, match="kb groups add finance"):
         kb.ingest([path], actor=kb.actor(None), groups=("finance",))
-    kb.add_group("finance", kb.actor(None))
-    kb.add_group("hr", kb.actor(None))
-    kb.add_user("bob", admin=False, groups=("finance",), actor=kb.actor(None))
+    kb.people.add_group("finance", kb.actor(None))
+    kb.people.add_group("hr", kb.actor(None))
+    kb.people.add_user("bob", admin=False, groups=("finance",), actor=kb.actor(None))
     with pytest.raises(PermissionDeniedError, match="own groups"):
         kb.ingest([path], actor=kb.actor("bob"), groups=("hr",))
     [ok] = kb.ingest([path], actor=kb.actor("bob"), groups=("finance",))

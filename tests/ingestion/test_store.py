@@ -10,11 +10,11 @@ from sqlalchemy import delete, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from ingestion.errors import ConflictError, NotFoundError
-from ingestion.store import accounts, chunks, documents
-from ingestion.store.engine import Database
-from ingestion.store.migrate import current_revision, head_revision, upgrade_to_head
-from ingestion.store.models import Base, Chunk, DocStatus, Document
 from ingestion.types import ChunkDraft
+from store import accounts, chunks, documents
+from store.engine import Database
+from store.migrate import current_revision, head_revision, upgrade_to_head
+from store.models import Base, Chunk, DocStatus, Document
 
 
 @pytest.fixture

@@ -178,6 +178,7 @@ def test_kill_the_server_at_random_moments(database: str, data_dir: Path, reques
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(5400)
 def test_kill_the_server_100_times(data_dir: Path) -> None:
     report = run_rounds(data_dir, None, rounds=100)
     assert report["acknowledged"] >= 100

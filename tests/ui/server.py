@@ -46,7 +46,7 @@ def seeded_kb(data_dir: Path, folder: Path, *, documents: bool = True) -> Knowle
     kb = KnowledgeBase.open(StoreConfig(data_dir=data_dir), embedder=lambda: HashingEmbedder(64), writer=True)
     admin = kb.actor(None)
     accounts = Accounts(kb)
-    kb.add_group("board", admin)
+    kb.people.add_group("board", admin)
     accounts.set_password("admin", PASSWORDS["admin"], admin)
     accounts.add_user("alice", admin=False, groups=("board",), actor=admin, password=PASSWORDS["alice"])
     accounts.add_user("bob", admin=False, groups=(), actor=admin, password=PASSWORDS["bob"])

@@ -117,6 +117,6 @@ def test_signing_in_is_checked_against_the_database(tmp_path: Path, name: str) -
         with pytest.raises(Exception, match=r"401|Sign in|not signed in|credentials"):  # the old session is over
             signed.predict(api_name="/list_documents")
         signed = Client(web.url, auth=(name, "a-new-password"), verbose=False)
-        web.kb.remove_member("board", name, web.service.actor(None))  # takes effect at once
+        web.kb.people.remove_member("board", name, web.service.actor(None))  # takes effect at once
         rows, _ = signed.predict(api_name="/list_documents")
         assert "secret.txt" not in [r[1] for r in rows["data"]]

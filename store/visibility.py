@@ -2,8 +2,8 @@
 
 from sqlalchemy import ColumnElement, and_, exists, not_, or_, select, true
 
-from ingestion.store.models import DocStatus, Document, DocumentGroup, Membership
-from ingestion.store.records import UserInfo
+from store.models import DocStatus, Document, DocumentGroup, Membership
+from store.records import UserInfo
 
 
 def may_read(viewer: UserInfo) -> ColumnElement[bool]:

@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from ingestion.errors import NotFoundError
-from ingestion.store.conversation_models import Conversation, Feedback, Message
-from ingestion.store.conversation_records import ConversationInfo, MessageInfo
-from ingestion.store.engine import Database
-from ingestion.store.models import utcnow
+from store.conversation_models import Conversation, Feedback, Message
+from store.conversation_records import ConversationInfo, MessageInfo
+from store.engine import Database
+from store.errors import NotFoundError
+from store.models import utcnow
 
 
 def _conversation_info(row: Conversation, messages: int = 0) -> ConversationInfo:

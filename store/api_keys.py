@@ -2,11 +2,11 @@
 
 from sqlalchemy import select, update
 
-from ingestion.errors import NotFoundError, StoreError
-from ingestion.store.conversation_models import ApiKey
-from ingestion.store.conversation_records import ApiKeyInfo
-from ingestion.store.engine import Database
-from ingestion.store.models import User, utcnow
+from store.conversation_models import ApiKey
+from store.conversation_records import ApiKeyInfo
+from store.engine import Database
+from store.errors import NotFoundError, StoreError
+from store.models import User, utcnow
 
 
 def _info(row: ApiKey) -> ApiKeyInfo:

@@ -1,9 +1,37 @@
-"""Plain dataclasses returned by the store. ORM objects and sessions never leave `ingestion/`."""
+"""Plain dataclasses the store takes and returns. ORM objects and sessions never leave `store/`."""
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingestion.types import DocumentMetadata
+
+@dataclass(frozen=True)
+class DocumentMetadata:
+    """Facts read from the document itself; put on every chunk and usable as query filters."""
+
+    title: str | None = None
+    organisation: str | None = None  # e.g. "Apple Inc."
+    kind: str | None = None  # e.g. "10-Q", "10-K", "8-K", "earnings release", "manual"
+    period: str | None = None  # e.g. "quarter ended April 1, 2023"
+
+    def header(self) -> str:
+        """One line that heads every chunk of the document in both indexes (dense and BM25)."""
+        parts = [p for p in (self.organisation, self.kind, self.period, self.title) if p]
+        return " | ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChunkDraft:
+    """A chunk before it is stored: text plus where it came from."""
+
+    ordinal: int  # 0-based position within the document
+    text: str  # the chunk body, without the metadata header
+    page_start: int  # 1-based, inclusive
+    page_end: int  # 1-based, inclusive
+    char_start: int  # offset into ParsedDocument.text
+    char_end: int  # exclusive
+    # Offsets in `text` where each later page of the span begins (page_end - page_start of them),
+    # so a sentence inside the chunk can be cited with its own page.
+    page_breaks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

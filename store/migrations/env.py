@@ -2,11 +2,11 @@
 
 from alembic import context
 
-from ingestion.store.models import Base
+from store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("Run migrations through ingestion.store.migrate.upgrade_to_head().")
+    raise RuntimeError("Run migrations through store.migrate.upgrade_to_head().")
 
 context.configure(
     connection=connection,

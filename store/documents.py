@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from ingestion.errors import NotFoundError
-from ingestion.store.models import Chunk, DocStatus, Document, Group, IngestJob, JobState, Role, User
-from ingestion.store.records import DocumentInfo, UserInfo
-from ingestion.store.visibility import may_read
-from ingestion.types import DocumentMetadata
+from store.errors import NotFoundError
+from store.models import Chunk, DocStatus, Document, Group, IngestJob, JobState, Role, User
+from store.records import DocumentInfo, DocumentMetadata, UserInfo
+from store.visibility import may_read
 
 
 def _info(doc: Document, chunks: int, uploader: str | None) -> DocumentInfo:

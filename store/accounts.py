@@ -4,9 +4,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from ingestion.errors import ConflictError, NotFoundError
-from ingestion.store.models import Group, Membership, Role, User
-from ingestion.store.records import GroupInfo, UserInfo
+from store.errors import ConflictError, NotFoundError
+from store.models import Group, Membership, Role, User
+from store.records import GroupInfo, UserInfo
 
 
 def _user_info(user: User) -> UserInfo:

@@ -2,9 +2,9 @@
 
 from sqlalchemy import func, select
 
-from ingestion.errors import NotFoundError
-from ingestion.store.engine import Database
-from ingestion.store.models import Role, User
+from store.engine import Database
+from store.errors import NotFoundError
+from store.models import Role, User
 
 
 class PasswordStore:

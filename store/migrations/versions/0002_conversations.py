@@ -11,7 +11,7 @@ from alembic import op
 
 # Registers the ORM classes on Base.metadata wherever migrations load (models.py does not import
 # this module), so that the schema the migrations build and the models always compare equal.
-import ingestion.store.conversation_models  # noqa: F401
+import store.conversation_models  # noqa: F401
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -3,8 +3,8 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestion.store.models import AuditEntry
-from ingestion.store.records import AuditRecord
+from store.models import AuditEntry
+from store.records import AuditRecord
 
 
 def record(session: Session, actor: str, action: str, target: str = "") -> None:

@@ -1,7 +1,7 @@
 """ORM models of the chat side: conversations, their messages, feedback on answers, API keys.
 
 Same `Base` (one schema, one migration history) as models.py; kept apart so the document store's
-module stays about documents. Like models.py, these classes never leave `ingestion.store`.
+module stays about documents. Like models.py, these classes never leave `store`.
 """
 
 from datetime import datetime
@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ingestion.store.models import Base, utcnow
+from store.models import Base, utcnow
 
 
 class Conversation(Base):

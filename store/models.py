@@ -1,6 +1,6 @@
 """SQLAlchemy 2.0 typed ORM models. SQL is the source of truth; FAISS holds vectors keyed by Chunk.id.
 
-These classes never leave `ingestion.store`: callers get the plain dataclasses of `records.py`.
+These classes never leave `store`: callers get the plain dataclasses of `records.py`.
 Any change here needs a new Alembic revision in `migrations/versions/` (a test compares them).
 """
 

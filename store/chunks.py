@@ -7,10 +7,9 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ingestion.store.models import Chunk, DocStatus, Document
-from ingestion.store.records import StoredChunk, UserInfo
-from ingestion.store.visibility import readable
-from ingestion.types import ChunkDraft
+from store.models import Chunk, DocStatus, Document
+from store.records import ChunkDraft, StoredChunk, UserInfo
+from store.visibility import readable
 
 _COLUMNS = (Chunk, Document.file_name)
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ingestion.errors import DISK_FULL, DiskFullError, StoreError
+from store.errors import DISK_FULL, DiskFullError, StoreError
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from ingestion.errors import StoreError
+from store.errors import StoreError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 724_513_001  # any constant; serialises concurrent start-ups on PostgreSQL
