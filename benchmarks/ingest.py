@@ -68,7 +68,7 @@ def main() -> None:
             results = kb.ingest(paths, actor=kb.actor(None))
             ours = time.perf_counter() - started
             failed = [f"{r.file_name}: {r.message}" for r in results if r.outcome == "failed"]
-            texts = [c.embedding_text for part in kb.iter_chunks() for c in part]
+            texts = [c.embedding_text for part in kb.reads.iter_chunks() for c in part]
             assert kb.check() == [], kb.check()
     pages = sum(r.pages for r in results)
 

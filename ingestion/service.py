@@ -3,7 +3,7 @@
     kb = KnowledgeBase.open(config, embedder=load_embedder, writer=True)   # migrate + reconcile
     kb.ingest(paths, actor=kb.actor(None), groups=("finance",))
     kb.list_documents(actor); kb.delete_documents("report.pdf", actor)
-    kb.search("net sales", actor, k=8)    # permission filter inside FAISS
+    kb.reads.search("net sales", actor, k=8)    # permission filter inside FAISS
     kb.reindex()
 
 A writer holds the data folder's writer lock for its lifetime; readers (the web app answering
@@ -12,12 +12,9 @@ questions) take no lock and pick up the writer's saved index when SQL says they 
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from ingestion.errors import IndexCorruptError, NotFoundError, PermissionDeniedError, StoreError
 from ingestion.files import FileStore
@@ -26,6 +23,7 @@ from ingestion.intake import Work, pending_work, register
 from ingestion.lock import WriterLock
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink, ignore_progress
 from ingestion.pipeline import IngestOptions, Parser, Pipeline
+from ingestion.reads import ChunkReads
 from ingestion.reconcile import ReconcileReport, consistency_problems, reconcile
 from ingestion.types import Embedder
 from store import accounts, audit, chunks, documents
@@ -34,8 +32,6 @@ from store.migrate import upgrade_to_head
 from store.people import People
 from store.records import (
     DocumentInfo,
-    SearchHit,
-    StoredChunk,
     UserInfo,
 )
 
@@ -82,6 +78,9 @@ class KnowledgeBase:
         self._lock: WriterLock | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.people = People(db, config.admin_name)  # users, groups, memberships, audit log
+        self.reads = ChunkReads(
+            db, config.index_path, self.index, lambda: self._index is not None, lambda: self.embedder
+        )
 
     # ---- life cycle ---------------------------------------------------------------------
 
@@ -316,40 +315,6 @@ class KnowledgeBase:
                 self.files.remove(sha)
         return found
 
-    # ---- search -------------------------------------------------------------------------
-
-    def readable_chunk_ids(self, actor: UserInfo) -> npt.NDArray[np.int64]:
-        with self.db.session() as session:
-            return chunks.readable_chunk_ids(session, actor)
-
-    def get_chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
-        with self.db.session() as session:
-            return chunks.get_chunks(session, ids)
-
-    def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
-        """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""
-        with self.db.session() as session:
-            yield from chunks.iter_ready_chunks(session, batch=batch)
-
-    def search(self, query: str, actor: UserInfo, k: int = 8) -> list[SearchHit]:
-        return self.search_vector(self.embedder.embed_query(query), actor, k)
-
-    def search_vector(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int = 8) -> list[SearchHit]:
-        """Top `k` chunks `actor` may read. The allowed ids go into the FAISS search itself."""
-        allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
-        if allowed.size and not self.config.index_path.exists() and self._index is None:
-            log.error(  # answers would all be refusals: say so where the administrator looks
-                "the vector index %s is missing while %d chunks are ready; restart `kb serve` or run "
-                "`kb reindex` to rebuild it",
-                self.config.index_path,
-                allowed.size,
-            )
-        index = self.index()
-        index.refresh_for(allowed)
-        hits = index.search(vector, k, allowed)
-        found = self.get_chunks([i for i, _ in hits])
-        return [SearchHit(found[i], score) for i, score in hits if i in found]
-
     # ---- re-embedding -------------------------------------------------------------------
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> ReindexReport:
@@ -361,7 +326,7 @@ class KnowledgeBase:
         with self.db.session() as session:
             total = int(chunks.ready_chunk_ids(session).size)
         done = 0
-        for part in self.iter_chunks(batch=max(1, self.config.ingest.embed_batch)):
+        for part in self.reads.iter_chunks(batch=max(1, self.config.ingest.embed_batch)):
             fresh.add([c.id for c in part], embedder.embed_documents([c.embedding_text for c in part]))
             done += len(part)
             if progress is not None:

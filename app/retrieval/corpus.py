@@ -73,7 +73,7 @@ class CorpusCache:
         names: dict[int, str] = {}
         tokens: dict[int, Counter[str]] = {}
         statements = StatementPageFinder()
-        for batch in self.kb.iter_chunks(batch=1024):
+        for batch in self.kb.reads.iter_chunks(batch=1024):
             for chunk in batch:
                 statements.add(chunk)
                 counter = self._tokens.get(chunk.id)

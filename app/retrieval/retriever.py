@@ -112,7 +112,7 @@ class Retriever:
         cfg = self.config
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        allowed = self.kb.readable_chunk_ids(actor)  # one SQL snapshot for both searches
+        allowed = self.kb.reads.readable_chunk_ids(actor)  # one SQL snapshot for both searches
         corpus = self.corpus.get(allowed)
         if filters is not None:
             accepted = {i for i, facts in corpus.documents.items() if filters.accepts(facts)}
@@ -164,7 +164,7 @@ class Retriever:
         dense_scores = dict(dense)
         keyword_scores = dict(keyword)
         order = sorted(fused, key=lambda i: (-fused[i], i))[: max(2 * k, k + 8)]  # room for duplicates
-        stored = self.kb.get_chunks(order)
+        stored = self.kb.reads.get_chunks(order)
         ranked = [
             RetrievedChunk(stored[i], fused[i], dense_scores.get(i), keyword_scores.get(i))
             for i in order
@@ -250,7 +250,7 @@ def config_from_settings(settings: Settings) -> RetrievalConfig:
 
 def _one_per_page(hits: list[tuple[int, float]], kb: KnowledgeBase, pages: int) -> list[tuple[int, float]]:
     """The first hit on each page, for the first `pages` pages."""
-    stored = kb.get_chunks([i for i, _ in hits])
+    stored = kb.reads.get_chunks([i for i, _ in hits])
     seen: set[tuple[int, int]] = set()
     kept: list[tuple[int, float]] = []
     for chunk_id, score in hits:

@@ -106,7 +106,7 @@ class VectorRetriever:
         self.kb = kb
 
     def retrieve(self, question: str, actor: UserInfo, k: int = 8, filters: object = None) -> list[RetrievedChunk]:
-        hits = self.kb.search(question, actor, k)
+        hits = self.kb.reads.search(question, actor, k)
         return [RetrievedChunk(h.chunk, h.score, dense_score=h.score) for h in hits]
 
 

@@ -68,8 +68,8 @@ def test_keyword_statistics_ignore_hidden_documents(secured: KnowledgeBase) -> N
     """BM25 scores a user sees are those of a knowledge base without the documents hidden from them."""
     retriever = Retriever(secured)
     bob = retriever.retrieve("lunch merger price", secured.actor("bob"), k=3)
-    corpus = retriever.corpus.get(secured.readable_chunk_ids(secured.actor(None)))
-    allowed = secured.readable_chunk_ids(secured.actor("bob"))
+    corpus = retriever.corpus.get(secured.reads.readable_chunk_ids(secured.actor(None)))
+    allowed = secured.reads.readable_chunk_ids(secured.actor("bob"))
     alone = corpus.bm25.search(content_terms("lunch merger price"), corpus.bm25.allowed_mask(allowed), 3)
     assert [(r.chunk.id, r.keyword_score) for r in bob if r.keyword_score] == [(i, pytest.approx(s)) for i, s in alone]
     everyone = np.ones(corpus.bm25.size, dtype=bool)

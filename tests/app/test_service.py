@@ -98,7 +98,7 @@ def test_a_sentence_is_cited_with_its_own_page_inside_a_multi_page_chunk(
     kb = make_kb()
     admin = kb.actor(None)
     kb.ingest([FOOTLOCKER_PDF], actor=admin)
-    spanning = [c for batch in kb.iter_chunks() for c in batch if c.page_start < c.page_end]
+    spanning = [c for batch in kb.reads.iter_chunks() for c in batch if c.page_start < c.page_end]
     assert spanning and all(len(c.page_breaks) == c.page_end - c.page_start for c in spanning)
     answer = build_service(kb).ask("Whom did the Board designate as the audit committee financial expert?", admin)
     assert answer.found and answer.citations

@@ -105,9 +105,9 @@ def apple(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
 
 def test_the_statement_pages_of_a_real_10q(apple: KnowledgeBase) -> None:
     admin = apple.actor(None)
-    corpus = Retriever(apple).corpus.get(apple.readable_chunk_ids(admin))
+    corpus = Retriever(apple).corpus.get(apple.reads.readable_chunk_ids(admin))
     pages = {
-        statement: {c.page_start for c in apple.get_chunks([int(i) for i in ids]).values()}
+        statement: {c.page_start for c in apple.reads.get_chunks([int(i) for i in ids]).values()}
         for statement, ids in corpus.statement_chunks.items()
     }
     # Page 5 is the statement of comprehensive income; the contents page 2 lists all three.

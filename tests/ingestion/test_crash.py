@@ -66,10 +66,10 @@ def check_after_restart(data_dir: Path, repairs: list[ReconcileReport] | None = 
             if doc.status != "ready":
                 assert doc.chunks == 0
         for doc in (d for d in docs if d.status == "ready"):
-            ids = [c for c in kb.readable_chunk_ids(admin).tolist()]
-            first = min(c.id for c in kb.get_chunks(ids).values() if c.document_id == doc.id)
-            text = kb.get_chunks([first])[first].embedding_text
-            assert doc.id in {h.chunk.document_id for h in kb.search(text, admin, k=5)}
+            ids = [c for c in kb.reads.readable_chunk_ids(admin).tolist()]
+            first = min(c.id for c in kb.reads.get_chunks(ids).values() if c.document_id == doc.id)
+            text = kb.reads.get_chunks([first])[first].embedding_text
+            assert doc.id in {h.chunk.document_id for h in kb.reads.search(text, admin, k=5)}
         return {d.file_name: d.status for d in docs if d.status != "superseded"}
 
 

@@ -36,7 +36,7 @@ def test_a_new_version_replaces_the_old(database_url: str, make_kb: MakeKB, writ
     old = next(d for d in kb.list_documents(admin, include_superseded=True) if d.id == v1.document_id)
     assert (old.status, old.chunks) == ("superseded", 0)
     assert kb.index().count == v2.chunks and kb.check() == []
-    assert all(h.chunk.document_id == v2.document_id for h in kb.search("old paragraph", admin, k=20))
+    assert all(h.chunk.document_id == v2.document_id for h in kb.reads.search("old paragraph", admin, k=20))
 
 
 def test_readers_see_the_old_version_or_the_new_never_both_nor_neither(
@@ -53,7 +53,7 @@ def test_readers_see_the_old_version_or_the_new_never_both_nor_neither(
     def read() -> None:
         while not stop.is_set():
             ready = [d.id for d in kb.list_documents(admin) if d.status == "ready"]
-            found = {h.chunk.document_id for h in kb.search_vector(query, admin, k=50)}
+            found = {h.chunk.document_id for h in kb.reads.search_vector(query, admin, k=50)}
             if len(ready) != 1 or len(found) != 1:
                 problems.append(f"listed {ready}, search found {found}")
             seen.extend(found)
@@ -102,10 +102,10 @@ def test_a_canary_of_another_group_never_comes_back(make_kb: MakeKB, write_text:
     kb.ingest([write_text("public.txt", paragraphs("public", 120))], actor=admin)
     kb.ingest([write_text("finance.txt", paragraphs("finance", 120))], actor=admin, groups=("finance",))
     [secret] = kb.ingest([write_text("hr.txt", "\n\n".join([canary] * 3))], actor=admin, groups=("hr",))
-    assert kb.search(canary, admin, k=1)[0].chunk.document_id == secret.document_id  # it would rank first
+    assert kb.reads.search(canary, admin, k=1)[0].chunk.document_id == secret.document_id  # it would rank first
     bob = kb.actor("bob")
     for k in (1, 5, 10):
-        hits = kb.search(canary, bob, k=k)
+        hits = kb.reads.search(canary, bob, k=k)
         assert len(hits) == k and all(h.chunk.file_name in ("public.txt", "finance.txt") for h in hits)
 
 
@@ -128,7 +128,7 @@ def test_reconciliation_repairs_every_crash_state(make_kb: MakeKB, write_text: W
     [done] = kb.ingest([write_text("done.txt", paragraphs("done", 60))], actor=admin)
     assert done.chunks > 2
     half = _crash_after_vectors_before_swap(kb, write_text("half.txt", paragraphs("half", 4)))
-    lost = kb.readable_chunk_ids(admin)[:2]
+    lost = kb.reads.readable_chunk_ids(admin)[:2]
     kb.index().remove(lost)  # ready chunks whose vectors went missing
     kb.index().add([999_999], np.ones((1, 64), np.float32) / 8)  # a vector of nothing
     kb.index().save()
@@ -158,5 +158,5 @@ def test_another_embedder_needs_a_reindex(make_kb: MakeKB, write_text: WriteText
     with KnowledgeBase.open(config, embedder=lambda: HashingEmbedder(32), writer=True, align_index=False) as kb32:
         report = kb32.reindex()
         assert (report.embedder, report.dim, report.chunks) == ("hashing-32", 32, doc.chunks)
-        assert kb32.search("a paragraph", kb32.actor(None), k=3) and kb32.check() == []
+        assert kb32.reads.search("a paragraph", kb32.actor(None), k=3) and kb32.check() == []
     assert make_kb(dim=32).index().spec.dim == 32

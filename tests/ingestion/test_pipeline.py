@@ -33,7 +33,7 @@ def test_a_real_pdf_end_to_end(database_url: str, make_kb: MakeKB, sample_pdfs: 
     assert (doc.status, doc.pages, doc.chunks, doc.version, doc.uploaded_by) == ("ready", 4, result.chunks, 1, "admin")
     assert doc.metadata.organisation and "Foot Locker" in doc.metadata.organisation
     assert kb.files.path(doc.sha256).read_bytes() == footlocker.read_bytes()  # the original is kept
-    hits = kb.search("Foot Locker results", kb.actor(None), k=3)
+    hits = kb.reads.search("Foot Locker results", kb.actor(None), k=3)
     assert hits and all(h.chunk.file_name == footlocker.name for h in hits)
     assert hits[0].chunk.header == doc.metadata.header() and hits[0].chunk.page_start >= 1
     assert kb.check() == []

@@ -32,7 +32,7 @@ def service_on(data_dir: Path) -> Iterator[KnowledgeService]:
 
 
 def _found(service: KnowledgeService, question: str, who: str = "admin") -> set[str]:
-    hits = service.kb.search(question, service.actor(who), k=5)
+    hits = service.kb.reads.search(question, service.actor(who), k=5)
     return {h.chunk.text for h in hits}
 
 

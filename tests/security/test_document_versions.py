@@ -21,7 +21,7 @@ def _upload(http: httpx.Client, name: str, text: str, groups: tuple[str, ...] = 
 
 
 def _search_texts(web: Running, who: str, question: str) -> str:
-    return " ".join(h.chunk.text for h in web.kb.search(question, web.service.actor(who), k=20))
+    return " ".join(h.chunk.text for h in web.kb.reads.search(question, web.service.actor(who), k=20))
 
 
 def test_a_member_cannot_replace_or_reveal_a_group_document_by_its_name(web: Running) -> None:

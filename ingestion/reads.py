@@ -1,0 +1,66 @@
+"""Chunk reads, the knowledge base's read job: which chunks a user may read, their text, and the
+dense search restricted to them (the allowed ids go into the FAISS search itself, before ranking).
+
+    reads = kb.reads
+    reads.search("net sales", actor, k=8)    -> [SearchHit]
+"""
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ingestion.index import VectorIndex
+from ingestion.types import Embedder
+from store import chunks
+from store.engine import Database
+from store.records import SearchHit, StoredChunk, UserInfo
+
+log = logging.getLogger(__name__)
+
+
+class ChunkReads:
+    def __init__(
+        self,
+        db: Database,
+        index_path: Path,
+        index: Callable[[], VectorIndex],
+        index_loaded: Callable[[], bool],
+        embedder: Callable[[], Embedder],
+    ) -> None:
+        self.db, self.index_path = db, index_path
+        self._index, self._index_loaded, self._embedder = index, index_loaded, embedder
+
+    def readable_chunk_ids(self, actor: UserInfo) -> npt.NDArray[np.int64]:
+        with self.db.session() as session:
+            return chunks.readable_chunk_ids(session, actor)
+
+    def get_chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        with self.db.session() as session:
+            return chunks.get_chunks(session, ids)
+
+    def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
+        """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""
+        with self.db.session() as session:
+            yield from chunks.iter_ready_chunks(session, batch=batch)
+
+    def search(self, query: str, actor: UserInfo, k: int = 8) -> list[SearchHit]:
+        return self.search_vector(self._embedder().embed_query(query), actor, k)
+
+    def search_vector(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int = 8) -> list[SearchHit]:
+        """Top `k` chunks `actor` may read. The allowed ids go into the FAISS search itself."""
+        allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
+        if allowed.size and not self.index_path.exists() and not self._index_loaded():
+            log.error(  # answers would all be refusals: say so where the administrator looks
+                "the vector index %s is missing while %d chunks are ready; restart `kb serve` or run "
+                "`kb reindex` to rebuild it",
+                self.index_path,
+                allowed.size,
+            )
+        index = self._index()
+        index.refresh_for(allowed)
+        hits = index.search(vector, k, allowed)
+        found = self.get_chunks([i for i, _ in hits])
+        return [SearchHit(found[i], score) for i, score in hits if i in found]
