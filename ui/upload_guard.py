@@ -22,13 +22,15 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.bodies import BodyTooLarge, bounded_receive, declared_length, read_body, replay_body
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +139,10 @@ class GradioFileGuard:
         if user is None:  # before a byte of the body is read
             await _refuse(401, "Sign in first.")(scope, receive, send)
             return
-        if _declared_length(scope) > self.max_upload_request:
+        if declared_length(scope) > self.max_upload_request:
             await _refuse(413, "The upload is larger than the allowed size.")(scope, receive, send)
             return
-        limited = _bounded(receive, self.max_upload_request)
+        limited = bounded_receive(receive, self.max_upload_request)
         body: list[bytes] = []
         status = [0]
 
@@ -155,7 +157,7 @@ class GradioFileGuard:
 
         try:
             await self.app(scope, limited, capture)
-        except _TooLarge:
+        except BodyTooLarge:
             if status[0]:  # Gradio answered already; the connection is simply cut
                 raise
             await _refuse(413, "The upload is larger than the allowed size.")(scope, receive, send)
@@ -170,12 +172,12 @@ class GradioFileGuard:
 
     async def _event(self, scope: Scope, receive: Receive, send: Send, user: str | None) -> None:
         """Read the whole (small) body, check its file references, then hand it on unchanged."""
-        if _declared_length(scope) > MAX_EVENT_BYTES:
+        if declared_length(scope) > MAX_EVENT_BYTES:
             await _refuse(413, "The request is too large.")(scope, receive, send)
             return
         try:
-            raw = await _read_body(_bounded(receive, MAX_EVENT_BYTES))
-        except _TooLarge:
+            raw = await read_body(bounded_receive(receive, MAX_EVENT_BYTES))
+        except BodyTooLarge:
             await _refuse(413, "The request is too large.")(scope, receive, send)
             return
         if raw.strip():
@@ -189,58 +191,4 @@ class GradioFileGuard:
                     log.warning("refused: %s referred to file %r, not one of their uploads", user, path)
                     await _refuse(403, "A file in this request was not uploaded by you.")(scope, receive, send)
                     return
-        await self.app(scope, _replay(raw, receive), send)
-
-
-class _TooLarge(Exception):
-    pass
-
-
-def _declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 1 << 62
-    return 0
-
-
-def _bounded(receive: Receive, limit: int) -> Receive:
-    """`receive` that raises _TooLarge once more than `limit` body bytes arrived (chunked bodies too)."""
-    seen = [0]
-
-    async def bounded() -> Message:
-        message = await receive()
-        if message["type"] == "http.request":
-            seen[0] += len(message.get("body", b""))
-            if seen[0] > limit:
-                raise _TooLarge
-        return message
-
-    return bounded
-
-
-async def _read_body(receive: Receive) -> bytes:
-    parts: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        parts.append(message.get("body", b""))
-        if not message.get("more_body"):
-            break
-    return b"".join(parts)
-
-
-def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
-    """The body once, then whatever the connection says next (a disconnect)."""
-    sent = [False]
-
-    async def replay() -> Message:
-        if not sent[0]:
-            sent[0] = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+        await self.app(scope, replay_body(raw, receive), send)

@@ -9,15 +9,12 @@ import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.bodies import BodyTooLarge, bounded_receive, declared_length
 from app.api.errors import error_body
 from app.service import KnowledgeService
 
 MAX_JSON_BYTES = 1 << 20  # a chat request with its history; questions are capped far below this
 UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and form fields around the file
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _refusal(status: int, message: str, kind: str) -> JSONResponse:
@@ -49,28 +46,18 @@ class RequestBounds:
                 )
                 return
             limit = self.service.max_upload_bytes + UPLOAD_OVERHEAD
-        declared = _header(scope, b"content-length")
-        if declared and (not declared.isdigit() or int(declared) > limit):
+        if declared_length(scope) > limit:
             await self._too_large(scope, receive, send, limit)
             return
-        seen = [0]
         started = [False]
-
-        async def bounded() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                seen[0] += len(message.get("body", b""))
-                if seen[0] > limit:
-                    raise _TooLarge
-            return message
 
         async def watch(message: Message) -> None:
             started[0] = started[0] or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, bounded, watch)
-        except _TooLarge:
+            await self.app(scope, bounded_receive(receive, limit), watch)
+        except BodyTooLarge:
             if started[0]:
                 raise
             await self._too_large(scope, receive, send, limit)
