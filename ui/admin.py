@@ -85,9 +85,12 @@ class AdminTab:
 
         people = [self.users, self.groups, self.who, self.which, self.new_groups]
         refresh_people.click(self.people, None, people, api_name="list_users")
-        add_user.click(self.add_user, [name, password, admin, self.new_groups], people, api_name="add_user")
-        set_password.click(self.set_password, [self.who, new_password], None, api_name="set_password")
-        add_group.click(self.add_group, [group_name], people, api_name="add_group")
+        form = [name, password, admin]  # emptied once the user is added
+        add_user.click(
+            self.add_user, [name, password, admin, self.new_groups], [*people, *form], api_name="add_user"
+        )
+        set_password.click(self.set_password, [self.who, new_password], [new_password], api_name="set_password")
+        add_group.click(self.add_group, [group_name], [*people, group_name], api_name="add_group")
         join.click(self.add_member, [self.which, self.who], people, api_name="add_member")
         leave.click(self.remove_member, [self.which, self.who], people, api_name="remove_member")
         refresh_queue.click(self.ingest_queue, None, [self.queue], api_name="ingest_queue")
@@ -147,15 +150,16 @@ class AdminTab:
             name, admin=bool(admin), groups=tuple(groups or ()), actor=actor, password=password or None
         )
         gr.Info(f"Added {added.role} {added.name}" + ("" if password else " (no password yet: they cannot sign in)."))
-        return self._people(actor)
+        return (*self._people(actor), "", "", False)
 
     @friendly
-    def set_password(self, name: str | None, password: str, request: gr.Request) -> None:
+    def set_password(self, name: str | None, password: str, request: gr.Request) -> str:
         actor = self.guard.admin(request)
         if not name:
             raise gr.Error("Choose a user first.")
         self.service.set_password(name, password or "", actor)
         gr.Info(f"Password of {name} set.")
+        return ""
 
     @friendly
     def add_group(self, name: str, request: gr.Request) -> tuple[Any, ...]:
@@ -163,7 +167,7 @@ class AdminTab:
         if not (name or "").strip():
             raise gr.Error("Type the new group's name.")
         self.service.add_group(name, actor)
-        return self._people(actor)
+        return (*self._people(actor), "")
 
     @friendly
     def add_member(self, group: str | None, name: str | None, request: gr.Request) -> tuple[Any, ...]:

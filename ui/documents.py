@@ -10,7 +10,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import user_message
+from app.errors import USER_FACING_ERRORS, user_message
 from app.records import SUPPORTED_SUFFIXES, DocumentInfo, FileResult, UserInfo, is_supported
 from app.service import KnowledgeService
 from ui.guard import Guard, friendly
@@ -121,7 +121,11 @@ class DocumentsTab:
         user = self.guard.user(request)
         if document_id is None:
             raise gr.Error("Choose a document first.")
-        doc = self.service.set_document_groups(int(document_id), tuple(groups or ()), user)
+        try:
+            doc = self.service.set_document_groups(int(document_id), tuple(groups or ()), user)
+        except USER_FACING_ERRORS as error:  # a toast; the tables stay as they were (no red badges)
+            gr.Warning(user_message(error))
+            return gr.skip(), gr.skip()
         gr.Info(f"{doc.file_name} is now visible to {', '.join(doc.groups) or 'every signed-in user'}.")
         return self._listing(user, doc.id)
 
@@ -130,7 +134,11 @@ class DocumentsTab:
         user = self.guard.user(request)
         if document_id is None:
             raise gr.Error("Choose a document first.")
-        deleted = self.service.delete_document(int(document_id), user)
+        try:
+            deleted = self.service.delete_document(int(document_id), user)
+        except USER_FACING_ERRORS as error:  # a toast; the tables stay as they were (no red badges)
+            gr.Warning(user_message(error))
+            return gr.skip(), gr.skip()
         gr.Info(f"Deleted {', '.join(d.file_name for d in deleted)}.")
         return self._listing(user)
 
