@@ -164,6 +164,14 @@ class KnowledgeService:
     def remove_member(self, group: str, name: str, actor: UserInfo) -> None:
         self.accounts.remove_member(group, name, actor)
 
+    def model_in_use(self, actor: UserInfo) -> dict[str, str]:
+        """What the engine actually runs (model, device, weights, decode step, threads); admins only."""
+        if not actor.is_admin:
+            raise PermissionDeniedError("Only an administrator may see how the model runs.")
+        engine = getattr(getattr(self.chain, "llm", None), "engine", None)
+        describe = getattr(engine, "describe", None)
+        return dict(describe()) if callable(describe) else {}
+
     @property
     def data_dir(self) -> Path:
         return self.kb.config.data_dir

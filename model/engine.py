@@ -156,6 +156,26 @@ class Engine:
             engine.generate(engine.raw_prompt_ids("Hello"), GenerationConfig(max_new_tokens=2))  # compile now
         return engine
 
+    def describe(self) -> dict[str, str]:
+        """What is actually running (not what was asked for): for the Admin tab and the log."""
+        from model.quantize import Int8Linear
+
+        weights = next(self.model.parameters())
+        int8 = any(isinstance(m, Int8Linear) for m in self.model.modules())
+        step = "C step (model/csrc)" if self.model.native_decode else "PyTorch"
+        if self.model._compiled_forward is not None and not self.model.native_decode:
+            step = "PyTorch, torch.compile'd"
+        parameters = sum(p.numel() for p in self.model.parameters()) + sum(b.numel() for b in self.model.buffers())
+        return {
+            "model": self.name,
+            "parameters": f"{parameters / 1e6:,.0f} M (with buffers)",
+            "device": str(weights.device),
+            "weights": "int8 (per-row scales)" if int8 else str(weights.dtype).removeprefix("torch."),
+            "decode step": step,
+            "CPU threads": str(torch.get_num_threads()),
+            "context window": f"{self.context_window} tokens",
+        }
+
     # -- prompts -----------------------------------------------------------------------------------
 
     def count_tokens(self, text: str) -> int:

@@ -33,8 +33,10 @@ SHOWN_SETTINGS = (
 )  # fmt: skip
 
 
-def settings_rows(model_name: str, settings: Settings | None) -> list[list[str]]:
-    rows = [["model id (API)", model_name]]
+def settings_rows(model_name: str, settings: Settings | None, in_use: dict[str, str] | None = None) -> list[list[str]]:
+    """What runs now (from the engine itself), then the settings it was started with."""
+    rows = [[f"in use: {key}", value] for key, value in (in_use or {}).items()]
+    rows.append(["model id (API)", model_name])
     if settings is None:
         return rows
     rows += [[name, str(getattr(settings, name))] for name in SHOWN_SETTINGS]
@@ -86,9 +88,7 @@ class AdminTab:
         people = [self.users, self.groups, self.who, self.which, self.new_groups]
         refresh_people.click(self.people, None, people, api_name="list_users")
         form = [name, password, admin]  # emptied once the user is added
-        add_user.click(
-            self.add_user, [name, password, admin, self.new_groups], [*people, *form], api_name="add_user"
-        )
+        add_user.click(self.add_user, [name, password, admin, self.new_groups], [*people, *form], api_name="add_user")
         set_password.click(self.set_password, [self.who, new_password], [new_password], api_name="set_password")
         add_group.click(self.add_group, [group_name], [*people, group_name], api_name="add_group")
         join.click(self.add_member, [self.which, self.who], people, api_name="add_member")
@@ -105,7 +105,7 @@ class AdminTab:
         """Filled for admins only; a member's page gets nothing (and the tab is hidden)."""
         if not user.is_admin:
             return tuple(gr.skip() for _ in self.outputs_on_load())
-        return (*self._people(user), self._queue(user), self._evals(user), self._settings())
+        return (*self._people(user), self._queue(user), self._evals(user), self._settings(user))
 
     def _people(self, user: UserInfo) -> tuple[Any, ...]:
         users = self.service.list_users(user)
@@ -134,8 +134,8 @@ class AdminTab:
             rows.append([record.get("at", ""), record.get("dataset", ""), *figures])
         return rows
 
-    def _settings(self) -> list[list[str]]:
-        return settings_rows(self.service.model_name, self.settings)
+    def _settings(self, user: UserInfo) -> list[list[str]]:
+        return settings_rows(self.service.model_name, self.settings, self.service.model_in_use(user))
 
     # ---- handlers: each checks that the caller is an administrator -------------------
 

@@ -88,6 +88,9 @@ class FakeEngine:
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def describe(self) -> dict[str, str]:
+        return {"model": "fake", "device": "none"}
+
     def chat_prompt_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
         self.prompts.append(list(messages))
         return [len(self.prompts) - 1] * max(self.count_tokens(render(messages)), 1)

@@ -122,6 +122,16 @@ def test_int8_c_step_gives_the_tokens_of_the_pytorch_int8_step() -> None:
     ids = native.chat_prompt_ids(QUESTION)
     cfg = GenerationConfig(max_new_tokens=32)
     assert native.generate(ids, cfg).token_ids == reference.generate(ids, cfg).token_ids
+    described = native.describe(), reference.describe()  # what the Admin tab shows as "in use"
+    assert [d["weights"] for d in described] == ["int8 (per-row scales)", "int8 (per-row scales)"]
+    assert [d["decode step"] for d in described] == ["C step (model/csrc)", "PyTorch"]
+
+
+def test_engine_says_what_runs(engine: Engine) -> None:
+    described = engine.describe()
+    assert described["device"] == "cpu" and described["weights"] == "float32"
+    assert described["model"].startswith("SmolLM2") or "smollm" in described["model"].lower()
+    assert 130 <= float(described["parameters"].split()[0].replace(",", "")) <= 180
 
 
 def test_beam_search_rate_is_over_the_whole_search(engine: Engine) -> None:

@@ -108,6 +108,7 @@ def test_page_load_fills_admin_tables_for_admins_only(web: Running) -> None:
     loaded = client(web, "admin").predict(api_name="/whoami")
     assert "(administrator)" in loaded[0]
     assert any(isinstance(v, dict) and ["model id (API)", "kb"] in v.get("data", []) for v in loaded)
+    assert any(isinstance(v, dict) and ["in use: model", "fake"] in v.get("data", []) for v in loaded)
     evals = next(v for v in loaded if isinstance(v, dict) and "refused (hard)" in v.get("headers", []))
     row = dict(zip(evals["headers"], evals["data"][0], strict=True))
     assert row["dataset"] == "sec-10-q" and row["refused (answerable)"] == "0.000"
