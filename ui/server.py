@@ -24,7 +24,7 @@ from ui.upload_guard import GradioFileGuard, UploadLedger
 
 DEFAULT_CONCURRENCY = 4  # listing, renaming, feedback: light work
 QUEUE_SIZE = 32  # waiting events past this get the busy answer
-SIGN_IN_MESSAGE = "Sign in with the account your administrator gave you."
+SIGN_IN_MESSAGE = "Knowledge base: sign in with the account your administrator gave you."
 
 
 def create_web_app(

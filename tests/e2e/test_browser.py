@@ -73,6 +73,7 @@ def sign_in(browser: Any, web: Running, name: str, shot: str | None = None) -> A
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.dialogs = dialogs
     page.goto(web.url)
+    page.get_by_text("Knowledge base: sign in").wait_for(timeout=20_000)  # the product names itself
     page.get_by_label("username").fill(name)
     page.get_by_label("password").fill(PASSWORDS[name])
     if shot:
