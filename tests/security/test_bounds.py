@@ -84,31 +84,39 @@ def test_parallel_api_uploads_queue_instead_of_failing(web: Running) -> None:
 
 
 def test_past_the_question_line_the_api_answers_busy_at_once(tmp_path: Path) -> None:
+    """Two questions hold the line (the model is blocked until the test lets it go); every further
+    question, streamed or not, is told 'busy' with Retry-After while those two still wait."""
     from tests.app.fake_llm import FakeEngine, best_source_sentence
 
-    def slow(messages: list) -> str:  # type: ignore[type-arg]
-        time.sleep(1.0)
+    release = threading.Event()
+
+    def blocked(messages: list) -> str:  # type: ignore[type-arg]
+        release.wait(60)
         return best_source_sentence(messages)
 
-    with serve(tmp_path, engine=FakeEngine(slow), max_waiting_questions=2) as web:
+    with serve(tmp_path, engine=FakeEngine(blocked), max_waiting_questions=2) as web:
         bob = _api(web, "bob")
-        results: list[tuple[int, str | None, float]] = []
+        question = "When does the cafeteria serve lunch?"
 
-        def ask(stream: bool) -> None:
-            started = time.monotonic()
-            body = {"model": "kb", "stream": stream, "messages": [{"role": "user", "content": "When is lunch?"}]}
+        def ask(stream: bool) -> tuple[int, str | None]:
+            body = {"model": "kb", "stream": stream, "messages": [{"role": "user", "content": question}]}
             response = bob.post("/v1/chat/completions", json=body)
-            results.append((response.status_code, response.headers.get("retry-after"), time.monotonic() - started))
+            return response.status_code, response.headers.get("retry-after")
 
-        threads = [threading.Thread(target=ask, args=(i % 2 == 0,)) for i in range(6)]
-        for t in threads:
+        held: list[tuple[int, str | None]] = []
+        holders = [threading.Thread(target=lambda s=s: held.append(ask(s))) for s in (False, True)]
+        for t in holders:
             t.start()
-        for t in threads:
-            t.join(timeout=120)
-        answered = [r for r in results if r[0] == 200]
-        busy = [r for r in results if r[0] == 503]
-        assert len(answered) + len(busy) == 6 and answered and busy, results
-        assert all(r[1] is not None and int(r[1]) >= 1 for r in busy)
-        assert max(r[2] for r in busy) < min(r[2] for r in answered)  # told at once, not after waiting
+        deadline = time.monotonic() + 30
+        while web.service.asking.waiting < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert web.service.asking.waiting == 2
+        refused = [ask(stream) for stream in (False, True, False, True)]  # while the line is full
+        assert not release.is_set()
+        assert all(status == 503 and wait is not None and int(wait) >= 1 for status, wait in refused), refused
+        release.set()
+        for t in holders:
+            t.join(timeout=60)
+        assert [status for status, _ in held] == [200, 200]
         conversations = web.service.conversations(web.service.actor("bob"))
         assert all(web.service.messages(web.service.actor("bob"), c.id) for c in conversations)  # none left empty
