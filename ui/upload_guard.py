@@ -55,9 +55,9 @@ class UploadLedger:
         now = self._clock()
         with self._lock:
             mine = self._by_user.setdefault(user, OrderedDict())
-            for path in paths:
-                mine[os.path.realpath(path)] = now
-                mine.move_to_end(os.path.realpath(path))
+            for real in map(os.path.realpath, paths):
+                mine[real] = now
+                mine.move_to_end(real)
             while len(mine) > MAX_UPLOADS_PER_USER:
                 mine.popitem(last=False)
 

@@ -11,14 +11,23 @@ class BodyTooLarge(Exception):
     """More body bytes arrived than the limit allows."""
 
 
+def header(scope: Scope, name: bytes) -> str:
+    """A request header's value ('' when absent), read from the ASGI scope."""
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return ""
+
+
 def declared_length(scope: Scope) -> int:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 1 << 62
-    return 0
+    """The Content-Length announced (0 when none; unreadable counts as huge)."""
+    value = header(scope, b"content-length")
+    if not value:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return 1 << 62
 
 
 def bounded_receive(receive: Receive, limit: int) -> Receive:

@@ -9,7 +9,7 @@ import anyio
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.bodies import BodyTooLarge, bounded_receive, declared_length
+from app.api.bodies import BodyTooLarge, bounded_receive, declared_length, header
 from app.api.errors import error_body
 from app.service import KnowledgeService
 
@@ -20,13 +20,6 @@ UPLOAD_OVERHEAD = 64 * 1024  # multipart headers and form fields around the file
 def _refusal(status: int, message: str, kind: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(error_body(message, kind, status), status, headers=headers)
-
-
-def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return ""
 
 
 class RequestBounds:
@@ -63,7 +56,7 @@ class RequestBounds:
             await self._too_large(scope, receive, send, limit)
 
     async def _signed(self, scope: Scope) -> bool:
-        scheme, _, key = _header(scope, b"authorization").partition(" ")
+        scheme, _, key = header(scope, b"authorization").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return False
         return await anyio.to_thread.run_sync(self.service.user_for_key, key.strip()) is not None
