@@ -96,6 +96,15 @@ def citation_dict(citation: Citation) -> dict[str, object]:
     return asdict(citation)
 
 
+def checks_dict(answer: Answer) -> dict[str, Any]:
+    """The answer's verdict as stored with the message and shown by the page and the API."""
+    return {
+        "outcome": answer.outcome,
+        "method": answer.method,
+        "checked": [asdict(c) for c in answer.checked],
+    }
+
+
 class KnowledgeService:
     def __init__(
         self,
@@ -243,6 +252,7 @@ class KnowledgeService:
                 found=answer.found,
                 citations=[citation_dict(c) for c in answer.citations],
                 timings_ms=answer.timings_ms,
+                checks=checks_dict(answer),
             )
             answer.conversation_id, answer.message_id = conversation_id, stored.id
         yield answer

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
         2048, ge=256, description="Cap on the prompt below the context window (prefill time on CPU); None: no cap."
     )
     chain_history_messages: int = Field(6, ge=0, description="Conversation messages the follow-up condenser reads.")
+    answer_mode: Literal["auto", "extractive", "generative"] = Field(
+        "auto",
+        description="extractive: quote the row or sentence that answers, the model only when none does; "
+        "generative: the model answers, every sentence checked. auto: extractive for the bundled model.",
+    )
+    answer_min_support: float = Field(
+        0.5, ge=0, le=1, description="Share of a generated sentence's words that its cited passage must carry."
+    )
+    answer_min_extract_score: float = Field(
+        0.5, ge=0, le=1.5, description="How well a quoted row or sentence must answer to be the answer."
+    )
     api_model_name: str = Field("kb", description="Model id the OpenAI-compatible API reports and accepts.")
     # retrieval: weighted reciprocal rank fusion of dense and BM25, metadata boost (app.retrieval).
     # Measured (doc recall@5): sec-10-q RRF 1:1 0.682 -> +metadata 1.000; FinanceBench subset 0.774 ->
@@ -70,6 +81,12 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Weight of the financial-statement pages a question asks about (0: off)."
     )
     eval_k: int = Field(10, ge=1, description="Chunks retrieved per eval question (recall@1/5/10).")
+
+    @property
+    def resolved_answer_mode(self) -> str:
+        if self.answer_mode == "auto":
+            return "extractive" if self.model == BUNDLED_MODEL else "generative"
+        return self.answer_mode
 
     @property
     def resolved_database_url(self) -> str:

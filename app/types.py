@@ -50,6 +50,21 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
 
+@dataclass(frozen=True)
+class CheckedSentence:
+    """One sentence of the model's answer and whether the sources it cites hold it."""
+
+    text: str  # as written, with its [n] markers
+    verified: bool
+    reason: str  # why it was dropped ("" when kept): "Elon, Musk is in none of its cited passages"
+    sources: tuple[int, ...] = ()  # the source numbers it was checked against
+
+
+ANSWERED = "answered"  # verified sentences (generated or extracted), with citations
+UNVERIFIED = "unverified"  # sources were found, but nothing said about them survived checking
+NOT_FOUND = "not_found"  # the knowledge base holds nothing relevant
+
+
 @dataclass
 class Answer:
     text: str
@@ -61,3 +76,10 @@ class Answer:
     message_id: int | None = None
     usage: Usage = field(default_factory=Usage)
     finish_reason: str = "stop"  # "length" when the answer hit its token limit
+    outcome: str = ANSWERED  # ANSWERED, UNVERIFIED or NOT_FOUND
+    method: str = "generated"  # "extractive" (quoted from a source), "generated" (the model's, checked), ""
+    checked: list[CheckedSentence] = field(default_factory=list)  # every sentence the model wrote
+
+    @property
+    def dropped(self) -> list[CheckedSentence]:
+        return [c for c in self.checked if not c.verified]

@@ -99,6 +99,9 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
                 answer_tokens=settings.chain_answer_tokens,
                 max_prompt_tokens=settings.chain_max_prompt_tokens,
                 history_messages=settings.chain_history_messages,
+                answer_mode=settings.resolved_answer_mode,
+                min_support=settings.answer_min_support,
+                min_extract_score=settings.answer_min_extract_score,
             ),
         )
         yield KnowledgeService(

@@ -41,6 +41,25 @@ class ChunkReads:
         with self.db.session() as session:
             return chunks.get_chunks(session, ids)
 
+    def page_context(self, chunk: StoredChunk) -> tuple[str, int]:
+        """The text of the pages `chunk` lies on (the chunks around it joined, overlaps removed)
+        and where `chunk` starts in it: a table's header may be in the chunk before. Only for a
+        chunk the reader may already read: the pages are of the same document."""
+        with self.db.session() as session:
+            around = chunks.chunks_on_pages(session, chunk.document_id, chunk.page_start, chunk.page_end)
+        text, end, begin = "", None, None
+        for piece in around:
+            body, at = piece.text, piece.char_start
+            if end is not None and at < end:
+                body, at = body[end - at :], end  # the part the previous chunk already gave
+            if begin is None:
+                begin = at
+            text += body
+            end = at + len(body)
+        if begin is None or not begin <= chunk.char_start <= begin + len(text):
+            return chunk.text, 0
+        return text, chunk.char_start - begin
+
     def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
         """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""
         with self.db.session() as session:

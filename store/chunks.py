@@ -83,6 +83,17 @@ def get_chunks(session: Session, ids: Sequence[int]) -> dict[int, StoredChunk]:
     return {chunk.id: _stored(chunk, name) for chunk, name in rows.tuples()}
 
 
+def chunks_on_pages(session: Session, document_id: int, first: int, last: int) -> list[StoredChunk]:
+    """A document's chunks that touch pages first..last, in reading order."""
+    query = (
+        select(*_COLUMNS)
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.document_id == document_id, Chunk.page_start <= last, Chunk.page_end >= first)
+        .order_by(Chunk.char_start)
+    )
+    return [_stored(chunk, name) for chunk, name in session.execute(query).tuples()]
+
+
 def iter_ready_chunks(
     session: Session, *, ids: Sequence[int] | None = None, batch: int = 512
 ) -> Iterator[list[StoredChunk]]:

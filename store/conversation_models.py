@@ -33,6 +33,8 @@ class Message(Base):
     found: Mapped[bool | None] = mapped_column(default=None)  # assistant only
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     timings_ms: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    # The answer's check: {"outcome", "method", "dropped": [{"text", "reason"}]}; NULL before 0004.
+    checks: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -25,6 +25,7 @@ class MessageInfo:
     citations: list[dict[str, Any]] = field(default_factory=list)  # JSON-ready citation dicts
     timings_ms: dict[str, float] = field(default_factory=dict)
     created_at: datetime | None = None
+    checks: dict[str, Any] = field(default_factory=dict)  # outcome, method, dropped sentences with reasons
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ def _message_info(row: Message) -> MessageInfo:
         list(row.citations or []),
         dict(row.timings_ms or {}),
         row.created_at,
+        dict(row.checks or {}),
     )
 
 
@@ -97,6 +98,7 @@ class ConversationStore:
         found: bool | None = None,
         citations: Sequence[dict[str, Any]] = (),
         timings_ms: dict[str, float] | None = None,
+        checks: dict[str, Any] | None = None,
     ) -> MessageInfo:
         with self.db.session() as session:
             conversation = _owned(session, conversation_id, user_id)
@@ -107,6 +109,7 @@ class ConversationStore:
                 found=found,
                 citations=list(citations),
                 timings_ms=dict(timings_ms or {}),
+                checks=checks,
             )
             session.add(row)
             conversation.updated_at = utcnow()

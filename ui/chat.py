@@ -8,7 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.records import MessageInfo, UserInfo
-from app.service import KnowledgeService, citation_dict
+from app.service import KnowledgeService, checks_dict, citation_dict
 from app.types import Answer
 from ui.guard import Guard, friendly
 from ui.render import answer_markdown, escape_markdown
@@ -28,7 +28,7 @@ def to_chat(messages: list[MessageInfo]) -> tuple[list[Message], Ids]:
         if m.role == "user":
             shown.append({"role": "user", "content": escape_markdown(m.content)})
         else:
-            shown.append({"role": "assistant", "content": answer_markdown(m.content, m.citations)})
+            shown.append({"role": "assistant", "content": answer_markdown(m.content, m.citations, m.checks)})
     return shown, [m.id for m in messages]
 
 
@@ -205,7 +205,7 @@ class ChatTab:
         for item in stream:
             if isinstance(item, Answer):
                 citations = [citation_dict(c) for c in item.citations]
-                shown[-1] = {"role": "assistant", "content": answer_markdown(item.text, citations)}
+                shown[-1] = {"role": "assistant", "content": answer_markdown(item.text, citations, checks_dict(item))}
                 final = item.conversation_id if item.conversation_id is not None else conversation_id
                 yield shown, [*ids, item.message_id], final, "", self._listing(user, final)
                 return

@@ -62,18 +62,43 @@ def source_html(citation: Mapping[str, Any]) -> str:
     )
 
 
-def sources_html(citations: Sequence[Mapping[str, Any]]) -> str:
+def sources_html(citations: Sequence[Mapping[str, Any]], title: str = "Sources") -> str:
     if not citations:
         return ""
     items = "".join(source_html(c) for c in citations)
-    return f'<div class="kb-sources"><div class="kb-sources-title">Sources</div>{items}</div>'
+    return f'<div class="kb-sources"><div class="kb-sources-title">{escape_html(title)}</div>{items}</div>'
 
 
-def answer_markdown(text: str, citations: Sequence[Mapping[str, Any]] = ()) -> str:
-    """An assistant message for the Chatbot: the escaped answer, then its sources."""
+def dropped_html(checks: Mapping[str, Any]) -> str:
+    """The sentences checking removed, each with its reason, folded away under a one-line summary."""
+    dropped = [c for c in checks.get("checked") or () if not c.get("verified")]
+    if not dropped:
+        return ""
+    kept = "the quoted evidence is shown instead" if checks.get("method") == "extractive" else "they are not shown"
+    items = "".join(
+        f'<li><span class="kb-dropped-text">{escape_html(one_line(str(c.get("text", ""))))}</span> '
+        f'<span class="kb-dropped-why">({escape_html(one_line(str(c.get("reason", ""))))})</span></li>'
+        for c in dropped
+    )
+    n = len(dropped)
+    summary = f"{n} sentence{'s' if n != 1 else ''} of the model's answer removed: the cited sources do not hold them"
+    return (
+        f'<details class="kb-dropped"><summary>{escape_html(summary)}; {escape_html(kept)}.</summary>'
+        f"<ul>{items}</ul></details>"
+    )
+
+
+def answer_markdown(
+    text: str, citations: Sequence[Mapping[str, Any]] = (), checks: Mapping[str, Any] | None = None
+) -> str:
+    """An assistant message for the Chatbot: the escaped answer, then its sources (the most
+    relevant passages when nothing could be verified), then what checking removed."""
+    checks = checks or {}
     body = escape_markdown(text.strip()) or "…"
-    sources = sources_html(citations)
-    return f"{body}\n\n{sources}" if sources else body
+    unverified = checks.get("outcome") == "unverified"
+    sources = sources_html(citations, "Most relevant passages" if unverified else "Sources")
+    extra = "".join(x for x in (sources, dropped_html(checks)) if x)
+    return f"{body}\n\n{extra}" if extra else body
 
 
 CSS = """
@@ -83,6 +108,8 @@ CSS = """
 .kb-passage { margin: .2em 0 .2em .5em; padding-left: .6em; border-left: 3px solid var(--border-color-accent); }
 .kb-passage mark { background: #fff3a3; color: inherit; }
 .kb-notice { padding: .3em .6em; }
+.kb-dropped { margin-top: .4em; font-size: .85em; color: var(--body-text-color-subdued); }
+.kb-dropped-text { text-decoration: line-through; }
 """
 
 

@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -14,6 +14,7 @@ from app.api.auth import Service, User
 from app.api.errors import error_body, status_of
 from app.api.schemas import ChatChoice, ChatCompletion, ChatCompletionRequest, CitationOut, ModelCard, ModelList
 from app.errors import KBError, user_message
+from app.service import checks_dict
 from app.types import Answer
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -35,6 +36,12 @@ def _usage(answer: Answer) -> dict[str, int]:
 
 def _finish(answer: Answer) -> Literal["stop", "length"]:
     return "length" if answer.finish_reason == "length" else "stop"
+
+
+def _verdict(answer: Answer) -> dict[str, Any]:
+    """What checking decided, for the API: the same verdict the page shows."""
+    checks = checks_dict(answer)
+    return {"outcome": checks["outcome"], "method": checks["method"], "checked": checks["checked"]}
 
 
 def _citations(answer: Answer) -> list[dict[str, object]]:
@@ -72,6 +79,7 @@ def chat_completions(request: ChatCompletionRequest, service: Service, user: Use
         found=answer.found,
         conversation_id=answer.conversation_id,
         timings_ms=answer.timings_ms,
+        **_verdict(answer),
     )
 
 
@@ -91,7 +99,7 @@ def _sse(items: Iterator[str | Answer], completion_id: str, created: int, model:
     try:
         for item in items:
             if isinstance(item, Answer):
-                # The checked text (markers to unknown sources removed) rides along with the citations.
+                # The checked text (what survived checking) rides along with the citations and the verdict.
                 yield event(
                     {},
                     _finish(item),
@@ -101,6 +109,7 @@ def _sse(items: Iterator[str | Answer], completion_id: str, created: int, model:
                     answer=item.text,
                     conversation_id=item.conversation_id,
                     timings_ms=item.timings_ms,
+                    **_verdict(item),
                 )
             else:
                 yield event({"content": item})

@@ -37,6 +37,13 @@ class CitationOut(BaseModel):
     score: float
 
 
+class CheckedSentenceOut(BaseModel):
+    text: str
+    verified: bool
+    reason: str = Field(description="Why it was dropped; empty when verified.")
+    sources: list[int]
+
+
 class ChatChoice(BaseModel):
     index: int = 0
     message: dict[str, str]
@@ -52,7 +59,16 @@ class ChatCompletion(BaseModel):
     choices: list[ChatChoice]
     usage: dict[str, int]
     citations: list[CitationOut] = Field(description="Checked citations of the answer's [n] markers.")
-    found: bool = Field(description="False: the answer is not in the knowledge base.")
+    found: bool = Field(description="False: the answer is not in the knowledge base, or nothing could be verified.")
+    outcome: Literal["answered", "unverified", "not_found"] = Field(
+        "answered",
+        description="answered: verified text with citations; unverified: sources were found but nothing said "
+        "about them survived checking (citations are then the most relevant passages); not_found.",
+    )
+    method: str = Field("", description="extractive (quoted from a source), generated (the model's, checked) or ''.")
+    checked: list[CheckedSentenceOut] = Field(
+        default_factory=list, description="Every sentence the model wrote: verified and kept, or dropped with why."
+    )
     conversation_id: int | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
@@ -107,6 +123,7 @@ class MessageOut(BaseModel):
     citations: list[dict[str, Any]]
     timings_ms: dict[str, float]
     created_at: str | None
+    checks: dict[str, Any] = Field(default_factory=dict, description="outcome, method, checked sentences.")
 
 
 class FeedbackIn(BaseModel):

@@ -89,7 +89,7 @@ def cite(text: str, sources: Sequence[Source]) -> CitedText:
     if not evidence:  # no usable marker: offsets moved when markers went, so split again
         kept_sentences = split_sentences(cited)
         cited = _attach_unmarked(cited, kept_sentences, _claims(cited, kept_sentences), sources, evidence)
-    citations = [_citation(by_n[n], ev) for n, ev in sorted(evidence.items())]
+    citations = [passage_citation(by_n[n], ev) for n, ev in sorted(evidence.items())]
     return CitedText(cited.strip(), citations)
 
 
@@ -130,7 +130,7 @@ def snippet_around(text: str, sentence: Sentence) -> str:
     return passage
 
 
-def _citation(source: Source, evidence: Evidence) -> Citation:
+def passage_citation(source: Source, evidence: Evidence) -> Citation:
     chunk = source.chunk
     return Citation(
         n=source.n,

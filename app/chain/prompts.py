@@ -2,6 +2,10 @@
 
 NOT_FOUND_TEXT = "This is not in the knowledge base."
 NOT_FOUND_PHRASE = "not in the knowledge base"
+UNVERIFIED_TEXT = (
+    "I could not find a verified answer. These passages look most relevant; the highlighted sentence "
+    "is the closest match to your question."
+)
 
 ANSWER_SYSTEM = (
     "You are a careful assistant for a company's documents. Answer the question using only the "

@@ -1,9 +1,20 @@
-"""The LCEL answering chain: condense -> retrieve -> relevance gate -> pack -> model -> citations.
+"""The LCEL answering chain: condense -> retrieve -> relevance gate -> pack -> extract -> model
+-> citations -> check.
 
 `prepare` (a runnable sequence) does everything up to the prompt; `generate` (prompt | model |
-parser) streams the model's text; `stream()` yields those pieces, then the final Answer with its
-checked citations. The streamed pieces are the model's raw text; the Answer's text is the checked
-one (markers to unknown or unsupporting sources removed), which callers should show at the end.
+parser) streams the model's text; `stream()` yields those pieces, then the final Answer. The
+streamed pieces are the model's raw text; the Answer's text is what survived checking (every
+sentence's figures, dates and names are on a page it cites, and the page carries what it says),
+which callers show in place of the stream at the end.
+
+Two ways to combine quoting and generating (ChainSettings.answer_mode):
+- "extractive": the row or sentence of the sources that answers the question is quoted, with its
+  period and unit; the model is asked only when nothing answers well enough. For small models,
+  which phrase poorly and invent figures (the bundled default).
+- "generative": the model answers; its checked sentences are shown, and the quoted evidence only
+  when none survives. For models that write well (Llama-2-chat).
+Either way, an answer with nothing verified left is "I could not find a verified answer" with the
+most relevant passages.
 """
 
 import time
@@ -18,7 +29,8 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from app.adapters.llm import EngineChatModel
-from app.chain.citations import cite
+from app.chain.citations import best_evidence, cite, passage_citation
+from app.chain.extract import Extracted, Extractor, PageContext
 from app.chain.packing import pack_sources, render_sources
 from app.chain.prompts import (
     ANSWER_SYSTEM,
@@ -27,10 +39,13 @@ from app.chain.prompts import (
     CONDENSE_USER,
     NOT_FOUND_PHRASE,
     NOT_FOUND_TEXT,
+    UNVERIFIED_TEXT,
 )
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
+from app.chain.sentences import content_words
+from app.chain.verify import MIN_SUPPORT, AnswerChecker, kept_text
 from app.errors import KBError
-from app.types import Answer, RetrievedChunk, Source, Usage
+from app.types import NOT_FOUND, UNVERIFIED, Answer, CheckedSentence, RetrievedChunk, Source, Usage
 from store.records import UserInfo
 
 # Tokens kept free besides the answer: joining rendered pieces can tokenize a little differently.
@@ -67,6 +82,10 @@ class ChainSettings:
     max_prompt_tokens: int | None = None  # cap below the context window (prefill time on CPU)
     history_messages: int = 6  # conversation messages the condenser reads
     condense_tokens: int = 64
+    answer_mode: str = "generative"  # or "extractive" (see the module's docstring)
+    min_support: float = MIN_SUPPORT  # share of a sentence's words its cited passage must carry
+    min_extract_score: float = 0.5  # below it, a quoted row or sentence does not answer
+    passages_shown: int = 3  # with "could not find a verified answer"
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,7 @@ class AnswerChain:
         retriever: ChunkRetriever,
         relevance: RelevanceCheck | None = None,
         settings: ChainSettings = ChainSettings(),
+        extractor: Extractor | None = None,
     ) -> None:
         """`relevance` None: a JudgingRetriever's own verdict decides (the calibrated one `kb eval`
         measures); a retriever that only retrieves is judged by OverlapOrSimilarity."""
@@ -105,6 +125,8 @@ class AnswerChain:
         self.retriever = retriever
         self.relevance = relevance
         self.settings = settings
+        context: PageContext | None = getattr(retriever, "page_context", None)
+        self.extractor = extractor or Extractor(context, min_score=settings.min_extract_score)
         self.answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
         condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
         self.condense: Runnable[dict[str, str], str] = (
@@ -186,12 +208,22 @@ class AnswerChain:
     # ---- running ------------------------------------------------------------------------
 
     def stream(self, turn: Turn) -> Iterator[str | Answer]:
-        """Text pieces as the model writes them, then one Answer."""
+        """Text pieces as the model writes them (or the quoted evidence), then one Answer."""
         start = time.perf_counter()
         prepared = self.prepare.invoke(turn)
         if not prepared.relevant:
             yield NOT_FOUND_TEXT
-            yield Answer(NOT_FOUND_TEXT, found=False, timings_ms={**prepared.timings_ms, "total_ms": _ms(start)})
+            yield _not_found({**prepared.timings_ms, "total_ms": _ms(start)})
+            return
+        extract_start = time.perf_counter()
+        extracted = self.extractor.extract(prepared.standalone, prepared.sources)
+        prepared.timings_ms["extract_ms"] = _ms(extract_start)
+        if extracted is not None and self.settings.answer_mode == "extractive":
+            prepared.timings_ms["ttft_ms"] = _ms(start)
+            yield extracted.text
+            answer = _extractive(extracted, prepared, [])
+            answer.timings_ms["total_ms"] = _ms(start)
+            yield answer
             return
         generate_start = time.perf_counter()
         pieces: list[str] = []
@@ -206,7 +238,7 @@ class AnswerChain:
             pieces.append(piece)
             yield piece
         prepared.timings_ms["generate_ms"] = _ms(generate_start)
-        answer = self.finish("".join(pieces), prepared)
+        answer = self.finish("".join(pieces), prepared, extracted)
         answer.timings_ms["total_ms"] = _ms(start)
         answer.usage = Usage(int(info.get("prompt_tokens", 0)), int(info.get("completion_tokens", 0)))
         answer.finish_reason = str(info.get("finish_reason", "stop"))
@@ -219,16 +251,66 @@ class AnswerChain:
         assert isinstance(final, Answer)
         return final
 
-    @staticmethod
-    def finish(text: str, prepared: Prepared) -> Answer:
-        """Check the model's citations against the sources it was given."""
+    def finish(self, text: str, prepared: Prepared, extracted: Extracted | None = None) -> Answer:
+        """Keep the model's sentences that its cited sources hold; else the quoted evidence; else
+        say that nothing could be verified and show the passages."""
+        check_start = time.perf_counter()
         cited = cite(text.strip(), prepared.sources)
-        if NOT_FOUND_PHRASE in cited.text.lower() and not cited.citations:
-            return Answer(NOT_FOUND_TEXT, found=False, timings_ms=dict(prepared.timings_ms))
+        refused = NOT_FOUND_PHRASE in cited.text.lower() and not cited.citations
+        checked = (
+            []
+            if refused
+            else AnswerChecker(prepared.sources, self.settings.min_support).check(cited.text, prepared.standalone)
+        )
+        prepared.timings_ms["check_ms"] = _ms(check_start)
+        kept = kept_text(checked)
+        if kept:
+            final = cite(kept, prepared.sources)
+            return Answer(
+                final.text,
+                found=True,
+                citations=final.citations,
+                sources=list(prepared.sources),
+                timings_ms=dict(prepared.timings_ms),
+                checked=checked,
+            )
+        if refused:  # the model read the sources and found nothing: a quote would answer another question
+            return _not_found(dict(prepared.timings_ms))
+        if extracted is not None:
+            return _extractive(extracted, prepared, checked)
+        return self._unverified(prepared, checked)
+
+    def _unverified(self, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:
+        """The passages most likely to hold the answer, each with its best sentence highlighted."""
+        asked = content_words(prepared.standalone)
+        passages = []
+        for source in prepared.sources[: self.settings.passages_shown]:
+            evidence = best_evidence(source, asked)
+            if evidence is not None:
+                passages.append(passage_citation(source, evidence))
         return Answer(
-            cited.text,
-            found=True,
-            citations=cited.citations,
+            UNVERIFIED_TEXT,
+            found=False,
+            citations=passages,
             sources=list(prepared.sources),
             timings_ms=dict(prepared.timings_ms),
+            outcome=UNVERIFIED,
+            method="",
+            checked=checked,
         )
+
+
+def _not_found(timings_ms: dict[str, float]) -> Answer:
+    return Answer(NOT_FOUND_TEXT, found=False, timings_ms=timings_ms, outcome=NOT_FOUND, method="")
+
+
+def _extractive(extracted: Extracted, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:
+    return Answer(
+        extracted.text,
+        found=True,
+        citations=[extracted.citation],
+        sources=list(prepared.sources),
+        timings_ms=dict(prepared.timings_ms),
+        method="extractive",
+        checked=checked,
+    )

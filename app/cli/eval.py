@@ -38,6 +38,14 @@ def register(cli: typer.Typer) -> None:
                 "its gold documents removed (hard negatives).",
             ),
         ] = False,
+        split: Annotated[
+            str,
+            typer.Option(
+                "--split",
+                help="dev (what thresholds are fitted on), test (what figures are reported on) or all.",
+            ),
+        ] = "all",
+        lang: Annotated[str, typer.Option("--lang", help="Only the questions in this language (en, zh).")] = "",
         answers: Annotated[
             bool,
             typer.Option(
@@ -53,7 +61,9 @@ def register(cli: typer.Typer) -> None:
         from app.retrieval import Retriever, config_from_settings
 
         settings = load_settings()
-        dataset = load_dataset(path)
+        if split not in ("dev", "test", "all"):
+            raise typer.BadParameter("--split is dev, test or all.")
+        dataset = load_dataset(path).only(split, lang)
         err = Console(stderr=True)
         if ingest:
             with (

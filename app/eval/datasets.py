@@ -4,8 +4,11 @@
   Docs' is a glob over file names ("*AAPL*"); no pages.
 - financebench/financebench_local.jsonl: evidence pages are 0-based pypdf indexes (+1 here).
 - cmrc2018/cmrc2018_dev.json: SQuAD style; each paragraph (context) is one document <id>.txt.
-- any *.jsonl of {"id", "question", "answer"?, "doc"?, "page"? (1-based), "subject"? (a glob or a
-  list of globs)}; "answer": null marks a question the knowledge base cannot answer.
+- any *.jsonl of {"id", "question", "answer"?, "answers"? (more accepted forms), "doc"?, "page"?
+  (1-based), "subject"? (a glob or a list of globs), "split"? ("dev" or "test"), "lang"?};
+  "answer": null marks a question the knowledge base cannot answer. tests/eval_sets holds ours.
+Questions carry a split: thresholds are fitted on "dev" and figures reported on "test"; the shared
+sets, which have none, are split by a fixed hash of the question's id.
 Each question also names its subject: globs of every document about the same thing (the company's
 filings, the article's paragraphs). Asked with the subject excluded, it becomes a question the
 knowledge base truly cannot answer; asked with only its gold documents excluded, siblings remain.
@@ -13,6 +16,7 @@ Only documents are ever offered for ingestion, never the answer keys beside them
 """
 
 import csv
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -35,6 +39,14 @@ class EvalQuestion:
     documents: tuple[str, ...] = ()  # file-name globs; a chunk of any of them is a correct source
     pages: tuple[tuple[str, int], ...] = ()  # (file-name glob, 1-based page) of the evidence
     subject: tuple[str, ...] = ()  # globs of every document on the same subject (documents when empty)
+    split: str = ""  # "dev" or "test"; "" -> by a hash of the id (see `assigned_split`)
+    lang: str = ""  # the question's language where the set says ("en", "zh")
+
+    @property
+    def assigned_split(self) -> str:
+        if self.split:
+            return self.split
+        return "dev" if hashlib.sha256(self.id.encode()).digest()[0] % 2 == 0 else "test"
 
     @property
     def subject_documents(self) -> tuple[str, ...]:
@@ -47,6 +59,15 @@ class EvalDataset:
     questions: tuple[EvalQuestion, ...]
     documents: tuple[Path, ...] = ()  # files to ingest for this set (PDFs; never the answer keys)
     texts: dict[str, str] = field(default_factory=dict)  # file name -> text, written out to ingest
+
+    def only(self, split: str = "all", lang: str = "") -> "EvalDataset":
+        """The questions of one split ("dev" or "test"; "all": every one), of one language if given;
+        the name says which, so every figure printed carries its split."""
+        kept = tuple(
+            q for q in self.questions if (split == "all" or q.assigned_split == split) and (not lang or q.lang == lang)
+        )
+        label = ", ".join(x for x in (f"split {split}", f"lang {lang}" if lang else "") if x)
+        return EvalDataset(f"{self.name} [{label}]", kept, self.documents, self.texts)
 
     def document_paths(self, scratch: Path) -> list[Path]:
         """The files to ingest; text documents are written into `scratch` first."""
@@ -171,6 +192,8 @@ def load_jsonl(path: Path) -> EvalDataset:
         if "question" not in record:
             raise DatasetError(f"{path} line {line_no} has no 'question'.")
         answer = record.get("answer", "")
+        accepted = [str(answer)] if answer else []
+        accepted += [str(a) for a in record.get("answers") or () if a and answer is not None]
         doc = record.get("doc")
         page = record.get("page")
         subject = record.get("subject") or ()
@@ -178,11 +201,13 @@ def load_jsonl(path: Path) -> EvalDataset:
             EvalQuestion(
                 id=str(record.get("id", line_no)),
                 question=str(record["question"]).strip(),
-                answers=(str(answer),) if answer else (),
+                answers=tuple(dict.fromkeys(accepted)),
                 unanswerable="answer" in record and answer is None,
                 documents=(str(doc),) if doc else (),
                 pages=((str(doc), int(page)),) if doc and page is not None else (),
                 subject=(str(subject),) if isinstance(subject, str) else tuple(str(g) for g in subject),
+                split=str(record.get("split") or ""),
+                lang=str(record.get("lang") or ""),
             )
         )
     return EvalDataset(path.stem, tuple(questions))

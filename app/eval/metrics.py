@@ -33,15 +33,24 @@ class QuestionResult:
     citation_precision: float | None = None
     contains_answer: bool | None = None
     answer_latency_ms: float | None = None
+    split: str = ""
+    lang: str = ""
+    outcome: str | None = None  # answered, unverified, not_found
+    method: str | None = None  # extractive, generated
+    gold_on_cited_page: bool | None = None  # a page the answer cites holds a gold answer
+    unsupported: list[str] = field(default_factory=list)  # figures, dates, names on no cited page
+    figures: int = 0  # figures in the answer
+    gold_figures: int = 0  # figures in the gold answers
+    gold_figures_found: int = 0  # of those, in the answer
 
 
-def _matches(name: str, pattern: str) -> bool:
+def matches_glob(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name.lower(), pattern.lower())
 
 
 def doc_rank(question: EvalQuestion, chunks: Sequence[RetrievedChunk]) -> int | None:
     for rank, retrieved in enumerate(chunks, start=1):
-        if any(_matches(retrieved.chunk.file_name, g) for g in question.documents):
+        if any(matches_glob(retrieved.chunk.file_name, g) for g in question.documents):
             return rank
     return None
 
@@ -49,7 +58,7 @@ def doc_rank(question: EvalQuestion, chunks: Sequence[RetrievedChunk]) -> int | 
 def page_rank(question: EvalQuestion, chunks: Sequence[RetrievedChunk]) -> int | None:
     for rank, retrieved in enumerate(chunks, start=1):
         c = retrieved.chunk
-        if any(_matches(c.file_name, g) and c.page_start <= p <= c.page_end for g, p in question.pages):
+        if any(matches_glob(c.file_name, g) and c.page_start <= p <= c.page_end for g, p in question.pages):
             return rank
     return None
 
@@ -61,9 +70,9 @@ def citation_precision(question: EvalQuestion, answer: Answer) -> float | None:
     good = 0
     for c in answer.citations:
         if question.pages:
-            good += any(_matches(c.document, g) and c.page == p for g, p in question.pages)
+            good += any(matches_glob(c.document, g) and c.page == p for g, p in question.pages)
         else:
-            good += any(_matches(c.document, g) for g in question.documents)
+            good += any(matches_glob(c.document, g) for g in question.documents)
     return good / len(answer.citations)
 
 
@@ -76,8 +85,15 @@ def _normalise(text: str) -> str:
 def contains_answer(question: EvalQuestion, text: str) -> bool | None:
     if not question.answers:
         return None
+    return holds_gold(question, text)
+
+
+def holds_gold(question: EvalQuestion, text: str) -> bool:
+    """Does `text` hold one of the gold answers (commas in numbers, case, quotes and spaces aside;
+    Chinese text is compared without any spaces, which pypdf moves around)?"""
     have = _normalise(text)
-    return any(_normalise(a) and _normalise(a) in have for a in question.answers)
+    bare = have.replace(" ", "")
+    return any((gold := _normalise(a)) and (gold in have or gold.replace(" ", "") in bare) for a in question.answers)
 
 
 def _mean(values: Sequence[float]) -> float | None:
@@ -99,6 +115,33 @@ def auc(positives: Sequence[float], negatives: Sequence[float]) -> float | None:
         return None
     wins = sum((p > n) + 0.5 * (p == n) for p in positives for n in negatives)
     return round(wins / (len(positives) * len(negatives)), 4)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _answer_figures(answered: Sequence[QuestionResult]) -> dict[str, float | int | None]:
+    """What the issue's targets are stated in: answered share, gold in the final answer and on a
+    cited page (unanswered counting as misses), unsupported facts shown, figure recall/precision."""
+    answerable = [r for r in answered if not r.unanswerable]
+    shown = [r for r in answered if r.outcome == "answered"]
+    with_gold = [r for r in answerable if r.contains_answer is not None]
+    figures = sum(r.figures for r in shown)
+    unsupported_figures = sum(1 for r in shown for f in r.unsupported if any(ch.isdigit() for ch in f))
+    gold_figures = sum(r.gold_figures for r in answerable)
+    return {
+        "answered": _mean([float(r.outcome == "answered") for r in answerable]),
+        "unverified": _mean([float(r.outcome == "unverified") for r in answerable]),
+        "refused_unanswerable": _mean([float(r.outcome != "answered") for r in answered if r.unanswerable]),
+        "gold_in_answer": _mean([float(bool(r.contains_answer) and r.outcome == "answered") for r in with_gold]),
+        "gold_on_cited_page": _mean([float(bool(r.gold_on_cited_page)) for r in with_gold]),
+        "extractive_share": _mean([float(r.method == "extractive") for r in shown]),
+        "unsupported_facts": sum(len(r.unsupported) for r in shown),
+        "answers_with_unsupported": sum(1 for r in shown if r.unsupported),
+        "figure_precision": _ratio(figures - unsupported_figures, figures),
+        "figure_recall": _ratio(sum(r.gold_figures_found for r in answerable), gold_figures),
+    }
 
 
 def summarise(results: Sequence[QuestionResult], questions: dict[str, EvalQuestion]) -> dict[str, float | int | None]:
@@ -135,6 +178,8 @@ def summarise(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
         summary["refusal_rate_siblings"] = _mean([float(not r.relevant) for r in siblings])
         summary["siblings_n"] = len(siblings)
         summary["relevance_auc_siblings"] = auc([r.probability for r in asked], [r.probability for r in siblings])
+    if answered:
+        summary.update(_answer_figures(answered))
     latencies = [r.latency_ms for r in results if not r.negative]
     summary["latency_ms_p50"] = _percentile(latencies, 0.5)
     summary["latency_ms_p95"] = _percentile(latencies, 0.95)

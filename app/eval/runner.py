@@ -4,6 +4,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from app.chain.extract import CROSS_LANGUAGE_NOTE
+from app.chain.facts import Passage, facts_of, find_figures, unsupported
 from app.eval.datasets import EvalDataset, EvalQuestion
 from app.eval.metrics import (
     SIBLING,
@@ -12,6 +14,8 @@ from app.eval.metrics import (
     citation_precision,
     contains_answer,
     doc_rank,
+    holds_gold,
+    matches_glob,
     page_rank,
     summarise,
 )
@@ -56,7 +60,7 @@ def run_eval(
     questions = list(dataset.questions[:limit] if limit else dataset.questions)
     results: list[QuestionResult] = []
     for i, question in enumerate(questions, start=1):
-        results.append(_ask(retriever, question, actor, k, answer_fn))
+        results.append(_ask(retriever, question, actor, k, answer_fn, kb=kb))
         if negatives and question.documents and not question.unanswerable:
             results.append(_ask(retriever, question, actor, k, None, question.subject_documents, SUBJECT))
             if set(question.subject_documents) != set(question.documents):
@@ -75,6 +79,7 @@ def _ask(
     answer_fn: AnswerFn | None,
     exclude: tuple[str, ...] = (),
     negative: str = "",
+    kb: KnowledgeBase | None = None,
 ) -> QuestionResult:
     started = time.perf_counter()
     found = retriever.search(
@@ -93,6 +98,8 @@ def _ask(
         probability=round(found.probability, 4),
         latency_ms=round(latency, 1),
         negative=negative,
+        split=question.assigned_split,
+        lang=question.lang,
     )
     if answer_fn is not None:
         started = time.perf_counter()
@@ -103,4 +110,34 @@ def _ask(
         result.citations = [(c.document, c.page) for c in answer.citations]
         result.citation_precision = citation_precision(question, answer)
         result.contains_answer = contains_answer(question, answer.text)
+        result.outcome, result.method = answer.outcome, answer.method
+        if kb is not None:
+            _judge_facts(kb, question, answer, result)
     return result
+
+
+def _judge_facts(kb: KnowledgeBase, question: EvalQuestion, answer: Answer, result: QuestionResult) -> None:
+    """Every figure, date and name of a shown answer against the pages it cites (what the user can
+    open); the gold answer on a cited page; gold figures found in the answer."""
+    by_n = {s.n: s for s in answer.sources}
+    cited = [by_n[c.n].chunk for c in answer.citations if c.n in by_n]
+    pages = [kb.reads.page_context(chunk)[0] for chunk in cited]
+    if question.answers:
+        on_page = any(
+            holds_gold(question, text)
+            or any(c.page == p and matches_glob(c.document, g) for c in answer.citations for g, p in question.pages)
+            for text in pages
+        )
+        result.gold_on_cited_page = on_page and answer.outcome == "answered"
+        gold = [f for a in question.answers[:1] for f in find_figures(a)]
+        ours = find_figures(answer.text)
+        result.gold_figures = len(gold)
+        result.gold_figures_found = sum(1 for g in gold if any(g.matches(o) or o.matches(g) for o in ours))
+    if answer.outcome != "answered":
+        return
+    text = answer.text
+    for note in CROSS_LANGUAGE_NOTE.values():
+        text = text.replace(note, " ")
+    facts = facts_of(text)
+    result.figures = len(facts.figures)
+    result.unsupported = unsupported(facts, [Passage(p) for p in pages])

@@ -13,14 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from app.retrieval.text import word_list
 from ingestion.types import DocumentMetadata
 
-
-def _split(words: str) -> list[str]:
-    return words.split()
-
-
-_MONTHS = {
+MONTHS = {
     m[:3].lower(): i
     for i, m in enumerate(
         [
@@ -72,7 +68,7 @@ _KINDS = (
 )
 # Parts of company names that do not tell companies apart.
 _CORPORATE = frozenset(
-    _split(
+    word_list(
         """
         inc incorporated corp corporation co company companies ltd limited plc llc lp sa ag nv group
         holdings holding the com and of
@@ -81,7 +77,7 @@ _CORPORATE = frozenset(
 )
 # First words of company names that are ordinary words: such a name must appear whole.
 _GENERIC_FIRST = frozenset(
-    _split(
+    word_list(
         """
         american general united first national international global new best bank great state southern
         northern eastern western pacific atlantic central standard royal public capital digital home world
@@ -90,7 +86,7 @@ _GENERIC_FIRST = frozenset(
 )
 # File-name words that name no company.
 _FILE_WORDS = frozenset(
-    _split(
+    word_list(
         """
         report reports annual quarterly earnings dated final draft copy version doc docs document pdf txt
         10k 10q 8k form filing release q1 q2 q3 q4 fy
@@ -127,7 +123,7 @@ def _year(text: str) -> int:
 
 
 def _month(text: str) -> int:
-    return _MONTHS[text[:3].lower()]
+    return MONTHS[text[:3].lower()]
 
 
 def find_dates(text: str) -> list[date]:

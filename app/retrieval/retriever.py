@@ -18,6 +18,7 @@ from app.retrieval.bm25 import BM25Params, IdArray
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
+from app.retrieval.glossary import english_gloss, expanded_terms
 from app.retrieval.metadata import (
     MatchWeights,
     MetadataFilter,
@@ -40,7 +41,7 @@ from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
 from app.types import RetrievedChunk
 from ingestion.service import KnowledgeBase
-from store.records import UserInfo
+from store.records import StoredChunk, UserInfo
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,9 @@ class Retriever:
         if filters is not None:
             accepted = {i for i, facts in corpus.documents.items() if filters.accepts(facts)}
             allowed = allowed[np.isin(allowed, corpus.chunks_of(accepted))]
-        terms = tuple(content_terms(question))
-        hints = QueryHints.parse(question)
+        terms = tuple(expanded_terms(question))  # with English for Chinese words and abbreviations
+        gloss = english_gloss(question) if is_mostly_cjk(question) else ""
+        hints = QueryHints.parse(f"{question} {gloss}" if gloss else question)
         if allowed.size == 0:
             return self._result(question, hints, [], terms, {}, corpus, allowed, timings)
         visible = corpus.documents_of(allowed)
@@ -175,6 +177,10 @@ class Retriever:
         timings["total_ms"] = _ms(started)
         return self._result(question, hints, chunks, terms, match, corpus, allowed, timings)
 
+    def page_context(self, chunk: StoredChunk) -> tuple[str, int]:
+        """The text of the pages a found chunk lies on, and the chunk's offset in it."""
+        return self.kb.reads.page_context(chunk)
+
     def _statement_hits(
         self, question: str, terms: tuple[str, ...], corpus: Corpus, scoped: IdArray, mask: npt.NDArray[np.bool_]
     ) -> list[tuple[int, float]]:
@@ -202,10 +208,7 @@ class Retriever:
     ) -> RetrievalResult:
         mask = corpus.bm25.allowed_mask(allowed)
         n = int(mask.sum())
-        idf = {}
-        for term in terms:
-            df = corpus.bm25.document_frequency(term, mask)
-            idf[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
+        idf = {term: _idf(n, corpus.bm25.document_frequency(term, mask)) for term in terms}
         fit = 0.0 if unknown_names(question, idf) else _names_fit(hints, chunks, corpus)
         found = replace(features(terms, chunks, idf), fit=fit)
         model, judged = self.config.relevance_for(question), found
@@ -215,7 +218,22 @@ class Retriever:
             model, judged = BARE_RELEVANCE_MODEL, features(terms, chunks)
         probability = model.probability(judged)
         relevant = bool(chunks) and probability >= model.threshold
+        gloss = english_gloss(question) if is_mostly_cjk(question) else ""
+        if chunks and not relevant and gloss and model is self.config.relevance_cjk:
+            # A Chinese question about English documents shares no word with them: judge it also as
+            # the English question its glossary terms make.
+            relevant = self._english_relevant(gloss, hints, chunks, corpus, mask)
         return RetrievalResult(question, chunks, terms, match, found, probability, relevant, timings)
+
+    def _english_relevant(
+        self, gloss: str, hints: QueryHints, chunks: list[RetrievedChunk], corpus: Corpus, mask: npt.NDArray[np.bool_]
+    ) -> bool:
+        terms = tuple(content_terms(gloss))
+        n = int(mask.sum())
+        idf = {t: _idf(n, corpus.bm25.document_frequency(t, mask)) for t in terms}
+        fit = 0.0 if unknown_names(gloss, idf) else _names_fit(hints, chunks, corpus)
+        model = self.config.relevance
+        return model.probability(replace(features(terms, chunks, idf), fit=fit)) >= model.threshold
 
     def _embed(self, question: str) -> npt.NDArray[np.float32]:
         """Query vectors of recent questions are kept: follow-ups and evals repeat them."""
@@ -230,6 +248,11 @@ class Retriever:
             while len(self._vectors) > 1024:
                 self._vectors.popitem(last=False)
         return vector
+
+
+def _idf(n: int, df: int) -> float:
+    """BM25's IDF; 0 for a term found in no readable chunk."""
+    return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
 
 
 def _ms(since: float) -> float:

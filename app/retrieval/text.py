@@ -9,7 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 
-def _split(words: str) -> list[str]:
+def word_list(words: str) -> list[str]:
+    """A word list written as one string (easier to read and edit than a list literal)."""
     return words.split()
 
 
@@ -29,7 +30,7 @@ def _stem(word: str) -> str:
 # "how did ... compare", "outline the ...", "base your judgments on ...". Left in, they are rare
 # in filings, so BM25 gives them a high IDF and pulls in chunks that merely say "implications".
 ENGLISH_STOP_WORDS = frozenset(
-    _split(
+    word_list(
         """
         a about above after again against all also am an and any are as at be because been before being
         below between both but by can could did do does doing down during each either else etc ever few for
@@ -48,14 +49,14 @@ ENGLISH_STOP_WORDS = frozenset(
         provide provided question reflect reflected regarding related relate relying respect response round
         rounded say see separately shown show significant specific specifically state stated suggest
         summarize summarise tell term terms trend trends type types unit units use used using way well whole
-        latest recent recently
+        latest recent recently much many
         """
     )
 )
 ENGLISH_STOP_WORDS = frozenset(_stem(w) for w in ENGLISH_STOP_WORDS)  # compared after stemming
 
 CHINESE_STOP_WORDS = frozenset(
-    _split(
+    word_list(
         """
         的 了 是 在 和 与 及 或 而 也 都 就 被 把 对 于 为 以 之 其 中 上 下 这 那 哪 有 个 一 一个 些 又 并 等
         吗 呢 吧 啊 什么 哪些 哪个 哪里 哪一 哪年 多少 几

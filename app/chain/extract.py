@@ -1,0 +1,250 @@
+"""Extractive answers: the table row or sentence of the sources that answers the question, quoted
+exactly, with the period and unit its table header gives.
+
+    "Cash and cash equivalents: $49,605 million at September 30, 2023 ($53,888 million at
+     December 31, 2022) [1]"
+
+This works with any model, or none: nothing in it is generated. A row is chosen by how much of
+the question its label covers (in English, also for a Chinese question through the glossary), and
+its column by the period the question names (the quarter, unless it asks for six or nine months or
+the year; the latest date, unless it names one). A sentence is chosen by how much of the question
+it covers and whether it holds what the question asks for (a figure, a name, a date).
+"""
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from app.chain.citations import snippet_around
+from app.chain.facts import find_dates, find_figures, person_names
+from app.chain.pages import page_of
+from app.chain.sentences import Sentence, split_sentences
+from app.chain.tables import Period, Row, table_rows
+from app.retrieval.glossary import expanded_terms
+from app.retrieval.text import content_terms, is_mostly_cjk, word_list
+from app.types import Citation, Source
+from store.records import StoredChunk
+
+PageContext = Callable[[StoredChunk], tuple[str, int]]  # chunk -> (its pages' text, chunk's offset in it)
+
+# Words that place a question in time: they choose the column, not the row.
+_PERIOD_TERMS = frozenset(
+    word_list(
+        "quarter quarterly month end ended ending fiscal year annual period date as of first second third fourth "
+        "nine six three twelve first half ytd q1 q2 q3 q4 fy today current latest"
+    )
+) | frozenset(content_terms("季度 年度 财年 前九个月 上半年 截至 末 时"))
+_MONTH_WORDS = frozenset(
+    word_list("january february march april may june july august september october november december")
+)
+_GROUPS = (
+    ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|前九个月|前三季度", re.I)),
+    ("six", re.compile(r"six\s+months|first\s+half|\bh1\b|前六个月|上半年", re.I)),
+    ("twelve", re.compile(r"twelve\s+months|full\s+year|year\s+ended|fiscal\s+year\s+\d{4}\b(?!.*quarter)|全年", re.I)),
+    ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|季度", re.I)),
+)
+_WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
+_WHEN = re.compile(r"\bwhen\b|what\s+date|which\s+date|何时|什么时候|哪天|哪一天|日期", re.I)
+_HOW_MUCH = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
+
+CROSS_LANGUAGE_NOTE = {"zh": "以下为文档原文（英文），未经翻译："}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str  # the answer line, ending with its [n] marker
+    citation: Citation
+    score: float  # 0..1, how well it answers
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    terms: frozenset[str]  # content terms (with English ones for Chinese words and abbreviations)
+    group: str  # "three", "six", "nine", "twelve" or "" (not said)
+    dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
+    wants: str  # "figure", "name", "date" or ""
+
+    @classmethod
+    def parse(cls, question: str) -> "Question":
+        terms = frozenset(expanded_terms(question))
+        group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
+        dates = tuple((d.year, d.month, d.day) for d, _ in find_dates(question))
+        wants = "name" if _WHO.search(question) else "date" if _WHEN.search(question) else ""
+        if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
+            wants = "figure"
+        return cls(question, terms, group, dates, wants)
+
+    def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
+        """What a row or sentence must match: not the company or filing (the header says that),
+        not the period (the column says that)."""
+        identity = set(content_terms(f"{chunk.header} {chunk.file_name}"))
+        return frozenset(
+            t
+            for t in self.terms
+            if t not in identity and t not in _PERIOD_TERMS and t not in _MONTH_WORDS and not t.isdigit()
+        )
+
+
+def _coverage(wanted: frozenset[str], have: set[str]) -> float:
+    return len(wanted & have) / len(wanted) if wanted else 0.0
+
+
+def _period_fit(question: Question, period: Period | None) -> float:
+    if period is None:
+        return 0.0
+    score = 0.0
+    group = period.group.split(" ")[0] if period.group else ""
+    if question.group:
+        score += 2.0 if group == question.group or (question.group == "twelve" and group == "year") else 0.0
+    elif group in ("three", "quarter"):
+        score += 1.0  # "in the quarter" is what a 10-Q is about
+    for year, month, day in question.dates:
+        if period.year == year:
+            score += 1.0 + (1.0 if month is not None and period.month == month else 0.0)
+            score += 1.0 if day is not None and period.day == day else 0.0
+    return score
+
+
+def _when(period: Period | None) -> tuple[int, int, int]:
+    if period is None:
+        return (0, 0, 0)
+    return (period.year or 0, period.month or 0, period.day or 0)
+
+
+def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
+    amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
+    if row.currency and "$" not in amount and cell not in ("—", "–"):
+        amount = f"{row.currency}{amount}"
+    if row.unit and "%" not in cell and "per share" not in row.label.lower() and cell not in ("—", "–"):
+        return f"{amount} {row.unit}" + (" shares" if label_has_shares and "$" not in cell else "")
+    return amount
+
+
+def render_row(row: Row, column: int) -> str:
+    shares = "shares" in row.label.lower()
+    period = row.periods[column]
+    line = f"{row.label}: {_amount(row.cells[column], row, shares)}"
+    line += f" {period.text()}" if period is not None and period.text() else ""
+    # the same row's comparison period: same kind of period, another date
+    for other, cell in enumerate(row.cells):
+        theirs = row.periods[other]
+        if other != column and theirs is not None and period is not None and theirs.group == period.group:
+            line += f" ({_amount(cell, row, shares)} {theirs.text()})".replace("  ", " ")
+            break
+    return line
+
+
+def best_column(question: Question, row: Row) -> int:
+    return max(range(len(row.cells)), key=lambda i: (_period_fit(question, row.periods[i]), _when(row.periods[i]), -i))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    score: float
+    source: Source
+    text: str  # the answer line, without the marker
+    quote: str  # the passage's words that are quoted, for highlighting
+    offset: int  # in the chunk's text
+
+
+def _table_like(text: str) -> bool:
+    """Several lines of figures: a table that the sentence splitter ran together; rows answer it."""
+    return len(table_rows(text)) >= 2 or len(find_figures(text)) > 8
+
+
+class Extractor:
+    """`context` gives the text of a chunk's pages (the table header may sit in the chunk before);
+    without it the chunk's own text is read."""
+
+    def __init__(self, context: PageContext | None = None, min_score: float = 0.5, sources_read: int = 6) -> None:
+        self.context = context
+        self.min_score = min_score
+        self.sources_read = sources_read
+
+    def extract(self, question: str, sources: Sequence[Source]) -> Extracted | None:
+        asked = Question.parse(question)
+        candidates: list[Candidate] = []
+        for rank, source in enumerate(sources[: self.sources_read]):
+            decay = 1.0 - 0.03 * rank  # retrieval's order breaks near-ties
+            candidates += [
+                Candidate(c.score * decay, c.source, c.text, c.quote, c.offset)
+                for c in self._rows(asked, source) + self._sentences(asked, source)
+            ]
+        if not candidates:
+            return None
+        best = max(candidates, key=lambda c: c.score)
+        if best.score < self.min_score:
+            return None
+        chunk = best.source.chunk
+        sentence = Sentence(best.offset, best.offset + len(best.quote), best.quote)
+        citation = Citation(
+            n=best.source.n,
+            document=chunk.file_name,
+            document_id=chunk.document_id,
+            page=page_of(chunk, best.offset),
+            snippet=snippet_around(chunk.text, sentence),
+            sentence=" ".join(best.quote.split()),
+            score=round(best.score, 3),
+        )
+        text = f"{best.text} [{best.source.n}]"
+        if is_mostly_cjk(question) and not is_mostly_cjk(best.quote):
+            text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
+        return Extracted(text, citation, best.score)
+
+    def _page(self, chunk: StoredChunk) -> tuple[str, int]:
+        if self.context is None:
+            return chunk.text, 0
+        return self.context(chunk)
+
+    def _rows(self, asked: Question, source: Source) -> list[Candidate]:
+        if asked.wants not in ("figure", ""):
+            return []
+        chunk = source.chunk
+        wanted = asked.subject_terms(chunk)
+        if not wanted:
+            return []
+        page, at = self._page(chunk)
+        found = []
+        for row in table_rows(page):
+            offset = row.offset - at
+            if not 0 <= offset < len(chunk.text) or not row.label or row.cells == ("—",):
+                continue
+            label = set(content_terms(row.label))
+            if not label:
+                continue
+            recall = _coverage(wanted, label)
+            if recall == 0:
+                continue
+            precision = len(wanted & label) / len(label)
+            column = best_column(asked, row)
+            dated = 0.1 if row.periods[column] is not None else 0.0
+            score = 0.7 * recall + 0.2 * precision + dated
+            text = render_row(row, column)
+            found.append(Candidate(score, source, text, row.line, offset))
+        return found
+
+    def _sentences(self, asked: Question, source: Source) -> list[Candidate]:
+        chunk = source.chunk
+        wanted = asked.subject_terms(chunk)
+        if not wanted:
+            return []
+        found = []
+        for sentence in split_sentences(chunk.text):
+            flat = " ".join(sentence.text.split())
+            if len(flat) > 500 or len(flat) < 12 or _table_like(sentence.text):
+                continue
+            have = set(content_terms(flat))
+            recall = _coverage(wanted, have)
+            if recall == 0:
+                continue
+            holds = {
+                "figure": bool(find_figures(flat)),
+                "name": bool(person_names(flat)),
+                "date": any(d.month for d, _ in find_dates(flat)),
+                "": True,
+            }[asked.wants]
+            # A row states a figure with its period; a sentence about it comes second.
+            score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3)
+            found.append(Candidate(score, source, f"“{flat}”", sentence.text, sentence.start))
+        return found

@@ -1,0 +1,269 @@
+"""The checkable facts of a sentence: figures, dates and names, and whether a passage holds them.
+
+A figure matches in any of its usual forms: "49,605" in a table headed "(in millions)" supports
+"$49,605 million", "$49.6 billion" and "49,605"; parentheses and minus signs are the same
+magnitude. A date matches in any order of its parts ("September 30, 2023", "30 September 2023",
+"2023-09-30", "2023年9月30日"), also when a table prints the month and the year on different lines.
+A name (a capitalised word that does not open its sentence, or a run of them) matches when the
+passage has the word; an acronym also matches its spelt-out form (CEO: Chief Executive Officer).
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from app.retrieval.metadata import MONTHS
+from app.retrieval.text import word_list
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DATES: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
+    # (pattern, group numbers of year, month, day)
+    (re.compile(rf"\b({_MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE), (3, 1, 2)),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.I), (3, 2, 1)),
+    (re.compile(r"\b((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d)"), (1, 2, None)),
+    (re.compile(rf"\b({_MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None)),
+)
+_MONTH_DAY = re.compile(rf"\b({_MONTH})\s*(\d{{1,2}})\b", re.IGNORECASE)
+_YEAR = re.compile(r"(?<![\d,.])((?:19|20)\d{2})(?![\d,])")
+_SCALES = {
+    "thousand": Decimal(10) ** 3,
+    "k": Decimal(10) ** 3,
+    "千": Decimal(10) ** 3,
+    "万": Decimal(10) ** 4,
+    "million": Decimal(10) ** 6,
+    "mn": Decimal(10) ** 6,
+    "m": Decimal(10) ** 6,
+    "百万": Decimal(10) ** 6,
+    "billion": Decimal(10) ** 9,
+    "bn": Decimal(10) ** 9,
+    "b": Decimal(10) ** 9,
+    "亿": Decimal(10) ** 8,
+    "trillion": Decimal(10) ** 12,
+}
+# A number (optionally signed, bracketed, with a currency sign) and the scale word after it.
+_FIGURE = re.compile(
+    r"(?<![\w.,/-])[-−(]?\s?[$€£¥]?\s?[-−(]?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\)?"
+    r"(?:\s?(?P<pct>%|percent\b|个百分点)|\s?(?P<scale>thousand|million|billion|trillion|bn|mn|[mkb](?![\w])|千|万|亿|百万))?",
+    re.IGNORECASE,
+)
+# Numbers that are parts of codes ("Q3", "FY2024", "10-Q", "e5", "401(k)") are not figures.
+_CODE = re.compile(r"\b[A-Za-z]+\d+[A-Za-z\d]*\b|\b\d+[A-Za-z]+[A-Za-z\d]*\b|\b\d+-[A-Za-z]\b")
+_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
+# Scales tables carry in their headers: a bare "49,605" under "(in millions)" is $49.6 billion.
+_TABLE_SCALES = (Decimal(1), Decimal(10) ** 3, Decimal(10) ** 6, Decimal(10) ** 9)
+
+_NAME_WORD = re.compile(r"[A-Z][A-Za-z'’&.-]*[A-Za-z]|[A-Z]{2,}")
+_ACRONYMS = {
+    "ceo": "chief executive officer",
+    "cfo": "chief financial officer",
+    "coo": "chief operating officer",
+    "cto": "chief technology officer",
+    "cao": "chief accounting officer",
+    "eps": "earnings per share",
+    "r&d": "research and development",
+    "sg&a": "selling, general and administrative",
+    "pp&e": "property, plant and equipment",
+    "us": "united states",
+    "u.s": "united states",
+}
+# Capitalised words that are not names: sentence furniture and calendar words.
+_NOT_NAMES = frozenset(
+    word_list(
+        "i a an the this that these those it its in on at of for to and or but as by from with our we "
+        "they their there yes no not also however total net source sources answer note q fy "
+        "january february march april may june july august september october november december"
+    )
+) | frozenset(MONTHS)
+
+
+@dataclass(frozen=True)
+class Figure:
+    text: str
+    value: Decimal  # magnitude as written, without sign or scale
+    scale: Decimal | None  # from a scale word after it ("million"), None when bare
+    percent: bool
+    decimals: int  # digits after the point as written: the answer's rounding
+
+    def matches(self, other: "Figure") -> bool:
+        """Does `other` (from a passage) hold this figure (from an answer), in any usual form?"""
+        if self.percent != other.percent:
+            return False
+        if self.scale is None and other.scale is None:
+            return self.value == other.value
+        mine = self.value * (self.scale or 1)
+        theirs = [other.value * other.scale] if other.scale is not None else [other.value * s for s in _TABLE_SCALES]
+        unit = self.scale or Decimal(1)
+        step = Decimal(1).scaleb(-self.decimals)
+        return any((t / unit).quantize(step) == (mine / unit).quantize(step) for t in theirs)
+
+
+@dataclass(frozen=True)
+class DateFact:
+    text: str
+    year: int
+    month: int | None
+    day: int | None
+
+
+@dataclass(frozen=True)
+class Facts:
+    figures: tuple[Figure, ...]
+    dates: tuple[DateFact, ...]
+    names: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.figures or self.dates or self.names)
+
+
+def _month_number(word: str) -> int:
+    return MONTHS[word[:3].lower()]
+
+
+def find_dates(text: str) -> list[tuple[DateFact, tuple[int, int]]]:
+    """Dates with their spans, longest grammar first; then bare years."""
+    found: list[tuple[DateFact, tuple[int, int]]] = []
+    taken: list[tuple[int, int]] = []
+    for pattern, (y, m, d) in _DATES:
+        for match in pattern.finditer(text):
+            if any(s < match.end() and match.start() < e for s, e in taken):
+                continue
+            month_text = match.group(m)
+            month = int(month_text) if month_text.isdigit() else _month_number(month_text)
+            day = int(match.group(d)) if d is not None else None
+            if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+                continue
+            found.append((DateFact(match.group(0), int(match.group(y)), month, day), match.span()))
+            taken.append(match.span())
+    for match in _YEAR.finditer(text):
+        if not any(s <= match.start() < e for s, e in taken):
+            found.append((DateFact(match.group(0), int(match.group(1)), None, None), match.span()))
+            taken.append(match.span())
+    return found
+
+
+def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def find_figures(text: str) -> list[Figure]:
+    """Figures outside dates, codes and citation markers."""
+    spans = [span for _, span in find_dates(text)]
+    spans += [m.span() for m in _MARKER.finditer(text)] + [m.span() for m in _CODE.finditer(text)]
+    figures = []
+    for match in _FIGURE.finditer(_blank(text, spans)):
+        number = match.group("num").replace(",", "")
+        try:
+            value = Decimal(number)
+        except InvalidOperation:
+            continue
+        scale_word = (match.group("scale") or "").lower()
+        decimals = len(number.split(".")[1]) if "." in number else 0
+        figures.append(
+            Figure(match.group(0).strip(), value, _SCALES.get(scale_word), bool(match.group("pct")), decimals)
+        )
+    return figures
+
+
+def find_names(sentence: str) -> list[str]:
+    """Capitalised words that name something: not the sentence's first word unless the next word
+    is capitalised too ("Elon Musk is ..."), never sentence furniture."""
+    text = _MARKER.sub(" ", sentence)
+    words = list(_NAME_WORD.finditer(text))
+    names = []
+    for i, match in enumerate(words):
+        word = match.group(0).strip(".")
+        if word.lower() in _NOT_NAMES or len(word) < 2:
+            continue
+        opening = not text[: match.start()].strip(" \"'“(")
+        if opening:
+            follows = words[i + 1] if i + 1 < len(words) else None
+            joined = follows is not None and not text[match.end() : follows.start()].strip()
+            if not joined:
+                continue
+        names.append(word)
+    return names
+
+
+_PERSON = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?(?:\s+[A-Z][a-z'’-]+){1,2}\b")
+# Capitalised words of job titles, organisations and documents: not a person's name.
+_NOT_PERSON = frozenset(
+    word_list(
+        "executive vice president chief financial officer operating accounting principal director senior "
+        "general counsel corporate controller treasurer secretary chairman board company corporation inc "
+        "chair member committee officers directors the and of for form report quarterly annual item part "
+        "exhibit table contents notes note statements statement consolidated condensed total net united "
+        "states america street avenue road washington securities exchange commission act"
+    )
+)
+
+
+def person_names(text: str) -> list[str]:
+    """Runs of capitalised words that look like a person's name ("Patrick P. Gelsinger"), not a
+    title ("Chief Executive Officer") or a heading."""
+    names = []
+    for match in _PERSON.finditer(text):
+        words = [w.strip(".") for w in match.group(0).split()]
+        if not any(w.lower() in _NOT_PERSON or w.lower() in MONTHS for w in words):
+            names.append(" ".join(match.group(0).split()))
+    return names
+
+
+def facts_of(sentence: str) -> Facts:
+    dates = tuple(d for d, _ in find_dates(sentence))
+    return Facts(tuple(find_figures(sentence)), dates, tuple(dict.fromkeys(find_names(sentence))))
+
+
+class Passage:
+    """A passage's checkable contents, computed once for all the sentences checked against it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.flat = " ".join(text.split()).lower()
+        self.words = set(re.findall(r"[\w&'’.-]+", self.flat)) | set(re.findall(r"\w+", self.flat))
+        self.figures = find_figures(text)
+        dated = find_dates(text)
+        self.dates = [d for d, _ in dated]
+        self.years = {d.year for d in self.dates}
+        self.month_days = {(_month_number(m.group(1)), int(m.group(2))) for m in _MONTH_DAY.finditer(text)}
+        self.months = {month for month, _ in self.month_days} | {d.month for d in self.dates if d.month}
+
+    def has_figure(self, figure: Figure) -> bool:
+        return any(figure.matches(theirs) for theirs in self.figures)
+
+    def has_date(self, fact: DateFact) -> bool:
+        if fact.year not in self.years:
+            return False
+        if fact.month is None:
+            return True
+        for d in self.dates:
+            if d.year == fact.year and d.month == fact.month and (fact.day is None or d.day in (None, fact.day)):
+                return True
+        # A table prints "September 30," over its columns and the years on the next line.
+        if fact.day is None:
+            return fact.month in self.months
+        return (fact.month, fact.day) in self.month_days
+
+    def has_name(self, name: str) -> bool:
+        word = name.lower().strip(".")
+        if word in self.words or word.rstrip("’'s") in self.words:
+            return True
+        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", self.flat):
+            return True
+        expansion = _ACRONYMS.get(word)
+        return expansion is not None and expansion in self.flat
+
+
+def unsupported(facts: Facts, passages: Iterable[Passage]) -> list[str]:
+    """The facts that none of `passages` holds, as written."""
+    held = list(passages)
+    missing = [f.text for f in facts.figures if not any(p.has_figure(f) for p in held)]
+    missing += [d.text for d in facts.dates if not any(p.has_date(d) for p in held)]
+    missing += [n for n in facts.names if not any(p.has_name(n) for p in held)]
+    return missing

@@ -1,0 +1,143 @@
+"""Rows of the tables in a page's pypdf text, each figure labelled with its column's period.
+
+Financial statements come out of pypdf as one line per row ("Cash and cash equivalents $ 53,888
+$ 49,605") under header lines that name the periods, in one of a few layouts:
+
+    December 31, 2022 September 30, 2023                one date per column
+    Three Months Ended / September 30, / 2022 2023 2022 2023    groups, month-days, then years
+    Three Months Ended Nine Months Ended / July 1, / 2023 / June 25, / 2022 / ...   a date per column
+
+A header is every non-row line since the previous row; a table continues under the last header
+that named periods until another one does. The unit comes from the page's "(in millions ...)".
+"""
+
+import re
+from dataclasses import dataclass
+
+from app.retrieval.metadata import MONTHS
+from app.retrieval.text import word_list
+
+_CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|—|–"
+_ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
+_ONE_CELL = re.compile(_CELL)
+_GROUP = re.compile(
+    r"\b(three|six|nine|twelve|3|6|9|12)\s+months\s+ended|\b(?:fiscal\s+)?(year)\s+ended|\b(quarter)\s+ended",
+    re.IGNORECASE,
+)
+_MONTH_DAY = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s*(\d{1,2})\b(?:[ \t]*,[ \t]*((?:19|20)\d{2})\b)?",
+    re.IGNORECASE,
+)
+_YEAR = re.compile(r"(?<![\d,.$])((?:19|20)\d{2})(?![\d,])")
+_UNIT = re.compile(r"in\s+(thousands|millions|billions)", re.IGNORECASE)
+# Rows that count things, not dollars, in a dollar table: shares, people, percentages.
+_COUNTED = re.compile(r"\bshares?\b|^(?:basic|diluted)$|employees|headcount|%|percent", re.IGNORECASE)
+_GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
+
+
+@dataclass(frozen=True)
+class Period:
+    group: str  # "three months ended", "year ended", "" (a balance sheet's date)
+    month: int | None
+    day: int | None
+    year: int | None
+
+    def text(self) -> str:
+        when = ""
+        if self.month is not None:
+            name = MONTH_NAMES[self.month - 1]
+            when = f"{name} {self.day}, {self.year}" if self.day else f"{name} {self.year}"
+        elif self.year is not None:
+            when = str(self.year)
+        if self.group:
+            return f"for the {self.group} {when}".strip()
+        return f"at {when}" if when else ""
+
+
+MONTH_NAMES = word_list("January February March April May June July August September October November December")
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    cells: tuple[str, ...]  # as printed: "$ 49,605", "(1,577)", "—"
+    periods: tuple[Period | None, ...]  # one per cell, None where the header did not say
+    unit: str  # "million", "thousand", "" when the page names none
+    currency: str  # "$" when the row's table is in dollars (its first rows print the sign)
+    line: str  # the row as printed
+    offset: int  # where the line starts in the page text
+
+
+def _cells(text: str) -> list[str]:
+    return [" ".join(m.group(0).split()) for m in _ONE_CELL.finditer(text)]
+
+
+def _is_header_only(label: str) -> bool:
+    """A line whose 'label' is only period words ("September 30, 2022 2023") is a header."""
+    rest = _MONTH_DAY.sub(" ", _GROUP.sub(" ", label))
+    rest = re.sub(r"[\s,()]|unaudited|ended|and", "", rest, flags=re.IGNORECASE)
+    return not rest
+
+
+def _only_years(cells: str) -> bool:
+    """ "... Sep 30, 2023 Oct 1,\n2022" ends in a year, not a figure: a header line."""
+    return all(_YEAR.fullmatch(cell) for cell in _cells(cells))
+
+
+def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | None:
+    """Each column's period from the header lines above a row, or None when they name none."""
+    groups = [
+        (_GROUP_WORDS.get(g.group(1) or "", g.group(1) or "").lower() + " months ended")
+        if g.group(1)
+        else ("year ended" if g.group(2) else "quarter ended")
+        for g in _GROUP.finditer(header)
+    ]
+    month_days = [(MONTHS[m.group(1)[:3].lower()], int(m.group(2))) for m in _MONTH_DAY.finditer(header)]
+    years = [int(m.group(1)) for m in _YEAR.finditer(header)]  # also those printed after a month-day
+    if not month_days and not years:
+        return None
+    if len(years) != columns and not (len(years) == 1 and len(month_days) <= 1):
+        return tuple(Period(groups[0], None, None, None) for _ in range(columns)) if len(groups) == 1 else None
+    periods: list[Period | None] = []
+    for i in range(columns):
+        group = groups[i * len(groups) // columns] if groups and columns % len(groups) == 0 else ""
+        month = day = None
+        if month_days:
+            month, day = month_days[i * len(month_days) // columns] if columns % len(month_days) == 0 else (None, None)
+        periods.append(Period(group, month, day, years[i] if len(years) == columns else years[0]))
+    return tuple(periods)
+
+
+def table_rows(page: str) -> list[Row]:
+    """Rows with figures on a page, each cell labelled with its period where the header says."""
+    rows: list[Row] = []
+    header: list[str] = []
+    current: dict[int, tuple[Period | None, ...]] = {}  # columns -> periods of the table in force
+    unit = ""
+    dollars = False  # the table in force printed "$" on a row
+    offset = 0
+    for line in page.split("\n"):
+        start, offset = offset, offset + len(line) + 1
+        found_unit = _UNIT.search(line)
+        if found_unit:
+            unit = found_unit.group(1).lower().rstrip("s")
+        stripped = line.strip()
+        match = _ROW.match(stripped)
+        if match is None or _is_header_only(match.group("label")) or _only_years(match.group("cells")):
+            header.append(stripped)
+            continue
+        cells = _cells(match.group("cells"))
+        if header:
+            block = "\n".join(header)
+            for columns in {len(cells), 2, 3, 4}:
+                periods = _header_periods(block, columns)
+                if periods is not None:
+                    current[columns] = periods
+                    dollars = False
+            header = []
+        dollars = dollars or "$" in match.group("cells")
+        periods = current.get(len(cells), (None,) * len(cells))
+        label = match.group("label").strip(" .:")
+        currency = "$" if dollars and not _COUNTED.search(label) else ""
+        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start))
+    return rows

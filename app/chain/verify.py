@@ -1,0 +1,92 @@
+"""Check every sentence of an answer against the passages it cites before it is shown as fact.
+
+A sentence is kept when (1) each figure, date and name in it occurs in a passage it cites (a
+sentence without a marker is checked against every source and gets the marker of the one that
+holds it), and (2) a passage sentence it cites carries most of its words. A sentence that says little
+on its own ("The answer is 18.3 billion.") is read with the question's words, so its figure must
+stand beside what was asked. Everything else is dropped, with the reason.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.chain.citations import MARKER, marker_numbers
+from app.chain.facts import Passage, facts_of, unsupported
+from app.chain.sentences import content_words, split_sentences, support
+from app.types import CheckedSentence, Source
+
+# Words the model wraps answers in; they claim nothing about the documents.
+FILLER = content_words(
+    "answer source sources information according document documents based provided passage passages "
+    "question context text here following given mentioned states stated says"
+)
+MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
+MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
+
+
+@dataclass
+class _Held:
+    source: Source
+    passage: Passage
+    units: list[set[str]]  # content words of each sentence (and each table line) of the passage
+
+
+def _units(text: str) -> list[set[str]]:
+    """Each sentence, and each line of one that spans several (a table's rows run together)."""
+    units = []
+    for sentence in split_sentences(text):
+        units.append(content_words(sentence.text))
+        lines = sentence.text.split("\n")
+        if len(lines) > 2:
+            units += [content_words(line) for line in lines]
+    return units
+
+
+class AnswerChecker:
+    def __init__(self, sources: Sequence[Source], min_support: float = MIN_SUPPORT) -> None:
+        self.min_support = min_support
+        self.held = {s.n: _Held(s, Passage(f"{s.chunk.header}\n{s.chunk.text}"), _units(s.chunk.text)) for s in sources}
+
+    def check(self, text: str, question: str) -> list[CheckedSentence]:
+        checked: list[CheckedSentence] = []
+        asked = content_words(question) - FILLER
+        for sentence in split_sentences(text):
+            plain = " ".join(MARKER.sub(" ", sentence.text).split())
+            if not content_words(plain):
+                continue  # a lone marker or punctuation: nothing to claim
+            checked.append(self._one(sentence.text, plain, asked))
+        return checked
+
+    def _one(self, written: str, plain: str, asked: set[str]) -> CheckedSentence:
+        cited = [n for n in marker_numbers(written) if n in self.held]
+        facts = facts_of(plain)
+        claim = content_words(plain) - FILLER
+        if len({w for w in claim if not any(ch.isdigit() for ch in w)}) < MIN_OWN_WORDS:
+            claim |= asked
+        candidates = cited or list(self.held)
+        best: tuple[float, int] | None = None
+        missing_everywhere: list[str] | None = None
+        for n in candidates:
+            held = self.held[n]
+            missing = unsupported(facts, [held.passage])
+            if missing:
+                missing_everywhere = missing if missing_everywhere is None else missing_everywhere
+                continue
+            score = max((support(claim, unit) for unit in held.units), default=0.0)
+            if best is None or score > best[0]:
+                best = (score, n)
+        if best is None:
+            what = ", ".join(dict.fromkeys(missing_everywhere or []))
+            where = "its cited passages" if cited else "any source"
+            reason = f"{what} is in none of {where}" if what else "no source holds it"
+            return CheckedSentence(written.strip(), False, reason, tuple(cited))
+        score, n = best
+        if score < self.min_support:
+            reason = f"the cited passage carries {round(score * 100)}% of what it says"
+            return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
+        shown = written.strip() if cited else f"{written.strip()} [{n}]"
+        return CheckedSentence(shown, True, "", tuple(cited or [n]))
+
+
+def kept_text(checked: Sequence[CheckedSentence]) -> str:
+    return " ".join(c.text for c in checked if c.verified)

@@ -1,0 +1,181 @@
+"""Query terms across languages and abbreviations: a Chinese question about an English filing
+shares no word with it, and "CEO" shares none with "Chief Executive Officer".
+
+The dense search (multilingual e5) already crosses languages; keyword search, the relevance gate
+and the extractive answer read words, so they get the question's terms in English as well. The
+glossary covers company and corporate-finance vocabulary (what employees ask of filings, reports
+and policies); a term outside it is simply not translated, and dense retrieval still finds the page.
+"""
+
+import re
+
+from app.retrieval.text import content_terms, word_list
+
+# Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
+# over "现金".
+CHINESE_TO_ENGLISH: dict[str, str] = {
+    # companies
+    "苹果": "apple",
+    "亚马逊": "amazon",
+    "英特尔": "intel",
+    "微软": "microsoft",
+    "英伟达": "nvidia",
+    "辉达": "nvidia",
+    "谷歌": "google alphabet",
+    "特斯拉": "tesla",
+    "脸书": "facebook meta",
+    # statements and lines
+    "资产负债表": "balance sheet",
+    "利润表": "statement of operations income",
+    "损益表": "statement of operations income",
+    "现金流量表": "statement of cash flows",
+    "净销售额": "total net sales",
+    "销售额": "net sales",
+    "营业收入": "revenue",
+    "营收": "revenue",
+    "总收入": "total revenue",
+    "收入": "revenue",
+    "净利润": "net income",
+    "净收入": "net income",
+    "净亏损": "net loss",
+    "亏损": "loss",
+    "利润": "income",
+    "毛利率": "gross margin",
+    "毛利": "gross margin",
+    "营业利润": "operating income",
+    "经营利润": "operating income",
+    "营业费用": "operating expenses",
+    "运营费用": "operating expenses",
+    "销售成本": "cost of sales",
+    "现金及现金等价物": "cash and cash equivalents",
+    "现金等价物": "cash equivalents",
+    "现金": "cash",
+    "有价证券": "marketable securities",
+    "存货": "inventories",
+    "库存": "inventories",
+    "总资产": "total assets",
+    "资产": "assets",
+    "总负债": "total liabilities",
+    "负债": "liabilities",
+    "股东权益": "stockholders shareholders equity",
+    "长期债务": "long-term debt",
+    "债务": "debt",
+    "应收账款": "accounts receivable",
+    "应付账款": "accounts payable",
+    "商誉": "goodwill",
+    "研发费用": "research and development",
+    "研发": "research and development",
+    "研究与开发": "research and development",
+    "所得税": "income taxes",
+    "经营活动": "operating activities",
+    "投资活动": "investing activities",
+    "筹资活动": "financing activities",
+    "融资活动": "financing activities",
+    "现金流量净额": "net cash provided by",
+    "现金流量": "cash flows",
+    "现金流": "cash flows",
+    "资本支出": "purchases of property and equipment",
+    "不动产和设备": "property and equipment",
+    "物业和设备": "property and equipment",
+    "股息": "dividends",
+    "分红": "dividends",
+    "每股收益": "earnings per share",
+    "稀释": "diluted",
+    "回购": "repurchase",
+    "流通股": "shares outstanding",
+    "已发行": "outstanding",
+    "股票": "stock shares",
+    "股份": "shares",
+    "普通股": "common stock",
+    "员工": "employees",
+    "雇员": "employees",
+    "裁员": "employees reduction",
+    # people and roles
+    "首席执行官": "chief executive officer",
+    "首席财务官": "chief financial officer",
+    "首席会计官": "chief accounting officer",
+    "首席运营官": "chief operating officer",
+    "首席技术官": "chief technology officer",
+    "总裁": "president",
+    "董事长": "chairman",
+    "董事": "director",
+    "签署": "signed",
+    # periods
+    "季度": "quarter three months",
+    "前九个月": "nine months",
+    "前六个月": "six months",
+    "上半年": "six months",
+    "财年": "fiscal year",
+    "年度": "year",
+    # businesses
+    "数据中心": "data center",
+    "游戏": "gaming",
+    "云服务": "cloud services",
+    "广告": "advertising",
+    "服务": "services",
+    "产品": "products",
+    "诉讼": "litigation",
+}
+# Abbreviations people type for what documents spell out.
+ABBREVIATIONS: dict[str, str] = {
+    "ceo": "chief executive officer",
+    "cfo": "chief financial officer",
+    "cao": "chief accounting officer",
+    "coo": "chief operating officer",
+    "cto": "chief technology officer",
+    "eps": "earnings per share",
+    "capex": "purchases of property and equipment",
+    "r&d": "research and development",
+    "sg&a": "selling general and administrative",
+    "pp&e": "property plant and equipment",
+    "cogs": "cost of sales",
+    "aws": "amazon web services",
+    "ytd": "year to date",
+}
+_ABBREVIATION_WORD = re.compile(r"[a-z][a-z&]*")
+_BY_LENGTH = sorted(CHINESE_TO_ENGLISH, key=len, reverse=True)
+
+
+def english_phrases(question: str) -> list[str]:
+    """The English phrases the question's Chinese vocabulary and abbreviations stand for."""
+    phrases: list[str] = []
+    rest = question
+    for phrase in _BY_LENGTH:
+        if phrase in rest:
+            phrases.append(CHINESE_TO_ENGLISH[phrase])
+            rest = rest.replace(phrase, " ")  # "现金及现金等价物" is not also "现金"
+    words = set(_ABBREVIATION_WORD.findall(question.lower()))
+    phrases += [spelt for short, spelt in ABBREVIATIONS.items() if short in words]
+    return phrases
+
+
+_CHINESE_QUARTER = re.compile(r"(?:((?:19|20)\d{2})\s*(?:财年|年)?\s*)?第\s*([一二三四1-4])\s*(?:财季|季度|季)")
+_CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*财年")
+_CHINESE_DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?")
+_NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
+_MONTHS = word_list("January February March April May June July August September October November December")
+
+
+def english_gloss(question: str) -> str:
+    """A Chinese question's companies, terms, dates and periods in English words, for the parts of
+    retrieval that match words (document metadata, keyword search, the relevance gate); "" when
+    the question has none of them."""
+    parts = english_phrases(question)
+    for match in _CHINESE_DATE.finditer(question):
+        month = int(match.group(2))
+        if 1 <= month <= 12:
+            day = f" {int(match.group(3))}," if match.group(3) else ""
+            parts.append(f"{_MONTHS[month - 1]}{day} {match.group(1)}")
+    for match in _CHINESE_QUARTER.finditer(question):
+        number = _NUMERAL.get(match.group(2)) or int(match.group(2))
+        parts.append(f"Q{number} fiscal {match.group(1)}" if match.group(1) else f"Q{number}")
+    parts += [f"fiscal {year}" for year in _CHINESE_FISCAL_YEAR.findall(question)]
+    return " ".join(parts)
+
+
+def expanded_terms(question: str) -> list[str]:
+    """The question's own content terms, then those of its English phrases (no repeats)."""
+    terms = content_terms(question)
+    for phrase in english_phrases(question):
+        terms += content_terms(phrase)
+    return list(dict.fromkeys(terms))

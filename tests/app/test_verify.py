@@ -1,0 +1,218 @@
+"""Nothing unsupported reaches a user: the fake model makes up names and figures, and what is shown
+is only what the cited pages hold (or an honest 'could not find a verified answer' with passages).
+Also the facts grammar (figures in their usual forms, dates, names) and the extractive answers on
+real filing pages."""
+
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from app.chain.extract import Extractor
+from app.chain.facts import Passage, facts_of, person_names, unsupported
+from app.chain.prompts import UNVERIFIED_TEXT
+from app.chain.rag import Turn
+from app.chain.tables import table_rows
+from app.types import ANSWERED, NOT_FOUND, UNVERIFIED, RetrievedChunk, Source
+from store.records import StoredChunk
+from tests.app.test_chain import ALICE, chunk, hit
+from tests.app.test_chain import make_chain as make_any_chain
+
+SEC = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "sec-10-q" / "docs"
+
+def filing(text: str, *, cid: int, name: str, pages: tuple[int, int], company: str) -> StoredChunk:
+    return StoredChunk(cid, cid * 10, name, 0, f"{company} | 10-Q", text, pages[0], pages[1], 0, len(text))
+
+
+BALANCE = filing(
+    "AMAZON.COM, INC.\nCONSOLIDATED BALANCE SHEETS\n(in millions, except per share data)\n"
+    "December 31, 2022 September 30, 2023\nASSETS\nCurrent assets:\n"
+    "Cash and cash equivalents $ 53,888 $ 49,605\nMarketable securities 16,138 14,564\n"
+    "Inventories 34,405 35,406\nTotal assets $ 462,675 $ 486,883\n",
+    cid=1,
+    name="2023 Q3 AMZN.pdf",
+    pages=(6, 6),
+    company="Amazon.com, Inc.",
+)
+FOREIGN = filing(
+    "As of September 30, 2023, cash, cash equivalents, restricted cash, and marketable securities held "
+    "by foreign subsidiaries was $18.3 billion.",
+    cid=2,
+    name="2023 Q3 AMZN.pdf",
+    pages=(22, 22),
+    company="Amazon.com, Inc.",
+)
+SIGNATURES = filing(
+    "INTEL CORPORATION (Registrant)\nDate: October 26, 2023 By: /s/ PATRICK P. GELSINGER\n"
+    "Patrick P. Gelsinger Chief Executive Officer and Director.",
+    cid=3,
+    name="2023 Q3 INTC.pdf",
+    pages=(52, 52),
+    company="Intel Corporation",
+)
+
+
+def make_chain(retrieved: list[RetrievedChunk], reply: object = None, **settings: object) -> tuple:  # type: ignore[type-arg]
+    """The test chain, judging every retrieval relevant: these tests are about what is shown."""
+    chain, engine, retriever = make_any_chain(retrieved, reply, **settings)
+    chain.relevance = lambda question, chunks: True  # type: ignore[assignment]
+    return chain, engine, retriever
+
+
+# ---- the facts grammar ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claim", "held"),
+    [
+        ("Cash was $49,605 million.", True),
+        ("Cash was $49.6 billion.", True),
+        ("Cash was 49,605.", True),
+        ("Cash was $50 billion.", True),  # a rounding of 49,605 million people accept
+        ("Cash was $12,693 million.", False),
+        ("Cash was $49.7 billion.", False),
+        ("Cash was 365.000000000000001.", False),
+        ("It was 5% higher.", False),  # no percentage on the page
+    ],
+)
+def test_figures_match_in_their_usual_forms_only(claim: str, held: bool) -> None:
+    passage = Passage(BALANCE.text)
+    assert (not unsupported(facts_of(claim), [passage])) is held
+
+
+def test_dates_match_in_any_order_and_across_table_header_lines() -> None:
+    passage = Passage("Three Months Ended\nSeptember 30,\n2022 2023\nNet sales 127,101 143,083")
+    for held in ("September 30, 2023", "30 September 2023", "2023-09-30", "2023年9月30日", "September 2023"):
+        assert not unsupported(facts_of(f"It ended on {held}."), [passage]), held
+    assert unsupported(facts_of("It ended on October 1, 2023."), [passage]) == ["October 1, 2023"]
+
+
+def test_made_up_names_are_found_and_acronyms_match_their_spelling() -> None:
+    passage = Passage(SIGNATURES.text)
+    assert unsupported(facts_of("The CEO of Intel is Elon Musk."), [passage]) == ["Elon", "Musk"]
+    assert unsupported(facts_of("The CEO of Intel is Patrick Bombach."), [passage]) == ["Bombach"]
+    assert not unsupported(facts_of("The CEO of Intel is Patrick P. Gelsinger."), [passage])
+    assert person_names("Executive Vice President and Chief Financial Officer") == []
+    assert person_names("By: /s/ David Zinsner") == ["David Zinsner"]
+
+
+# ---- the chain: made-up answers never shown ---------------------------------------------
+
+
+def test_a_made_up_name_with_no_source_becomes_could_not_verify_with_passages() -> None:
+    chain, _, _ = make_chain([hit(SIGNATURES)], reply="The CEO of Intel is Elon Musk.")
+    answer = chain.invoke(Turn("Who is Intel's CEO?", ALICE))
+    assert answer.outcome == UNVERIFIED and not answer.found and answer.text == UNVERIFIED_TEXT
+    assert "Musk" not in answer.text
+    assert [(c.document, c.page) for c in answer.citations] == [("2023 Q3 INTC.pdf", 52)]
+    assert "Gelsinger" in answer.citations[0].sentence  # the passage's best sentence, highlighted
+    [dropped] = answer.dropped
+    assert dropped.text == "The CEO of Intel is Elon Musk." and "Elon, Musk" in dropped.reason
+
+
+def test_a_wrong_figure_on_a_real_citation_is_dropped_and_the_true_sentence_kept() -> None:
+    reply = "Cash and cash equivalents were $49,605 million at September 30, 2023 [1]. Inventories were 12,693 [1]."
+    chain, _, _ = make_chain([hit(BALANCE)], reply=reply)
+    answer = chain.invoke(Turn("How much cash did Amazon have at the end of the quarter?", ALICE))
+    assert answer.outcome == ANSWERED and answer.method == "generated"
+    assert answer.text == "Cash and cash equivalents were $49,605 million at September 30, 2023 [1]."
+    assert [c.text for c in answer.dropped] == ["Inventories were 12,693 [1]."]
+    assert "12,693" in answer.dropped[0].reason
+
+
+def test_a_bare_figure_from_the_wrong_passage_is_not_taken_for_the_answer() -> None:
+    """'The answer is: 18.3 billion. [2]': the figure is on page 22, but about foreign subsidiaries'
+    holdings; read with the question, the passage does not carry it. The quoted balance-sheet row
+    answers instead."""
+    chain, _, _ = make_chain([hit(BALANCE), hit(FOREIGN)], reply="The answer is: 18.3 billion. [2]")
+    answer = chain.invoke(Turn("How much cash did Amazon have at the end of the quarter?", ALICE))
+    assert answer.outcome == ANSWERED and answer.method == "extractive"
+    assert "18.3" not in answer.text and "$49,605 million at September 30, 2023" in answer.text
+    assert answer.citations[0].page == 6 and answer.dropped
+
+
+def test_an_unmarked_true_sentence_gets_the_marker_of_the_source_that_holds_it() -> None:
+    chain, _, _ = make_chain([hit(chunk("Filler words here.", cid=9)), hit(BALANCE)], reply="Inventories were 35,406.")
+    answer = chain.invoke(Turn("What were Amazon's inventories?", ALICE))
+    assert answer.text == "Inventories were 35,406. [2]" and answer.citations[0].page == 6
+
+
+def test_extractive_mode_quotes_the_row_with_period_and_unit_without_asking_the_model() -> None:
+    chain, engine, _ = make_chain([hit(BALANCE)], answer_mode="extractive")
+    answer = chain.invoke(Turn("How much cash did Amazon have at the end of the quarter?", ALICE))
+    assert engine.generated == []  # the quote answered: no generation
+    assert answer.method == "extractive" and answer.text == (
+        "Cash and cash equivalents: $49,605 million at September 30, 2023 ($53,888 million at December 31, 2022) [1]"
+    )
+    assert answer.citations[0].sentence == "Cash and cash equivalents $ 53,888 $ 49,605"
+
+
+def test_a_chinese_question_about_an_english_page_is_answered_with_the_quote_and_a_note() -> None:
+    chain, _, _ = make_chain([hit(BALANCE)], answer_mode="extractive")
+    answer = chain.invoke(Turn("亚马逊2023年9月30日的现金及现金等价物有多少？", ALICE))
+    assert answer.outcome == ANSWERED and answer.text.startswith("以下为文档原文（英文），未经翻译：")
+    assert "$49,605 million at September 30, 2023" in answer.text
+
+
+def test_the_model_refusing_is_still_not_found() -> None:
+    chain, _, _ = make_chain([hit(BALANCE)], reply="This is not in the knowledge base.")
+    answer = chain.invoke(Turn("What is the parental leave policy?", ALICE))
+    assert answer.outcome == NOT_FOUND and not answer.found
+
+
+# ---- real filing pages --------------------------------------------------------------------
+
+
+def _page(name: str, page: int) -> str:
+    if not (SEC / name).is_file():
+        pytest.skip(f"{SEC / name} is not available")
+    return pypdf.PdfReader(SEC / name).pages[page - 1].extract_text()
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "label", "periods"),
+    [
+        ("2023 Q3 AMZN.pdf", 6, "Cash and cash equivalents", ["at December 31, 2022", "at September 30, 2023"]),
+        ("2023 Q1 NVDA.pdf", 5, "Cash and cash equivalents", ["at April 30, 2023", "at January 29, 2023"]),
+        (
+            "2023 Q3 AAPL.pdf",
+            4,
+            "Total net sales",
+            [
+                "for the three months ended July 1, 2023",
+                "for the three months ended June 25, 2022",
+                "for the nine months ended July 1, 2023",
+                "for the nine months ended June 25, 2022",
+            ],
+        ),
+        (
+            "2023 Q3 AMZN.pdf",
+            4,
+            "Total net sales",
+            [
+                "for the three months ended September 30, 2022",
+                "for the three months ended September 30, 2023",
+                "for the nine months ended September 30, 2022",
+                "for the nine months ended September 30, 2023",
+            ],
+        ),
+    ],
+)
+def test_statement_rows_get_their_column_periods_from_real_pypdf_text(
+    name: str, page: int, label: str, periods: list[str]
+) -> None:
+    row = next(r for r in table_rows(_page(name, page)) if r.label == label)
+    assert [p.text() if p else None for p in row.periods] == periods and row.unit == "million"
+
+
+def test_nine_months_and_a_named_date_choose_the_column() -> None:
+    text = _page("2023 Q3 AAPL.pdf", 4)
+    page = StoredChunk(1, 1, "2023 Q3 AAPL.pdf", 0, "Apple Inc. | 10-Q", text, 4, 4, 0, len(text))
+    sources = [Source(1, RetrievedChunk(page, 1.0))]
+    extractor = Extractor()
+    quarter = extractor.extract("What were Apple's total net sales in the quarter?", sources)
+    nine = extractor.extract("What were Apple's total net sales in the first nine months of fiscal 2023?", sources)
+    old = extractor.extract("What were Apple's total net sales for the quarter ended June 25, 2022?", sources)
+    assert quarter and quarter.text.startswith("Total net sales: $81,797 million for the three months ended July 1")
+    assert nine and nine.text.startswith("Total net sales: $293,787 million for the nine months ended July 1, 2023")
+    assert old and old.text.startswith("Total net sales: $82,959 million for the three months ended June 25, 2022")
