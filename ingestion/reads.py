@@ -16,7 +16,7 @@ from ingestion.index import VectorIndex
 from ingestion.types import Embedder
 from store import chunks
 from store.engine import Database
-from store.records import SearchHit, StoredChunk, UserInfo
+from store.records import PageText, SearchHit, StoredChunk, UserInfo
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +41,27 @@ class ChunkReads:
         with self.db.session() as session:
             return chunks.get_chunks(session, ids)
 
-    def page_context(self, chunk: StoredChunk) -> tuple[str, int]:
-        """The text of the pages `chunk` lies on (the chunks around it joined, overlaps removed)
-        and where `chunk` starts in it: a table's header may be in the chunk before. Only for a
-        chunk the reader may already read: the pages are of the same document."""
+    def page_context(self, chunk: StoredChunk) -> PageText:
+        """The text of the pages `chunk` lies on, and where `chunk` starts in it. Only for a chunk
+        the reader may already read: the pages are of the same document."""
         with self.db.session() as session:
             around = chunks.chunks_on_pages(session, chunk.document_id, chunk.page_start, chunk.page_end)
         text, end, begin = "", None, None
+        starts: list[tuple[int, int]] = []
         for piece in around:
-            body, at = piece.text, piece.char_start
-            if end is not None and at < end:
-                body, at = body[end - at :], end  # the part the previous chunk already gave
+            cut = end - piece.char_start if end is not None and piece.char_start < end else 0
+            body = piece.text[cut:]  # the part the previous chunk did not already give
             if begin is None:
-                begin = at
+                begin = piece.char_start
+            at = len(text)
+            breaks = piece.page_breaks if len(piece.page_breaks) == piece.page_end - piece.page_start else ()
+            starts.append((at, piece.page_start + sum(1 for b in breaks if b <= cut)))
+            starts += [(at + b - cut, piece.page_start + i + 1) for i, b in enumerate(breaks) if b > cut]
             text += body
-            end = at + len(body)
+            end = piece.char_start + cut + len(body)
         if begin is None or not begin <= chunk.char_start <= begin + len(text):
-            return chunk.text, 0
-        return text, chunk.char_start - begin
+            return PageText(chunk.text, 0, ((0, chunk.page_start),))
+        return PageText(text, chunk.char_start - begin, tuple(sorted(set(starts))))
 
     def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
         """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""

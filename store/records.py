@@ -93,6 +93,24 @@ class StoredChunk:
         return embedding_text(self.header, self.text)
 
 
+@dataclass(frozen=True)
+class PageText:
+    """The text of the pages a chunk lies on (the chunks around it joined, overlaps removed): a
+    table's header may sit in the chunk before the row a search found."""
+
+    text: str
+    chunk_offset: int  # where the chunk asked about starts in `text`
+    page_starts: tuple[tuple[int, int], ...]  # (offset in `text`, 1-based page), ascending
+
+    def page_at(self, offset: int) -> int:
+        page = self.page_starts[0][1] if self.page_starts else 1
+        for start, number in self.page_starts:
+            if start > offset:
+                break
+            page = number
+        return page
+
+
 def embedding_text(header: str, body: str) -> str:
     return f"{header}\n{body}" if header else body
 

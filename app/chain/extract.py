@@ -13,19 +13,18 @@ it covers and whether it holds what the question asks for (a figure, a name, a d
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.chain.citations import snippet_around
 from app.chain.facts import find_dates, find_figures, person_names
-from app.chain.pages import page_of
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.tables import Period, Row, table_rows
 from app.retrieval.glossary import expanded_terms
-from app.retrieval.text import content_terms, is_mostly_cjk, word_list
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
-from store.records import StoredChunk
+from store.records import PageText, StoredChunk
 
-PageContext = Callable[[StoredChunk], tuple[str, int]]  # chunk -> (its pages' text, chunk's offset in it)
+PageContext = Callable[[StoredChunk], PageText]  # chunk -> the text of its pages
 
 # Words that place a question in time: they choose the column, not the row.
 _PERIOD_TERMS = frozenset(
@@ -79,10 +78,15 @@ class Question:
         """What a row or sentence must match: not the company or filing (the header says that),
         not the period (the column says that)."""
         identity = set(content_terms(f"{chunk.header} {chunk.file_name}"))
+        other_script = CJK_CHAR.search(chunk.text) is None  # an English page: a Chinese question's English terms
         return frozenset(
             t
             for t in self.terms
-            if t not in identity and t not in _PERIOD_TERMS and t not in _MONTH_WORDS and not t.isdigit()
+            if t not in identity
+            and t not in _PERIOD_TERMS
+            and t not in _MONTH_WORDS
+            and not t.isdigit()
+            and not (other_script and CJK_CHAR.search(t))
         )
 
 
@@ -124,7 +128,8 @@ def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
 def render_row(row: Row, column: int) -> str:
     shares = "shares" in row.label.lower()
     period = row.periods[column]
-    line = f"{row.label}: {_amount(row.cells[column], row, shares)}"
+    label = f"{row.section.rstrip(':')} — {row.label}" if row.section else row.label
+    line = f"{label}: {_amount(row.cells[column], row, shares)}"
     line += f" {period.text()}" if period is not None and period.text() else ""
     # the same row's comparison period: same kind of period, another date
     for other, cell in enumerate(row.cells):
@@ -136,7 +141,14 @@ def render_row(row: Row, column: int) -> str:
 
 
 def best_column(question: Question, row: Row) -> int:
-    return max(range(len(row.cells)), key=lambda i: (_period_fit(question, row.periods[i]), _when(row.periods[i]), -i))
+    """The column of the period asked for; a dash (nothing to report) only when all are."""
+    return max(
+        range(len(row.cells)),
+        key=lambda i: (row.cells[i] not in _DASHES, _period_fit(question, row.periods[i]), _when(row.periods[i]), -i),
+    )
+
+
+_DASHES = ("—", "–")
 
 
 @dataclass(frozen=True)
@@ -145,12 +157,34 @@ class Candidate:
     source: Source
     text: str  # the answer line, without the marker
     quote: str  # the passage's words that are quoted, for highlighting
-    offset: int  # in the chunk's text
+    where: PageText  # the text the quote is in
+    offset: int  # of the quote in `where.text`
 
 
 def _table_like(text: str) -> bool:
     """Several lines of figures: a table that the sentence splitter ran together; rows answer it."""
     return len(table_rows(text)) >= 2 or len(find_figures(text)) > 8
+
+
+def _own_text(chunk: StoredChunk) -> PageText:
+    """A chunk as its own page context (page breaks recorded at ingestion, when there are)."""
+    breaks = chunk.page_breaks if len(chunk.page_breaks) == chunk.page_end - chunk.page_start else ()
+    starts = ((0, chunk.page_start), *((b, chunk.page_start + i + 1) for i, b in enumerate(breaks)))
+    return PageText(chunk.text, 0, starts)
+
+
+def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
+    """A sentence, or for a long one (a signature block, a list without full stops) each line with
+    the line after it: (offset in the chunk, text)."""
+    flat = " ".join(sentence.text.split())
+    if len(flat) <= 300:
+        return [(sentence.start, sentence.text)]
+    lines = sentence.text.split("\n")
+    pieces, at = [], sentence.start
+    for i, line in enumerate(lines):
+        pieces.append((at, "\n".join(lines[i : i + 2])))
+        at += len(line) + 1
+    return pieces
 
 
 class Extractor:
@@ -165,25 +199,28 @@ class Extractor:
     def extract(self, question: str, sources: Sequence[Source]) -> Extracted | None:
         asked = Question.parse(question)
         candidates: list[Candidate] = []
+        seen_pages: set[tuple[int, int]] = set()
         for rank, source in enumerate(sources[: self.sources_read]):
             decay = 1.0 - 0.03 * rank  # retrieval's order breaks near-ties
-            candidates += [
-                Candidate(c.score * decay, c.source, c.text, c.quote, c.offset)
-                for c in self._rows(asked, source) + self._sentences(asked, source)
-            ]
+            found = self._sentences(asked, source)
+            page_key = (source.chunk.document_id, source.chunk.page_start)
+            if page_key not in seen_pages:  # a page's rows once, for its best-ranked chunk
+                seen_pages.add(page_key)
+                found += self._rows(asked, source)
+            candidates += [replace(c, score=c.score * decay) for c in found]
         if not candidates:
             return None
         best = max(candidates, key=lambda c: c.score)
         if best.score < self.min_score:
             return None
-        chunk = best.source.chunk
+        chunk, where = best.source.chunk, best.where
         sentence = Sentence(best.offset, best.offset + len(best.quote), best.quote)
         citation = Citation(
             n=best.source.n,
             document=chunk.file_name,
             document_id=chunk.document_id,
-            page=page_of(chunk, best.offset),
-            snippet=snippet_around(chunk.text, sentence),
+            page=where.page_at(best.offset),
+            snippet=snippet_around(where.text, sentence),
             sentence=" ".join(best.quote.split()),
             score=round(best.score, 3),
         )
@@ -192,36 +229,36 @@ class Extractor:
             text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
         return Extracted(text, citation, best.score)
 
-    def _page(self, chunk: StoredChunk) -> tuple[str, int]:
-        if self.context is None:
-            return chunk.text, 0
-        return self.context(chunk)
+    def _page(self, chunk: StoredChunk) -> PageText:
+        return self.context(chunk) if self.context is not None else _own_text(chunk)
 
     def _rows(self, asked: Question, source: Source) -> list[Candidate]:
+        """Every table row on the pages of the chunk (the row asked for may be in the chunk
+        before or after the one the search found)."""
         if asked.wants not in ("figure", ""):
             return []
         chunk = source.chunk
         wanted = asked.subject_terms(chunk)
         if not wanted:
             return []
-        page, at = self._page(chunk)
+        where = self._page(chunk)
         found = []
-        for row in table_rows(page):
-            offset = row.offset - at
-            if not 0 <= offset < len(chunk.text) or not row.label or row.cells == ("—",):
+        for row in table_rows(where.text):
+            if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
             label = set(content_terms(row.label))
             if not label:
                 continue
-            recall = _coverage(wanted, label)
+            context = label | set(content_terms(row.section))
+            recall = _coverage(wanted, context)
             if recall == 0:
                 continue
             precision = len(wanted & label) / len(label)
             column = best_column(asked, row)
             dated = 0.1 if row.periods[column] is not None else 0.0
-            score = 0.7 * recall + 0.2 * precision + dated
-            text = render_row(row, column)
-            found.append(Candidate(score, source, text, row.line, offset))
+            named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
+            score = 0.7 * recall + 0.2 * precision + dated + named
+            found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
         return found
 
     def _sentences(self, asked: Question, source: Source) -> list[Candidate]:
@@ -229,22 +266,30 @@ class Extractor:
         wanted = asked.subject_terms(chunk)
         if not wanted:
             return []
+        where = self._page(chunk)
         found = []
         for sentence in split_sentences(chunk.text):
-            flat = " ".join(sentence.text.split())
-            if len(flat) > 500 or len(flat) < 12 or _table_like(sentence.text):
-                continue
-            have = set(content_terms(flat))
-            recall = _coverage(wanted, have)
-            if recall == 0:
-                continue
-            holds = {
-                "figure": bool(find_figures(flat)),
-                "name": bool(person_names(flat)),
-                "date": any(d.month for d, _ in find_dates(flat)),
-                "": True,
-            }[asked.wants]
-            # A row states a figure with its period; a sentence about it comes second.
-            score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3)
-            found.append(Candidate(score, source, f"“{flat}”", sentence.text, sentence.start))
+            for start, text in _pieces(sentence):
+                flat = " ".join(text.split())
+                if len(flat) > 500 or len(flat) < 12 or _table_like(text):
+                    continue
+                recall = _coverage(wanted, set(content_terms(flat)))
+                if recall == 0:
+                    continue
+                holds = {
+                    "figure": bool(find_figures(flat)),
+                    "name": bool(person_names(flat)) or is_mostly_cjk(flat),
+                    "date": any(d.month for d, _ in find_dates(flat)) or (is_mostly_cjk(flat) and "年" in flat),
+                    "": True,
+                }[asked.wants]
+                named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
+                # A row states a figure with its period; a sentence about it comes second.
+                score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
+                found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
+
+
+def _names_date(asked: Question, text: str) -> bool:
+    """Does the text name a date the question names ("as of October 19, 2022")?"""
+    named = {(d.year, d.month, d.day) for d, _ in find_dates(text) if d.month}
+    return any(d in named for d in asked.dates if d[1] is not None)

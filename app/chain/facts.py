@@ -13,21 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from app.retrieval.metadata import MONTHS
+from app.retrieval.dates import MONTH_DAY, MONTH_NAMES, MONTHS, date_mentions, month_number
 from app.retrieval.text import word_list
 
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
-_DATES: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
-    # (pattern, group numbers of year, month, day)
-    (re.compile(rf"\b({_MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE), (3, 1, 2)),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.I), (3, 2, 1)),
-    (re.compile(r"\b((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
-    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3)),
-    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d)"), (1, 2, None)),
-    (re.compile(rf"\b({_MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None)),
-)
-_MONTH_DAY = re.compile(rf"\b({_MONTH})\s*(\d{{1,2}})\b", re.IGNORECASE)
-_YEAR = re.compile(r"(?<![\d,.])((?:19|20)\d{2})(?![\d,])")
 _SCALES = {
     "thousand": Decimal(10) ** 3,
     "k": Decimal(10) ** 3,
@@ -73,10 +61,9 @@ _ACRONYMS = {
 _NOT_NAMES = frozenset(
     word_list(
         "i a an the this that these those it its in on at of for to and or but as by from with our we "
-        "they their there yes no not also however total net source sources answer note q fy "
-        "january february march april may june july august september october november december"
+        "they their there yes no not also however total net source sources answer note q fy"
     )
-) | frozenset(MONTHS)
+) | frozenset(MONTHS) | frozenset(name.lower() for name in MONTH_NAMES)
 
 
 @dataclass(frozen=True)
@@ -119,30 +106,9 @@ class Facts:
         return not (self.figures or self.dates or self.names)
 
 
-def _month_number(word: str) -> int:
-    return MONTHS[word[:3].lower()]
-
-
 def find_dates(text: str) -> list[tuple[DateFact, tuple[int, int]]]:
-    """Dates with their spans, longest grammar first; then bare years."""
-    found: list[tuple[DateFact, tuple[int, int]]] = []
-    taken: list[tuple[int, int]] = []
-    for pattern, (y, m, d) in _DATES:
-        for match in pattern.finditer(text):
-            if any(s < match.end() and match.start() < e for s, e in taken):
-                continue
-            month_text = match.group(m)
-            month = int(month_text) if month_text.isdigit() else _month_number(month_text)
-            day = int(match.group(d)) if d is not None else None
-            if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
-                continue
-            found.append((DateFact(match.group(0), int(match.group(y)), month, day), match.span()))
-            taken.append(match.span())
-    for match in _YEAR.finditer(text):
-        if not any(s <= match.start() < e for s, e in taken):
-            found.append((DateFact(match.group(0), int(match.group(1)), None, None), match.span()))
-            taken.append(match.span())
-    return found
+    """Dates with their spans (the grammar is app.retrieval.dates')."""
+    return [(DateFact(m.text, m.year, m.month, m.day), m.span) for m in date_mentions(text)]
 
 
 def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -231,7 +197,7 @@ class Passage:
         dated = find_dates(text)
         self.dates = [d for d, _ in dated]
         self.years = {d.year for d in self.dates}
-        self.month_days = {(_month_number(m.group(1)), int(m.group(2))) for m in _MONTH_DAY.finditer(text)}
+        self.month_days = {(month_number(m.group(1)), int(m.group(2))) for m in MONTH_DAY.finditer(text)}
         self.months = {month for month, _ in self.month_days} | {d.month for d in self.dates if d.month}
 
     def has_figure(self, figure: Figure) -> bool:

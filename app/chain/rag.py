@@ -19,7 +19,7 @@ most relevant passages.
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,8 +29,9 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from app.adapters.llm import EngineChatModel
-from app.chain.citations import best_evidence, cite, passage_citation
+from app.chain.citations import Evidence, best_evidence, cite, passage_citation
 from app.chain.extract import Extracted, Extractor, PageContext
+from app.chain.facts import find_figures
 from app.chain.packing import pack_sources, render_sources
 from app.chain.prompts import (
     ANSWER_SYSTEM,
@@ -42,9 +43,11 @@ from app.chain.prompts import (
     UNVERIFIED_TEXT,
 )
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
-from app.chain.sentences import content_words
+from app.chain.sentences import Sentence, content_words, split_sentences
 from app.chain.verify import MIN_SUPPORT, AnswerChecker, kept_text
 from app.errors import KBError
+from app.retrieval.glossary import english_gloss
+from app.retrieval.text import content_terms
 from app.types import NOT_FOUND, UNVERIFIED, Answer, CheckedSentence, RetrievedChunk, Source, Usage
 from store.records import UserInfo
 
@@ -151,8 +154,11 @@ class AnswerChain:
         history = "\n".join(f"{role}: {text}" for role, text in recent)
         rewritten = self.condense.invoke({"history": history, "question": turn.question})
         line = next((x.strip().strip('"') for x in rewritten.splitlines() if x.strip()), "")
-        # The small model sometimes rambles or says nothing: then the question as asked is better.
-        if line and len(line) <= CONDENSED_MAX_CHARS:
+        # The small model sometimes rambles, says nothing, or swaps the question for an earlier
+        # one ("Who is Intel's CEO?" after Apple's sales became a question about Apple): a rewrite
+        # must keep every content word the question has, adding only what the history supplies.
+        own = set(content_terms(turn.question))
+        if line and len(line) <= CONDENSED_MAX_CHARS and own <= set(content_terms(line)):
             prepared.standalone = line
         prepared.timings_ms["condense_ms"] = _ms(start)
         return prepared
@@ -262,14 +268,21 @@ class AnswerChain:
             if refused
             else AnswerChecker(prepared.sources, self.settings.min_support).check(cited.text, prepared.standalone)
         )
+        if extracted is not None:
+            checked = _agreeing(checked, extracted)
         prepared.timings_ms["check_ms"] = _ms(check_start)
         kept = kept_text(checked)
         if kept:
             final = cite(kept, prepared.sources)
+            text, citations = final.text, final.citations
+            if extracted is not None and not _mentions(text, extracted):
+                # The model's words, and the figure from the quoted row: it is not trusted for figures.
+                text = f"{extracted.text}\n{text}"
+                citations = sorted({c.n: c for c in [extracted.citation, *citations]}.values(), key=lambda c: c.n)
             return Answer(
-                final.text,
+                text,
                 found=True,
-                citations=final.citations,
+                citations=citations,
                 sources=list(prepared.sources),
                 timings_ms=dict(prepared.timings_ms),
                 checked=checked,
@@ -282,12 +295,12 @@ class AnswerChain:
 
     def _unverified(self, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:
         """The passages most likely to hold the answer, each with its best sentence highlighted."""
-        asked = content_words(prepared.standalone)
+        # A Chinese question's words are matched in English too (an English page shares none).
+        asked = content_words(f"{prepared.standalone} {english_gloss(prepared.standalone)}")
         passages = []
         for source in prepared.sources[: self.settings.passages_shown]:
-            evidence = best_evidence(source, asked)
-            if evidence is not None:
-                passages.append(passage_citation(source, evidence))
+            evidence = best_evidence(source, asked) or _opening(source)
+            passages.append(passage_citation(source, evidence))
         return Answer(
             UNVERIFIED_TEXT,
             found=False,
@@ -298,6 +311,34 @@ class AnswerChain:
             method="",
             checked=checked,
         )
+
+
+def _agreeing(checked: list[CheckedSentence], extracted: Extracted) -> list[CheckedSentence]:
+    """A generated sentence whose figures all differ from the quoted row's is dropped: the row is
+    printed in the document; the model's figure may be of another line (foreign cash, say)."""
+    quoted = find_figures(extracted.citation.sentence) + find_figures(extracted.text)
+    if not quoted:
+        return checked
+    kept = []
+    for sentence in checked:
+        figures = find_figures(sentence.text)
+        if sentence.verified and figures and not any(f.matches(q) or q.matches(f) for f in figures for q in quoted):
+            reason = f"its figure differs from the quoted row ({extracted.citation.sentence})"
+            sentence = replace(sentence, verified=False, reason=reason)
+        kept.append(sentence)
+    return kept
+
+
+def _mentions(text: str, extracted: Extracted) -> bool:
+    """Does the text already state the quoted row's figure?"""
+    quoted = find_figures(extracted.text)[:1]
+    return any(q.matches(f) or f.matches(q) for q in quoted for f in find_figures(text)) if quoted else True
+
+
+def _opening(source: Source) -> Evidence:
+    """A passage's first sentence, when none of its sentences shares a word with the question."""
+    sentences = split_sentences(source.chunk.text) or [Sentence(0, len(source.chunk.text), source.chunk.text)]
+    return Evidence(0.0, sentences[0])
 
 
 def _not_found(timings_ms: dict[str, float]) -> Answer:

@@ -14,8 +14,7 @@ that named periods until another one does. The unit comes from the page's "(in m
 import re
 from dataclasses import dataclass
 
-from app.retrieval.metadata import MONTHS
-from app.retrieval.text import word_list
+from app.retrieval.dates import MONTH_NAMES, MONTHS
 
 _CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|—|–"
 _ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
@@ -32,6 +31,7 @@ _YEAR = re.compile(r"(?<![\d,.$])((?:19|20)\d{2})(?![\d,])")
 _UNIT = re.compile(r"in\s+(thousands|millions|billions)", re.IGNORECASE)
 # Rows that count things, not dollars, in a dollar table: shares, people, percentages.
 _COUNTED = re.compile(r"\bshares?\b|^(?:basic|diluted)$|employees|headcount|%|percent", re.IGNORECASE)
+_SECTION = re.compile(r"[A-Z][A-Za-z&.,' -]{1,38}")  # "AWS", "North America" (not "Current assets:")
 _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
 
 
@@ -54,7 +54,6 @@ class Period:
         return f"at {when}" if when else ""
 
 
-MONTH_NAMES = word_list("January February March April May June July August September October November December")
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,7 @@ class Row:
     currency: str  # "$" when the row's table is in dollars (its first rows print the sign)
     line: str  # the row as printed
     offset: int  # where the line starts in the page text
+    section: str = ""  # the sub-heading the row sits under ("AWS", "North America"), if any
 
 
 def _cells(text: str) -> list[str]:
@@ -115,6 +115,7 @@ def table_rows(page: str) -> list[Row]:
     current: dict[int, tuple[Period | None, ...]] = {}  # columns -> periods of the table in force
     unit = ""
     dollars = False  # the table in force printed "$" on a row
+    section = ""
     offset = 0
     for line in page.split("\n"):
         start, offset = offset, offset + len(line) + 1
@@ -125,6 +126,8 @@ def table_rows(page: str) -> list[Row]:
         match = _ROW.match(stripped)
         if match is None or _is_header_only(match.group("label")) or _only_years(match.group("cells")):
             header.append(stripped)
+            if rows and _SECTION.fullmatch(stripped):
+                section = stripped  # a short heading between rows names the segment below it
             continue
         cells = _cells(match.group("cells"))
         if header:
@@ -133,11 +136,11 @@ def table_rows(page: str) -> list[Row]:
                 periods = _header_periods(block, columns)
                 if periods is not None:
                     current[columns] = periods
-                    dollars = False
+                    dollars, section = False, ""
             header = []
         dollars = dollars or "$" in match.group("cells")
         periods = current.get(len(cells), (None,) * len(cells))
         label = match.group("label").strip(" .:")
         currency = "$" if dollars and not _COUNTED.search(label) else ""
-        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start))
+        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start, section))
     return rows

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.facts import Passage, facts_of, unsupported
+from app.chain.facts import Facts, Passage, facts_of, unsupported
 from app.chain.sentences import content_words, split_sentences, support
 from app.types import CheckedSentence, Source
 
@@ -25,21 +25,33 @@ MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read
 
 
 @dataclass
+class _Unit:
+    text: str
+    words: set[str]
+
+
+@dataclass
 class _Held:
     source: Source
     passage: Passage
-    units: list[set[str]]  # content words of each sentence (and each table line) of the passage
+    units: list[_Unit]  # each sentence (and each table line) of the passage
 
 
-def _units(text: str) -> list[set[str]]:
+def _units(text: str) -> list[_Unit]:
     """Each sentence, and each line of one that spans several (a table's rows run together)."""
     units = []
     for sentence in split_sentences(text):
-        units.append(content_words(sentence.text))
+        units.append(_Unit(sentence.text, content_words(sentence.text)))
         lines = sentence.text.split("\n")
         if len(lines) > 2:
-            units += [content_words(line) for line in lines]
+            units += [_Unit(line, content_words(line)) for line in lines]
     return units
+
+
+def _anchored(unit: _Unit, facts: Facts) -> bool:
+    """Does this sentence of the passage itself hold the claim's figures? A figure is read with
+    the words beside it, not with any sentence of the page."""
+    return not facts.figures or not unsupported(Facts(facts.figures, (), ()), [Passage(unit.text)])
 
 
 class AnswerChecker:
@@ -61,7 +73,10 @@ class AnswerChecker:
         cited = [n for n in marker_numbers(written) if n in self.held]
         facts = facts_of(plain)
         claim = content_words(plain) - FILLER
-        if len({w for w in claim if not any(ch.isdigit() for ch in w)}) < MIN_OWN_WORDS:
+        own = {w for w in claim if not any(ch.isdigit() for ch in w)}
+        if len(own) < MIN_OWN_WORDS and facts.empty:
+            return CheckedSentence(written.strip(), False, "it says nothing the sources could confirm", tuple(cited))
+        if len(own) < MIN_OWN_WORDS:
             claim |= asked
         candidates = cited or list(self.held)
         best: tuple[float, int] | None = None
@@ -72,7 +87,7 @@ class AnswerChecker:
             if missing:
                 missing_everywhere = missing if missing_everywhere is None else missing_everywhere
                 continue
-            score = max((support(claim, unit) for unit in held.units), default=0.0)
+            score = max((support(claim, u.words) for u in held.units if _anchored(u, facts)), default=0.0)
             if best is None or score > best[0]:
                 best = (score, n)
         if best is None:

@@ -121,7 +121,7 @@ def _judge_facts(kb: KnowledgeBase, question: EvalQuestion, answer: Answer, resu
     open); the gold answer on a cited page; gold figures found in the answer."""
     by_n = {s.n: s for s in answer.sources}
     cited = [by_n[c.n].chunk for c in answer.citations if c.n in by_n]
-    pages = [kb.reads.page_context(chunk)[0] for chunk in cited]
+    pages = [kb.reads.page_context(chunk).text for chunk in cited]
     if question.answers:
         on_page = any(
             holds_gold(question, text)

@@ -70,9 +70,9 @@ class BM25Index:
             if rows.size == 0:
                 continue
             tf = self._tfs[self._offsets[tid] : self._offsets[tid + 1]][keep]
-            idf = np.log(1.0 + (n - rows.size + 0.5) / (rows.size + 0.5))
+            weight = idf(n, rows.size)
             norm = tf + k1 * (1.0 - b + b * self.lengths[rows] / avgdl)
-            out[rows] += idf * tf * (k1 + 1.0) / norm
+            out[rows] += weight * tf * (k1 + 1.0) / norm
         return out
 
     def document_frequency(self, term: str, mask: npt.NDArray[np.bool_]) -> int:
@@ -89,3 +89,8 @@ class BM25Index:
             hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
         hits = hits[np.argsort(-scores[hits], kind="stable")]
         return [(int(self.ids[i]), float(scores[i])) for i in hits]
+
+
+def idf(n: int, df: int) -> float:
+    """BM25's inverse document frequency of a term in `df` of `n` chunks; 0 for one found in none."""
+    return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0

@@ -7,15 +7,15 @@ under two names). The better-ranked copy stays."""
 import re
 from collections.abc import Sequence
 
+from app.retrieval.text import CJK_CHAR
 from app.types import RetrievedChunk
 
 _WORDS = re.compile(r"[^\W_]+")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _shingles(text: str) -> frozenset[str]:
     """Word sets for Latin text, character bigrams for Chinese (no spaces to split on)."""
-    if len(_CJK.findall(text)) * 3 > len(text):
+    if len(CJK_CHAR.findall(text)) * 3 > len(text):
         joined = "".join(_WORDS.findall(text))
         return frozenset(joined[i : i + 2] for i in range(len(joined) - 1))
     return frozenset(_WORDS.findall(text.lower()))

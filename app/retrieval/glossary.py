@@ -9,7 +9,8 @@ and policies); a term outside it is simply not translated, and dense retrieval s
 
 import re
 
-from app.retrieval.text import content_terms, word_list
+from app.retrieval.dates import MONTH_NAMES
+from app.retrieval.text import content_terms
 
 # Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
 # over "现金".
@@ -153,7 +154,6 @@ _CHINESE_QUARTER = re.compile(r"(?:((?:19|20)\d{2})\s*(?:财年|年)?\s*)?第\s*
 _CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*财年")
 _CHINESE_DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?")
 _NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
-_MONTHS = word_list("January February March April May June July August September October November December")
 
 
 def english_gloss(question: str) -> str:
@@ -165,7 +165,7 @@ def english_gloss(question: str) -> str:
         month = int(match.group(2))
         if 1 <= month <= 12:
             day = f" {int(match.group(3))}," if match.group(3) else ""
-            parts.append(f"{_MONTHS[month - 1]}{day} {match.group(1)}")
+            parts.append(f"{MONTH_NAMES[month - 1]}{day} {match.group(1)}")
     for match in _CHINESE_QUARTER.finditer(question):
         number = _NUMERAL.get(match.group(2)) or int(match.group(2))
         parts.append(f"Q{number} fiscal {match.group(1)}" if match.group(1) else f"Q{number}")

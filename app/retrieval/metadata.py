@@ -13,33 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from app.retrieval.dates import date_mentions, find_dates
 from app.retrieval.text import word_list
 from ingestion.types import DocumentMetadata
 
-MONTHS = {
-    m[:3].lower(): i
-    for i, m in enumerate(
-        [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ],
-        1,
-    )
-}
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
-_DATE_MDY = re.compile(rf"\b({_MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*(\d{{4}})\b", re.IGNORECASE)
-_DATE_DMY = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH})\s*,?\s*(\d{{4}})\b", re.IGNORECASE)
-_DATE_ISO = re.compile(r"\b(20\d{2}|19\d{2})-(\d{2})-(\d{2})\b")
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
 _QUARTER_PATTERNS = (
     # Q2 2023, Q2'2023, Q2 of FY2024, Q2 FY24, 2Q23
@@ -60,6 +37,9 @@ _QUARTER_PATTERNS = (
 _FISCAL_YEAR = re.compile(r"\b(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})(?![0-9])", re.IGNORECASE)
 _YEAR = re.compile(r"(?<![0-9])(19[89]\d|20\d{2})(?![0-9])")  # also inside "FY2023Q1", "2023Q4"
 _RECENT = re.compile(r"\b(?:latest|most\s+recent|newest)\b", re.IGNORECASE)  # not "current liabilities"
+_THIS_PERIOD = re.compile(r"\b(?:the|this|current)\s+quarter\b|本季度|这个季度|本季|当前", re.IGNORECASE)
+_PART_OF_YEAR = re.compile(r"(nine\s+months|前九个月|前三季度)|six\s+months|first\s+half|前六个月|上半年", re.I)
+COVER_DAYS = 60  # a 10-Q's cover dates ("shares outstanding as of ...") fall within this after its period
 _KINDS = (
     ("10-Q", re.compile(r"\b10-?Q\b|\bquarterly\s+report\b", re.IGNORECASE)),
     ("10-K", re.compile(r"\b10-?K\b|\bannual\s+report\b", re.IGNORECASE)),
@@ -120,28 +100,6 @@ def _words(text: str) -> list[str]:
 def _year(text: str) -> int:
     value = int(text)
     return value + 2000 if value < 100 else value
-
-
-def _month(text: str) -> int:
-    return MONTHS[text[:3].lower()]
-
-
-def find_dates(text: str) -> list[date]:
-    found: list[date] = []
-    for m in _DATE_MDY.finditer(text):
-        found += _safe_date(int(m.group(3)), _month(m.group(1)), int(m.group(2)))
-    for m in _DATE_DMY.finditer(text):
-        found += _safe_date(int(m.group(3)), _month(m.group(2)), int(m.group(1)))
-    for m in _DATE_ISO.finditer(text):
-        found += _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    return found
-
-
-def _safe_date(year: int, month: int, day: int) -> list[date]:
-    try:
-        return [date(year, month, day)]
-    except ValueError:
-        return []
 
 
 def find_quarters(text: str) -> list[tuple[int, int]]:
@@ -219,20 +177,33 @@ class QueryHints:
     kinds: tuple[str, ...] = ()
     recent: bool = False
     short_forms: frozenset[str] = frozenset()  # "AMEX", "JnJ", "J&J", lowercased: may abbreviate a name
+    months: tuple[tuple[int, int], ...] = ()  # (year, month) named without a day: "the December 2022 quarter"
+    fiscal: bool = False  # quarters and years named as fiscal ones, whose calendar months vary by company
 
     @classmethod
     def parse(cls, question: str) -> "QueryHints":
         quarters = tuple(dict.fromkeys(find_quarters(question)))
         fiscal = [_year(y) for y in _FISCAL_YEAR.findall(question)]
         years = tuple(dict.fromkeys(fiscal + [int(y) for y in _YEAR.findall(question)]))
+        dates = tuple(dict.fromkeys(find_dates(question)))
+        months = tuple(
+            dict.fromkeys((m.year, m.month) for m in date_mentions(question) if m.month and m.day is None)
+        )
+        if not quarters and years and (part := _PART_OF_YEAR.search(question)):
+            # "the first nine months of 2023": what the third quarter's filing reports
+            quarters = ((max(years), 3 if part.group(1) else 2),)
+        named_period = bool(dates or months or quarters or years)
         return cls(
             words=frozenset(_words(question)),
-            dates=tuple(dict.fromkeys(find_dates(question))),
+            dates=dates,
             quarters=quarters,
             years=years,
             kinds=tuple(kind for kind, pattern in _KINDS if pattern.search(question)),
-            recent=bool(_RECENT.search(question)),
+            # "in the quarter", "this quarter", "本季度" with no period named: the latest filing
+            recent=bool(_RECENT.search(question)) or (not named_period and bool(_THIS_PERIOD.search(question))),
             short_forms=frozenset(m.lower() for m in _SHORT_FORM.findall(question) if len(m) >= 3),
+            months=months,
+            fiscal=bool(fiscal) or "fiscal" in question.lower(),
         )
 
 
@@ -254,9 +225,23 @@ def _company(facts: DocumentFacts, hints: QueryHints) -> bool:
 
 
 def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
-    if facts.period_end is None:
+    """1 for a date at the document's period end (or a month it ends in), 0.5 for a date soon after
+    it (the cover page's "as of" date)."""
+    end = facts.period_end
+    if end is None:
         return 0.0
-    return float(any(abs((d - facts.period_end).days) <= 7 for d in hints.dates))
+    if any(abs((d - end).days) <= 7 for d in hints.dates) or (end.year, end.month) in hints.months:
+        return 1.0
+    soon = [d for d in hints.dates] + [date(y, m, 15) for y, m in hints.months]  # an event that month
+    return 0.5 * float(any(0 < (d - end).days <= COVER_DAYS for d in soon))
+
+
+def _in_fiscal_year(facts: DocumentFacts, hints: QueryHints) -> bool:
+    """A fiscal year Y ends between January and December of Y, whatever the company: a period
+    ending from March of Y-1 to December of Y may belong to it."""
+    end = facts.period_end
+    years = hints.years or tuple(y for y, _ in hints.quarters)
+    return end is not None and any(date(y - 1, 3, 1) <= end <= date(y, 12, 31) for y in years)
 
 
 def _period(facts: DocumentFacts, hints: QueryHints) -> float:
@@ -308,7 +293,7 @@ def match_documents(
         return any(values.values()) and not all(values.values())
 
     use_company, use_period, use_kind = telling(company), telling(period), telling(kind)
-    if not any(company.values()) and not hints.dates:
+    if not any(company.values()) and not (hints.dates or hints.months):
         # A year or a form alone fits too many filings of unrelated companies (measured on
         # FinanceBench: "FY2023" with an unrecognised company name boosted other companies' 10-Ks).
         use_period = use_kind = False
@@ -367,13 +352,13 @@ def names_fit(hints: QueryHints, document: DocumentFacts, company_named: bool) -
     relative to the other documents: it answers "is the filing the question names here at all"."""
     if company_named and document.metadata.organisation and not _company(document, hints):
         return False
-    if not (hints.dates or hints.quarters or hints.years):
+    if not (hints.dates or hints.months or hints.quarters or hints.years):
         return True
     if document.period_end is None and not document.years and not document.quarters:
         return True  # a document without a period (a handbook) cannot be ruled out by one
-    if hints.dates and document.period_end is not None:
+    if (hints.dates or hints.months) and document.period_end is not None:
         return _on_date(document, hints) > 0  # an exact date outranks the year written in it
-    return _period(document, hints) > 0
+    return _period(document, hints) > 0 or (hints.fiscal and _in_fiscal_year(document, hints))
 
 
 def company_named(hints: QueryHints, documents: Iterable[DocumentFacts]) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from app.retrieval.text import content_terms, is_stop_word, tokenize
+from app.retrieval.text import content_terms, is_stop_word, split_sentences, tokenize
 from app.types import RetrievedChunk
 from store.records import embedding_text
 
@@ -104,7 +104,6 @@ def features(
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z&'\-]*")
-_SENTENCE_END = re.compile(r"(?<=[.?!:;])\s+")
 
 
 def unknown_names(question: str, idf: Mapping[str, float]) -> list[str]:
@@ -113,8 +112,8 @@ def unknown_names(question: str, idf: Mapping[str, float]) -> list[str]:
     knowledge base without it. On the eval sets this flags no answerable question and a third of
     the everyday unanswerable ones."""
     found = []
-    for sentence in _SENTENCE_END.split(question):
-        for word in _NAME.findall(sentence)[1:]:
+    for sentence in split_sentences(question):
+        for word in _NAME.findall(sentence.text)[1:]:
             if len(word) < 3 or not word[0].isupper() or word.isupper() or is_stop_word(word.lower()):
                 continue
             terms = [t for t in tokenize(word) if t in idf]

@@ -14,7 +14,7 @@ from itertools import zip_longest
 import numpy as np
 import numpy.typing as npt
 
-from app.retrieval.bm25 import BM25Params, IdArray
+from app.retrieval.bm25 import BM25Params, IdArray, idf
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
@@ -41,7 +41,7 @@ from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
 from app.types import RetrievedChunk
 from ingestion.service import KnowledgeBase
-from store.records import StoredChunk, UserInfo
+from store.records import PageText, StoredChunk, UserInfo
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,42 @@ class RetrievalConfig:
 
 
 @dataclass(frozen=True)
+class Query:
+    """The question as every stage reads it."""
+
+    question: str
+    actor: UserInfo
+    k: int
+    terms: tuple[str, ...]  # content terms, with English for Chinese words and abbreviations
+    hints: QueryHints  # the company, period and kind of document it names
+    gloss: str  # a Chinese question's vocabulary in English ("" otherwise)
+
+    @classmethod
+    def parse(cls, question: str, actor: UserInfo, k: int) -> "Query":
+        gloss = english_gloss(question) if is_mostly_cjk(question) else ""
+        hints = QueryHints.parse(f"{question} {gloss}" if gloss else question)
+        return cls(question, actor, k, tuple(expanded_terms(question)), hints, gloss)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the asking user may read, narrowed by filters, and which documents the question names."""
+
+    corpus: Corpus
+    allowed: IdArray  # readable chunk ids
+    mask: npt.NDArray[np.bool_]  # the same, over the keyword index
+    match: dict[int, float]  # document id -> metadata match with the question (0..1)
+    scoped: IdArray  # chunks of the best-matching documents (allowed, when none is named)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    lists: list[RankedList]  # to fuse
+    dense: dict[int, float]  # chunk id -> cosine similarity
+    keyword: dict[int, float]  # chunk id -> BM25 score
+
+
+@dataclass(frozen=True)
 class RetrievalResult:
     question: str
     chunks: list[RetrievedChunk]
@@ -110,42 +146,63 @@ class Retriever:
     def search(
         self, question: str, actor: UserInfo, k: int = 8, filters: MetadataFilter | None = None
     ) -> RetrievalResult:
-        cfg = self.config
+        """The stages, each a method with one job: query -> scope -> candidates -> fusion ->
+        selection -> gate. A stage can be swapped or added (a reranker between selection and the
+        gate) without touching the others."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        allowed = self.kb.reads.readable_chunk_ids(actor)  # one SQL snapshot for both searches
+        query = Query.parse(question, actor, k)
+        scope = self._scope(query, filters)
+        timings["prepare_ms"] = _ms(started)
+        if scope.allowed.size == 0:
+            return self._result(query, [], scope, timings)
+        t = time.perf_counter()
+        vector = self._embed(question) if self.config.dense_weight > 0 else None
+        timings["embed_ms"] = _ms(t)
+        t = time.perf_counter()
+        candidates = self._candidates(query, scope, vector)
+        timings["search_ms"] = _ms(t)
+        t = time.perf_counter()
+        fused = self._fused(candidates, scope)
+        chunks = self._selected(fused, candidates, k)
+        timings["fuse_ms"] = _ms(t)
+        timings["total_ms"] = _ms(started)
+        return self._result(query, chunks, scope, timings)
+
+    # ---- stages -------------------------------------------------------------------------
+
+    def _scope(self, query: Query, filters: MetadataFilter | None) -> Scope:
+        """What the asking user may read (one SQL snapshot for every search), narrowed by filters,
+        and how well each visible document matches what the question names."""
+        allowed = self.kb.reads.readable_chunk_ids(query.actor)
         corpus = self.corpus.get(allowed)
         if filters is not None:
             accepted = {i for i, facts in corpus.documents.items() if filters.accepts(facts)}
             allowed = allowed[np.isin(allowed, corpus.chunks_of(accepted))]
-        terms = tuple(expanded_terms(question))  # with English for Chinese words and abbreviations
-        gloss = english_gloss(question) if is_mostly_cjk(question) else ""
-        hints = QueryHints.parse(f"{question} {gloss}" if gloss else question)
-        if allowed.size == 0:
-            return self._result(question, hints, [], terms, {}, corpus, allowed, timings)
-        visible = corpus.documents_of(allowed)
-        match = match_documents(hints, [corpus.documents[d] for d in visible], cfg.match)
-        timings["prepare_ms"] = _ms(started)
-
-        n = max(k * cfg.candidates_factor, k)
-        use_dense = cfg.dense_weight > 0
-        t = time.perf_counter()
-        vector = self._embed(question) if use_dense else None
-        timings["embed_ms"] = _ms(t)
-        t = time.perf_counter()
-        index = self.kb.index()
-        index.refresh_for(allowed)  # as KnowledgeBase.search_vector: pick up a writer's newer save
-        mask = corpus.bm25.allowed_mask(allowed)
-        dense = index.search(vector, n, allowed) if vector is not None else []
-        keyword = corpus.bm25.search(terms, mask, n)
-        lists = [RankedList(dense, cfg.dense_weight), RankedList(keyword, cfg.keyword_weight)]
+        match: dict[int, float] = {}
+        if allowed.size:
+            visible = corpus.documents_of(allowed)
+            match = match_documents(query.hints, [corpus.documents[d] for d in visible], self.config.match)
         best = max(match.values(), default=0.0)
         # The chunks of the documents the question names best (all readable ones where it names none).
         named = {d for d, s in match.items() if s == best} if best > 0 else set()
         scoped = allowed[np.isin(allowed, corpus.chunks_of(named))] if named else allowed
+        return Scope(corpus, allowed, corpus.bm25.allowed_mask(allowed), match, scoped)
+
+    def _candidates(self, query: Query, scope: Scope, vector: npt.NDArray[np.float32] | None) -> Candidates:
+        """Ranked lists to fuse: dense and keyword over everything readable, again inside the
+        named documents, and the pages of the financial statements the question asks about."""
+        cfg, corpus, allowed, mask = self.config, scope.corpus, scope.allowed, scope.mask
+        n = max(query.k * cfg.candidates_factor, query.k)
+        index = self.kb.index()
+        index.refresh_for(allowed)  # as KnowledgeBase.search_vector: pick up a writer's newer save
+        dense = index.search(vector, n, allowed) if vector is not None else []
+        keyword = corpus.bm25.search(query.terms, mask, n)
+        lists = [RankedList(dense, cfg.dense_weight), RankedList(keyword, cfg.keyword_weight)]
+        scoped = scope.scoped
         if cfg.scope_weight > 0 and 0 < scoped.size < allowed.size:
             scoped_dense = index.search(vector, n, scoped) if vector is not None else []
-            scoped_keyword = corpus.bm25.search(terms, mask & corpus.bm25.allowed_mask(scoped), n)
+            scoped_keyword = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(scoped), n)
             dense += scoped_dense
             keyword += scoped_keyword
             lists += [
@@ -153,31 +210,34 @@ class Retriever:
                 RankedList(scoped_keyword, cfg.keyword_weight * cfg.scope_weight),
             ]
         if cfg.statement_weight > 0:
-            statement_hits = self._statement_hits(question, terms, corpus, scoped, mask)
+            asked = f"{query.question} {query.gloss}" if query.gloss else query.question
+            statement_hits = self._statement_hits(asked, query.terms, corpus, scoped, mask)
             lists.append(RankedList(statement_hits, cfg.statement_weight))
-        timings["search_ms"] = _ms(t)
+        return Candidates(lists, dict(dense), dict(keyword))
 
-        t = time.perf_counter()
-        fused = reciprocal_rank_fusion(lists, cfg.rrf_k)
-        if match and cfg.metadata_boost:
+    def _fused(self, candidates: Candidates, scope: Scope) -> dict[int, float]:
+        """Weighted reciprocal rank fusion, plus a bonus for the documents the question names."""
+        cfg = self.config
+        fused = reciprocal_rank_fusion(candidates.lists, cfg.rrf_k)
+        if scope.match and cfg.metadata_boost:
             for chunk_id in fused:
-                document = corpus.document_of(chunk_id)
-                fused[chunk_id] += cfg.metadata_boost * match.get(document, 0.0) if document is not None else 0.0
-        dense_scores = dict(dense)
-        keyword_scores = dict(keyword)
+                document = scope.corpus.document_of(chunk_id)
+                if document is not None:
+                    fused[chunk_id] += cfg.metadata_boost * scope.match.get(document, 0.0)
+        return fused
+
+    def _selected(self, fused: dict[int, float], candidates: Candidates, k: int) -> list[RetrievedChunk]:
+        """The best `k`, near-duplicates suppressed."""
         order = sorted(fused, key=lambda i: (-fused[i], i))[: max(2 * k, k + 8)]  # room for duplicates
         stored = self.kb.reads.get_chunks(order)
         ranked = [
-            RetrievedChunk(stored[i], fused[i], dense_scores.get(i), keyword_scores.get(i))
+            RetrievedChunk(stored[i], fused[i], candidates.dense.get(i), candidates.keyword.get(i))
             for i in order
             if i in stored
         ]
-        chunks = suppress_near_duplicates(ranked, k)
-        timings["fuse_ms"] = _ms(t)
-        timings["total_ms"] = _ms(started)
-        return self._result(question, hints, chunks, terms, match, corpus, allowed, timings)
+        return suppress_near_duplicates(ranked, k)
 
-    def page_context(self, chunk: StoredChunk) -> tuple[str, int]:
+    def page_context(self, chunk: StoredChunk) -> PageText:
         """The text of the pages a found chunk lies on, and the chunk's offset in it."""
         return self.kb.reads.page_context(chunk)
 
@@ -196,44 +256,36 @@ class Retriever:
         return [hit for turn in zip_longest(*per_statement) for hit in turn if hit is not None]
 
     def _result(
-        self,
-        question: str,
-        hints: QueryHints,
-        chunks: list[RetrievedChunk],
-        terms: tuple[str, ...],
-        match: dict[int, float],
-        corpus: Corpus,
-        allowed: IdArray,
-        timings: dict[str, float],
+        self, query: Query, chunks: list[RetrievedChunk], scope: Scope, timings: dict[str, float]
     ) -> RetrievalResult:
-        mask = corpus.bm25.allowed_mask(allowed)
+        """The gate: does what was found hold the answer? (relevance.py's calibrated model)."""
+        question, hints, corpus, mask = query.question, query.hints, scope.corpus, scope.mask
         n = int(mask.sum())
-        idf = {term: _idf(n, corpus.bm25.document_frequency(term, mask)) for term in terms}
-        fit = 0.0 if unknown_names(question, idf) else _names_fit(hints, chunks, corpus)
-        found = replace(features(terms, chunks, idf), fit=fit)
+        weights = {term: idf(n, corpus.bm25.document_frequency(term, mask)) for term in query.terms}
+        fit = 0.0 if unknown_names(question, weights) else _names_fit(hints, chunks, corpus)
+        found = replace(features(query.terms, chunks, weights), fit=fit)
         model, judged = self.config.relevance_for(question), found
         if not model.fits(getattr(self.kb.embedder, "name", None)):
             # Similarities of another embedder live on another scale: judge as the bare model does
             # (the features reported stay the full ones).
-            model, judged = BARE_RELEVANCE_MODEL, features(terms, chunks)
+            model, judged = BARE_RELEVANCE_MODEL, features(query.terms, chunks)
         probability = model.probability(judged)
         relevant = bool(chunks) and probability >= model.threshold
-        gloss = english_gloss(question) if is_mostly_cjk(question) else ""
-        if chunks and not relevant and gloss and model is self.config.relevance_cjk:
+        if chunks and not relevant and query.gloss and model is self.config.relevance_cjk:
             # A Chinese question about English documents shares no word with them: judge it also as
             # the English question its glossary terms make.
-            relevant = self._english_relevant(gloss, hints, chunks, corpus, mask)
-        return RetrievalResult(question, chunks, terms, match, found, probability, relevant, timings)
+            relevant = self._english_relevant(query.gloss, hints, chunks, corpus, mask)
+        return RetrievalResult(question, chunks, query.terms, scope.match, found, probability, relevant, timings)
 
     def _english_relevant(
         self, gloss: str, hints: QueryHints, chunks: list[RetrievedChunk], corpus: Corpus, mask: npt.NDArray[np.bool_]
     ) -> bool:
         terms = tuple(content_terms(gloss))
         n = int(mask.sum())
-        idf = {t: _idf(n, corpus.bm25.document_frequency(t, mask)) for t in terms}
-        fit = 0.0 if unknown_names(gloss, idf) else _names_fit(hints, chunks, corpus)
+        weights = {t: idf(n, corpus.bm25.document_frequency(t, mask)) for t in terms}
+        fit = 0.0 if unknown_names(gloss, weights) else _names_fit(hints, chunks, corpus)
         model = self.config.relevance
-        return model.probability(replace(features(terms, chunks, idf), fit=fit)) >= model.threshold
+        return model.probability(replace(features(terms, chunks, weights), fit=fit)) >= model.threshold
 
     def _embed(self, question: str) -> npt.NDArray[np.float32]:
         """Query vectors of recent questions are kept: follow-ups and evals repeat them."""
@@ -248,11 +300,6 @@ class Retriever:
             while len(self._vectors) > 1024:
                 self._vectors.popitem(last=False)
         return vector
-
-
-def _idf(n: int, df: int) -> float:
-    """BM25's IDF; 0 for a term found in no readable chunk."""
-    return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5))) if df else 0.0
 
 
 def _ms(since: float) -> float:

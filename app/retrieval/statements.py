@@ -33,7 +33,7 @@ _PAGE_TITLES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
         Statement.BALANCE_SHEET,
         re.compile(r"balancesheets?|statements?of(?:consolidated)?financial(?:position|condition)"),
     ),
-    (Statement.CASH_FLOW, re.compile(r"statements?of(?:consolidated)?cashflows?|cashflowstatements?")),
+    (Statement.CASH_FLOW, re.compile(r"statements?of(?:consolidated)?cashflows?|cashflows?statements?")),
     (
         Statement.INCOME,
         re.compile(r"statements?of(?:consolidated)?(?:operations|income|earnings)|incomestatements?"),
@@ -140,6 +140,8 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"debt[- ]to[- ]equity|return\s+on\s+(?:assets|equity)|ROA|ROE",
             r"(?:fixed\s+asset|asset)\s+turnover",
             r"capital[- ]intensive|capital\s+intensity",
+            r"cash\s+and\s+cash\s+equivalents|cash\s+(?:on\s+hand|balance|position|holdings?|did|does|do)\b",
+            r"long[- ]term\s+debt|total\s+(?:debt|liabilities)|goodwill|marketable\s+securities",
         ),
     ),
     (
@@ -154,12 +156,14 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"EPS|earnings\s+per\s+share",
             r"(?:total\s+)?revenues?\s+growth|(?:year-over-year|yoy)\s+change\s+in\s+revenues?",
             r"(?:inventory|asset|fixed\s+asset)\s+turnover|days\s+(?:payable|sales|inventory)\s+outstanding|DPO",
+            r"(?:total\s+|net\s+)?(?:revenues?|sales)(?!\s+growth)",
+            r"R&D|research\s+and\s+development|(?:total\s+)?operating\s+expenses|SG&A|net\s+loss",
         ),
     ),
     (
         Statement.CASH_FLOW,
         _phrases(
-            r"capex|capital\s+expenditures?",
+            r"capex|capital\s+expenditures?|(?:purchases?|additions?)\s+(?:of|to)\s+property",
             r"free\s+cash\s*flows?",
             r"(?:cash\s+from|cash\s+provided\s+by)\s+operati(?:ons|ng\s+activities)|operating\s+cash\s+flows?",
             r"D&A|depreciation\s+and\s+amortization",

@@ -6,6 +6,7 @@ jieba loads its dictionary (about a second) on the first Chinese text, never at 
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -14,12 +15,13 @@ def word_list(words: str) -> list[str]:
     return words.split()
 
 
-_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # one Chinese (or Japanese kanji) character
+CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[^\W_]+")
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3})")  # "82,959" and "82959" are the same number
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     """Plural "s" only: "revenues" finds "revenue"; anything cleverer hurt figures and names."""
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) and not word[-2].isdigit():
         return word[:-1]
@@ -53,7 +55,7 @@ ENGLISH_STOP_WORDS = frozenset(
         """
     )
 )
-ENGLISH_STOP_WORDS = frozenset(_stem(w) for w in ENGLISH_STOP_WORDS)  # compared after stemming
+ENGLISH_STOP_WORDS = frozenset(stem(w) for w in ENGLISH_STOP_WORDS)  # compared after stemming
 
 CHINESE_STOP_WORDS = frozenset(
     word_list(
@@ -90,18 +92,18 @@ def tokenize(text: str) -> list[str]:
     text = _DIGIT_COMMA.sub("", text.lower())
     tokens: list[str] = []
     position = 0
-    for match in _CJK_RUN.finditer(text):
-        tokens += [_stem(w) for w in _WORD.findall(text[position : match.start()])]
+    for match in CJK_RUN.finditer(text):
+        tokens += [stem(w) for w in _WORD.findall(text[position : match.start()])]
         tokens += _cut_chinese(match.group(0))
         position = match.end()
-    tokens += [_stem(w) for w in _WORD.findall(text[position:])]
+    tokens += [stem(w) for w in _WORD.findall(text[position:])]
     return tokens
 
 
 def is_mostly_cjk(text: str) -> bool:
     """Chinese (or Japanese) text, allowing Latin names and numbers inside it: a CJK character carries
     about as much as a short word, so it counts as three Latin letters."""
-    cjk = sum(len(run) for run in _CJK_RUN.findall(text))
+    cjk = sum(len(run) for run in CJK_RUN.findall(text))
     latin = sum(ch.isascii() and ch.isalpha() for ch in text)
     return cjk > 0 and 3 * cjk >= latin
 
@@ -119,3 +121,37 @@ def content_terms(text: str) -> list[str]:
 
 def without_stop_words(tokens: Iterable[str]) -> list[str]:
     return [t for t in tokens if not is_stop_word(t)]
+
+
+# A sentence ends at . ! ? (followed by space; not after a title or company suffix) or a CJK
+# full stop, or at a blank line; citation markers right after the full stop ("rose 5%. [2]") stay
+# with the sentence they follow.
+_NOT_AN_END = (
+    r"(?<!\b(?:Mr|Ms|Dr|Jr|Sr|St|No|vs|Co)\.)(?<!\b(?:Mrs|Inc|Ltd|etc)\.)(?<!\bCorp\.)"
+    r"(?<!\b[A-Z]\.)"  # a middle initial: "Patrick P. Gelsinger"
+)
+_BOUNDARY = re.compile(
+    r"(?<=[.!?])" + _NOT_AN_END + r"(?P<tail>(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*[\"')]*)\s+(?=[^\sa-z])"
+    r"|(?<=[。！？])(?P<cjk>(?:\[\d+\])*)|\n\s*\n"
+)
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int  # offset in the text it was split from
+    end: int
+    text: str
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    sentences: list[Sentence] = []
+    start = 0
+    for match in [*_BOUNDARY.finditer(text), None]:
+        end = match.start() + len(match.group("tail") or match.group("cjk") or "") if match else len(text)
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped:
+            lead = len(piece) - len(piece.lstrip())
+            sentences.append(Sentence(start + lead, start + lead + len(stripped), stripped))
+        if match:
+            start = match.end()
+    return sentences

@@ -169,3 +169,40 @@ def test_conversations_are_stored_and_private(service: KnowledgeService, base_ur
     assert httpx.delete(f"{base_url}/v1/conversations/{conversation}", headers=bob).status_code == 204
     assert httpx.get(base_url + "/v1/conversations", headers=bob).json() == []
     assert httpx.get(base_url + "/v1/conversations").status_code == 401
+
+
+def test_the_api_carries_the_verdict_of_every_sentence(service: KnowledgeService, base_url: str) -> None:
+    """A made-up figure is dropped, in the answer and the stream's last event alike, with its reason;
+    the stored message keeps the same verdict."""
+    engine = service.chain.llm.engine
+    engine.reply = "The cafeteria serves lunch at noon every weekday [1]. Lunch costs $14.75 per employee [1]."
+    headers = {"Authorization": f"Bearer {key_for(service, 'bob')}"}
+    question = {"role": "user", "content": "When does the cafeteria serve lunch?"}
+    body = {"model": "kb", "messages": [question], "conversation_id": None}
+    answer = httpx.post(base_url + "/v1/chat/completions", json=body, headers=headers, timeout=30).json()
+    assert answer["outcome"] == "answered" and answer["method"] == "generated"
+    assert answer["choices"][0]["message"]["content"] == "The cafeteria serves lunch at noon every weekday [1]."
+    verdicts = [(c["verified"], c["text"]) for c in answer["checked"]]
+    assert verdicts == [
+        (True, "The cafeteria serves lunch at noon every weekday [1]."),
+        (False, "Lunch costs $14.75 per employee [1]."),
+    ]
+    assert "$14.75" in answer["checked"][1]["reason"]
+
+    import json
+
+    with httpx.stream(
+        "POST", base_url + "/v1/chat/completions", json={**body, "stream": True}, headers=headers, timeout=30
+    ) as response:
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    last = events[-1]
+    assert last["outcome"] == "answered" and [c["verified"] for c in last["checked"]] == [True, False]
+    assert last["answer"] == "The cafeteria serves lunch at noon every weekday [1]."
+
+    bob = service.actor("bob")
+    conversation = service.new_conversation(bob)
+    service.ask("When does the cafeteria serve lunch?", bob, conversation.id)
+    stored = service.messages(bob, conversation.id)[-1]
+    assert stored.checks["outcome"] == "answered" and not stored.checks["checked"][1]["verified"]
+    listed = httpx.get(f"{base_url}/v1/conversations/{conversation.id}/messages", headers=headers).json()
+    assert listed[-1]["checks"]["checked"][1]["reason"] == stored.checks["checked"][1]["reason"]

@@ -70,6 +70,21 @@ def test_follow_up_is_condensed_with_history_and_not_without() -> None:
     assert "condense_ms" in answer.timings_ms and answer.found
 
 
+def test_a_rewrite_that_drops_the_questions_own_words_is_not_used() -> None:
+    """The small model answered 'Who is Intel's CEO?' after a question on Apple's sales with a
+    rewrite about Apple's sales: a rewrite must keep every content word of the question."""
+
+    def reply(messages: list) -> str:
+        if "Standalone question" in messages[-1].content:
+            return "What was Apple's total net sales in the quarter?"
+        return "This is not in the knowledge base."
+
+    chain, _, retriever = make_chain([hit(SALES)], reply)
+    history = (("user", "What was Apple's total net sales in the quarter?"), ("assistant", "$81,797 million."))
+    chain.invoke(Turn("Who is Intel's CEO?", ALICE, history))
+    assert retriever.questions == ["Who is Intel's CEO?"]
+
+
 def test_sources_beyond_the_budget_are_dropped_whole_from_the_end() -> None:
     long = " ".join(f"Sentence number {i} talks about net sales." for i in range(60))
     chunks = [hit(chunk(long, cid=i)) for i in range(1, 5)]

@@ -216,3 +216,60 @@ def test_nine_months_and_a_named_date_choose_the_column() -> None:
     assert quarter and quarter.text.startswith("Total net sales: $81,797 million for the three months ended July 1")
     assert nine and nine.text.startswith("Total net sales: $293,787 million for the nine months ended July 1, 2023")
     assert old and old.text.startswith("Total net sales: $82,959 million for the three months ended June 25, 2022")
+
+
+def test_a_row_elsewhere_on_the_page_is_cited_with_its_page_and_section() -> None:
+    """The search found the segment table's first chunk; the AWS row is in the next one."""
+    from store.records import PageText
+
+    first = (
+        "Segment Information (in millions)\nThree Months Ended\nJune 30,\n2022 2023\n"
+        "North America\nNet sales $ 74,430 $ 82,546\n"
+    )
+    second = "AWS\nNet sales $ 19,739 $ 22,140\nOperating income $ 5,715 $ 5,365\n"
+    text = first + second
+    chunk = StoredChunk(1, 1, "2023 Q2 AMZN.pdf", 0, "Amazon.com, Inc. | 10-Q", first, 19, 19, 0, len(first))
+    page = PageText(text, 0, ((0, 19),))
+    extracted = Extractor(context=lambda c: page).extract(
+        "What were AWS net sales in the second quarter of 2023?", [Source(1, RetrievedChunk(chunk, 1.0))]
+    )
+    assert extracted is not None
+    assert extracted.text.startswith("AWS — Net sales: $22,140 million for the three months ended June 30, 2023")
+    assert extracted.citation.page == 19 and "22,140" in extracted.citation.snippet
+
+
+def test_page_text_maps_offsets_to_pages() -> None:
+    from store.records import PageText
+
+    page = PageText("a" * 30, 0, ((0, 4), (10, 5), (20, 6)))
+    assert [page.page_at(i) for i in (0, 9, 10, 19, 25)] == [4, 4, 5, 5, 6]
+
+
+def test_cover_dates_and_named_months_fit_the_filing_they_belong_to() -> None:
+    from datetime import date
+
+    from app.retrieval.metadata import DocumentFacts, QueryHints, names_fit
+    from ingestion.types import DocumentMetadata
+
+    metadata = DocumentMetadata(organisation="Apple Inc.", period="April 1, 2023")
+    filing = DocumentFacts.of(1, "2023 Q2 AAPL.pdf", metadata)
+    assert filing.period_end == date(2023, 4, 1)
+    for question, fits in [
+        ("What did Apple raise its quarterly cash dividend to in May 2023?", True),  # an event after the quarter
+        ("How many Apple shares were outstanding as of April 21, 2023?", True),  # the cover date
+        ("What were Apple's net sales in the March 2023 quarter?", False),  # a month the period does not end in
+        ("What were Apple's net sales in the quarter ended April 1, 2023?", True),
+        ("What did Apple report for the quarter ended December 31, 2022?", False),
+    ]:
+        assert names_fit(QueryHints.parse(question), filing, company_named=True) is fits, question
+    nine = QueryHints.parse("Amazon's operating cash flow in the first nine months of 2023")
+    assert nine.quarters == ((2023, 3),)
+
+
+def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
+    from app.retrieval.glossary import english_gloss, expanded_terms
+
+    gloss = english_gloss("英伟达2024财年第二季度的营收是多少？")
+    assert {"nvidia", "revenue", "Q2", "fiscal", "2024"} <= set(gloss.split())
+    assert "September 30, 2023" in english_gloss("亚马逊2023年9月30日的现金及现金等价物有多少？")
+    assert {"chief", "executive", "officer"} <= set(expanded_terms("Who is Intel's CEO?"))

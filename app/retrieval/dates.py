@@ -1,0 +1,71 @@
+"""The one date grammar: months, and dates as documents and questions write them.
+
+"September 30, 2023", "Sep. 30, 2023", "30 September 2023", "2023-09-30", "2023年9月30日", a month
+and year ("September 2023", "2023年9月"), and bare years. Document metadata, the answer checker,
+table headers and the cross-language glossary all read dates through here.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from app.retrieval.text import word_list
+
+MONTH_NAMES = word_list("January February March April May June July August September October November December")
+MONTHS = {name[:3].lower(): number for number, name in enumerate(MONTH_NAMES, 1)}  # "sep" -> 9
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+
+_GRAMMAR: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
+    # (pattern, group numbers of year, month, day), longest first
+    (re.compile(rf"\b({MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE), (3, 1, 2)),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.I), (3, 2, 1)),
+    (re.compile(r"\b((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d)"), (1, 2, None)),
+    (re.compile(rf"\b({MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None)),
+)
+_YEAR = re.compile(r"(?<![\d,.])((?:19|20)\d{2})(?![\d,])")
+MONTH_DAY = re.compile(rf"\b({MONTH})\s*(\d{{1,2}})\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DateMention:
+    text: str
+    year: int
+    month: int | None  # None: a bare year
+    day: int | None  # None: a month and year, or a year
+    span: tuple[int, int]
+
+
+def month_number(word: str) -> int:
+    return MONTHS[word[:3].lower()]
+
+
+def date_mentions(text: str) -> list[DateMention]:
+    """Every date, month-and-year and bare year in `text`, longest reading first, none overlapping."""
+    found: list[DateMention] = []
+    for pattern, (y, m, d) in _GRAMMAR:
+        for match in pattern.finditer(text):
+            if any(f.span[0] < match.end() and match.start() < f.span[1] for f in found):
+                continue
+            month_text = match.group(m)
+            month = int(month_text) if month_text.isdigit() else month_number(month_text)
+            day = int(match.group(d)) if d is not None else None
+            if 1 <= month <= 12 and (day is None or 1 <= day <= 31):
+                found.append(DateMention(match.group(0), int(match.group(y)), month, day, match.span()))
+    for match in _YEAR.finditer(text):
+        if not any(f.span[0] <= match.start() < f.span[1] for f in found):
+            found.append(DateMention(match.group(0), int(match.group(1)), None, None, match.span()))
+    return found
+
+
+def find_dates(text: str) -> list[date]:
+    """The full dates (day, month and year) in `text`, as dates."""
+    found = []
+    for mention in date_mentions(text):
+        if mention.month is not None and mention.day is not None:
+            try:
+                found.append(date(mention.year, mention.month, mention.day))
+            except ValueError:
+                continue
+    return found
