@@ -46,6 +46,15 @@ _WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
 _WHEN = re.compile(r"\bwhen\b|what\s+date|which\s+date|何时|什么时候|哪天|哪一天|日期", re.I)
 _HOW_MUCH = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
 
+# "Which command / file / package ...": the answer is a name written in Latin letters or a path.
+_WHICH_CODE = re.compile(
+    r"(?:哪个|什么|哪一个|用什么|哪些)\s*(?:命令|工具|文件|软件包|程序|选项|参数|关键字)|"
+    r"\b(?:which|what)\s+(?:command|tool|file|package|program|option|keyword)",
+    re.I,
+)
+_CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
+_PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
+
 CROSS_LANGUAGE_NOTE = {"zh": "以下为文档原文（英文），未经翻译："}
 
 
@@ -63,6 +72,7 @@ class Question:
     group: str  # "three", "six", "nine", "twelve" or "" (not said)
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
     wants: str  # "figure", "name", "date" or ""
+    percent: bool  # a share, margin or rate is asked for
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -70,9 +80,10 @@ class Question:
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
         dates = tuple((d.year, d.month, d.day) for d, _ in find_dates(question))
         wants = "name" if _WHO.search(question) else "date" if _WHEN.search(question) else ""
+        wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
-        return cls(question, terms, group, dates, wants)
+        return cls(question, terms, group, dates, wants, bool(_PERCENT.search(question)))
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
@@ -116,11 +127,17 @@ def _when(period: Period | None) -> tuple[int, int, int]:
     return (period.year or 0, period.month or 0, period.day or 0)
 
 
+def _per_share(row: Row, cell: str) -> bool:
+    """Earnings or dividends per share: dollars and cents, never "in millions"."""
+    named = f"{row.section} {row.label}".lower()
+    return "per share" in named or (row.label.lower().startswith(("basic", "diluted")) and "." in cell)
+
+
 def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
     amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
     if row.currency and "$" not in amount and cell not in ("—", "–"):
         amount = f"{row.currency}{amount}"
-    if row.unit and "%" not in cell and "per share" not in row.label.lower() and cell not in ("—", "–"):
+    if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in ("—", "–"):
         return f"{amount} {row.unit}" + (" shares" if label_has_shares and "$" not in cell else "")
     return amount
 
@@ -174,13 +191,14 @@ def _own_text(chunk: StoredChunk) -> PageText:
 
 
 def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
-    """A sentence, or for a long one (a signature block, a list without full stops) each line with
-    the line after it: (offset in the chunk, text)."""
+    """A sentence (unless long), and for one over several lines (a signature block, a list without
+    full stops) each line with the line after it: (offset in the chunk, text)."""
     flat = " ".join(sentence.text.split())
-    if len(flat) <= 300:
-        return [(sentence.start, sentence.text)]
+    pieces = [(sentence.start, sentence.text)] if len(flat) <= 300 else []
     lines = sentence.text.split("\n")
-    pieces, at = [], sentence.start
+    if len(lines) < 3:
+        return pieces or [(sentence.start, sentence.text)]
+    at = sentence.start
     for i, line in enumerate(lines):
         pieces.append((at, "\n".join(lines[i : i + 2])))
         at += len(line) + 1
@@ -257,7 +275,9 @@ class Extractor:
             column = best_column(asked, row)
             dated = 0.1 if row.periods[column] is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
-            score = 0.7 * recall + 0.2 * precision + dated + named
+            # a share of revenue answers "what was revenue" only when a percentage is asked for
+            share = -0.3 if "%" in row.cells[column] and not asked.percent else 0.0
+            score = 0.7 * recall + 0.2 * precision + dated + named + share
             found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
         return found
 
@@ -273,18 +293,22 @@ class Extractor:
                 flat = " ".join(text.split())
                 if len(flat) > 500 or len(flat) < 12 or _table_like(text):
                     continue
-                recall = _coverage(wanted, set(content_terms(flat)))
+                have = set(content_terms(flat))
+                recall = _coverage(wanted, have)
                 if recall == 0:
                     continue
+                precision = len(wanted & have) / len(have)
                 holds = {
                     "figure": bool(find_figures(flat)),
                     "name": bool(person_names(flat)) or is_mostly_cjk(flat),
                     "date": any(d.month for d, _ in find_dates(flat)) or (is_mostly_cjk(flat) and "年" in flat),
+                    "code": bool(_CODE_TOKEN.search(flat)),
                     "": True,
                 }[asked.wants]
                 named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
                 # A row states a figure with its period; a sentence about it comes second.
                 score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
+                score += 0.1 * precision  # of two that cover the question, the one saying less else
                 found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
 

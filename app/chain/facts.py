@@ -220,7 +220,7 @@ class Passage:
         word = name.lower().strip(".")
         if word in self.words or word.rstrip("’'s") in self.words:
             return True
-        if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", self.flat):
+        if re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", self.flat):  # "Table" in "Table1"
             return True
         expansion = _ACRONYMS.get(word)
         return expansion is not None and expansion in self.flat

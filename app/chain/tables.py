@@ -50,7 +50,7 @@ class Period:
         elif self.year is not None:
             when = str(self.year)
         if self.group:
-            return f"for the {self.group} {when}".strip()
+            return f"for the {self.group} {when}" if when else f"for the {self.group.removesuffix(' ended')}"
         return f"at {when}" if when else ""
 
 

@@ -5,12 +5,12 @@ document costs one SQL scan, not a re-tokenisation of everything."""
 
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
-from app.retrieval.metadata import DocumentFacts
+from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
 from ingestion.service import KnowledgeBase
@@ -73,9 +73,11 @@ class CorpusCache:
         names: dict[int, str] = {}
         tokens: dict[int, Counter[str]] = {}
         statements = StatementPageFinder()
+        fiscal = FiscalQuarterFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
             for chunk in batch:
                 statements.add(chunk)
+                fiscal.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
                 if counter is None:
                     counter = Counter(tokenize(embedding_text(chunk.header, chunk.text)))
@@ -86,7 +88,10 @@ class CorpusCache:
                 names[chunk.document_id] = chunk.file_name
         self._tokens = tokens  # chunks of deleted documents drop out here
         metadata = {d.id: d.metadata for d in self.kb.list_documents(self.kb.actor(None))}
-        documents = {i: DocumentFacts.of(i, name, metadata.get(i, DocumentMetadata())) for i, name in names.items()}
+        documents = {
+            i: replace(DocumentFacts.of(i, name, metadata.get(i, DocumentMetadata())), fiscal_quarter=fiscal.of(i))
+            for i, name in names.items()
+        }
         order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
         self.builds += 1
         return Corpus(

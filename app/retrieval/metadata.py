@@ -9,6 +9,7 @@ boosts or, as an explicit MetadataFilter, restricts the search.
 
 import fnmatch
 import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -135,6 +136,7 @@ class DocumentFacts:
     is_annual: bool = False
     quarters: frozenset[tuple[int, int]] = frozenset()  # said by the file name or the period text
     years: frozenset[int] = frozenset()
+    fiscal_quarter: tuple[int, int] | None = None  # (fiscal year, quarter) the document's text reports
 
     @classmethod
     def of(cls, document_id: int, file_name: str, metadata: DocumentMetadata) -> "DocumentFacts":
@@ -254,6 +256,11 @@ def _period(facts: DocumentFacts, hints: QueryHints) -> float:
             best = max(best, value)
         elif facts.period_end is not None and not facts.is_annual and calendar_quarter(facts.period_end) == quarter:
             best = max(best, 0.5 * value)
+    if hints.fiscal and facts.fiscal_quarter is not None:
+        if facts.fiscal_quarter in hints.quarters:
+            return 1.0  # "the third quarter of fiscal 2024" is NVIDIA's quarter ended October 29, 2023
+        if hints.quarters:
+            return 0.0
     if not hints.quarters:
         latest = max(hints.years, default=None)
         for year in hints.years:
@@ -358,7 +365,37 @@ def names_fit(hints: QueryHints, document: DocumentFacts, company_named: bool) -
         return True  # a document without a period (a handbook) cannot be ruled out by one
     if (hints.dates or hints.months) and document.period_end is not None:
         return _on_date(document, hints) > 0  # an exact date outranks the year written in it
-    return _period(document, hints) > 0 or (hints.fiscal and _in_fiscal_year(document, hints))
+    if _period(document, hints) > 0:
+        return True
+    return hints.fiscal and document.fiscal_quarter is None and _in_fiscal_year(document, hints)
+
+
+_FISCAL_QUARTER = re.compile(
+    r"\b(first|second|third|fourth)\s+quarter\s+(?:of\s+)?fiscal\s+(?:year\s+)?(\d{4})\b", re.IGNORECASE
+)
+
+
+class FiscalQuarterFinder:
+    """Fed every chunk, says which fiscal quarter each document reports: the quarter its text
+    names most ("Third Quarter Fiscal Year 2023 Compared with Third Quarter Fiscal Year 2022"),
+    in the latest year named with it. Fiscal years differ by company, so only the text can say."""
+
+    def __init__(self) -> None:
+        self._mentions: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
+
+    def add(self, document_id: int, text: str) -> None:
+        for match in _FISCAL_QUARTER.finditer(text):
+            self._mentions[document_id][(int(match.group(2)), _ORDINAL[match.group(1).lower()])] += 1
+
+    def of(self, document_id: int) -> tuple[int, int] | None:
+        mentions = self._mentions.get(document_id)
+        if not mentions:
+            return None
+        by_quarter: Counter[int] = Counter()
+        for (_, quarter), n in mentions.items():
+            by_quarter[quarter] += n
+        quarter = by_quarter.most_common(1)[0][0]
+        return max(year for year, q in mentions if q == quarter), quarter
 
 
 def company_named(hints: QueryHints, documents: Iterable[DocumentFacts]) -> bool:

@@ -271,9 +271,11 @@ class Retriever:
             model, judged = BARE_RELEVANCE_MODEL, features(query.terms, chunks)
         probability = model.probability(judged)
         relevant = bool(chunks) and probability >= model.threshold
-        if chunks and not relevant and query.gloss and model is self.config.relevance_cjk:
-            # A Chinese question about English documents shares no word with them: judge it also as
-            # the English question its glossary terms make.
+        # A Chinese question about English documents shares no word with them: judge it also as the
+        # English question its glossary terms make, when it names a company we hold (glossary words
+        # alone, "员工" and "年", would pass questions about leave policies).
+        cross = query.gloss and model is self.config.relevance_cjk and company_named(hints, corpus.documents.values())
+        if chunks and not relevant and cross:
             relevant = self._english_relevant(query.gloss, hints, chunks, corpus, mask)
         return RetrievalResult(question, chunks, query.terms, scope.match, found, probability, relevant, timings)
 

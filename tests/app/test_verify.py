@@ -273,3 +273,21 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
     assert {"nvidia", "revenue", "Q2", "fiscal", "2024"} <= set(gloss.split())
     assert "September 30, 2023" in english_gloss("亚马逊2023年9月30日的现金及现金等价物有多少？")
     assert {"chief", "executive", "officer"} <= set(expanded_terms("Who is Intel's CEO?"))
+
+
+def test_fiscal_quarters_come_from_the_documents_own_words() -> None:
+    from dataclasses import replace
+
+    from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, QueryHints, names_fit
+    from ingestion.types import DocumentMetadata
+
+    finder = FiscalQuarterFinder()
+    finder.add(1, "Third Quarter of Fiscal Year 2024 Summary ... compared with the third quarter of fiscal year 2023")
+    finder.add(1, "Revenue for the third quarter of fiscal year 2024 was $18.12 billion")
+    finder.add(2, "Second Quarter of Fiscal Year 2024 Summary")
+    assert finder.of(1) == (2024, 3) and finder.of(2) == (2024, 2) and finder.of(3) is None
+    metadata = DocumentMetadata(organisation="NVIDIA Corporation", period="October 29, 2023")
+    third = replace(DocumentFacts.of(1, "2023 Q3 NVDA.pdf", metadata), fiscal_quarter=finder.of(1))
+    second = replace(DocumentFacts.of(2, "2023 Q2 NVDA.pdf", metadata), fiscal_quarter=finder.of(2))
+    hints = QueryHints.parse("What was NVIDIA's revenue for the third quarter of fiscal 2024?")
+    assert names_fit(hints, third, company_named=True) and not names_fit(hints, second, company_named=True)
