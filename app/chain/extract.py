@@ -88,7 +88,8 @@ class Question:
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
         not the period (the column says that)."""
-        identity = set(content_terms(f"{chunk.header} {chunk.file_name}"))
+        title = chunk.header if len(chunk.header) <= 80 else ""  # a text file's first paragraph is no title
+        identity = set(content_terms(f"{title} {chunk.file_name}"))
         other_script = CJK_CHAR.search(chunk.text) is None  # an English page: a Chinese question's English terms
         return frozenset(
             t
