@@ -4,11 +4,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages used by tests with real components: PostgreSQL (store tests), Chromium
-# (browser tests) and docker-compose (validates docker-compose.yml; no engine needed). Installed only when missing; needs root, as on CI.
+# (browser tests), a CJK font (so the browser's screenshots of Chinese answers are readable) and
+# docker-compose (validates docker-compose.yml; no engine needed). Installed only when missing;
+# needs root, as on CI.
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v docker-compose >/dev/null || need+=(docker-compose)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${need[*]}"

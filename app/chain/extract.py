@@ -257,12 +257,9 @@ class Extractor:
         if asked.wants not in ("figure", ""):
             return []
         chunk = source.chunk
-        wanted = asked.subject_terms(chunk)
-        if not wanted:
-            return []
-        where = self._page(chunk)
+        wanted, where = asked.subject_terms(chunk), self._page(chunk)
         found = []
-        for row in table_rows(where.text):
+        for row in table_rows(where.text) if wanted else ():
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
             label = set(content_terms(row.label))
@@ -284,12 +281,9 @@ class Extractor:
 
     def _sentences(self, asked: Question, source: Source) -> list[Candidate]:
         chunk = source.chunk
-        wanted = asked.subject_terms(chunk)
-        if not wanted:
-            return []
-        where = self._page(chunk)
+        wanted, where = asked.subject_terms(chunk), self._page(chunk)
         found = []
-        for sentence in split_sentences(chunk.text):
+        for sentence in split_sentences(chunk.text) if wanted else ():
             for start, text in _pieces(sentence):
                 flat = " ".join(text.split())
                 if len(flat) > 500 or len(flat) < 12 or _table_like(text):

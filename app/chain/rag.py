@@ -48,7 +48,7 @@ from app.chain.verify import MIN_SUPPORT, AnswerChecker, kept_text
 from app.errors import KBError
 from app.retrieval.glossary import english_gloss
 from app.retrieval.text import content_terms
-from app.types import NOT_FOUND, UNVERIFIED, Answer, CheckedSentence, RetrievedChunk, Source, Usage
+from app.types import ANSWERED, NOT_FOUND, UNVERIFIED, Answer, CheckedSentence, Citation, RetrievedChunk, Source, Usage
 from store.records import UserInfo
 
 # Tokens kept free besides the answer: joining rendered pieces can tokenize a little differently.
@@ -279,14 +279,7 @@ class AnswerChain:
                 # The model's words, and the figure from the quoted row: it is not trusted for figures.
                 text = f"{extracted.text}\n{text}"
                 citations = sorted({c.n: c for c in [extracted.citation, *citations]}.values(), key=lambda c: c.n)
-            return Answer(
-                text,
-                found=True,
-                citations=citations,
-                sources=list(prepared.sources),
-                timings_ms=dict(prepared.timings_ms),
-                checked=checked,
-            )
+            return _answer(prepared, text, citations, checked)
         if refused:  # the model read the sources and found nothing: a quote would answer another question
             return _not_found(dict(prepared.timings_ms))
         if extracted is not None:
@@ -301,16 +294,7 @@ class AnswerChain:
         for source in prepared.sources[: self.settings.passages_shown]:
             evidence = best_evidence(source, asked) or _opening(source)
             passages.append(passage_citation(source, evidence))
-        return Answer(
-            UNVERIFIED_TEXT,
-            found=False,
-            citations=passages,
-            sources=list(prepared.sources),
-            timings_ms=dict(prepared.timings_ms),
-            outcome=UNVERIFIED,
-            method="",
-            checked=checked,
-        )
+        return _answer(prepared, UNVERIFIED_TEXT, passages, checked, found=False, outcome=UNVERIFIED, method="")
 
 
 def _agreeing(checked: list[CheckedSentence], extracted: Extracted) -> list[CheckedSentence]:
@@ -346,12 +330,26 @@ def _not_found(timings_ms: dict[str, float]) -> Answer:
 
 
 def _extractive(extracted: Extracted, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:
+    return _answer(prepared, extracted.text, [extracted.citation], checked, method="extractive")
+
+
+def _answer(
+    prepared: Prepared,
+    text: str,
+    citations: list[Citation],
+    checked: list[CheckedSentence],
+    *,
+    found: bool = True,
+    outcome: str = ANSWERED,
+    method: str = "generated",
+) -> Answer:
     return Answer(
-        extracted.text,
-        found=True,
-        citations=[extracted.citation],
+        text,
+        found=found,
+        citations=citations,
         sources=list(prepared.sources),
         timings_ms=dict(prepared.timings_ms),
-        method="extractive",
+        outcome=outcome,
+        method=method,
         checked=checked,
     )
