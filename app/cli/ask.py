@@ -1,4 +1,7 @@
-"""`kb ask QUESTION [--user U] [--json]`: answer from the knowledge base with cited sources."""
+"""`kb ask QUESTION [--user U] [--json]`: answer from the knowledge base with cited sources.
+
+Only what survived checking is printed (the model's raw text is not streamed to the terminal),
+then the sources, then any sentences that were removed and why."""
 
 import json
 import sys
@@ -23,6 +26,9 @@ def answer_json(answer: object) -> str:
                 for c in answer.citations
             ],
             "timings_ms": answer.timings_ms,
+            "outcome": answer.outcome,
+            "method": answer.method,
+            "checked": [{"text": c.text, "verified": c.verified, "reason": c.reason} for c in answer.checked],
         },
         ensure_ascii=False,
     )
@@ -46,15 +52,16 @@ def register(cli: typer.Typer) -> None:
             for item in service.ask_stream(text, actor):
                 if isinstance(item, Answer):
                     final = item
-                elif not as_json:
-                    sys.stdout.write(item)
-                    sys.stdout.flush()
         assert final is not None
         if as_json:
             typer.echo(answer_json(final))
             return
-        typer.echo("")
+        typer.echo(final.text)
         if final.citations:
-            typer.echo("\nSources:")
+            typer.echo("\nMost relevant passages:" if final.outcome == "unverified" else "\nSources:")
             for c in final.citations:
                 typer.echo(f"  [{c.n}] {c.document}, page {c.page}: \"{c.sentence}\"")
+        if final.dropped:
+            typer.echo("\nRemoved (the cited sources do not hold them):")
+            for dropped in final.dropped:
+                typer.echo(f"  - {dropped.text} ({dropped.reason})")

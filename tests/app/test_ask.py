@@ -56,7 +56,8 @@ def test_json_shape_exactly(kb: Run, tmp_path: Path, fake_model: None) -> None:
     note.write_text("The cafeteria serves lunch at noon every weekday. Parking is free for employees.")
     kb("ingest", str(note), "--no-progress")
     out = json.loads(kb("ask", "When does the cafeteria serve lunch?", "--json"))
-    assert list(out) == ["answer", "found", "citations", "timings_ms"]
+    assert list(out) == ["answer", "found", "citations", "timings_ms", "outcome", "method", "checked"]
+    assert (out["outcome"], out["method"]) == ("answered", "generated") and out["checked"][0]["verified"]
     assert out["found"] is True and out["answer"].startswith("The cafeteria serves lunch at noon")
     assert out["citations"] == [
         {
