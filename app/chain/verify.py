@@ -71,6 +71,8 @@ class AnswerChecker:
 
     def _one(self, written: str, plain: str, asked: set[str]) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
+        if plain.rstrip().endswith(("?", "？")) or plain.lower().startswith("question:"):
+            return CheckedSentence(written.strip(), False, "a question, not an answer", tuple(cited))
         facts = facts_of(plain)
         claim = content_words(plain) - FILLER
         own = {w for w in claim if not any(ch.isdigit() for ch in w)}

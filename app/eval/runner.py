@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 from app.chain.extract import CROSS_LANGUAGE_NOTE
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
+from app.chain.sentences import split_sentences
 from app.eval.datasets import EvalDataset, EvalQuestion
 from app.eval.metrics import (
     SIBLING,
@@ -138,6 +139,8 @@ def _judge_facts(kb: KnowledgeBase, question: EvalQuestion, answer: Answer, resu
     text = answer.text
     for note in CROSS_LANGUAGE_NOTE.values():
         text = text.replace(note, " ")
-    facts = facts_of(text)
-    result.figures = len(facts.figures)
-    result.unsupported = unsupported(facts, [Passage(p) for p in pages])
+    passages = [Passage(p) for p in pages]
+    for sentence in split_sentences(text):  # as the checker reads them: a name opens no sentence
+        facts = facts_of(sentence.text)
+        result.figures += len(facts.figures)
+        result.unsupported += unsupported(facts, passages)

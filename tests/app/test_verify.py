@@ -291,3 +291,10 @@ def test_fiscal_quarters_come_from_the_documents_own_words() -> None:
     second = replace(DocumentFacts.of(2, "2023 Q2 NVDA.pdf", metadata), fiscal_quarter=finder.of(2))
     hints = QueryHints.parse("What was NVIDIA's revenue for the third quarter of fiscal 2024?")
     assert names_fit(hints, third, company_named=True) and not names_fit(hints, second, company_named=True)
+
+
+def test_an_echoed_question_is_not_an_answer() -> None:
+    reply = "Question: How much cash did Amazon have at the end of the quarter? [1]"
+    chain, _, _ = make_chain([hit(BALANCE)], reply=reply)
+    answer = chain.invoke(Turn("How much cash did Amazon have at the end of the quarter?", ALICE))
+    assert answer.method == "extractive" and answer.dropped[0].reason == "a question, not an answer"
