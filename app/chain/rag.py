@@ -17,6 +17,7 @@ Either way, an answer with nothing verified left is "I could not find a verified
 most relevant passages.
 """
 
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -109,6 +110,20 @@ class Prepared:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+# Words that point back into the conversation ("its sales", "what about them", "那它呢").
+_REFERRING = re.compile(
+    r"\b(?:it|its|they|them|their|this|that|these|those|he|she|his|her|there|same|also|too|and|else)\b"
+    r"|^\s*(?:what|how)\s+about\b|[它他她其该此这那]",
+    re.IGNORECASE,
+)
+
+
+def refers_back(question: str) -> bool:
+    """Does the question lean on the conversation? One that names what it asks about ("Who is
+    Intel's CEO?") stands alone: rewriting it with a small model only adds noise."""
+    return bool(_REFERRING.search(question)) or len(content_terms(question)) < 2
+
+
 def _ms(since: float) -> float:
     return round((time.perf_counter() - since) * 1000, 1)
 
@@ -147,7 +162,7 @@ class AnswerChain:
 
     def _condensed(self, turn: Turn) -> Prepared:
         prepared = Prepared(turn, standalone=turn.question)
-        if not turn.history:  # a first question is already standalone
+        if not turn.history or not refers_back(turn.question):  # already standalone
             return prepared
         start = time.perf_counter()
         recent = turn.history[-self.settings.history_messages :]

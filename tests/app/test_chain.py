@@ -79,10 +79,12 @@ def test_a_rewrite_that_drops_the_questions_own_words_is_not_used() -> None:
             return "What was Apple's total net sales in the quarter?"
         return "This is not in the knowledge base."
 
-    chain, _, retriever = make_chain([hit(SALES)], reply)
+    chain, engine, retriever = make_chain([hit(SALES)], reply)
     history = (("user", "What was Apple's total net sales in the quarter?"), ("assistant", "$81,797 million."))
-    chain.invoke(Turn("Who is Intel's CEO?", ALICE, history))
-    assert retriever.questions == ["Who is Intel's CEO?"]
+    chain.invoke(Turn("Who is Intel's CEO?", ALICE, history))  # stands alone: not rewritten at all
+    chain.invoke(Turn("And who is its CEO?", ALICE, history))  # leans on the history: the rewrite drops "ceo"
+    assert retriever.questions == ["Who is Intel's CEO?", "And who is its CEO?"]
+    assert sum("Standalone question" in m[-1].content for m in engine.prompts) == 1
 
 
 def test_sources_beyond_the_budget_are_dropped_whole_from_the_end() -> None:
