@@ -1,7 +1,9 @@
 """The five questions of the first version's bug report, asked in the web page of the real app (the
-real retriever and gate, the bundled model, extractive answers) over the same three 10-Q filings:
-each shows the right figure with its unit, period and page, or an honest 'could not find a verified
-answer' with passages, and none shows a name or figure that its cited pages do not hold.
+real retriever and gate, the bundled model, extractive answers) over the same three 10-Q filings, in
+one conversation as a user would: each shows the right figure or name with its unit, period and page
+(the issue allows an honest 'could not find a verified answer'; these four are answered, so the test
+asks for the answer), none shows a name or figure that its cited pages do not hold, and the
+unanswerable one is 'not in the knowledge base'.
 Screenshots go to tests/e2e/screenshots/trust-*.png.
 
 The store is embedded with the hashing embedder so that the three filings (134 pages) ingest in
@@ -119,10 +121,8 @@ def test_the_five_questions_show_the_right_figure_or_say_they_could_not_verify(b
         text, cited = _final(page, question)
         page.screenshot(path=SHOTS / f"trust-{i}.png", full_page=True)
         answer = text.split("Sources")[0].split("Most relevant passages")[0]
-        if UNVERIFIED in answer:
-            assert cited, "an unverified answer shows the most relevant passages"
-            continue
-        assert all(part in answer for part in right), (question, answer)
+        # "could not verify" would be honest, but these four are answered: a regression shows here
+        assert UNVERIFIED not in answer and all(part in answer for part in right), (question, answer)
         # the right filing, a page that prints the answer (the statement page or another one that
         # repeats the figure), and nothing shown that the cited pages do not hold
         assert cited and all(name == file_name for name, _ in cited), (question, cited)
