@@ -51,6 +51,12 @@ def best_evidence(source: Source, claim: set[str]) -> Evidence | None:
     return best
 
 
+def opening(source: Source) -> Evidence:
+    """A passage's first sentence, for a citation no sentence of it supports by shared words."""
+    text = source.chunk.text
+    return Evidence(0.0, next(iter(split_sentences(text)), Sentence(0, len(text), text)))
+
+
 def _claims(text: str, sentences: list[Sentence]) -> list[set[str]]:
     """Content words of each answer sentence, markers removed; a sentence that is only a marker
     ("... rose. [2]" split oddly) claims what the sentence before it said."""
@@ -61,7 +67,9 @@ def _claims(text: str, sentences: list[Sentence]) -> list[set[str]]:
     return claims
 
 
-def cite(text: str, sources: Sequence[Source]) -> CitedText:
+def cite(text: str, sources: Sequence[Source], checked: bool = False) -> CitedText:
+    """`checked`: every marker was already verified (AnswerChecker): keep each one that names a
+    given source, citing its best sentence, or its first when none shares a word with the claim."""
     by_n = {s.n: s for s in sources}
     sentences = split_sentences(text)
     claims = _claims(text, sentences)
@@ -78,6 +86,8 @@ def cite(text: str, sources: Sequence[Source]) -> CitedText:
         kept: list[int] = []
         for number in (int(x) for x in re.split(r"[,;]", match.group("nums"))):
             found = best_evidence(by_n[number], claim) if number in by_n else None
+            if found is None and checked and number in by_n:
+                found = opening(by_n[number])
             if found is None or number in kept:
                 continue
             kept.append(number)

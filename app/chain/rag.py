@@ -30,7 +30,7 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableLambda
 
 from app.adapters.llm import EngineChatModel
-from app.chain.citations import Evidence, best_evidence, cite, passage_citation
+from app.chain.citations import best_evidence, cite, opening, passage_citation
 from app.chain.extract import Extracted, Extractor, PageContext
 from app.chain.facts import find_figures
 from app.chain.packing import pack_sources, render_sources
@@ -44,7 +44,7 @@ from app.chain.prompts import (
     UNVERIFIED_TEXT,
 )
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
-from app.chain.sentences import Sentence, content_words, split_sentences
+from app.chain.sentences import content_words
 from app.chain.verify import MIN_SUPPORT, AnswerChecker, kept_text
 from app.errors import KBError
 from app.retrieval.glossary import english_gloss
@@ -288,7 +288,7 @@ class AnswerChain:
         prepared.timings_ms["check_ms"] = _ms(check_start)
         kept = kept_text(checked)
         if kept:
-            final = cite(kept, prepared.sources)
+            final = cite(kept, prepared.sources, checked=True)
             text, citations = final.text, final.citations
             if extracted is not None and not _mentions(text, extracted):
                 # The model's words, and the figure from the quoted row: it is not trusted for figures.
@@ -307,7 +307,7 @@ class AnswerChain:
         asked = content_words(f"{prepared.standalone} {english_gloss(prepared.standalone)}")
         passages = []
         for source in prepared.sources[: self.settings.passages_shown]:
-            evidence = best_evidence(source, asked) or _opening(source)
+            evidence = best_evidence(source, asked) or opening(source)
             passages.append(passage_citation(source, evidence))
         return _answer(prepared, UNVERIFIED_TEXT, passages, checked, found=False, outcome=UNVERIFIED, method="")
 
@@ -332,12 +332,6 @@ def _mentions(text: str, extracted: Extracted) -> bool:
     """Does the text already state the quoted row's figure?"""
     quoted = find_figures(extracted.text)[:1]
     return any(q.matches(f) or f.matches(q) for q in quoted for f in find_figures(text)) if quoted else True
-
-
-def _opening(source: Source) -> Evidence:
-    """A passage's first sentence, when none of its sentences shares a word with the question."""
-    sentences = split_sentences(source.chunk.text) or [Sentence(0, len(source.chunk.text), source.chunk.text)]
-    return Evidence(0.0, sentences[0])
 
 
 def _not_found(timings_ms: dict[str, float]) -> Answer:

@@ -7,6 +7,7 @@ from app.retrieval.text import CJK_CHAR, Sentence, is_stop_word, split_sentences
 
 __all__ = ["Sentence", "content_words", "split_sentences", "support"]
 
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -16,6 +17,7 @@ def content_words(text: str) -> set[str]:
     for token in _WORD.findall(text.lower()):
         if CJK_CHAR.search(token):
             words.update(CJK_CHAR.findall(token))
+            words.update(_DIGITS.findall(token))  # "2000年": the year is a word too
         elif not is_stop_word(stem(token)) and (len(token) > 1 or token.isdigit()):
             words.add(token)
     return words

@@ -298,3 +298,12 @@ def test_an_echoed_question_is_not_an_answer() -> None:
     chain, _, _ = make_chain([hit(BALANCE)], reply=reply)
     answer = chain.invoke(Turn("How much cash did Amazon have at the end of the quarter?", ALICE))
     assert answer.method == "extractive" and answer.dropped[0].reason == "a question, not an answer"
+
+
+def test_a_verified_unmarked_sentence_keeps_the_marker_it_was_given() -> None:
+    """'The answer is: 2000年。' (CMRC test split): the checker found the year in source 1 and marked
+    it; the final citation step must not drop that marker for want of a shared word."""
+    paragraph = filing("他于2000年加入球队。", cid=4, name="DEV_61.txt", pages=(1, 1), company="球员")
+    chain, _, _ = make_chain([hit(paragraph)], reply="The answer is: 2000年。")
+    answer = chain.invoke(Turn("他哪一年加入球队？", ALICE))
+    assert answer.text == "The answer is: 2000年。 [1]" and [c.n for c in answer.citations] == [1]
