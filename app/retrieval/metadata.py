@@ -256,11 +256,8 @@ def _period(facts: DocumentFacts, hints: QueryHints) -> float:
             best = max(best, value)
         elif facts.period_end is not None and not facts.is_annual and calendar_quarter(facts.period_end) == quarter:
             best = max(best, 0.5 * value)
-    if hints.fiscal and facts.fiscal_quarter is not None:
-        if facts.fiscal_quarter in hints.quarters:
-            return 1.0  # "the third quarter of fiscal 2024" is NVIDIA's quarter ended October 29, 2023
-        if hints.quarters:
-            return 0.0
+    if hints.fiscal and facts.fiscal_quarter is not None and facts.fiscal_quarter in hints.quarters:
+        return 1.0  # "the third quarter of fiscal 2024" is NVIDIA's quarter ended October 29, 2023
     if not hints.quarters:
         latest = max(hints.years, default=None)
         for year in hints.years:
@@ -365,9 +362,9 @@ def names_fit(hints: QueryHints, document: DocumentFacts, company_named: bool) -
         return True  # a document without a period (a handbook) cannot be ruled out by one
     if (hints.dates or hints.months) and document.period_end is not None:
         return _on_date(document, hints) > 0  # an exact date outranks the year written in it
-    if _period(document, hints) > 0:
-        return True
-    return hints.fiscal and document.fiscal_quarter is None and _in_fiscal_year(document, hints)
+    # A fiscal quarter read from the text is a hint, not a verdict: filings also name other
+    # quarters (Microsoft's outlook for "the first quarter of fiscal year 2025").
+    return _period(document, hints) > 0 or (hints.fiscal and _in_fiscal_year(document, hints))
 
 
 _FISCAL_QUARTER = re.compile(
@@ -378,7 +375,9 @@ _FISCAL_QUARTER = re.compile(
 class FiscalQuarterFinder:
     """Fed every chunk, says which fiscal quarter each document reports: the quarter its text
     names most ("Third Quarter Fiscal Year 2023 Compared with Third Quarter Fiscal Year 2022"),
-    in the latest year named with it. Fiscal years differ by company, so only the text can say."""
+    in the latest year named with it. Fiscal years differ by company, so only the text can say;
+    it can also be wrong (an outlook names next year's quarter), so a match counts for a document
+    and a mismatch does not count against it."""
 
     def __init__(self) -> None:
         self._mentions: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
