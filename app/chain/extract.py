@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from app.chain.citations import snippet_around
-from app.chain.facts import find_dates, find_figures, person_names
+from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.tables import Period, Row, table_rows
+from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.glossary import expanded_terms
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -33,9 +34,7 @@ _PERIOD_TERMS = frozenset(
         "nine six three twelve first half ytd q1 q2 q3 q4 fy today current latest"
     )
 ) | frozenset(content_terms("季度 年度 财年 前九个月 上半年 截至 末 时"))
-_MONTH_WORDS = frozenset(
-    word_list("january february march april may june july august september october november december")
-)
+_MONTH_WORDS = frozenset(name.lower() for name in MONTH_NAMES)
 _GROUPS = (
     ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|前九个月|前三季度", re.I)),
     ("six", re.compile(r"six\s+months|first\s+half|\bh1\b|前六个月|上半年", re.I)),
@@ -78,7 +77,7 @@ class Question:
     def parse(cls, question: str) -> "Question":
         terms = frozenset(expanded_terms(question))
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
-        dates = tuple((d.year, d.month, d.day) for d, _ in find_dates(question))
+        dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
         wants = "name" if _WHO.search(question) else "date" if _WHEN.search(question) else ""
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
@@ -128,6 +127,9 @@ def _when(period: Period | None) -> tuple[int, int, int]:
     return (period.year or 0, period.month or 0, period.day or 0)
 
 
+_DASHES = ("—", "–")  # a cell with nothing to report
+
+
 def _per_share(row: Row, cell: str) -> bool:
     """Earnings or dividends per share: dollars and cents, never "in millions"."""
     named = f"{row.section} {row.label}".lower()
@@ -136,9 +138,9 @@ def _per_share(row: Row, cell: str) -> bool:
 
 def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
     amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
-    if row.currency and "$" not in amount and cell not in ("—", "–"):
+    if row.currency and "$" not in amount and cell not in _DASHES:
         amount = f"{row.currency}{amount}"
-    if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in ("—", "–"):
+    if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in _DASHES:
         return f"{amount} {row.unit}" + (" shares" if label_has_shares and "$" not in cell else "")
     return amount
 
@@ -166,8 +168,6 @@ def best_column(question: Question, row: Row) -> int:
     )
 
 
-_DASHES = ("—", "–")
-
 
 @dataclass(frozen=True)
 class Candidate:
@@ -186,8 +186,7 @@ def _table_like(text: str) -> bool:
 
 def _own_text(chunk: StoredChunk) -> PageText:
     """A chunk as its own page context (page breaks recorded at ingestion, when there are)."""
-    breaks = chunk.page_breaks if len(chunk.page_breaks) == chunk.page_end - chunk.page_start else ()
-    starts = ((0, chunk.page_start), *((b, chunk.page_start + i + 1) for i, b in enumerate(breaks)))
+    starts = ((0, chunk.page_start), *((b, chunk.page_start + i + 1) for i, b in enumerate(chunk.recorded_breaks)))
     return PageText(chunk.text, 0, starts)
 
 
@@ -221,11 +220,15 @@ class Extractor:
         seen_pages: set[tuple[int, int]] = set()
         for rank, source in enumerate(sources[: self.sources_read]):
             decay = 1.0 - 0.03 * rank  # retrieval's order breaks near-ties
-            found = self._sentences(asked, source)
+            wanted = asked.subject_terms(source.chunk)
+            if not wanted:
+                continue
+            where = self._page(source.chunk)
+            found = self._sentences(asked, source, wanted, where)
             page_key = (source.chunk.document_id, source.chunk.page_start)
             if page_key not in seen_pages:  # a page's rows once, for its best-ranked chunk
                 seen_pages.add(page_key)
-                found += self._rows(asked, source)
+                found += self._rows(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         if not candidates:
             return None
@@ -251,15 +254,14 @@ class Extractor:
     def _page(self, chunk: StoredChunk) -> PageText:
         return self.context(chunk) if self.context is not None else _own_text(chunk)
 
-    def _rows(self, asked: Question, source: Source) -> list[Candidate]:
+    def _rows(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
         """Every table row on the pages of the chunk (the row asked for may be in the chunk
         before or after the one the search found)."""
         if asked.wants not in ("figure", ""):
             return []
         chunk = source.chunk
-        wanted, where = asked.subject_terms(chunk), self._page(chunk)
         found = []
-        for row in table_rows(where.text) if wanted else ():
+        for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
             label = set(content_terms(row.label))
@@ -279,11 +281,9 @@ class Extractor:
             found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
         return found
 
-    def _sentences(self, asked: Question, source: Source) -> list[Candidate]:
-        chunk = source.chunk
-        wanted, where = asked.subject_terms(chunk), self._page(chunk)
+    def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
         found = []
-        for sentence in split_sentences(chunk.text) if wanted else ():
+        for sentence in split_sentences(source.chunk.text):
             for start, text in _pieces(sentence):
                 flat = " ".join(text.split())
                 if len(flat) > 500 or len(flat) < 12 or _table_like(text):
@@ -293,13 +293,7 @@ class Extractor:
                 if recall == 0:
                     continue
                 precision = len(wanted & have) / len(have)
-                holds = {
-                    "figure": bool(find_figures(flat)),
-                    "name": bool(person_names(flat)) or is_mostly_cjk(flat),
-                    "date": any(d.month for d, _ in find_dates(flat)) or (is_mostly_cjk(flat) and "年" in flat),
-                    "code": bool(_CODE_TOKEN.search(flat)),
-                    "": True,
-                }[asked.wants]
+                holds = _holds(asked.wants, flat)
                 named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
                 # A row states a figure with its period; a sentence about it comes second.
                 score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
@@ -308,7 +302,20 @@ class Extractor:
         return found
 
 
+def _holds(wants: str, text: str) -> bool:
+    """Does the text hold the kind of thing the question asks for (only that test is run)?"""
+    if wants == "figure":
+        return bool(find_figures(text))
+    if wants == "name":
+        return bool(person_names(text)) or is_mostly_cjk(text)
+    if wants == "date":
+        return any(d.month for d in date_mentions(text)) or (is_mostly_cjk(text) and "年" in text)
+    if wants == "code":
+        return bool(_CODE_TOKEN.search(text))
+    return True
+
+
 def _names_date(asked: Question, text: str) -> bool:
     """Does the text name a date the question names ("as of October 19, 2022")?"""
-    named = {(d.year, d.month, d.day) for d, _ in find_dates(text) if d.month}
+    named = {(d.year, d.month, d.day) for d in date_mentions(text) if d.month}
     return any(d in named for d in asked.dates if d[1] is not None)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from app.retrieval.dates import MONTH_DAY, MONTH_NAMES, MONTHS, date_mentions, month_number
+from app.chain.citations import MARKER
+from app.retrieval.dates import MONTH_DAY, MONTH_NAMES, MONTHS, DateMention, date_mentions, month_number
 from app.retrieval.text import word_list
 
 _SCALES = {
@@ -39,7 +40,6 @@ _FIGURE = re.compile(
 )
 # Numbers that are parts of codes ("Q3", "FY2024", "10-Q", "e5", "401(k)") are not figures.
 _CODE = re.compile(r"\b[A-Za-z]+\d+[A-Za-z\d]*\b|\b\d+[A-Za-z]+[A-Za-z\d]*\b|\b\d+-[A-Za-z]\b")
-_MARKER = re.compile(r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]")
 # Scales tables carry in their headers: a bare "49,605" under "(in millions)" is $49.6 billion.
 _TABLE_SCALES = (Decimal(1), Decimal(10) ** 3, Decimal(10) ** 6, Decimal(10) ** 9)
 
@@ -88,27 +88,14 @@ class Figure:
 
 
 @dataclass(frozen=True)
-class DateFact:
-    text: str
-    year: int
-    month: int | None
-    day: int | None
-
-
-@dataclass(frozen=True)
 class Facts:
     figures: tuple[Figure, ...]
-    dates: tuple[DateFact, ...]
+    dates: tuple[DateMention, ...]
     names: tuple[str, ...]
 
     @property
     def empty(self) -> bool:
         return not (self.figures or self.dates or self.names)
-
-
-def find_dates(text: str) -> list[tuple[DateFact, tuple[int, int]]]:
-    """Dates with their spans (the grammar is app.retrieval.dates')."""
-    return [(DateFact(m.text, m.year, m.month, m.day), m.span) for m in date_mentions(text)]
 
 
 def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -120,8 +107,8 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 def find_figures(text: str) -> list[Figure]:
     """Figures outside dates, codes and citation markers."""
-    spans = [span for _, span in find_dates(text)]
-    spans += [m.span() for m in _MARKER.finditer(text)] + [m.span() for m in _CODE.finditer(text)]
+    spans = [m.span for m in date_mentions(text)]
+    spans += [m.span() for m in MARKER.finditer(text)] + [m.span() for m in _CODE.finditer(text)]
     figures = []
     for match in _FIGURE.finditer(_blank(text, spans)):
         number = match.group("num").replace(",", "")
@@ -140,7 +127,7 @@ def find_figures(text: str) -> list[Figure]:
 def find_names(sentence: str) -> list[str]:
     """Capitalised words that name something: not the sentence's first word unless the next word
     is capitalised too ("Elon Musk is ..."), never sentence furniture."""
-    text = _MARKER.sub(" ", sentence)
+    text = MARKER.sub(" ", sentence)
     words = list(_NAME_WORD.finditer(text))
     names = []
     for i, match in enumerate(words):
@@ -182,7 +169,7 @@ def person_names(text: str) -> list[str]:
 
 
 def facts_of(sentence: str) -> Facts:
-    dates = tuple(d for d, _ in find_dates(sentence))
+    dates = tuple(date_mentions(sentence))
     return Facts(tuple(find_figures(sentence)), dates, tuple(dict.fromkeys(find_names(sentence))))
 
 
@@ -194,8 +181,7 @@ class Passage:
         self.flat = " ".join(text.split()).lower()
         self.words = set(re.findall(r"[\w&'’.-]+", self.flat)) | set(re.findall(r"\w+", self.flat))
         self.figures = find_figures(text)
-        dated = find_dates(text)
-        self.dates = [d for d, _ in dated]
+        self.dates = date_mentions(text)
         self.years = {d.year for d in self.dates}
         self.month_days = {(month_number(m.group(1)), int(m.group(2))) for m in MONTH_DAY.finditer(text)}
         self.months = {month for month, _ in self.month_days} | {d.month for d in self.dates if d.month}
@@ -203,7 +189,7 @@ class Passage:
     def has_figure(self, figure: Figure) -> bool:
         return any(figure.matches(theirs) for theirs in self.figures)
 
-    def has_date(self, fact: DateFact) -> bool:
+    def has_date(self, fact: DateMention) -> bool:
         if fact.year not in self.years:
             return False
         if fact.month is None:

@@ -14,7 +14,7 @@ that named periods until another one does. The unit comes from the page's "(in m
 import re
 from dataclasses import dataclass
 
-from app.retrieval.dates import MONTH_NAMES, MONTHS
+from app.retrieval.dates import MONTH, MONTH_NAMES, month_number
 
 _CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|—|–"
 _ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
@@ -23,10 +23,8 @@ _GROUP = re.compile(
     r"\b(three|six|nine|twelve|3|6|9|12)\s+months\s+ended|\b(?:fiscal\s+)?(year)\s+ended|\b(quarter)\s+ended",
     re.IGNORECASE,
 )
-_MONTH_DAY = re.compile(
-    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s*(\d{1,2})\b(?:[ \t]*,[ \t]*((?:19|20)\d{2})\b)?",
-    re.IGNORECASE,
-)
+# A month-day, with its year when printed on the same line ("July 1,\n2023" leaves it for the next).
+_MONTH_DAY = re.compile(rf"\b({MONTH})\s*(\d{{1,2}})\b(?:[ \t]*,[ \t]*((?:19|20)\d{{2}})\b)?", re.IGNORECASE)
 _YEAR = re.compile(r"(?<![\d,.$])((?:19|20)\d{2})(?![\d,])")
 _UNIT = re.compile(r"in\s+(thousands|millions|billions)", re.IGNORECASE)
 # Rows that count things, not dollars, in a dollar table: shares, people, percentages.
@@ -52,8 +50,6 @@ class Period:
         if self.group:
             return f"for the {self.group} {when}" if when else f"for the {self.group.removesuffix(' ended')}"
         return f"at {when}" if when else ""
-
-
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | No
         else ("year ended" if g.group(2) else "quarter ended")
         for g in _GROUP.finditer(header)
     ]
-    month_days = [(MONTHS[m.group(1)[:3].lower()], int(m.group(2))) for m in _MONTH_DAY.finditer(header)]
+    month_days = [(month_number(m.group(1)), int(m.group(2))) for m in _MONTH_DAY.finditer(header)]
     years = [int(m.group(1)) for m in _YEAR.finditer(header)]  # also those printed after a month-day
     if not month_days and not years:
         return None

@@ -9,6 +9,7 @@ stand beside what was asked. Everything else is dropped, with the reason.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import Facts, Passage, facts_of, unsupported
@@ -28,6 +29,11 @@ MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read
 class _Unit:
     text: str
     words: set[str]
+
+    @cached_property
+    def passage(self) -> Passage:
+        """Read once, on the first claim with figures checked against this sentence."""
+        return Passage(self.text)
 
 
 @dataclass
@@ -51,7 +57,7 @@ def _units(text: str) -> list[_Unit]:
 def _anchored(unit: _Unit, facts: Facts) -> bool:
     """Does this sentence of the passage itself hold the claim's figures? A figure is read with
     the words beside it, not with any sentence of the page."""
-    return not facts.figures or not unsupported(Facts(facts.figures, (), ()), [Passage(unit.text)])
+    return not facts.figures or all(unit.passage.has_figure(f) for f in facts.figures)
 
 
 class AnswerChecker:
@@ -87,7 +93,8 @@ class AnswerChecker:
             held = self.held[n]
             missing = unsupported(facts, [held.passage])
             if missing:
-                missing_everywhere = missing if missing_everywhere is None else missing_everywhere
+                if missing_everywhere is None:
+                    missing_everywhere = missing
                 continue
             score = max((support(claim, u.words) for u in held.units if _anchored(u, facts)), default=0.0)
             if best is None or score > best[0]:
