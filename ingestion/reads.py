@@ -54,7 +54,7 @@ class ChunkReads:
             if begin is None:
                 begin = piece.char_start
             at = len(text)
-            breaks = piece.page_breaks if len(piece.page_breaks) == piece.page_end - piece.page_start else ()
+            breaks = piece.recorded_breaks
             starts.append((at, piece.page_start + sum(1 for b in breaks if b <= cut)))
             starts += [(at + b - cut, piece.page_start + i + 1) for i, b in enumerate(breaks) if b > cut]
             text += body

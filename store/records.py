@@ -88,6 +88,11 @@ class StoredChunk:
     page_breaks: tuple[int, ...] = ()  # offsets in `text` where pages page_start+1.. begin; () if unknown
 
     @property
+    def recorded_breaks(self) -> tuple[int, ...]:
+        """`page_breaks` when ingestion recorded one per page boundary, else () (an older chunk)."""
+        return self.page_breaks if len(self.page_breaks) == self.page_end - self.page_start else ()
+
+    @property
     def embedding_text(self) -> str:
         """What the embedder sees: the metadata header, then the body."""
         return embedding_text(self.header, self.text)
