@@ -9,7 +9,7 @@ and policies); a term outside it is simply not translated, and dense retrieval s
 
 import re
 
-from app.retrieval.dates import MONTH_NAMES
+from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.text import content_terms
 
 # Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
@@ -152,7 +152,6 @@ def english_phrases(question: str) -> list[str]:
 
 _CHINESE_QUARTER = re.compile(r"(?:((?:19|20)\d{2})\s*(?:财年|年)?\s*)?第\s*([一二三四1-4])\s*(?:财季|季度|季)")
 _CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*财年")
-_CHINESE_DATE = re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?")
 _NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
 
 
@@ -161,11 +160,10 @@ def english_gloss(question: str) -> str:
     retrieval that match words (document metadata, keyword search, the relevance gate); "" when
     the question has none of them."""
     parts = english_phrases(question)
-    for match in _CHINESE_DATE.finditer(question):
-        month = int(match.group(2))
-        if 1 <= month <= 12:
-            day = f" {int(match.group(3))}," if match.group(3) else ""
-            parts.append(f"{MONTH_NAMES[month - 1]}{day} {match.group(1)}")
+    for mention in date_mentions(question):
+        if mention.month is not None and "年" in mention.text:  # "2023年9月30日", "2023年9月"
+            day = f" {mention.day}," if mention.day else ""
+            parts.append(f"{MONTH_NAMES[mention.month - 1]}{day} {mention.year}")
     for match in _CHINESE_QUARTER.finditer(question):
         number = _NUMERAL.get(match.group(2)) or int(match.group(2))
         parts.append(f"Q{number} fiscal {match.group(1)}" if match.group(1) else f"Q{number}")

@@ -260,10 +260,7 @@ class Retriever:
     ) -> RetrievalResult:
         """The gate: does what was found hold the answer? (relevance.py's calibrated model)."""
         question, hints, corpus, mask = query.question, query.hints, scope.corpus, scope.mask
-        n = int(mask.sum())
-        weights = {term: idf(n, corpus.bm25.document_frequency(term, mask)) for term in query.terms}
-        fit = 0.0 if unknown_names(question, weights) else _names_fit(hints, chunks, corpus)
-        found = replace(features(query.terms, chunks, weights), fit=fit)
+        found = _judged(query.terms, question, hints, chunks, corpus, mask)
         model, judged = self.config.relevance_for(question), found
         if not model.fits(getattr(self.kb.embedder, "name", None)):
             # Similarities of another embedder live on another scale: judge as the bare model does
@@ -274,20 +271,16 @@ class Retriever:
         # A Chinese question about English documents shares no word with them: judge it also as the
         # English question its glossary terms make, when it names a company we hold (glossary words
         # alone, "员工" and "年", would pass questions about leave policies).
-        cross = query.gloss and model is self.config.relevance_cjk and company_named(hints, corpus.documents.values())
-        if chunks and not relevant and cross:
-            relevant = self._english_relevant(query.gloss, hints, chunks, corpus, mask)
+        if (
+            chunks
+            and not relevant
+            and query.gloss
+            and model is self.config.relevance_cjk
+            and company_named(hints, corpus.documents.values())
+        ):
+            english = _judged(tuple(content_terms(query.gloss)), query.gloss, hints, chunks, corpus, mask)
+            relevant = self.config.relevance.probability(english) >= self.config.relevance.threshold
         return RetrievalResult(question, chunks, query.terms, scope.match, found, probability, relevant, timings)
-
-    def _english_relevant(
-        self, gloss: str, hints: QueryHints, chunks: list[RetrievedChunk], corpus: Corpus, mask: npt.NDArray[np.bool_]
-    ) -> bool:
-        terms = tuple(content_terms(gloss))
-        n = int(mask.sum())
-        weights = {t: idf(n, corpus.bm25.document_frequency(t, mask)) for t in terms}
-        fit = 0.0 if unknown_names(gloss, weights) else _names_fit(hints, chunks, corpus)
-        model = self.config.relevance
-        return model.probability(replace(features(terms, chunks, weights), fit=fit)) >= model.threshold
 
     def _embed(self, question: str) -> npt.NDArray[np.float32]:
         """Query vectors of recent questions are kept: follow-ups and evals repeat them."""
@@ -302,6 +295,21 @@ class Retriever:
             while len(self._vectors) > 1024:
                 self._vectors.popitem(last=False)
         return vector
+
+
+def _judged(
+    terms: tuple[str, ...],
+    question: str,
+    hints: QueryHints,
+    chunks: list[RetrievedChunk],
+    corpus: Corpus,
+    mask: npt.NDArray[np.bool_],
+) -> RelevanceFeatures:
+    """The gate's features of what was found for these terms, IDF-weighted over the readable chunks."""
+    n = int(mask.sum())
+    weights = {term: idf(n, corpus.bm25.document_frequency(term, mask)) for term in terms}
+    fit = 0.0 if unknown_names(question, weights) else _names_fit(hints, chunks, corpus)
+    return replace(features(terms, chunks, weights), fit=fit)
 
 
 def _ms(since: float) -> float:
