@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
@@ -36,12 +36,6 @@ def _usage(answer: Answer) -> dict[str, int]:
 
 def _finish(answer: Answer) -> Literal["stop", "length"]:
     return "length" if answer.finish_reason == "length" else "stop"
-
-
-def _verdict(answer: Answer) -> dict[str, Any]:
-    """What checking decided, for the API: the same verdict the page shows."""
-    checks = checks_dict(answer)
-    return {"outcome": checks["outcome"], "method": checks["method"], "checked": checks["checked"]}
 
 
 def _citations(answer: Answer) -> list[dict[str, object]]:
@@ -79,7 +73,7 @@ def chat_completions(request: ChatCompletionRequest, service: Service, user: Use
         found=answer.found,
         conversation_id=answer.conversation_id,
         timings_ms=answer.timings_ms,
-        **_verdict(answer),
+        **checks_dict(answer),  # the verdict the page shows: outcome, method, checked
     )
 
 
@@ -109,7 +103,7 @@ def _sse(items: Iterator[str | Answer], completion_id: str, created: int, model:
                     answer=item.text,
                     conversation_id=item.conversation_id,
                     timings_ms=item.timings_ms,
-                    **_verdict(item),
+                    **checks_dict(item),
                 )
             else:
                 yield event({"content": item})
