@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from app.chain.citations import snippet_around
 from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
+from app.chain.signatures import signers
 from app.chain.tables import Period, Row, table_rows
 from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.glossary import expanded_terms
@@ -53,6 +54,15 @@ _WHICH_CODE = re.compile(
 )
 _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
+
+_SIGNING = frozenset(word_list("signed sign signs signature signer signatory"))
+_ROLE_WORDS = frozenset(
+    word_list(
+        "chief executive financial accounting operating officer president controller treasurer secretary "
+        "chairman director principal counsel general vice senior ceo cfo cao coo"
+    )
+)
+_ROLE_ABBREVIATIONS = frozenset(word_list("ceo cfo cao coo"))  # the glossary adds their spelt-out words
 
 CROSS_LANGUAGE_NOTE = {"zh": "以下为文档原文（英文），未经翻译："}
 
@@ -177,6 +187,7 @@ class Candidate:
     quote: str  # the passage's words that are quoted, for highlighting
     where: PageText  # the text the quote is in
     offset: int  # of the quote in `where.text`
+    when: tuple[int, int, int] = (0, 0, 0)  # a signature's date: of two equal answers, the later holds now
 
 
 def _table_like(text: str) -> bool:
@@ -226,13 +237,13 @@ class Extractor:
             where = self._page(source.chunk)
             found = self._sentences(asked, source, wanted, where)
             page_key = (source.chunk.document_id, source.chunk.page_start)
-            if page_key not in seen_pages:  # a page's rows once, for its best-ranked chunk
+            if page_key not in seen_pages:  # a page's rows and signatures once, for its best-ranked chunk
                 seen_pages.add(page_key)
-                found += self._rows(asked, source, wanted, where)
+                found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         if not candidates:
             return None
-        best = max(candidates, key=lambda c: c.score)
+        best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
         if best.score < self.min_score:
             return None
         chunk, where = best.source.chunk, best.where
@@ -281,6 +292,36 @@ class Extractor:
             found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
         return found
 
+    def _signers(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
+        """Signature blocks on the chunk's pages, for a "who" question: matched by the signer's
+        title and the words just above the block (the company, "signed ... this report")."""
+        if asked.wants != "name":
+            return []
+        chunk = source.chunk
+        role = [t for t in expanded_terms(asked.text) if t in wanted and t in _ROLE_WORDS - _ROLE_ABBREVIATIONS]
+        found = []
+        for signer in signers(where.text):
+            if not chunk.page_start <= where.page_at(signer.start) <= chunk.page_end:
+                continue
+            title = content_terms(signer.title)
+            above = set(content_terms(where.text[max(0, signer.start - 400) : signer.start])) | _SIGNING
+            other = wanted - _ROLE_WORDS - _ROLE_ABBREVIATIONS
+            # The role as the question says it, in the title as one phrase: "Executive Vice
+            # President, Chief Financial Officer" holds no "chief executive officer".
+            role_held = _phrase_in(role, title)
+            matched = (len(role) if role_held else 0) + len(other & (set(title) | above))
+            recall = matched / (len(role) + len(other)) if role or other else 0.0
+            if recall == 0:
+                continue
+            score = 0.8 * recall + 0.2 + (0.1 * len(role) / len(title) if role_held else 0.0)
+            if "signature" in where.text[max(0, signer.start - 600) : signer.start].lower():
+                score += 0.05  # the report's own signature page, not a certification attached to it
+            quote = where.text[signer.start : signer.end]
+            dates = date_mentions(signer.date)
+            when = (dates[0].year, dates[0].month or 0, dates[0].day or 0) if dates else (0, 0, 0)
+            found.append(Candidate(score, source, signer.render(), quote, where, signer.start, when))
+        return found
+
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
         found = []
         for sentence in split_sentences(source.chunk.text):
@@ -300,6 +341,12 @@ class Extractor:
                 score += 0.1 * precision  # of two that cover the question, the one saying less else
                 found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
+
+
+def _phrase_in(words: list[str], terms: list[str]) -> bool:
+    """Do `words` occur in `terms` one after another (and is there a phrase at all)?"""
+    n = len(words)
+    return n > 0 and any(terms[i : i + n] == words for i in range(len(terms) - n + 1))
 
 
 def _holds(wants: str, text: str) -> bool:

@@ -152,7 +152,8 @@ _NOT_PERSON = frozenset(
         "general counsel corporate controller treasurer secretary chairman board company corporation inc "
         "chair member committee officers directors the and of for form report quarterly annual item part "
         "exhibit table contents notes note statements statement consolidated condensed total net united "
-        "states america street avenue road washington securities exchange commission act"
+        "states america street avenue road washington securities exchange commission act exhibits incorporated "
+        "reference description filing date period end number rule section certification certifications"
     )
 )
 

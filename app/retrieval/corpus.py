@@ -11,6 +11,7 @@ import numpy as np
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder
+from app.retrieval.roles import is_signed
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
 from ingestion.service import KnowledgeBase
@@ -24,6 +25,7 @@ class Corpus:
     chunk_documents: IdArray  # document id of each chunk, aligned with bm25.ids
     documents: dict[int, DocumentFacts]
     statement_chunks: dict[Statement, IdArray]  # sorted ids of the chunks on each statement's pages
+    signed_chunks: IdArray  # sorted ids of chunks with a signature block
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -73,10 +75,13 @@ class CorpusCache:
         names: dict[int, str] = {}
         tokens: dict[int, Counter[str]] = {}
         statements = StatementPageFinder()
+        signed: list[int] = []
         fiscal = FiscalQuarterFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
             for chunk in batch:
                 statements.add(chunk)
+                if is_signed(chunk.text):
+                    signed.append(chunk.id)
                 fiscal.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
                 if counter is None:
@@ -99,4 +104,5 @@ class CorpusCache:
             np.asarray(owners, dtype=np.int64)[order],
             documents,
             {s: np.unique(np.asarray(ids, dtype=np.int64)) for s, ids in statements.chunks_by_statement().items()},
+            np.unique(np.asarray(signed, dtype=np.int64)),
         )

@@ -36,6 +36,7 @@ from app.retrieval.relevance import (
     features,
     unknown_names,
 )
+from app.retrieval.roles import asks_for_signer
 from app.retrieval.statements import statements_asked
 from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
@@ -191,7 +192,8 @@ class Retriever:
 
     def _candidates(self, query: Query, scope: Scope, vector: npt.NDArray[np.float32] | None) -> Candidates:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the
-        named documents, and the pages of the financial statements the question asks about."""
+        named documents, the pages of the financial statements the question asks about, and the
+        signed pages for a question about who holds a role (roles.py)."""
         cfg, corpus, allowed, mask = self.config, scope.corpus, scope.allowed, scope.mask
         n = max(query.k * cfg.candidates_factor, query.k)
         index = self.kb.index()
@@ -213,6 +215,10 @@ class Retriever:
             asked = f"{query.question} {query.gloss}" if query.gloss else query.question
             statement_hits = self._statement_hits(asked, query.terms, corpus, scoped, mask)
             lists.append(RankedList(statement_hits, cfg.statement_weight))
+            if asks_for_signer(asked):
+                signed = corpus.signed_chunks[np.isin(corpus.signed_chunks, scoped)]
+                hits = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(signed), signed.size)
+                lists.append(RankedList(_one_per_page(hits, self.kb, cfg.statement_pages), cfg.statement_weight))
         return Candidates(lists, dict(dense), dict(keyword))
 
     def _fused(self, candidates: Candidates, scope: Scope) -> dict[int, float]:

@@ -145,3 +145,13 @@ def test_a_statement_page_the_user_may_not_read_never_reaches_them(make_kb: Make
     assert {r.chunk.file_name for r in Retriever(kb).retrieve(question, admin, k=5)} >= {AAPL_Q2.name}
     seen_by_bob = Retriever(kb).retrieve(question, kb.actor("bob"), k=5)
     assert seen_by_bob and {r.chunk.file_name for r in seen_by_bob} == {"memo.txt"}
+
+
+def test_a_question_about_a_role_finds_the_signed_page(apple: KnowledgeBase) -> None:
+    """Exhibit lists and notes name the role in more words; the signed pages are a list of their own."""
+    admin = apple.actor(None)
+    question = "Who is Apple's chief executive officer?"
+    found = Retriever(apple).retrieve(question, admin, k=5)
+    assert any("/s/ Timothy D. Cook" in r.chunk.text for r in found)
+    without = Retriever(apple, replace(RetrievalConfig(), statement_weight=0.0)).retrieve(question, admin, k=5)
+    assert not any("/s/ Timothy D. Cook" in r.chunk.text for r in without)  # the list decides

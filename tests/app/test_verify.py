@@ -12,7 +12,9 @@ from app.chain.extract import Extractor
 from app.chain.facts import Passage, facts_of, person_names, unsupported
 from app.chain.prompts import UNVERIFIED_TEXT
 from app.chain.rag import Turn
+from app.chain.signatures import signers
 from app.chain.tables import table_rows
+from app.retrieval.roles import asks_for_signer
 from app.types import ANSWERED, NOT_FOUND, UNVERIFIED, RetrievedChunk, Source
 from store.records import StoredChunk
 from tests.app.test_chain import ALICE, chunk, hit
@@ -100,12 +102,30 @@ def test_made_up_names_are_found_and_acronyms_match_their_spelling() -> None:
 
 
 def test_a_made_up_name_with_no_source_becomes_could_not_verify_with_passages() -> None:
-    chain, _, _ = make_chain([hit(SIGNATURES)], reply="The CEO of Intel is Elon Musk.")
+    board = filing(
+        "INTEL CORPORATION\nThe Board of Directors met four times. Its chair is independent of management.",
+        cid=4,
+        name="2023 Q3 INTC.pdf",
+        pages=(50, 50),
+        company="Intel Corporation",
+    )
+    chain, _, _ = make_chain([hit(board)], reply="The CEO of Intel is Elon Musk.")
     answer = chain.invoke(Turn("Who is Intel's CEO?", ALICE))
     assert answer.outcome == UNVERIFIED and not answer.found and answer.text == UNVERIFIED_TEXT
     assert "Musk" not in answer.text
+    assert [(c.document, c.page) for c in answer.citations] == [("2023 Q3 INTC.pdf", 50)]
+    [dropped] = answer.dropped
+    assert dropped.text == "The CEO of Intel is Elon Musk." and "Elon, Musk" in dropped.reason
+
+
+def test_a_made_up_name_is_replaced_by_the_signature_that_holds_the_role() -> None:
+    chain, _, _ = make_chain([hit(SIGNATURES)], reply="The CEO of Intel is Elon Musk.")
+    answer = chain.invoke(Turn("Who is Intel's CEO?", ALICE))
+    assert answer.outcome == ANSWERED and answer.method == "extractive" and "Musk" not in answer.text
+    expected = "Patrick P. Gelsinger, Chief Executive Officer and Director (signed October 26, 2023)"
+    assert answer.text.startswith(expected)
     assert [(c.document, c.page) for c in answer.citations] == [("2023 Q3 INTC.pdf", 52)]
-    assert "Gelsinger" in answer.citations[0].sentence  # the passage's best sentence, highlighted
+    assert "Gelsinger" in answer.citations[0].sentence  # the quoted block, highlighted
     [dropped] = answer.dropped
     assert dropped.text == "The CEO of Intel is Elon Musk." and "Elon, Musk" in dropped.reason
 
@@ -312,3 +332,55 @@ def test_a_verified_unmarked_sentence_keeps_the_marker_it_was_given() -> None:
     chain, _, _ = make_chain([hit(paragraph)], reply="The answer is: 2000年。")
     answer = chain.invoke(Turn("他哪一年加入球队？", ALICE))
     assert answer.text == "The answer is: 2000年。 [1]" and [c.n for c in answer.citations] == [1]
+
+
+# ---- signature blocks -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "expected"),
+    [
+        (
+            "2023 Q2 INTC.pdf",
+            46,
+            [
+                "David Zinsner, Executive Vice President, Chief Financial Officer, and Principal Financial Officer "
+                "(signed July 27, 2023)",
+                "Scott Gawel, Corporate Vice President, Chief Accounting Officer, and Principal Accounting Officer "
+                "(signed July 27, 2023)",
+            ],
+        ),
+        (
+            "2023 Q3 MSFT.pdf",
+            61,
+            ["Alice L. Jolla, Corporate Vice President and Chief Accounting Officer (Duly Authorized Officer) "
+             "(signed October 24, 2023)"],
+        ),
+        # the title runs into the next paragraph in pypdf's text ("OfficerA signed original")
+        ("2022 Q3 NVDA.pdf", 48, ["Jen-Hsun Huang, President and Chief Executive Officer (signed November 18, 2022)"]),
+    ],
+)
+def test_signature_blocks_give_name_title_and_date_from_real_pypdf_text(
+    name: str, page: int, expected: list[str]
+) -> None:
+    assert [s.render() for s in signers(_page(name, page))] == expected
+
+
+def test_a_who_question_about_a_role_is_answered_by_the_signature_with_that_title() -> None:
+    text = _page("2023 Q2 INTC.pdf", 46)
+    page = StoredChunk(1, 1, "2023 Q2 INTC.pdf", 0, "Intel Corporation | 10-Q", text, 46, 46, 0, len(text))
+    sources = [Source(1, RetrievedChunk(page, 1.0))]
+    extractor = Extractor()
+    cfo = extractor.extract("Who is Intel's chief financial officer?", sources)
+    accounting = extractor.extract("Intel的首席会计官是谁？", sources)
+    ceo = extractor.extract("Who is Intel's CEO?", sources)
+    assert cfo and cfo.text.startswith("David Zinsner, Executive Vice President, Chief Financial Officer")
+    assert cfo.citation.page == 46 and "/s/ DAVID ZINSNER" in cfo.citation.sentence
+    assert accounting and "Scott Gawel, Corporate Vice President, Chief Accounting Officer" in accounting.text
+    assert ceo is None or ("Zinsner" not in ceo.text and "Gawel" not in ceo.text)  # no one here holds that role
+
+
+def test_only_who_questions_naming_a_role_or_signing_ask_for_a_signer() -> None:
+    assert asks_for_signer("Who is Intel's CFO?") and asks_for_signer("Who signed Amazon's 10-Q?")
+    assert asks_for_signer("苹果的首席执行官是谁？")
+    assert not asks_for_signer("Who are Apple's main competitors?") and not asks_for_signer("What is the CEO's pay?")
