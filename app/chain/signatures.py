@@ -56,7 +56,8 @@ def signers(text: str) -> list[Signer]:
 def _block(text: str, signed: str, at: int) -> tuple[str, str, int]:
     """The typed name (or the signed one), the title and the block's end, from the lines after
     the "/s/" line that starts at `at`."""
-    name, title_lines = signed, []
+    name = signed
+    title_lines: list[str] = []
     at = text.find("\n", at)
     while at != -1 and len(title_lines) < _MAX_TITLE_LINES:
         next_break = text.find("\n", at + 1)
