@@ -93,10 +93,8 @@ class CorpusCache:
                 names[chunk.document_id] = chunk.file_name
         self._tokens = tokens  # chunks of deleted documents drop out here
         metadata = {d.id: d.metadata for d in self.kb.list_documents(self.kb.actor(None))}
-        documents = {
-            i: replace(DocumentFacts.of(i, name, metadata.get(i, DocumentMetadata())), fiscal_quarter=fiscal.of(i))
-            for i, name in names.items()
-        }
+        facts = {i: DocumentFacts.of(i, name, metadata.get(i, DocumentMetadata())) for i, name in names.items()}
+        documents = {i: replace(f, fiscal_quarter=fiscal.of(i, f.period_end)) for i, f in facts.items()}
         order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
         self.builds += 1
         return Corpus(

@@ -256,8 +256,12 @@ def _period(facts: DocumentFacts, hints: QueryHints) -> float:
             best = max(best, value)
         elif facts.period_end is not None and not facts.is_annual and calendar_quarter(facts.period_end) == quarter:
             best = max(best, 0.5 * value)
-    if hints.fiscal and facts.fiscal_quarter is not None and facts.fiscal_quarter in hints.quarters:
-        return 1.0  # "the third quarter of fiscal 2024" is NVIDIA's quarter ended October 29, 2023
+    if hints.fiscal and facts.fiscal_quarter is not None and hints.quarters:
+        if facts.fiscal_quarter in hints.quarters:
+            return 1.0  # "the third quarter of fiscal 2024" is NVIDIA's quarter ended October 29, 2023
+        # Its text says which fiscal quarter it reports, and it is another: its file name's
+        # calendar quarter ("2023 Q3 MSFT") is not Microsoft's fiscal one.
+        best *= 0.5
     if not hints.quarters:
         latest = max(hints.years, default=None)
         for year in hints.years:
@@ -386,15 +390,32 @@ class FiscalQuarterFinder:
         for match in _FISCAL_QUARTER.finditer(text):
             self._mentions[document_id][(int(match.group(2)), _ORDINAL[match.group(1).lower()])] += 1
 
-    def of(self, document_id: int) -> tuple[int, int] | None:
+    def of(self, document_id: int, period_end: date | None = None) -> tuple[int, int] | None:
+        """The quarter named most; with the period the document ends (its cover date), only a
+        quarter that can end then: a filing also names last year's quarters and next year's
+        outlook ("the first quarter of fiscal year 2022" nine times in Microsoft's third quarter
+        of fiscal 2023, for a tax event)."""
         mentions = self._mentions.get(document_id)
         if not mentions:
             return None
+        if period_end is not None:
+            mentions = Counter({key: n for key, n in mentions.items() if _can_end(key, period_end)})
+            if not mentions:
+                return None
         by_quarter: Counter[int] = Counter()
         for (_, quarter), n in mentions.items():
             by_quarter[quarter] += n
         quarter = by_quarter.most_common(1)[0][0]
         return max(year for year, q in mentions if q == quarter), quarter
+
+
+def _can_end(fiscal: tuple[int, int], period_end: date) -> bool:
+    """Can quarter q of fiscal year Y end on `period_end`? The year then ends 3 * (4 - q) months
+    later, somewhere in calendar year Y (a 52/53-week year may end days into January)."""
+    year, quarter = fiscal
+    months = period_end.year * 12 + period_end.month - 1 + 3 * (4 - quarter)
+    year_end = date(months // 12, months % 12 + 1, 1)
+    return date(year, 1, 1) <= year_end <= date(year + 1, 1, 31)
 
 
 def company_named(hints: QueryHints, documents: Iterable[DocumentFacts]) -> bool:

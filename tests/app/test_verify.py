@@ -318,6 +318,26 @@ def test_fiscal_quarters_come_from_the_documents_own_words() -> None:
     assert names_fit(hints, misread, company_named=True)
 
 
+def test_a_fiscal_quarter_must_be_able_to_end_on_the_filings_period() -> None:
+    """Microsoft's third quarter of fiscal 2023 names a tax event of its first quarter of fiscal
+    2022 more often than its own quarter; next year's outlook is named too."""
+    from datetime import date
+
+    from app.retrieval.metadata import FiscalQuarterFinder
+
+    finder = FiscalQuarterFinder()
+    for _ in range(9):
+        finder.add(1, "a tax benefit in the first quarter of fiscal year 2022")
+    for _ in range(6):
+        finder.add(1, "Highlights from the third quarter of fiscal year 2023 compared with the third quarter")
+    finder.add(1, "we expect the first quarter of fiscal year 2024 to")
+    assert finder.of(1) == (2024, 1)  # without the period: the quarter named most, in its latest year
+    assert finder.of(1, date(2023, 3, 31)) == (2023, 3)
+    finder.add(2, "Third Quarter of Fiscal Year 2024 Summary")
+    assert finder.of(2, date(2023, 10, 29)) == (2024, 3)  # NVIDIA's year ends in late January
+    assert finder.of(2, date(2022, 3, 31)) is None  # no named quarter can end then
+
+
 def test_an_echoed_question_is_not_an_answer() -> None:
     reply = "Question: How much cash did Amazon have at the end of the quarter? [1]"
     chain, _, _ = make_chain([hit(BALANCE)], reply=reply)
