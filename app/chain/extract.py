@@ -11,8 +11,9 @@ the year; the latest date, unless it names one). A sentence is chosen by how muc
 it covers and whether it holds what the question asks for (a figure, a name, a date).
 """
 
+import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from app.chain.citations import snippet_around
@@ -323,24 +324,54 @@ class Extractor:
         return found
 
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
+        pieces = [piece for sentence in split_sentences(source.chunk.text) for piece in _pieces(sentence)]
+        weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         found = []
-        for sentence in split_sentences(source.chunk.text):
-            for start, text in _pieces(sentence):
-                flat = " ".join(text.split())
-                if len(flat) > 500 or len(flat) < 12 or _table_like(text):
-                    continue
-                have = set(content_terms(flat))
-                recall = _coverage(wanted, have)
-                if recall == 0:
-                    continue
-                precision = len(wanted & have) / len(have)
-                holds = _holds(asked.wants, flat)
-                named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
-                # A row states a figure with its period; a sentence about it comes second.
-                score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
-                score += 0.1 * precision  # of two that cover the question, the one saying less else
-                found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
+        for start, text in pieces:
+            flat = " ".join(text.split())
+            if len(flat) > 500 or len(flat) < 12 or _table_like(text):
+                continue
+            have = set(content_terms(flat))
+            recall = weigh(wanted & have) / weigh(wanted) if wanted else 0.0
+            if recall == 0:
+                continue
+            precision = len(wanted & have) / len(have)
+            holds = _holds(asked.wants, flat)
+            named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
+            # A row states a figure with its period; a sentence about it comes second.
+            score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
+            score += 0.1 * precision  # of two that cover the question, the one saying less else
+            score += 0.1 if _answers_kind(asked.text, flat) else 0.0
+            found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
+
+
+def _passage_weights(asked: Question, wanted: frozenset[str], texts: list[str]) -> Callable[[Iterable[str]], float]:
+    """How much each question term tells the passage's sentences apart. In a Chinese article every
+    sentence names its subject ("徐晓飞"); the words of the question's predicate ("退役") pick
+    the sentence. English questions weigh every term the same (their subject is the filing's,
+    left out already)."""
+    if not is_mostly_cjk(asked.text) or len(texts) < 3:
+        return lambda terms: float(len(list(terms)))
+    term_sets = [set(content_terms(" ".join(t.split()))) for t in texts]
+    n = len(term_sets)
+    weight = {t: math.log(1 + n / (1 + sum(t in terms for terms in term_sets))) for t in wanted}
+    return lambda terms: sum(weight.get(t, 0.0) for t in terms)
+
+
+# Chinese questions that ask for a kind of answer, and the words of a sentence that gives it.
+_KINDS = (
+    (re.compile(r"为什么|为何|原因|缘故"), re.compile(r"因为|由于|因此|所以|原因|导致|因[^此]")),
+    (
+        re.compile(r"又叫|又称|别称|别名|叫什么|称为|简称|俗称"),
+        re.compile(r"又称|又名|别称|别名|简称|俗称|也称|亦称|原名|称为|称作|名为|又叫"),
+    ),
+    (re.compile(r"在哪|哪里|位于|何处|什么地方"), re.compile(r"位于|地处|坐落")),
+)
+
+
+def _answers_kind(question: str, sentence: str) -> bool:
+    return any(asks.search(question) and gives.search(sentence) for asks, gives in _KINDS)
 
 
 def _phrase_in(words: list[str], terms: list[str]) -> bool:
@@ -349,10 +380,15 @@ def _phrase_in(words: list[str], terms: list[str]) -> bool:
     return n > 0 and any(terms[i : i + n] == words for i in range(len(terms) - n + 1))
 
 
+_CHINESE_COUNT = re.compile(  # "五位", "两个部份", "28亿元"
+    r"[一二两三四五六七八九十百千万亿\d]+(?:多|余)?\s*[个位项座名次条种家所年岁万亿元米人层号届部本]"
+)
+
+
 def _holds(wants: str, text: str) -> bool:
     """Does the text hold the kind of thing the question asks for (only that test is run)?"""
     if wants == "figure":
-        return bool(find_figures(text))
+        return bool(find_figures(text)) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
     if wants == "name":
         return bool(person_names(text)) or is_mostly_cjk(text)
     if wants == "date":

@@ -43,7 +43,7 @@ _CODE = re.compile(r"\b[A-Za-z]+\d+[A-Za-z\d]*\b|\b\d+[A-Za-z]+[A-Za-z\d]*\b|\b\
 # Scales tables carry in their headers: a bare "49,605" under "(in millions)" is $49.6 billion.
 _TABLE_SCALES = (Decimal(1), Decimal(10) ** 3, Decimal(10) ** 6, Decimal(10) ** 9)
 
-_NAME_WORD = re.compile(r"[A-Z][A-Za-z'’&.-]*[A-Za-z]|[A-Z]{2,}")
+_NAME_WORD = re.compile(r"(?<![A-Za-z])(?:[A-Z][A-Za-z'’&.-]*[A-Za-z]|[A-Z]{2,})")  # not "Phone" in "iPhone"
 _ACRONYMS = {
     "ceo": "chief executive officer",
     "cfo": "chief financial officer",
@@ -106,8 +106,9 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 def find_figures(text: str) -> list[Figure]:
-    """Figures outside dates, codes and citation markers."""
-    spans = [m.span for m in date_mentions(text)]
+    """Figures outside dates (with or without their year: "ended June 25, 2022 and June 26,"),
+    codes and citation markers."""
+    spans = [m.span for m in date_mentions(text)] + [m.span() for m in MONTH_DAY.finditer(text)]
     spans += [m.span() for m in MARKER.finditer(text)] + [m.span() for m in _CODE.finditer(text)]
     figures = []
     for match in _FIGURE.finditer(_blank(text, spans)):

@@ -122,7 +122,8 @@ def _judge_facts(kb: KnowledgeBase, question: EvalQuestion, answer: Answer, resu
     open); the gold answer on a cited page; gold figures found in the answer."""
     by_n = {s.n: s for s in answer.sources}
     cited = [by_n[c.n].chunk for c in answer.citations if c.n in by_n]
-    pages = [kb.reads.page_context(chunk).text for chunk in cited]
+    # The document's title counts, as it does for the checker: "Microsoft" is the filing's company.
+    pages = [f"{chunk.header}\n{kb.reads.page_context(chunk).text}" for chunk in cited]
     if question.answers:
         on_page = any(
             holds_gold(question, text)

@@ -404,3 +404,40 @@ def test_only_who_questions_naming_a_role_or_signing_ask_for_a_signer() -> None:
     assert asks_for_signer("Who is Intel's CFO?") and asks_for_signer("Who signed Amazon's 10-Q?")
     assert asks_for_signer("苹果的首席执行官是谁？")
     assert not asks_for_signer("Who are Apple's main competitors?") and not asks_for_signer("What is the CEO's pay?")
+
+
+# ---- Chinese passages -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("passage", "question", "expected"),
+    [
+        (  # every sentence names the subject: the predicate's word ("退役") and a reason pick it
+            "徐晓飞是中国足球运动员，司职中场。2009赛季，徐晓飞回到中国，加盟中超球队河南建业。"
+            "12月16日，徐晓飞在博客发表文章宣布退役。后来徐晓飞因身体原因而退役，返回家乡。",
+            "徐晓飞为什么退役？",
+            "因身体原因",
+        ),
+        (
+            "沼鹿是一种鹿科动物，分布于印度和尼泊尔。沼鹿又名泽鹿，体型较大。沼鹿消失的原因是被猎杀及失去栖息地。",
+            "沼鹿又叫什么？",
+            "又名泽鹿",
+        ),
+        (  # a count in Chinese numerals is a figure
+            "额亦都是清朝开国功臣，出身钮祜禄氏。额亦都一生共有五位妻子。额亦都的妻子们来自不同的部落与家族。",
+            "额亦都一生有几位妻子？",
+            "五位妻子",
+        ),
+    ],
+)
+def test_a_chinese_question_quotes_the_sentence_that_answers_it(passage: str, question: str, expected: str) -> None:
+    page = chunk(passage, name="article.txt")
+    extracted = Extractor().extract(question, [Source(1, RetrievedChunk(page, 1.0))])
+    assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_fact() -> None:
+    page = Passage("the periods ended June 25, 2022 and June 26, 2021, except in Greater China, where iPhone revenue rose")
+    quote = facts_of("the periods ended June 25, 2022 and June 26, except in Greater China, where iPhone revenue")
+    assert unsupported(quote, [page]) == [] and "Phone" not in quote.names
+    assert [f.text for f in facts_of("Services revenue rose 26 percent in June.").figures] == ["26 percent"]
