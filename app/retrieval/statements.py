@@ -41,6 +41,11 @@ _PAGE_TITLES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
 )
 # Pages that list or discuss the statements rather than show them.
 _NOT_A_STATEMENT = re.compile(r"reportofindependent|tableofcontentsforthe|indextofinancialstatements")
+# The part and item headings a 10-Q prints above its first statement ("PART I. FINANCIAL
+# INFORMATION / ITEM 1. FINANCIAL STATEMENTS (UNAUDITED)"): not part of the page's title.
+_PREAMBLE = re.compile(
+    r"^(?:part(?:i|1))?(?:financialinformation)?(?:item(?:i|1))?(?:financialstatements)?(?:unaudited)?"
+)
 _NUMBER = re.compile(r"\(?\$?\d[\d,.]*\)?")
 _MIN_NUMBERS = 40  # a statement page is a table: dozens of figures, where prose has a few
 
@@ -48,7 +53,7 @@ _MIN_NUMBERS = 40  # a statement page is a table: dozens of figures, where prose
 def page_statements(opening: str, numbers: int) -> set[Statement]:
     """The statements a page shows, from its opening lines; a page of fewer figures (`numbers`)
     than a statement table has shows none (an audit report or a note that names the statements)."""
-    letters = re.sub(r"[^a-z]", "", opening[:OPENING_CHARS].lower())
+    letters = _PREAMBLE.sub("", re.sub(r"[^a-z]", "", opening[:OPENING_CHARS].lower()))
     if _NOT_A_STATEMENT.search(letters) or numbers < _MIN_NUMBERS:
         return set()
     found: set[Statement] = set()

@@ -26,6 +26,11 @@ TABLE = " ".join(f"{n:,}" for n in range(1000, 1060))  # 60 figures, as a statem
         ("SQUARE, INC. CONSOLIDATED STATEMENTS OF\n OPERATIONS(In thousands, except per share data)", {"IS"}),
         ("ADOBE INC.\n CONSOLIDATED STATEMENTS OF CASH FLOWS\n(In millions)", {"CF"}),
         ("Consolidated Statement of Financial Position\nAs of 31 December", {"BS"}),
+        (  # the part and item headings above the first statement are not part of its title
+            "PART I. FINANCIAL INFORMATION\nITEM 1.\nFINANCIAL STATEMENTS (UNAUDITED)\nNVIDIA CORPORATION AND "
+            "SUBSIDIARIES\nCONDENSED CONSOLIDATED STATEMENTS OF INCOME\n(In millions, except per share data)",
+            {"IS"},
+        ),
         ("Apple Inc.\nCONDENSED CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME (Unaudited)", set()),
         # A contents page names every statement; a note names one in prose, far down its opening.
         ("Index\nStatements of Operations 4\nBalance Sheets 6\nStatements of Cash Flows 8", set()),
