@@ -347,7 +347,7 @@ class Extractor:
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
-            score += 0.1 if _answers_kind(asked.text, flat) else 0.0
+            score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
             found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
 
@@ -373,6 +373,10 @@ _KINDS = (
         re.compile(r"又称|又名|别称|别名|简称|俗称|也称|亦称|原名|称为|称作|名为|又叫"),
     ),
     (re.compile(r"在哪|哪里|位于|何处|什么地方"), re.compile(r"位于|地处|坐落")),
+    (
+        re.compile(r"职业|身份|做什么的"),
+        re.compile(r"是.{0,12}(?:运动员|演员|歌手|作家|政治家|画家|学者|商人|导演|主持人|教练|官员)"),
+    ),
 )
 
 
