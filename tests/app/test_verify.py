@@ -189,6 +189,12 @@ def _page(name: str, page: int) -> str:
     return pypdf.PdfReader(SEC / name).pages[page - 1].extract_text()
 
 
+def _page_as_source(name: str, page: int, header: str) -> list[Source]:
+    """A real filing page, as the one source the search found."""
+    text = _page(name, page)
+    return [Source(1, RetrievedChunk(StoredChunk(1, 1, name, 0, header, text, page, page, 0, len(text)), 1.0))]
+
+
 @pytest.mark.parametrize(
     ("name", "page", "label", "periods"),
     [
@@ -226,9 +232,7 @@ def test_statement_rows_get_their_column_periods_from_real_pypdf_text(
 
 
 def test_nine_months_and_a_named_date_choose_the_column() -> None:
-    text = _page("2023 Q3 AAPL.pdf", 4)
-    page = StoredChunk(1, 1, "2023 Q3 AAPL.pdf", 0, "Apple Inc. | 10-Q", text, 4, 4, 0, len(text))
-    sources = [Source(1, RetrievedChunk(page, 1.0))]
+    sources = _page_as_source("2023 Q3 AAPL.pdf", 4, "Apple Inc. | 10-Q")
     extractor = Extractor()
     quarter = extractor.extract("What were Apple's total net sales in the quarter?", sources)
     nine = extractor.extract("What were Apple's total net sales in the first nine months of fiscal 2023?", sources)
@@ -387,9 +391,7 @@ def test_signature_blocks_give_name_title_and_date_from_real_pypdf_text(
 
 
 def test_a_who_question_about_a_role_is_answered_by_the_signature_with_that_title() -> None:
-    text = _page("2023 Q2 INTC.pdf", 46)
-    page = StoredChunk(1, 1, "2023 Q2 INTC.pdf", 0, "Intel Corporation | 10-Q", text, 46, 46, 0, len(text))
-    sources = [Source(1, RetrievedChunk(page, 1.0))]
+    sources = _page_as_source("2023 Q2 INTC.pdf", 46, "Intel Corporation | 10-Q")
     extractor = Extractor()
     cfo = extractor.extract("Who is Intel's chief financial officer?", sources)
     accounting = extractor.extract("Intel的首席会计官是谁？", sources)
