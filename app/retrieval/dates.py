@@ -13,7 +13,11 @@ from app.retrieval.text import word_list
 
 MONTH_NAMES = word_list("January February March April May June July August September October November December")
 MONTHS = {name[:3].lower(): number for number, name in enumerate(MONTH_NAMES, 1)}  # "sep" -> 9
-MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# A month's name or its usual short form, as a whole word: not "margin" or "marketing".
+MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|"
+    r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?"
+)
 
 _GRAMMAR: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
     # (pattern, group numbers of year, month, day), longest first

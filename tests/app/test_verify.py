@@ -443,3 +443,6 @@ def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_f
     quote = facts_of("periods ended June 25, 2022 and June 26, except in Greater China, where iPhone revenue")
     assert unsupported(quote, [page]) == [] and "Phone" not in quote.names
     assert [f.text for f in facts_of("Services revenue rose 26 percent in June.").figures] == ["26 percent"]
+    # a word that starts like a month is no month: "margin 36,413" is a figure, "Marketing 2023" no date
+    assert [f.text for f in facts_of("Gross margin 36,413 35,885").figures] == ["36,413", "35,885"]
+    assert [d.text for d in facts_of("Marketing 2023 costs").dates] == ["2023"]
