@@ -5,18 +5,20 @@
     service.conversations(actor); service.rename_conversation(...); service.feedback(...)
 """
 
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from app.accounts import Accounts
+from app.adapters.llm import Sampling, sampled
 from app.auth.keys import ApiKeys
 from app.chain.rag import AnswerChain, Turn
 from app.errors import KBError, PermissionDeniedError, ServerBusyError
-from app.types import Answer, Citation
+from app.types import SEARCHING, STOPPED, Answer, AnswerStage, Citation
 from ingestion.errors import StoreBusyError
 from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
@@ -25,8 +27,10 @@ from store.conversation_records import ConversationInfo, MessageInfo
 from store.conversations import ConversationStore
 from store.records import DocumentInfo, GroupInfo, UserInfo
 
+Item = TypeVar("Item")
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
+STOPPED_CHECKS = {"outcome": STOPPED, "method": "", "checked": []}  # stored with a stopped answer
 
 
 class AskQueue:
@@ -90,6 +94,17 @@ class WriterQueue:
     @property
     def waiting(self) -> int:
         return self._waiting
+
+
+def _sampled(items: Iterator[Item], sampling: Sampling | None) -> Iterator[Item]:
+    """`items`, each step run under `sampling`: a web server may run each step of a stream in
+    another thread, so the setting is made again around every step, not once."""
+    while True:
+        with sampled(sampling):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
 
 
 def citation_dict(citation: Citation) -> dict[str, object]:
@@ -220,10 +235,29 @@ class KnowledgeService:
         *,
         save: bool = True,
     ) -> Iterator[str | Answer]:
+        """answer_stream without stages: text pieces, then the Answer."""
+        items = self.answer_stream(question, actor, conversation_id, history, save=save)
+        return cast(Iterator[str | Answer], items)
+
+    def answer_stream(
+        self,
+        question: str,
+        actor: UserInfo,
+        conversation_id: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        save: bool = True,
+        stages: bool = False,
+        sampling: Sampling | None = None,
+    ) -> Iterator[str | Answer | AnswerStage]:
         """Text pieces as the model writes them, then the Answer (with checked citations).
 
         With `conversation_id` the history comes from that conversation (the actor's own only);
-        otherwise from `history`. With `save`, the turn is stored (in a new conversation if none)."""
+        otherwise from `history`. With `save`, the question is stored at once (in a new
+        conversation if none) and the answer when it is done; an answer stopped part-way (the
+        caller closed this generator) is stored as far as it got, marked stopped. With `stages`,
+        an AnswerStage says what is happening before the first piece arrives. `sampling`: the
+        model samples its answer (where the answer is generated, not quoted)."""
         question = question.strip()
         if not question:
             raise KBError("The question is empty.")
@@ -231,19 +265,36 @@ class KnowledgeService:
         for _, text in history:
             self.check_length(text, what="A message of the conversation")
         answer: Answer | None = None
+        pieces: list[str] = []
+        asked: MessageInfo | None = None
         with self.asking.place():  # before anything is stored: a 'busy' leaves no empty conversation
             if conversation_id is not None:
                 history = [(m.role, m.content) for m in self.store.messages(conversation_id, actor.id)]
             elif save:
                 conversation_id = self.store.create(actor.id, question[:TITLE_CHARS]).id
-            for item in self.chain.stream(Turn(question, actor, tuple(history))):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    yield item
+            if save and conversation_id is not None:
+                asked = self.store.add_message(conversation_id, actor.id, "user", question)
+            try:
+                if stages:
+                    yield AnswerStage(SEARCHING, conversation_id)
+                for item in _sampled(self.chain.stream(Turn(question, actor, tuple(history))), sampling):
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        pieces.append(item)
+                        yield item
+            except GeneratorExit:  # stopped: keep what was written, so a reload shows it
+                if asked is not None:
+                    self.store.add_message(
+                        asked.conversation_id, actor.id, "assistant", "".join(pieces), checks=STOPPED_CHECKS
+                    )
+                raise
+            except Exception:  # failed: the question goes too (the caller shows the error)
+                if asked is not None:
+                    self.store.remove_message(asked.id, actor.id)
+                raise
         assert answer is not None
         if save and conversation_id is not None:
-            self.store.add_message(conversation_id, actor.id, "user", question)
             stored = self.store.add_message(
                 conversation_id,
                 actor.id,
@@ -264,20 +315,27 @@ class KnowledgeService:
                 f"{what} is {len(text):,} characters long; at most {self.max_question_chars:,} are accepted."
             )
 
-    def regenerate_stream(self, actor: UserInfo, conversation_id: int) -> Iterator[str | Answer]:
-        """Ask the conversation's last question again, replacing its last answer."""
+    def regenerate_stream(
+        self, actor: UserInfo, conversation_id: int, *, stages: bool = False
+    ) -> Iterator[str | Answer | AnswerStage]:
+        """Ask the conversation's last question again, replacing its last answer. A generated
+        answer is sampled (temperature 0.7, a fresh seed) so that it can differ; a quoted
+        (extractive) one is the same evidence again by design."""
         question = self.store.remove_last_turn(conversation_id, actor.id)
         if question is None:
             raise KBError("There is no question to answer again in this conversation.")
-        yield from self.ask_stream(question, actor, conversation_id)
+        sampling = Sampling(seed=secrets.randbelow(2**31))
+        yield from self.answer_stream(question, actor, conversation_id, stages=stages, sampling=sampling)
 
     # ---- conversations -----------------------------------------------------------------
 
     def new_conversation(self, actor: UserInfo, title: str = "") -> ConversationInfo:
         return self.store.create(actor.id, title)
 
-    def conversations(self, actor: UserInfo) -> list[ConversationInfo]:
-        return self.store.of_user(actor.id)
+    def conversations(self, actor: UserInfo, search: str = "") -> list[ConversationInfo]:
+        """The actor's conversations, most recently active first; with `search`, only those whose
+        title or messages contain it (case-insensitive)."""
+        return self.store.of_user(actor.id, search=search)
 
     def rename_conversation(self, actor: UserInfo, conversation_id: int, title: str) -> ConversationInfo:
         return self.store.rename(conversation_id, actor.id, title.strip()[:500])

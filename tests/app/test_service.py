@@ -104,3 +104,71 @@ def test_a_sentence_is_cited_with_its_own_page_inside_a_multi_page_chunk(
     assert answer.found and answer.citations
     cited = answer.citations[0]
     assert "audit committee financial expert" in cited.sentence and cited.page == 3, cited
+
+
+def test_a_stopped_answer_keeps_its_question_and_what_was_written(kb: KnowledgeBase) -> None:
+    from app.types import SEARCHING, STOPPED, AnswerStage
+
+    engine = FakeEngine("The cafeteria serves lunch at noon every weekday. " * 5 + "[1]")
+    service = build_service(kb, engine)
+    bob = service.actor("bob")
+    items = service.answer_stream("When does the cafeteria serve lunch?", bob, stages=True)
+    stage = next(items)
+    assert isinstance(stage, AnswerStage) and stage.kind == SEARCHING and stage.conversation_id is not None
+    question, = service.messages(bob, stage.conversation_id)  # stored when asked, before any answer
+    assert (question.role, question.content) == ("user", "When does the cafeteria serve lunch?")
+    pieces = [next(items) for _ in range(4)]
+    items.close()  # what the page's Stop does to the stream
+    stored = service.messages(bob, stage.conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[1].content == "".join(pieces)  # type: ignore[arg-type]
+    assert stored[1].checks["outcome"] == STOPPED and stored[1].citations == []
+    regenerated = service.ask("When does the cafeteria serve lunch?", bob, conversation_id=stage.conversation_id)
+    assert regenerated.found  # the conversation goes on after a stop
+
+
+def test_a_failed_answer_leaves_no_question_behind(kb: KnowledgeBase) -> None:
+    def broken(messages: list) -> str:
+        raise RuntimeError("the model fell over")
+
+    service = build_service(kb, FakeEngine(broken))
+    bob = service.actor("bob")
+    with pytest.raises(RuntimeError):
+        service.ask("When does the cafeteria serve lunch?", bob)
+    assert all(service.messages(bob, c.id) == [] for c in service.conversations(bob))
+
+
+def test_regenerate_samples_a_generated_answer_with_a_fresh_seed(kb: KnowledgeBase) -> None:
+    configs: list[object] = []
+
+    class Recording(FakeEngine):
+        def stream(self, prompt_ids, cfg):  # type: ignore[no-untyped-def]
+            configs.append(cfg)
+            return super().stream(prompt_ids, cfg)
+
+    service = build_service(kb, Recording())
+    bob = service.actor("bob")
+    first = service.ask("When does the cafeteria serve lunch?", bob)
+    assert configs[-1].temperature == 0.0  # type: ignore[attr-defined]  # a question: greedy
+    for _ in range(2):
+        items = list(service.regenerate_stream(bob, first.conversation_id))  # type: ignore[arg-type]
+        assert isinstance(items[-1], Answer) and items[-1].found
+    seeds = [c.seed for c in configs[-2:]]  # type: ignore[attr-defined]
+    assert all(c.temperature == 0.7 and c.top_p == 0.95 for c in configs[-2:])  # type: ignore[attr-defined]
+    assert None not in seeds and seeds[0] != seeds[1]
+    service.ask("When does the cafeteria serve lunch?", bob)
+    assert configs[-1].temperature == 0.0  # type: ignore[attr-defined]  # sampling ended with the regeneration
+    assert len(service.messages(bob, first.conversation_id)) == 2  # type: ignore[arg-type]
+
+
+def test_conversations_are_found_by_title_or_message(kb: KnowledgeBase) -> None:
+    service = build_service(kb)
+    alice = service.actor("alice")
+    lunch = service.ask("When does the cafeteria serve lunch?", alice)
+    parking = service.ask("Is parking free for employees?", alice)
+    service.rename_conversation(alice, parking.conversation_id, "Cars 100%")  # type: ignore[arg-type]
+    assert [c.id for c in service.conversations(alice, search="CAFETERIA")] == [lunch.conversation_id]
+    assert [c.id for c in service.conversations(alice, search="noon")] == [lunch.conversation_id]  # the answer
+    assert [c.id for c in service.conversations(alice, search="100%")] == [parking.conversation_id]
+    assert service.conversations(alice, search="1%") == []  # % is taken literally
+    assert service.conversations(service.actor("bob"), search="cafeteria") == []
