@@ -57,5 +57,7 @@ def build_page(
             )
 
         page.load(on_load, None, outputs, api_name="whoami")
+        # The first ready document takes the empty-knowledge-base banner away at once.
+        documents.uploaded.then(chat.refresh_notice, None, chat.notice_outputs(), api_visibility="private")
         samples.button.click(on_load, None, outputs, api_visibility="private")
     return page

@@ -7,6 +7,7 @@ Pure functions over plain data (citation dicts as stored with a message); no Gra
 import html
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +33,18 @@ def escape_html(text: str) -> str:
 def one_line(text: str) -> str:
     """Whitespace runs to one space: a blank line inside an HTML block would end it early."""
     return " ".join(text.split())
+
+
+def when(moment: datetime, now: datetime | None = None) -> str:
+    """A short time for a listing: "14:03" today, "12 Oct 14:03" this year, else "12 Oct 2025"."""
+    if moment.tzinfo is None:  # stored in UTC without a zone
+        moment = moment.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M")
+    if moment.year == now.year:
+        return moment.strftime("%d %b %H:%M")
+    return moment.strftime("%d %b %Y")
 
 
 def document_link(document_id: int, page: int) -> str:
@@ -110,6 +123,11 @@ CSS = """
 .kb-notice { padding: .3em .6em; }
 .kb-dropped { margin-top: .4em; font-size: .85em; color: var(--body-text-color-subdued); }
 .kb-dropped-text { text-decoration: line-through; }
+/* A phone: the chat first, the conversation list below it (not above, pushing Send off screen). */
+@media (max-width: 768px) {
+  #kb-chat-row { flex-direction: column-reverse; }
+  #kb-chat-row > #kb-conversation-column { min-width: 100% !important; }
+}
 """
 
 

@@ -135,13 +135,14 @@ def test_ask_streams_cites_and_stores_the_answer(web: Running) -> None:
 
 
 def test_conversations_open_rename_regenerate_delete(web: Running) -> None:
-    alice = client(web, "alice")
+    alice = client(web, "alice")  # the page opened her latest conversation; this question starts a new one
+    alice.predict(api_name="/new_conversation")
     *_, conversations = alice.predict("Is parking free for employees?", api_name="/ask")
     cid = conversations["value"]
     chat, title = alice.predict(cid, api_name="/open_conversation")
     assert title == "Is parking free for employees?" and len(chat) == 2
     listing = alice.predict("Parking", api_name="/rename_conversation")
-    assert [cid, "Parking"] in [[v, k] for k, v in listing["choices"]]
+    assert [cid, "Parking"] in [[v, k.split(" · ")[0]] for k, v in listing["choices"]]  # title · last active
     before = web.service.messages(web.service.actor("alice"), cid)
     chat, _, _ = alice.predict(api_name="/regenerate")
     after = web.service.messages(web.service.actor("alice"), cid)
@@ -218,3 +219,25 @@ def test_visibility_and_delete(web: Running, tmp_path: Path) -> None:
     assert "handbook.txt" in {d.file_name for d in web.service.list_documents(web.service.actor(None))}
     rows, _ = admin.predict(doc_id, api_name="/delete_document")
     assert "memo.txt" not in [r[1] for r in rows["data"]]
+
+
+
+def test_document_controls_only_for_what_the_user_may_change(web: Running) -> None:
+    """(Save visibility and Delete are buttons, not returned to API clients: the browser test
+    checks they are hidden; here the groups box is read-only for the same reason.)"""
+    handbook = next(d.id for d in web.service.list_documents(web.service.actor("bob")) if d.file_name == "handbook.txt")
+    assert client(web, "bob").predict(handbook, api_name="/document_groups")["interactive"] is False
+    assert client(web, "admin").predict(handbook, api_name="/document_groups")["interactive"] is True
+
+
+def test_regenerating_a_quoted_answer_says_why_it_would_not_change(web: Running) -> None:
+    service, bob = web.service, web.service.actor("bob")
+    conversation = service.new_conversation(bob, "Quoted")
+    service.store.add_message(conversation.id, bob.id, "user", "When does the cafeteria serve lunch?")
+    quoted = {"outcome": "answered", "method": "extractive", "checked": []}
+    service.store.add_message(conversation.id, bob.id, "assistant", "Lunch at noon [1]", found=True, checks=quoted)
+    before, asked = service.messages(bob, conversation.id), len(web.engine.generated)
+    bob_page = client(web, "bob")
+    bob_page.predict(conversation.id, api_name="/open_conversation")
+    bob_page.predict(api_name="/regenerate")
+    assert service.messages(bob, conversation.id) == before and len(web.engine.generated) == asked
