@@ -23,7 +23,7 @@ from ingestion.errors import StoreBusyError
 from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
 from store.api_keys import ApiKeyStore
-from store.conversation_records import ConversationInfo, MessageInfo
+from store.conversation_records import ApiKeyInfo, ConversationInfo, MessageInfo
 from store.conversations import ConversationStore
 from store.records import DocumentInfo, GroupInfo, UserInfo
 
@@ -204,6 +204,21 @@ class KnowledgeService:
         """A new API key for `actor`, returned once; only its hash is kept."""
         key, _ = self.keys.create(actor.id)
         return key
+
+    def api_keys(self, actor: UserInfo) -> list[ApiKeyInfo]:
+        """The actor's own API keys (never the keys themselves: only their shown prefix)."""
+        return self.keys.store.of_user(actor.id)
+
+    def revoke_api_key(self, actor: UserInfo, key_id: int) -> None:
+        """Revoke one of the actor's own keys; it stops working at once. Another's reads as missing."""
+        self.keys.store.revoke(key_id, actor.id)
+
+    def change_own_password(self, actor: UserInfo, old: str, new: str, source: str = "local") -> None:
+        """A signed-in user changes their password, proving the old one (throttled like a
+        sign-in, per `source`). Their sessions end: the page asks them to sign in again."""
+        if self.accounts.sign_in(actor.name, old, source) is None:
+            raise PermissionDeniedError("The current password is not right (after several tries, wait a few minutes).")
+        self.accounts.set_password(actor.name, new, actor)
 
     def user_for_key(self, key: str) -> UserInfo | None:
         name = self.keys.owner(key)

@@ -8,7 +8,7 @@ import pytest
 
 from app.service import KnowledgeService
 from app.types import Answer
-from ingestion.errors import NotFoundError
+from ingestion.errors import NotFoundError, PermissionDeniedError
 from ingestion.service import KnowledgeBase
 from tests.app.fake_llm import CANARY, FakeEngine, build_service, canary_knowledge_base
 
@@ -172,3 +172,20 @@ def test_conversations_are_found_by_title_or_message(kb: KnowledgeBase) -> None:
     assert [c.id for c in service.conversations(alice, search="100%")] == [parking.conversation_id]
     assert service.conversations(alice, search="1%") == []  # % is taken literally
     assert service.conversations(service.actor("bob"), search="cafeteria") == []
+
+
+def test_own_api_keys_and_password(kb: KnowledgeBase) -> None:
+    service = build_service(kb)
+    alice, bob = service.actor("alice"), service.actor("bob")
+    key = service.create_api_key(bob)
+    (info,) = service.api_keys(bob)
+    assert service.api_keys(alice) == [] and key.startswith(info.prefix)
+    with pytest.raises(NotFoundError):  # another user's key reads as missing
+        service.revoke_api_key(alice, info.id)
+    service.revoke_api_key(bob, info.id)
+    assert service.user_for_key(key) is None and service.api_keys(bob)[0].revoked
+    service.accounts.set_password("bob", "bob-password-1", service.actor(None))
+    with pytest.raises(PermissionDeniedError):
+        service.change_own_password(bob, "not-his-password", "bob-password-2")
+    service.change_own_password(bob, "bob-password-1", "bob-password-2")
+    assert service.sign_in("bob", "bob-password-2") is not None

@@ -241,3 +241,21 @@ def test_regenerating_a_quoted_answer_says_why_it_would_not_change(web: Running)
     bob_page.predict(conversation.id, api_name="/open_conversation")
     bob_page.predict(api_name="/regenerate")
     assert service.messages(bob, conversation.id) == before and len(web.engine.generated) == asked
+
+
+def test_my_account_keys_and_password(web: Running) -> None:
+    bob, alice = client(web, "bob"), client(web, "alice")
+    shown, keys, _ = bob.predict(api_name="/create_my_key")
+    key = shown["value"]  # shown once, in a box made visible for it
+    assert key.startswith("kb-") and web.service.user_for_key(key).name == "bob"  # type: ignore[union-attr]
+    key_id = next(row[0] for row in keys["data"] if row[4] == "active")
+    with pytest.raises(AppError, match=r"no API key|not in the list of choices"):  # not hers to revoke
+        alice.predict(key_id, api_name="/revoke_my_key")
+    assert web.service.user_for_key(key) is not None
+    _, keys, _ = bob.predict(key_id, api_name="/revoke_my_key")
+    assert web.service.user_for_key(key) is None and [key_id, "revoked"] in [[r[0], r[4]] for r in keys["data"]]
+    with pytest.raises(AppError, match="current password is not right"):
+        bob.predict("wrong-password-1", "bob-password-99", "bob-password-99", api_name="/change_my_password")
+    with pytest.raises(AppError, match="differ"):
+        bob.predict(PASSWORDS["bob"], "bob-password-99", "bob-password-98", api_name="/change_my_password")
+    assert web.service.sign_in("bob", PASSWORDS["bob"]) is not None  # unchanged
