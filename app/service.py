@@ -5,6 +5,8 @@
     service.conversations(actor); service.rename_conversation(...); service.feedback(...)
 """
 
+import contextvars
+import queue
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +30,8 @@ from store.conversations import ConversationStore
 from store.records import DocumentInfo, GroupInfo, UserInfo
 
 Item = TypeVar("Item")
+_END = object()  # a stream with no first item
+STAGE_POLL_S = 0.05  # how often stages are passed on while the chain works towards its first item
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
 STOPPED_CHECKS = {"outcome": STOPPED, "method": "", "checked": []}  # stored with a stopped answer
@@ -105,6 +109,45 @@ def _sampled(items: Iterator[Item], sampling: Sampling | None) -> Iterator[Item]
         if item is None:
             return
         yield item
+
+
+def _staged(
+    items: Iterator[Item], reported: "queue.Queue[AnswerStage]", sampling: Sampling | None
+) -> Iterator[Item | AnswerStage]:
+    """`items` with the stages the chain reports while it works towards its first item (retrieval,
+    reading, the model's prefill: the slow part). That first step runs on a worker thread, so the
+    stages can be passed on as they happen; the rest streams as `_sampled` does."""
+    box: queue.Queue[tuple[bool, object]] = queue.Queue()
+    with sampled(sampling):
+        context = contextvars.copy_context()
+
+    def first() -> None:
+        try:
+            box.put((True, context.run(next, items, _END)))
+        except BaseException as error:  # handed to the consumer, raised there
+            box.put((False, error))
+
+    worker = threading.Thread(target=first, name="kb-answer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                ok, value = box.get(timeout=STAGE_POLL_S)
+                break
+            except queue.Empty:
+                while not reported.empty():
+                    yield reported.get_nowait()
+    finally:
+        worker.join()  # stopped early: the step must end before the chain can be closed
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    if value is _END:
+        return
+    while not reported.empty():  # e.g. "writing", reported just before the first words
+        yield reported.get_nowait()
+    yield cast(Item, value)
+    yield from _sampled(items, sampling)
 
 
 def citation_dict(citation: Citation) -> dict[str, object]:
@@ -289,10 +332,22 @@ class KnowledgeService:
                 conversation_id = self.store.create(actor.id, question[:TITLE_CHARS]).id
             if save and conversation_id is not None:
                 asked = self.store.add_message(conversation_id, actor.id, "user", question)
+            reported: queue.Queue[AnswerStage] = queue.Queue()
+            where = conversation_id
+
+            def on_stage(kind: str, passages: int) -> None:
+                reported.put(AnswerStage(kind, where, passages))
+
+            turn = Turn(question, actor, tuple(history), on_stage=on_stage if stages else None)
             try:
                 if stages:
                     yield AnswerStage(SEARCHING, conversation_id)
-                for item in _sampled(self.chain.stream(Turn(question, actor, tuple(history))), sampling):
+                for item in _staged(self.chain.stream(turn), reported, sampling) if stages else _sampled(
+                    self.chain.stream(turn), sampling
+                ):
+                    if isinstance(item, AnswerStage):
+                        yield item
+                        continue
                     if isinstance(item, Answer):
                         answer = item
                     else:

@@ -11,7 +11,7 @@ import gradio as gr
 
 from app.records import ConversationInfo, MessageInfo, UserInfo
 from app.service import KnowledgeService, checks_dict, citation_dict
-from app.types import STOPPED, Answer, AnswerStage
+from app.types import READING, STOPPED, WRITING, Answer, AnswerStage
 from ui.guard import Guard, friendly
 from ui.render import answer_markdown, escape_markdown, when
 
@@ -22,6 +22,16 @@ EMPTY_KB = (
 )
 STOPPED_NOTE = "Stopped: this answer is incomplete."
 SEARCHING_TEXT = "Searching documents…"
+
+
+def stage_text(stage: AnswerStage) -> str:
+    """What an answer in progress is doing, in words, until its first words arrive."""
+    if stage.kind == READING:
+        return f"Reading {stage.passages} passage{'s' if stage.passages != 1 else ''}…"
+    if stage.kind == WRITING:
+        return "Writing the answer…"
+    return SEARCHING_TEXT
+
 EXTRACTIVE_REGENERATE = (
     "This answer quotes the documents; regenerating would give the same text. "
     "Ask the question in other words for a different answer."
@@ -301,7 +311,7 @@ class ChatTab:
         yield shown, [*ids, None], conversation_id, "", gr.skip()
         for item in stream:
             if isinstance(item, AnswerStage):
-                shown[-1] = {"role": "assistant", "content": escape_markdown(SEARCHING_TEXT)}
+                shown[-1] = {"role": "assistant", "content": escape_markdown(stage_text(item))}
                 if item.conversation_id is not None and item.conversation_id != conversation_id:
                     # The question is stored: the listing shows its new conversation at once.
                     conversation_id = item.conversation_id

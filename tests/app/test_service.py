@@ -117,11 +117,15 @@ def test_a_stopped_answer_keeps_its_question_and_what_was_written(kb: KnowledgeB
     assert isinstance(stage, AnswerStage) and stage.kind == SEARCHING and stage.conversation_id is not None
     question, = service.messages(bob, stage.conversation_id)  # stored when asked, before any answer
     assert (question.role, question.content) == ("user", "When does the cafeteria serve lunch?")
-    pieces = [next(items) for _ in range(4)]
+    pieces: list[str] = []
+    while len(pieces) < 4:
+        item = next(items)
+        if isinstance(item, str):  # (stages come first: reading, writing)
+            pieces.append(item)
     items.close()  # what the page's Stop does to the stream
     stored = service.messages(bob, stage.conversation_id)
     assert [m.role for m in stored] == ["user", "assistant"]
-    assert stored[1].content == "".join(pieces)  # type: ignore[arg-type]
+    assert stored[1].content == "".join(pieces)
     assert stored[1].checks["outcome"] == STOPPED and stored[1].citations == []
     regenerated = service.ask("When does the cafeteria serve lunch?", bob, conversation_id=stage.conversation_id)
     assert regenerated.found  # the conversation goes on after a stop
@@ -189,3 +193,31 @@ def test_own_api_keys_and_password(kb: KnowledgeBase) -> None:
         service.change_own_password(bob, "not-his-password", "bob-password-2")
     service.change_own_password(bob, "bob-password-1", "bob-password-2")
     assert service.sign_in("bob", "bob-password-2") is not None
+
+
+def test_stages_are_reported_before_the_first_words(kb: KnowledgeBase) -> None:
+    import time
+
+    from app.types import READING, SEARCHING, WRITING, AnswerStage
+
+    def slow(messages: list) -> str:  # the model's prefill, say
+        time.sleep(0.3)
+        return "The cafeteria serves lunch at noon every weekday. [1]"
+
+    service = build_service(kb, FakeEngine(slow))
+    bob = service.actor("bob")
+    items = list(service.answer_stream("When does the cafeteria serve lunch?", bob, stages=True))
+    stages = [i for i in items if isinstance(i, AnswerStage)]
+    assert [s.kind for s in stages] == [SEARCHING, READING, WRITING]
+    assert stages[1].passages >= 1 and all(s.conversation_id == stages[0].conversation_id for s in stages)
+    first_text = next(n for n, i in enumerate(items) if isinstance(i, str))
+    assert first_text > items.index(stages[-1]) and isinstance(items[-1], Answer) and items[-1].found
+    assert all(isinstance(i, (str, Answer)) for i in service.ask_stream("Is parking free?", bob))  # no stages
+
+    stopped = service.answer_stream("Is parking free for employees?", bob, stages=True)
+    searching = next(stopped)
+    assert isinstance(searching, AnswerStage)
+    next(stopped)  # a stage or the first words: the worker is (or was) busy
+    stopped.close()  # waits for the worker's step, then keeps the question and what was written
+    kept = service.messages(bob, searching.conversation_id)  # type: ignore[arg-type]
+    assert [m.role for m in kept][-2:] == ["user", "assistant"] and kept[-1].checks["outcome"] == "stopped"

@@ -2,6 +2,7 @@
 sign-in, chat (streamed, cited, stored, renamed, deleted, regenerated, rated), documents
 (upload with per-file status, limits, visibility, delete) and the admin handlers (refused to members)."""
 
+import re
 from pathlib import Path
 
 import httpx
@@ -120,6 +121,10 @@ def test_ask_streams_cites_and_stores_the_answer(web: Running) -> None:
     job = alice.submit("When does the cafeteria serve lunch?", api_name="/ask")
     updates = list(job)
     assert len(updates) >= 3  # the question, pieces of the answer, the cited answer
+    said = [text_of(update[0][-1]) for update in updates]
+    stages = [text for text in said if text.endswith("…")]  # before the first words, in order
+    assert stages[-3] == "Searching documents…" and stages[-1] == "Writing the answer…", said
+    assert re.fullmatch(r"Reading \d+ passages?…", stages[-2]), said
     chat, _, conversations = job.outputs()[-1]
     answer = text_of(chat[-1])
     assert answer.startswith("The cafeteria serves lunch at noon")
