@@ -446,6 +446,12 @@ class KnowledgeService:
         """A readable document and its stored original (for opening it at a page)."""
         return self.kb.get_document(document_id, actor), self.kb.document_file(document_id, actor)
 
+    def page_text(self, actor: UserInfo, document_id: int, page: int) -> str:
+        """The extracted text of one page of a document the actor may read (a preview of a cited
+        page beside the answer); another's document reads as missing."""
+        self.kb.get_document(document_id, actor)
+        return self.kb.reads.page_text(document_id, page)
+
     def set_document_groups(self, document_id: int, groups: tuple[str, ...], actor: UserInfo) -> DocumentInfo:
         return self.kb.set_document_groups(document_id, groups, actor)
 

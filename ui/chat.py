@@ -9,11 +9,12 @@ from typing import Any
 
 import gradio as gr
 
+from app.errors import USER_FACING_ERRORS
 from app.records import ConversationInfo, MessageInfo, UserInfo
 from app.service import KnowledgeService, checks_dict, citation_dict
 from app.types import READING, STOPPED, WRITING, Answer, AnswerStage
 from ui.guard import Guard, friendly
-from ui.render import answer_markdown, escape_markdown, when
+from ui.render import answer_markdown, escape_markdown, page_preview_html, when
 
 MODEL_CONCURRENCY = 1  # one answer at a time on the one model; other questions wait in the queue
 EMPTY_KB = (
@@ -117,6 +118,9 @@ class ChatTab:
                     send = gr.Button("Send", variant="primary", elem_id="kb-send", min_width=80)
                     stop = gr.Button("Stop", variant="secondary", interactive=False, elem_id="kb-stop", min_width=80)
                     again = gr.Button("Regenerate", elem_id="kb-regenerate", min_width=80)
+            with gr.Column(scale=2, min_width=260, visible=False, elem_id="kb-preview-column") as self.preview_column:
+                gr.Markdown("**Cited pages** (click an answer to see its sources here)")
+                self.preview = gr.HTML(elem_id="kb-preview")
         self.conversation = gr.State(None)  # the open conversation's id (None: a new one on first question)
         self.ids = gr.State([])
         self.filter = gr.State("")  # the search text the listing is filtered by
@@ -127,7 +131,9 @@ class ChatTab:
         private: dict[str, Any] = {"api_visibility": "private"}
         new.click(self.new, None, opened, api_name="new_conversation")
         search.input(self.search, [search], [self.conversations, self.filter], **private)
-        self.conversations.input(self.open, [self.conversations], opened, api_name="open_conversation")
+        self.conversations.input(self.open, [self.conversations], opened, api_name="open_conversation").then(
+            self.preview_latest, [self.ids, self.conversation], [self.preview, self.preview_column], **private
+        )
         self.conversation.change(self.controls, [self.conversation], [self.manage, confirm], **private)
         rename.click(self.rename, [self.conversation, self.title, self.filter], listing, api_name="rename_conversation")
         delete.click(self.confirm, None, [self.manage, confirm], **private)
@@ -149,8 +155,12 @@ class ChatTab:
                 self.regenerate, [self.conversation, self.filter], asked, api_name="regenerate", **answering
             ),
         ]
+        previewed = [self.preview, self.preview_column]
         for event in ask_events:
-            event.then(self.idle, None, idle, **private)
+            event.then(self.idle, None, idle, **private).then(
+                self.preview_latest, [self.ids, self.conversation], previewed, **private
+            )
+        self.chatbot.select(self.preview_chosen, [self.ids, self.conversation], previewed, **private)
         stop.click(self.idle, None, idle, cancels=ask_events, **private)
         self.timer.tick(self.refresh_notice, None, [self.notice, self.timer], **private)
         self.chatbot.like(self.feedback, [self.ids], None, **private)
@@ -211,6 +221,38 @@ class ChatTab:
     def confirm(self, request: gr.Request) -> tuple[Any, Any]:
         self.guard.user(request)
         return gr.Column(visible=False), gr.Column(visible=True)
+
+    @friendly
+    def preview_latest(self, ids: Ids, conversation_id: int | None, request: gr.Request) -> tuple[str, Any]:
+        """After an answer (or on opening a conversation): the pages the last answer cites."""
+        user = self.guard.user(request)
+        return self._preview(user, conversation_id, next((i for i in reversed(ids or []) if i is not None), None))
+
+    @friendly
+    def preview_chosen(
+        self, ids: Ids, conversation_id: int | None, chosen: gr.SelectData, request: gr.Request
+    ) -> tuple[str, Any]:
+        """A click on an answer: the pages it cites."""
+        user = self.guard.user(request)
+        index = getattr(chosen, "index", None)  # (a raw call may carry no event data)
+        index = index[0] if isinstance(index, list | tuple) and index else index
+        message_id = ids[index] if isinstance(index, int) and ids and 0 <= index < len(ids) else None
+        return self._preview(user, conversation_id, message_id)
+
+    def _preview(self, user: UserInfo, conversation_id: int | None, message_id: int | None) -> tuple[str, Any]:
+        """Each cited page's text with the supporting sentence highlighted, for documents the user
+        may still read (the messages are the user's own: another's conversation reads as missing)."""
+        if conversation_id is None or message_id is None:
+            return "", gr.Column(visible=False)
+        found = [m for m in self.service.messages(user, int(conversation_id)) if m.id == message_id]
+        parts = []
+        for citation in found[0].citations if found else []:
+            try:
+                text = self.service.page_text(user, int(citation["document_id"]), int(citation["page"]))
+            except USER_FACING_ERRORS:  # since removed, or no longer shared with the user
+                continue
+            parts.append(page_preview_html(citation, text))
+        return "".join(parts), gr.Column(visible=bool(parts))
 
     @friendly
     def search(self, text: str, request: gr.Request) -> tuple[Any, str]:

@@ -221,3 +221,18 @@ def test_stages_are_reported_before_the_first_words(kb: KnowledgeBase) -> None:
     stopped.close()  # waits for the worker's step, then keeps the question and what was written
     kept = service.messages(bob, searching.conversation_id)  # type: ignore[arg-type]
     assert [m.role for m in kept][-2:] == ["user", "assistant"] and kept[-1].checks["outcome"] == "stopped"
+
+
+def test_the_text_of_a_cited_page_for_those_who_may_read_it(kb: KnowledgeBase) -> None:
+    from tests.conftest import FOOTLOCKER_PDF
+
+    if not FOOTLOCKER_PDF.is_file():
+        pytest.skip(f"{FOOTLOCKER_PDF} is missing")
+    (result,) = kb.ingest([FOOTLOCKER_PDF], actor=kb.actor(None), groups=("board",))
+    service = build_service(kb)
+    alice, bob = service.actor("alice"), service.actor("bob")
+    assert result.document_id is not None
+    second = service.page_text(alice, result.document_id, 2)
+    assert "96,089,997 shares" in second and "96,089,997" not in service.page_text(alice, result.document_id, 1)
+    with pytest.raises(NotFoundError):  # the board's document reads as missing to bob
+        service.page_text(bob, result.document_id, 2)

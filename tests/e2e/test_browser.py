@@ -157,6 +157,11 @@ def test_sign_in_upload_ask_cite_and_open(browser: Any, web: Running) -> None:
     assert re.search(rf"/documents/\d+/file#page={PAGE}$", source.get_attribute("href") or "")
     assert page.locator("#kb-chatbot mark").last.inner_text()  # the supporting sentence, highlighted
     page.screenshot(path=SHOTS / "06-answer-with-citation.png")
+    preview = wait_text(page, "#kb-preview", r"96,089,997", 20)  # the cited page beside the answer
+    assert f"{FOOTLOCKER_PDF.name}, page {PAGE}" in preview
+    assert "96,089,997" in page.locator("#kb-preview mark").first.inner_text()
+    assert page.locator("#kb-preview a.kb-open").first.get_attribute("href") == source.get_attribute("href")
+    page.screenshot(path=SHOTS / "06-cited-page-preview.png")
 
     href = source.get_attribute("href") or ""
     with page.expect_popup() as popup_info:
