@@ -117,7 +117,7 @@ class ChatTab:
                 with gr.Row(elem_id="kb-chat-buttons"):
                     send = gr.Button("Send", variant="primary", elem_id="kb-send", min_width=80)
                     stop = gr.Button("Stop", variant="secondary", interactive=False, elem_id="kb-stop", min_width=80)
-                    again = gr.Button("Regenerate", elem_id="kb-regenerate", min_width=80)
+                    again = gr.Button("Regenerate", interactive=False, elem_id="kb-regenerate", min_width=80)
             with gr.Column(scale=2, min_width=260, visible=False, elem_id="kb-preview-column") as self.preview_column:
                 gr.Markdown("**Cited pages** (click an answer to see its sources here)")
                 self.preview = gr.HTML(elem_id="kb-preview")
@@ -134,10 +134,11 @@ class ChatTab:
         self.conversations.input(self.open, [self.conversations], opened, api_name="open_conversation").then(
             self.preview_latest, [self.ids, self.conversation], [self.preview, self.preview_column], **private
         )
-        self.conversation.change(self.controls, [self.conversation], [self.manage, confirm], **private)
+        managed = [self.manage, confirm, again]
+        self.conversation.change(self.controls, [self.conversation], managed, **private)
         rename.click(self.rename, [self.conversation, self.title, self.filter], listing, api_name="rename_conversation")
-        delete.click(self.confirm, None, [self.manage, confirm], **private)
-        keep.click(self.controls, [self.conversation], [self.manage, confirm], **private)
+        delete.click(self.confirm, None, managed, **private)
+        keep.click(self.controls, [self.conversation], managed, **private)
         really.click(
             self.delete, [self.conversation, self.filter], listing + opened, api_name="delete_conversation"
         )
@@ -157,11 +158,11 @@ class ChatTab:
         ]
         previewed = [self.preview, self.preview_column]
         for event in ask_events:
-            event.then(self.idle, None, idle, **private).then(
+            event.then(self.idle, [self.conversation], idle, **private).then(
                 self.preview_latest, [self.ids, self.conversation], previewed, **private
             )
         self.chatbot.select(self.preview_chosen, [self.ids, self.conversation], previewed, **private)
-        stop.click(self.idle, None, idle, cancels=ask_events, **private)
+        stop.click(self.idle, [self.conversation], idle, cancels=ask_events, **private)
         self.timer.tick(self.refresh_notice, None, [self.notice, self.timer], **private)
         self.chatbot.like(self.feedback, [self.ids], None, **private)
         gr.api(self.rate, api_name="rate")  # the same vote for API clients, by message id
@@ -207,20 +208,22 @@ class ChatTab:
         return gr.Button(variant="stop", interactive=True), gr.Button(interactive=False)
 
     @friendly
-    def idle(self, request: gr.Request) -> tuple[Any, Any]:
+    def idle(self, conversation_id: int | None, request: gr.Request) -> tuple[Any, Any]:
+        """No answer streams: Stop grey and disabled; Regenerate where there is a conversation."""
         self.guard.user(request)
-        return gr.Button(variant="secondary", interactive=False), gr.Button(interactive=True)
+        return gr.Button(variant="secondary", interactive=False), gr.Button(interactive=conversation_id is not None)
 
     @friendly
-    def controls(self, conversation_id: int | None, request: gr.Request) -> tuple[Any, Any]:
-        """Title, Rename and Delete only while a conversation is open."""
+    def controls(self, conversation_id: int | None, request: gr.Request) -> tuple[Any, Any, Any]:
+        """Title, Rename, Delete and Regenerate only while a conversation is open."""
         self.guard.user(request)
-        return gr.Column(visible=conversation_id is not None), gr.Column(visible=False)
+        is_open = conversation_id is not None
+        return gr.Column(visible=is_open), gr.Column(visible=False), gr.Button(interactive=is_open)
 
     @friendly
-    def confirm(self, request: gr.Request) -> tuple[Any, Any]:
+    def confirm(self, request: gr.Request) -> tuple[Any, Any, Any]:
         self.guard.user(request)
-        return gr.Column(visible=False), gr.Column(visible=True)
+        return gr.Column(visible=False), gr.Column(visible=True), gr.skip()
 
     @friendly
     def preview_latest(self, ids: Ids, conversation_id: int | None, request: gr.Request) -> tuple[str, Any]:

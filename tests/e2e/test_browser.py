@@ -188,6 +188,7 @@ def test_a_member_sees_no_controls_they_cannot_use(browser: Any, web: Running) -
     page.wait_for_timeout(500)
     stop = page.locator("#kb-stop")
     assert stop.is_disabled() and "secondary" in (stop.get_attribute("class") or "")  # not red while idle
+    assert page.locator("#kb-regenerate").is_disabled()  # nothing to regenerate yet
     for control in ("#kb-title", "#kb-rename", "#kb-delete-conversation", "#kb-really-delete"):
         assert not page.locator(control).is_visible(), control
     page.screenshot(path=SHOTS / "14-member-chat-controls.png")
