@@ -9,12 +9,12 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import USER_FACING_ERRORS
 from app.records import ConversationInfo, MessageInfo, UserInfo
 from app.service import KnowledgeService, checks_dict, citation_dict
 from app.types import READING, STOPPED, WRITING, Answer, AnswerStage
+from ui.cited_pages import CitedPages, Ids
 from ui.guard import Guard, friendly
-from ui.render import answer_markdown, escape_markdown, page_preview_html, when
+from ui.render import answer_markdown, escape_markdown, when
 
 MODEL_CONCURRENCY = 1  # one answer at a time on the one model; other questions wait in the queue
 EMPTY_KB = (
@@ -40,7 +40,6 @@ EXTRACTIVE_REGENERATE = (
 CHATBOT_HEIGHT, CHATBOT_MIN_HEIGHT = "calc(100vh - 340px)", 180
 NOTICE_POLL_S = 5.0  # while the knowledge base is empty: how often the page looks for a first document
 Message = dict[str, Any]
-Ids = list[int | None]  # the stored message id behind each Chatbot message
 
 
 def stopped_markdown(text: str) -> str:
@@ -74,6 +73,7 @@ class ChatTab:
     # ---- layout ------------------------------------------------------------------------
 
     def build(self) -> None:
+        self.pages = CitedPages(self.service, self.guard)
         with gr.Row(elem_id="kb-chat-row"):
             with gr.Column(scale=1, min_width=220, elem_id="kb-conversation-column"):
                 new = gr.Button("New conversation", variant="primary", elem_id="kb-new-conversation")
@@ -118,9 +118,7 @@ class ChatTab:
                     send = gr.Button("Send", variant="primary", elem_id="kb-send", min_width=80)
                     stop = gr.Button("Stop", variant="secondary", interactive=False, elem_id="kb-stop", min_width=80)
                     again = gr.Button("Regenerate", interactive=False, elem_id="kb-regenerate", min_width=80)
-            with gr.Column(scale=2, min_width=260, visible=False, elem_id="kb-preview-column") as self.preview_column:
-                gr.Markdown("**Cited pages** (click an answer to see its sources here)")
-                self.preview = gr.HTML(elem_id="kb-preview")
+            self.pages.build()  # beside the chat (below it on a phone)
         self.conversation = gr.State(None)  # the open conversation's id (None: a new one on first question)
         self.ids = gr.State([])
         self.filter = gr.State("")  # the search text the listing is filtered by
@@ -130,9 +128,9 @@ class ChatTab:
         asked = [self.chatbot, self.ids, self.conversation, question, self.conversations]
         private: dict[str, Any] = {"api_visibility": "private"}
         new.click(self.new, None, opened, api_name="new_conversation")
-        search.input(self.search, [search], [self.conversations, self.filter], **private)
+        search.change(self.search, [search], [self.conversations, self.filter], **private)
         self.conversations.input(self.open, [self.conversations], opened, api_name="open_conversation").then(
-            self.preview_latest, [self.ids, self.conversation], [self.preview, self.preview_column], **private
+            self.pages.latest, [self.ids, self.conversation], self.pages.outputs(), **private
         )
         managed = [self.manage, confirm, again]
         self.conversation.change(self.controls, [self.conversation], managed, **private)
@@ -156,12 +154,12 @@ class ChatTab:
                 self.regenerate, [self.conversation, self.filter], asked, api_name="regenerate", **answering
             ),
         ]
-        previewed = [self.preview, self.preview_column]
+        previewed = self.pages.outputs()
         for event in ask_events:
             event.then(self.idle, [self.conversation], idle, **private).then(
-                self.preview_latest, [self.ids, self.conversation], previewed, **private
+                self.pages.latest, [self.ids, self.conversation], previewed, **private
             )
-        self.chatbot.select(self.preview_chosen, [self.ids, self.conversation], previewed, **private)
+        self.chatbot.select(self.pages.chosen, [self.ids, self.conversation], previewed, **private)
         stop.click(self.idle, [self.conversation], idle, cancels=ask_events, **private)
         self.timer.tick(self.refresh_notice, None, [self.notice, self.timer], **private)
         self.chatbot.like(self.feedback, [self.ids], None, **private)
@@ -224,38 +222,6 @@ class ChatTab:
     def confirm(self, request: gr.Request) -> tuple[Any, Any, Any]:
         self.guard.user(request)
         return gr.Column(visible=False), gr.Column(visible=True), gr.skip()
-
-    @friendly
-    def preview_latest(self, ids: Ids, conversation_id: int | None, request: gr.Request) -> tuple[str, Any]:
-        """After an answer (or on opening a conversation): the pages the last answer cites."""
-        user = self.guard.user(request)
-        return self._preview(user, conversation_id, next((i for i in reversed(ids or []) if i is not None), None))
-
-    @friendly
-    def preview_chosen(
-        self, ids: Ids, conversation_id: int | None, chosen: gr.SelectData, request: gr.Request
-    ) -> tuple[str, Any]:
-        """A click on an answer: the pages it cites."""
-        user = self.guard.user(request)
-        index = getattr(chosen, "index", None)  # (a raw call may carry no event data)
-        index = index[0] if isinstance(index, list | tuple) and index else index
-        message_id = ids[index] if isinstance(index, int) and ids and 0 <= index < len(ids) else None
-        return self._preview(user, conversation_id, message_id)
-
-    def _preview(self, user: UserInfo, conversation_id: int | None, message_id: int | None) -> tuple[str, Any]:
-        """Each cited page's text with the supporting sentence highlighted, for documents the user
-        may still read (the messages are the user's own: another's conversation reads as missing)."""
-        if conversation_id is None or message_id is None:
-            return "", gr.Column(visible=False)
-        found = [m for m in self.service.messages(user, int(conversation_id)) if m.id == message_id]
-        parts = []
-        for citation in found[0].citations if found else []:
-            try:
-                text = self.service.page_text(user, int(citation["document_id"]), int(citation["page"]))
-            except USER_FACING_ERRORS:  # since removed, or no longer shared with the user
-                continue
-            parts.append(page_preview_html(citation, text))
-        return "".join(parts), gr.Column(visible=bool(parts))
 
     @friendly
     def search(self, text: str, request: gr.Request) -> tuple[Any, str]:

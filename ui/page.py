@@ -61,7 +61,9 @@ def build_page(
                 *admin.on_load(user),
             )
 
-        page.load(on_load, None, outputs, api_name="whoami")
+        page.load(on_load, None, outputs, api_name="whoami").then(
+            chat.pages.latest, [chat.ids, chat.conversation], chat.pages.outputs(), api_visibility="private"
+        )  # the pages the reopened conversation's last answer cites
         # The first ready document takes the empty-knowledge-base banner away at once.
         documents.uploaded.then(chat.refresh_notice, None, chat.notice_outputs(), api_visibility="private")
         samples.button.click(on_load, None, outputs, api_visibility="private")

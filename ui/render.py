@@ -158,6 +158,7 @@ CSS = """
   #kb-chat-row > #kb-chat-column { order: 1; }
   #kb-chat-row > #kb-preview-column { order: 2; min-width: 100% !important; }
   #kb-chat-row > #kb-conversation-column { order: 3; min-width: 100% !important; }
+  #kb-chat-buttons button { font-size: .9em; padding-left: .3em; padding-right: .3em; }
 }
 """
 

@@ -282,6 +282,29 @@ def test_stop_then_reload_keeps_the_question_and_the_partial_answer(browser: Any
     assert selected.count() == 1 and question in label.inner_text()  # its conversation is the one open
     page.screenshot(path=SHOTS / "09-stopped-after-reload.png")
 
+    search = page.locator("#kb-search input, #kb-search textarea").first
+    search.fill("no such words")
+    page.wait_for_function("() => !document.querySelector('#kb-conversations input')", timeout=10_000)
+    search.fill("CAFETERIA")  # titles and messages, any case
+    page.locator("#kb-conversations input").first.wait_for(timeout=10_000)
+    assert page.locator("#kb-conversations label").count() == 1
+
+
+def test_regenerating_a_quoted_answer_says_why_not(browser: Any, web: Running) -> None:
+    service, admin = web.service, web.service.actor(None)
+    conversation = service.new_conversation(admin, "Quoted answer")
+    service.store.add_message(conversation.id, admin.id, "user", "When does the cafeteria serve lunch?")
+    quoted = {"outcome": "answered", "method": "extractive", "checked": []}
+    service.store.add_message(conversation.id, admin.id, "assistant", "Lunch at noon.", found=True, checks=quoted)
+    page = sign_in(browser, web, "admin")  # the page opens this, the latest conversation
+    wait_text(page, "#kb-chatbot", "Lunch at noon", 10)
+    page.locator("#kb-regenerate").click()
+    toast = page.get_by_text("This answer quotes the documents; regenerating would give the same text")
+    toast.wait_for(timeout=10_000)
+    page.wait_for_timeout(600)  # the toast fades in
+    page.screenshot(path=SHOTS / "26-regenerate-quoted-answer.png")
+    assert len(service.messages(admin, conversation.id)) == 2
+
 
 def test_the_empty_banner_goes_when_the_first_document_is_ready(
     browser: Any, tmp_path_factory: pytest.TempPathFactory
