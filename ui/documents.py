@@ -77,7 +77,7 @@ class DocumentsTab:
         with gr.Row():
             refresh = gr.Button("Refresh", size="sm", elem_id="kb-refresh-documents")
             self.chosen = gr.Dropdown(label="Document", choices=[], elem_id="kb-chosen-document")
-            self.groups = gr.CheckboxGroup(label="Visible to", choices=[], elem_id="kb-chosen-groups")
+            self.groups = gr.CheckboxGroup(label="Visible to", choices=[], visible=False, elem_id="kb-chosen-groups")
         with gr.Row():  # offered only for a chosen document the user may change (see `choose`)
             save = gr.Button("Save visibility", size="sm", visible=False, elem_id="kb-save-visibility")
             delete = gr.Button(
@@ -124,7 +124,8 @@ class DocumentsTab:
         found = [d for d in docs if d.id == int(document_id or 0)]
         allowed = bool(found) and may_change(user, found[0])
         buttons = gr.Button(visible=allowed)
-        return gr.CheckboxGroup(value=list(found[0].groups) if found else [], interactive=allowed), buttons, buttons
+        chosen_groups = list(found[0].groups) if found else []
+        return gr.CheckboxGroup(value=chosen_groups, interactive=allowed, visible=allowed), buttons, buttons
 
     @friendly
     def set_groups(self, document_id: int | None, groups: list[str] | None, request: gr.Request) -> tuple[Any, ...]:

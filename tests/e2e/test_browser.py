@@ -195,7 +195,7 @@ def test_a_member_sees_no_controls_they_cannot_use(browser: Any, web: Running) -
     page.get_by_role("tab", name="Documents").click()
     choose_document(page, "handbook.txt")  # the admin's upload: bob may read it, not change it
     page.wait_for_timeout(800)
-    for control in ("#kb-save-visibility", "#kb-delete-document"):
+    for control in ("#kb-save-visibility", "#kb-delete-document", "#kb-chosen-groups"):
         assert not page.locator(control).is_visible(), control
     page.screenshot(path=SHOTS / "15-member-document-controls.png")
 
@@ -203,7 +203,7 @@ def test_a_member_sees_no_controls_they_cannot_use(browser: Any, web: Running) -
     owner.get_by_role("tab", name="Documents").click()
     choose_document(owner, FOOTLOCKER_PDF.name)
     owner.locator("#kb-delete-document").wait_for(state="visible", timeout=10_000)
-    assert owner.locator("#kb-save-visibility").is_visible()
+    assert owner.locator("#kb-save-visibility").is_visible() and owner.locator("#kb-chosen-groups").is_visible()
 
     owner.get_by_role("tab", name="Chat").click()  # the page opened her latest conversation
     owner.locator("#kb-delete-conversation").click()  # asks first

@@ -231,8 +231,10 @@ def test_document_controls_only_for_what_the_user_may_change(web: Running) -> No
     """(Save visibility and Delete are buttons, not returned to API clients: the browser test
     checks they are hidden; here the groups box is read-only for the same reason.)"""
     handbook = next(d.id for d in web.service.list_documents(web.service.actor("bob")) if d.file_name == "handbook.txt")
-    assert client(web, "bob").predict(handbook, api_name="/document_groups")["interactive"] is False
-    assert client(web, "admin").predict(handbook, api_name="/document_groups")["interactive"] is True
+    refused = client(web, "bob").predict(handbook, api_name="/document_groups")
+    assert refused["interactive"] is False and refused["visible"] is False
+    allowed = client(web, "admin").predict(handbook, api_name="/document_groups")
+    assert allowed["interactive"] is True and allowed["visible"] is True
 
 
 def test_regenerating_a_quoted_answer_says_why_it_would_not_change(web: Running) -> None:
