@@ -5,28 +5,36 @@
     service.conversations(actor); service.rename_conversation(...); service.feedback(...)
 """
 
+import contextvars
+import queue
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from app.accounts import Accounts
+from app.adapters.llm import Sampling, sampled
 from app.auth.keys import ApiKeys
 from app.chain.rag import AnswerChain, Turn
 from app.errors import KBError, PermissionDeniedError, ServerBusyError
-from app.types import Answer, Citation
+from app.types import SEARCHING, STOPPED, Answer, AnswerStage, Citation
 from ingestion.errors import StoreBusyError
 from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
 from store.api_keys import ApiKeyStore
-from store.conversation_records import ConversationInfo, MessageInfo
+from store.conversation_records import ApiKeyInfo, ConversationInfo, MessageInfo
 from store.conversations import ConversationStore
 from store.records import DocumentInfo, GroupInfo, UserInfo
 
+Item = TypeVar("Item")
+_END = object()  # a stream with no first item
+STAGE_POLL_S = 0.05  # how often stages are passed on while the chain works towards its first item
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
+STOPPED_CHECKS = {"outcome": STOPPED, "method": "", "checked": []}  # stored with a stopped answer
 
 
 class AskQueue:
@@ -90,6 +98,56 @@ class WriterQueue:
     @property
     def waiting(self) -> int:
         return self._waiting
+
+
+def _sampled(items: Iterator[Item], sampling: Sampling | None) -> Iterator[Item]:
+    """`items`, each step run under `sampling`: a web server may run each step of a stream in
+    another thread, so the setting is made again around every step, not once."""
+    while True:
+        with sampled(sampling):
+            item = next(items, None)
+        if item is None:
+            return
+        yield item
+
+
+def _staged(
+    items: Iterator[Item], reported: "queue.Queue[AnswerStage]", sampling: Sampling | None
+) -> Iterator[Item | AnswerStage]:
+    """`items` with the stages the chain reports while it works towards its first item (retrieval,
+    reading, the model's prefill: the slow part). That first step runs on a worker thread, so the
+    stages can be passed on as they happen; the rest streams as `_sampled` does."""
+    box: queue.Queue[tuple[bool, object]] = queue.Queue()
+    with sampled(sampling):
+        context = contextvars.copy_context()
+
+    def first() -> None:
+        try:
+            box.put((True, context.run(next, items, _END)))
+        except BaseException as error:  # handed to the consumer, raised there
+            box.put((False, error))
+
+    worker = threading.Thread(target=first, name="kb-answer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                ok, value = box.get(timeout=STAGE_POLL_S)
+                break
+            except queue.Empty:
+                while not reported.empty():
+                    yield reported.get_nowait()
+    finally:
+        worker.join()  # stopped early: the step must end before the chain can be closed
+    if not ok:
+        assert isinstance(value, BaseException)
+        raise value
+    if value is _END:
+        return
+    while not reported.empty():  # e.g. "writing", reported just before the first words
+        yield reported.get_nowait()
+    yield cast(Item, value)
+    yield from _sampled(items, sampling)
 
 
 def citation_dict(citation: Citation) -> dict[str, object]:
@@ -190,6 +248,21 @@ class KnowledgeService:
         key, _ = self.keys.create(actor.id)
         return key
 
+    def api_keys(self, actor: UserInfo) -> list[ApiKeyInfo]:
+        """The actor's own API keys (never the keys themselves: only their shown prefix)."""
+        return self.keys.store.of_user(actor.id)
+
+    def revoke_api_key(self, actor: UserInfo, key_id: int) -> None:
+        """Revoke one of the actor's own keys; it stops working at once. Another's reads as missing."""
+        self.keys.store.revoke(key_id, actor.id)
+
+    def change_own_password(self, actor: UserInfo, old: str, new: str, source: str = "local") -> None:
+        """A signed-in user changes their password, proving the old one (throttled like a
+        sign-in, per `source`). Their sessions end: the page asks them to sign in again."""
+        if self.accounts.sign_in(actor.name, old, source) is None:
+            raise PermissionDeniedError("The current password is not right (after several tries, wait a few minutes).")
+        self.accounts.set_password(actor.name, new, actor)
+
     def user_for_key(self, key: str) -> UserInfo | None:
         name = self.keys.owner(key)
         return self.kb.actor(name) if name is not None else None
@@ -220,10 +293,29 @@ class KnowledgeService:
         *,
         save: bool = True,
     ) -> Iterator[str | Answer]:
+        """answer_stream without stages: text pieces, then the Answer."""
+        items = self.answer_stream(question, actor, conversation_id, history, save=save)
+        return cast(Iterator[str | Answer], items)
+
+    def answer_stream(
+        self,
+        question: str,
+        actor: UserInfo,
+        conversation_id: int | None = None,
+        history: Sequence[tuple[str, str]] = (),
+        *,
+        save: bool = True,
+        stages: bool = False,
+        sampling: Sampling | None = None,
+    ) -> Iterator[str | Answer | AnswerStage]:
         """Text pieces as the model writes them, then the Answer (with checked citations).
 
         With `conversation_id` the history comes from that conversation (the actor's own only);
-        otherwise from `history`. With `save`, the turn is stored (in a new conversation if none)."""
+        otherwise from `history`. With `save`, the question is stored at once (in a new
+        conversation if none) and the answer when it is done; an answer stopped part-way (the
+        caller closed this generator) is stored as far as it got, marked stopped. With `stages`,
+        an AnswerStage says what is happening before the first piece arrives. `sampling`: the
+        model samples its answer (where the answer is generated, not quoted)."""
         question = question.strip()
         if not question:
             raise KBError("The question is empty.")
@@ -231,19 +323,48 @@ class KnowledgeService:
         for _, text in history:
             self.check_length(text, what="A message of the conversation")
         answer: Answer | None = None
+        pieces: list[str] = []
+        asked: MessageInfo | None = None
         with self.asking.place():  # before anything is stored: a 'busy' leaves no empty conversation
             if conversation_id is not None:
                 history = [(m.role, m.content) for m in self.store.messages(conversation_id, actor.id)]
             elif save:
                 conversation_id = self.store.create(actor.id, question[:TITLE_CHARS]).id
-            for item in self.chain.stream(Turn(question, actor, tuple(history))):
-                if isinstance(item, Answer):
-                    answer = item
-                else:
-                    yield item
+            if save and conversation_id is not None:
+                asked = self.store.add_message(conversation_id, actor.id, "user", question)
+            reported: queue.Queue[AnswerStage] = queue.Queue()
+            where = conversation_id
+
+            def on_stage(kind: str, passages: int) -> None:
+                reported.put(AnswerStage(kind, where, passages))
+
+            turn = Turn(question, actor, tuple(history), on_stage=on_stage if stages else None)
+            try:
+                if stages:
+                    yield AnswerStage(SEARCHING, conversation_id)
+                for item in _staged(self.chain.stream(turn), reported, sampling) if stages else _sampled(
+                    self.chain.stream(turn), sampling
+                ):
+                    if isinstance(item, AnswerStage):
+                        yield item
+                        continue
+                    if isinstance(item, Answer):
+                        answer = item
+                    else:
+                        pieces.append(item)
+                        yield item
+            except GeneratorExit:  # stopped: keep what was written, so a reload shows it
+                if asked is not None:
+                    self.store.add_message(
+                        asked.conversation_id, actor.id, "assistant", "".join(pieces), checks=STOPPED_CHECKS
+                    )
+                raise
+            except Exception:  # failed: the question goes too (the caller shows the error)
+                if asked is not None:
+                    self.store.remove_message(asked.id, actor.id)
+                raise
         assert answer is not None
         if save and conversation_id is not None:
-            self.store.add_message(conversation_id, actor.id, "user", question)
             stored = self.store.add_message(
                 conversation_id,
                 actor.id,
@@ -264,20 +385,27 @@ class KnowledgeService:
                 f"{what} is {len(text):,} characters long; at most {self.max_question_chars:,} are accepted."
             )
 
-    def regenerate_stream(self, actor: UserInfo, conversation_id: int) -> Iterator[str | Answer]:
-        """Ask the conversation's last question again, replacing its last answer."""
+    def regenerate_stream(
+        self, actor: UserInfo, conversation_id: int, *, stages: bool = False
+    ) -> Iterator[str | Answer | AnswerStage]:
+        """Ask the conversation's last question again, replacing its last answer. A generated
+        answer is sampled (temperature 0.7, a fresh seed) so that it can differ; a quoted
+        (extractive) one is the same evidence again by design."""
         question = self.store.remove_last_turn(conversation_id, actor.id)
         if question is None:
             raise KBError("There is no question to answer again in this conversation.")
-        yield from self.ask_stream(question, actor, conversation_id)
+        sampling = Sampling(seed=secrets.randbelow(2**31))
+        yield from self.answer_stream(question, actor, conversation_id, stages=stages, sampling=sampling)
 
     # ---- conversations -----------------------------------------------------------------
 
     def new_conversation(self, actor: UserInfo, title: str = "") -> ConversationInfo:
         return self.store.create(actor.id, title)
 
-    def conversations(self, actor: UserInfo) -> list[ConversationInfo]:
-        return self.store.of_user(actor.id)
+    def conversations(self, actor: UserInfo, search: str = "") -> list[ConversationInfo]:
+        """The actor's conversations, most recently active first; with `search`, only those whose
+        title or messages contain it (case-insensitive)."""
+        return self.store.of_user(actor.id, search=search)
 
     def rename_conversation(self, actor: UserInfo, conversation_id: int, title: str) -> ConversationInfo:
         return self.store.rename(conversation_id, actor.id, title.strip()[:500])
@@ -317,6 +445,12 @@ class KnowledgeService:
     def document_file(self, document_id: int, actor: UserInfo) -> tuple[DocumentInfo, Path]:
         """A readable document and its stored original (for opening it at a page)."""
         return self.kb.get_document(document_id, actor), self.kb.document_file(document_id, actor)
+
+    def page_text(self, actor: UserInfo, document_id: int, page: int) -> str:
+        """The extracted text of one page of a document the actor may read (a preview of a cited
+        page beside the answer); another's document reads as missing."""
+        self.kb.get_document(document_id, actor)
+        return self.kb.reads.page_text(document_id, page)
 
     def set_document_groups(self, document_id: int, groups: tuple[str, ...], actor: UserInfo) -> DocumentInfo:
         return self.kb.set_document_groups(document_id, groups, actor)

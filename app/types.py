@@ -63,6 +63,20 @@ class CheckedSentence:
 ANSWERED = "answered"  # verified sentences (generated or extracted), with citations
 UNVERIFIED = "unverified"  # sources were found, but nothing said about them survived checking
 NOT_FOUND = "not_found"  # the knowledge base holds nothing relevant
+STOPPED = "stopped"  # the asker stopped the answer part-way; what was written is kept, unchecked
+
+SEARCHING = "searching"  # AnswerStage kinds, in order
+READING = "reading"  # the sources are chosen: `passages` of them
+WRITING = "writing"  # the model is asked (a quoted answer skips this)
+
+
+@dataclass(frozen=True)
+class AnswerStage:
+    """What an answer in progress is doing, for a page to say so before its first words."""
+
+    kind: str  # SEARCHING, READING, WRITING
+    conversation_id: int | None = None  # where the question is stored (None: not stored)
+    passages: int = 0  # READING: how many passages the answer is drawn from
 
 
 @dataclass

@@ -26,8 +26,8 @@ class FileResult:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """kind: "planned" (files = how many will be processed), "parsed" (pages), "embedded" (chunks,
-    a batch's worth), "finished" (result)."""
+    """kind: "planned" (files = how many will be processed), "parsed" (pages, and `chunks_planned`: the
+    chunks it will embed), "embedded" (chunks, a batch's worth), "finished" (result)."""
 
     kind: str
     file_name: str = ""
@@ -35,6 +35,7 @@ class ProgressEvent:
     pages: int = 0
     chunks: int = 0
     result: FileResult | None = None
+    chunks_planned: int = 0
 
 
 ProgressSink = Callable[[ProgressEvent], None]

@@ -131,7 +131,7 @@ class Pipeline:
             documents.set_parsed(
                 session, work.document_id, pages=len(doc.pages), mime=doc.mime, metadata=doc.metadata
             )
-        progress(ProgressEvent("parsed", work.file_name, pages=len(doc.pages)))
+        progress(ProgressEvent("parsed", work.file_name, pages=len(doc.pages), chunks_planned=len(drafts)))
         vectors = self._embed(work, [embedding_text(header, d.text) for d in drafts], progress)
 
         with self.db.session() as session:  # 1. chunks, invisible until the swap

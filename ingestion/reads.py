@@ -63,6 +63,19 @@ class ChunkReads:
             return PageText(chunk.text, 0, ((0, chunk.page_start),))
         return PageText(text, chunk.char_start - begin, tuple(sorted(set(starts))))
 
+    def page_text(self, document_id: int, page: int) -> str:
+        """One page's text, joined from the chunks that touch it (overlaps removed); "" when none
+        does. The caller checks that the reader may read the document."""
+        with self.db.session() as session:
+            around = chunks.chunks_on_pages(session, document_id, page, page)
+        if not around:
+            return ""
+        joined = self.page_context(around[0])
+        starts = [at for at, number in joined.page_starts if number == page]
+        later = [at for at, number in joined.page_starts if number > page]
+        begin = starts[0] if starts else 0
+        return joined.text[begin : later[0] if later else len(joined.text)]
+
     def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
         """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""
         with self.db.session() as session:

@@ -56,20 +56,26 @@ class ConversationStore:
             count = session.scalar(select(func.count(Message.id)).where(Message.conversation_id == row.id)) or 0
             return _conversation_info(row, count)
 
-    def of_user(self, user_id: int) -> list[ConversationInfo]:
-        """The user's conversations, most recently active first."""
+    def of_user(self, user_id: int, search: str = "") -> list[ConversationInfo]:
+        """The user's conversations, most recently active first; with `search`, those whose title or
+        any message contains it (case-insensitive, taken literally)."""
         with self.db.session() as session:
             counts = (
                 select(Message.conversation_id, func.count(Message.id).label("n"))
                 .group_by(Message.conversation_id)
                 .subquery()
             )
-            rows = session.execute(
+            query = (
                 select(Conversation, func.coalesce(counts.c.n, 0))
                 .outerjoin(counts, counts.c.conversation_id == Conversation.id)
                 .where(Conversation.user_id == user_id)
                 .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
-            ).tuples()
+            )
+            if search:
+                pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                said = select(Message.conversation_id).where(Message.content.ilike(pattern, escape="\\"))
+                query = query.where(Conversation.title.ilike(pattern, escape="\\") | Conversation.id.in_(said))
+            rows = session.execute(query).tuples()
             return [_conversation_info(row, int(n)) for row, n in rows]
 
     def rename(self, conversation_id: int, user_id: int, title: str) -> ConversationInfo:
@@ -137,6 +143,16 @@ class ConversationStore:
             session.execute(delete(Feedback).where(Feedback.message_id.in_(ids)))
             session.execute(delete(Message).where(Message.id.in_(ids)))
             return last[-1].content
+
+    def remove_message(self, message_id: int, user_id: int) -> None:
+        """Drop one message of the user's own conversation (a question whose answer failed)."""
+        with self.db.session() as session:
+            row = session.get(Message, message_id)
+            if row is None:
+                return
+            _owned(session, row.conversation_id, user_id)
+            session.execute(delete(Feedback).where(Feedback.message_id == message_id))
+            session.delete(row)
 
     def set_feedback(self, message_id: int, user_id: int, rating: int, comment: str = "") -> None:
         """Thumbs up (+1) or down (-1) on a message of the user's own conversation; a second vote replaces the first."""

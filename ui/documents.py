@@ -37,6 +37,11 @@ def document_rows(docs: list[DocumentInfo]) -> list[list[object]]:
     ]
 
 
+def may_change(user: UserInfo, doc: DocumentInfo) -> bool:
+    """Its uploader or an administrator may share or delete a document (the knowledge base checks again)."""
+    return user.is_admin or doc.uploaded_by == user.name
+
+
 def document_choices(docs: list[DocumentInfo]) -> list[tuple[str, int]]:
     return [(f"{d.file_name} (id {d.id})", d.id) for d in docs]
 
@@ -72,13 +77,15 @@ class DocumentsTab:
         with gr.Row():
             refresh = gr.Button("Refresh", size="sm", elem_id="kb-refresh-documents")
             self.chosen = gr.Dropdown(label="Document", choices=[], elem_id="kb-chosen-document")
-            self.groups = gr.CheckboxGroup(label="Visible to", choices=[], elem_id="kb-chosen-groups")
-        with gr.Row():
-            save = gr.Button("Save visibility", size="sm", elem_id="kb-save-visibility")
-            delete = gr.Button("Delete document", size="sm", variant="stop", elem_id="kb-delete-document")
+            self.groups = gr.CheckboxGroup(label="Visible to", choices=[], visible=False, elem_id="kb-chosen-groups")
+        with gr.Row():  # offered only for a chosen document the user may change (see `choose`)
+            save = gr.Button("Save visibility", size="sm", visible=False, elem_id="kb-save-visibility")
+            delete = gr.Button(
+                "Delete document", size="sm", variant="stop", visible=False, elem_id="kb-delete-document"
+            )
 
         listing = [self.table, self.chosen]
-        upload.click(
+        self.uploaded = upload.click(
             self.upload,
             [files, self.share],
             [progress, *listing, files],
@@ -87,7 +94,8 @@ class DocumentsTab:
             concurrency_id="ingest",
         )
         refresh.click(self.listing, None, listing, api_name="list_documents")
-        self.chosen.input(self.choose, [self.chosen], [self.groups], api_name="document_groups")
+        # .change, not .input: a listing that clears the choice (after a delete) hides the buttons too
+        self.chosen.change(self.choose, [self.chosen], [self.groups, save, delete], api_name="document_groups")
         save.click(self.set_groups, [self.chosen, self.groups], listing, api_name="set_document_groups")
         delete.click(self.delete, [self.chosen], listing, api_name="delete_document", concurrency_id="ingest")
 
@@ -109,12 +117,15 @@ class DocumentsTab:
         return self._listing(self.guard.user(request))
 
     @friendly
-    def choose(self, document_id: int | None, request: gr.Request) -> list[str]:
+    def choose(self, document_id: int | None, request: gr.Request) -> tuple[Any, Any, Any]:
+        """The chosen document's groups; Save visibility and Delete only where the user may change it."""
         user = self.guard.user(request)
-        if document_id is None:
-            return []
-        found = [d for d in self.service.list_documents(user) if d.id == int(document_id)]
-        return list(found[0].groups) if found else []
+        docs = self.service.list_documents(user) if document_id is not None else []
+        found = [d for d in docs if d.id == int(document_id or 0)]
+        allowed = bool(found) and may_change(user, found[0])
+        buttons = gr.Button(visible=allowed)
+        chosen_groups = list(found[0].groups) if found else []
+        return gr.CheckboxGroup(value=chosen_groups, interactive=allowed, visible=allowed), buttons, buttons
 
     @friendly
     def set_groups(self, document_id: int | None, groups: list[str] | None, request: gr.Request) -> tuple[Any, ...]:

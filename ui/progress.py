@@ -1,7 +1,10 @@
 """Per-file status of one upload, fed by the ingest's progress events from another thread:
-queued -> parsing -> embedding -> ready | failed (with the reason). No Gradio here."""
+queued -> parsing -> embedding (with its percentage and time left) -> ready | failed (with the
+reason). No Gradio here."""
 
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.records import FileResult, Outcome, ProgressEvent
@@ -17,15 +20,31 @@ class FileRow:
     pages: int = 0
     chunks: int = 0
     detail: str = ""
+    planned: int = 0  # chunks to embed, known once parsed
+    embedding_since: float = 0.0
 
     @property
     def done(self) -> bool:
         return self.status in (READY, FAILED)
 
 
+def embedding_detail(done: int, planned: int, elapsed_s: float) -> str:
+    """"40% · about 12 s left": the time left from the rate so far (none before the first batch)."""
+    if planned <= 0:
+        return ""
+    share = min(done / planned, 1.0)
+    if done >= planned:
+        return "100% · saving to the index"
+    if done <= 0 or elapsed_s <= 0:
+        return f"{share:.0%}"
+    left = elapsed_s * (planned - done) / done
+    return f"{share:.0%} · about {max(1, round(left))} s left"
+
+
 class UploadProgress:
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], clock: Callable[[], float] = time.monotonic) -> None:
         self.rows = [FileRow(n) for n in names]
+        self._clock = clock
         self._lock = threading.Lock()  # events arrive on the ingest thread, reads on the handler's
 
     def _row(self, name: str) -> FileRow | None:
@@ -48,9 +67,12 @@ class UploadProgress:
         with self._lock:
             row = self._row(event.file_name) if event.file_name else None
             if event.kind == "parsed" and row is not None:
-                row.status, row.pages = EMBEDDING, event.pages
+                row.status, row.pages, row.planned = EMBEDDING, event.pages, event.chunks_planned
+                row.embedding_since = self._clock()
+                row.detail = embedding_detail(0, row.planned, 0.0)
             elif event.kind == "embedded" and row is not None:
                 row.status, row.chunks = EMBEDDING, row.chunks + event.chunks
+                row.detail = embedding_detail(row.chunks, row.planned, self._clock() - row.embedding_since)
             elif event.kind == "finished" and row is not None and event.result is not None:
                 self._apply(row, event.result)
             self._next_parsing()

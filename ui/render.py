@@ -7,6 +7,7 @@ Pure functions over plain data (citation dicts as stored with a message); no Gra
 import html
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +35,18 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def when(moment: datetime, now: datetime | None = None) -> str:
+    """A short time for a listing: "14:03" today, "12 Oct 14:03" this year, else "12 Oct 2025"."""
+    if moment.tzinfo is None:  # stored in UTC without a zone
+        moment = moment.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    if moment.date() == now.date():
+        return moment.strftime("%H:%M")
+    if moment.year == now.year:
+        return moment.strftime("%d %b %H:%M")
+    return moment.strftime("%d %b %Y")
+
+
 def document_link(document_id: int, page: int) -> str:
     """The authenticated route that serves the original; `#page=` makes the PDF viewer open there."""
     return f"/documents/{int(document_id)}/file#page={max(1, int(page))}"
@@ -59,6 +72,30 @@ def source_html(citation: Mapping[str, Any]) -> str:
         f'<div class="kb-source"><span class="kb-source-n">[{n}]</span> '
         f'<a class="kb-open" href="{link}" target="_blank" rel="noopener noreferrer">{name}, page {page}</a>'
         f'<blockquote class="kb-passage">{passage}</blockquote></div>'
+    )
+
+
+PREVIEW_CONTEXT_CHARS = 700  # of the page, either side of the highlighted sentence
+
+
+def page_preview_html(citation: Mapping[str, Any], page_text: str) -> str:
+    """A cited page beside the answer: its text around the supporting sentence (highlighted),
+    escaped, with the link that opens the original at that page."""
+    n, page = int(citation.get("n", 0)), int(citation.get("page", 1))
+    name = escape_html(one_line(str(citation.get("document", ""))))
+    link = html.escape(document_link(int(citation.get("document_id", 0)), page), quote=True)
+    text, sentence = one_line(page_text), one_line(str(citation.get("sentence", "")))
+    at = text.find(sentence) if sentence else -1
+    if at >= 0:
+        start, end = max(0, at - PREVIEW_CONTEXT_CHARS), at + len(sentence) + PREVIEW_CONTEXT_CHARS
+        body = ("…" if start else "") + highlighted(text[start:end], sentence) + ("…" if end < len(text) else "")
+    else:  # the sentence is not on this page's text as stored: the page, then the quoted passage
+        quoted = highlighted(str(citation.get("snippet", "")), sentence)
+        body = escape_html(text[: 2 * PREVIEW_CONTEXT_CHARS]) + f'<blockquote class="kb-passage">{quoted}</blockquote>'
+    return (
+        f'<div class="kb-preview"><div class="kb-preview-title"><span class="kb-source-n">[{n}]</span> '
+        f'<a class="kb-open" href="{link}" target="_blank" rel="noopener noreferrer">{name}, page {page}</a></div>'
+        f'<div class="kb-preview-page">{body}</div></div>'
     )
 
 
@@ -108,8 +145,21 @@ CSS = """
 .kb-passage { margin: .2em 0 .2em .5em; padding-left: .6em; border-left: 3px solid var(--border-color-accent); }
 .kb-passage mark { background: #fff3a3; color: inherit; }
 .kb-notice { padding: .3em .6em; }
+.kb-preview { margin-bottom: .8em; font-size: .9em; }
+.kb-preview-title { font-weight: 600; margin-bottom: .3em; }
+.kb-preview-page { max-height: 45vh; overflow-y: auto; padding: .5em; border: 1px solid var(--border-color-primary);
+  border-radius: 4px; line-height: 1.5; }
+.kb-preview-page mark { background: #fff3a3; color: inherit; }
 .kb-dropped { margin-top: .4em; font-size: .85em; color: var(--body-text-color-subdued); }
 .kb-dropped-text { text-decoration: line-through; }
+/* A phone: the chat first, then the cited pages and the conversation list (not above it, pushing Send away). */
+@media (max-width: 768px) {
+  #kb-chat-row { flex-direction: column; }
+  #kb-chat-row > #kb-chat-column { order: 1; }
+  #kb-chat-row > #kb-preview-column { order: 2; min-width: 100% !important; }
+  #kb-chat-row > #kb-conversation-column { order: 3; min-width: 100% !important; }
+  #kb-chat-buttons button { font-size: .9em; padding-left: .3em; padding-right: .3em; }
+}
 """
 
 

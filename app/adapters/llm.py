@@ -5,6 +5,9 @@ template; every message's text is neutralised first so that nobody can write con
 """
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -16,6 +19,30 @@ from pydantic import ConfigDict, Field
 from app.chain.sanitize import neutralise
 from model.chat_template import ChatMessage
 from model.generation_config import GenerationConfig
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling for the streamed answers generated inside `sampled(...)` (regenerate asks for a
+    different answer; the chain's own settings stay greedy)."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+
+
+_SAMPLING: ContextVar[Sampling | None] = ContextVar("kb_sampling", default=None)
+
+
+@contextmanager
+def sampled(sampling: Sampling | None) -> Iterator[None]:
+    """Streamed generations started in this block sample with `sampling` (None: as configured)."""
+    token = _SAMPLING.set(sampling)
+    try:
+        yield
+    finally:
+        _SAMPLING.reset(token)
+
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "user": "user", "assistant": "assistant"}
 
@@ -81,12 +108,16 @@ class EngineChatModel(BaseChatModel):
         return len(self.engine.chat_prompt_ids(self.chat_messages(messages)))
 
     def _config(self, stop: list[str] | None, kwargs: dict[str, Any]) -> GenerationConfig:
-        return GenerationConfig(
+        cfg = GenerationConfig(
             max_new_tokens=int(kwargs.get("max_tokens", self.max_tokens)),
             temperature=float(kwargs.get("temperature", self.temperature)),
             repetition_penalty=float(kwargs.get("repetition_penalty", self.repetition_penalty)),
             stop_strings=tuple(stop or ()),
         )
+        chosen = _SAMPLING.get()
+        if chosen is None:
+            return cfg
+        return replace(cfg, temperature=chosen.temperature, top_p=chosen.top_p, seed=chosen.seed)
 
     def _stream(
         self,
@@ -123,8 +154,9 @@ class EngineChatModel(BaseChatModel):
     ) -> ChatResult:
         text = ""
         info: dict[str, Any] = {}
-        for chunk in self._stream(messages, stop, run_manager, **kwargs):
-            text += chunk.text
-            info = chunk.generation_info or info
+        with sampled(None):  # whole replies (condensing a follow-up) stay as configured
+            for chunk in self._stream(messages, stop, run_manager, **kwargs):
+                text += chunk.text
+                info = chunk.generation_info or info
         message = AIMessage(content=text, response_metadata=info)
         return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)])

@@ -19,7 +19,7 @@ most relevant passages.
 
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
@@ -92,11 +92,15 @@ class ChainSettings:
     passages_shown: int = 3  # with "could not find a verified answer"
 
 
+StageHook = Callable[[str, int], None]  # (stage, passages): "reading" with how many, then "writing"
+
+
 @dataclass(frozen=True)
 class Turn:
     question: str
     actor: UserInfo
     history: tuple[tuple[str, str], ...] = ()  # (role, text), oldest first
+    on_stage: StageHook | None = field(default=None, compare=False)  # a page says what is happening
 
 
 @dataclass
@@ -236,6 +240,8 @@ class AnswerChain:
             yield NOT_FOUND_TEXT
             yield _not_found({**prepared.timings_ms, "total_ms": _ms(start)})
             return
+        if turn.on_stage is not None:
+            turn.on_stage("reading", len(prepared.sources))
         extract_start = time.perf_counter()
         extracted = self.extractor.extract(prepared.standalone, prepared.sources)
         prepared.timings_ms["extract_ms"] = _ms(extract_start)
@@ -246,6 +252,8 @@ class AnswerChain:
             answer.timings_ms["total_ms"] = _ms(start)
             yield answer
             return
+        if turn.on_stage is not None:
+            turn.on_stage("writing", len(prepared.sources))
         generate_start = time.perf_counter()
         pieces: list[str] = []
         info: dict[str, Any] = {}

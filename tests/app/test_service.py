@@ -8,7 +8,7 @@ import pytest
 
 from app.service import KnowledgeService
 from app.types import Answer
-from ingestion.errors import NotFoundError
+from ingestion.errors import NotFoundError, PermissionDeniedError
 from ingestion.service import KnowledgeBase
 from tests.app.fake_llm import CANARY, FakeEngine, build_service, canary_knowledge_base
 
@@ -104,3 +104,135 @@ def test_a_sentence_is_cited_with_its_own_page_inside_a_multi_page_chunk(
     assert answer.found and answer.citations
     cited = answer.citations[0]
     assert "audit committee financial expert" in cited.sentence and cited.page == 3, cited
+
+
+def test_a_stopped_answer_keeps_its_question_and_what_was_written(kb: KnowledgeBase) -> None:
+    from app.types import SEARCHING, STOPPED, AnswerStage
+
+    engine = FakeEngine("The cafeteria serves lunch at noon every weekday. " * 5 + "[1]")
+    service = build_service(kb, engine)
+    bob = service.actor("bob")
+    items = service.answer_stream("When does the cafeteria serve lunch?", bob, stages=True)
+    stage = next(items)
+    assert isinstance(stage, AnswerStage) and stage.kind == SEARCHING and stage.conversation_id is not None
+    question, = service.messages(bob, stage.conversation_id)  # stored when asked, before any answer
+    assert (question.role, question.content) == ("user", "When does the cafeteria serve lunch?")
+    pieces: list[str] = []
+    while len(pieces) < 4:
+        item = next(items)
+        if isinstance(item, str):  # (stages come first: reading, writing)
+            pieces.append(item)
+    items.close()  # what the page's Stop does to the stream
+    stored = service.messages(bob, stage.conversation_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[1].content == "".join(pieces)
+    assert stored[1].checks["outcome"] == STOPPED and stored[1].citations == []
+    regenerated = service.ask("When does the cafeteria serve lunch?", bob, conversation_id=stage.conversation_id)
+    assert regenerated.found  # the conversation goes on after a stop
+
+
+def test_a_failed_answer_leaves_no_question_behind(kb: KnowledgeBase) -> None:
+    def broken(messages: list) -> str:
+        raise RuntimeError("the model fell over")
+
+    service = build_service(kb, FakeEngine(broken))
+    bob = service.actor("bob")
+    with pytest.raises(RuntimeError):
+        service.ask("When does the cafeteria serve lunch?", bob)
+    assert all(service.messages(bob, c.id) == [] for c in service.conversations(bob))
+
+
+def test_regenerate_samples_a_generated_answer_with_a_fresh_seed(kb: KnowledgeBase) -> None:
+    configs: list[object] = []
+
+    class Recording(FakeEngine):
+        def stream(self, prompt_ids, cfg):  # type: ignore[no-untyped-def]
+            configs.append(cfg)
+            return super().stream(prompt_ids, cfg)
+
+    service = build_service(kb, Recording())
+    bob = service.actor("bob")
+    first = service.ask("When does the cafeteria serve lunch?", bob)
+    assert configs[-1].temperature == 0.0  # type: ignore[attr-defined]  # a question: greedy
+    for _ in range(2):
+        items = list(service.regenerate_stream(bob, first.conversation_id))  # type: ignore[arg-type]
+        assert isinstance(items[-1], Answer) and items[-1].found
+    seeds = [c.seed for c in configs[-2:]]  # type: ignore[attr-defined]
+    assert all(c.temperature == 0.7 and c.top_p == 0.95 for c in configs[-2:])  # type: ignore[attr-defined]
+    assert None not in seeds and seeds[0] != seeds[1]
+    service.ask("When does the cafeteria serve lunch?", bob)
+    assert configs[-1].temperature == 0.0  # type: ignore[attr-defined]  # sampling ended with the regeneration
+    assert len(service.messages(bob, first.conversation_id)) == 2  # type: ignore[arg-type]
+
+
+def test_conversations_are_found_by_title_or_message(kb: KnowledgeBase) -> None:
+    service = build_service(kb)
+    alice = service.actor("alice")
+    lunch = service.ask("When does the cafeteria serve lunch?", alice)
+    parking = service.ask("Is parking free for employees?", alice)
+    service.rename_conversation(alice, parking.conversation_id, "Cars 100%")  # type: ignore[arg-type]
+    assert [c.id for c in service.conversations(alice, search="CAFETERIA")] == [lunch.conversation_id]
+    assert [c.id for c in service.conversations(alice, search="noon")] == [lunch.conversation_id]  # the answer
+    assert [c.id for c in service.conversations(alice, search="100%")] == [parking.conversation_id]
+    assert service.conversations(alice, search="1%") == []  # % is taken literally
+    assert service.conversations(service.actor("bob"), search="cafeteria") == []
+
+
+def test_own_api_keys_and_password(kb: KnowledgeBase) -> None:
+    service = build_service(kb)
+    alice, bob = service.actor("alice"), service.actor("bob")
+    key = service.create_api_key(bob)
+    (info,) = service.api_keys(bob)
+    assert service.api_keys(alice) == [] and key.startswith(info.prefix)
+    with pytest.raises(NotFoundError):  # another user's key reads as missing
+        service.revoke_api_key(alice, info.id)
+    service.revoke_api_key(bob, info.id)
+    assert service.user_for_key(key) is None and service.api_keys(bob)[0].revoked
+    service.accounts.set_password("bob", "bob-password-1", service.actor(None))
+    with pytest.raises(PermissionDeniedError):
+        service.change_own_password(bob, "not-his-password", "bob-password-2")
+    service.change_own_password(bob, "bob-password-1", "bob-password-2")
+    assert service.sign_in("bob", "bob-password-2") is not None
+
+
+def test_stages_are_reported_before_the_first_words(kb: KnowledgeBase) -> None:
+    import time
+
+    from app.types import READING, SEARCHING, WRITING, AnswerStage
+
+    def slow(messages: list) -> str:  # the model's prefill, say
+        time.sleep(0.3)
+        return "The cafeteria serves lunch at noon every weekday. [1]"
+
+    service = build_service(kb, FakeEngine(slow))
+    bob = service.actor("bob")
+    items = list(service.answer_stream("When does the cafeteria serve lunch?", bob, stages=True))
+    stages = [i for i in items if isinstance(i, AnswerStage)]
+    assert [s.kind for s in stages] == [SEARCHING, READING, WRITING]
+    assert stages[1].passages >= 1 and all(s.conversation_id == stages[0].conversation_id for s in stages)
+    first_text = next(n for n, i in enumerate(items) if isinstance(i, str))
+    assert first_text > items.index(stages[-1]) and isinstance(items[-1], Answer) and items[-1].found
+    assert all(isinstance(i, (str, Answer)) for i in service.ask_stream("Is parking free?", bob))  # no stages
+
+    stopped = service.answer_stream("Is parking free for employees?", bob, stages=True)
+    searching = next(stopped)
+    assert isinstance(searching, AnswerStage)
+    next(stopped)  # a stage or the first words: the worker is (or was) busy
+    stopped.close()  # waits for the worker's step, then keeps the question and what was written
+    kept = service.messages(bob, searching.conversation_id)  # type: ignore[arg-type]
+    assert [m.role for m in kept][-2:] == ["user", "assistant"] and kept[-1].checks["outcome"] == "stopped"
+
+
+def test_the_text_of_a_cited_page_for_those_who_may_read_it(kb: KnowledgeBase) -> None:
+    from tests.conftest import FOOTLOCKER_PDF
+
+    if not FOOTLOCKER_PDF.is_file():
+        pytest.skip(f"{FOOTLOCKER_PDF} is missing")
+    (result,) = kb.ingest([FOOTLOCKER_PDF], actor=kb.actor(None), groups=("board",))
+    service = build_service(kb)
+    alice, bob = service.actor("alice"), service.actor("bob")
+    assert result.document_id is not None
+    second = service.page_text(alice, result.document_id, 2)
+    assert "96,089,997 shares" in second and "96,089,997" not in service.page_text(alice, result.document_id, 1)
+    with pytest.raises(NotFoundError):  # the board's document reads as missing to bob
+        service.page_text(bob, result.document_id, 2)

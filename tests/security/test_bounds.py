@@ -42,7 +42,7 @@ def test_an_overlong_question_is_refused_before_any_work(web: Running) -> None:
     )
     assert response.status_code == 400
     page = signed_in(web, "bob")
-    status, reply = call(page, handlers(page)["ask"], ["Lunch? " * 1000, None])
+    status, reply = call(page, handlers(page)["ask"], ["Lunch? " * 1000, None, ""])  # question, conversation, search
     assert status == 200 and "characters long" in str(reply), reply
     assert len(web.engine.generated) == asked  # the model never ran
     assert bob.post("/v1/chat/completions", content=b"{" + b" " * 2_000_000 + b"}").status_code == 413

@@ -2,6 +2,7 @@
 sign-in, chat (streamed, cited, stored, renamed, deleted, regenerated, rated), documents
 (upload with per-file status, limits, visibility, delete) and the admin handlers (refused to members)."""
 
+import re
 from pathlib import Path
 
 import httpx
@@ -120,6 +121,10 @@ def test_ask_streams_cites_and_stores_the_answer(web: Running) -> None:
     job = alice.submit("When does the cafeteria serve lunch?", api_name="/ask")
     updates = list(job)
     assert len(updates) >= 3  # the question, pieces of the answer, the cited answer
+    said = [text_of(update[0][-1]) for update in updates]
+    stages = [text for text in said if text.endswith("…")]  # before the first words, in order
+    assert stages[-3] == "Searching documents…" and stages[-1] == "Writing the answer…", said
+    assert re.fullmatch(r"Reading \d+ passages?…", stages[-2]), said
     chat, _, conversations = job.outputs()[-1]
     answer = text_of(chat[-1])
     assert answer.startswith("The cafeteria serves lunch at noon")
@@ -135,13 +140,14 @@ def test_ask_streams_cites_and_stores_the_answer(web: Running) -> None:
 
 
 def test_conversations_open_rename_regenerate_delete(web: Running) -> None:
-    alice = client(web, "alice")
+    alice = client(web, "alice")  # the page opened her latest conversation; this question starts a new one
+    alice.predict(api_name="/new_conversation")
     *_, conversations = alice.predict("Is parking free for employees?", api_name="/ask")
     cid = conversations["value"]
     chat, title = alice.predict(cid, api_name="/open_conversation")
     assert title == "Is parking free for employees?" and len(chat) == 2
     listing = alice.predict("Parking", api_name="/rename_conversation")
-    assert [cid, "Parking"] in [[v, k] for k, v in listing["choices"]]
+    assert [cid, "Parking"] in [[v, k.split(" · ")[0]] for k, v in listing["choices"]]  # title · last active
     before = web.service.messages(web.service.actor("alice"), cid)
     chat, _, _ = alice.predict(api_name="/regenerate")
     after = web.service.messages(web.service.actor("alice"), cid)
@@ -218,3 +224,45 @@ def test_visibility_and_delete(web: Running, tmp_path: Path) -> None:
     assert "handbook.txt" in {d.file_name for d in web.service.list_documents(web.service.actor(None))}
     rows, _ = admin.predict(doc_id, api_name="/delete_document")
     assert "memo.txt" not in [r[1] for r in rows["data"]]
+
+
+
+def test_document_controls_only_for_what_the_user_may_change(web: Running) -> None:
+    """(Save visibility and Delete are buttons, not returned to API clients: the browser test
+    checks they are hidden; here the groups box is read-only for the same reason.)"""
+    handbook = next(d.id for d in web.service.list_documents(web.service.actor("bob")) if d.file_name == "handbook.txt")
+    refused = client(web, "bob").predict(handbook, api_name="/document_groups")
+    assert refused["interactive"] is False and refused["visible"] is False
+    allowed = client(web, "admin").predict(handbook, api_name="/document_groups")
+    assert allowed["interactive"] is True and allowed["visible"] is True
+
+
+def test_regenerating_a_quoted_answer_says_why_it_would_not_change(web: Running) -> None:
+    service, bob = web.service, web.service.actor("bob")
+    conversation = service.new_conversation(bob, "Quoted")
+    service.store.add_message(conversation.id, bob.id, "user", "When does the cafeteria serve lunch?")
+    quoted = {"outcome": "answered", "method": "extractive", "checked": []}
+    service.store.add_message(conversation.id, bob.id, "assistant", "Lunch at noon [1]", found=True, checks=quoted)
+    before, asked = service.messages(bob, conversation.id), len(web.engine.generated)
+    bob_page = client(web, "bob")
+    bob_page.predict(conversation.id, api_name="/open_conversation")
+    bob_page.predict(api_name="/regenerate")
+    assert service.messages(bob, conversation.id) == before and len(web.engine.generated) == asked
+
+
+def test_my_account_keys_and_password(web: Running) -> None:
+    bob, alice = client(web, "bob"), client(web, "alice")
+    shown, keys, _ = bob.predict(api_name="/create_my_key")
+    key = shown["value"]  # shown once, in a box made visible for it
+    assert key.startswith("kb-") and web.service.user_for_key(key).name == "bob"  # type: ignore[union-attr]
+    key_id = next(row[0] for row in keys["data"] if row[4] == "active")
+    with pytest.raises(AppError, match=r"no API key|not in the list of choices"):  # not hers to revoke
+        alice.predict(key_id, api_name="/revoke_my_key")
+    assert web.service.user_for_key(key) is not None
+    _, keys, _ = bob.predict(key_id, api_name="/revoke_my_key")
+    assert web.service.user_for_key(key) is None and [key_id, "revoked"] in [[r[0], r[4]] for r in keys["data"]]
+    with pytest.raises(AppError, match="current password is not right"):
+        bob.predict("wrong-password-1", "bob-password-99", "bob-password-99", api_name="/change_my_password")
+    with pytest.raises(AppError, match="differ"):
+        bob.predict(PASSWORDS["bob"], "bob-password-99", "bob-password-98", api_name="/change_my_password")
+    assert web.service.sign_in("bob", PASSWORDS["bob"]) is not None  # unchanged
