@@ -21,7 +21,7 @@ EMPTY_KB = (
     "The knowledge base has no documents you can read yet, so there is nothing to answer from. "
     "Upload documents on the Documents tab (or ask an administrator to)."
 )
-STOPPED_NOTE = "Stopped: this answer is incomplete."
+STOPPED_NOTE = "Stopped: this answer is incomplete and was not checked against the sources."
 SEARCHING_TEXT = "Searching documents…"
 
 
