@@ -37,6 +37,8 @@ _PERIOD_TERMS = frozenset(
     )
 ) | frozenset(content_terms("季度 年度 财年 前九个月 上半年 截至 末 时"))
 _MONTH_WORDS = frozenset(name.lower() for name in MONTH_NAMES)
+# "current" names a balance-sheet item here, not the period: "total current assets".
+_CURRENT_ITEM = re.compile(r"\bcurrent\s+(?:assets|liabilities|portion|debt|ratio)|流动", re.I)
 _GROUPS = (
     ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|前九个月|前三季度", re.I)),
     ("six", re.compile(r"six\s+months|first\s+half|\bh1\b|前六个月|上半年", re.I)),
@@ -110,7 +112,7 @@ class Question:
             t
             for t in self.terms
             if t not in identity
-            and t not in _PERIOD_TERMS
+            and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS
             and not t.isdigit()
             and not (other_script and CJK_CHAR.search(t))
@@ -277,24 +279,32 @@ class Extractor:
         if asked.wants not in ("figure", ""):
             return []
         chunk = source.chunk
+        lemmas = frozenset(_lemmas(wanted))
+        asked_terms = [t for t in _lemmas(expanded_terms(asked.text)) if t in lemmas]
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
-            label = set(content_terms(row.label))
+            label_terms = _lemmas(content_terms(row.label))
+            label = set(label_terms)
             if not label:
                 continue
-            context = label | set(content_terms(row.section))
-            recall = _coverage(wanted, context)
+            context = label | set(_lemmas(content_terms(row.section)))
+            recall = _coverage(lemmas, context)
             if recall == 0:
                 continue
-            precision = len(wanted & label) / len(label)
+            precision = len(lemmas & label) / len(label)
             column = best_column(asked, row)
             dated = 0.1 if row.periods[column] is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for
             share = -0.3 if "%" in row.cells[column] and not asked.percent else 0.0
-            score = 0.7 * recall + 0.2 * precision + dated + named + share
+            # "Provision for income taxes", as the question says it, over "Income before provision..."
+            phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
+            # a change over the period answers "how much cash at the end" only when a change is asked
+            change = -0.1 if _CHANGE_ROW.match(row.label) and not _CHANGE_ASKED.search(asked.text) else 0.0
+            change += _period_end_fit(row.label, asked.text)
+            score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
             found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
         return found
 
@@ -382,6 +392,45 @@ _KINDS = (
 
 def _answers_kind(question: str, sentence: str) -> bool:
     return any(asks.search(question) and gives.search(sentence) for asks, gives in _KINDS)
+
+
+# Forms a statement's labels and a question's words differ in ("paid" / "pay", "repayment" / "repay").
+_LEMMAS = {
+    "paid": "pay",
+    "payment": "pay",
+    "payments": "pay",
+    "repaid": "repay",
+    "repayment": "repay",
+    "repayments": "repay",
+    "spent": "spend",
+    "spending": "spend",
+    "sold": "sell",
+    "bought": "buy",
+    "held": "hold",
+    "borrowed": "borrow",
+    "borrowings": "borrow",
+}
+_CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
+_CHANGE_ASKED = re.compile(r"chang|increas|decreas|grow|grew|rise|rose|fall|fell|drop|变化|增加|减少|增长|下降", re.I)
+
+
+_BEGINNING = re.compile(r"beginning\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bbeginning\b|\bstart\b|期初", re.I)
+_ENDING = re.compile(r"end\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bend\b|期末|底|末", re.I)
+
+
+def _period_end_fit(label: str, question: str) -> float:
+    """A cash flow statement's "...at beginning of period" and "...at end of period" rows differ
+    in the one word the question's period gives ("at the end of October")."""
+    asks_end, asks_start = bool(_ENDING.search(question)), bool(_BEGINNING.search(question))
+    if _BEGINNING.search(label):
+        return -0.1 if asks_end and not asks_start else 0.0
+    if _ENDING.search(label):
+        return 0.05 if asks_end else 0.0
+    return 0.0
+
+
+def _lemmas(terms: Iterable[str]) -> list[str]:
+    return [_LEMMAS.get(t, t) for t in terms]
 
 
 def _phrase_in(words: list[str], terms: list[str]) -> bool:

@@ -446,3 +446,29 @@ def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_f
     # a word that starts like a month is no month: "margin 36,413" is a figure, "Marketing 2023" no date
     assert [f.text for f in facts_of("Gross margin 36,413 35,885").figures] == ["36,413", "35,885"]
     assert [d.text for d in facts_of("Marketing 2023 costs").dates] == ["2023"]
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "question", "expected"),
+    [
+        ("2023 Q2 AAPL.pdf", 6, "What were Apple's total current assets as of April 1, 2023?", "Total current assets:"),
+        (
+            "2022 Q3 AAPL.pdf",
+            4,
+            "What was Apple's provision for income taxes in the June 2022 quarter?",
+            "Provision for income taxes: $3,624",
+        ),
+        ("2023 Q3 NVDA.pdf", 8, "How much debt did NVIDIA repay in the first nine months of fiscal 2024?", "(1,250)"),
+        (
+            "2023 Q3 NVDA.pdf",
+            8,
+            "How much cash, including restricted cash, did NVIDIA have at the end of October 2023?",
+            "restricted cash at end of period: $5,519",
+        ),
+    ],
+)
+def test_the_row_asked_for_among_rows_of_similar_words(name: str, page: int, question: str, expected: str) -> None:
+    """'current' names an item, not the period; the question's phrase beats a longer label holding it;
+    'repay' is 'Repayment'; the period's end is not its beginning or the change over it."""
+    extracted = Extractor().extract(question, _page_as_source(name, page, f"{name} | 10-Q"))
+    assert extracted is not None and expected in extracted.text, extracted
