@@ -31,7 +31,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from app.adapters.llm import EngineChatModel
 from app.chain.citations import best_evidence, cite, opening, passage_citation
-from app.chain.extract import Extracted, Extractor, PageContext
+from app.chain.extract import Extracted, Extractor, PageContext, SentenceSimilarity
 from app.chain.facts import find_figures
 from app.chain.packing import pack_sources, render_sources
 from app.chain.prompts import (
@@ -148,7 +148,8 @@ class AnswerChain:
         self.relevance = relevance
         self.settings = settings
         context: PageContext | None = getattr(retriever, "page_context", None)
-        self.extractor = extractor or Extractor(context, min_score=settings.min_extract_score)
+        similarity: SentenceSimilarity | None = getattr(retriever, "sentence_similarity", None)
+        self.extractor = extractor or Extractor(context, min_score=settings.min_extract_score, similarity=similarity)
         self.answer_prompt = ChatPromptTemplate.from_messages([("system", ANSWER_SYSTEM), ("human", ANSWER_USER)])
         condense_prompt = ChatPromptTemplate.from_messages([("system", CONDENSE_SYSTEM), ("human", CONDENSE_USER)])
         self.condense: Runnable[dict[str, str], str] = (

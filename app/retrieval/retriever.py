@@ -8,6 +8,7 @@ the allowed ids go into the FAISS search itself and mask the BM25 statistics and
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 
@@ -246,6 +247,11 @@ class Retriever:
     def page_context(self, chunk: StoredChunk) -> PageText:
         """The text of the pages a found chunk lies on, and the chunk's offset in it."""
         return self.kb.reads.page_context(chunk)
+
+    def sentence_similarity(self, question: str, sentences: Sequence[str]) -> list[float]:
+        """Cosine similarity of each sentence to the question, by the knowledge base's embedder."""
+        embedder = self.kb.embedder
+        return [float(s) for s in embedder.embed_documents(list(sentences)) @ embedder.embed_query(question)]
 
     def _statement_hits(
         self, question: str, terms: tuple[str, ...], corpus: Corpus, scoped: IdArray, mask: npt.NDArray[np.bool_]

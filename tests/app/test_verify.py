@@ -3,6 +3,7 @@ is only what the cited pages hold (or an honest 'could not find a verified answe
 Also the facts grammar (figures in their usual forms, dates, names) and the extractive answers on
 real filing pages."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pypdf
@@ -472,3 +473,17 @@ def test_the_row_asked_for_among_rows_of_similar_words(name: str, page: int, que
     'repay' is 'Repayment'; the period's end is not its beginning or the change over it."""
     extracted = Extractor().extract(question, _page_as_source(name, page, f"{name} | 10-Q"))
     assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_a_chinese_question_sharing_no_words_with_its_answer_is_reranked_by_meaning() -> None:
+    passage = "五羊新城于1980年代由东华实业开发。五羊新城紧邻主干道广州大道，并有地铁站。五羊新城的地理位置在越秀区。"
+    sources = [Source(1, RetrievedChunk(chunk(passage, name="article.txt"), 1.0))]
+    question = "五羊新城有什么地理优势？"
+
+    def meaning(asked: str, sentences: Sequence[str]) -> list[float]:  # as an embedder would judge them
+        return [0.9 if "紧邻" in s else 0.8 for s in sentences]
+
+    by_words = Extractor().extract(question, sources)
+    by_meaning = Extractor(similarity=meaning).extract(question, sources)
+    assert by_words is not None and "地理位置" in by_words.text
+    assert by_meaning is not None and "紧邻主干道" in by_meaning.text
