@@ -37,6 +37,11 @@ def upgrade_to_head(engine: Engine) -> None:
         if current_revision(engine) == head_revision():
             return
         with engine.begin() as connection:
+            if engine.dialect.name == "sqlite":
+                # pysqlite opens a transaction only before INSERT/UPDATE/DELETE, so each CREATE TABLE
+                # committed alone: a kill between two left half a schema and no revision, and the
+                # next start failed on "table ... already exists". One explicit transaction for all.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
             if engine.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             config.attributes["connection"] = connection

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -41,6 +42,33 @@ def test_migrations_build_exactly_the_models(db: Database) -> None:
         "ingest_jobs",
         "audit_log",
     } <= set(inspect(db.engine).get_table_names())
+
+
+def test_a_migration_cut_off_halfway_leaves_no_half_schema(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill between two CREATE TABLEs must leave nothing: the next start migrates from scratch
+    (on SQLite each CREATE TABLE used to commit alone, and the next start failed on "table already
+    exists")."""
+    import alembic.command
+
+    from store import migrate
+
+    database = Database(database_url)
+    real_upgrade = alembic.command.upgrade
+
+    def cut_off(config: Any, revision: str) -> None:
+        config.attributes["connection"].exec_driver_sql("CREATE TABLE half_done (id INTEGER PRIMARY KEY)")
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(migrate.command, "upgrade", cut_off)
+    with pytest.raises(KeyboardInterrupt):
+        upgrade_to_head(database.engine)
+    assert "half_done" not in inspect(database.engine).get_table_names()
+    monkeypatch.setattr(migrate.command, "upgrade", real_upgrade)
+    upgrade_to_head(database.engine)  # the next start
+    assert current_revision(database.engine) == head_revision()
+    database.dispose()
 
 
 def test_sqlite_connections_get_wal_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
