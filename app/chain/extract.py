@@ -93,6 +93,7 @@ class Extracted:
 class Question:
     text: str
     terms: frozenset[str]  # content terms (with English ones for Chinese words and abbreviations)
+    in_order: tuple[str, ...]  # the same terms as the question says them, for matching phrases
     group: str  # "three", "six", "nine", "twelve" or "" (not said)
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
     wants: str  # "figure", "name", "date" or ""
@@ -100,14 +101,15 @@ class Question:
 
     @classmethod
     def parse(cls, question: str) -> "Question":
-        terms = frozenset(expanded_terms(question))
+        in_order = tuple(expanded_terms(question))
+        terms = frozenset(in_order)
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
         dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
         wants = "name" if _WHO.search(question) else "date" if _WHEN.search(question) else ""
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
-        return cls(question, terms, group, dates, wants, bool(_PERCENT.search(question)))
+        return cls(question, terms, in_order, group, dates, wants, bool(_PERCENT.search(question)))
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
@@ -314,7 +316,7 @@ class Extractor:
             return []
         chunk = source.chunk
         lemmas = frozenset(_lemmas(wanted))
-        asked_terms = [t for t in _lemmas(expanded_terms(asked.text)) if t in lemmas]
+        asked_terms = [t for t in _lemmas(asked.in_order) if t in lemmas]
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
@@ -348,14 +350,14 @@ class Extractor:
         if asked.wants != "name":
             return []
         chunk = source.chunk
-        role = [t for t in expanded_terms(asked.text) if t in wanted and t in _ROLE_WORDS - _ROLE_ABBREVIATIONS]
+        role = [t for t in asked.in_order if t in wanted and t in _ROLE_WORDS - _ROLE_ABBREVIATIONS]
+        other = wanted - _ROLE_WORDS - _ROLE_ABBREVIATIONS
         found = []
         for signer in signers(where.text):
             if not chunk.page_start <= where.page_at(signer.start) <= chunk.page_end:
                 continue
             title = content_terms(signer.title)
             above = set(content_terms(where.text[max(0, signer.start - 400) : signer.start])) | _SIGNING
-            other = wanted - _ROLE_WORDS - _ROLE_ABBREVIATIONS
             # The role as the question says it, in the title as one phrase: "Executive Vice
             # President, Chief Financial Officer" holds no "chief executive officer".
             role_held = _phrase_in(role, title)
@@ -367,8 +369,8 @@ class Extractor:
             if "signature" in where.text[max(0, signer.start - 600) : signer.start].lower():
                 score += 0.05  # the report's own signature page, not a certification attached to it
             quote = where.text[signer.start : signer.end]
-            dates = date_mentions(signer.date)
-            when = (dates[0].year, dates[0].month or 0, dates[0].day or 0) if dates else (0, 0, 0)
+            date = signer.date
+            when = (date.year, date.month or 0, date.day or 0) if date is not None else (0, 0, 0)
             found.append(Candidate(score, source, signer.render(), quote, where, signer.start, when))
         return found
 

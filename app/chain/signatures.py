@@ -12,7 +12,7 @@ name and the title stand on lines of their own, with no full stop to make a sent
 import re
 from dataclasses import dataclass
 
-from app.retrieval.dates import date_mentions
+from app.retrieval.dates import DateMention, date_mentions
 
 _SIGNED = re.compile(r"/s/[ \t]*([^\n]+)")
 # A line that ends a block: the next signature, a date line, a page number or footer.
@@ -25,14 +25,14 @@ _GLUED = re.compile(r"(?<=[a-z])(?=[A-Z])")
 class Signer:
     name: str  # as typed under the signature ("Alice L. Jolla")
     title: str  # "Corporate Vice President and Chief Accounting Officer (Duly Authorized Officer)"
-    date: str  # printed with the block ("October 24, 2023"); "" when none
+    date: DateMention | None  # printed with the block ("October 24, 2023"); its span is in the lines read
     start: int  # offset of "/s/" in the text
     end: int  # end of the block's last line
 
     def render(self) -> str:
         title = self.title.rstrip(".")
         line = f"{self.name}, {title}" if title else self.name
-        return f"{line} (signed {self.date})" if self.date else line
+        return f"{line} (signed {self.date.text})" if self.date is not None else line
 
 
 def _same_name(signed: str, typed: str) -> bool:
@@ -85,10 +85,10 @@ def _block(text: str, signed: str, at: int) -> tuple[str, str, int]:
     return name, " ".join(title_lines), (at if at != -1 else len(text))
 
 
-def _date_near(text: str, start: int, end: int) -> str:
+def _date_near(text: str, start: int, end: int) -> DateMention | None:
     """The date printed just before the block ("Date: July 27, 2023 By: /s/ ...") or right after it."""
     before = [d for d in date_mentions(text[max(0, start - 250) : start]) if d.day]
     if before:
-        return before[-1].text
+        return before[-1]
     after = [d for d in date_mentions(text[end : end + 120]) if d.day]
-    return after[0].text if after else ""
+    return after[0] if after else None
