@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         True, description="Decode on CPU with our C step (built with the machine's C compiler on first use)."
     )
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
+    batch_slots: int = Field(
+        16, ge=0, description="Answers decoded together (continuous batching); 0: one at a time."
+    )
+    batch_waiting: int = Field(64, ge=0, description="Answers waiting for a batch slot before 'busy, retry in N s'.")
+    prefill_chunk: int = Field(256, ge=16, description="Prompt tokens prefilled per step between the others' tokens.")
     max_context: int | None = Field(None, ge=256, description="Cap on the model's context window.")
     embedder: str = "auto"
     host: str = "127.0.0.1"

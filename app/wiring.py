@@ -11,6 +11,7 @@ from app.settings import Settings, load_settings
 
 if TYPE_CHECKING:  # loaded when the service opens, not at import
     from ingestion.service import KnowledgeBase, StoreConfig
+    from model.engine import Engine
 
 
 def make_retriever(kb: "KnowledgeBase", settings: Settings) -> Any:
@@ -67,6 +68,27 @@ def open_knowledge_base(
         kb.close()
 
 
+def load_engine(settings: Settings) -> "Engine":
+    """The configured model on our own engine (batching as configured); loads the weights now."""
+    from model.batching import BatchSettings
+    from model.engine import Engine
+
+    batching = None
+    if settings.batch_slots > 0:
+        batching = BatchSettings(settings.batch_slots, settings.batch_waiting, settings.prefill_chunk)
+    return Engine.load(
+        settings.model,
+        device=settings.device,
+        dtype=settings.dtype,
+        quantize=settings.quantize,
+        compile=settings.compile,
+        native=settings.native_decode,
+        threads=settings.threads,
+        max_context=settings.max_context,
+        batching=batching,
+    )
+
+
 @contextmanager
 def open_service(settings: Settings | None = None, engine: Any = None) -> Iterator[KnowledgeService]:
     """The service for the configured data folder and model; the model loads here, not at import."""
@@ -77,18 +99,7 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
 
     settings = settings or load_settings()
     if engine is None:
-        from model.engine import Engine
-
-        engine = Engine.load(
-            settings.model,
-            device=settings.device,
-            dtype=settings.dtype,
-            quantize=settings.quantize,
-            compile=settings.compile,
-            native=settings.native_decode,
-            threads=settings.threads,
-            max_context=settings.max_context,
-        )
+        engine = load_engine(settings)
     kb = KnowledgeBase.open(store_config(settings), embedder=lambda: load_embedder(settings.embedder))
     try:
         chain = AnswerChain(

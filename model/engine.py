@@ -1,19 +1,23 @@
 """The serving engine: one loaded model + tokenizer, text in, streamed text out.
 
-Requests are served one at a time (a lock around the model and its KV cache); the cache is
-allocated once and grown only when a request needs more room.
+With batching (the default) requests are decoded together by model.batching's scheduler, each
+joining the running batch at the next step; beam search borrows the model alone. Without it,
+requests are served one at a time (a lock around the model and its KV cache), the cache allocated
+once and grown only when a request needs more room.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 import torch
 
+from model.batching import BatchScheduler, BatchSettings
 from model.chat_template import ChatMessage
 from model.errors import GenerationError
 from model.generate import beam_search, decode_tokens
@@ -27,6 +31,7 @@ from model.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 CACHE_ROUNDING = 256  # grow the KV cache in steps, not for every request
+DEFAULT_BATCHING = BatchSettings()
 
 
 @dataclass
@@ -84,18 +89,23 @@ class StopStringFilter:
 class GenerationStream:
     """Iterate for text pieces; `result` is complete once iteration ends (or the stream is closed)."""
 
-    def __init__(self, pieces: Iterator[str], result: GenerationResult) -> None:
+    def __init__(
+        self, pieces: Iterator[str], result: GenerationResult, on_close: Callable[[], None] | None = None
+    ) -> None:
         self._pieces = pieces
         self.result = result
+        self._on_close = on_close
 
     def __iter__(self) -> Iterator[str]:
         return self._pieces
 
     def close(self) -> None:
-        """Stop generating (e.g. the user pressed stop); releases the engine."""
+        """Stop generating (e.g. the user pressed stop); releases the engine (or the batch slot)."""
         close = getattr(self._pieces, "close", None)
         if close is not None:
             close()
+        if self._on_close is not None:
+            self._on_close()
 
     def text(self) -> str:
         return "".join(self)
@@ -113,13 +123,21 @@ def _try_native(model: Transformer) -> bool:
 
 
 class Engine:
-    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, max_context: int | None = None):
+    def __init__(
+        self,
+        model: Transformer,
+        tokenizer: Tokenizer,
+        name: str,
+        max_context: int | None = None,
+        batching: BatchSettings | None = None,
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.name = name
         limit = model.args.max_position_embeddings
         self.context_window = min(limit, max_context) if max_context else limit
         self._lock = threading.Lock()
+        self.scheduler = BatchScheduler(model, self.context_window, batching) if batching else None
 
     @classmethod
     def load(
@@ -133,9 +151,11 @@ class Engine:
         max_context: int | None = None,
         compile: bool = False,
         native: bool = True,
+        batching: BatchSettings | None = DEFAULT_BATCHING,
     ) -> "Engine":
         """native: decode with the C step on CPU (model.native) where it can serve the model; it
-        is faster than the compiled step, so `compile` then only applies where it cannot."""
+        is faster than the compiled step, so `compile` then only applies where it cannot.
+        batching: decode concurrent requests together (None: one at a time)."""
         if threads:
             torch.set_num_threads(threads)
         path = resolve_model_path(source)
@@ -148,7 +168,7 @@ class Engine:
             raise GenerationError(f"Unknown quantisation {quantize!r}; use 'none' or 'int8'.")
         tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
         name = path.stem if path.is_file() else path.name
-        engine = cls(model, tokenizer, name, max_context)
+        engine = cls(model, tokenizer, name, max_context, batching)
         if native and _try_native(model):
             compile = False
         if compile:
@@ -165,7 +185,11 @@ class Engine:
         step = "C step (model/csrc)" if self.model.native_decode else "PyTorch"
         if self.model._compiled_forward is not None and not self.model.native_decode:
             step = "PyTorch, torch.compile'd"
-        parameters = sum(p.numel() for p in self.model.parameters()) + sum(b.numel() for b in self.model.buffers())
+        scheduler = self.scheduler
+        batching = f"up to {scheduler.settings.slots} requests at once" if scheduler else "one request at a time"
+        caches = {id(b) for m in self.model.modules() if isinstance(m, KVCache) for b in m.buffers()}
+        buffers = sum(b.numel() for b in self.model.buffers() if id(b) not in caches)  # int8 weights, scales
+        parameters = sum(p.numel() for p in self.model.parameters()) + buffers
         return {
             "model": self.name,
             "parameters": f"{parameters / 1e6:,.0f} M (with buffers)",
@@ -174,6 +198,7 @@ class Engine:
             "decode step": step,
             "CPU threads": str(torch.get_num_threads()),
             "context window": f"{self.context_window} tokens",
+            "batching": batching,
         }
 
     # -- prompts -----------------------------------------------------------------------------------
@@ -193,9 +218,17 @@ class Engine:
         return self.stream(self.chat_prompt_ids(messages), cfg)
 
     def stream(self, prompt_ids: Sequence[int], cfg: GenerationConfig) -> GenerationStream:
+        """Start generating; raises EngineBusyError at once (not on the first piece) when the
+        batch and its line are full."""
         cfg = self._fit_to_context(len(prompt_ids), cfg.validate())
         result = GenerationResult(prompt_tokens=len(prompt_ids))
-        return GenerationStream(self._pieces(list(prompt_ids), cfg, result), result)
+        stop_ids = self.tokenizer.stop_ids | frozenset(cfg.stop_token_ids)
+        if self.scheduler is not None and cfg.num_beams == 1:
+            start = time.perf_counter()
+            request = self.scheduler.submit(list(prompt_ids), cfg, stop_ids)
+            pieces = self._text(iter(request), cfg, stop_ids, result, start, request.cancel)
+            return GenerationStream(pieces, result, on_close=request.cancel)
+        return GenerationStream(self._pieces(list(prompt_ids), cfg, stop_ids, result), result)
 
     def generate(self, prompt_ids: Sequence[int], cfg: GenerationConfig) -> GenerationResult:
         stream = self.stream(prompt_ids, cfg)
@@ -211,9 +244,14 @@ class Engine:
             )
         return replace(cfg, max_new_tokens=room) if cfg.max_new_tokens > room else cfg
 
-    def _pieces(self, prompt: list[int], cfg: GenerationConfig, result: GenerationResult) -> Iterator[str]:
-        stop_ids = self.tokenizer.stop_ids | frozenset(cfg.stop_token_ids)
-        with self._lock:
+    def _model_alone(self) -> AbstractContextManager[object]:
+        return self.scheduler.exclusive() if self.scheduler is not None else self._lock
+
+    def _pieces(
+        self, prompt: list[int], cfg: GenerationConfig, stop_ids: frozenset[int], result: GenerationResult
+    ) -> Iterator[str]:
+        """One request with the model to itself: beam search, or every request without batching."""
+        with self._model_alone():
             start = time.perf_counter()
             needed = len(prompt) + cfg.max_new_tokens
             rounded = min(-(-needed // CACHE_ROUNDING) * CACHE_ROUNDING, self.context_window)
@@ -223,33 +261,47 @@ class Engine:
                 tokens: Iterator[int] = iter(beam_search(self.model, prompt, cfg, stop_ids))
             else:
                 tokens = decode_tokens(self.model, prompt, cfg, stop_ids)
-            decoder = self.tokenizer.stream_decoder()
-            stops = StopStringFilter(cfg.stop_strings)
-            completed = False
-            try:
-                for token in tokens:
-                    if not result.token_ids:
-                        result.ttft_s = time.perf_counter() - start
-                    result.token_ids.append(token)
-                    if token in stop_ids:
-                        result.finish_reason = "stop"
-                        break
-                    piece = stops.push(decoder.feed(token))
-                    if piece:
-                        result.text += piece
-                        yield piece
-                    if stops.stopped:
-                        result.finish_reason = "stop"
-                        break
-                if not stops.stopped:
-                    tail = stops.push(decoder.flush()) + ("" if stops.stopped else stops.flush())
-                    if stops.stopped:
-                        result.finish_reason = "stop"
-                    if tail:
-                        result.text += tail
-                        yield tail
-                completed = True
-            finally:
-                if not completed:  # closed early by the consumer (stop button, client gone)
-                    result.finish_reason = "cancelled"
-                result.total_s = time.perf_counter() - start
+            yield from self._text(tokens, cfg, stop_ids, result, start)
+
+    def _text(
+        self,
+        tokens: Iterator[int],
+        cfg: GenerationConfig,
+        stop_ids: frozenset[int],
+        result: GenerationResult,
+        start: float,
+        on_exit: Callable[[], None] | None = None,
+    ) -> Iterator[str]:
+        """Token ids -> text pieces, held back at a possible stop string; fills `result`."""
+        decoder = self.tokenizer.stream_decoder()
+        stops = StopStringFilter(cfg.stop_strings)
+        completed = False
+        try:
+            for token in tokens:
+                if not result.token_ids:
+                    result.ttft_s = time.perf_counter() - start
+                result.token_ids.append(token)
+                if token in stop_ids:
+                    result.finish_reason = "stop"
+                    break
+                piece = stops.push(decoder.feed(token))
+                if piece:
+                    result.text += piece
+                    yield piece
+                if stops.stopped:
+                    result.finish_reason = "stop"
+                    break
+            if not stops.stopped:
+                tail = stops.push(decoder.flush()) + ("" if stops.stopped else stops.flush())
+                if stops.stopped:
+                    result.finish_reason = "stop"
+                if tail:
+                    result.text += tail
+                    yield tail
+            completed = True
+        finally:
+            if not completed:  # closed early by the consumer (stop button, client gone)
+                result.finish_reason = "cancelled"
+            result.total_s = time.perf_counter() - start
+            if on_exit is not None:
+                on_exit()  # a batched request stopped by a stop string leaves its slot now

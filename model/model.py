@@ -33,7 +33,10 @@ class RMSNorm(nn.Module):
 
 
 class KVCache(nn.Module):
-    """Preallocated keys and values [B, K, S_max, D], written at the positions being computed."""
+    """Preallocated keys and values [B, K, S_max, D], written at the positions being computed.
+
+    Left uninitialised: every read stops at the positions written, and untouched pages cost no
+    memory, so a cache of many rows (one per request decoded together) grows only as it is used."""
 
     def __init__(
         self,
@@ -46,20 +49,29 @@ class KVCache(nn.Module):
     ) -> None:
         super().__init__()
         shape = (batch, n_kv_heads, max_seq, head_dim)
-        self.register_buffer("k", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
-        self.register_buffer("v", torch.zeros(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("k", torch.empty(shape, dtype=dtype, device=device), persistent=False)
+        self.register_buffer("v", torch.empty(shape, dtype=dtype, device=device), persistent=False)
         self.k: torch.Tensor
         self.v: torch.Tensor
 
-    def update(self, start_pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write k, v [B, K, T, D] at start_pos; return views of everything so far [B, K, start_pos+T, D].
+    def update(
+        self, start_pos: int, k: torch.Tensor, v: torch.Tensor, row: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write k, v [B, K, T, D] at start_pos into cache rows row..row+B-1; return views of
+        everything so far [B, K, start_pos+T, D].
 
-        B may be below the cache's batch (a beam-search prompt is prefilled once): rows 0..B-1 are used.
+        B may be below the cache's batch (a beam-search prompt is prefilled once; the batching
+        scheduler prefills one request into its own row).
         """
-        batch, end = k.shape[0], start_pos + k.shape[2]
-        self.k[:batch, :, start_pos:end] = k
-        self.v[:batch, :, start_pos:end] = v
-        return self.k[:batch, :, :end], self.v[:batch, :, :end]
+        rows, end = slice(row, row + k.shape[0]), start_pos + k.shape[2]
+        self.k[rows, :, start_pos:end] = k
+        self.v[rows, :, start_pos:end] = v
+        return self.k[rows, :, :end], self.v[rows, :, :end]
+
+    def append_rows(self, slots: torch.Tensor, positions: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
+        """Write k, v [B, K, D]: row b at positions[b] of cache row slots[b]."""
+        self.k[slots, :, positions] = k
+        self.v[slots, :, positions] = v
 
     def reorder(self, rows: torch.Tensor) -> None:
         """Keep batch rows `rows` (beam search: each beam continues from its parent's cache)."""
@@ -78,23 +90,54 @@ class Attention(nn.Module):
         self.split_sizes = (q_size, kv_size, kv_size)
         self.kv_cache: KVCache | None = None
 
-    def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, start_pos: int, mask: torch.Tensor | None
-    ) -> torch.Tensor:
+    def _projections(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, T, _ = x.shape
         q, k, v = self.wqkv(x).split(self.split_sizes, dim=-1)
         q = q.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # [B, H, T, D]
         k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # [B, K, T, D]
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # [B, K, T, D]
+        return q, k, v
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        start_pos: int,
+        mask: torch.Tensor | None,
+        cache_row: int = 0,
+    ) -> torch.Tensor:
+        B, T, _ = x.shape
+        q, k, v = self._projections(x)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         if self.kv_cache is not None:
-            k, v = self.kv_cache.update(start_pos, k, v)  # [B, K, S, D], S = start_pos + T
+            k, v = self.kv_cache.update(start_pos, k, v, cache_row)  # [B, K, S, D], S = start_pos + T
         # Causal only when the queries are the whole sequence; otherwise the explicit mask (or none for T=1).
         causal = mask is None and T > 1
         y = F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, is_causal=causal, enable_gqa=self.n_kv_heads != self.n_heads
         )  # [B, H, T, D]
         return self.wo(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
+
+    def forward_rows(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        """x [B, 1, C], row b at positions[b] of cache row slots[b]; cos, sin [B, 1, 1, D]. Each row
+        attends over its own cache row up to its own position."""
+        assert self.kv_cache is not None
+        B = x.shape[0]
+        q, k, v = self._projections(x)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        self.kv_cache.append_rows(slots, positions, k[:, :, 0], v[:, :, 0])
+        rows = []
+        for b in range(B):  # lengths differ row to row; a row never reads past what it wrote
+            end, slot = int(positions[b]) + 1, int(slots[b])
+            keys, values = self.kv_cache.k[slot : slot + 1, :, :end], self.kv_cache.v[slot : slot + 1, :, :end]
+            rows.append(F.scaled_dot_product_attention(
+                q[b : b + 1], keys, values, enable_gqa=self.n_kv_heads != self.n_heads
+            ))  # fmt: skip
+        y = torch.cat(rows)  # [B, H, 1, D]
+        return self.wo(y.transpose(1, 2).reshape(B, 1, self.n_heads * self.head_dim))
 
 
 class FeedForward(nn.Module):
@@ -120,9 +163,21 @@ class TransformerBlock(nn.Module):
         self.ffn_norm = RMSNorm(args.dim, args.norm_eps)
 
     def forward(
-        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, start_pos: int, mask: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        start_pos: int,
+        mask: torch.Tensor | None,
+        cache_row: int = 0,
     ) -> torch.Tensor:
-        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos, mask)
+        h = x + self.attention(self.attention_norm(x), cos, sin, start_pos, mask, cache_row)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+    def forward_rows(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        h = x + self.attention.forward_rows(self.attention_norm(x), cos, sin, positions, slots)
         return h + self.feed_forward(self.ffn_norm(h))
 
 
@@ -207,6 +262,28 @@ class Transformer(nn.Module):
         forward = self._compiled_forward or self.forward
         return forward(tokens, start_pos, last_only=True)[:, -1]
 
+    def decode_rows(self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """tokens [B], row b at positions[b] in cache row slots[b] -> logits [B, V] (requests decoded
+        together, model/batching.py): the C step where it is bound, else PyTorch. A row's logits do
+        not depend on the other rows of the step."""
+        native = self._native
+        if native is not None:
+            return native.step_rows(tokens, positions, slots)
+        if self.rope is None:
+            raise RuntimeError("call setup_caches() before decode_rows()")
+        positions, slots = positions.to(self.device), slots.to(self.device)
+        if self.rope.args.rope_scaling.kind == "dynamic":  # the frequencies depend on each row's length
+            pairs = [self.rope.cos_sin(int(pos), 1, self.dtype) for pos in positions]
+            cos, sin = torch.cat([c for c, _ in pairs]), torch.cat([s for _, s in pairs])
+        else:
+            cos, sin = self.rope.cos_sin(0, int(positions.max()) + 1, self.dtype)
+            cos, sin = cos[positions], sin[positions]
+        cos, sin = cos[:, None, None], sin[:, None, None]  # [B, 1, 1, D]
+        x = self.tok_embeddings(tokens.reshape(-1, 1).to(self.device))  # [B, 1, C]
+        for layer in self.blocks():
+            x = layer.forward_rows(x, cos, sin, positions, slots)
+        return self.output(self.norm(x)).float()[:, -1]
+
     def reorder_cache(self, rows: torch.Tensor) -> None:
         for layer in self.blocks():
             assert layer.attention.kv_cache is not None
@@ -214,8 +291,11 @@ class Transformer(nn.Module):
         if self._native is not None:
             self._native.rebind_caches()
 
-    def forward(self, tokens: torch.Tensor, start_pos: int = 0, last_only: bool = False) -> torch.Tensor:
-        """tokens [B, T] at positions start_pos.. -> logits [B, T, V] (or [B, 1, V] with last_only)."""
+    def forward(
+        self, tokens: torch.Tensor, start_pos: int = 0, last_only: bool = False, cache_row: int = 0
+    ) -> torch.Tensor:
+        """tokens [B, T] at positions start_pos.. -> logits [B, T, V] (or [B, 1, V] with last_only);
+        keys and values go to cache rows cache_row..cache_row+B-1."""
         T = tokens.shape[1]
         if self.rope is None:
             raise RuntimeError("call setup_caches() before forward()")
@@ -230,7 +310,7 @@ class Transformer(nn.Module):
             mask = key_pos[None, :] <= query_pos[:, None]  # [T, S]
         x = self.tok_embeddings(tokens)  # [B, T, C]
         for layer in self.layers:
-            x = layer(x, cos, sin, start_pos, mask)
+            x = layer(x, cos, sin, start_pos, mask, cache_row)
         if last_only:
             x = x[:, -1:]
         return self.output(self.norm(x)).float()  # [B, T|1, V]

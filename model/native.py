@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from model.model import Transformer
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
-ABI_VERSION = 1
-MAX_BATCH = 16  # the C step's limit on rows (beam width)
+ABI_VERSION = 2
+MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded together)
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
 _MODEL_TENSORS, _LAYER_TENSORS, _CACHE_OFFSET = 4, 12, 10
 FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-pthread", "-std=gnu11", "-fno-math-errno")
@@ -54,6 +54,7 @@ class ModelWeights(ctypes.Structure):
     _fields_ = [
         *[(name, ctypes.c_int32) for name in (
             "dim", "n_layers", "n_heads", "n_kv_heads", "head_dim", "hidden", "vocab", "quantized", "cache_seq",
+            "cache_batch",
         )],
         ("eps", ctypes.c_float),
         *[(name, ctypes.c_void_p) for name in ("embed", "final_norm", "head", "head_scale")],
@@ -112,9 +113,9 @@ def load_library() -> ctypes.CDLL:
     library = ctypes.CDLL(str(target))
     if library.kb_abi_version() != ABI_VERSION:
         raise NativeUnavailableError(f"{target} is not the decode step this code expects.")
-    library.kb_decode_step.restype = ctypes.c_int
-    library.kb_decode_step.argtypes = [
-        ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+    library.kb_decode_rows.restype = ctypes.c_int
+    library.kb_decode_rows.argtypes = [
+        ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
     ]  # fmt: skip
     return library
@@ -230,7 +231,7 @@ class NativeDecoder:
         self._cache_batch = cache_batch
         self.weights = ModelWeights(
             args.dim, args.n_layers, args.n_heads, args.n_kv_heads, args.head_dim, args.intermediate_size,
-            V, int(head_scale is not None), cache_seq, args.norm_eps,
+            V, int(head_scale is not None), cache_seq, cache_batch, args.norm_eps,
             _pointer(embed), _pointer(final_norm), _pointer(head), _pointer(head_scale),
             ctypes.cast(layers, ctypes.POINTER(LayerWeights)),
         )  # fmt: skip
@@ -244,33 +245,53 @@ class NativeDecoder:
             self._tensors[at], self._tensors[at + 1] = cache.k.detach(), cache.v.detach()
             self._layers[i].k_cache, self._layers[i].v_cache = cache.k.data_ptr(), cache.v.data_ptr()
 
-    def _cos_sin(self, pos: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _cos_sin(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each row's rotary factors [B, D] for positions [B]."""
         rope = self.model.rope
         assert rope is not None
         if rope.args.rope_scaling.kind == "dynamic":  # the frequencies depend on the length so far
-            cos, sin = rope.cos_sin(pos, 1, torch.float32)
-            return cos[0], sin[0]
+            pairs = [rope.cos_sin(int(pos), 1, torch.float32) for pos in positions]
+            return torch.cat([cos for cos, _ in pairs]), torch.cat([sin for _, sin in pairs])
         if self._rope_table is None or self._rope_table[0].shape[0] < self.model.max_seq:
             self._rope_table = rope.cos_sin(0, self.model.max_seq, torch.float32)
-        return self._rope_table[0][pos], self._rope_table[1][pos]
+        return self._rope_table[0][positions].contiguous(), self._rope_table[1][positions].contiguous()
 
     def supports(self, batch: int) -> bool:
         return batch <= min(MAX_BATCH, self._cache_batch)
 
     def step(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
-        """tokens [B, 1] at position pos -> logits [B, V], the KV cache extended by this position."""
-        tokens = tokens.reshape(-1).to(torch.int64).contiguous()
-        batch = tokens.shape[0]
+        """tokens [B, 1] at position pos, row b in cache row b -> logits [B, V] (beam search)."""
+        batch = tokens.numel()
         if not self.supports(batch):  # C writes row b of the cache for every row asked
             raise ValueError(f"{batch} rows exceed the cache's {self._cache_batch} (or the step's {MAX_BATCH}).")
-        if pos >= self.weights.cache_seq:
-            raise ValueError(f"position {pos} exceeds the cache of {self.weights.cache_seq}")
-        cos, sin = self._cos_sin(pos)
+        return self.step_rows(tokens, torch.full((batch,), pos, dtype=torch.int32), torch.arange(batch))
+
+    def step_rows(self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """tokens [B] (or [B, 1]), row b at positions[b] in cache row slots[b] -> logits [B, V]; each
+        slot's cache extended by its position. Rows are independent: a row's logits do not depend
+        on which other rows share the step."""
+        tokens = tokens.reshape(-1).to(torch.int64).contiguous()
+        positions = positions.reshape(-1).to(torch.int32).contiguous()
+        slots = slots.reshape(-1).to(torch.int32).contiguous()
+        batch = tokens.shape[0]
+        if positions.shape[0] != batch or slots.shape[0] != batch:
+            raise ValueError("tokens, positions and slots need one entry per row")
+        if batch > MAX_BATCH:
+            raise ValueError(f"{batch} rows exceed the C step's {MAX_BATCH}.")
+        if int(positions.max()) >= self.weights.cache_seq or int(slots.max()) >= self._cache_batch:
+            raise ValueError(
+                f"positions {positions.tolist()} in rows {slots.tolist()} exceed the cache of"
+                f" {self._cache_batch} rows of {self.weights.cache_seq}"
+            )
+        cos, sin = self._cos_sin(positions.long())
         logits = torch.empty((batch, self.weights.vocab), dtype=torch.float32)
-        status = self.library.kb_decode_step(
-            ctypes.byref(self.weights), tokens.data_ptr(), batch, pos,
+        status = self.library.kb_decode_rows(
+            ctypes.byref(self.weights), tokens.data_ptr(), batch, positions.data_ptr(), slots.data_ptr(),
             cos.data_ptr(), sin.data_ptr(), logits.data_ptr(), torch.get_num_threads(),
         )  # fmt: skip
         if status != 0:
-            raise ValueError(f"The native decode step rejected tokens {tokens.tolist()} at position {pos}.")
+            raise ValueError(
+                f"The native decode step rejected tokens {tokens.tolist()} at positions {positions.tolist()}"
+                f" in cache rows {slots.tolist()} (cache: {self._cache_batch} rows of {self.weights.cache_seq})."
+            )
         return logits

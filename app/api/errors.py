@@ -18,6 +18,7 @@ from app.errors import (
     user_message,
 )
 from ingestion.errors import ConflictError, DiskFullError, IndexCorruptError, StoreBusyError, UnsupportedFileError
+from model.batching import EngineBusyError
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30  # what a client told 'busy' should wait
@@ -27,7 +28,7 @@ _STATUS: tuple[tuple[tuple[type[Exception], ...], int, str], ...] = (
     ((PermissionDeniedError,), 403, "permission_error"),
     ((UnsupportedFileError,), 415, "invalid_request_error"),
     ((ConflictError,), 409, "conflict_error"),
-    ((StoreBusyError, ServerBusyError), 503, "server_busy"),
+    ((StoreBusyError, ServerBusyError, EngineBusyError), 503, "server_busy"),
     ((DiskFullError,), 503, "server_error"),
     ((ConfigError,), 500, "server_error"),
 )
@@ -69,7 +70,7 @@ def install(api: FastAPI) -> None:
         status, kind = status_of(error)
         if status >= 500 and status != 503:
             log.exception("request failed")
-        wait = error.retry_after_s if isinstance(error, ServerBusyError) else RETRY_AFTER_S
+        wait = error.retry_after_s if isinstance(error, (ServerBusyError, EngineBusyError)) else RETRY_AFTER_S
         headers = {"Retry-After": str(wait)} if status == 503 else None
         return JSONResponse(error_body(user_message(error), kind, status), status, headers=headers)
 

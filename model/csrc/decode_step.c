@@ -1,5 +1,7 @@
-/* One decode step of the Llama decoder (model/model.py) for B rows at one position, on CPU, fp32
- * activations with fp32 or int8 (per-row scaled) weights.
+/* One decode step of the Llama decoder (model/model.py) for B rows, on CPU, fp32 activations with
+ * fp32 or int8 (per-row scaled) weights. Each row has its own position and its own row (slot) of
+ * the KV cache: beam search passes one position for all, the batching scheduler (model/batching.py)
+ * one per request.
  *
  * Why: a decode step is a chain of ~10 small kernels per layer. Run through PyTorch (even compiled)
  * each kernel forks and joins the thread pool and the weights stream at well under the memory
@@ -26,7 +28,7 @@
 
 #define KB_API __attribute__((visibility("default")))
 #define MAX_THREADS 64
-#define MAX_BATCH 16
+#define MAX_BATCH 64
 #define LANES 16
 /* Weights are prefetched this far ahead of the row being read: measured on the int8 step, one
  * thread streams 6.9 GB/s with the hardware prefetcher alone and 11.6 with this (two threads reach
@@ -50,7 +52,7 @@ typedef struct {
 typedef struct {
     int32_t dim, n_layers, n_heads, n_kv_heads, head_dim, hidden, vocab;
     int32_t quantized; /* 1: the linear weights are int8 with per-row float scales */
-    int32_t cache_seq;
+    int32_t cache_seq, cache_batch;
     float eps;
     const float *embed; /* [vocab, dim] */
     const float *final_norm;
@@ -178,13 +180,11 @@ static inline vf load_i8(const int8_t *p) {
     return out;
 }
 
-/* dot(w_row, x) for one activation row: two accumulators keep the FMA pipes busy. */
+/* dot(w_row, x) for one activation row: two accumulators keep the FMA pipes busy (attention). */
 static inline float dot1_f32(const float *w, const float *x, int k) {
     vf a0 = {0}, a1 = {0};
     int i = 0;
     for (; i + 2 * LANES <= k; i += 2 * LANES) {
-        prefetch_ahead(w + i);
-        prefetch_ahead(w + i + LANES);
         a0 += *(const vf *)(w + i) * *(const vf *)(x + i);
         a1 += *(const vf *)(w + i + LANES) * *(const vf *)(x + i + LANES);
     }
@@ -194,46 +194,86 @@ static inline float dot1_f32(const float *w, const float *x, int k) {
     return s;
 }
 
-/* Four accumulators: the int8 -> float conversion and the FMA share ports, so two chains would
- * leave the step latency-bound. */
-static inline float dot1_i8(const int8_t *w, const float *x, int k) {
-    vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+/* A tile of ROWS weight rows times TB activation rows. Each weight chunk is loaded (and for int8
+ * converted) once and multiplied into every activation row, so a batch costs little more than one
+ * row until the FMA units are busy. Every (weight row, activation row) pair has its own accumulator
+ * and sums its chunks in the same order whatever the tile's shape: a request's logits are bit for
+ * bit the same alone or in a batch (model/batching.py relies on it for greedy decoding).
+ * ROWS * TB accumulators stay in registers (4 x 4 = 16 of AVX-512's 32). */
+#define TILE_ROWS 4
+#define TILE_BATCH 4
+
+static inline __attribute__((always_inline)) void tile_f32(const float *w, int k, const float *x, int tb,
+                                                           int rows, float *out /* [rows][TILE_BATCH] */) {
+    vf acc[TILE_ROWS][TILE_BATCH] = {{{0}}};
     int i = 0;
-    for (; i + 4 * LANES <= k; i += 4 * LANES) {
-        prefetch_ahead(w + i);
-        a0 += load_i8(w + i) * *(const vf *)(x + i);
-        a1 += load_i8(w + i + LANES) * *(const vf *)(x + i + LANES);
-        a2 += load_i8(w + i + 2 * LANES) * *(const vf *)(x + i + 2 * LANES);
-        a3 += load_i8(w + i + 3 * LANES) * *(const vf *)(x + i + 3 * LANES);
+    for (; i + LANES <= k; i += LANES) {
+        for (int r = 0; r < rows; r++) {
+            const float *wr = w + (size_t)r * k + i;
+            prefetch_ahead(wr);
+            vf wv = *(const vf *)wr;
+            for (int b = 0; b < tb; b++) acc[r][b] += wv * *(const vf *)(x + (size_t)b * k + i);
+        }
     }
-    for (; i + LANES <= k; i += LANES) a0 += load_i8(w + i) * *(const vf *)(x + i);
-    float s = hsum((a0 + a1) + (a2 + a3));
-    for (; i < k; i++) s += (float)w[i] * x[i];
-    return s;
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < tb; b++) {
+            float s = hsum(acc[r][b]);
+            for (int j = i; j < k; j++) s += w[(size_t)r * k + j] * x[(size_t)b * k + j];
+            out[r * TILE_BATCH + b] = s;
+        }
 }
 
-/* Row `row` of W times x[b] for every b: fp32 weights, or int8 times the row's scale. With several
- * rows (beam search) the weight row is read from memory once and from L1 for the others. */
-static inline void weight_row_times(const void *w, const float *scale, int quantized, const float *x, int k,
-                                    int batch, int row, float *out) {
+static inline __attribute__((always_inline)) void tile_i8(const int8_t *w, int k, const float *x, int tb,
+                                                          int rows, float *out) {
+    vf acc[TILE_ROWS][TILE_BATCH] = {{{0}}};
+    int i = 0;
+    for (; i + LANES <= k; i += LANES) {
+        for (int r = 0; r < rows; r++) {
+            const int8_t *wr = w + (size_t)r * k + i;
+            prefetch_ahead(wr);
+            vf wv = load_i8(wr);
+            for (int b = 0; b < tb; b++) acc[r][b] += wv * *(const vf *)(x + (size_t)b * k + i);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < tb; b++) {
+            float s = hsum(acc[r][b]);
+            for (int j = i; j < k; j++) s += (float)w[(size_t)r * k + j] * x[(size_t)b * k + j];
+            out[r * TILE_BATCH + b] = s;
+        }
+}
+
+/* Full tiles get a constant shape (the loops unroll into registers); edges take the general one. */
+static void tile(const void *w, int quantized, int k, const float *x, int tb, int rows, float *out) {
     if (quantized) {
-        const int8_t *wr = (const int8_t *)w + (size_t)row * k;
-        for (int b = 0; b < batch; b++) out[b] = dot1_i8(wr, x + (size_t)b * k, k) * scale[row];
+        if (rows == TILE_ROWS && tb == TILE_BATCH) tile_i8(w, k, x, TILE_BATCH, TILE_ROWS, out);
+        else if (rows == TILE_ROWS && tb == 1) tile_i8(w, k, x, 1, TILE_ROWS, out);
+        else tile_i8(w, k, x, tb, rows, out);
     } else {
-        const float *wr = (const float *)w + (size_t)row * k;
-        for (int b = 0; b < batch; b++) out[b] = dot1_f32(wr, x + (size_t)b * k, k);
+        if (rows == TILE_ROWS && tb == TILE_BATCH) tile_f32(w, k, x, TILE_BATCH, TILE_ROWS, out);
+        else if (rows == TILE_ROWS && tb == 1) tile_f32(w, k, x, 1, TILE_ROWS, out);
+        else tile_f32(w, k, x, tb, rows, out);
     }
 }
 
-/* Rows [first, last) of y[b, :] = W x[b] (+ y[b] when accumulate: the residual add). */
+/* Weight rows [first, last) times every activation row: out[b * out_stride + row] = scale[row] *
+ * (W x[b])[row] (+ the value there when accumulate: the residual add). */
 static void matvec_rows(const void *w, const float *scale, int quantized, const float *x, int k, int batch,
                         float *y, int n, int first, int last, int accumulate) {
-    float dots[MAX_BATCH];
-    for (int row = first; row < last; row++) {
-        weight_row_times(w, scale, quantized, x, k, batch, row, dots);
-        for (int b = 0; b < batch; b++) {
-            float *out = y + (size_t)b * n + row;
-            *out = accumulate ? *out + dots[b] : dots[b];
+    size_t width = quantized ? 1 : sizeof(float);
+    float dots[TILE_ROWS * TILE_BATCH];
+    for (int row = first; row < last; row += TILE_ROWS) {
+        int rows = last - row < TILE_ROWS ? last - row : TILE_ROWS;
+        const void *wr = (const char *)w + (size_t)row * k * width;
+        for (int b0 = 0; b0 < batch; b0 += TILE_BATCH) {
+            int tb = batch - b0 < TILE_BATCH ? batch - b0 : TILE_BATCH;
+            tile(wr, quantized, k, x + (size_t)b0 * k, tb, rows, dots);
+            for (int r = 0; r < rows; r++)
+                for (int b = 0; b < tb; b++) {
+                    float value = dots[r * TILE_BATCH + b] * (quantized ? scale[row + r] : 1.0f);
+                    float *out = y + (size_t)(b0 + b) * n + row + r;
+                    *out = accumulate ? *out + value : value;
+                }
         }
     }
 }
@@ -261,14 +301,16 @@ static void rotary(float *x, const float *cos_, const float *sin_, int head_dim)
 struct Step {
     const ModelWeights *m;
     const int64_t *tokens;
-    int batch, pos, n_threads;
-    const float *cos_, *sin_; /* [head_dim] for this position */
+    const int32_t *positions, *slots; /* [batch]: each row's position and its row of the KV cache */
+    int batch, longest, n_threads;    /* longest: the largest position + 1 */
+    const float *cos_, *sin_; /* [batch, head_dim]: each row's rotary factors */
     float *logits;            /* [batch, vocab] */
     float *x;                 /* [batch, dim] residual stream */
     float *normed;            /* [n_threads][batch, dim]: each thread normalises for itself */
     float *qkv;               /* [batch, (n_heads + 2 n_kv_heads) head_dim] */
     float *attended;          /* [batch, n_heads head_dim] */
     float *act;               /* [batch, hidden] silu(gate) * up */
+    float *act_up;            /* [batch, hidden] the up projection, before it joins act */
     float *scores;            /* [n_threads][cache positions] */
     SpinBarrier barrier;
 };
@@ -338,10 +380,10 @@ static inline __attribute__((always_inline)) void attend_head(const float *q, co
 
 static void attend(const Step *s, const LayerWeights *layer, int b, int h, float *scores) {
     const ModelWeights *m = s->m;
-    int d = m->head_dim, kv = h / (m->n_heads / m->n_kv_heads), length = s->pos + 1;
+    int d = m->head_dim, kv = h / (m->n_heads / m->n_kv_heads), length = s->positions[b] + 1;
     int qkv_width = (m->n_heads + 2 * m->n_kv_heads) * d;
     const float *q = s->qkv + (size_t)b * qkv_width + (size_t)h * d;
-    size_t base = ((size_t)b * m->n_kv_heads + kv) * (size_t)m->cache_seq * d;
+    size_t base = ((size_t)s->slots[b] * m->n_kv_heads + kv) * (size_t)m->cache_seq * d;
     const float *keys = layer->k_cache + base, *values = layer->v_cache + base;
     float *out = s->attended + (size_t)b * m->n_heads * d + (size_t)h * d;
     switch (d) { /* the head sizes of Llama-2 (128) and SmolLM2 (64) get unrolled copies */
@@ -356,7 +398,7 @@ static void run_step(Step *s, int thread) {
     int B = s->batch, C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden;
     int qkv_width = (H + 2 * K) * D, nt = s->n_threads, first, last;
     float *normed = s->normed + (size_t)thread * B * C;
-    float *scores = s->scores + (size_t)thread * (s->pos + 1);
+    float *scores = s->scores + (size_t)thread * s->longest;
     int q8 = m->quantized;
 
     share(B * C, thread, nt, &first, &last);
@@ -375,10 +417,10 @@ static void run_step(Step *s, int thread) {
         for (int job = first; job < last; job++) {
             int b = job / (H + K), head = job % (H + K);
             float *row = s->qkv + (size_t)b * qkv_width;
-            rotary(row + (size_t)head * D, s->cos_, s->sin_, D);
+            rotary(row + (size_t)head * D, s->cos_ + (size_t)b * D, s->sin_ + (size_t)b * D, D);
             if (head >= H) {
                 int kv = head - H;
-                size_t at = (((size_t)b * K + kv) * m->cache_seq + s->pos) * D;
+                size_t at = (((size_t)s->slots[b] * K + kv) * m->cache_seq + s->positions[b]) * D;
                 memcpy(layer->k_cache + at, row + (size_t)head * D, (size_t)D * sizeof(float));
                 memcpy(layer->v_cache + at, row + (size_t)(H + K + kv) * D, (size_t)D * sizeof(float));
             }
@@ -394,14 +436,17 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->ffn_norm, C, m->eps, normed + (size_t)b * C);
-        /* Gate row j and up row F + j together, so silu(gate) * up needs no barrier. */
+        /* Gate rows j.. and up rows F + j.. together, so silu(gate) * up needs no barrier. The
+         * gate goes into act and the up half into act_up, then act becomes silu(gate) * up. */
         share(F, thread, nt, &first, &last);
-        for (int j = first; j < last; j++) {
-            float gate[MAX_BATCH], up[MAX_BATCH];
-            weight_row_times(layer->w13, layer->w13_scale, q8, normed, C, B, j, gate);
-            weight_row_times(layer->w13, layer->w13_scale, q8, normed, C, B, F + j, up);
-            for (int b = 0; b < B; b++) s->act[(size_t)b * F + j] = (gate[b] / (1.0f + expf(-gate[b]))) * up[b];
-        }
+        matvec_rows(layer->w13, layer->w13_scale, q8, normed, C, B, s->act, F, first, last, 0);
+        matvec_rows((const char *)layer->w13 + (size_t)F * C * (q8 ? 1 : sizeof(float)),
+                    layer->w13_scale ? layer->w13_scale + F : NULL, q8, normed, C, B, s->act_up, F, first, last, 0);
+        for (int b = 0; b < B; b++)
+            for (int j = first; j < last; j++) {
+                float gate = s->act[(size_t)b * F + j], up = s->act_up[(size_t)b * F + j];
+                s->act[(size_t)b * F + j] = (gate / (1.0f + expf(-gate))) * up;
+            }
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
@@ -414,26 +459,29 @@ static void run_step(Step *s, int thread) {
     matvec_rows(m->head, m->head_scale, q8, normed, C, B, s->logits, m->vocab, first, last, 0);
 }
 
-static int decode_step_locked(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
-                              const float *sin_, float *logits, int n_threads) {
-    int C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden;
+static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
+                              const int32_t *slots, const float *cos_, const float *sin_, float *logits,
+                              int n_threads) {
+    int C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden, longest = 0;
+    for (int b = 0; b < batch; b++) longest = positions[b] + 1 > longest ? positions[b] + 1 : longest;
     n_threads = ensure_pool(n_threads);
     size_t floats = (size_t)batch * C                       /* x */
                     + (size_t)n_threads * batch * C         /* normed */
                     + (size_t)batch * (H + 2 * K) * D       /* qkv */
                     + (size_t)batch * H * D                 /* attended */
-                    + (size_t)batch * F                     /* act */
-                    + (size_t)n_threads * (pos + 1);        /* scores */
+                    + 2 * (size_t)batch * F                 /* act, act_up */
+                    + (size_t)n_threads * longest;          /* scores */
     float *scratch = aligned_alloc(64, ((floats * sizeof(float)) + 63) / 64 * 64);
     if (!scratch) return -1;
-    Step step = {.m = m, .tokens = tokens, .batch = batch, .pos = pos, .n_threads = n_threads,
-                 .cos_ = cos_, .sin_ = sin_, .logits = logits};
+    Step step = {.m = m, .tokens = tokens, .positions = positions, .slots = slots, .batch = batch,
+                 .longest = longest, .n_threads = n_threads, .cos_ = cos_, .sin_ = sin_, .logits = logits};
     float *at = scratch;
     step.x = at, at += (size_t)batch * C;
     step.normed = at, at += (size_t)n_threads * batch * C;
     step.qkv = at, at += (size_t)batch * (H + 2 * K) * D;
     step.attended = at, at += (size_t)batch * H * D;
     step.act = at, at += (size_t)batch * F;
+    step.act_up = at, at += (size_t)batch * F;
     step.scores = at;
     step.barrier.n = n_threads;
     atomic_init(&step.barrier.count, 0);
@@ -453,17 +501,25 @@ static int decode_step_locked(const ModelWeights *m, const int64_t *tokens, int 
     return 0;
 }
 
-/* tokens [batch] at position pos -> logits [batch, vocab]. The caches hold positions 0..pos-1 and
- * receive this position's keys and values. Returns 0, or -1 for arguments it cannot serve. */
-KB_API int kb_decode_step(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
-                          const float *sin_, float *logits, int n_threads) {
-    if (batch < 1 || batch > MAX_BATCH || pos < 0 || pos >= m->cache_seq) return -1;
-    for (int b = 0; b < batch; b++)
+/* tokens [batch], row b at position positions[b] in cache row slots[b] -> logits [batch, vocab].
+ * cos_, sin_ [batch, head_dim] are each row's rotary factors. Each slot's cache holds positions
+ * 0..positions[b]-1 and receives this position's keys and values; no two rows may share a slot.
+ * Returns 0, or -1 for arguments it cannot serve. */
+KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
+                          const int32_t *slots, const float *cos_, const float *sin_, float *logits, int n_threads) {
+    if (batch < 1 || batch > MAX_BATCH) return -1;
+    for (int b = 0; b < batch; b++) {
         if (tokens[b] < 0 || tokens[b] >= m->vocab) return -1;
+        if (positions[b] < 0 || positions[b] >= m->cache_seq || slots[b] < 0 || slots[b] >= m->cache_batch) return -1;
+        for (int other = 0; other < b; other++)
+            if (slots[other] == slots[b]) return -1;
+    }
     pthread_mutex_lock(&pool.one_step);
-    int status = decode_step_locked(m, tokens, batch, pos, cos_, sin_, logits, n_threads);
+    int status = decode_rows_locked(m, tokens, batch, positions, slots, cos_, sin_, logits, n_threads);
     pthread_mutex_unlock(&pool.one_step);
     return status;
 }
 
-KB_API int kb_abi_version(void) { return 1; }
+KB_API int kb_max_batch(void) { return MAX_BATCH; }
+
+KB_API int kb_abi_version(void) { return 2; }

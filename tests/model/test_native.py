@@ -147,7 +147,7 @@ def test_bad_token_and_position_are_clear_errors(tmp_path: Path) -> None:
     decoder = NativeDecoder(model)
     with pytest.raises(ValueError, match="rejected"):
         decoder.step(torch.tensor([[VOCAB]]), 0)
-    with pytest.raises(ValueError, match="exceeds the cache"):
+    with pytest.raises(ValueError, match="exceed the cache"):
         decoder.step(torch.tensor([[3]]), 32)
     with pytest.raises(ValueError, match="2 rows exceed"):  # the cache holds one row
         decoder.step(torch.tensor([[3], [4]]), 0)

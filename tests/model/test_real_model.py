@@ -140,3 +140,22 @@ def test_beam_search_rate_is_over_the_whole_search(engine: Engine) -> None:
     assert result.searched and result.token_ids
     assert result.decode_tokens_per_s == pytest.approx(len(result.token_ids) / result.total_s)
     assert result.decode_tokens_per_s < 1000  # was (n - 1) / (a few microseconds between yields)
+
+
+def test_concurrent_answers_are_each_what_they_are_alone(engine: Engine) -> None:
+    """Six people asking at once are decoded together (continuous batching) and each gets, token
+    for token, the greedy answer they get alone, while a beam search borrows the model between."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assert engine.scheduler is not None
+    questions = [f"Name {n} fruits, one per line." for n in range(2, 8)]
+    prompts = [engine.chat_prompt_ids([ChatMessage("user", q)]) for q in questions]
+    cfg = GenerationConfig(max_new_tokens=24)
+    alone = [engine.generate(ids, cfg).token_ids for ids in prompts]
+    beams = GenerationConfig(max_new_tokens=8, num_beams=2)
+    with ThreadPoolExecutor(len(prompts) + 1) as pool:
+        searched = pool.submit(engine.generate, prompts[0], beams)
+        together = list(pool.map(lambda ids: engine.generate(ids, cfg).token_ids, prompts))
+    assert together == alone
+    assert searched.result().searched and searched.result().token_ids
+    assert engine.scheduler.load() == (0, 0)

@@ -1,0 +1,154 @@
+"""Continuous batching (model.batching): requests decoded together give the tokens they give alone,
+leave when cancelled, and a full line is refused with a clear 'busy'."""
+
+import gc
+import time
+import weakref
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.batching import BatchScheduler, BatchSettings, EngineBusyError
+from model.generate import decode_tokens
+from model.generation_config import GenerationConfig
+from model.model import Transformer
+from tests.model.test_native import ODD, VOCAB, build
+
+GREEDY = GenerationConfig(max_new_tokens=12)
+
+
+def random_ids(length: int, seed: int) -> list[int]:
+    return torch.randint(3, VOCAB, (length,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Transformer:
+    _, model = build(tmp_path_factory.mktemp("tiny"), seed=21, **ODD)
+    return model
+
+
+def alone(model: Transformer, prompt: list[int], cfg: GenerationConfig) -> list[int]:
+    """The request on a scheduler of its own (one slot): the reference a batch must match."""
+    scheduler = BatchScheduler(model, 128, BatchSettings(slots=1, prefill_chunk=8))
+    return list(scheduler.submit(prompt, cfg, frozenset()))
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["C step", "PyTorch"])
+def test_rows_of_one_step_are_independent(tmp_path: Path, native: bool) -> None:
+    """decode_rows: each row's logits are what it gets alone, at its own position and cache row."""
+    _, model = build(tmp_path, seed=22, **ODD)
+    if native:
+        model.use_native_decode()
+    model.setup_caches(max_batch=4, max_seq=64)
+    model.begin_decode()
+    prompts = [random_ids(n, seed=n) for n in (5, 9, 14)]
+    with torch.inference_mode():
+        for slot, ids in enumerate(prompts):
+            model(torch.tensor([ids]), 0, cache_row=slot)
+        tokens = torch.tensor([3, 7, 11])
+        positions = torch.tensor([len(ids) for ids in prompts])
+        slots = torch.tensor([0, 1, 2])
+        together = model.decode_rows(tokens, positions, slots)
+        for row in range(3):  # the same position again, alone: the cache entry is rewritten with the same values
+            one = model.decode_rows(tokens[row : row + 1], positions[row : row + 1], slots[row : row + 1])
+            if native:
+                assert torch.equal(one[0], together[row])
+            else:
+                torch.testing.assert_close(one[0], together[row], rtol=1e-5, atol=1e-5)
+        # and it is the ordinary step's answer for a model holding just that request
+        reference = torch.tensor([prompts[1]])
+        model(reference, 0)
+        expected = model.forward(torch.tensor([[7]]), len(prompts[1]), last_only=True)[:, -1]
+        torch.testing.assert_close(together[1], expected[0], rtol=1e-4, atol=1e-4)
+
+
+def test_greedy_tokens_are_the_same_batched_or_alone(tiny: Transformer) -> None:
+    tiny.use_native_decode()
+    prompts = [random_ids(n, seed=100 + n) for n in (3, 11, 20, 6, 17, 9)]
+    expected = [alone(tiny, ids, GREEDY) for ids in prompts]
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=4, prefill_chunk=8))
+    requests = [scheduler.submit(ids, GREEDY, frozenset()) for ids in prompts]  # 4 run, 2 join later
+    assert [list(r) for r in requests] == expected
+    assert scheduler.load() == (0, 0)
+    # and the unbatched decoder agrees on the first tokens (its prefill is one chunk, so the tail may drift)
+    with torch.inference_mode():
+        tiny.setup_caches(1, 128)
+        tiny.begin_decode()
+        assert list(decode_tokens(tiny, prompts[0], GREEDY, frozenset()))[:4] == expected[0][:4]
+
+
+def test_each_request_keeps_its_own_sampling(tiny: Transformer) -> None:
+    sampled = GenerationConfig(max_new_tokens=10, temperature=0.9, top_p=0.9, seed=7)
+    other = GenerationConfig(max_new_tokens=10, temperature=1.2, top_k=5, seed=8)
+    ids = random_ids(8, seed=5)
+    expected = [alone(tiny, ids, sampled), alone(tiny, ids, other), alone(tiny, ids, GREEDY)]
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=3, prefill_chunk=8))
+    requests = [scheduler.submit(ids, cfg, frozenset()) for cfg in (sampled, other, GREEDY)]
+    assert [list(r) for r in requests] == expected
+    assert expected[0] != expected[2] or expected[1] != expected[2]  # sampling did something
+
+
+def test_a_stop_token_ends_only_its_own_request(tiny: Transformer) -> None:
+    ids = random_ids(8, seed=6)
+    free_run = alone(tiny, ids, GREEDY)
+    stop = free_run[3]
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8))
+    stopped = scheduler.submit(ids, GREEDY, frozenset({stop}))
+    running = scheduler.submit(ids, GREEDY, frozenset())
+    assert list(stopped) == free_run[: free_run.index(stop) + 1]
+    assert list(running) == free_run
+
+
+def test_cancelling_50_streams_frees_every_slot(tiny: Transformer) -> None:
+    long = GenerationConfig(max_new_tokens=100)
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=8, max_waiting=64, prefill_chunk=8))
+    requests = [scheduler.submit(random_ids(6, seed=i), long, frozenset()) for i in range(50)]
+    firsts = [next(iter(r)) for r in requests[:8]]  # the first eight are mid-answer
+    assert len(firsts) == 8 and scheduler.load()[1] == 42
+    for request in requests:
+        request.cancel()
+    for request in requests:  # each stream ends promptly instead of running to 100 tokens
+        produced = sum(1 for _ in request)
+        assert produced < 100
+    assert scheduler.load() == (0, 0)
+    assert sorted(scheduler._free) == list(range(8))
+    # nothing keeps a cancelled request (and its token queue) alive
+    refs = [weakref.ref(r) for r in requests]
+    del requests, request
+    for _ in range(100):  # the scheduler may still be finishing the step it was in
+        gc.collect()
+        if all(ref() is None for ref in refs):
+            break
+        time.sleep(0.02)
+    assert all(ref() is None for ref in refs)
+    # and the slots serve new requests
+    ids = random_ids(5, seed=1)
+    assert list(scheduler.submit(ids, GREEDY, frozenset())) == alone(tiny, ids, GREEDY)
+
+
+def test_a_full_line_is_refused_at_once_with_a_retry_time(tiny: Transformer) -> None:
+    long = GenerationConfig(max_new_tokens=100)
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=1, max_waiting=1, prefill_chunk=8))
+    running = scheduler.submit(random_ids(5, seed=2), long, frozenset())
+    next(iter(running))  # it holds the one slot
+    waiting = scheduler.submit(random_ids(5, seed=3), long, frozenset())
+    with pytest.raises(EngineBusyError, match="busy") as refused:
+        scheduler.submit(random_ids(5, seed=4), long, frozenset())
+    assert refused.value.retry_after_s >= 1
+    running.cancel()
+    waiting.cancel()
+    list(running), list(waiting)
+    assert scheduler.load() == (0, 0)
+
+
+def test_beam_search_borrows_the_model_between_batches(tiny: Transformer) -> None:
+    ids = random_ids(7, seed=9)
+    expected = alone(tiny, ids, GREEDY)
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8))
+    request = scheduler.submit(ids, GREEDY, frozenset())
+    with scheduler.exclusive() as model:  # waits for the running request to finish
+        assert scheduler.load()[0] == 0
+        model.setup_caches(3, 64)  # what beam search does: the scheduler sets its own caches up again
+    assert list(request) == expected
+    assert list(scheduler.submit(ids, GREEDY, frozenset())) == expected
