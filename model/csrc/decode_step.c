@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -71,6 +72,15 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+/* Spin first (a barrier is usually met within microseconds), then give the core away: when the
+ * machine has more runnable threads than cores (HTTP threads, other processes), a thread spinning
+ * for a descheduled partner would burn its whole time slice; measured 5x slower steps without this. */
+#define SPINS_BEFORE_YIELD 2000
+static inline void wait_turn(int spins) {
+    if (spins < SPINS_BEFORE_YIELD) cpu_relax();
+    else sched_yield();
+}
+
 typedef struct {
     atomic_int count;
     atomic_int phase;
@@ -84,7 +94,7 @@ static void barrier_wait(SpinBarrier *b) {
         atomic_store_explicit(&b->count, 0, memory_order_relaxed);
         atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
     } else {
-        while (atomic_load_explicit(&b->phase, memory_order_acquire) == phase) cpu_relax();
+        for (int spins = 0; atomic_load_explicit(&b->phase, memory_order_acquire) == phase; spins++) wait_turn(spins);
     }
 }
 
@@ -496,7 +506,7 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
         pthread_mutex_unlock(&pool.mutex);
     }
     run_step(&step, 0);
-    while (atomic_load(&pool.finished) < n_threads - 1) cpu_relax();
+    for (int spins = 0; atomic_load(&pool.finished) < n_threads - 1; spins++) wait_turn(spins);
     free(scratch);
     return 0;
 }
