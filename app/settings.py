@@ -25,6 +25,14 @@ class Settings(BaseSettings):
         True, description="Decode on CPU with our C step (built with the machine's C compiler on first use)."
     )
     threads: int | None = Field(None, ge=1, description="CPU threads for torch; default: torch's choice.")
+    model_url: str | None = Field(
+        None,
+        description="OpenAI-compatible model servers (`kb model-server`, vLLM, llama.cpp's server), comma-separated;"
+        " unset: the model runs in this process.",
+    )
+    model_api_key: str | None = Field(
+        None, description="The key `kb model-server` requires and the app sends to KB_MODEL_URL.", repr=False
+    )
     batch_slots: int = Field(
         16, ge=0, description="Answers decoded together (continuous batching); 0: one at a time."
     )

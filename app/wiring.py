@@ -98,7 +98,11 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
     from ingestion.service import KnowledgeBase
 
     settings = settings or load_settings()
-    if engine is None:
+    if engine is None and settings.model_url:
+        from app.adapters.remote_engine import RemoteEngine
+
+        engine = RemoteEngine.connect(settings)
+    elif engine is None:
         engine = load_engine(settings)
     kb = KnowledgeBase.open(store_config(settings), embedder=lambda: load_embedder(settings.embedder))
     try:

@@ -222,7 +222,7 @@ class Engine:
         batch and its line are full."""
         cfg = self._fit_to_context(len(prompt_ids), cfg.validate())
         result = GenerationResult(prompt_tokens=len(prompt_ids))
-        stop_ids = self.tokenizer.stop_ids | frozenset(cfg.stop_token_ids)
+        stop_ids = (frozenset() if cfg.ignore_eos else self.tokenizer.stop_ids) | frozenset(cfg.stop_token_ids)
         if self.scheduler is not None and cfg.num_beams == 1:
             start = time.perf_counter()
             request = self.scheduler.submit(list(prompt_ids), cfg, stop_ids)

@@ -15,6 +15,7 @@ class GenerationConfig:
     num_beams: int = 1
     length_penalty: float = 1.0  # beam search only, transformers semantics
     stop_token_ids: tuple[int, ...] = ()  # in addition to the tokenizer's end-of-turn tokens
+    ignore_eos: bool = False  # the tokenizer's end-of-turn tokens do not stop (benchmarks: equal lengths)
     stop_strings: tuple[str, ...] = ()
     seed: int | None = None
 
