@@ -451,7 +451,7 @@ _CHANGE_ASKED = re.compile(r"chang|increas|decreas|grow|grew|rise|rose|fall|fell
 
 
 _BEGINNING = re.compile(r"beginning\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bbeginning\b|\bstart\b|期初", re.I)
-_ENDING = re.compile(r"end\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bend\b|期末|底|末", re.I)
+_ENDING = re.compile(r"\bend\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bend\b|期末|底|末", re.I)
 
 
 def _period_end_fit(label: str, question: str) -> float:

@@ -487,3 +487,13 @@ def test_a_chinese_question_sharing_no_words_with_its_answer_is_reranked_by_mean
     by_meaning = Extractor(similarity=meaning).extract(question, sources)
     assert by_words is not None and "地理位置" in by_words.text
     assert by_meaning is not None and "紧邻主干道" in by_meaning.text
+
+
+def test_a_word_ending_in_end_is_not_the_period_end() -> None:
+    """'dividend of the year' holds 'end of the year' inside a word: no pull toward the closing row."""
+    from app.chain.extract import _period_end_fit
+
+    closing = "Cash, cash equivalents and restricted cash at end of period"
+    assert _period_end_fit(closing, "Cash at the end of the year?") > 0
+    assert _period_end_fit(closing, "What dividend of the year was declared?") == 0.0
+    assert _period_end_fit("Cash at beginning of period", "How much cash at the end of the quarter?") < 0
