@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.cpu_load import OthersCpu
+from model.decode_step import CompiledStep, DecodeStep, NativeStep, TorchStep
 from model.engine import Engine
 from model.generate import decode_tokens
 from model.generation_config import GenerationConfig
@@ -76,13 +77,14 @@ def median_rate(
     }
 
 
-def perplexity(model: Transformer, ids: torch.Tensor) -> float:
+def perplexity(model: Transformer, ids: torch.Tensor, step: DecodeStep | None = None) -> float:
     """Of the held text, through the step that decodes: one token at a time after the first, so the
     C step (or the compiled one) is what is measured, not the PyTorch prefill."""
+    step = step or TorchStep()
     with torch.inference_mode():
-        model.begin_decode()
+        step.prepare(model)
         logits = [model(ids[:, :1], 0)[:, -1]]
-        logits += [model.decode_step(ids[:, pos : pos + 1], pos) for pos in range(1, ids.shape[1] - 1)]
+        logits += [step.step(model, ids[:, pos : pos + 1], pos) for pos in range(1, ids.shape[1] - 1)]
     return float(torch.exp(torch.nn.functional.cross_entropy(torch.cat(logits).float(), ids[0, 1:])))
 
 
@@ -147,8 +149,10 @@ def main() -> None:
     input_ids = torch.tensor([prompt], device=args.device)
     ours.setup_caches(1, len(prompt) + args.new_tokens)
 
+    step: DecodeStep = TorchStep()
+
     def run_ours(n: int) -> list[int]:
-        return list(decode_tokens(ours, prompt, GenerationConfig(max_new_tokens=n), frozenset()))
+        return list(decode_tokens(ours, prompt, GenerationConfig(max_new_tokens=n), frozenset(), step))
 
     def run_hf(n: int) -> list[int]:
         with torch.inference_mode():
@@ -162,13 +166,13 @@ def main() -> None:
     hf_m = median_rate(run_hf, args.new_tokens, args, sync)
     rates = {"eager": eager_m}
     if args.compile:
-        ours.compile_decode()
+        step = CompiledStep(ours)
         run_ours(4)  # compile outside the timing
         identical["compiled"] = run_ours(args.new_tokens) == reference
         rates["compiled"] = median_rate(run_ours, args.new_tokens, args, sync)
     native = not args.no_native and not cuda
     if native:
-        ours.use_native_decode()
+        step = NativeStep(ours)
         identical["native"] = run_ours(args.new_tokens) == reference
         rates["native"] = median_rate(run_ours, args.new_tokens, args, sync)
     best = "native" if native else "compiled" if args.compile else "eager"
@@ -195,19 +199,19 @@ def main() -> None:
     if not args.no_int8:
         ppl_ids = input_ids if engine is None else torch.tensor([text_ids], device=args.device)
         ours.setup_caches(1, max(ppl_ids.shape[1], len(prompt) + args.new_tokens))
-        base_ppl = perplexity(ours, ppl_ids)
+        base_ppl = perplexity(ours, ppl_ids, step)
         quantize_int8(ours)
         if not cuda:
             place_in_huge_pages(ours, skip=(KVCache,))  # as Engine.load does after quantising
         if args.compile and not native:
-            ours.compile_decode()  # a fresh graph for the int8 layers
+            step = CompiledStep(ours)  # a fresh graph for the int8 layers
         run_ours(4)  # binds the C step to the int8 weights (or compiles the fused kernels) outside the timing
         int8_m = median_rate(run_ours, args.new_tokens, args, sync)
         result |= {
             "int8_tok_s": round(int8_m["tok_s"], 2),
             "int8_ratio": round(int8_m["tok_s"] / hf_m["tok_s"], 3),
             "int8_ttft_ms": round(int8_m["ttft_ms"], 1),
-            "int8_ppl_delta": round((perplexity(ours, ppl_ids) - base_ppl) / base_ppl, 4),
+            "int8_ppl_delta": round((perplexity(ours, ppl_ids, step) - base_ppl) / base_ppl, 4),
             "int8_others_cores_max": round(int8_m["others"], 2),
         }
     print(json.dumps(result))

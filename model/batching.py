@@ -5,7 +5,7 @@ Why: a decode step reads every weight once whatever the number of rows it comput
 GPU alike one step for 16 requests costs little more than a step for one. One scheduler thread
 owns the model: each request gets its own row (slot) of the KV cache, its prompt is prefilled in
 chunks between the others' decode steps (a long prompt does not stall everyone), and then all
-decoding requests take one step together (`Transformer.decode_rows`: each row at its own
+decoding requests take one step together (`DecodeStep.step_rows`: each row at its own
 position). Each request keeps its own sampling settings, seed and stop tokens; its tokens reach
 its caller through a queue. A cancelled request (closed tab, dropped stream) leaves at the next
 step and its slot is free at once. Past `max_waiting` queued requests, `submit` refuses with
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from model.decode_step import DecodeStep, TorchStep
 from model.errors import GenerationError
 from model.generate import make_generator
 from model.generation_config import GenerationConfig
@@ -93,10 +94,13 @@ class BatchScheduler:
     """Owns one model: admits requests into free slots and steps them together on its own thread
     (started by the first request, not at construction)."""
 
-    def __init__(self, model: Transformer, max_seq: int, settings: BatchSettings) -> None:
+    def __init__(
+        self, model: Transformer, max_seq: int, settings: BatchSettings, step: DecodeStep | None = None
+    ) -> None:
         if settings.slots < 1 or settings.max_waiting < 0 or settings.prefill_chunk < 1:
             raise GenerationError("Batching needs at least one slot and a positive prefill chunk.")
         self.model, self.max_seq, self.settings = model, max_seq, settings
+        self.step = step or TorchStep()
         self._cond = threading.Condition()
         self._waiting: deque[BatchRequest] = deque()
         self._active: list[BatchRequest] = []
@@ -201,7 +205,7 @@ class BatchScheduler:
         model = self.model
         if model.max_batch != self.settings.slots or model.max_seq < self.max_seq or model.rope is None:
             model.setup_caches(max_batch=self.settings.slots, max_seq=self.max_seq)
-        model.begin_decode()  # (re)binds the C step if the caches or weights changed
+        self.step.prepare(model)  # (re)binds the C step if the caches or weights changed
 
     def _step(self, batch: list[BatchRequest]) -> None:
         """One turn: a prefill chunk for the oldest request still prefilling, then one decode step
@@ -215,7 +219,7 @@ class BatchScheduler:
             tokens = torch.tensor([int(r.history[0, r.length - 1]) for r in decoding])
             positions = torch.tensor([r.length - 1 for r in decoding])
             slots = torch.tensor([r.slot for r in decoding])
-            logits = self.model.decode_rows(tokens, positions, slots)
+            logits = self.step.step_rows(self.model, tokens, positions, slots)
             for i, request in enumerate(decoding):
                 self._choose(request, logits[i : i + 1])
 

@@ -19,6 +19,7 @@ import torch
 
 from model.batching import BatchScheduler, BatchSettings
 from model.chat_template import ChatMessage
+from model.decode_step import CompiledStep, DecodeStep, NativeStep, TorchStep
 from model.errors import GenerationError
 from model.generate import beam_search, decode_tokens
 from model.generation_config import GenerationConfig
@@ -111,15 +112,15 @@ class GenerationStream:
         return "".join(self)
 
 
-def _try_native(model: Transformer) -> bool:
-    if model.device.type != "cpu":
-        return False
-    try:
-        model.use_native_decode()
-    except NativeUnavailableError as error:
-        log.warning("decoding with the PyTorch step: %s", error)
-        return False
-    return True
+def choose_step(model: Transformer, native: bool, compile: bool) -> DecodeStep:
+    """The C step on CPU where it can serve the model (it is faster than the compiled step), else
+    the compiled PyTorch step when asked for, else eager PyTorch."""
+    if native and model.device.type == "cpu":
+        try:
+            return NativeStep(model)
+        except NativeUnavailableError as error:
+            log.warning("decoding with the PyTorch step: %s", error)
+    return CompiledStep(model) if compile else TorchStep()
 
 
 class Engine:
@@ -130,14 +131,16 @@ class Engine:
         name: str,
         max_context: int | None = None,
         batching: BatchSettings | None = None,
+        step: DecodeStep | None = None,
     ):
         self.model = model
+        self.step = step or TorchStep()
         self.tokenizer = tokenizer
         self.name = name
         limit = model.args.max_position_embeddings
         self.context_window = min(limit, max_context) if max_context else limit
         self._lock = threading.Lock()
-        self.scheduler = BatchScheduler(model, self.context_window, batching) if batching else None
+        self.scheduler = BatchScheduler(model, self.context_window, batching, self.step) if batching else None
 
     @classmethod
     def load(
@@ -168,11 +171,9 @@ class Engine:
             raise GenerationError(f"Unknown quantisation {quantize!r}; use 'none' or 'int8'.")
         tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
         name = path.stem if path.is_file() else path.name
-        engine = cls(model, tokenizer, name, max_context, batching)
-        if native and _try_native(model):
-            compile = False
-        if compile:
-            model.compile_decode()
+        step = choose_step(model, native, compile)
+        engine = cls(model, tokenizer, name, max_context, batching, step)
+        if isinstance(step, CompiledStep):
             engine.generate(engine.raw_prompt_ids("Hello"), GenerationConfig(max_new_tokens=2))  # compile now
         return engine
 
@@ -182,9 +183,6 @@ class Engine:
 
         weights = next(self.model.parameters())
         int8 = any(isinstance(m, Int8Linear) for m in self.model.modules())
-        step = "C step (model/csrc)" if self.model.native_decode else "PyTorch"
-        if self.model._compiled_forward is not None and not self.model.native_decode:
-            step = "PyTorch, torch.compile'd"
         scheduler = self.scheduler
         batching = f"up to {scheduler.settings.slots} requests at once" if scheduler else "one request at a time"
         caches = {id(b) for m in self.model.modules() if isinstance(m, KVCache) for b in m.buffers()}
@@ -195,7 +193,7 @@ class Engine:
             "parameters": f"{parameters / 1e6:,.0f} M (with buffers)",
             "device": str(weights.device),
             "weights": "int8 (per-row scales)" if int8 else str(weights.dtype).removeprefix("torch."),
-            "decode step": step,
+            "decode step": self.step.name,
             "CPU threads": str(torch.get_num_threads()),
             "context window": f"{self.context_window} tokens",
             "batching": batching,
@@ -258,9 +256,9 @@ class Engine:
             self.model.setup_caches(max_batch=cfg.num_beams, max_seq=max(rounded, needed))
             if cfg.num_beams > 1:
                 result.searched = True
-                tokens: Iterator[int] = iter(beam_search(self.model, prompt, cfg, stop_ids))
+                tokens: Iterator[int] = iter(beam_search(self.model, prompt, cfg, stop_ids, self.step))
             else:
-                tokens = decode_tokens(self.model, prompt, cfg, stop_ids)
+                tokens = decode_tokens(self.model, prompt, cfg, stop_ids, self.step)
             yield from self._text(tokens, cfg, stop_ids, result, start)
 
     def _text(

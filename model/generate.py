@@ -1,7 +1,8 @@
 """Token-level generation on our Transformer: greedy/sampled decoding and beam search.
 
 `decode_tokens` yields token ids one at a time (streaming); `beam_search` returns the best sequence,
-following transformers' beam search (v5) step for step so that both choose the same tokens.
+following transformers' beam search (v5) step for step so that both choose the same tokens. Both
+take the decode step the engine chose (model.decode_step; PyTorch eager when none is given).
 """
 
 from collections.abc import Iterator, Sequence
@@ -9,6 +10,7 @@ from collections.abc import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from model.decode_step import DecodeStep, TorchStep
 from model.generation_config import GenerationConfig
 from model.model import Transformer
 from model.sampling import process_logits, select_next_token
@@ -20,41 +22,40 @@ def make_generator(seed: int | None, device: torch.device) -> torch.Generator | 
     return torch.Generator(device=device).manual_seed(seed)
 
 
-def prefill(model: Transformer, prompt: torch.Tensor) -> torch.Tensor:
+def prefill(model: Transformer, step: DecodeStep, prompt: torch.Tensor) -> torch.Tensor:
     """prompt [B, T] -> logits of the last position [B, V]; fills the KV cache at positions 0..T-1."""
-    model.begin_decode()
+    step.prepare(model)
     return model(prompt, 0, last_only=True)[:, -1]
-
-
-def decode_one_token(model: Transformer, token: torch.Tensor, pos: int) -> torch.Tensor:
-    """token [B, 1] at position pos -> logits [B, V]."""
-    return model.decode_step(token, pos)
 
 
 @torch.inference_mode()
 def decode_tokens(
-    model: Transformer, prompt_ids: Sequence[int], cfg: GenerationConfig, stop_ids: frozenset[int]
+    model: Transformer,
+    prompt_ids: Sequence[int],
+    cfg: GenerationConfig,
+    stop_ids: frozenset[int],
+    step: DecodeStep | None = None,
 ) -> Iterator[int]:
     """Greedy or sampled decoding; yields each new token, the stop token included, then returns.
 
     The caller sizes the cache (model.setup_caches) for len(prompt_ids) + cfg.max_new_tokens.
     """
-    device = model.device
+    device, step = model.device, step or TorchStep()
     total = len(prompt_ids) + cfg.max_new_tokens
     # All token ids so far, for the repetition penalty; preallocated so each step is a view.
     history = torch.empty((1, total), dtype=torch.long, device=device)
     history[0, : len(prompt_ids)] = torch.tensor(prompt_ids, dtype=torch.long)
     generator = make_generator(cfg.seed, device)
     pos = len(prompt_ids)
-    logits = prefill(model, history[:, :pos])
-    for step in range(cfg.max_new_tokens):
+    logits = prefill(model, step, history[:, :pos])
+    for produced in range(1, cfg.max_new_tokens + 1):
         next_token = select_next_token(logits, history[:, :pos], cfg, generator)  # [1]
         token = int(next_token[0])
         yield token
-        if token in stop_ids or step + 1 == cfg.max_new_tokens:
+        if token in stop_ids or produced == cfg.max_new_tokens:
             return
         history[0, pos] = token
-        logits = decode_one_token(model, next_token.view(1, 1), pos)
+        logits = step.step(model, next_token.view(1, 1), pos)
         pos += 1
 
 
@@ -67,14 +68,18 @@ def _gather_beams(tensor: torch.Tensor, beam_indices: torch.Tensor) -> torch.Ten
 
 @torch.inference_mode()
 def beam_search(
-    model: Transformer, prompt_ids: Sequence[int], cfg: GenerationConfig, stop_ids: frozenset[int]
+    model: Transformer,
+    prompt_ids: Sequence[int],
+    cfg: GenerationConfig,
+    stop_ids: frozenset[int],
+    step: DecodeStep | None = None,
 ) -> list[int]:
     """Deterministic beam search (early_stopping=False, length_penalty from cfg) for one prompt.
 
     Returns the new tokens of the best finished (or, failing that, best running) beam, stop token included.
     The cache must be sized for cfg.num_beams rows.
     """
-    device = model.device
+    device, step = model.device, step or TorchStep()
     n_beams, prompt_len = cfg.num_beams, len(prompt_ids)
     max_length = prompt_len + cfg.max_new_tokens
     eos = torch.tensor(sorted(stop_ids), dtype=torch.long, device=device)
@@ -92,8 +97,9 @@ def beam_search(
     is_finished = torch.zeros((1, n_beams), dtype=torch.bool, device=device)
     can_improve = torch.ones((1, 1), dtype=torch.bool, device=device)
 
-    logits = prefill(model, running[0, :1, :prompt_len])  # [1, V]
+    logits = prefill(model, step, running[0, :1, :prompt_len])  # [1, V]
     model.reorder_cache(torch.zeros(n_beams, dtype=torch.long, device=device))
+    step.caches_reordered(model)
     logits = logits.expand(n_beams, -1)
     cur_len = prompt_len
     while True:
@@ -135,7 +141,8 @@ def beam_search(
         if not bool(can_improve.any()) or bool(hits_stop.all()):
             break
         model.reorder_cache(parents_kept[0])
-        logits = decode_one_token(model, running[0, :, cur_len - 1 : cur_len], cur_len - 1)
+        step.caches_reordered(model)
+        logits = step.step(model, running[0, :, cur_len - 1 : cur_len], cur_len - 1)
 
     best_sequence = finished[0, 0] if bool(is_finished[0, 0]) else running[0, 0]
     new_tokens = best_sequence[prompt_len:cur_len].tolist()

@@ -4,8 +4,6 @@ Written after gpt-fast's model.py: the whole model in one file, shapes next to t
 B batch, T new tokens, S cached positions, H query heads, K key/value heads, D head dim, C model dim.
 """
 
-import logging
-from collections.abc import Callable
 from typing import cast
 
 import torch
@@ -13,10 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.args import ModelArgs
-from model.native import NativeDecoder, NativeUnavailableError
 from model.rope import RotaryEmbedding, apply_rotary
-
-log = logging.getLogger(__name__)
 
 
 class RMSNorm(nn.Module):
@@ -194,9 +189,6 @@ class Transformer(nn.Module):
         self.rope: RotaryEmbedding | None = None
         self.max_batch = 0
         self.max_seq = 0
-        self._compiled_forward: Callable[..., torch.Tensor] | None = None
-        self.native_decode = False  # use the C decode step (model.native) where it can serve
-        self._native: NativeDecoder | None = None
 
     @property
     def device(self) -> torch.device:
@@ -211,7 +203,6 @@ class Transformer(nn.Module):
         if self.max_batch == max_batch and self.max_seq >= max_seq and self.rope is not None:
             return
         self.max_batch, self.max_seq = max_batch, max_seq
-        self._native = None  # bound to the old cache; begin_decode() binds the new one
         for layer in self.blocks():
             layer.attention.kv_cache = KVCache(
                 max_batch, max_seq, self.args.n_kv_heads, self.args.head_dim, self.dtype, self.device
@@ -221,56 +212,11 @@ class Transformer(nn.Module):
     def blocks(self) -> list[TransformerBlock]:
         return cast(list[TransformerBlock], list(self.layers))
 
-    def compile_decode(self) -> None:
-        """Compile the one-token decode step (torch.compile, Inductor). One graph for every position
-        and batch size (dynamic shapes): Python and kernel-launch overhead per layer disappears and
-        norms, rotary and residual adds fuse into the matmuls' neighbours. The first step compiles.
-
-        Every intermediate is stored rather than recomputed inside its consumer (realize thresholds 1):
-        a decode step's activations are a few KB, but left to itself Inductor inlines RMSNorm into the
-        int8 matrix-vector loop, redoing it for each of the N output rows (4 float loads per 16 weight
-        bytes instead of 1), which made the int8 step compute-bound: 57 -> 64 tok/s, fp32 38.5 -> 40."""
-        self._compiled_forward = torch.compile(
-            self.forward,
-            dynamic=True,
-            options={"realize_cpu_opcount_threshold": 1, "realize_reads_threshold": 1},
-        )
-
-    def use_native_decode(self) -> None:
-        """Decode with the C step (model.native) from the next request on; raises
-        NativeUnavailableError where it cannot serve this model (no C compiler, not fp32 on CPU)."""
-        NativeDecoder.check(self)
-        self.native_decode = True
-        self._native = None
-
-    def begin_decode(self) -> None:
-        """Called before a request's first decode step: (re)binds the C step to the weights and cache
-        the model holds now (quantisation or huge-page placement may have replaced them since)."""
-        if self.native_decode and (self._native is None or not self._native.is_current()):
-            try:
-                self._native = NativeDecoder(self)
-            except NativeUnavailableError as error:  # e.g. a layer swapped for one it cannot run
-                log.warning("native decode step off: %s", error)
-                self.native_decode, self._native = False, None
-
-    def decode_step(self, tokens: torch.Tensor, start_pos: int) -> torch.Tensor:
-        """tokens [B, 1] at position start_pos -> logits [B, V]: the C step when use_native_decode()
-        was called (and begin_decode() bound it), else compiled when compile_decode() was called."""
-        native = self._native
-        if native is not None and native.supports(tokens.shape[0]):
-            return native.step(tokens, start_pos)
-        forward = self._compiled_forward or self.forward
-        return forward(tokens, start_pos, last_only=True)[:, -1]
-
-    def decode_rows(self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    def forward_rows(self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
         """tokens [B], row b at positions[b] in cache row slots[b] -> logits [B, V] (requests decoded
-        together, model/batching.py): the C step where it is bound, else PyTorch. A row's logits do
-        not depend on the other rows of the step."""
-        native = self._native
-        if native is not None:
-            return native.step_rows(tokens, positions, slots)
+        together, model/batching.py). A row's logits do not depend on the other rows of the step."""
         if self.rope is None:
-            raise RuntimeError("call setup_caches() before decode_rows()")
+            raise RuntimeError("call setup_caches() before forward_rows()")
         positions, slots = positions.to(self.device), slots.to(self.device)
         if self.rope.args.rope_scaling.kind == "dynamic":  # the frequencies depend on each row's length
             pairs = [self.rope.cos_sin(int(pos), 1, self.dtype) for pos in positions]
@@ -288,8 +234,6 @@ class Transformer(nn.Module):
         for layer in self.blocks():
             assert layer.attention.kv_cache is not None
             layer.attention.kv_cache.reorder(rows)
-        if self._native is not None:
-            self._native.rebind_caches()
 
     def forward(
         self, tokens: torch.Tensor, start_pos: int = 0, last_only: bool = False, cache_row: int = 0

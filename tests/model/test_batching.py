@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from model.batching import BatchScheduler, BatchSettings, EngineBusyError
+from model.decode_step import DecodeStep, NativeStep, TorchStep
 from model.generate import decode_tokens
 from model.generation_config import GenerationConfig
 from model.model import Transformer
@@ -28,9 +29,14 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Transformer:
     return model
 
 
+def scheduler_for(model: Transformer, settings: BatchSettings) -> BatchScheduler:
+    """On the C step, as the engine runs on CPU."""
+    return BatchScheduler(model, 128, settings, NativeStep(model))
+
+
 def alone(model: Transformer, prompt: list[int], cfg: GenerationConfig) -> list[int]:
     """The request on a scheduler of its own (one slot): the reference a batch must match."""
-    scheduler = BatchScheduler(model, 128, BatchSettings(slots=1, prefill_chunk=8))
+    scheduler = scheduler_for(model, BatchSettings(slots=1, prefill_chunk=8))
     return list(scheduler.submit(prompt, cfg, frozenset()))
 
 
@@ -38,10 +44,9 @@ def alone(model: Transformer, prompt: list[int], cfg: GenerationConfig) -> list[
 def test_rows_of_one_step_are_independent(tmp_path: Path, native: bool) -> None:
     """decode_rows: each row's logits are what it gets alone, at its own position and cache row."""
     _, model = build(tmp_path, seed=22, **ODD)
-    if native:
-        model.use_native_decode()
     model.setup_caches(max_batch=4, max_seq=64)
-    model.begin_decode()
+    step: DecodeStep = NativeStep(model) if native else TorchStep()
+    step.prepare(model)
     prompts = [random_ids(n, seed=n) for n in (5, 9, 14)]
     with torch.inference_mode():
         for slot, ids in enumerate(prompts):
@@ -49,9 +54,9 @@ def test_rows_of_one_step_are_independent(tmp_path: Path, native: bool) -> None:
         tokens = torch.tensor([3, 7, 11])
         positions = torch.tensor([len(ids) for ids in prompts])
         slots = torch.tensor([0, 1, 2])
-        together = model.decode_rows(tokens, positions, slots)
+        together = step.step_rows(model, tokens, positions, slots)
         for row in range(3):  # the same position again, alone: the cache entry is rewritten with the same values
-            one = model.decode_rows(tokens[row : row + 1], positions[row : row + 1], slots[row : row + 1])
+            one = step.step_rows(model, tokens[row : row + 1], positions[row : row + 1], slots[row : row + 1])
             if native:
                 assert torch.equal(one[0], together[row])
             else:
@@ -64,18 +69,16 @@ def test_rows_of_one_step_are_independent(tmp_path: Path, native: bool) -> None:
 
 
 def test_greedy_tokens_are_the_same_batched_or_alone(tiny: Transformer) -> None:
-    tiny.use_native_decode()
     prompts = [random_ids(n, seed=100 + n) for n in (3, 11, 20, 6, 17, 9)]
     expected = [alone(tiny, ids, GREEDY) for ids in prompts]
-    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=4, prefill_chunk=8))
+    scheduler = scheduler_for(tiny, BatchSettings(slots=4, prefill_chunk=8))
     requests = [scheduler.submit(ids, GREEDY, frozenset()) for ids in prompts]  # 4 run, 2 join later
     assert [list(r) for r in requests] == expected
     assert scheduler.load() == (0, 0)
     # and the unbatched decoder agrees on the first tokens (its prefill is one chunk, so the tail may drift)
     with torch.inference_mode():
         tiny.setup_caches(1, 128)
-        tiny.begin_decode()
-        assert list(decode_tokens(tiny, prompts[0], GREEDY, frozenset()))[:4] == expected[0][:4]
+        assert list(decode_tokens(tiny, prompts[0], GREEDY, frozenset(), NativeStep(tiny)))[:4] == expected[0][:4]
 
 
 def test_each_request_keeps_its_own_sampling(tiny: Transformer) -> None:
@@ -83,7 +86,7 @@ def test_each_request_keeps_its_own_sampling(tiny: Transformer) -> None:
     other = GenerationConfig(max_new_tokens=10, temperature=1.2, top_k=5, seed=8)
     ids = random_ids(8, seed=5)
     expected = [alone(tiny, ids, sampled), alone(tiny, ids, other), alone(tiny, ids, GREEDY)]
-    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=3, prefill_chunk=8))
+    scheduler = scheduler_for(tiny, BatchSettings(slots=3, prefill_chunk=8))
     requests = [scheduler.submit(ids, cfg, frozenset()) for cfg in (sampled, other, GREEDY)]
     assert [list(r) for r in requests] == expected
     assert expected[0] != expected[2] or expected[1] != expected[2]  # sampling did something
@@ -93,7 +96,7 @@ def test_a_stop_token_ends_only_its_own_request(tiny: Transformer) -> None:
     ids = random_ids(8, seed=6)
     free_run = alone(tiny, ids, GREEDY)
     stop = free_run[3]
-    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8))
+    scheduler = scheduler_for(tiny, BatchSettings(slots=2, prefill_chunk=8))
     stopped = scheduler.submit(ids, GREEDY, frozenset({stop}))
     running = scheduler.submit(ids, GREEDY, frozenset())
     assert list(stopped) == free_run[: free_run.index(stop) + 1]
@@ -102,7 +105,7 @@ def test_a_stop_token_ends_only_its_own_request(tiny: Transformer) -> None:
 
 def test_cancelling_50_streams_frees_every_slot(tiny: Transformer) -> None:
     long = GenerationConfig(max_new_tokens=100)
-    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=8, max_waiting=64, prefill_chunk=8))
+    scheduler = scheduler_for(tiny, BatchSettings(slots=8, max_waiting=64, prefill_chunk=8))
     requests = [scheduler.submit(random_ids(6, seed=i), long, frozenset()) for i in range(50)]
     firsts = [next(iter(r)) for r in requests[:8]]  # the first eight are mid-answer
     assert len(firsts) == 8 and scheduler.load()[1] == 42
@@ -129,7 +132,7 @@ def test_cancelling_50_streams_frees_every_slot(tiny: Transformer) -> None:
 
 def test_a_full_line_is_refused_at_once_with_a_retry_time(tiny: Transformer) -> None:
     long = GenerationConfig(max_new_tokens=100)
-    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=1, max_waiting=1, prefill_chunk=8))
+    scheduler = scheduler_for(tiny, BatchSettings(slots=1, max_waiting=1, prefill_chunk=8))
     running = scheduler.submit(random_ids(5, seed=2), long, frozenset())
     next(iter(running))  # it holds the one slot
     waiting = scheduler.submit(random_ids(5, seed=3), long, frozenset())
@@ -145,7 +148,7 @@ def test_a_full_line_is_refused_at_once_with_a_retry_time(tiny: Transformer) -> 
 def test_beam_search_borrows_the_model_between_batches(tiny: Transformer) -> None:
     ids = random_ids(7, seed=9)
     expected = alone(tiny, ids, GREEDY)
-    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8))
+    scheduler = scheduler_for(tiny, BatchSettings(slots=2, prefill_chunk=8))
     request = scheduler.submit(ids, GREEDY, frozenset())
     with scheduler.exclusive() as model:  # waits for the running request to finish
         assert scheduler.load()[0] == 0

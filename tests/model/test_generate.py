@@ -121,6 +121,7 @@ def test_generation_stops_at_a_stop_token(pair: tuple[Any, Transformer]) -> None
 def test_compiled_decode_gives_the_tokens_of_eager_decode(tmp_path: Path) -> None:
     """torch.compile of the decode step: one graph for every position and batch size, the same
     greedy tokens and beam-search result as eager, for fp32 and int8 weights."""
+    from model.decode_step import CompiledStep
     from model.quantize import quantize_int8
 
     save_random_llama(tmp_path, seed=11, max_position_embeddings=256)
@@ -129,15 +130,15 @@ def test_compiled_decode_gives_the_tokens_of_eager_decode(tmp_path: Path) -> Non
         compiled = build_transformer(read_hf_folder(tmp_path, torch.float32), torch.device("cpu"))
         if int8:
             quantize_int8(eager), quantize_int8(compiled)
-        compiled.compile_decode()
+        step = CompiledStep(compiled)
         for seed in range(3):
             ids = prompt(seed, length=9 + seed)
             cfg = GenerationConfig(max_new_tokens=24)
             eager.setup_caches(1, 64), compiled.setup_caches(1, 64)
-            assert list(decode_tokens(compiled, ids, cfg, frozenset())) == list(
+            assert list(decode_tokens(compiled, ids, cfg, frozenset(), step)) == list(
                 decode_tokens(eager, ids, cfg, frozenset())
             ), (int8, seed)
         beams = GenerationConfig(max_new_tokens=12, num_beams=3)
         eager.setup_caches(3, 64), compiled.setup_caches(3, 64)
         ids = prompt(5)
-        assert beam_search(compiled, ids, beams, frozenset()) == beam_search(eager, ids, beams, frozenset())
+        assert beam_search(compiled, ids, beams, frozenset(), step) == beam_search(eager, ids, beams, frozenset())

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import model.native as native
+from model.decode_step import NativeStep, TorchStep
 from model.generate import beam_search, decode_tokens
 from model.generation_config import GenerationConfig
 from model.loader import build_transformer
@@ -35,7 +36,7 @@ def torch_step_logits(model: Transformer, prompt: list[int], steps: list[int]) -
     """Logits of each one-token step after the prompt, by the PyTorch step."""
     with torch.inference_mode():
         model(torch.tensor([prompt]), 0)
-        return [model.decode_step(torch.tensor([[t]]), len(prompt) + i) for i, t in enumerate(steps)]
+        return [TorchStep().step(model, torch.tensor([[t]]), len(prompt) + i) for i, t in enumerate(steps)]
 
 
 def native_step_logits(model: Transformer, prompt: list[int], steps: list[int]) -> list[torch.Tensor]:
@@ -63,9 +64,9 @@ def test_greedy_tokens_identical_to_transformers_generate(tmp_path: Path, seed: 
     hf, model = build(tmp_path, seed=seed, max_position_embeddings=256)
     ids = random_ids(seed, 12)
     model.setup_caches(1, 128)
-    model.use_native_decode()
-    ours = list(decode_tokens(model, ids, GenerationConfig(max_new_tokens=40), frozenset()))
-    assert model._native is not None  # the C step served it
+    step = NativeStep(model)
+    ours = list(decode_tokens(model, ids, GenerationConfig(max_new_tokens=40), frozenset(), step))
+    assert step.decoder is not None  # the C step served it
     out = hf.generate(torch.tensor([ids]), max_new_tokens=40, do_sample=False, eos_token_id=None, pad_token_id=0)
     assert ours == out[0, len(ids) :].tolist()
 
@@ -76,8 +77,7 @@ def test_beam_search_identical_to_transformers(tmp_path: Path) -> None:
     ids = random_ids(5, 12)
     cfg = GenerationConfig(max_new_tokens=24, num_beams=4, repetition_penalty=1.3)
     model.setup_caches(4, 128)
-    model.use_native_decode()
-    got = beam_search(model, ids, cfg, frozenset({9}))
+    got = beam_search(model, ids, cfg, frozenset({9}), NativeStep(model))
     out = hf.generate(
         torch.tensor([ids]), max_new_tokens=24, num_beams=4, do_sample=False, repetition_penalty=1.3,
         eos_token_id=9, pad_token_id=0, early_stopping=False, length_penalty=1.0,
@@ -131,14 +131,16 @@ def test_rebinds_after_weights_are_replaced(tmp_path: Path) -> None:
     ids, cfg = random_ids(7, 10), GenerationConfig(max_new_tokens=16)
     for m in (reference, model):
         m.setup_caches(1, 64)
-    model.use_native_decode()
-    list(decode_tokens(model, ids, cfg, frozenset()))
-    bound = model._native
+    step = NativeStep(model)
+    list(decode_tokens(model, ids, cfg, frozenset(), step))
+    bound = step.decoder
     quantize_int8(model), quantize_int8(reference)
     place_in_huge_pages(model, skip=(KVCache,))
     assert bound is not None and not bound.is_current()
-    assert list(decode_tokens(model, ids, cfg, frozenset())) == list(decode_tokens(reference, ids, cfg, frozenset()))
-    assert model._native is not bound and model._native is not None and model._native.is_current()
+    assert list(decode_tokens(model, ids, cfg, frozenset(), step)) == list(
+        decode_tokens(reference, ids, cfg, frozenset())
+    )
+    assert step.decoder is not bound and step.decoder is not None and step.decoder.is_current()
 
 
 def test_bad_token_and_position_are_clear_errors(tmp_path: Path) -> None:
@@ -158,7 +160,7 @@ def test_models_it_cannot_serve_stay_on_the_pytorch_step(tmp_path: Path) -> None
     model = model.to(torch.bfloat16)
     model.setup_caches(1, 32)
     with pytest.raises(NativeUnavailableError, match="fp32"):
-        model.use_native_decode()
+        NativeStep(model)
 
 
 def test_no_compiler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -194,13 +196,14 @@ def test_two_models_decoding_at_once_do_not_mix(tmp_path: Path) -> None:
 
     models = [build(tmp_path / name, seed=seed)[1] for seed, name in enumerate(("a", "b"))]
     prompts = [random_ids(8, 20), random_ids(9, 20)]
+    steps = []
     for m in models:
         m.setup_caches(1, 128)
-        m.use_native_decode()
+        steps.append(NativeStep(m))
     cfg = GenerationConfig(max_new_tokens=60)
 
     def greedy(i: int) -> list[int]:
-        return list(decode_tokens(models[i], prompts[i], cfg, frozenset()))
+        return list(decode_tokens(models[i], prompts[i], cfg, frozenset(), steps[i]))
 
     alone = [greedy(0), greedy(1)]
     with ThreadPoolExecutor(2) as pool:
@@ -211,10 +214,10 @@ def test_two_models_decoding_at_once_do_not_mix(tmp_path: Path) -> None:
 def test_a_mis_shaped_weight_is_refused_not_read_out_of_bounds(tmp_path: Path) -> None:
     _, model = build(tmp_path, seed=12)
     model.setup_caches(1, 32)
-    model.use_native_decode()
+    step = NativeStep(model)
     model.blocks()[1].feed_forward.w2 = torch.nn.Linear(48, 64, bias=False)  # the hidden size is 96
     with pytest.raises(NativeUnavailableError, match=r"shape \(64, 96\)"):
         NativeDecoder(model)
     with pytest.raises(RuntimeError):  # the PyTorch step it falls back to fails on the shapes too
-        list(decode_tokens(model, random_ids(1, 5), GenerationConfig(max_new_tokens=2), frozenset()))
-    assert not model.native_decode  # switched off with a warning, not a crash
+        list(decode_tokens(model, random_ids(1, 5), GenerationConfig(max_new_tokens=2), frozenset(), step))
+    assert not step.enabled and step.name == "PyTorch"  # switched off with a warning, not a crash

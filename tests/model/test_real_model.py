@@ -9,6 +9,7 @@ import torch
 
 from model.bundled import bundled_gguf_path
 from model.chat_template import ChatMessage
+from model.decode_step import NativeStep
 from model.engine import Engine
 from model.errors import GenerationError
 from model.generation_config import GenerationConfig
@@ -111,14 +112,14 @@ def test_int8_perplexity_within_two_percent_of_fp32() -> None:
 def test_engine_decodes_with_the_c_step_on_cpu(engine: Engine) -> None:
     """So the token tests above compare transformers with the C step, the engine's default on CPU."""
     engine.generate(engine.chat_prompt_ids(QUESTION), GenerationConfig(max_new_tokens=4))
-    bound = engine.model._native
-    assert engine.model.native_decode and bound is not None and bound.is_current()
+    assert isinstance(engine.step, NativeStep) and engine.step.decoder is not None
+    assert engine.step.decoder.is_current()
 
 
 def test_int8_c_step_gives_the_tokens_of_the_pytorch_int8_step() -> None:
     native = Engine.load("bundled", device="cpu", dtype="float32", quantize="int8")
     reference = Engine.load("bundled", device="cpu", dtype="float32", quantize="int8", native=False)
-    assert native.model.native_decode and not reference.model.native_decode
+    assert isinstance(native.step, NativeStep) and not isinstance(reference.step, NativeStep)
     ids = native.chat_prompt_ids(QUESTION)
     cfg = GenerationConfig(max_new_tokens=32)
     assert native.generate(ids, cfg).token_ids == reference.generate(ids, cfg).token_ids

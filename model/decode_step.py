@@ -1,0 +1,124 @@
+"""How one decode step is computed: the engine's choice, not the model's.
+
+The Transformer is a plain module (forward over a prompt or one token, forward_rows for rows at
+their own positions). A DecodeStep turns that into the step generation calls for every new token:
+PyTorch eager, torch.compile'd, or our C step on CPU (model.native). The engine picks one at load
+time and hands it to greedy/sampled decoding, beam search and the batching scheduler, so the
+model never imports the C step and the C step never reaches into the model's methods.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+
+from model.model import Transformer
+from model.native import MAX_BATCH, NativeDecoder, NativeUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class DecodeStep(Protocol):
+    name: str  # what the Admin tab shows as the decode step in use
+
+    def prepare(self, model: Transformer) -> None:
+        """Before a request's prefill: bind to the weights and caches the model holds now."""
+
+    def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        """tokens [B, 1] at position pos, row b in cache row b -> logits [B, V]."""
+
+    def step_rows(
+        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        """tokens [B], row b at positions[b] in cache row slots[b] -> logits [B, V]."""
+
+    def caches_reordered(self, model: Transformer) -> None:
+        """Beam search replaced the cache tensors (model.reorder_cache)."""
+
+
+class TorchStep:
+    """The model's own forward, eager."""
+
+    name = "PyTorch"
+
+    def prepare(self, model: Transformer) -> None:
+        pass
+
+    def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        return model(tokens, pos, last_only=True)[:, -1]
+
+    def step_rows(
+        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        return model.forward_rows(tokens, positions, slots)
+
+    def caches_reordered(self, model: Transformer) -> None:
+        pass
+
+
+class CompiledStep(TorchStep):
+    """The one-token forward through torch.compile (Inductor): one graph for every position and
+    batch size (dynamic shapes), so Python and kernel-launch overhead per layer disappears and norms,
+    rotary and residual adds fuse into the matmuls' neighbours. The first step compiles.
+
+    Every intermediate is stored rather than recomputed inside its consumer (realize thresholds 1):
+    a decode step's activations are a few KB, but left to itself Inductor inlines RMSNorm into the
+    int8 matrix-vector loop, redoing it for each of the N output rows (4 float loads per 16 weight
+    bytes instead of 1), which made the int8 step compute-bound: 57 -> 64 tok/s, fp32 38.5 -> 40.
+    Rows at different positions (batching) stay eager: their attention lengths differ row to row."""
+
+    name = "PyTorch, torch.compile'd"
+
+    def __init__(self, model: Transformer) -> None:
+        self._forward: Callable[..., torch.Tensor] = torch.compile(
+            model.forward,
+            dynamic=True,
+            options={"realize_cpu_opcount_threshold": 1, "realize_reads_threshold": 1},
+        )
+
+    def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        return self._forward(tokens, pos, last_only=True)[:, -1]
+
+
+class NativeStep:
+    """Our C step (model.native) on CPU, bound afresh whenever the model's weights or caches are
+    replaced (quantisation, huge-page placement, setup_caches, beam reordering). Raises
+    NativeUnavailableError at construction where it cannot serve the model (no C compiler, not
+    fp32 on CPU); a later change it cannot serve switches it to the PyTorch step with a warning."""
+
+    name = "C step (model/csrc)"
+
+    def __init__(self, model: Transformer) -> None:
+        NativeDecoder.check(model)
+        self.decoder: NativeDecoder | None = None
+        self.enabled = True
+        self._torch = TorchStep()
+
+    def prepare(self, model: Transformer) -> None:
+        if not self.enabled or (self.decoder is not None and self.decoder.is_current()):
+            return
+        try:
+            self.decoder = NativeDecoder(model)
+        except NativeUnavailableError as error:  # e.g. a layer swapped for one it cannot run
+            log.warning("native decode step off: %s", error)
+            self.enabled, self.decoder = False, None
+            self.name = TorchStep.name
+
+    def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        decoder = self.decoder
+        if decoder is not None and decoder.supports(tokens.shape[0]):
+            return decoder.step(tokens, pos)
+        return self._torch.step(model, tokens, pos)
+
+    def step_rows(
+        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        decoder = self.decoder
+        if decoder is not None and tokens.numel() <= MAX_BATCH:
+            return decoder.step_rows(tokens, positions, slots)
+        return self._torch.step_rows(model, tokens, positions, slots)
+
+    def caches_reordered(self, model: Transformer) -> None:
+        if self.decoder is not None:
+            self.decoder.rebind_caches()
