@@ -205,3 +205,28 @@ def test_a_wrong_key_is_named_not_hidden(url: str, engine: Engine) -> None:
     wrong = RemoteEngine([url], "not-the-key", engine.tokenizer, engine.name, engine.context_window)
     with pytest.raises(ModelServerError, match="refused the key"):
         wrong.stream([1, 2, 3], GenerationConfig(max_new_tokens=2))
+
+
+def test_the_app_answers_through_the_model_server_named_in_its_settings(
+    url: str, engine: Engine, tmp_path: Path
+) -> None:
+    """KB_MODEL_URL set: the app loads no weights, takes the context window from the server's
+    /v1/models, and its generated answers come from the server's engine."""
+    from app.settings import load_settings
+    from app.wiring import open_service
+
+    settings = load_settings(
+        data_dir=tmp_path, embedder="hashing-64", model_url=url, model_api_key=KEY, answer_mode="generative"
+    )
+    with open_service(settings) as service:
+        assert isinstance(service.chain.llm.engine, RemoteEngine)
+        assert service.chain.llm.context_window == engine.context_window
+        handbook = tmp_path / "handbook.txt"
+        handbook.write_text("Employees get 25 vacation days a year. Lunch is served at noon.", encoding="utf-8")
+        admin = service.actor(None)
+        service.ingest([handbook], admin)
+        before = engine.scheduler.load() if engine.scheduler else None
+        answer = service.ask("How many vacation days do employees get?", admin)
+    assert before == (0, 0)
+    assert answer.usage.completion_tokens > 0  # the model server wrote (then the checker judged) it
+    assert answer.citations and answer.citations[0].document.startswith("handbook")
