@@ -91,14 +91,29 @@ class GenerationStream:
     """Iterate for text pieces; `result` is complete once iteration ends (or the stream is closed)."""
 
     def __init__(
-        self, pieces: Iterator[str], result: GenerationResult, on_close: Callable[[], None] | None = None
+        self,
+        pieces: Iterator[str],
+        result: GenerationResult,
+        on_close: Callable[[], None] | None = None,
+        queued: Callable[[], int] | None = None,
     ) -> None:
         self._pieces = pieces
         self.result = result
         self._on_close = on_close
+        self._queued = queued
 
     def __iter__(self) -> Iterator[str]:
         return self._pieces
+
+    def available(self) -> list[str]:
+        """The next piece (waiting for it), then every piece whose token is already generated:
+        a server sends them in one write instead of one thread hop per token. [] at the end."""
+        pieces = []
+        for piece in self._pieces:
+            pieces.append(piece)
+            if self._queued is None or self._queued() == 0:
+                break
+        return pieces
 
     def close(self) -> None:
         """Stop generating (e.g. the user pressed stop); releases the engine (or the batch slot)."""
@@ -225,7 +240,7 @@ class Engine:
             start = time.perf_counter()
             request = self.scheduler.submit(list(prompt_ids), cfg, stop_ids)
             pieces = self._text(iter(request), cfg, stop_ids, result, start, request.cancel)
-            return GenerationStream(pieces, result, on_close=request.cancel)
+            return GenerationStream(pieces, result, on_close=request.cancel, queued=request.tokens.qsize)
         return GenerationStream(self._pieces(list(prompt_ids), cfg, stop_ids, result), result)
 
     def generate(self, prompt_ids: Sequence[int], cfg: GenerationConfig) -> GenerationResult:

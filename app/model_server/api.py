@@ -10,7 +10,7 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -171,16 +171,16 @@ async def _events(stream: GenerationStream, kind: str, rid: str, created: int, m
             body["usage"] = usage
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    pieces: Iterator[str] = iter(stream)
-    end = object()
     try:
         if chunk_kind == "chat.completion.chunk":
             yield event({"role": "assistant", "content": ""})
         while True:
-            piece = await anyio.to_thread.run_sync(next, pieces, end)
-            if piece is end:
+            # One thread hop for whatever is ready: at 16 streams of 20+ tokens/s each, a hop per
+            # token would cost the decode a good part of a core.
+            pieces = await anyio.to_thread.run_sync(stream.available)
+            if not pieces:
                 break
-            yield event({"content": str(piece)})
+            yield "".join(event({"content": piece}) for piece in pieces)
         yield event({}, _finish(stream.result), _usage(stream.result))
     except ModelError as error:  # headers are sent: report in the stream, as OpenAI does
         yield f"data: {json.dumps({'error': {'message': str(error), 'type': 'server_error'}})}\n\n"
