@@ -122,3 +122,61 @@ class NativeStep:
     def caches_reordered(self, model: Transformer) -> None:
         if self.decoder is not None:
             self.decoder.rebind_caches()
+
+
+class StaticStep(TorchStep):
+    """Static shapes, for CUDA graphs: every step computes all rows of the cache at positions given
+    as a tensor (Transformer.forward_static), so `torch.compile(mode="reduce-overhead")` captures the
+    step once and replays it, with no Python or kernel-launch overhead per layer. On CUDA it
+    compiles (the first steps capture); elsewhere it runs eager (tests check its maths on CPU).
+
+    Batched rows (step_rows) fill the cache's other rows with a dummy token at the last position: a
+    row's own later write there comes before any read of it (reads stop at the row's position), so
+    the dummy never reaches a request. Dynamic-NTK rope (frequencies depend on the length) and
+    steps over part of the cache take the eager path."""
+
+    name = "PyTorch, static shapes (CUDA graphs)"
+
+    def __init__(self, model: Transformer, compile: bool | None = None) -> None:
+        compile = model.device.type == "cuda" if compile is None else compile
+        forward = model.forward_static
+        self._forward: Callable[..., torch.Tensor] = (
+            torch.compile(forward, mode="reduce-overhead", fullgraph=True) if compile else forward
+        )
+        self._tables: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def _serves(self, model: Transformer, rows: int) -> bool:
+        rope = model.rope
+        return rope is not None and rope.args.rope_scaling.kind != "dynamic" and rows <= model.max_batch
+
+    def prepare(self, model: Transformer) -> None:
+        """New caches are zeroed once (a masked position must hold a finite value: 0 x NaN is NaN)
+        and the rotary table is built for their length."""
+        caches = [block.attention.kv_cache for block in model.blocks()]
+        if model.rope is None or any(cache is None for cache in caches):
+            return
+        for cache in caches:
+            if cache is not None and not cache.zeroed:
+                cache.k.zero_(), cache.v.zero_()
+                cache.zeroed = True
+        if self._tables is None or self._tables[0].shape[0] != model.max_seq:
+            self._tables = model.rope.cos_sin(0, model.max_seq, model.dtype)
+
+    def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
+        rows = tokens.shape[0]
+        positions = torch.full((rows,), pos, dtype=torch.long, device=tokens.device)
+        return self.step_rows(model, tokens.reshape(-1), positions, torch.arange(rows, device=tokens.device))
+
+    def step_rows(
+        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        if not self._serves(model, tokens.numel()) or self._tables is None:
+            return super().step_rows(model, tokens, positions, slots)
+        device = model.device
+        every_token = torch.zeros((model.max_batch, 1), dtype=torch.long, device=device)
+        every_position = torch.full((model.max_batch,), model.max_seq - 1, dtype=torch.long, device=device)
+        slots = slots.to(device=device, dtype=torch.long)
+        every_token[slots, 0] = tokens.reshape(-1).to(device)
+        every_position[slots] = positions.to(device=device, dtype=torch.long)
+        logits = self._forward(every_token, every_position, *self._tables)
+        return logits[slots]

@@ -19,7 +19,7 @@ import torch
 
 from model.batching import BatchScheduler, BatchSettings
 from model.chat_template import ChatMessage
-from model.decode_step import CompiledStep, DecodeStep, NativeStep, TorchStep
+from model.decode_step import CompiledStep, DecodeStep, NativeStep, StaticStep, TorchStep
 from model.errors import GenerationError
 from model.generate import beam_search, decode_tokens
 from model.generation_config import GenerationConfig
@@ -129,13 +129,16 @@ class GenerationStream:
 
 def choose_step(model: Transformer, native: bool, compile: bool) -> DecodeStep:
     """The C step on CPU where it can serve the model (it is faster than the compiled step), else
-    the compiled PyTorch step when asked for, else eager PyTorch."""
+    when compiling is asked for: static shapes captured as CUDA graphs on a GPU, the dynamic-shape
+    compiled step on CPU; else eager PyTorch."""
     if native and model.device.type == "cpu":
         try:
             return NativeStep(model)
         except NativeUnavailableError as error:
             log.warning("decoding with the PyTorch step: %s", error)
-    return CompiledStep(model) if compile else TorchStep()
+    if compile:
+        return StaticStep(model) if model.device.type == "cuda" else CompiledStep(model)
+    return TorchStep()
 
 
 class Engine:
@@ -188,7 +191,7 @@ class Engine:
         name = path.stem if path.is_file() else path.name
         step = choose_step(model, native, compile)
         engine = cls(model, tokenizer, name, max_context, batching, step)
-        if isinstance(step, CompiledStep):
+        if isinstance(step, (CompiledStep, StaticStep)):
             engine.generate(engine.raw_prompt_ids("Hello"), GenerationConfig(max_new_tokens=2))  # compile now
         return engine
 

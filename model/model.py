@@ -48,6 +48,7 @@ class KVCache(nn.Module):
         self.register_buffer("v", torch.empty(shape, dtype=dtype, device=device), persistent=False)
         self.k: torch.Tensor
         self.v: torch.Tensor
+        self.zeroed = False  # set by a step that reads unwritten positions under a mask (StaticStep)
 
     def update(
         self, start_pos: int, k: torch.Tensor, v: torch.Tensor, row: int = 0
@@ -69,9 +70,10 @@ class KVCache(nn.Module):
         self.v[slots, :, positions] = v
 
     def reorder(self, rows: torch.Tensor) -> None:
-        """Keep batch rows `rows` (beam search: each beam continues from its parent's cache)."""
-        self.k = self.k.index_select(0, rows)
-        self.v = self.v.index_select(0, rows)
+        """Keep batch rows `rows` (beam search: each beam continues from its parent's cache). In
+        place: a captured CUDA graph and the C step keep pointing at the same memory."""
+        self.k.copy_(self.k.index_select(0, rows))
+        self.v.copy_(self.v.index_select(0, rows))
 
 
 class Attention(nn.Module):
@@ -135,6 +137,25 @@ class Attention(nn.Module):
         return self.wo(y.transpose(1, 2).reshape(B, 1, self.n_heads * self.head_dim))
 
 
+    def forward_static(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """x [B, 1, C] for every cache row, row b at positions[b]; mask [B, 1, 1, S_max]. Shapes do not
+        depend on the positions (they are a tensor, the cache is written with index_put_ and read
+        whole under the mask), so one captured CUDA graph serves every step."""
+        assert self.kv_cache is not None
+        B = x.shape[0]
+        q, k, v = self._projections(x)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        rows = torch.arange(B, device=x.device)
+        self.kv_cache.k[rows, :, positions] = k[:, :, 0]
+        self.kv_cache.v[rows, :, positions] = v[:, :, 0]
+        y = F.scaled_dot_product_attention(
+            q, self.kv_cache.k, self.kv_cache.v, attn_mask=mask, enable_gqa=self.n_kv_heads != self.n_heads
+        )  # [B, H, 1, D]
+        return self.wo(y.transpose(1, 2).reshape(B, 1, self.n_heads * self.head_dim))
+
+
 class FeedForward(nn.Module):
     """SwiGLU: w2(silu(x W_gate) * x W_up), gate and up fused into one matmul."""
 
@@ -173,6 +194,12 @@ class TransformerBlock(nn.Module):
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
     ) -> torch.Tensor:
         h = x + self.attention.forward_rows(self.attention_norm(x), cos, sin, positions, slots)
+        return h + self.feed_forward(self.ffn_norm(h))
+
+    def forward_static(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        h = x + self.attention.forward_static(self.attention_norm(x), cos, sin, positions, mask)
         return h + self.feed_forward(self.ffn_norm(h))
 
 
@@ -228,6 +255,21 @@ class Transformer(nn.Module):
         x = self.tok_embeddings(tokens.reshape(-1, 1).to(self.device))  # [B, 1, C]
         for layer in self.blocks():
             x = layer.forward_rows(x, cos, sin, positions, slots)
+        return self.output(self.norm(x)).float()[:, -1]
+
+    def forward_static(
+        self, tokens: torch.Tensor, positions: torch.Tensor, cos_table: torch.Tensor, sin_table: torch.Tensor
+    ) -> torch.Tensor:
+        """tokens [B, 1], one per cache row (B = the cache's batch), row b at positions[b] (a tensor)
+        -> logits [B, V]; cos_table, sin_table [S_max, D]. Static shapes for CUDA graphs
+        (model.decode_step.StaticStep); unwritten cache positions are masked, so they must hold
+        finite values (the step zeroes new caches)."""
+        key_positions = torch.arange(cos_table.shape[0], device=tokens.device)
+        mask = (key_positions[None, :] <= positions[:, None])[:, None, None, :]  # [B, 1, 1, S]
+        cos, sin = cos_table[positions][:, None, None], sin_table[positions][:, None, None]  # [B, 1, 1, D]
+        x = self.tok_embeddings(tokens)
+        for layer in self.blocks():
+            x = layer.forward_static(x, cos, sin, positions, mask)
         return self.output(self.norm(x)).float()[:, -1]
 
     def reorder_cache(self, rows: torch.Tensor) -> None:

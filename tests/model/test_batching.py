@@ -155,3 +155,38 @@ def test_beam_search_borrows_the_model_between_batches(tiny: Transformer) -> Non
         model.setup_caches(3, 64)  # what beam search does: the scheduler sets its own caches up again
     assert list(request) == expected
     assert list(scheduler.submit(ids, GREEDY, frozenset())) == expected
+
+
+def test_the_static_shape_step_computes_what_the_eager_step_does(tmp_path: Path) -> None:
+    """StaticStep (CUDA graphs on a GPU; eager here): every cache row at a position given as a
+    tensor, the cache read whole under a mask. Same greedy tokens and beam search as eager, and
+    batched rows match the eager rows path."""
+    from model.decode_step import StaticStep
+    from model.generate import beam_search
+
+    _, model = build(tmp_path, seed=23, **ODD)
+    static = StaticStep(model, compile=False)
+    for seed in range(2):
+        ids = random_ids(9 + seed, seed=seed)
+        model.setup_caches(1, 64)
+        expected = list(decode_tokens(model, ids, GREEDY, frozenset()))
+        model.setup_caches(1, 64)
+        assert list(decode_tokens(model, ids, GREEDY, frozenset(), static)) == expected
+    beams = GenerationConfig(max_new_tokens=10, num_beams=3)
+    model.setup_caches(3, 64)
+    expected_beams = beam_search(model, random_ids(7, seed=3), beams, frozenset())
+    model.setup_caches(3, 64)
+    assert beam_search(model, random_ids(7, seed=3), beams, frozenset(), static) == expected_beams
+    # rows of a batch: three requests at their own positions in cache rows 0, 2, 3 of four
+    model.setup_caches(4, 64)
+    static.prepare(model)
+    prompts = {0: random_ids(5, seed=4), 2: random_ids(11, seed=5), 3: random_ids(8, seed=6)}
+    with torch.inference_mode():
+        for slot, ids in prompts.items():
+            model(torch.tensor([ids]), 0, cache_row=slot)
+        tokens = torch.tensor([4, 5, 6])
+        positions = torch.tensor([len(ids) for ids in prompts.values()])
+        slots = torch.tensor(list(prompts))
+        got = static.step_rows(model, tokens, positions, slots)
+        expected_rows = TorchStep().step_rows(model, tokens, positions, slots)
+    torch.testing.assert_close(got, expected_rows, rtol=1e-5, atol=1e-5)
