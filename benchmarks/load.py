@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,11 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import percentile, rss_mb
+from benchmarks.common import soak as sample_soak
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDBOOK = (
@@ -67,18 +71,8 @@ def serve(port: int, data_dir: Path, answer_s: float, real: bool) -> None:
         uvicorn.run(create_web_app(service, settings), host="127.0.0.1", port=port, log_level="error")
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
 
 
 def ask_many(url: str, key: str, clients: int, questions: int, timeout_s: float) -> dict[str, object]:
@@ -132,10 +126,9 @@ def ask_many(url: str, key: str, clients: int, questions: int, timeout_s: float)
 
 
 def soak(url: str, key: str, pid: int, seconds: float) -> dict[str, object]:
-    stop = threading.Event()
     counts = {"answered": 0, "busy": 0, "errors": 0}
 
-    def client() -> None:
+    def client(_: int, stop: threading.Event) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as http:
             while not stop.is_set():
                 body = {"model": "kb", "messages": [{"role": "user", "content": QUESTIONS[0]}]}
@@ -148,21 +141,8 @@ def soak(url: str, key: str, pid: int, seconds: float) -> dict[str, object]:
                 if status == 503:
                     time.sleep(0.5)
 
-    threads = [threading.Thread(target=client) for _ in range(20)]
-    for t in threads:
-        t.start()
-    samples: list[float] = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        samples.append(rss_mb(pid))
-        time.sleep(min(10.0, max(0.1, end - time.monotonic())))
-    stop.set()
-    for t in threads:
-        t.join()
-    third = max(1, len(samples) // 3)
-    early, late = statistics.median(samples[:third]), statistics.median(samples[-third:])
-    return {"seconds": seconds, **counts, "rss_mb_early": round(early, 1), "rss_mb_late": round(late, 1),
-            "rss_growth_pct": round(100 * (late - early) / early, 1)}  # fmt: skip
+    memory = sample_soak(pid, seconds, 20, client)
+    return {**counts, **memory}
 
 
 def main() -> None:

@@ -30,24 +30,19 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import percentile, rss_mb
+from benchmarks.common import soak as sample_soak
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "benchmark-key"
 TOPICS = ("the history of bread", "how rivers form", "why the sky is blue", "the rules of chess",
           "how bees make honey", "the water cycle", "how a bicycle works", "the moon's phases")  # fmt: skip
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
 
 
 def one_stream(http: httpx.Client, n: int, tokens: int) -> dict[str, Any]:
@@ -119,10 +114,9 @@ def level(url: str, streams: int, tokens: int, timeout_s: float) -> dict[str, An
 
 
 def soak(url: str, pid: int, seconds: float, tokens: int) -> dict[str, Any]:
-    stop = threading.Event()
     counts = {"answered": 0, "busy": 0, "errors": 0}
 
-    def client(n: int) -> None:
+    def client(n: int, stop: threading.Event) -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=300) as http:
             while not stop.is_set():
                 try:
@@ -131,21 +125,8 @@ def soak(url: str, pid: int, seconds: float, tokens: int) -> dict[str, Any]:
                     status = 0
                 counts["answered" if status == 200 else "busy" if status == 503 else "errors"] += 1
 
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    samples: list[float] = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        samples.append(rss_mb(pid))
-        time.sleep(min(10.0, max(0.1, end - time.monotonic())))
-    stop.set()
-    for t in threads:
-        t.join()
-    third = max(1, len(samples) // 3)
-    early, late = statistics.median(samples[:third]), statistics.median(samples[-third:])
-    return {"seconds": seconds, **counts, "rss_mb_early": round(early, 1), "rss_mb_late": round(late, 1),
-            "rss_growth_pct": round(100 * (late - early) / early, 1)}  # fmt: skip
+    memory = sample_soak(pid, seconds, 16, client)
+    return {**counts, **memory}
 
 
 def start_server(slots: int, waiting: int) -> tuple[subprocess.Popen[bytes], str]:
