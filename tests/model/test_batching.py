@@ -2,9 +2,11 @@
 leave when cancelled, and a full line is refused with a clear 'busy'."""
 
 import gc
+import itertools
 import time
 import weakref
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -190,3 +192,34 @@ def test_the_static_shape_step_computes_what_the_eager_step_does(tmp_path: Path)
         got = static.step_rows(model, tokens, positions, slots)
         expected_rows = TorchStep().step_rows(model, tokens, positions, slots)
     torch.testing.assert_close(got, expected_rows, rtol=1e-5, atol=1e-5)
+
+
+def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Transformer) -> None:
+    """A 60-token prompt arriving while another request decodes goes in 8-token chunks, and the
+    running request gets a decode step between every two chunks instead of waiting for all."""
+    events: list[str] = []
+    step = NativeStep(tiny)
+    original_rows, original_forward = step.step_rows, tiny.forward
+
+    def logged_rows(*args: Any) -> torch.Tensor:
+        events.append("decode")
+        return original_rows(*args)
+
+    def logged_forward(tokens: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        events.append(f"prefill {tokens.shape[1]}")
+        return original_forward(tokens, *args, **kwargs)
+
+    step.step_rows = logged_rows  # type: ignore[method-assign]
+    tiny.forward = logged_forward  # type: ignore[method-assign]
+    try:
+        scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8), step)
+        running = scheduler.submit(random_ids(4, seed=7), GenerationConfig(max_new_tokens=40), frozenset())
+        tokens = iter(running)
+        next(tokens), next(tokens)  # decoding now
+        long = scheduler.submit(random_ids(60, seed=8), GenerationConfig(max_new_tokens=2), frozenset())
+        list(long), list(tokens)
+    finally:
+        del tiny.forward
+    chunks = [i for i, e in enumerate(events) if e.startswith("prefill")][1:]  # after the running prompt's
+    assert [events[i] for i in chunks] == ["prefill 8"] * 7 + ["prefill 4"]
+    assert all("decode" in events[a:b] for a, b in itertools.pairwise(chunks))
