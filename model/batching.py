@@ -44,6 +44,18 @@ class BatchSettings:
     prefill_chunk: int = 256  # prompt tokens prefilled per scheduler turn
 
 
+def kv_bytes_per_token(model: Transformer) -> int:
+    """Keys and values of one token in every layer."""
+    args = model.args
+    return 2 * args.n_layers * args.n_kv_heads * args.head_dim * model.dtype.itemsize
+
+
+def slots_that_fit(wanted: int, bytes_per_slot: int, free_bytes: int, share: float = 0.9) -> int:
+    """How many full-length cache rows fit in `share` of the free memory (at least one). A GPU
+    allocates the whole cache up front (a CPU touches pages only as they are written)."""
+    return max(1, min(wanted, int(free_bytes * share) // max(1, bytes_per_slot)))
+
+
 class EngineBusyError(GenerationError):
     """Every slot is taken and the line is full; try again after `retry_after_s`."""
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 import torch
 
-from model.batching import BatchScheduler, BatchSettings
+from model.batching import BatchScheduler, BatchSettings, kv_bytes_per_token, slots_that_fit
 from model.chat_template import ChatMessage
 from model.decode_step import CompiledStep, DecodeStep, NativeStep, StaticStep, TorchStep
 from model.errors import GenerationError
@@ -190,6 +190,14 @@ class Engine:
         tokenizer = Tokenizer.from_gguf(path) if path.is_file() else Tokenizer.from_hf_folder(path)
         name = path.stem if path.is_file() else path.name
         step = choose_step(model, native, compile)
+        if batching is not None and model.device.type == "cuda":
+            window = min(model.args.max_position_embeddings, max_context or model.args.max_position_embeddings)
+            per_slot = kv_bytes_per_token(model) * window
+            fitting = slots_that_fit(batching.slots, per_slot, torch.cuda.mem_get_info(model.device)[0])
+            if fitting < batching.slots:
+                log.warning("KV cache: %d of %d batch slots fit in GPU memory at %d tokens each; lower "
+                            "KB_MAX_CONTEXT for more", fitting, batching.slots, window)  # fmt: skip
+                batching = replace(batching, slots=fitting)
         engine = cls(model, tokenizer, name, max_context, batching, step)
         if isinstance(step, (CompiledStep, StaticStep)):
             engine.generate(engine.raw_prompt_ids("Hello"), GenerationConfig(max_new_tokens=2))  # compile now

@@ -223,3 +223,16 @@ def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Tra
     chunks = [i for i, e in enumerate(events) if e.startswith("prefill")][1:]  # after the running prompt's
     assert [events[i] for i in chunks] == ["prefill 8"] * 7 + ["prefill 4"]
     assert all("decode" in events[a:b] for a, b in itertools.pairwise(chunks))
+
+
+def test_a_gpu_gets_only_the_batch_slots_its_memory_holds(tiny: Transformer) -> None:
+    from model.batching import kv_bytes_per_token, slots_that_fit
+
+    args = tiny.args
+    assert kv_bytes_per_token(tiny) == 2 * args.n_layers * args.n_kv_heads * args.head_dim * 4
+    # Llama-2-7B in bf16: 0.5 MB a token, 2 GB a 4k-token slot; 20 GB free holds 9 of 16 asked for
+    per_slot = 2 * 32 * 32 * 128 * 2 * 4096
+    assert per_slot == 2 * 2**30
+    assert slots_that_fit(16, per_slot, 20 * 2**30) == 9
+    assert slots_that_fit(16, per_slot, 200 * 2**30) == 16
+    assert slots_that_fit(16, per_slot, 2**30) == 1  # never none: one answer at a time still works
