@@ -4,6 +4,8 @@ CPU (default): the bundled SmolLM2-135M-Instruct, fp32, plus our int8 weight-onl
 step the engine uses by default: on CPU the C decode step (model.native; --no-native for the PyTorch
 step). The eager PyTorch step is reported beside it, and with --compile the torch.compile'd step too.
 GPU: `--device cuda --random llama-2-7b` times a Llama-2-7B-shaped model of random bf16 weights.
+With --streams N (16 by default) the same step also decodes N requests together through the batching
+scheduler: `streams_speedup` is their aggregate tok/s over one request's.
 Prints one JSON line last. Runs disturbed by other processes (more than --max-others cores busy) are
 repeated; the median of --runs undisturbed runs is reported.
 """
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.cpu_load import OthersCpu
+from model.batching import BatchScheduler, BatchSettings
 from model.decode_step import CompiledStep, DecodeStep, NativeStep, TorchStep
 from model.engine import Engine
 from model.generate import decode_tokens
@@ -88,6 +91,21 @@ def perplexity(model: Transformer, ids: torch.Tensor, step: DecodeStep | None = 
     return float(torch.exp(torch.nn.functional.cross_entropy(torch.cat(logits).float(), ids[0, 1:])))
 
 
+def streams_rate(model: Transformer, step: DecodeStep, prompt: list[int], new_tokens: int, streams: int) -> float:
+    """Aggregate decode tok/s of `streams` requests decoded together by the batching scheduler
+    (model.batching), counted from when the last of them has its first token (prefill excluded)."""
+    settings = BatchSettings(slots=streams, max_waiting=0)
+    scheduler = BatchScheduler(model, len(prompt) + new_tokens, settings, step)
+    cfg = GenerationConfig(max_new_tokens=new_tokens)
+    requests = [scheduler.submit(prompt, cfg, frozenset()) for _ in range(streams)]
+    iterators = [iter(r) for r in requests]
+    for tokens in iterators:
+        next(tokens)
+    start = time.perf_counter()
+    produced = sum(sum(1 for _ in tokens) for tokens in iterators)
+    return produced / (time.perf_counter() - start)
+
+
 def load_pair(args: argparse.Namespace) -> tuple[Engine | None, Any, Any, str]:
     """(our engine or None for --random, HF model, our Transformer, model name)."""
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
@@ -127,6 +145,7 @@ def main() -> None:
     parser.add_argument("--no-int8", action="store_true")
     parser.add_argument("--no-native", action="store_true", help="no C decode step: 'ours' is the PyTorch step")
     parser.add_argument("--compile", action="store_true", help="also time the torch.compile'd step (about a minute)")
+    parser.add_argument("--streams", type=int, default=16, help="also time this many requests batched (0: skip)")
     args = parser.parse_args()
     args.dtype = args.dtype or ("bfloat16" if args.device == "cuda" else "float32")
     torch.set_num_threads(args.threads)
@@ -196,6 +215,15 @@ def main() -> None:
         **{f"{step}_ratio": round(m["tok_s"] / hf_m["tok_s"], 3) for step, m in rates.items()},
         "others_cores_max": round(max(m["others"] for m in [hf_m, *rates.values()]), 2),
     }
+    if args.streams:
+        with torch.inference_mode():
+            rate = streams_rate(ours, step, prompt, args.new_tokens, args.streams)
+        sync()
+        result |= {
+            "streams": args.streams,
+            "streams_tok_s": round(rate, 2),
+            "streams_speedup": round(rate / ours_m["tok_s"], 2),
+        }
     if not args.no_int8:
         ppl_ids = input_ids if engine is None else torch.tensor([text_ids], device=args.device)
         ours.setup_caches(1, max(ppl_ids.shape[1], len(prompt) + args.new_tokens))
