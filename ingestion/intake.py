@@ -41,9 +41,17 @@ class Work:
 
 
 def register(
-    db: Database, store: FileStore, path: Path, *, groups: tuple[str, ...], actor: UserInfo, keep: set[int]
+    db: Database,
+    store: FileStore,
+    path: Path,
+    *,
+    groups: tuple[str, ...],
+    actor: UserInfo,
+    keep: set[int],
+    keep_in_db: bool = False,
 ) -> FileResult | Work:
-    """Queue `path` or report it as a duplicate. `keep`: ids already queued by this run."""
+    """Queue `path` or report it as a duplicate. `keep`: ids already queued by this run.
+    `keep_in_db`: the original goes into the database too, for workers on other machines."""
     sha = sha256_of(path)
     name = path.name
     with db.session() as session:
@@ -62,6 +70,10 @@ def register(
                 f"already present{also} (id {existing.id})",
             )
     store.put(path, sha)  # before the row, so a queued row always has its file
+    if keep_in_db:
+        from ingestion.shared import keep_original
+
+        keep_original(db, sha, path)
     with db.session() as session:
         if existing is not None and existing.status == DocStatus.SUPERSEDED:
             documents.delete_documents(session, [existing.id])  # old bytes again: a fresh version
