@@ -243,6 +243,8 @@ class KnowledgeBase:
     ) -> list[FileResult]:
         """Ingest files (already filtered to supported types), plus, with `resume`, documents left
         queued by an earlier run. One result per path, then one per resumed document."""
+        if self.config.shared:  # queued documents may be running on a worker elsewhere right now
+            raise StoreError("With a shared database documents are ingested by `kb worker`; queue them (enqueue).")
         self._require_writer()
         if not actor.is_admin and not set(groups) <= set(actor.groups):
             own = ", ".join(actor.groups) or "none"

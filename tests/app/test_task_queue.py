@@ -75,3 +75,30 @@ def test_a_sweep_queues_a_document_left_without_a_job_and_a_worker_ingests_it(
 async def _sweep_again(queue: TaskQueue, kb, settings: Settings) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     async with queue.app.open_async():
         return await sweep(queue, kb, settings)
+
+
+def test_kb_ingest_queues_a_bulk_load_for_the_workers(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_text
+) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from app.cli import build_app
+
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    folder = write_text("a.txt", "Alpha memo.", "bulk").parent
+    write_text("b.txt", "Beta memo.", "bulk")
+    env = {
+        "KB_DATA_DIR": str(tmp_path / "cli"),
+        "KB_EMBEDDER": "hashing-64",
+        "KB_DATABASE_URL": postgres_url,
+        "KB_TASK_QUEUE": "procrastinate",
+    }
+    result = CliRunner().invoke(build_app(), ["ingest", str(folder)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "2 queued" in result.output
+    with open_service(_settings(tmp_path / "app", postgres_url), engine=FakeEngine()) as service:
+        admin = service.actor(None)
+        assert sorted(d.status for d in service.list_documents(admin)) == ["queued", "queued"]
+        assert [j.status for j in service.task_jobs(admin)] == ["todo", "todo"]
+        with pytest.raises(Exception, match="kb worker"):
+            service.kb.ingest([folder / "a.txt"], actor=admin)  # never in-process beside the workers
