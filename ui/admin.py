@@ -30,8 +30,8 @@ EVAL_COLUMNS = [
 EVAL_HEADERS = ["when", "dataset", *(header for _, header in EVAL_COLUMNS)]
 SHOWN_SETTINGS = (
     "model", "device", "dtype", "quantize", "threads", "max_context", "embedder", "data_dir", "host", "port",
-    "max_upload_mb", "task_queue", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens", "retrieval_dense_weight",
-    "retrieval_keyword_weight", "retrieval_metadata_boost",
+    "max_upload_mb", "task_queue", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens",
+    "retrieval_dense_weight", "retrieval_keyword_weight", "retrieval_metadata_boost",
 )  # fmt: skip
 
 
