@@ -114,6 +114,19 @@ def pending_work(db: Database) -> list[Work]:
         ]
 
 
+def work_of(db: Database, document_id: int) -> Work | None:
+    """The queued document `document_id` as work (a worker's job), or None if it is not queued."""
+    with db.session() as session:
+        row = session.execute(
+            select(Document.file_name, Document.sha256).where(
+                Document.id == document_id, Document.status == DocStatus.QUEUED
+            )
+        ).first()
+        if row is None:
+            return None
+        return Work(document_id, row[0], row[1], row[0], documents.replaces_another(session, document_id))
+
+
 def parse_path(store: FileStore, scratch: Path, work: Work) -> Path:
     """The stored copy under its own file name (parsers go by suffix): a hard link in scratch/."""
     folder = scratch / str(work.document_id)

@@ -22,7 +22,7 @@ from ingestion.errors import IndexCorruptError, NotFoundError, PermissionDeniedE
 from ingestion.files import FileStore
 from ingestion.follow import IndexFollower
 from ingestion.index import IndexSpec, IndexTuning, VectorIndex
-from ingestion.intake import Work, pending_work, register
+from ingestion.intake import Work, pending_work, register, work_of
 from ingestion.lock import WriterLock
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink, ignore_progress
 from ingestion.pipeline import IngestOptions, Parser, Pipeline
@@ -188,9 +188,10 @@ class KnowledgeBase:
         from ingestion.shared import align_with_database
 
         removed = added = 0
-        if with_index and self._embedder_factory is not None:
+        follower = self.follower
+        if with_index and follower is not None and self._embedder_factory is not None:
             self._set_aside_if_unreadable()
-            removed, added = align_with_database(self.db, self.index(), self.follower)  # type: ignore[arg-type]
+            removed, added = align_with_database(self.db, self.index(), follower)
         stale = remove_stale_temps(self.config.data_dir)
         shutil.rmtree(self.scratch, ignore_errors=True)
         return ReconcileReport(orphan_vectors=removed, reembedded=added, stale_files=stale)
@@ -314,7 +315,7 @@ class KnowledgeBase:
         status = roll_back_document(self.db, document_id)
         if status != DocStatus.QUEUED:
             return None
-        work = next((w for w in pending_work(self.db) if w.document_id == document_id), None)
+        work = work_of(self.db, document_id)
         if work is None:
             return None
         fetch_original(self.db, self.files, work.sha256)

@@ -45,14 +45,15 @@ def fetch_original(db: Database, files: FileStore, sha256: str) -> Path:
 
 def roll_back_document(db: Database, document_id: int) -> str | None:
     """Before a job (re)runs a document: undo what an interrupted attempt left (chunks of a document
-    still in flight) and remove chunks of superseded versions. Returns the document's status, or
+    that is not ready) and remove chunks of superseded versions. Returns the document's status, or
     None when it no longer exists."""
     with db.session() as session:
         found = documents.get(session, document_id)
         if found is None:
             return None
-        if found.status in DocStatus.IN_FLIGHT:
+        if found.status != DocStatus.READY:  # only a ready document may have chunks
             documents.purge_chunks(session, [document_id])
+        if found.status in DocStatus.IN_FLIGHT:
             jobs.requeue(session, document_id)
         retired = documents.superseded_with_chunks(session)
         documents.purge_chunks(session, retired)

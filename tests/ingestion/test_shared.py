@@ -111,3 +111,20 @@ def test_register_keeps_the_original_in_the_database_only_when_shared(postgres_u
 
     with kb.db.session() as session:
         assert originals.hashes(session) == set()
+
+
+def test_a_document_requeued_mid_ingest_and_then_interrupted_still_reruns(  # type: ignore[no-untyped-def]
+    postgres_url: str, open_kb, write_text
+) -> None:
+    """The same bytes uploaded again while a worker ingests them set the document back to queued;
+    if that worker then dies, its chunks must not block the next run."""
+    kb = open_kb(postgres_url, "w1")
+    admin = kb.actor(None)
+    _, [document_id] = kb.enqueue([write_text("a.txt", paragraphs("alpha", 8))], actor=admin)
+    with kb.db.session() as session:
+        documents.set_status(session, document_id, DocStatus.EMBEDDING)
+        chunks.insert_chunks(session, document_id, "", _drafts(3))
+    kb.enqueue([write_text("a.txt", paragraphs("alpha", 8))], actor=admin)  # requeued: status 'queued' again
+    result = kb.ingest_document(document_id)
+    assert result is not None and result.outcome is Outcome.OK
+    assert kb.check() == []
