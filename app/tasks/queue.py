@@ -31,6 +31,7 @@ INGEST_QUEUE = "ingest"
 INGEST_TASK = "kb.ingest_document"
 _SCHEMA_LOCK = 724_513_002  # serialises the first start of several processes (see store.migrate)
 RunDocument = Callable[[int], FileResult | None]
+SHOWN = ("todo", "doing", "failed")  # what the Admin tab lists: queued, running, failed
 
 
 class DocumentFailed(Exception):
@@ -124,8 +125,9 @@ class TaskQueue:
         return queued
 
     def jobs(self, limit: int = 200) -> list[TaskJob]:
-        """The newest jobs of the ingest queue, newest first."""
-        found = self.app.job_manager.list_jobs(queue=INGEST_QUEUE)
+        """Queued, running and failed jobs of the ingest queue, newest first (succeeded ones are
+        the documents list's business, and workers delete them after a day)."""
+        found = [j for status in SHOWN for j in self.app.job_manager.list_jobs(queue=INGEST_QUEUE, status=status)]
         return [_job(j) for j in sorted(found, key=lambda j: -(j.id or 0))[:limit]]
 
     async def defer_async(self, document_ids: Sequence[int]) -> int:

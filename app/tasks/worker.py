@@ -4,7 +4,7 @@ Each worker holds the writer lock of its own data folder (a scratch area and a f
 documents, vectors and originals are in the database), so run one worker per data folder; run as
 many as wanted, on any machines. Every `worker_sweep_s` a worker also requeues the jobs of workers
 that died (no heartbeat for `worker_stalled_s`) and queues documents an app process registered but
-could not queue (killed in between)."""
+could not queue (killed in between), and deletes jobs that succeeded more than a day ago."""
 
 import asyncio
 import logging
@@ -17,6 +17,7 @@ from ingestion.service import KnowledgeBase
 log = logging.getLogger(__name__)
 HEARTBEAT_S = 5.0  # at most; always well inside worker_stalled_s, or live workers would look dead
 POLL_S = 2.0  # between polls for new jobs when a notification was missed
+KEEP_SUCCEEDED_H = 24  # succeeded jobs are deleted after this; failed ones stay for the administrator
 
 
 async def sweep(queue: TaskQueue, kb: KnowledgeBase, settings: Settings) -> tuple[int, int]:
@@ -32,6 +33,7 @@ async def sweep(queue: TaskQueue, kb: KnowledgeBase, settings: Settings) -> tupl
     queued = await queue.defer_async(orphans)
     if queued:
         log.warning("kb worker: %d queued documents had no job; queued them", queued)
+    await manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_H, queue=INGEST_QUEUE)  # the table stays small
     return len(stalled), queued
 
 
