@@ -47,8 +47,8 @@ class _InfrastructureRetry(RetryStrategy):
 
 def conninfo(database_url: str | None) -> str:
     """libpq connection string of the SQLAlchemy URL (Procrastinate talks to psycopg directly)."""
-    url = make_url(database_url or "")
-    if url.get_backend_name() != "postgresql":
+    url = make_url(database_url) if database_url else None
+    if url is None or url.get_backend_name() != "postgresql":
         raise ConfigError(
             "KB_TASK_QUEUE=procrastinate needs the PostgreSQL database (KB_DATABASE_URL=postgresql+psycopg://...)."
         )

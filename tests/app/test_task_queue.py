@@ -25,8 +25,9 @@ def _settings(data_dir: Path, url: str) -> Settings:
 
 
 def test_the_queue_needs_postgresql() -> None:
-    with pytest.raises(ConfigError, match="PostgreSQL"):
-        conninfo("sqlite:///kb.sqlite3")
+    for url in ("sqlite:///kb.sqlite3", None):  # the default is SQLite in the data folder
+        with pytest.raises(ConfigError, match="PostgreSQL"):
+            conninfo(url)
     assert conninfo("postgresql+psycopg://kb:secret@db:5432/kb") == "postgresql://kb:secret@db:5432/kb"
 
 
