@@ -9,6 +9,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY ingestion ./ingestion
 COPY model ./model
+COPY store ./store
 COPY ui ./ui
 RUN pip install "torch==2.13.0" \
  && pip install ".[gpu]" \

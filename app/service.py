@@ -13,16 +13,17 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from app.accounts import Accounts
 from app.adapters.llm import Sampling, sampled
 from app.auth.keys import ApiKeys
 from app.chain.rag import AnswerChain, Turn
 from app.errors import KBError, PermissionDeniedError, ServerBusyError
+from app.tasks.records import TaskJob
 from app.types import SEARCHING, STOPPED, Answer, AnswerStage, Citation
 from ingestion.errors import StoreBusyError
-from ingestion.outcomes import FileResult, ProgressSink, ignore_progress
+from ingestion.outcomes import FileResult, ProgressEvent, ProgressSink, ignore_progress
 from ingestion.service import KnowledgeBase
 from store.api_keys import ApiKeyStore
 from store.conversation_records import ApiKeyInfo, ConversationInfo, MessageInfo
@@ -35,6 +36,14 @@ STAGE_POLL_S = 0.05  # how often stages are passed on while the chain works towa
 WriterOpener = Callable[[], AbstractContextManager[KnowledgeBase]]
 TITLE_CHARS = 80
 STOPPED_CHECKS = {"outcome": STOPPED, "method": "", "checked": []}  # stored with a stopped answer
+
+
+class DocumentQueue(Protocol):
+    """Where uploads go when workers ingest them (app.tasks.queue.TaskQueue)."""
+
+    def defer(self, document_ids: Sequence[int]) -> int: ...
+
+    def jobs(self, limit: int = 200) -> list[TaskJob]: ...
 
 
 class AskQueue:
@@ -175,8 +184,10 @@ class KnowledgeService:
         max_question_chars: int = 4000,
         max_waiting_writers: int = 64,
         max_waiting_questions: int = 32,
+        tasks: DocumentQueue | None = None,
     ) -> None:
         self.kb = kb
+        self.tasks = tasks  # set: uploads are queued for `kb worker` processes, not ingested here
         self.chain = chain
         self.store = ConversationStore(kb.db)
         self.keys = ApiKeys(ApiKeyStore(kb.db))
@@ -432,14 +443,32 @@ class KnowledgeService:
         groups: tuple[str, ...] = (),
         progress: ProgressSink = ignore_progress,
     ) -> list[FileResult]:
+        if self.tasks is not None:
+            return self._enqueue(paths, actor, groups, progress)
         with self._open_writer() as kb:
             return kb.ingest(list(paths), actor=actor, groups=groups, resume=False, progress=progress)
+
+    def _enqueue(
+        self, paths: Sequence[Path], actor: UserInfo, groups: tuple[str, ...], progress: ProgressSink
+    ) -> list[FileResult]:
+        """Register the files (originals into the database) and queue a job for each; a kill in
+        between leaves documents that a worker's sweep queues."""
+        assert self.tasks is not None
+        results, queued = self.kb.enqueue(list(paths), actor=actor, groups=groups)
+        self.tasks.defer(queued)
+        progress(ProgressEvent("planned", files=len(queued)))
+        for result in results:
+            progress(ProgressEvent("finished", result.file_name, result=result))
+        return results
 
     def recover(self) -> list[FileResult]:
         """At server start: repair SQL and FAISS after a crash (a lost or unreadable index is
         rebuilt from SQL, as the writer's reconciliation does) and finish the documents that an
-        interrupted run left queued. Returns the resumed documents' results."""
+        interrupted run left queued. Returns the resumed documents' results. With a task queue,
+        the index is aligned with the database and the workers finish the documents."""
         with self._open_writer() as kb:
+            if self.tasks is not None:
+                return []
             return kb.ingest([], actor=kb.actor(None), resume=True)
 
     def document_file(self, document_id: int, actor: UserInfo) -> tuple[DocumentInfo, Path]:
@@ -460,6 +489,13 @@ class KnowledgeService:
         if not actor.is_admin:
             raise PermissionDeniedError("Only an administrator may see the ingestion queue.")
         return sorted((d for d in self.kb.list_documents(actor) if d.status != "ready"), key=lambda d: d.id)
+
+    def task_jobs(self, actor: UserInfo) -> list[TaskJob]:
+        """The task queue's ingest jobs (queued, running, failed, attempts), newest first; admins
+        only. Empty when documents are ingested in this process."""
+        if not actor.is_admin:
+            raise PermissionDeniedError("Only an administrator may see the task queue.")
+        return self.tasks.jobs() if self.tasks is not None else []
 
     def eval_results(self, actor: UserInfo) -> list[dict[str, Any]]:
         """Summaries of recent `kb eval` runs, newest first (admins only)."""

@@ -53,6 +53,18 @@ class Settings(BaseSettings):
     max_waiting_questions: int = Field(
         32, ge=1, description="Questions waiting for the model before the next asker is told 'busy, retry in N s'."
     )
+    # ingestion past one machine (app.tasks): workers on a task queue, several app processes on one database
+    task_queue: Literal["embedded", "procrastinate"] = Field(
+        "embedded",
+        description="embedded: uploads are ingested inside the app (one machine). procrastinate: queued in the "
+        "PostgreSQL database for `kb worker` processes on any machine; vectors and originals live in the database.",
+    )
+    task_attempts: int = Field(3, ge=1, description="Tries of an ingest job when the database or disk fails.")
+    task_retry_wait_s: int = Field(10, ge=0, description="Seconds before an ingest job is tried again.")
+    worker_sweep_s: float = Field(
+        30.0, gt=0, description="How often a worker requeues jobs of dead workers and documents left without a job."
+    )
+    worker_stalled_s: float = Field(30.0, gt=0, description="A worker silent this long is taken for dead.")
     # ingestion storage and pipeline
     admin_user: str = Field("admin", description="The administrator that shell commands act as.")
     chunk_tokens: int = Field(256, ge=16, description="Chunk size in embedder tokens, header included.")

@@ -32,6 +32,7 @@ def store_config(settings: Settings) -> "StoreConfig":
         database_url=settings.database_url,
         admin_name=settings.admin_user,
         tuning=IndexTuning(hnsw_threshold=settings.index_hnsw_threshold),
+        shared=settings.task_queue == "procrastinate",
         ingest=IngestOptions(
             chunk_tokens=settings.chunk_tokens,
             overlap_tokens=settings.chunk_overlap_tokens,
@@ -105,7 +106,12 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
     elif engine is None:
         engine = load_engine(settings)
     kb = KnowledgeBase.open(store_config(settings), embedder=lambda: load_embedder(settings.embedder))
+    tasks = None
     try:
+        if settings.task_queue == "procrastinate":
+            from app.tasks.queue import TaskQueue
+
+            tasks = TaskQueue.connect(settings).open()
         chain = AnswerChain(
             EngineChatModel.from_engine(engine, model_name=settings.api_model_name),
             make_retriever(kb, settings),
@@ -128,6 +134,9 @@ def open_service(settings: Settings | None = None, engine: Any = None) -> Iterat
             max_question_chars=settings.max_question_chars,
             max_waiting_writers=settings.max_waiting_writers,
             max_waiting_questions=settings.max_waiting_questions,
+            tasks=tasks,
         )
     finally:
+        if tasks is not None:
+            tasks.close()
         kb.close()

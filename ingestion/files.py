@@ -42,6 +42,19 @@ class FileStore:
                 raise
         return target
 
+    def put_bytes(self, content: bytes, sha256: str) -> Path:
+        """Keep `content` (fetched from the database) as the copy of `sha256`, atomically."""
+        target = self.path(sha256)
+        if not target.is_file():
+            try:
+                with atomic_writer(target) as dst:
+                    dst.write(content)
+            except OSError as error:
+                if error.errno == errno.ENOSPC:
+                    raise DiskFullError(DISK_FULL) from error
+                raise
+        return target
+
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 

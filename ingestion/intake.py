@@ -41,9 +41,17 @@ class Work:
 
 
 def register(
-    db: Database, store: FileStore, path: Path, *, groups: tuple[str, ...], actor: UserInfo, keep: set[int]
+    db: Database,
+    store: FileStore,
+    path: Path,
+    *,
+    groups: tuple[str, ...],
+    actor: UserInfo,
+    keep: set[int],
+    keep_in_db: bool = False,
 ) -> FileResult | Work:
-    """Queue `path` or report it as a duplicate. `keep`: ids already queued by this run."""
+    """Queue `path` or report it as a duplicate. `keep`: ids already queued by this run.
+    `keep_in_db`: the original goes into the database too, for workers on other machines."""
     sha = sha256_of(path)
     name = path.name
     with db.session() as session:
@@ -62,6 +70,10 @@ def register(
                 f"already present{also} (id {existing.id})",
             )
     store.put(path, sha)  # before the row, so a queued row always has its file
+    if keep_in_db:
+        from ingestion.shared import keep_original
+
+        keep_original(db, sha, path)
     with db.session() as session:
         if existing is not None and existing.status == DocStatus.SUPERSEDED:
             documents.delete_documents(session, [existing.id])  # old bytes again: a fresh version
@@ -100,6 +112,19 @@ def pending_work(db: Database) -> list[Work]:
             Work(i, n, s, n, documents.replaces_another(session, i))
             for i, n, s in sorted(found)
         ]
+
+
+def work_of(db: Database, document_id: int) -> Work | None:
+    """The queued document `document_id` as work (a worker's job), or None if it is not queued."""
+    with db.session() as session:
+        row = session.execute(
+            select(Document.file_name, Document.sha256).where(
+                Document.id == document_id, Document.status == DocStatus.QUEUED
+            )
+        ).first()
+        if row is None:
+            return None
+        return Work(document_id, row[0], row[1], row[0], documents.replaces_another(session, document_id))
 
 
 def parse_path(store: FileStore, scratch: Path, work: Work) -> Path:

@@ -11,6 +11,7 @@ class Outcome(StrEnum):
     REPLACED = "replaced"  # a new version of a file name that was present
     FAILED = "failed"
     SKIPPED = "skipped"  # not a supported document type (e.g. .csv answer keys)
+    QUEUED = "queued"  # handed to the task queue's workers (KB_TASK_QUEUE); ready later
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Queued documents -> parse (child processes, ahead of time) -> split -> embed -> store -> swap.
 
 Order of writes per document, which is what makes a crash at any point recoverable:
-  1. chunks are inserted while the document is still 'embedding' (invisible to readers);
+  1. chunks and their vectors (chunk_vectors, which other processes' indexes follow) are inserted
+     in one transaction while the document is still 'embedding' (invisible to readers);
   2. their vectors are added to FAISS and the index is saved (atomically);
   3. one SQL transaction makes the document ready and its previous version superseded;
   4. the previous version's vectors, then its chunks, are removed.
@@ -28,6 +29,7 @@ from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink,
 from ingestion.parsing import ParseLimits
 from ingestion.types import ChunkDraft, Embedder, ParsedDocument
 from store import audit, chunks, documents
+from store import vectors as stored_vectors
 from store.engine import Database
 from store.models import DocStatus
 from store.records import embedding_text
@@ -134,8 +136,9 @@ class Pipeline:
         progress(ProgressEvent("parsed", work.file_name, pages=len(doc.pages), chunks_planned=len(drafts)))
         vectors = self._embed(work, [embedding_text(header, d.text) for d in drafts], progress)
 
-        with self.db.session() as session:  # 1. chunks, invisible until the swap
+        with self.db.session() as session:  # 1. chunks and their vectors, invisible until the swap
             ids = chunks.insert_chunks(session, work.document_id, header, drafts)
+            stored_vectors.put(session, ids, self.embedder.name, vectors)
         self.index.add(ids, vectors)  # 2. vectors, durable before anyone can see them
         self.index.save()
         with self.db.session() as session:  # 3. the swap, one transaction

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from ingestion.index import VectorIndex
+from ingestion.follow import IndexFollower
+from ingestion.index import IdArray, VectorIndex
 from ingestion.types import Embedder
 from store import chunks
 from store.engine import Database
@@ -29,9 +30,11 @@ class ChunkReads:
         index: Callable[[], VectorIndex],
         index_loaded: Callable[[], bool],
         embedder: Callable[[], Embedder],
+        follower: IndexFollower | None = None,
     ) -> None:
         self.db, self.index_path = db, index_path
         self._index, self._index_loaded, self._embedder = index, index_loaded, embedder
+        self._follower = follower  # set when several processes share the database
 
     def readable_chunk_ids(self, actor: UserInfo) -> npt.NDArray[np.int64]:
         with self.db.session() as session:
@@ -76,6 +79,15 @@ class ChunkReads:
         begin = starts[0] if starts else 0
         return joined.text[begin : later[0] if later else len(joined.text)]
 
+    def index_for(self, allowed: IdArray) -> VectorIndex:
+        """The vector index, holding every id in `allowed` (read from SQL just before): a writer's
+        newer save on this machine is reloaded; shared, the vectors come from the database."""
+        index = self._index()
+        index.refresh_for(allowed)
+        if self._follower is not None:
+            self._follower.catch_up(index, allowed)
+        return index
+
     def iter_chunks(self, batch: int = 512) -> Iterator[list[StoredChunk]]:
         """Every ready chunk (for building a keyword index); filter with readable_chunk_ids."""
         with self.db.session() as session:
@@ -94,8 +106,6 @@ class ChunkReads:
                 self.index_path,
                 allowed.size,
             )
-        index = self._index()
-        index.refresh_for(allowed)
-        hits = index.search(vector, k, allowed)
+        hits = self.index_for(allowed).search(vector, k, allowed)
         found = self.get_chunks([i for i, _ in hits])
         return [SearchHit(found[i], score) for i, score in hits if i in found]

@@ -11,24 +11,29 @@ questions) take no lock and pick up the writer's saved index when SQL says they 
 """
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingestion.atomic import remove_stale_temps
 from ingestion.errors import IndexCorruptError, NotFoundError, PermissionDeniedError, StoreError
 from ingestion.files import FileStore
+from ingestion.follow import IndexFollower
 from ingestion.index import IndexSpec, IndexTuning, VectorIndex
-from ingestion.intake import Work, pending_work, register
+from ingestion.intake import Work, pending_work, register, work_of
 from ingestion.lock import WriterLock
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent, ProgressSink, ignore_progress
 from ingestion.pipeline import IngestOptions, Parser, Pipeline
 from ingestion.reads import ChunkReads
 from ingestion.reconcile import ReconcileReport, consistency_problems, reconcile
 from ingestion.types import Embedder
-from store import accounts, audit, chunks, documents
+from store import accounts, audit, chunks, documents, originals
+from store import vectors as stored_vectors
 from store.engine import Database
 from store.migrate import upgrade_to_head
+from store.models import DocStatus
 from store.people import People
 from store.records import (
     DocumentInfo,
@@ -48,6 +53,9 @@ class StoreConfig:
     tuning: IndexTuning = field(default_factory=IndexTuning)
     ingest: IngestOptions = field(default_factory=IngestOptions)
     lock_wait_s: float = 0.0
+    # Several processes on several machines share this (PostgreSQL) database: originals are kept in
+    # it, indexes follow its stored vectors, and no process rolls back another's in-flight work.
+    shared: bool = False
 
     @property
     def url(self) -> str:
@@ -78,8 +86,9 @@ class KnowledgeBase:
         self._lock: WriterLock | None = None
         self.last_reconcile: ReconcileReport | None = None
         self.people = People(db, config.admin_name)  # users, groups, memberships, audit log
+        self.follower = IndexFollower(db, lambda: self.embedder) if config.shared else None
         self.reads = ChunkReads(
-            db, config.index_path, self.index, lambda: self._index is not None, lambda: self.embedder
+            db, config.index_path, self.index, lambda: self._index is not None, lambda: self.embedder, self.follower
         )
 
     # ---- life cycle ---------------------------------------------------------------------
@@ -151,6 +160,8 @@ class KnowledgeBase:
     def reconcile(self, *, with_index: bool = True) -> ReconcileReport:
         """Roll back interrupted ingests, align FAISS with SQL, drop stray files."""
         self._require_writer()
+        if self.follower is not None:
+            return self._align_shared(with_index)
         has_embedder = self._embedder_factory is not None
         index: VectorIndex | None = None
         if with_index and has_embedder:
@@ -169,6 +180,21 @@ class KnowledgeBase:
         if report.changed:
             log.info("reconciled: %s", report)
         return report
+
+    def _align_shared(self, with_index: bool) -> ReconcileReport:
+        """Shared database: in-flight documents may be running on another machine, so they are left
+        to their jobs (which roll back their own earlier attempt); the local index is aligned with
+        the stored vectors, and only this process's scratch folder is cleared."""
+        from ingestion.shared import align_with_database
+
+        removed = added = 0
+        follower = self.follower
+        if with_index and follower is not None and self._embedder_factory is not None:
+            self._set_aside_if_unreadable()
+            removed, added = align_with_database(self.db, self.index(), follower)
+        stale = remove_stale_temps(self.config.data_dir)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        return ReconcileReport(orphan_vectors=removed, reembedded=added, stale_files=stale)
 
     def _set_aside_if_unreadable(self) -> None:
         """A truncated or unreadable index is moved aside (kept for inspection) so that the
@@ -218,6 +244,8 @@ class KnowledgeBase:
     ) -> list[FileResult]:
         """Ingest files (already filtered to supported types), plus, with `resume`, documents left
         queued by an earlier run. One result per path, then one per resumed document."""
+        if self.config.shared:  # queued documents may be running on a worker elsewhere right now
+            raise StoreError("With a shared database documents are ingested by `kb worker`; queue them (enqueue).")
         self._require_writer()
         if not actor.is_admin and not set(groups) <= set(actor.groups):
             own = ", ".join(actor.groups) or "none"
@@ -253,6 +281,46 @@ class KnowledgeBase:
             results[position] = result
         return [results[p] for p in sorted(results)]
 
+    def enqueue(
+        self, paths: Sequence[Path], *, actor: UserInfo, groups: tuple[str, ...] = ()
+    ) -> tuple[list[FileResult], list[int]]:
+        """Shared database: register files (originals into the database) for workers to ingest,
+        without the writer lock. Returns one result per path and the ids of the queued documents."""
+        if not self.config.shared:
+            raise StoreError("Documents are queued for workers only when the database is shared (KB_TASK_QUEUE).")
+        if not actor.is_admin and not set(groups) <= set(actor.groups):
+            own = ", ".join(actor.groups) or "none"
+            raise PermissionDeniedError(f"{actor.name} may share documents only with own groups ({own}).")
+        with self.db.session() as session:
+            accounts.groups_by_name(session, groups)
+        results: list[FileResult] = []
+        queued: set[int] = set()
+        for path in paths:
+            registered = register(
+                self.db, self.files, path, groups=groups, actor=actor, keep=queued, keep_in_db=True
+            )
+            if isinstance(registered, Work):
+                queued.add(registered.document_id)
+                message = "queued for a worker" + (" (a new version)" if registered.replaces else "")
+                registered = FileResult(str(path), path.name, Outcome.QUEUED, registered.document_id, message=message)
+            results.append(registered)
+        return results, sorted(queued)
+
+    def ingest_document(self, document_id: int, progress: ProgressSink = ignore_progress) -> FileResult | None:
+        """A worker's job: (re)run the ingest of one queued document, after undoing what an earlier,
+        interrupted attempt left. None when there is nothing to do (ready, failed or deleted)."""
+        from ingestion.shared import fetch_original, roll_back_document
+
+        self._require_writer()
+        status = roll_back_document(self.db, document_id)
+        if status != DocStatus.QUEUED:
+            return None
+        work = work_of(self.db, document_id)
+        if work is None:
+            return None
+        fetch_original(self.db, self.files, work.sha256)
+        return self.pipeline(self.actor(None)).run([work], progress)[0]
+
     def list_documents(self, actor: UserInfo, *, include_superseded: bool = False) -> list[DocumentInfo]:
         with self.db.session() as session:
             return documents.list_documents(session, actor, include_superseded=include_superseded)
@@ -266,7 +334,12 @@ class KnowledgeBase:
 
     def document_file(self, document_id: int, actor: UserInfo) -> Path:
         """The stored original, for serving a page (readable documents only)."""
-        return self.files.path(self.get_document(document_id, actor).sha256)
+        sha = self.get_document(document_id, actor).sha256
+        if self.config.shared:
+            from ingestion.shared import fetch_original
+
+            return fetch_original(self.db, self.files, sha)
+        return self.files.path(sha)
 
     def set_document_groups(self, document_id: int, groups: tuple[str, ...], actor: UserInfo) -> DocumentInfo:
         """Share a document with `groups` only (none: everyone). Its uploader (with own groups) or an admin."""
@@ -310,6 +383,7 @@ class KnowledgeBase:
                 audit.record(session, actor.name, "document.delete", f"{doc.file_name} (id {doc.id})")
         with self.db.session() as session:
             known = documents.known_hashes(session)
+            originals.remove(session, set(hashes) - known)
         for sha in hashes:
             if sha not in known:
                 self.files.remove(sha)
@@ -327,7 +401,10 @@ class KnowledgeBase:
             total = int(chunks.ready_chunk_ids(session).size)
         done = 0
         for part in self.reads.iter_chunks(batch=max(1, self.config.ingest.embed_batch)):
-            fresh.add([c.id for c in part], embedder.embed_documents([c.embedding_text for c in part]))
+            ids, vectors = [c.id for c in part], embedder.embed_documents([c.embedding_text for c in part])
+            fresh.add(ids, vectors)
+            with self.db.session() as session:  # the stored vectors follow (other processes load them)
+                stored_vectors.put(session, ids, embedder.name, vectors)
             done += len(part)
             if progress is not None:
                 progress(done, total)

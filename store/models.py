@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -148,6 +149,29 @@ class Chunk(Base):
     char_end: Mapped[int] = mapped_column(Integer)
     # Offsets in `text` where each later page begins; NULL for chunks stored before revision 0003.
     page_breaks: Mapped[list[int] | None] = mapped_column(JSON, default=None)
+
+
+class ChunkVector(Base):
+    """A chunk's embedding, the source of truth that every process's FAISS index follows when
+    several processes share one database (written in the transaction that stores the chunks)."""
+
+    __tablename__ = "chunk_vectors"
+
+    chunk_id: Mapped[int] = mapped_column(ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True)
+    embedder: Mapped[str] = mapped_column(String(200))  # vectors of another embedder are never loaded
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # float32, little-endian, `dim` values
+
+
+class StoredFile(Base):
+    """An uploaded original kept in the database, so that workers and app processes on other
+    machines can read it (KB_TASK_QUEUE=procrastinate); the embedded default keeps files on disk."""
+
+    __tablename__ = "stored_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class IngestJob(Base):

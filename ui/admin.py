@@ -14,6 +14,8 @@ from ui.guard import Guard, friendly
 USER_HEADERS = ["name", "role", "groups", "can sign in"]
 GROUP_HEADERS = ["group", "members"]
 QUEUE_HEADERS = ["id", "document", "status", "pages", "chunks", "uploaded by", "reason", "updated"]
+TASK_HEADERS = ["job", "document", "status", "attempts", "worker"]
+TASK_STATUS = {"todo": "queued", "doing": "running"}  # Procrastinate's words, as the page says them
 # (summary key, column header), one pair per column after "when" and "dataset"
 EVAL_COLUMNS = [
     ("n", "questions"),
@@ -28,8 +30,8 @@ EVAL_COLUMNS = [
 EVAL_HEADERS = ["when", "dataset", *(header for _, header in EVAL_COLUMNS)]
 SHOWN_SETTINGS = (
     "model", "device", "dtype", "quantize", "threads", "max_context", "embedder", "data_dir", "host", "port",
-    "max_upload_mb", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens", "retrieval_dense_weight",
-    "retrieval_keyword_weight", "retrieval_metadata_boost",
+    "max_upload_mb", "task_queue", "chain_k", "chain_answer_tokens", "chain_max_prompt_tokens",
+    "retrieval_dense_weight", "retrieval_keyword_weight", "retrieval_metadata_boost",
 )  # fmt: skip
 
 
@@ -79,6 +81,10 @@ class AdminTab:
         with gr.Tab("Ingestion queue"):
             self.queue = gr.Dataframe(headers=QUEUE_HEADERS, label="Not ready yet", interactive=False, wrap=True)
             refresh_queue = gr.Button("Refresh", size="sm")
+            self.tasks = gr.Dataframe(
+                headers=TASK_HEADERS, label="Worker jobs (KB_TASK_QUEUE=procrastinate)", interactive=False
+            )
+            refresh_tasks = gr.Button("Refresh jobs", size="sm")
         with gr.Tab("Evaluation"):
             gr.Markdown("Results of `kb eval` runs on this server, newest first.")
             self.evals = gr.Dataframe(headers=EVAL_HEADERS, interactive=False)
@@ -94,9 +100,10 @@ class AdminTab:
         join.click(self.add_member, [self.which, self.who], people, api_name="add_member")
         leave.click(self.remove_member, [self.which, self.who], people, api_name="remove_member")
         refresh_queue.click(self.ingest_queue, None, [self.queue], api_name="ingest_queue")
+        refresh_tasks.click(self.task_jobs, None, [self.tasks], api_name="task_jobs")
 
     def outputs_on_load(self) -> list[Any]:
-        return [*self._people_outputs(), self.queue, self.evals, self.settings_table]
+        return [*self._people_outputs(), self.queue, self.tasks, self.evals, self.settings_table]
 
     def _people_outputs(self) -> list[Any]:
         return [self.users, self.groups, self.who, self.which, self.new_groups]
@@ -105,7 +112,7 @@ class AdminTab:
         """Filled for admins only; a member's page gets nothing (and the tab is hidden)."""
         if not user.is_admin:
             return tuple(gr.skip() for _ in self.outputs_on_load())
-        return (*self._people(user), self._queue(user), self._evals(user), self._settings(user))
+        return (*self._people(user), self._queue(user), self._tasks(user), self._evals(user), self._settings(user))
 
     def _people(self, user: UserInfo) -> tuple[Any, ...]:
         users = self.service.list_users(user)
@@ -126,6 +133,12 @@ class AdminTab:
              d.updated_at.strftime("%Y-%m-%d %H:%M:%S")]
             for d in self.service.ingest_queue(user)
         ]  # fmt: skip
+
+    def _tasks(self, user: UserInfo) -> list[list[object]]:
+        return [
+            [j.id, j.document_id or "", TASK_STATUS.get(j.status, j.status), j.attempts, j.worker_id or ""]
+            for j in self.service.task_jobs(user)
+        ]
 
     def _evals(self, user: UserInfo) -> list[list[object]]:
         rows = []
@@ -188,6 +201,10 @@ class AdminTab:
     @friendly
     def ingest_queue(self, request: gr.Request) -> list[list[object]]:
         return self._queue(self.guard.admin(request))
+
+    @friendly
+    def task_jobs(self, request: gr.Request) -> list[list[object]]:
+        return self._tasks(self.guard.admin(request))
 
     @friendly
     def people(self, request: gr.Request) -> tuple[Any, ...]:

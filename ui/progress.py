@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from app.records import FileResult, Outcome, ProgressEvent
 
 QUEUED, PARSING, EMBEDDING, READY, FAILED = "queued", "parsing", "embedding", "ready", "failed"
+HANDED_OFF = "queued for a worker"  # KB_TASK_QUEUE: the documents list shows when it is ready
 HEADERS = ["file", "status", "pages", "chunks", "detail"]
 
 
@@ -25,7 +26,7 @@ class FileRow:
 
     @property
     def done(self) -> bool:
-        return self.status in (READY, FAILED)
+        return self.status in (READY, FAILED, HANDED_OFF)
 
 
 def embedding_detail(done: int, planned: int, elapsed_s: float) -> str:
@@ -95,6 +96,9 @@ class UploadProgress:
     def _apply(row: FileRow, result: FileResult) -> None:
         if result.outcome in (Outcome.FAILED, Outcome.SKIPPED):
             row.status, row.detail = FAILED, result.message or str(result.outcome)
+            return
+        if result.outcome is Outcome.QUEUED:
+            row.status, row.detail = HANDED_OFF, result.message
             return
         row.status = READY
         row.pages, row.chunks = result.pages or row.pages, result.chunks or row.chunks

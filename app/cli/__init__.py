@@ -15,7 +15,7 @@ Register = Callable[[typer.Typer], None]
 def build_app(extra: Sequence[Register] = ()) -> typer.Typer:
     """Assemble the CLI; imports of command modules happen here, not at import time of `app.cli`.
     `extra` adds commands of the layer above (ui adds `kb serve`: app may not import ui)."""
-    from app.cli import ask, docs, generate, groups, ingest, keys, model_server, reindex, users
+    from app.cli import ask, docs, generate, groups, ingest, keys, model_server, reindex, users, worker
     from app.cli import eval as eval_cli
 
     cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Private knowledge base.")
@@ -34,6 +34,7 @@ def build_app(extra: Sequence[Register] = ()) -> typer.Typer:
     ask.register(cli)
     keys.register(cli)
     model_server.register(cli)
+    worker.register(cli)
     for register in extra:
         register(cli)
     return cli

@@ -1,5 +1,6 @@
 """`kb ingest PATH... [--group G] [--recursive]`: bulk-load documents with a progress bar and a
-per-file summary."""
+per-file summary. With KB_TASK_QUEUE=procrastinate the files are queued for `kb worker` processes
+(the summary says "queued"; `kb docs list` or the Admin tab shows when they are ready)."""
 
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from app.cli.options import UserOption
+from app.settings import Settings, load_settings
 from app.wiring import open_knowledge_base
 
 if TYPE_CHECKING:  # the ingestion layer (faiss, sqlalchemy) loads when a command runs, not at start-up
@@ -82,12 +84,27 @@ class _ProgressView:
         )
 
 
+def enqueue(paths: list[Path], user: str | None, groups: tuple[str, ...], settings: Settings) -> list["FileResult"]:
+    """Register the files (originals into the database) and queue a job for each."""
+    from app.tasks.queue import TaskQueue
+
+    with open_knowledge_base(writer=False, embedder=False, settings=settings) as kb:
+        results, queued = kb.enqueue(paths, actor=kb.actor(user), groups=groups)
+    tasks = TaskQueue.connect(settings).open()
+    try:
+        tasks.defer(queued)
+    finally:
+        tasks.close()
+    return results
+
+
 def summary_table(results: list["FileResult"]) -> Table:
     table = Table(title="Ingest summary")
     for column in ("file", "result", "pages", "chunks", "note"):
         numeric = column in ("pages", "chunks")
         table.add_column(column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric)
     colours = {"ok": "green", "replaced": "cyan", "duplicate": "yellow", "failed": "red", "skipped": "dim"}
+    colours["queued"] = "cyan"  # handed to the workers (KB_TASK_QUEUE)
     for r in results:
         outcome = str(r.outcome)
         table.add_row(
@@ -118,14 +135,18 @@ def register(cli: typer.Typer) -> None:
 
         supported, skipped, missing = expand(paths, recursive)
         out, err = Console(), Console(stderr=True)
-        with open_knowledge_base(writer=True, embedder=True) as kb:
-            actor = kb.actor(user)
-            view = _ProgressView(err)
-            if progress:
-                with view.progress:
-                    results = kb.ingest(supported, actor=actor, groups=tuple(group or ()), progress=view)
-            else:
-                results = kb.ingest(supported, actor=actor, groups=tuple(group or ()))
+        settings = load_settings()
+        if settings.task_queue == "procrastinate":
+            results = enqueue(supported, user, tuple(group or ()), settings)
+        else:
+            with open_knowledge_base(writer=True, embedder=True, settings=settings) as kb:
+                actor = kb.actor(user)
+                view = _ProgressView(err)
+                if progress:
+                    with view.progress:
+                        results = kb.ingest(supported, actor=actor, groups=tuple(group or ()), progress=view)
+                else:
+                    results = kb.ingest(supported, actor=actor, groups=tuple(group or ()))
         results += [
             FileResult(str(p), p.name, Outcome.FAILED, message="no such file or folder") for p in missing
         ]

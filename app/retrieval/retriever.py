@@ -197,8 +197,7 @@ class Retriever:
         signed pages for a question about who holds a role (roles.py)."""
         cfg, corpus, allowed, mask = self.config, scope.corpus, scope.allowed, scope.mask
         n = max(query.k * cfg.candidates_factor, query.k)
-        index = self.kb.index()
-        index.refresh_for(allowed)  # as KnowledgeBase.search_vector: pick up a writer's newer save
+        index = self.kb.reads.index_for(allowed)  # as search_vector: the ids SQL allows are in the index
         dense = index.search(vector, n, allowed) if vector is not None else []
         keyword = corpus.bm25.search(query.terms, mask, n)
         lists = [RankedList(dense, cfg.dense_weight), RankedList(keyword, cfg.keyword_weight)]

@@ -21,6 +21,7 @@ ADMIN_HANDLERS: list[tuple[str, tuple[object, ...]]] = [
     ("/add_member", ("board", "bob")),
     ("/remove_member", ("board", "alice")),
     ("/ingest_queue", ()),
+    ("/task_jobs", ()),
     ("/load_samples", ()),
 ]
 

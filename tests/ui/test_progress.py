@@ -24,3 +24,12 @@ def test_embedding_detail_edges() -> None:
     assert embedding_detail(0, 0, 5.0) == ""  # nothing planned (yet)
     assert embedding_detail(5, 5, 2.0) == "100% · saving to the index"
     assert embedding_detail(3, 4, 0.0) == "75%"
+
+
+def test_a_file_handed_to_the_workers_is_done_here_and_says_so() -> None:
+    progress = UploadProgress(["a.pdf"])
+    progress(ProgressEvent("planned", files=1))
+    queued = FileResult("a.pdf", "a.pdf", Outcome.QUEUED, 7, message="queued for a worker")
+    progress(ProgressEvent("finished", "a.pdf", result=queued))
+    assert progress.table()[0][1] == "queued for a worker"
+    assert progress.done
