@@ -1,8 +1,9 @@
 """docker-compose.yml's topology started for real without docker: PostgreSQL from Debian's packages,
-two `kb worker` processes, two `kb serve` processes (the bundled model in-process, each its own data
-folder). A document uploaded through one app process is ingested by a worker; the answer with its
-citation comes from the other app process, whose index never saw the document before. A worker
-killed mid-ingest is replaced by the other; a broken file fails once, visibly, without retries."""
+one `kb model-server` (the bundled model), two `kb worker` processes, two `kb serve` processes (each
+its own data folder, the model reached through KB_MODEL_URL). A document uploaded through one app
+process is ingested by a worker; the answer with its citation comes from the other app process,
+whose index never saw the document before, and a follow-up is condensed by the model server. A
+worker killed mid-ingest is replaced by the other; a broken file fails once, visibly, without retries."""
 
 from pathlib import Path
 
@@ -14,13 +15,20 @@ from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
 from store.models import Chunk, ChunkVector
 from tests.conftest import AAPL_PDF
-from tests.e2e.topology import admin_key, topology, wait_for
+from tests.e2e.topology import admin_key, free_port, topology, wait_for
 
 MEMO = (
     "Facilities memo for the spring quarter.\n\n"
     "The budget review for team 7 takes place in room 4.12 on the fourth floor.\n\n"
     "Parking passes are renewed in March by the front desk.\n"
 )
+
+
+def _up(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _documents(url: str, key: str) -> dict[str, dict[str, object]]:
@@ -43,7 +51,11 @@ def _jobs(database_url: str) -> list[tuple[int, str, int, int | None]]:
 def test_upload_on_one_app_the_answer_with_its_citation_from_the_other(postgres_url: str, tmp_path: Path) -> None:
     key = admin_key(postgres_url, tmp_path / "setup")
     headers = {"Authorization": f"Bearer {key}"}
-    with topology(tmp_path, postgres_url) as kb:
+    model_port = free_port()
+    model_env = {"KB_MODEL_URL": f"http://127.0.0.1:{model_port}/v1", "KB_MODEL_API_KEY": "topology-model-key"}
+    with topology(tmp_path, postgres_url, **model_env) as kb:
+        kb.start("model-server", "model-server", "--port", str(model_port))
+        wait_for(lambda: _up(f"http://127.0.0.1:{model_port}/health"), 120, "the model server")
         kb.worker("worker-1")
         kb.worker("worker-2")
         first = kb.app("app-1", key)
@@ -68,6 +80,12 @@ def test_upload_on_one_app_the_answer_with_its_citation_from_the_other(postgres_
         assert "4.12" in body["choices"][0]["message"]["content"], body
         assert [c["document"] for c in body["citations"]] == ["memo.txt"], body["citations"]
         assert "4.12" in body["citations"][0]["sentence"]
+        follow_up = {"model": "kb", "messages": [*question["messages"],
+                     {"role": "assistant", "content": body["choices"][0]["message"]["content"]},
+                     {"role": "user", "content": "And who renews the parking passes?"}]}  # fmt: skip
+        second_answer = httpx.post(f"{second}/v1/chat/completions", headers=headers, json=follow_up, timeout=300)
+        assert second_answer.status_code == 200, second_answer.text
+        assert "POST /v1/completions" in kb.log("model-server")  # the app processes hold no model
         assert not (tmp_path / "app-2" / "files").exists() or not any((tmp_path / "app-2" / "files").iterdir())
 
         wait_for(lambda: _documents(first, key).get("broken.pdf", {}).get("status") == "failed", 60, "broken.pdf")
