@@ -1,5 +1,5 @@
 /* One decode step of the Llama decoder (model/model.py) for B rows at one position, on CPU, fp32
- * activations with fp32 or int8 (per-row scaled) weights.
+ * activations with fp32, int8 (per-row scaled) or GGUF-quantised (quant_kernels.h) weights.
  *
  * Why: a decode step is a chain of ~10 small kernels per layer. Run through PyTorch (even compiled)
  * each kernel forks and joins the thread pool and the weights stream at well under the memory
@@ -38,12 +38,16 @@ typedef float vf __attribute__((vector_size(LANES * 4), aligned(4)));      /* un
 typedef float vf8 __attribute__((vector_size(32)));
 typedef float vf4 __attribute__((vector_size(16)));
 
-/* Mirrors class LayerWeights in model/native.py. scale pointers are NULL for fp32 weights. */
+struct QuantMatrix; /* quant_kernels.h: a GGUF-quantised matrix, read as stored */
+
+/* Mirrors class LayerWeights in model/native.py. scale pointers are NULL for fp32 weights; the
+ * *_q matrices, when set, replace the plain weight (GGUF blocks, model/native_quant.py). */
 typedef struct {
     const void *wqkv, *wo, *w13, *w2;
     const float *wqkv_scale, *wo_scale, *w13_scale, *w2_scale;
     const float *attn_norm, *ffn_norm;
     float *k_cache, *v_cache; /* [cache_batch, n_kv_heads, cache_seq, head_dim] */
+    const struct QuantMatrix *wqkv_q, *wo_q, *w13_q, *w2_q;
 } LayerWeights;
 
 /* Mirrors class ModelWeights in model/native.py. */
@@ -57,6 +61,7 @@ typedef struct {
     const void *head;
     const float *head_scale;
     const LayerWeights *layers;
+    const struct QuantMatrix *embed_q, *head_q; /* set for GGUF blocks: replace embed / head */
 } ModelWeights;
 
 /* ---------------------------------------------------------------- thread pool and barrier */
@@ -212,11 +217,16 @@ static inline float dot1_i8(const int8_t *w, const float *x, int k) {
     return s;
 }
 
-/* Row `row` of W times x[b] for every b: fp32 weights, or int8 times the row's scale. With several
- * rows (beam search) the weight row is read from memory once and from L1 for the others. */
-static inline void weight_row_times(const void *w, const float *scale, int quantized, const float *x, int k,
-                                    int batch, int row, float *out) {
-    if (quantized) {
+#include "quant_kernels.h"
+
+/* Row `row` of W times x[b] for every b: GGUF blocks (qm), fp32 weights, or int8 times the row's
+ * scale. With several rows (beam search) the weight row is read from memory once and from L1 for
+ * the others. */
+static inline void weight_row_times(const void *w, const float *scale, int quantized, const QuantMatrix *qm,
+                                    const float *x, int k, int batch, int row, float *out) {
+    if (qm) {
+        quant_row_times(qm, x, batch, row, out);
+    } else if (quantized) {
         const int8_t *wr = (const int8_t *)w + (size_t)row * k;
         for (int b = 0; b < batch; b++) out[b] = dot1_i8(wr, x + (size_t)b * k, k) * scale[row];
     } else {
@@ -226,11 +236,11 @@ static inline void weight_row_times(const void *w, const float *scale, int quant
 }
 
 /* Rows [first, last) of y[b, :] = W x[b] (+ y[b] when accumulate: the residual add). */
-static void matvec_rows(const void *w, const float *scale, int quantized, const float *x, int k, int batch,
-                        float *y, int n, int first, int last, int accumulate) {
+static void matvec_rows(const void *w, const float *scale, int quantized, const QuantMatrix *qm, const float *x,
+                        int k, int batch, float *y, int n, int first, int last, int accumulate) {
     float dots[MAX_BATCH];
     for (int row = first; row < last; row++) {
-        weight_row_times(w, scale, quantized, x, k, batch, row, dots);
+        weight_row_times(w, scale, quantized, qm, x, k, batch, row, dots);
         for (int b = 0; b < batch; b++) {
             float *out = y + (size_t)b * n + row;
             *out = accumulate ? *out + dots[b] : dots[b];
@@ -359,15 +369,24 @@ static void run_step(Step *s, int thread) {
     float *scores = s->scores + (size_t)thread * (s->pos + 1);
     int q8 = m->quantized;
 
-    share(B * C, thread, nt, &first, &last);
-    for (int i = first; i < last; i++) s->x[i] = m->embed[(size_t)s->tokens[i / C] * C + i % C];
+    if (m->embed_q) { /* a quantised table: each thread dequantises whole rows */
+        share(B, thread, nt, &first, &last);
+        for (int b = first; b < last; b++) {
+            const QuantMatrix *e = m->embed_q;
+            dequant_row(e->part_type[0], e->part_data[0] + (size_t)s->tokens[b] * e->part_row_bytes[0], C,
+                        s->x + (size_t)b * C);
+        }
+    } else {
+        share(B * C, thread, nt, &first, &last);
+        for (int i = first; i < last; i++) s->x[i] = m->embed[(size_t)s->tokens[i / C] * C + i % C];
+    }
     barrier_wait(&s->barrier);
 
     for (int l = 0; l < m->n_layers; l++) {
         const LayerWeights *layer = &m->layers[l];
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->attn_norm, C, m->eps, normed + (size_t)b * C);
         share(qkv_width, thread, nt, &first, &last);
-        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, normed, C, B, s->qkv, qkv_width, first, last, 0);
+        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, layer->wqkv_q, normed, C, B, s->qkv, qkv_width, first, last, 0);
         barrier_wait(&s->barrier);
 
         /* Rotary on q and k heads, then k and v into the cache at this position. */
@@ -390,7 +409,7 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->wo, layer->wo_scale, q8, s->attended, H * D, B, s->x, C, first, last, 1);
+        matvec_rows(layer->wo, layer->wo_scale, q8, layer->wo_q, s->attended, H * D, B, s->x, C, first, last, 1);
         barrier_wait(&s->barrier);
 
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->ffn_norm, C, m->eps, normed + (size_t)b * C);
@@ -398,20 +417,20 @@ static void run_step(Step *s, int thread) {
         share(F, thread, nt, &first, &last);
         for (int j = first; j < last; j++) {
             float gate[MAX_BATCH], up[MAX_BATCH];
-            weight_row_times(layer->w13, layer->w13_scale, q8, normed, C, B, j, gate);
-            weight_row_times(layer->w13, layer->w13_scale, q8, normed, C, B, F + j, up);
+            weight_row_times(layer->w13, layer->w13_scale, q8, layer->w13_q, normed, C, B, j, gate);
+            weight_row_times(layer->w13, layer->w13_scale, q8, layer->w13_q, normed, C, B, F + j, up);
             for (int b = 0; b < B; b++) s->act[(size_t)b * F + j] = (gate[b] / (1.0f + expf(-gate[b]))) * up[b];
         }
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->w2, layer->w2_scale, q8, s->act, F, B, s->x, C, first, last, 1);
+        matvec_rows(layer->w2, layer->w2_scale, q8, layer->w2_q, s->act, F, B, s->x, C, first, last, 1);
         barrier_wait(&s->barrier);
     }
 
     for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, m->final_norm, C, m->eps, normed + (size_t)b * C);
     share(m->vocab, thread, nt, &first, &last);
-    matvec_rows(m->head, m->head_scale, q8, normed, C, B, s->logits, m->vocab, first, last, 0);
+    matvec_rows(m->head, m->head_scale, q8, m->head_q, normed, C, B, s->logits, m->vocab, first, last, 0);
 }
 
 static int decode_step_locked(const ModelWeights *m, const int64_t *tokens, int batch, int pos, const float *cos_,
@@ -466,4 +485,4 @@ KB_API int kb_decode_step(const ModelWeights *m, const int64_t *tokens, int batc
     return status;
 }
 
-KB_API int kb_abi_version(void) { return 1; }
+KB_API int kb_abi_version(void) { return 2; }

@@ -1,0 +1,305 @@
+/* Matrix-vector products on GGUF's quantised blocks as stored (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
+ * Q5_K, Q6_K), with fp32 activations. Included by decode_step.c after its vector helpers (vf, LANES,
+ * hsum, load_i8, prefetch_ahead).
+ *
+ * Why fp32 activations (llama.cpp rounds them to 8 bits): every product then equals the gguf
+ * package's dequantise-then-multiply up to the order of the float additions, so a quantised model
+ * decodes the tokens its dequantised weights give. A decode step is memory-bound; unpacking 4-6 bit
+ * fields into floats costs fewer cycles than the bytes take to arrive, and the block scales are
+ * applied once per 16 or 32 weights, not per weight. The nibble unpacking runs on GCC vector
+ * extensions; only widening 16 bytes to 16 ints uses AVX-512 / AVX2 intrinsics (with a portable loop).
+ * The block layouts are ggml's (ggml-common.h) and model/gguf_quant.py's.
+ */
+#include <stdint.h>
+
+/* GGML type ids, as gguf.GGMLQuantizationType. */
+enum { KB_F32 = 0, KB_Q4_0 = 2, KB_Q4_1 = 3, KB_Q5_0 = 6, KB_Q5_1 = 7, KB_Q8_0 = 8,
+       KB_Q4_K = 12, KB_Q5_K = 13, KB_Q6_K = 14 };
+
+#define KB_MAX_PARTS 3
+
+/* A matrix of `rows` rows stored as up to three row ranges of their own type (a fused q/k/v whose
+ * parts a Q4_K_M file quantises differently), plus an optional bias. Mirrors QuantMatrix in
+ * model/native_quant.py. Rows of part p start at part_data[p]; each is part_row_bytes[p] long. */
+typedef struct QuantMatrix {
+    int32_t n_parts, cols;
+    int32_t part_type[KB_MAX_PARTS];
+    int32_t part_rows[KB_MAX_PARTS];
+    int64_t part_row_bytes[KB_MAX_PARTS];
+    const uint8_t *part_data[KB_MAX_PARTS];
+    const float *bias; /* [sum of part_rows] or NULL */
+} QuantMatrix;
+
+typedef int32_t vi __attribute__((vector_size(LANES * 4), aligned(4)));
+
+static inline float kb_half(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0x1f) bits = sign | 0x7f800000u | (mant << 13);
+    else if (exp != 0) bits = sign | ((exp + 112) << 23) | (mant << 13);
+    else if (mant == 0) bits = sign;
+    else { /* subnormal half: normalise */
+        exp = 113;
+        while (!(mant & 0x400)) mant <<= 1, exp--;
+        bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+#endif
+}
+
+/* 16 bytes widened to 16 int32 lanes. */
+static inline vi load_u8(const uint8_t *p) {
+    vi out;
+#if defined(__AVX512F__)
+    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+    memcpy(&out, &v, sizeof out);
+#elif defined(__AVX2__)
+    __m128i bytes = _mm_loadu_si128((const __m128i *)p);
+    __m256i lo = _mm256_cvtepu8_epi32(bytes), hi = _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8));
+    memcpy(&out, &lo, sizeof lo);
+    memcpy((char *)&out + sizeof lo, &hi, sizeof hi);
+#else
+    for (int i = 0; i < LANES; i++) out[i] = p[i];
+#endif
+    return out;
+}
+
+static inline vf to_float(vi v) { return __builtin_convertvector(v, vf); }
+static inline vf splat(float f) { return (vf){0} + f; }
+static inline vf xv(const float *x) { return *(const vf *)x; }
+
+static const vi LANE_INDEX = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* ---- one row dot x, per type. `n` is the row length (a multiple of the block size). */
+
+/* Q4_0: d (f16), 16 bytes: value j low nibble, value 16 + j high nibble; w = d (q - 8). */
+static float dot_q4_0(const uint8_t *w, const float *x, int n) {
+    vf acc = {0};
+    for (int i = 0; i < n; i += 32, w += 18) {
+        prefetch_ahead(w);
+        vi q = load_u8(w + 2);
+        vf s = (to_float(q & 15) - 8.0f) * xv(x + i) + (to_float(q >> 4) - 8.0f) * xv(x + i + 16);
+        acc += splat(kb_half(w)) * s;
+    }
+    return hsum(acc);
+}
+
+/* Q4_1: d, m (f16), 16 bytes; w = d q + m, so the block adds d (q . x) + m sum(x). */
+static float dot_q4_1(const uint8_t *w, const float *x, int n) {
+    vf acc = {0}, acc_m = {0};
+    for (int i = 0; i < n; i += 32, w += 20) {
+        prefetch_ahead(w);
+        vi q = load_u8(w + 4);
+        vf x0 = xv(x + i), x1 = xv(x + i + 16);
+        acc += splat(kb_half(w)) * (to_float(q & 15) * x0 + to_float(q >> 4) * x1);
+        acc_m += splat(kb_half(w + 2)) * (x0 + x1);
+    }
+    return hsum(acc + acc_m);
+}
+
+/* Q5_0: d, qh (32 bits: bit j is value j's fifth bit), 16 bytes; w = d (q - 16). */
+static float dot_q5_0(const uint8_t *w, const float *x, int n) {
+    vf acc = {0};
+    for (int i = 0; i < n; i += 32, w += 22) {
+        prefetch_ahead(w);
+        uint32_t qh;
+        memcpy(&qh, w + 2, 4);
+        vi q = load_u8(w + 6), h = (vi){0} + (int32_t)qh;
+        vi lo = (q & 15) | (((h >> LANE_INDEX) & 1) << 4);
+        vi hi = (q >> 4) | ((((h >> 16) >> LANE_INDEX) & 1) << 4);
+        acc += splat(kb_half(w)) * ((to_float(lo) - 16.0f) * xv(x + i) + (to_float(hi) - 16.0f) * xv(x + i + 16));
+    }
+    return hsum(acc);
+}
+
+/* Q5_1: d, m, qh, 16 bytes; w = d q + m. */
+static float dot_q5_1(const uint8_t *w, const float *x, int n) {
+    vf acc = {0}, acc_m = {0};
+    for (int i = 0; i < n; i += 32, w += 24) {
+        prefetch_ahead(w);
+        uint32_t qh;
+        memcpy(&qh, w + 4, 4);
+        vi q = load_u8(w + 8), h = (vi){0} + (int32_t)(qh & 0xffff), h2 = (vi){0} + (int32_t)(qh >> 16);
+        vi lo = (q & 15) | (((h >> LANE_INDEX) & 1) << 4);
+        vi hi = (q >> 4) | (((h2 >> LANE_INDEX) & 1) << 4);
+        vf x0 = xv(x + i), x1 = xv(x + i + 16);
+        acc += splat(kb_half(w)) * (to_float(lo) * x0 + to_float(hi) * x1);
+        acc_m += splat(kb_half(w + 2)) * (x0 + x1);
+    }
+    return hsum(acc + acc_m);
+}
+
+/* Q8_0: d, 32 int8; w = d q. */
+static float dot_q8_0(const uint8_t *w, const float *x, int n) {
+    vf acc = {0};
+    for (int i = 0; i < n; i += 32, w += 34) {
+        prefetch_ahead(w);
+        vf s = load_i8((const int8_t *)w + 2) * xv(x + i) + load_i8((const int8_t *)w + 18) * xv(x + i + 16);
+        acc += splat(kb_half(w)) * s;
+    }
+    return hsum(acc);
+}
+
+/* The 6-bit scale and min of sub-block j of a Q4_K / Q5_K super-block (ggml's get_scale_min_k4). */
+static inline void scale_min_k4(int j, const uint8_t *q, int *scale, int *min) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *min = q[j + 4] & 63;
+    } else {
+        *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *min = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* Q4_K: 256 values: d, dmin (f16), 12 bytes of scales/mins, 128 bytes; 32-byte group g holds
+ * sub-block 2g in its low nibbles and 2g + 1 in its high ones; w = d sc q - dmin m. */
+static float dot_q4_k(const uint8_t *w, const float *x, int n) {
+    vf acc = {0};
+    for (int i = 0; i < n; i += 256, w += 144) {
+        prefetch_ahead(w);
+        prefetch_ahead(w + 64);
+        float d = kb_half(w), dmin = kb_half(w + 2);
+        const uint8_t *qs = w + 16;
+        for (int g = 0; g < 4; g++, qs += 32) {
+            int sc0, m0, sc1, m1;
+            scale_min_k4(2 * g, w + 4, &sc0, &m0);
+            scale_min_k4(2 * g + 1, w + 4, &sc1, &m1);
+            const float *xa = x + i + 64 * g, *xb = xa + 32;
+            vi qa = load_u8(qs), qb = load_u8(qs + 16);
+            vf xa0 = xv(xa), xa1 = xv(xa + 16), xb0 = xv(xb), xb1 = xv(xb + 16);
+            acc += splat(d * (float)sc0) * (to_float(qa & 15) * xa0 + to_float(qb & 15) * xa1);
+            acc += splat(d * (float)sc1) * (to_float(qa >> 4) * xb0 + to_float(qb >> 4) * xb1);
+            acc -= splat(dmin * (float)m0) * (xa0 + xa1) + splat(dmin * (float)m1) * (xb0 + xb1);
+        }
+    }
+    return hsum(acc);
+}
+
+/* Q5_K: as Q4_K plus 32 bytes qh: bit s of qh[l] is the fifth bit of value l of sub-block s. */
+static float dot_q5_k(const uint8_t *w, const float *x, int n) {
+    vf acc = {0};
+    for (int i = 0; i < n; i += 256, w += 176) {
+        prefetch_ahead(w);
+        prefetch_ahead(w + 64);
+        prefetch_ahead(w + 128);
+        float d = kb_half(w), dmin = kb_half(w + 2);
+        const uint8_t *qh = w + 16, *qs = w + 48;
+        vi h0 = load_u8(qh), h1 = load_u8(qh + 16);
+        for (int g = 0; g < 4; g++, qs += 32) {
+            int sc0, m0, sc1, m1;
+            scale_min_k4(2 * g, w + 4, &sc0, &m0);
+            scale_min_k4(2 * g + 1, w + 4, &sc1, &m1);
+            const float *xa = x + i + 64 * g, *xb = xa + 32;
+            vi qa = load_u8(qs), qb = load_u8(qs + 16);
+            vi a0 = (qa & 15) | (((h0 >> (2 * g)) & 1) << 4), a1 = (qb & 15) | (((h1 >> (2 * g)) & 1) << 4);
+            vi b0 = (qa >> 4) | (((h0 >> (2 * g + 1)) & 1) << 4), b1 = (qb >> 4) | (((h1 >> (2 * g + 1)) & 1) << 4);
+            vf xa0 = xv(xa), xa1 = xv(xa + 16), xb0 = xv(xb), xb1 = xv(xb + 16);
+            acc += splat(d * (float)sc0) * (to_float(a0) * xa0 + to_float(a1) * xa1);
+            acc += splat(d * (float)sc1) * (to_float(b0) * xb0 + to_float(b1) * xb1);
+            acc -= splat(dmin * (float)m0) * (xa0 + xa1) + splat(dmin * (float)m1) * (xb0 + xb1);
+        }
+    }
+    return hsum(acc);
+}
+
+/* Q6_K: 256 values: 128 bytes low nibbles, 64 bytes of 2-bit highs, 16 int8 scales (one per 16
+ * values), d (f16). In each half of 128 values, group g's value l takes ql[l + 32 (g & 1)]'s
+ * nibble (g < 2 low, else high) and bits 2g..2g+1 of qh[l]; w = d sc (q - 32). */
+static float dot_q6_k(const uint8_t *w, const float *x, int n) {
+    vf acc = {0};
+    for (int i = 0; i < n; i += 256, w += 210) {
+        prefetch_ahead(w);
+        prefetch_ahead(w + 64);
+        prefetch_ahead(w + 128);
+        float d = kb_half(w + 208);
+        const int8_t *sc = (const int8_t *)(w + 192);
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *ql = w + 64 * half, *qh = w + 128 + 32 * half;
+            for (int part = 0; part < 2; part++) { /* values l = 16 part .. 16 part + 15 of each group */
+                vi l0 = load_u8(ql + 16 * part), l1 = load_u8(ql + 32 + 16 * part), h = load_u8(qh + 16 * part);
+                vi q[4] = {(l0 & 15) | ((h & 3) << 4), (l1 & 15) | (((h >> 2) & 3) << 4),
+                           (l0 >> 4) | (((h >> 4) & 3) << 4), (l1 >> 4) | (((h >> 6) & 3) << 4)};
+                for (int g = 0; g < 4; g++) {
+                    int at = 128 * half + 32 * g + 16 * part;
+                    acc += splat(d * (float)sc[at / 16]) * ((to_float(q[g]) - 32.0f) * xv(x + i + at));
+                }
+            }
+        }
+    }
+    return hsum(acc);
+}
+
+static inline float dot_f32_row(const uint8_t *w, const float *x, int n) { return dot1_f32((const float *)w, x, n); }
+
+typedef float (*RowDot)(const uint8_t *, const float *, int);
+
+static inline RowDot row_dot_for(int type) {
+    switch (type) {
+    case KB_F32: return dot_f32_row;
+    case KB_Q4_0: return dot_q4_0;
+    case KB_Q4_1: return dot_q4_1;
+    case KB_Q5_0: return dot_q5_0;
+    case KB_Q5_1: return dot_q5_1;
+    case KB_Q8_0: return dot_q8_0;
+    case KB_Q4_K: return dot_q4_k;
+    case KB_Q5_K: return dot_q5_k;
+    case KB_Q6_K: return dot_q6_k;
+    default: return NULL;
+    }
+}
+
+/* Row `row` of the quantised matrix times x[b] for every b (+ its bias). */
+static inline void quant_row_times(const QuantMatrix *m, const float *x, int batch, int row, float *out) {
+    int r = row, p = 0;
+    while (p < m->n_parts - 1 && r >= m->part_rows[p]) r -= m->part_rows[p++];
+    const uint8_t *w = m->part_data[p] + (size_t)r * m->part_row_bytes[p];
+    RowDot dot = row_dot_for(m->part_type[p]);
+    float bias = m->bias ? m->bias[row] : 0.0f;
+    for (int b = 0; b < batch; b++) out[b] = dot(w, x + (size_t)b * m->cols, m->cols) + bias;
+}
+
+/* One row dequantised (the embedding lookup of a quantised table): w = as each dot above. */
+static void dequant_row(int type, const uint8_t *w, int n, float *out) {
+    for (int i = 0; i < n; i++) out[i] = 0.0f;
+    RowDot dot = row_dot_for(type);
+    /* A dot with one-hot vectors would be exact but slow; the table's row is read once per token,
+     * so the unit basis costs n dots of one block each: dequantise block by block instead. */
+    int block = (type == KB_Q4_K || type == KB_Q5_K || type == KB_Q6_K) ? 256 : (type == KB_F32 ? 1 : 32);
+    int bytes = type == KB_F32 ? 4 : type == KB_Q4_0 ? 18 : type == KB_Q4_1 ? 20 : type == KB_Q5_0 ? 22
+              : type == KB_Q5_1 ? 24 : type == KB_Q8_0 ? 34 : type == KB_Q4_K ? 144 : type == KB_Q5_K ? 176 : 210;
+    if (type == KB_F32) {
+        memcpy(out, w, (size_t)n * sizeof(float));
+        return;
+    }
+    float basis[256] __attribute__((aligned(64)));
+    for (int i = 0; i < n; i += block, w += bytes) {
+        for (int j = 0; j < block; j++) basis[j] = 0.0f;
+        for (int j = 0; j < block; j++) {
+            basis[j] = 1.0f;
+            out[i + j] = dot(w, basis, block);
+            basis[j] = 0.0f;
+        }
+    }
+}
+
+/* ---- entry points for the parity tests (model/native_quant.py): one thread, no model. */
+
+KB_API int kb_quant_matvec(int type, const uint8_t *w, int rows, int cols, int64_t row_bytes, const float *x,
+                           float *out) {
+    RowDot dot = row_dot_for(type);
+    if (!dot) return -1;
+    for (int r = 0; r < rows; r++) out[r] = dot(w + (size_t)r * row_bytes, x, cols);
+    return 0;
+}
+
+KB_API int kb_quant_dequant_row(int type, const uint8_t *w, int cols, float *out) {
+    if (!row_dot_for(type)) return -1;
+    dequant_row(type, w, cols, out);
+    return 0;
+}
