@@ -145,7 +145,7 @@ class Transformer(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.tok_embeddings.weight.device
+        return self.norm.weight.device  # the embedding may be GGUF blocks (model.gguf_quant), without .weight
 
     @property
     def dtype(self) -> torch.dtype:

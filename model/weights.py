@@ -8,6 +8,7 @@ converted once (fused q/k/v and gate/up matrices).
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 
 from model.args import ModelArgs
 from model.errors import UnsupportedModelError, WeightsError
+from model.gguf_quant import BlockSpec
 
 # Buffers some older Hugging Face checkpoints carry; recomputed by us, so they are not weights.
 _IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
@@ -26,6 +28,8 @@ class Checkpoint:
     args: ModelArgs
     tensors: dict[str, torch.Tensor]  # our parameter names
     metadata: dict[str, Any]  # GGUF key/values, or the HF config
+    # Modules kept as GGUF blocks (model.gguf_blocks): our module name -> what it becomes.
+    block_modules: dict[str, BlockSpec] = dataclass_field(default_factory=dict)
 
 
 def expected_hf_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
@@ -52,19 +56,11 @@ def expected_hf_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def convert_hf_tensors(
-    args: ModelArgs, hf: Mapping[str, torch.Tensor], source: str, dtype: torch.dtype
-) -> dict[str, torch.Tensor]:
-    """Check names and shapes strictly, then rename to ours and fuse q/k/v and gate/up."""
-    hf = {k: v for k, v in hf.items() if not k.endswith(_IGNORED_SUFFIXES)}
+def check_names_and_shapes(args: ModelArgs, shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
+    """Every expected tensor present with its shape, nothing else (Hugging Face names)."""
     expected = expected_hf_shapes(args)
-    if args.tie_word_embeddings and "lm_head.weight" in hf:
-        # Some tied checkpoints store the head anyway; accept it only if it really is the embedding.
-        if not torch.equal(hf["lm_head.weight"], hf.get("model.embed_tokens.weight", torch.empty(0))):
-            raise WeightsError(f"{source}: tie_word_embeddings is set but lm_head.weight differs.")
-        hf = {k: v for k, v in hf.items() if k != "lm_head.weight"}
-    missing = sorted(set(expected) - set(hf))
-    extra = sorted(set(hf) - set(expected))
+    missing = sorted(set(expected) - set(shapes))
+    extra = sorted(set(shapes) - set(expected))
     if missing or extra:
         raise WeightsError(
             f"{source} does not match the architecture: "
@@ -73,8 +69,21 @@ def convert_hf_tensors(
             + (f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}" if extra else "")
         )
     for name, shape in expected.items():
-        if tuple(hf[name].shape) != shape:
-            raise WeightsError(f"{source}: {name} has shape {tuple(hf[name].shape)}, expected {shape}.")
+        if tuple(shapes[name]) != shape:
+            raise WeightsError(f"{source}: {name} has shape {tuple(shapes[name])}, expected {shape}.")
+
+
+def convert_hf_tensors(
+    args: ModelArgs, hf: Mapping[str, torch.Tensor], source: str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """Check names and shapes strictly, then rename to ours and fuse q/k/v and gate/up."""
+    hf = {k: v for k, v in hf.items() if not k.endswith(_IGNORED_SUFFIXES)}
+    if args.tie_word_embeddings and "lm_head.weight" in hf:
+        # Some tied checkpoints store the head anyway; accept it only if it really is the embedding.
+        if not torch.equal(hf["lm_head.weight"], hf.get("model.embed_tokens.weight", torch.empty(0))):
+            raise WeightsError(f"{source}: tie_word_embeddings is set but lm_head.weight differs.")
+        hf = {k: v for k, v in hf.items() if k != "lm_head.weight"}
+    check_names_and_shapes(args, {name: tuple(t.shape) for name, t in hf.items()}, source)
 
     def get(name: str) -> torch.Tensor:
         return hf[name].to(dtype)
@@ -210,8 +219,12 @@ def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
     return Checkpoint(args, convert_hf_tensors(args, hf, str(path), dtype), meta)
 
 
-def read_checkpoint(path: Path, dtype: torch.dtype) -> Checkpoint:
-    readers: dict[bool, Callable[[Path, torch.dtype], Checkpoint]] = {True: read_hf_folder, False: read_gguf}
+def read_checkpoint(path: Path, dtype: torch.dtype, keep_blocks: bool = False) -> Checkpoint:
+    """keep_blocks: a GGUF file's quantised tensors stay as its blocks (model.gguf_blocks)."""
+    from model.gguf_blocks import read_gguf_blocks
+
+    gguf_reader = read_gguf_blocks if keep_blocks else read_gguf
+    readers: dict[bool, Callable[[Path, torch.dtype], Checkpoint]] = {True: read_hf_folder, False: gguf_reader}
     if not path.exists():
         raise WeightsError(f"Model path {path} does not exist.")
     if path.is_file() and path.suffix != ".gguf":

@@ -1,0 +1,95 @@
+"""Whole models kept as GGUF blocks: the C step (and the PyTorch block path) give the greedy tokens
+of our fp32 decode of the same file's dequantised weights, for 64 tokens, on random-weight files of
+several block-type mixes and on the bundled SmolLM2 Q4_1 file."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.bundled import bundled_gguf_path
+from model.gguf_quant import GGUFEmbedding, GGUFLinear
+from model.loader import load_transformer
+from model.model import Transformer
+from tests.model.gguf_files import Q, RandomGGUF
+from tests.model.test_generate import prompt as random_ids
+
+NEW_TOKENS = 64
+LEGACY_TYPES = {
+    "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q5_0, "attn_output": Q.Q5_1, "ffn_gate": Q.Q8_0,
+    "ffn_up": Q.Q4_0, "ffn_down": Q.Q5_1, "token_embd": Q.Q8_0, "output": Q.Q4_1,
+}  # fmt: skip
+FILES = {
+    # Every legacy type in one model, untied head.
+    "legacy": RandomGGUF(types=LEGACY_TYPES),
+    # What a Q4_K_M file holds: Q4_K, with v, down and the head in Q6_K.
+    "q4_k_m": RandomGGUF(
+        types={"attn_v": Q.Q6_K, "ffn_down": Q.Q6_K, "output": Q.Q6_K}, default_type=Q.Q4_K
+    ),
+    "q5_k_tied": RandomGGUF(default_type=Q.Q5_K, tied=True),
+    "f32_mqa": RandomGGUF(default_type=Q.F32, n_kv_heads=1, types={"ffn_down": Q.Q8_0}),
+}
+
+
+def greedy(model: Transformer, prompt: list[int], native: bool) -> "Greedy":
+    """Greedy tokens and the logits each was chosen from: PyTorch prefill, then one-token steps."""
+    model.setup_caches(1, len(prompt) + NEW_TOKENS)
+    if native:
+        model.use_native_decode()
+    else:
+        model.native_decode, model._native = False, None
+    tokens, chosen_from = [], []
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt]), 0)[0, -1]
+        model.begin_decode()
+        assert (model._native is not None) == native
+        for i in range(NEW_TOKENS):
+            chosen_from.append(logits)
+            tokens.append(int(logits.argmax()))
+            logits = model.decode_step(torch.tensor([[tokens[-1]]]), len(prompt) + i)[0]
+    return tokens, chosen_from
+
+
+Greedy = tuple[list[int], list[torch.Tensor]]
+
+
+def assert_same_greedy(ours: Greedy, reference: Greedy) -> int:
+    """Tokens equal; a first difference passes only where the reference's logits nearly tie there.
+    Returns the number of steps that agree."""
+    for step, (got, expected) in enumerate(zip(ours[0], reference[0], strict=True)):
+        a, b = ours[1][step], reference[1][step]
+        scale = float(b.abs().max())
+        assert float((a - b).abs().max()) <= 1e-3 * scale, f"logits differ at step {step}"
+        if got != expected:
+            gap = float(b[expected] - b[got])
+            assert gap <= 1e-4 * scale, f"step {step}: {got} instead of {expected}, reference gap {gap}"
+            return step
+    return len(reference[0])
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_random_gguf_greedy_tokens_equal_the_dequantised_fp32_model(tmp_path: Path, name: str) -> None:
+    path = FILES[name].write(tmp_path / f"{name}.gguf", seed=len(name))
+    blocks, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    dense, _ = load_transformer(path, "cpu", "float32")
+    assert isinstance(blocks.output, GGUFLinear) and isinstance(blocks.tok_embeddings, GGUFEmbedding)
+    prompt = [t % FILES[name].vocab for t in random_ids(len(name), 12)]
+    reference = greedy(dense, prompt, native=False)
+    assert len(set(reference[0])) > 4  # a model that repeats one token would prove little
+    assert_same_greedy(greedy(blocks, prompt, native=True), reference)
+    assert_same_greedy(greedy(blocks, prompt, native=False), reference)
+
+
+@pytest.mark.slow
+def test_bundled_q4_1_file_greedy_tokens_equal_the_dequantised_fp32_model() -> None:
+    path = bundled_gguf_path()
+    blocks, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    dense, _ = load_transformer(path, "cpu", "float32")
+    # "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n" as token ids.
+    from model.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_gguf(path)
+    from model.chat_template import ChatMessage
+
+    prompt = tokenizer.apply_chat_template([ChatMessage("user", "Name three rivers of Europe.")], True)
+    assert_same_greedy(greedy(blocks, prompt, native=True), greedy(dense, prompt, native=False))
