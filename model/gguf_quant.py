@@ -142,7 +142,22 @@ def dequantize_rows(rows: torch.Tensor, type_id: int, cols: int) -> torch.Tensor
     return _DEQUANTISERS[type_id](blocks).reshape(rows.shape[0], cols)
 
 
+def _dequantize(rows: torch.Tensor, type_id: int, cols: int) -> torch.Tensor:
+    """The C dequantiser on CPU (same values, several times faster), else the PyTorch one."""
+    if rows.device.type == "cpu":
+        from model.native import NativeUnavailableError
+        from model.native_quant import native_dequantize_rows
+
+        try:
+            return native_dequantize_rows(rows, type_id, cols)
+        except NativeUnavailableError:
+            pass  # no C compiler here: the PyTorch dequantiser gives the very same values
+    return dequantize_rows(rows, type_id, cols)
+
+
 # ---- modules
+
+ROW_CHUNK = 8192  # rows dequantised at once by the PyTorch path
 
 
 class GGUFLinear(nn.Module):
@@ -166,15 +181,28 @@ class GGUFLinear(nn.Module):
     def parts(self) -> list[torch.Tensor]:
         return [getattr(self, f"part{i}") for i in range(len(self.part_types))]
 
-    def dequantized(self, dtype: torch.dtype) -> torch.Tensor:
-        """The weight [out_features, in_features] in dtype (one layer's worth of memory, freed after use)."""
-        pairs = zip(self.parts(), self.part_types, strict=True)
-        pieces = [dequantize_rows(rows, type_id, self.in_features) for rows, type_id in pairs]
+    def dequantized(self, dtype: torch.dtype, first: int = 0, last: int | None = None) -> torch.Tensor:
+        """Rows [first, last) of the weight [out_features, in_features] in dtype."""
+        last = self.out_features if last is None else last
+        pieces, start = [], 0
+        for rows, type_id in zip(self.parts(), self.part_types, strict=True):
+            lo, hi = max(first - start, 0), min(last - start, rows.shape[0])
+            if lo < hi:
+                pieces.append(_dequantize(rows[lo:hi], type_id, self.in_features))
+            start += rows.shape[0]
         return torch.cat(pieces).to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Dequantised ROW_CHUNK rows at a time: a large head (150k x 1.5k values) never exists in fp32."""
         bias = None if self.bias is None else self.bias.to(x.dtype)
-        return F.linear(x, self.dequantized(x.dtype), bias)
+        if self.out_features <= ROW_CHUNK:
+            return F.linear(x, self.dequantized(x.dtype), bias)
+        out = torch.empty(*x.shape[:-1], self.out_features, dtype=x.dtype, device=x.device)
+        for first in range(0, self.out_features, ROW_CHUNK):
+            last = min(first + ROW_CHUNK, self.out_features)
+            rows_bias = None if bias is None else bias[first:last]
+            out[..., first:last] = F.linear(x, self.dequantized(x.dtype, first, last), rows_bias)
+        return out
 
     def extra_repr(self) -> str:
         names = "+".join(LAYOUTS[t].name for t in self.part_types)
@@ -193,7 +221,7 @@ class GGUFEmbedding(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         rows = self.part0[tokens.reshape(-1)]  # [B*T, row_bytes]
-        return dequantize_rows(rows, self.type_id, self.dim).to(self.dtype).reshape(*tokens.shape, self.dim)
+        return _dequantize(rows, self.type_id, self.dim).to(self.dtype).reshape(*tokens.shape, self.dim)
 
 
 @dataclass(frozen=True)

@@ -264,31 +264,122 @@ static inline void quant_row_times(const QuantMatrix *m, const float *x, int bat
     for (int b = 0; b < batch; b++) out[b] = dot(w, x + (size_t)b * m->cols, m->cols) + bias;
 }
 
-/* One row dequantised (the embedding lookup of a quantised table): w = as each dot above. */
-static void dequant_row(int type, const uint8_t *w, int n, float *out) {
-    for (int i = 0; i < n; i++) out[i] = 0.0f;
-    RowDot dot = row_dot_for(type);
-    /* A dot with one-hot vectors would be exact but slow; the table's row is read once per token,
-     * so the unit basis costs n dots of one block each: dequantise block by block instead. */
-    int block = (type == KB_Q4_K || type == KB_Q5_K || type == KB_Q6_K) ? 256 : (type == KB_F32 ? 1 : 32);
-    int bytes = type == KB_F32 ? 4 : type == KB_Q4_0 ? 18 : type == KB_Q4_1 ? 20 : type == KB_Q5_0 ? 22
-              : type == KB_Q5_1 ? 24 : type == KB_Q8_0 ? 34 : type == KB_Q4_K ? 144 : type == KB_Q5_K ? 176 : 210;
-    if (type == KB_F32) {
-        memcpy(out, w, (size_t)n * sizeof(float));
-        return;
-    }
-    float basis[256] __attribute__((aligned(64)));
-    for (int i = 0; i < n; i += block, w += bytes) {
-        for (int j = 0; j < block; j++) basis[j] = 0.0f;
-        for (int j = 0; j < block; j++) {
-            basis[j] = 1.0f;
-            out[i + j] = dot(w, basis, block);
-            basis[j] = 0.0f;
+/* ---- dequantising: one row of blocks -> n floats, each value computed as gguf.quants computes it
+ * (no fused multiply-add, so the values are bit for bit gguf's). For the embedding lookup and for
+ * prefill, which multiplies whole dequantised layers (model/gguf_quant.py). */
+
+#define KB_EXACT __attribute__((optimize("fp-contract=off")))
+
+static KB_EXACT void dequant_q4_0(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 32, w += 18) {
+        float d = kb_half(w);
+        for (int j = 0; j < 16; j++) {
+            y[i + j] = d * (float)((w[2 + j] & 15) - 8);
+            y[i + j + 16] = d * (float)((w[2 + j] >> 4) - 8);
         }
     }
 }
 
-/* ---- entry points for the parity tests (model/native_quant.py): one thread, no model. */
+static KB_EXACT void dequant_q4_1(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 32, w += 20) {
+        float d = kb_half(w), m = kb_half(w + 2);
+        for (int j = 0; j < 16; j++) {
+            y[i + j] = d * (float)(w[4 + j] & 15) + m;
+            y[i + j + 16] = d * (float)(w[4 + j] >> 4) + m;
+        }
+    }
+}
+
+static KB_EXACT void dequant_q5_0(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 32, w += 22) {
+        float d = kb_half(w);
+        uint32_t qh;
+        memcpy(&qh, w + 2, 4);
+        for (int j = 0; j < 16; j++) {
+            y[i + j] = d * (float)((int)((w[6 + j] & 15) | (((qh >> j) & 1) << 4)) - 16); /* qh is unsigned */
+            y[i + j + 16] = d * (float)((int)((w[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16);
+        }
+    }
+}
+
+static KB_EXACT void dequant_q5_1(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 32, w += 24) {
+        float d = kb_half(w), m = kb_half(w + 2);
+        uint32_t qh;
+        memcpy(&qh, w + 4, 4);
+        for (int j = 0; j < 16; j++) {
+            y[i + j] = d * (float)((w[8 + j] & 15) | (((qh >> j) & 1) << 4)) + m;
+            y[i + j + 16] = d * (float)((w[8 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) + m;
+        }
+    }
+}
+
+static KB_EXACT void dequant_q8_0(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 32, w += 34) {
+        float d = kb_half(w);
+        for (int j = 0; j < 32; j++) y[i + j] = d * (float)((const int8_t *)w)[2 + j];
+    }
+}
+
+/* Q4_K (high_bits NULL) and Q5_K: sub-block s = 2g + (nibble high), value l: d sc q - dmin m. */
+static KB_EXACT void dequant_k4(const uint8_t *w, const uint8_t *qs, const uint8_t *high_bits, float *y) {
+    float d = kb_half(w), dmin = kb_half(w + 2);
+    for (int s = 0; s < 8; s++) {
+        int sc, m;
+        scale_min_k4(s, w + 4, &sc, &m);
+        float scale = d * (float)sc, shift = dmin * (float)m;
+        const uint8_t *q = qs + 32 * (s / 2);
+        for (int l = 0; l < 32; l++) {
+            int v = (s & 1) ? q[l] >> 4 : q[l] & 15;
+            if (high_bits) v |= ((high_bits[l] >> s) & 1) << 4;
+            y[32 * s + l] = scale * (float)v - shift;
+        }
+    }
+}
+
+static void dequant_q4_k(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 256, w += 144) dequant_k4(w, w + 16, NULL, y + i);
+}
+
+static void dequant_q5_k(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 256, w += 176) dequant_k4(w, w + 48, w + 16, y + i);
+}
+
+static KB_EXACT void dequant_q6_k(const uint8_t *w, float *y, int n) {
+    for (int i = 0; i < n; i += 256, w += 210) {
+        float d = kb_half(w + 208);
+        const int8_t *sc = (const int8_t *)(w + 192);
+        for (int at = 0; at < 256; at++) {
+            int half = at / 128, g = (at % 128) / 32, l = at % 32;
+            uint8_t low = w[64 * half + l + 32 * (g & 1)], high = w[128 + 32 * half + l];
+            int q = ((g < 2 ? low & 15 : low >> 4) | (((high >> (2 * g)) & 3) << 4)) - 32;
+            y[i + at] = (d * (float)sc[at / 16]) * (float)q;
+        }
+    }
+}
+
+static void dequant_f32(const uint8_t *w, float *y, int n) { memcpy(y, w, (size_t)n * sizeof(float)); }
+
+typedef void (*RowDequant)(const uint8_t *, float *, int);
+
+static inline RowDequant row_dequant_for(int type) {
+    switch (type) {
+    case KB_F32: return dequant_f32;
+    case KB_Q4_0: return dequant_q4_0;
+    case KB_Q4_1: return dequant_q4_1;
+    case KB_Q5_0: return dequant_q5_0;
+    case KB_Q5_1: return dequant_q5_1;
+    case KB_Q8_0: return dequant_q8_0;
+    case KB_Q4_K: return dequant_q4_k;
+    case KB_Q5_K: return dequant_q5_k;
+    case KB_Q6_K: return dequant_q6_k;
+    default: return NULL;
+    }
+}
+
+static void dequant_row(int type, const uint8_t *w, int n, float *out) { row_dequant_for(type)(w, out, n); }
+
+/* ---- entry points for prefill and the parity tests (model/native_quant.py): one thread, no model. */
 
 KB_API int kb_quant_matvec(int type, const uint8_t *w, int rows, int cols, int64_t row_bytes, const float *x,
                            float *out) {
@@ -298,8 +389,9 @@ KB_API int kb_quant_matvec(int type, const uint8_t *w, int rows, int cols, int64
     return 0;
 }
 
-KB_API int kb_quant_dequant_row(int type, const uint8_t *w, int cols, float *out) {
-    if (!row_dot_for(type)) return -1;
-    dequant_row(type, w, cols, out);
+KB_API int kb_quant_dequant_rows(int type, const uint8_t *w, int rows, int cols, int64_t row_bytes, float *out) {
+    RowDequant dequant = row_dequant_for(type);
+    if (!dequant) return -1;
+    for (int r = 0; r < rows; r++) dequant(w + (size_t)r * row_bytes, out + (size_t)r * cols, cols);
     return 0;
 }
