@@ -15,7 +15,16 @@ import torch
 from model.args import ModelArgs
 from model.errors import UnsupportedModelError, WeightsError
 from model.gguf_quant import LAYOUTS, QUANTIZED_TYPES, BlockSpec
-from model.weights import Checkpoint, check_names_and_shapes, gguf_name_to_hf, read_gguf_metadata, unpermute_rotary_rows
+from model.weights import (
+    ROPE_FREQS,
+    Checkpoint,
+    check_names_and_shapes,
+    gguf_name_to_hf,
+    read_gguf_metadata,
+    rotary_permutation,
+    unpermute_rotary_rows,
+    with_rope_freqs,
+)
 
 _FLOAT_TYPES = frozenset({0, 1, 30})  # F32, F16, BF16: matrices of these become F32 rows
 
@@ -45,20 +54,25 @@ def read_gguf_blocks(path: Path, dtype: torch.dtype) -> Checkpoint:
     except Exception as error:
         raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
     meta = read_gguf_metadata(reader)
-    args = ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors})
-    permute = {"attn_q": args.n_heads, "attn_k": args.n_kv_heads}
+    args = with_rope_freqs(ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors}), reader, str(path))
+    permute = rotary_permutation(meta, args)
     shapes: dict[str, tuple[int, ...]] = {}
     matrices: dict[str, tuple[int, torch.Tensor]] = {}  # HF name -> (type_id, [rows, row_bytes])
     vectors: dict[str, torch.Tensor] = {}
     for tensor in reader.tensors:
+        if tensor.name == ROPE_FREQS:
+            continue
         name = gguf_name_to_hf(tensor.name)
         shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))  # GGUF lists dims innermost first
         shapes[name] = shape
+        kind = tensor.name.split(".")[2] if tensor.name.startswith("blk.") else ""
         if len(shape) == 1:
-            vectors[name] = torch.tensor(np.asarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32))
+            vector = np.asarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32)
+            if kind in permute:  # a q or k bias follows its rows
+                vector = unpermute_rotary_rows(vector, permute[kind])
+            vectors[name] = torch.tensor(vector)
             continue
         type_id, rows = _matrix_rows(tensor, shape[0], path)
-        kind = tensor.name.split(".")[2] if tensor.name.startswith("blk.") else ""
         if kind in permute:  # rows are whole blocks: permuting rows undoes GGUF's rotary layout
             rows = unpermute_rotary_rows(rows, permute[kind])
         matrices[name] = (type_id, torch.from_numpy(np.array(rows)))  # a copy: the file is a read-only memmap
@@ -82,7 +96,11 @@ def _ours(
             type_id, rows = matrices[hf_name]
             tensors[f"{module}.part{i}"] = rows
             parts.append((type_id, rows.shape[0]))
-        specs[module] = BlockSpec(in_features, tuple(parts), embedding=embedding)
+        biases = [name.removesuffix(".weight") + ".bias" for name in hf_names]
+        bias = all(name in vectors for name in biases) and not embedding
+        if bias:  # fp32 whatever dtype: the C step adds it to fp32 sums
+            tensors[f"{module}.bias"] = torch.cat([vectors[name] for name in biases])
+        specs[module] = BlockSpec(in_features, tuple(parts), embedding=embedding, bias=bias)
 
     fuse("tok_embeddings", ["model.embed_tokens.weight"], args.dim, embedding=True)
     fuse("output", ["model.embed_tokens.weight" if args.tie_word_embeddings else "lm_head.weight"], args.dim)

@@ -2,6 +2,9 @@
 of our fp32 decode of the same file's dequantised weights, for 64 tokens, on random-weight files of
 several block-type mixes and on the bundled SmolLM2 Q4_1 file."""
 
+import math
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,10 @@ FILES = {
     ),
     "q5_k_tied": RandomGGUF(default_type=Q.Q5_K, tied=True),
     "f32_mqa": RandomGGUF(default_type=Q.F32, n_kv_heads=1, types={"ffn_down": Q.Q8_0}),
+    # Qwen2 / Qwen2.5: bias on q, k and v; rows as HF stores them (not permuted).
+    "qwen2": RandomGGUF(arch="qwen2", qkv_bias=True, default_type=Q.Q4_K, types={"attn_v": Q.Q6_K}),
+    # Llama-3.1: GQA and `llama3` rope scaling, carried as rope_freqs.weight.
+    "llama3": RandomGGUF(rope_freq_factors=True, n_heads=8, n_kv_heads=2, default_type=Q.Q5_0),
 }
 
 
@@ -93,3 +100,49 @@ def test_bundled_q4_1_file_greedy_tokens_equal_the_dequantised_fp32_model() -> N
 
     prompt = tokenizer.apply_chat_template([ChatMessage("user", "Name three rivers of Europe.")], True)
     assert_same_greedy(greedy(blocks, prompt, native=True), greedy(dense, prompt, native=False))
+
+
+def test_qwen2_gguf_logits_equal_transformers(tmp_path: Path) -> None:
+    """Bias on q, k, v and unpermuted rows: our block model against transformers reading the same file."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM
+
+    path = FILES["qwen2"].write(tmp_path / "qwen2.gguf", seed=3)
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=path.name, dtype=torch.float32).eval()
+    assert type(hf).__name__ == "Qwen2ForCausalLM"
+    ours, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    ids = torch.tensor([random_ids(3, 20)]) % FILES["qwen2"].vocab
+    ours.setup_caches(1, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids, 0), hf(ids).logits, atol=1e-4, rtol=1e-4)
+
+
+def test_llama3_rope_matches_transformers_and_the_gguf_divisors() -> None:
+    """HF's llama3 parameters give transformers' frequencies; llama.cpp's divisors (rope_freqs.weight,
+    as its converter computes them from the same parameters) give the same frequencies."""
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from model.args import ModelArgs, RopeScaling
+    from model.rope import RotaryEmbedding
+
+    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192, "rope_theta": 500000.0}  # fmt: skip
+    config = LlamaConfig(hidden_size=512, num_attention_heads=4, max_position_embeddings=131072, rope_parameters=rope)
+    expected, _ = ROPE_INIT_FUNCTIONS["llama3"](config, "cpu")
+    args = ModelArgs.from_hf_config(config.to_dict())
+    ours = RotaryEmbedding(args).inv_freq
+    torch.testing.assert_close(ours, expected, atol=0, rtol=1e-6)
+    # llama.cpp's convert_hf_to_gguf.py: the divisor of each frequency.
+    divisors = []
+    for freq in (1.0 / (500000.0 ** (torch.arange(0, 128, 2).double() / 128))).tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4.0:
+            divisors.append(1.0)
+        elif wavelen > 8192 / 1.0:
+            divisors.append(8.0)
+        else:
+            smooth = (8192 / wavelen - 1.0) / (4.0 - 1.0)
+            divisors.append(1 / ((1 - smooth) / 8.0 + smooth))
+    from_gguf = replace(args, rope_scaling=RopeScaling(kind="llama3", freq_factors=tuple(divisors)))
+    torch.testing.assert_close(RotaryEmbedding(from_gguf).inv_freq, expected, atol=0, rtol=1e-5)
