@@ -6,6 +6,7 @@ import math
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -146,3 +147,38 @@ def test_llama3_rope_matches_transformers_and_the_gguf_divisors() -> None:
             divisors.append(1 / ((1 - smooth) / 8.0 + smooth))
     from_gguf = replace(args, rope_scaling=RopeScaling(kind="llama3", freq_factors=tuple(divisors)))
     torch.testing.assert_close(RotaryEmbedding(from_gguf).inv_freq, expected, atol=0, rtol=1e-5)
+
+
+def test_unsupported_block_type_and_architecture_are_refused_by_name(tmp_path: Path) -> None:
+    from gguf import GGMLQuantizationType
+
+    from model.errors import UnsupportedModelError
+    from tests.model import gguf_files
+
+    q2k = RandomGGUF(types={"ffn_up": Q.Q6_K})
+    original = q2k.matrix
+
+    def with_q2_k(rng: Any, kind: str, rows: int, cols: int) -> tuple[Any, Any]:
+        if kind != "ffn_up":
+            return original(rng, kind, rows, cols)
+        blocks = rng.integers(0, 256, size=(rows, cols // 256 * 84), dtype="uint8")  # Q2_K: 84 bytes / 256 values
+        return blocks, GGMLQuantizationType.Q2_K
+
+    q2k.matrix = with_q2_k  # type: ignore[method-assign]
+    path = q2k.write(tmp_path / "q2k.gguf", seed=1)
+    with pytest.raises(UnsupportedModelError, match=r"blk\.0\.ffn_up\.weight is Q2_K"):
+        load_transformer(path, "cpu", "float32", keep_blocks=True)
+    gemma = gguf_files.RandomGGUF(arch="gemma").write(tmp_path / "gemma.gguf", seed=2)
+    with pytest.raises(UnsupportedModelError, match="llama, qwen2 are supported, not 'gemma'"):
+        load_transformer(gemma, "cpu", "float32", keep_blocks=True)
+
+
+@pytest.mark.skipif(not os.environ.get("KB_TEST_GGUF"), reason="set KB_TEST_GGUF=/path/file.gguf (a big real file)")
+def test_a_real_gguf_file_greedy_tokens_equal_its_dequantised_fp32_model() -> None:
+    """E.g. the Qwen2.5-Coder-1.5B Q4_K_M file of benchmarks/split_gguf.py (needs ~9 GB of memory)."""
+    path = Path(os.environ["KB_TEST_GGUF"])
+    blocks, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    ours = greedy(blocks, random_ids(1, 16), native=True)
+    del blocks
+    dense, _ = load_transformer(path, "cpu", "float32")
+    assert assert_same_greedy(ours, greedy(dense, random_ids(1, 16), native=False)) > 0
