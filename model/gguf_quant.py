@@ -70,7 +70,7 @@ def _nibbles(qs: torch.Tensor) -> torch.Tensor:
 
 def _fifth_bits(qh: torch.Tensor) -> torch.Tensor:
     """4 bytes [n, 4] -> bit i of their little-endian uint32 for i < 32: [n, 32] (0 or 16)."""
-    bits = (qh[:, :, None].int() >> torch.arange(8, dtype=torch.int32)) & 1  # [n, 4, 8], byte-major
+    bits = (qh[:, :, None].int() >> torch.arange(8, dtype=torch.int32, device=qh.device)) & 1  # [n, 4, 8]
     return (bits.reshape(-1, 32) << 4).to(torch.uint8)
 
 
@@ -116,14 +116,15 @@ def _q4_k(b: torch.Tensor) -> torch.Tensor:
 
 def _q5_k(b: torch.Tensor) -> torch.Tensor:
     low = _nibbles(b[:, 48:].reshape(-1, 4, 32)).reshape(-1, 8, 32)
-    high = (b[:, 16:48, None].int() >> torch.arange(8, dtype=torch.int32)) & 1  # [n, 32 values, 8 sub-blocks]
+    high = (b[:, 16:48, None].int() >> torch.arange(8, dtype=torch.int32, device=b.device)) & 1  # [n, 32, 8]
     return _k_quant(b, low | (high.transpose(1, 2) << 4).to(torch.uint8))
 
 
 def _q6_k(b: torch.Tensor) -> torch.Tensor:
     n = b.shape[0]
     ql = _nibbles(b[:, :128].reshape(n, 2, 64)).reshape(n, 8, 32)  # [half][low 64, high 64] -> groups of 32
-    qh = (b[:, 128:192].reshape(n, 2, 1, 32).int() >> torch.tensor([0, 2, 4, 6]).reshape(1, 1, 4, 1)) & 3
+    shifts = torch.tensor([0, 2, 4, 6], dtype=torch.int32, device=b.device).reshape(1, 1, 4, 1)
+    qh = (b[:, 128:192].reshape(n, 2, 1, 32).int() >> shifts) & 3
     q = (ql.int() | (qh.reshape(n, 8, 32) << 4)) - 32
     scales = b[:, 192:208].contiguous().view(torch.int8).float()  # [n, 16], one per 16 values
     d = (_half(b, 208) * scales)[:, :, None]

@@ -130,6 +130,16 @@ def _is_gguf(model: "Transformer") -> bool:
     return isinstance(model.output, GGUFLinear)
 
 
+def _gguf_pointers(model: "Transformer") -> list[int]:
+    """Where the model's GGUF blocks and biases live now (is_current() compares them with the binding's)."""
+    return [
+        tensor.data_ptr()
+        for module in model.modules()
+        if isinstance(module, GGUFLinear | GGUFEmbedding)
+        for tensor in (module.parts() if isinstance(module, GGUFLinear) else [module.part0])
+    ]
+
+
 def _linear(module: nn.Module, quantized: bool, gguf: bool = False) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """(weight, per-row scales or None) of a linear layer, checked to be what the C step reads; a
     GGUF layer's blocks are bound apart (model.native_quant), so it gives (None, None)."""
@@ -209,7 +219,8 @@ class NativeDecoder:
             yield None if cache is None else cache.v
 
     def is_current(self) -> bool:
-        return [_pointer(t) for t in self._walk()] == [_pointer(t) for t in self._tensors]
+        current = [_pointer(t) for t in self._walk()] == [_pointer(t) for t in self._tensors]
+        return current and _gguf_pointers(self.model) == self._gguf_bound
 
     def _bind(self) -> None:
         readable = (torch.float32, torch.int8)
@@ -251,6 +262,7 @@ class NativeDecoder:
             _pointer(embed), _pointer(final_norm), _pointer(head), _pointer(head_scale),
             ctypes.cast(layers, ctypes.POINTER(LayerWeights)),
         )  # fmt: skip
+        self._gguf_bound = _gguf_pointers(self.model)
         if gguf:
             self._bind_gguf_blocks()
 
