@@ -14,6 +14,7 @@ Qwen2.5-Coder Q4_K_M). Needs `pip install -e .[bench]` (xllamacpp). Prints one J
 
 import argparse
 import collections
+import functools
 import gc
 import json
 import multiprocessing
@@ -21,6 +22,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +63,33 @@ def ours_rate(engine: Engine, prompt: list[int], new_tokens: int) -> float:
     cfg = GenerationConfig(max_new_tokens=new_tokens)
     stamps = [time.perf_counter() for _ in decode_tokens(engine.model, prompt, cfg, frozenset())]
     assert engine.model._native is not None, "the C step did not serve this model"
-    return (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
 
 
-def llamacpp_rates(path: Path, prompt: list[int], args: argparse.Namespace) -> list[float]:
-    """llama.cpp's decode rates, measured in a child process (see the module docstring)."""
+def cpu_rate(run: Callable[[int], object], new_tokens: int) -> float:
+    """Tokens per second of this process's CPU time: (n - 1) / (cpu(n) - cpu(1)), prefill cancelling
+    out. On a shared machine it is what one thread would reach alone; only meaningful with --threads 1
+    (with more, waiting threads spin and count)."""
+    start = time.process_time()
+    run(new_tokens)
+    middle = time.process_time()
+    run(1)
+    return (new_tokens - 1) / max((middle - start) - (time.process_time() - middle), 1e-9)
+
+
+def llamacpp_rates(path: Path, prompt: list[int], args: argparse.Namespace) -> tuple[list[float], list[float]]:
+    """llama.cpp's decode rates (wall, CPU time), measured in a child process (see the module docstring)."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(_llamacpp_child, (path, prompt, args.threads, args.new_tokens, args.runs))
 
 
-def _llamacpp_child(path: Path, prompt: list[int], threads: int, new_tokens: int, runs: int) -> list[float]:
+def _llamacpp_child(
+    path: Path, prompt: list[int], threads: int, new_tokens: int, runs: int
+) -> tuple[list[float], list[float]]:
     server = llamacpp_server(path, threads, len(prompt) + new_tokens + 16)
     llamacpp_rate(server, prompt, 4)  # warm
-    return [llamacpp_rate(server, prompt, new_tokens) for _ in range(runs)]
+    rates = [llamacpp_rate(server, prompt, new_tokens) for _ in range(runs)]
+    return rates, [cpu_rate(lambda n: llamacpp_rate(server, prompt, n), new_tokens) for _ in range(runs)]
 
 
 def llamacpp_server(path: Path, threads: int, context: int) -> Any:
@@ -92,7 +108,7 @@ def llamacpp_server(path: Path, threads: int, context: int) -> Any:
 def llamacpp_rate(server: Any, prompt: list[int], new_tokens: int) -> float:
     request = {"prompt": prompt, "max_tokens": new_tokens, "temperature": 0, "ignore_eos": True, "cache_prompt": False}
     timings = server.handle_completions(request)["timings"]
-    if timings["predicted_n"] != new_tokens:
+    if new_tokens > 1 and timings["predicted_n"] != new_tokens:
         raise RuntimeError(f"llama.cpp produced {timings['predicted_n']} tokens, not {new_tokens}")
     return float(timings["predicted_per_second"])
 
@@ -113,8 +129,10 @@ def bench_file(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     model.use_native_decode()
     engine = Engine(model, tokenizer, path.stem)
     ours_rate(engine, prompt, 4)  # warm: binds the step
-    theirs = llamacpp_rates(path, prompt, args)
+    theirs, theirs_cpu = llamacpp_rates(path, prompt, args)
     ours = [ours_rate(engine, prompt, args.new_tokens) for _ in range(args.runs)]
+    run_ours = functools.partial(ours_rate, engine, prompt)
+    ours_cpu = [cpu_rate(run_ours, args.new_tokens) for _ in range(args.runs)]
     row = {
         "name": path.name,
         "quant": quant,
@@ -128,6 +146,10 @@ def bench_file(path: Path, args: argparse.Namespace) -> dict[str, Any]:
         "ours_resident_mb": round(resident / 2**20, 1),
     }
     row["ratio"] = round(row["ours_tok_s"] / row["llamacpp_tok_s"], 3)
+    if args.threads == 1:
+        row["ours_tok_per_cpu_s"] = round(statistics.median(ours_cpu), 2)
+        row["llamacpp_tok_per_cpu_s"] = round(statistics.median(theirs_cpu), 2)
+        row["ratio_cpu_time"] = round(row["ours_tok_per_cpu_s"] / row["llamacpp_tok_per_cpu_s"], 3)
     row["resident_over_file_plus_kv"] = round(resident / (path.stat().st_size + kv_bytes), 3)
     del engine
     gc.collect()
