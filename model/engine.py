@@ -180,7 +180,8 @@ class Engine:
         if threads:
             torch.set_num_threads(threads)
         path = resolve_model_path(source)
-        model, _ = load_transformer(path, device, dtype)
+        # A GGUF file's quantised blocks stay as stored unless int8 was asked for (which starts from floats).
+        model, _ = load_transformer(path, device, dtype, keep_blocks=quantize == "none")
         if quantize == "int8":
             quantize_int8(model)
             if model.device.type == "cpu":
@@ -205,20 +206,30 @@ class Engine:
 
     def describe(self) -> dict[str, str]:
         """What is actually running (not what was asked for): for the Admin tab and the log."""
+        from model.gguf_quant import LAYOUTS, GGUFLinear
         from model.quantize import Int8Linear
 
         weights = next(self.model.parameters())
         int8 = any(isinstance(m, Int8Linear) for m in self.model.modules())
         scheduler = self.scheduler
         batching = f"up to {scheduler.settings.slots} requests at once" if scheduler else "one request at a time"
+        block_types = sorted({t for m in self.model.modules() if isinstance(m, GGUFLinear) for t in m.part_types})
         caches = {id(b) for m in self.model.modules() if isinstance(m, KVCache) for b in m.buffers()}
-        buffers = sum(b.numel() for b in self.model.buffers() if id(b) not in caches)  # int8 weights, scales
-        parameters = sum(p.numel() for p in self.model.parameters()) + buffers
+        parameters = sum(p.numel() for p in self.model.parameters()) + sum(
+            b.numel() for b in self.model.buffers() if b.dtype != torch.uint8 and id(b) not in caches
+        )
+        blocks = {id(rows): rows.shape[0] * m.in_features for m in self.model.modules() if isinstance(m, GGUFLinear)
+                  for rows in m.parts()}  # fmt: skip
+        parameters += sum(blocks.values())  # values, not bytes; a tied table counts once
         return {
             "model": self.name,
             "parameters": f"{parameters / 1e6:,.0f} M (with buffers)",
             "device": str(weights.device),
-            "weights": "int8 (per-row scales)" if int8 else str(weights.dtype).removeprefix("torch."),
+            "weights": (
+                "GGUF blocks " + ", ".join(LAYOUTS[t].name for t in block_types)
+                if block_types
+                else "int8 (per-row scales)" if int8 else str(weights.dtype).removeprefix("torch.")
+            ),
             "decode step": self.step.name,
             "CPU threads": str(torch.get_num_threads()),
             "context window": f"{self.context_window} tokens",

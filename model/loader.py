@@ -35,8 +35,11 @@ def build_transformer(checkpoint: Checkpoint, device: torch.device) -> Transform
     """Create the module on the meta device (no random init) and adopt the checkpoint's tensors."""
     with torch.device("meta"):
         model = Transformer(checkpoint.args)
+        for name, spec in checkpoint.block_modules.items():  # GGUF blocks: their modules replace ours
+            parent, _, attribute = name.rpartition(".")
+            setattr(model.get_submodule(parent), attribute, spec.build(checkpoint.tensors["norm.weight"].dtype))
     model.load_state_dict(checkpoint.tensors, strict=True, assign=True)
-    if checkpoint.args.tie_word_embeddings:
+    if checkpoint.args.tie_word_embeddings and not checkpoint.block_modules:
         model.output.weight = model.tok_embeddings.weight
     model = model.to(device).eval()
     model.requires_grad_(False)
@@ -44,8 +47,9 @@ def build_transformer(checkpoint: Checkpoint, device: torch.device) -> Transform
 
 
 def load_transformer(
-    source: str | Path, device: str = "auto", dtype: str = "auto"
+    source: str | Path, device: str = "auto", dtype: str = "auto", keep_blocks: bool = False
 ) -> tuple[Transformer, Checkpoint]:
+    """keep_blocks: keep a GGUF file's quantised blocks (model.gguf_quant) rather than dequantising."""
     target = resolve_device(device)
-    checkpoint = read_checkpoint(resolve_model_path(source), resolve_dtype(dtype, target))
+    checkpoint = read_checkpoint(resolve_model_path(source), resolve_dtype(dtype, target), keep_blocks)
     return build_transformer(checkpoint, target), checkpoint

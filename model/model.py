@@ -82,7 +82,7 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.head_dim = args.n_heads, args.n_kv_heads, args.head_dim
         q_size, kv_size = args.n_heads * args.head_dim, args.n_kv_heads * args.head_dim
         # One matmul for q, k and v: fewer, larger kernels per token.
-        self.wqkv = nn.Linear(args.dim, q_size + 2 * kv_size, bias=False)
+        self.wqkv = nn.Linear(args.dim, q_size + 2 * kv_size, bias=args.attention_bias)
         self.wo = nn.Linear(q_size, args.dim, bias=False)
         self.split_sizes = (q_size, kv_size, kv_size)
         self.kv_cache: KVCache | None = None
@@ -219,7 +219,7 @@ class Transformer(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.tok_embeddings.weight.device
+        return self.norm.weight.device  # the embedding may be GGUF blocks (model.gguf_quant), without .weight
 
     @property
     def dtype(self) -> torch.dtype:

@@ -26,13 +26,15 @@ import torch
 from torch import nn
 
 from model.errors import ModelError
+from model.gguf_quant import GGUFEmbedding, GGUFLinear
 from model.quantize import Int8Linear
 
 if TYPE_CHECKING:
     from model.model import Transformer
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
-ABI_VERSION = 2
+HEADERS = ("quant_kernels.h",)  # included by SOURCE: part of the cache key
+ABI_VERSION = 3
 MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded together)
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
 _MODEL_TENSORS, _LAYER_TENSORS, _CACHE_OFFSET = 4, 12, 10
@@ -46,7 +48,7 @@ class NativeUnavailableError(ModelError):
 class LayerWeights(ctypes.Structure):
     _fields_ = [(name, ctypes.c_void_p) for name in (
         "wqkv", "wo", "w13", "w2", "wqkv_scale", "wo_scale", "w13_scale", "w2_scale",
-        "attn_norm", "ffn_norm", "k_cache", "v_cache",
+        "attn_norm", "ffn_norm", "k_cache", "v_cache", "wqkv_q", "wo_q", "w13_q", "w2_q",
     )]  # fmt: skip
 
 
@@ -59,6 +61,8 @@ class ModelWeights(ctypes.Structure):
         ("eps", ctypes.c_float),
         *[(name, ctypes.c_void_p) for name in ("embed", "final_norm", "head", "head_scale")],
         ("layers", ctypes.POINTER(LayerWeights)),
+        ("embed_q", ctypes.c_void_p),
+        ("head_q", ctypes.c_void_p),
     ]  # fmt: skip
 
 
@@ -90,7 +94,7 @@ def _compiler() -> str:
 def load_library() -> ctypes.CDLL:
     """Build (once per source, compiler and CPU) and load the C decode step."""
     compiler = _compiler()
-    source = SOURCE.read_bytes()
+    source = b"\0".join([SOURCE.read_bytes(), *(SOURCE.with_name(name).read_bytes() for name in HEADERS)])
     key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(FLAGS).encode(), _cpu_signature()]))
     target = _cache_dir() / f"decode_step-{key.hexdigest()[:16]}.so"
     if not target.exists():
@@ -121,8 +125,29 @@ def load_library() -> ctypes.CDLL:
     return library
 
 
-def _linear(module: nn.Module, quantized: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(weight, per-row scales or None) of a linear layer, checked to be what the C step reads."""
+def _is_gguf(model: "Transformer") -> bool:
+    """Whether the model keeps a GGUF file's blocks (model.gguf_quant): then every linear layer and
+    the embedding do, and the C step reads them through QuantMatrix structs (model.native_quant)."""
+    return isinstance(model.output, GGUFLinear)
+
+
+def _gguf_pointers(model: "Transformer") -> list[int]:
+    """Where the model's GGUF blocks and biases live now (is_current() compares them with the binding's)."""
+    return [
+        tensor.data_ptr()
+        for module in model.modules()
+        if isinstance(module, GGUFLinear | GGUFEmbedding)
+        for tensor in (module.parts() if isinstance(module, GGUFLinear) else [module.part0])
+    ]
+
+
+def _linear(module: nn.Module, quantized: bool, gguf: bool = False) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(weight, per-row scales or None) of a linear layer, checked to be what the C step reads; a
+    GGUF layer's blocks are bound apart (model.native_quant), so it gives (None, None)."""
+    if gguf != isinstance(module, GGUFLinear):
+        raise NativeUnavailableError("The native decode step needs all linear layers GGUF blocks or none.")
+    if gguf:
+        return None, None
     if quantized != isinstance(module, Int8Linear):
         raise NativeUnavailableError("The native decode step needs all linear layers int8 or none.")
     if isinstance(module, Int8Linear):
@@ -165,10 +190,12 @@ class NativeDecoder:
         """Raise NativeUnavailableError unless the C step can serve this model (builds the library)."""
         if model.device.type != "cpu" or model.dtype != torch.float32:
             raise NativeUnavailableError("The native decode step runs fp32 models on CPU only.")
-        quantized = isinstance(model.output, Int8Linear)
+        quantized, gguf = isinstance(model.output, Int8Linear), _is_gguf(model)
+        if gguf != isinstance(model.tok_embeddings, GGUFEmbedding):
+            raise NativeUnavailableError("The native decode step needs the embedding and head both GGUF or neither.")
         for block in model.blocks():
             for linear in (block.attention.wqkv, block.attention.wo, block.feed_forward.w13, block.feed_forward.w2):
-                _linear(linear, quantized)
+                _linear(linear, quantized, gguf)
         load_library()
 
     def _current_tensors(self) -> list[torch.Tensor | None]:
@@ -178,14 +205,14 @@ class NativeDecoder:
 
     def _walk(self) -> Iterator[torch.Tensor | None]:
         model = self.model
-        quantized = isinstance(model.output, Int8Linear)
-        yield model.tok_embeddings.weight
+        quantized, gguf = isinstance(model.output, Int8Linear), _is_gguf(model)
+        yield None if gguf else model.tok_embeddings.weight
         yield model.norm.weight
-        yield from _linear(model.output, quantized)
+        yield from _linear(model.output, quantized, gguf)
         for block in model.blocks():
             attention, ffn = block.attention, block.feed_forward
             for linear in (attention.wqkv, attention.wo, ffn.w13, ffn.w2):
-                yield from _linear(linear, quantized)
+                yield from _linear(linear, quantized, gguf)
             yield block.attention_norm.weight
             yield block.ffn_norm.weight
             cache = attention.kv_cache
@@ -193,7 +220,8 @@ class NativeDecoder:
             yield None if cache is None else cache.v
 
     def is_current(self) -> bool:
-        return [_pointer(t) for t in self._walk()] == [_pointer(t) for t in self._tensors]
+        current = [_pointer(t) for t in self._walk()] == [_pointer(t) for t in self._tensors]
+        return current and _gguf_pointers(self.model) == self._gguf_bound
 
     def _bind(self) -> None:
         readable = (torch.float32, torch.int8)
@@ -204,11 +232,11 @@ class NativeDecoder:
                 raise NativeUnavailableError("The native decode step needs contiguous fp32/int8 CPU tensors.")
         args = self.model.args
         embed, final_norm, head, head_scale, *per_layer = self._tensors
-        assert embed is not None and final_norm is not None and head is not None
+        gguf = _is_gguf(self.model)
         C, D, F = args.dim, args.head_dim, args.intermediate_size
         H, K = args.n_heads, args.n_kv_heads
         V = args.vocab_size
-        _expect_shapes([(embed, (V, C)), (final_norm, (C,)), (head, (V, C))])
+        _expect_shapes([(final_norm, (C,))] + ([] if gguf else [(embed, (V, C)), (head, (V, C))]))
         layers = (LayerWeights * args.n_layers)()
         for i in range(args.n_layers):
             chunk = per_layer[_LAYER_TENSORS * i : _LAYER_TENSORS * (i + 1)]
@@ -216,7 +244,7 @@ class NativeDecoder:
             assert k is not None and v is not None
             # The C step trusts these sizes: a mismatch would read or write out of bounds.
             _expect_shapes([
-                (wqkv, ((H + 2 * K) * D, C)), (wo, (C, H * D)), (w13, (2 * F, C)), (w2, (C, F)),
+                *([] if gguf else [(wqkv, ((H + 2 * K) * D, C)), (wo, (C, H * D)), (w13, (2 * F, C)), (w2, (C, F))]),
                 (attn_norm, (C,)), (ffn_norm, (C,)), (k, (k.shape[0], K, k.shape[2], D)), (v, tuple(k.shape)),
             ])  # fmt: skip
             for weight, scale in ((wqkv, wqkv_s), (wo, wo_s), (w13, w13_s), (w2, w2_s)):  # int8 rows
@@ -235,6 +263,37 @@ class NativeDecoder:
             _pointer(embed), _pointer(final_norm), _pointer(head), _pointer(head_scale),
             ctypes.cast(layers, ctypes.POINTER(LayerWeights)),
         )  # fmt: skip
+        self._gguf_bound = _gguf_pointers(self.model)
+        if gguf:
+            self._bind_gguf_blocks()
+
+    def _bind_gguf_blocks(self) -> None:
+        """Point the layers' *_q fields and the model's embed_q / head_q at QuantMatrix structs."""
+        from model.native_quant import quant_matrix
+
+        model, args = self.model, self.model.args
+        C, D, F, V = args.dim, args.head_dim, args.intermediate_size, args.vocab_size
+        qkv_rows = (args.n_heads + 2 * args.n_kv_heads) * D
+        structs, kept = [], []
+
+        def bind(module: nn.Module, rows: int, cols: int) -> int:
+            try:
+                matrix, tensors = quant_matrix(module, rows, cols)  # type: ignore[arg-type]
+            except ValueError as error:
+                raise NativeUnavailableError(f"The native decode step cannot read {module}: {error}") from error
+            structs.append(matrix)
+            kept.extend(tensors)
+            return ctypes.addressof(matrix)
+
+        for i, block in enumerate(model.blocks()):
+            attention, ffn = block.attention, block.feed_forward
+            self._layers[i].wqkv_q = bind(attention.wqkv, qkv_rows, C)
+            self._layers[i].wo_q = bind(attention.wo, C, args.n_heads * D)
+            self._layers[i].w13_q = bind(ffn.w13, 2 * F, C)
+            self._layers[i].w2_q = bind(ffn.w2, C, F)
+        self.weights.embed_q = bind(model.tok_embeddings, V, C)
+        self.weights.head_q = bind(model.output, V, C)
+        self._quant_structs, self._quant_tensors = structs, kept  # alive as long as the binding
 
     def rebind_caches(self) -> None:
         """Point the C step at the model's current KV cache tensors (beam search reorders them)."""

@@ -1,5 +1,7 @@
 """Rotary position embedding (half-split layout, as HF Llama), with linear and dynamic NTK scaling."""
 
+import math
+
 import torch
 
 from model.args import ModelArgs
@@ -9,6 +11,24 @@ def inverse_frequencies(head_dim: int, base: float | torch.Tensor) -> torch.Tens
     """[head_dim // 2] float32; the same expression as transformers so the values match bit for bit."""
     exponents = torch.arange(0, head_dim, 2, dtype=torch.int64).to(dtype=torch.float) / head_dim
     return 1.0 / (base**exponents)
+
+
+def llama3_inverse_frequencies(inv_freq: torch.Tensor, args: ModelArgs) -> torch.Tensor:
+    """Llama-3.1's rope: long wavelengths slowed by `factor`, short ones kept, a smooth band between.
+    A GGUF file carries the divisors (rope_freqs.weight, as llama.cpp divides); a HF config the
+    parameters, applied as transformers' _compute_llama3_parameters does."""
+    scaling = args.rope_scaling
+    if scaling.freq_factors is not None:
+        return inv_freq / torch.tensor(scaling.freq_factors, dtype=torch.float32)
+    original = scaling.original_max_positions or args.max_position_embeddings
+    low_wavelen = original / scaling.low_freq_factor
+    high_wavelen = original / scaling.high_freq_factor
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_wavelen, inv_freq / scaling.factor, inv_freq)
+    smooth = (original / wavelen - scaling.low_freq_factor) / (scaling.high_freq_factor - scaling.low_freq_factor)
+    smoothed = (1 - smooth) * scaled / scaling.factor + smooth * scaled
+    medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+    return torch.where(medium, smoothed, scaled)
 
 
 class RotaryEmbedding:
@@ -21,6 +41,8 @@ class RotaryEmbedding:
         inv_freq = inverse_frequencies(args.head_dim, args.rope_theta)
         if scaling.kind == "linear":
             inv_freq = inv_freq / scaling.factor
+        elif scaling.kind == "llama3":
+            inv_freq = llama3_inverse_frequencies(inv_freq, args)
         self.inv_freq = inv_freq.to(self.device)  # [head_dim // 2]
 
     def _dynamic_inv_freq(self, seq_len: int) -> torch.Tensor:

@@ -7,15 +7,17 @@ converted once (fused q/k/v and gate/up matrices).
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from model.args import ModelArgs
+from model.args import ModelArgs, RopeScaling
 from model.errors import UnsupportedModelError, WeightsError
+from model.gguf_quant import BlockSpec
 
 # Buffers some older Hugging Face checkpoints carry; recomputed by us, so they are not weights.
 _IGNORED_SUFFIXES = (".rotary_emb.inv_freq",)
@@ -26,6 +28,8 @@ class Checkpoint:
     args: ModelArgs
     tensors: dict[str, torch.Tensor]  # our parameter names
     metadata: dict[str, Any]  # GGUF key/values, or the HF config
+    # Modules kept as GGUF blocks (model.gguf_blocks): our module name -> what it becomes.
+    block_modules: dict[str, BlockSpec] = dataclass_field(default_factory=dict)
 
 
 def expected_hf_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
@@ -49,22 +53,17 @@ def expected_hf_shapes(args: ModelArgs) -> dict[str, tuple[int, ...]]:
             p + "input_layernorm.weight": (args.dim,),
             p + "post_attention_layernorm.weight": (args.dim,),
         }
+        if args.attention_bias:
+            shapes |= {p + "self_attn.q_proj.bias": (q,), p + "self_attn.k_proj.bias": (kv,),
+                       p + "self_attn.v_proj.bias": (kv,)}  # fmt: skip
     return shapes
 
 
-def convert_hf_tensors(
-    args: ModelArgs, hf: Mapping[str, torch.Tensor], source: str, dtype: torch.dtype
-) -> dict[str, torch.Tensor]:
-    """Check names and shapes strictly, then rename to ours and fuse q/k/v and gate/up."""
-    hf = {k: v for k, v in hf.items() if not k.endswith(_IGNORED_SUFFIXES)}
+def check_names_and_shapes(args: ModelArgs, shapes: Mapping[str, tuple[int, ...]], source: str) -> None:
+    """Every expected tensor present with its shape, nothing else (Hugging Face names)."""
     expected = expected_hf_shapes(args)
-    if args.tie_word_embeddings and "lm_head.weight" in hf:
-        # Some tied checkpoints store the head anyway; accept it only if it really is the embedding.
-        if not torch.equal(hf["lm_head.weight"], hf.get("model.embed_tokens.weight", torch.empty(0))):
-            raise WeightsError(f"{source}: tie_word_embeddings is set but lm_head.weight differs.")
-        hf = {k: v for k, v in hf.items() if k != "lm_head.weight"}
-    missing = sorted(set(expected) - set(hf))
-    extra = sorted(set(hf) - set(expected))
+    missing = sorted(set(expected) - set(shapes))
+    extra = sorted(set(shapes) - set(expected))
     if missing or extra:
         raise WeightsError(
             f"{source} does not match the architecture: "
@@ -73,8 +72,21 @@ def convert_hf_tensors(
             + (f"unexpected {', '.join(extra[:5])}{' ...' if len(extra) > 5 else ''}" if extra else "")
         )
     for name, shape in expected.items():
-        if tuple(hf[name].shape) != shape:
-            raise WeightsError(f"{source}: {name} has shape {tuple(hf[name].shape)}, expected {shape}.")
+        if tuple(shapes[name]) != shape:
+            raise WeightsError(f"{source}: {name} has shape {tuple(shapes[name])}, expected {shape}.")
+
+
+def convert_hf_tensors(
+    args: ModelArgs, hf: Mapping[str, torch.Tensor], source: str, dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """Check names and shapes strictly, then rename to ours and fuse q/k/v and gate/up."""
+    hf = {k: v for k, v in hf.items() if not k.endswith(_IGNORED_SUFFIXES)}
+    if args.tie_word_embeddings and "lm_head.weight" in hf:
+        # Some tied checkpoints store the head anyway; accept it only if it really is the embedding.
+        if not torch.equal(hf["lm_head.weight"], hf.get("model.embed_tokens.weight", torch.empty(0))):
+            raise WeightsError(f"{source}: tie_word_embeddings is set but lm_head.weight differs.")
+        hf = {k: v for k, v in hf.items() if k != "lm_head.weight"}
+    check_names_and_shapes(args, {name: tuple(t.shape) for name, t in hf.items()}, source)
 
     def get(name: str) -> torch.Tensor:
         return hf[name].to(dtype)
@@ -91,6 +103,8 @@ def convert_hf_tensors(
         ours[o + "attention.wqkv.weight"] = torch.cat(
             [get(p + f"self_attn.{n}_proj.weight") for n in "qkv"], dim=0
         )
+        if args.attention_bias:
+            ours[o + "attention.wqkv.bias"] = torch.cat([get(p + f"self_attn.{n}_proj.bias") for n in "qkv"])
         ours[o + "attention.wo.weight"] = get(p + "self_attn.o_proj.weight")
         ours[o + "feed_forward.w13.weight"] = torch.cat(
             [get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight")], dim=0
@@ -154,8 +168,8 @@ def gguf_name_to_hf(name: str) -> str:
     if name in top:
         return top[name]
     parts = name.split(".")
-    if len(parts) == 4 and parts[0] == "blk" and parts[2] in _GGUF_TO_HF and parts[3] == "weight":
-        return f"model.layers.{parts[1]}.{_GGUF_TO_HF[parts[2]]}.weight"
+    if len(parts) == 4 and parts[0] == "blk" and parts[2] in _GGUF_TO_HF and parts[3] in ("weight", "bias"):
+        return f"model.layers.{parts[1]}.{_GGUF_TO_HF[parts[2]]}.{parts[3]}"
     return f"<gguf:{name}>"  # unknown: reported as unexpected by the strict check
 
 
@@ -167,6 +181,31 @@ def unpermute_rotary_rows(weight: np.ndarray, n_heads: int) -> np.ndarray:
         .swapaxes(1, 2)
         .reshape(weight.shape)
     )
+
+
+def rotary_permutation(meta: Mapping[str, Any], args: ModelArgs) -> dict[str, int]:
+    """GGUF tensor kind -> heads whose rows llama.cpp permuted: only its "llama" converter does that
+    (Qwen2 files use the half-split layout as they are)."""
+    if meta.get("general.architecture") != "llama":
+        return {}
+    return {"attn_q": args.n_heads, "attn_k": args.n_kv_heads}
+
+
+ROPE_FREQS = "rope_freqs.weight"  # Llama-3.1: the divisor of each rotary frequency
+
+
+def with_rope_freqs(args: ModelArgs, reader: Any, source: str) -> ModelArgs:
+    """Llama-3.1 files carry their `llama3` rope scaling as a tensor of frequency divisors."""
+    from gguf.quants import dequantize
+
+    tensor = next((t for t in reader.tensors if t.name == ROPE_FREQS), None)
+    if tensor is None:
+        return args
+    factors = np.asarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32).reshape(-1)
+    if factors.shape != (args.head_dim // 2,):
+        raise WeightsError(f"{source}: {ROPE_FREQS} has {factors.shape[0]} values, expected {args.head_dim // 2}.")
+    scaling = RopeScaling(kind="llama3", freq_factors=tuple(float(f) for f in factors))
+    return replace(args, rope_scaling=scaling)
 
 
 def read_gguf_metadata(reader: Any) -> dict[str, Any]:
@@ -191,10 +230,12 @@ def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
     except Exception as error:
         raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
     meta = read_gguf_metadata(reader)
-    args = ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors})
+    args = with_rope_freqs(ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors}), reader, str(path))
     hf: dict[str, torch.Tensor] = {}
-    permute: dict[str, int] = {"attn_q": args.n_heads, "attn_k": args.n_kv_heads}
+    permute = rotary_permutation(meta, args)
     for tensor in reader.tensors:
+        if tensor.name == ROPE_FREQS:
+            continue
         try:
             array = dequantize(tensor.data, tensor.tensor_type)
         except NotImplementedError as error:
@@ -210,8 +251,12 @@ def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
     return Checkpoint(args, convert_hf_tensors(args, hf, str(path), dtype), meta)
 
 
-def read_checkpoint(path: Path, dtype: torch.dtype) -> Checkpoint:
-    readers: dict[bool, Callable[[Path, torch.dtype], Checkpoint]] = {True: read_hf_folder, False: read_gguf}
+def read_checkpoint(path: Path, dtype: torch.dtype, keep_blocks: bool = False) -> Checkpoint:
+    """keep_blocks: a GGUF file's quantised tensors stay as its blocks (model.gguf_blocks)."""
+    from model.gguf_blocks import read_gguf_blocks
+
+    gguf_reader = read_gguf_blocks if keep_blocks else read_gguf
+    readers: dict[bool, Callable[[Path, torch.dtype], Checkpoint]] = {True: read_hf_folder, False: gguf_reader}
     if not path.exists():
         raise WeightsError(f"Model path {path} does not exist.")
     if path.is_file() and path.suffix != ".gguf":

@@ -1,7 +1,7 @@
 /* One decode step of the Llama decoder (model/model.py) for B rows, on CPU, fp32 activations with
- * fp32 or int8 (per-row scaled) weights. Each row has its own position and its own row (slot) of
- * the KV cache: beam search passes one position for all, the batching scheduler (model/batching.py)
- * one per request.
+ * fp32, int8 (per-row scaled) or GGUF-quantised (quant_kernels.h) weights. Each row has its own
+ * position and its own row (slot) of the KV cache: beam search passes one position for all, the
+ * batching scheduler (model/batching.py) one per request.
  *
  * Why: a decode step is a chain of ~10 small kernels per layer. Run through PyTorch (even compiled)
  * each kernel forks and joins the thread pool and the weights stream at well under the memory
@@ -41,12 +41,16 @@ typedef float vf __attribute__((vector_size(LANES * 4), aligned(4)));      /* un
 typedef float vf8 __attribute__((vector_size(32)));
 typedef float vf4 __attribute__((vector_size(16)));
 
-/* Mirrors class LayerWeights in model/native.py. scale pointers are NULL for fp32 weights. */
+struct QuantMatrix; /* quant_kernels.h: a GGUF-quantised matrix, read as stored */
+
+/* Mirrors class LayerWeights in model/native.py. scale pointers are NULL for fp32 weights; the
+ * *_q matrices, when set, replace the plain weight (GGUF blocks, model/native_quant.py). */
 typedef struct {
     const void *wqkv, *wo, *w13, *w2;
     const float *wqkv_scale, *wo_scale, *w13_scale, *w2_scale;
     const float *attn_norm, *ffn_norm;
     float *k_cache, *v_cache; /* [cache_batch, n_kv_heads, cache_seq, head_dim] */
+    const struct QuantMatrix *wqkv_q, *wo_q, *w13_q, *w2_q;
 } LayerWeights;
 
 /* Mirrors class ModelWeights in model/native.py. */
@@ -60,6 +64,7 @@ typedef struct {
     const void *head;
     const float *head_scale;
     const LayerWeights *layers;
+    const struct QuantMatrix *embed_q, *head_q; /* set for GGUF blocks: replace embed / head */
 } ModelWeights;
 
 /* ---------------------------------------------------------------- thread pool and barrier */
@@ -266,21 +271,35 @@ static void tile(const void *w, int quantized, int k, const float *x, int tb, in
     }
 }
 
-/* Weight rows [first, last) times every activation row: out[b * out_stride + row] = scale[row] *
- * (W x[b])[row] (+ the value there when accumulate: the residual add). */
-static void matvec_rows(const void *w, const float *scale, int quantized, const float *x, int k, int batch,
-                        float *y, int n, int first, int last, int accumulate) {
+#include "quant_kernels.h"
+
+/* Weight rows row0 + [first, last) times every activation row: y[b * n + row] = scale * (W x[b])
+ * (+ the value there when accumulate: the residual add). GGUF blocks (qm) go row by row, each
+ * row's dot the same whatever the batch; fp32 and int8 weights go in tiles. */
+static void matvec_rows(const void *w, const float *scale, int quantized, const QuantMatrix *qm, int row0,
+                        const float *x, int k, int batch, float *y, int n, int first, int last, int accumulate) {
+    if (qm) {
+        float dots[MAX_BATCH];
+        for (int row = first; row < last; row++) {
+            quant_row_times(qm, x, batch, row0 + row, dots);
+            for (int b = 0; b < batch; b++) {
+                float *out = y + (size_t)b * n + row;
+                *out = accumulate ? *out + dots[b] : dots[b];
+            }
+        }
+        return;
+    }
     size_t width = quantized ? 1 : sizeof(float);
     float dots[TILE_ROWS * TILE_BATCH];
     for (int row = first; row < last; row += TILE_ROWS) {
         int rows = last - row < TILE_ROWS ? last - row : TILE_ROWS;
-        const void *wr = (const char *)w + (size_t)row * k * width;
+        const void *wr = (const char *)w + (size_t)(row0 + row) * k * width;
         for (int b0 = 0; b0 < batch; b0 += TILE_BATCH) {
             int tb = batch - b0 < TILE_BATCH ? batch - b0 : TILE_BATCH;
             tile(wr, quantized, k, x + (size_t)b0 * k, tb, rows, dots);
             for (int r = 0; r < rows; r++)
                 for (int b = 0; b < tb; b++) {
-                    float value = dots[r * TILE_BATCH + b] * (quantized ? scale[row + r] : 1.0f);
+                    float value = dots[r * TILE_BATCH + b] * (quantized ? scale[row0 + row + r] : 1.0f);
                     float *out = y + (size_t)(b0 + b) * n + row + r;
                     *out = accumulate ? *out + value : value;
                 }
@@ -411,15 +430,24 @@ static void run_step(Step *s, int thread) {
     float *scores = s->scores + (size_t)thread * s->longest;
     int q8 = m->quantized;
 
-    share(B * C, thread, nt, &first, &last);
-    for (int i = first; i < last; i++) s->x[i] = m->embed[(size_t)s->tokens[i / C] * C + i % C];
+    if (m->embed_q) { /* a quantised table: each thread dequantises whole rows */
+        share(B, thread, nt, &first, &last);
+        for (int b = first; b < last; b++) {
+            const QuantMatrix *e = m->embed_q;
+            dequant_row(e->part_type[0], e->part_data[0] + (size_t)s->tokens[b] * e->part_row_bytes[0], C,
+                        s->x + (size_t)b * C);
+        }
+    } else {
+        share(B * C, thread, nt, &first, &last);
+        for (int i = first; i < last; i++) s->x[i] = m->embed[(size_t)s->tokens[i / C] * C + i % C];
+    }
     barrier_wait(&s->barrier);
 
     for (int l = 0; l < m->n_layers; l++) {
         const LayerWeights *layer = &m->layers[l];
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->attn_norm, C, m->eps, normed + (size_t)b * C);
         share(qkv_width, thread, nt, &first, &last);
-        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, normed, C, B, s->qkv, qkv_width, first, last, 0);
+        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, layer->wqkv_q, 0, normed, C, B, s->qkv, qkv_width, first, last, 0);
         barrier_wait(&s->barrier);
 
         /* Rotary on q and k heads, then k and v into the cache at this position. */
@@ -442,16 +470,15 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->wo, layer->wo_scale, q8, s->attended, H * D, B, s->x, C, first, last, 1);
+        matvec_rows(layer->wo, layer->wo_scale, q8, layer->wo_q, 0, s->attended, H * D, B, s->x, C, first, last, 1);
         barrier_wait(&s->barrier);
 
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->ffn_norm, C, m->eps, normed + (size_t)b * C);
         /* Gate rows j.. and up rows F + j.. together, so silu(gate) * up needs no barrier. The
          * gate goes into act and the up half into act_up, then act becomes silu(gate) * up. */
         share(F, thread, nt, &first, &last);
-        matvec_rows(layer->w13, layer->w13_scale, q8, normed, C, B, s->act, F, first, last, 0);
-        matvec_rows((const char *)layer->w13 + (size_t)F * C * (q8 ? 1 : sizeof(float)),
-                    layer->w13_scale ? layer->w13_scale + F : NULL, q8, normed, C, B, s->act_up, F, first, last, 0);
+        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, 0, normed, C, B, s->act, F, first, last, 0);
+        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, F, normed, C, B, s->act_up, F, first, last, 0);
         for (int b = 0; b < B; b++)
             for (int j = first; j < last; j++) {
                 float gate = s->act[(size_t)b * F + j], up = s->act_up[(size_t)b * F + j];
@@ -460,13 +487,13 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->w2, layer->w2_scale, q8, s->act, F, B, s->x, C, first, last, 1);
+        matvec_rows(layer->w2, layer->w2_scale, q8, layer->w2_q, 0, s->act, F, B, s->x, C, first, last, 1);
         barrier_wait(&s->barrier);
     }
 
     for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, m->final_norm, C, m->eps, normed + (size_t)b * C);
     share(m->vocab, thread, nt, &first, &last);
-    matvec_rows(m->head, m->head_scale, q8, normed, C, B, s->logits, m->vocab, first, last, 0);
+    matvec_rows(m->head, m->head_scale, q8, m->head_q, 0, normed, C, B, s->logits, m->vocab, first, last, 0);
 }
 
 static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
@@ -532,4 +559,4 @@ KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batc
 
 KB_API int kb_max_batch(void) { return MAX_BATCH; }
 
-KB_API int kb_abi_version(void) { return 2; }
+KB_API int kb_abi_version(void) { return 3; }

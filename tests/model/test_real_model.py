@@ -130,7 +130,7 @@ def test_int8_c_step_gives_the_tokens_of_the_pytorch_int8_step() -> None:
 
 def test_engine_says_what_runs(engine: Engine) -> None:
     described = engine.describe()
-    assert described["device"] == "cpu" and described["weights"] == "float32"
+    assert described["device"] == "cpu" and described["weights"] == "GGUF blocks Q4_1, Q8_0"  # the file's own
     assert described["model"].startswith("SmolLM2") or "smollm" in described["model"].lower()
     assert 130 <= float(described["parameters"].split()[0].replace(",", "")) <= 180
 

@@ -1,0 +1,95 @@
+"""The C step's view of GGUF blocks (model/csrc/quant_kernels.h): QuantMatrix structs and test entry points."""
+
+import ctypes
+
+import torch
+
+from model.gguf_quant import GGUFEmbedding, GGUFLinear, layout_of
+
+MAX_PARTS = 3  # KB_MAX_PARTS
+
+
+class QuantMatrix(ctypes.Structure):
+    _fields_ = [
+        ("n_parts", ctypes.c_int32),
+        ("cols", ctypes.c_int32),
+        ("part_type", ctypes.c_int32 * MAX_PARTS),
+        ("part_rows", ctypes.c_int32 * MAX_PARTS),
+        ("part_row_bytes", ctypes.c_int64 * MAX_PARTS),
+        ("part_data", ctypes.c_void_p * MAX_PARTS),
+        ("bias", ctypes.c_void_p),
+    ]
+
+
+def quant_matrix(module: GGUFLinear | GGUFEmbedding, rows: int, cols: int) -> tuple[QuantMatrix, list[torch.Tensor]]:
+    """The struct for a module's blocks, checked against the shape the C step will trust, and the
+    tensors it points into (the caller keeps them alive)."""
+    if isinstance(module, GGUFEmbedding):
+        types, counts, parts, bias = [module.type_id], [module.part0.shape[0]], [module.part0], None
+    else:
+        types, counts, parts, bias = module.part_types, module.part_rows, module.parts(), module.bias
+    if len(parts) > MAX_PARTS:
+        raise ValueError(f"The C step reads at most {MAX_PARTS} row ranges per matrix, not {len(parts)}.")
+    if sum(counts) != rows:
+        raise ValueError(f"A GGUF matrix of {sum(counts)} rows where the C step expects {rows}.")
+    matrix = QuantMatrix(n_parts=len(parts), cols=cols)
+    kept: list[torch.Tensor] = []
+    for i, (type_id, count, data) in enumerate(zip(types, counts, parts, strict=True)):
+        row_bytes = layout_of(type_id, "C step").row_bytes(cols)
+        if tuple(data.shape) != (count, row_bytes) or data.dtype != torch.uint8 or not data.is_contiguous():
+            found = f"{tuple(data.shape)} {data.dtype}"
+            raise ValueError(f"GGUF part {i} is {found}, expected ({count}, {row_bytes}) uint8.")
+        data = data.detach()
+        matrix.part_type[i], matrix.part_rows[i], matrix.part_row_bytes[i] = type_id, count, row_bytes
+        matrix.part_data[i] = data.data_ptr()
+        kept.append(data)
+    if bias is not None:
+        bias = bias.detach()
+        if tuple(bias.shape) != (rows,) or bias.dtype != torch.float32 or not bias.is_contiguous():
+            raise ValueError(f"A bias of {tuple(bias.shape)} {bias.dtype}, expected ({rows},) float32.")
+        matrix.bias = bias.data_ptr()
+        kept.append(bias)
+    return matrix, kept
+
+
+def _library() -> ctypes.CDLL:
+    from model.native import load_library
+
+    library = load_library()
+    library.kb_quant_matvec.restype = ctypes.c_int
+    library.kb_quant_matvec.argtypes = [
+        ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+    ]  # fmt: skip
+    library.kb_quant_dequant_rows.restype = ctypes.c_int
+    library.kb_quant_dequant_rows.argtypes = [
+        ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p,
+    ]  # fmt: skip
+    return library
+
+
+def native_matvec(rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Tensor:
+    """rows [N, row_bytes] uint8 blocks times x [K] by the C kernel (one thread) -> [N]."""
+    rows, x = rows.contiguous(), x.float().contiguous()
+    out = torch.empty(rows.shape[0], dtype=torch.float32)
+    row_bytes = layout_of(type_id, "matvec").row_bytes(x.shape[0])
+    if rows.shape[1] != row_bytes:
+        raise ValueError(f"rows of {rows.shape[1]} bytes, expected {row_bytes}")
+    status = _library().kb_quant_matvec(
+        type_id, rows.data_ptr(), rows.shape[0], x.shape[0], row_bytes, x.data_ptr(), out.data_ptr()
+    )
+    if status != 0:
+        raise ValueError(f"The C kernels have no product for GGML type {type_id}.")
+    return out
+
+
+def native_dequantize_rows(rows: torch.Tensor, type_id: int, cols: int) -> torch.Tensor:
+    """rows [N, row_bytes] uint8 blocks -> [N, cols] float32, by the C step's dequantiser (bit for bit
+    gguf's values; several times faster than the PyTorch one, which prefill would wait on)."""
+    rows = rows.contiguous()
+    out = torch.empty(rows.shape[0], cols, dtype=torch.float32)
+    row_bytes = layout_of(type_id, "dequantise").row_bytes(cols)
+    if rows.shape[1] != row_bytes:
+        raise ValueError(f"rows of {rows.shape[1]} bytes, expected {row_bytes}")
+    if _library().kb_quant_dequant_rows(type_id, rows.data_ptr(), rows.shape[0], cols, row_bytes, out.data_ptr()):
+        raise ValueError(f"The C kernels cannot dequantise GGML type {type_id}.")
+    return out

@@ -1,0 +1,58 @@
+"""Products on GGUF blocks as stored (C kernels, PyTorch dequantiser) against the gguf package's
+dequantise-then-multiply, for every block type the decoder reads, on random blocks."""
+
+import numpy as np
+import pytest
+import torch
+from gguf import GGMLQuantizationType
+from gguf.quants import dequantize
+
+from model.gguf_quant import LAYOUTS, QUANTIZED_TYPES, dequantize_rows
+from model.native_quant import native_dequantize_rows, native_matvec
+
+# Byte offsets of each block's f16 scales: random bytes there could be inf or NaN.
+HALF_FIELDS = {2: [0], 3: [0, 2], 6: [0], 7: [0, 2], 8: [0], 12: [0, 2], 13: [0, 2], 14: [208]}
+TYPES = sorted(QUANTIZED_TYPES)
+
+
+def random_rows(type_id: int, rows: int, cols: int, seed: int) -> np.ndarray:
+    """[rows, row_bytes] uint8 of random blocks with finite scales of either sign."""
+    layout = LAYOUTS[type_id]
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 256, size=(rows * cols // layout.block_values, layout.block_bytes), dtype=np.uint8)
+    for at in HALF_FIELDS[type_id]:
+        scales = rng.uniform(-0.05, 0.05, size=blocks.shape[0]).astype(np.float16)
+        blocks[:, at : at + 2] = scales.view(np.uint8).reshape(-1, 2)
+    return blocks.reshape(rows, -1)
+
+
+def reference(rows: np.ndarray, type_id: int) -> np.ndarray:
+    return np.asarray(dequantize(rows, GGMLQuantizationType(type_id)), dtype=np.float32)
+
+
+@pytest.mark.parametrize("type_id", TYPES, ids=[LAYOUTS[t].name for t in TYPES])
+def test_c_matvec_equals_dequantise_then_multiply(type_id: int) -> None:
+    rows, cols = 24, 768
+    blocks = random_rows(type_id, rows, cols, seed=type_id)
+    x = torch.randn(cols, generator=torch.Generator().manual_seed(type_id))
+    weight = reference(blocks, type_id).astype(np.float64)
+    expected = weight @ x.double().numpy()
+    got = native_matvec(torch.from_numpy(blocks), type_id, x).double().numpy()
+    # fp32 rounding of a sum of `cols` products: relative to the sum of their magnitudes.
+    bound = 1e-5 * (np.abs(weight) @ np.abs(x.double().numpy()))
+    assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+
+
+@pytest.mark.parametrize("type_id", TYPES, ids=[LAYOUTS[t].name for t in TYPES])
+def test_dequantisers_equal_gguf_bit_for_bit(type_id: int) -> None:
+    """The PyTorch path (prefill, GPU) and the C embedding lookup give gguf's values exactly."""
+    rows, cols = 5, 512
+    blocks = random_rows(type_id, rows, cols, seed=100 + type_id)
+    expected = torch.from_numpy(reference(blocks, type_id))
+    assert torch.equal(dequantize_rows(torch.from_numpy(blocks), type_id, cols), expected)
+    assert torch.equal(native_dequantize_rows(torch.from_numpy(blocks), type_id, cols), expected)
+
+
+def test_a_type_without_kernels_is_refused() -> None:
+    with pytest.raises(Exception, match="not supported"):
+        native_matvec(torch.zeros(1, 8, dtype=torch.uint8), int(GGMLQuantizationType.IQ2_XXS), torch.zeros(32))

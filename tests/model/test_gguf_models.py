@@ -1,0 +1,182 @@
+"""Whole models kept as GGUF blocks: the C step (and the PyTorch block path) give the greedy tokens
+of our fp32 decode of the same file's dequantised weights, for 64 tokens, on random-weight files of
+several block-type mixes and on the bundled SmolLM2 Q4_1 file."""
+
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from model.bundled import bundled_gguf_path
+from model.decode_step import DecodeStep, NativeStep, TorchStep
+from model.gguf_quant import GGUFEmbedding, GGUFLinear
+from model.loader import load_transformer
+from model.model import Transformer
+from tests.model.gguf_files import Q, RandomGGUF
+from tests.model.test_generate import prompt as random_ids
+
+NEW_TOKENS = 64
+LEGACY_TYPES = {
+    "attn_q": Q.Q4_0, "attn_k": Q.Q4_1, "attn_v": Q.Q5_0, "attn_output": Q.Q5_1, "ffn_gate": Q.Q8_0,
+    "ffn_up": Q.Q4_0, "ffn_down": Q.Q5_1, "token_embd": Q.Q8_0, "output": Q.Q4_1,
+}  # fmt: skip
+FILES = {
+    # Every legacy type in one model, untied head.
+    "legacy": RandomGGUF(types=LEGACY_TYPES),
+    # What a Q4_K_M file holds: Q4_K, with v, down and the head in Q6_K.
+    "q4_k_m": RandomGGUF(
+        types={"attn_v": Q.Q6_K, "ffn_down": Q.Q6_K, "output": Q.Q6_K}, default_type=Q.Q4_K
+    ),
+    "q5_k_tied": RandomGGUF(default_type=Q.Q5_K, tied=True),
+    "f32_mqa": RandomGGUF(default_type=Q.F32, n_kv_heads=1, types={"ffn_down": Q.Q8_0}),
+    # Qwen2 / Qwen2.5: bias on q, k and v; rows as HF stores them (not permuted).
+    "qwen2": RandomGGUF(arch="qwen2", qkv_bias=True, default_type=Q.Q4_K, types={"attn_v": Q.Q6_K}),
+    # Llama-3.1: GQA and `llama3` rope scaling, carried as rope_freqs.weight.
+    "llama3": RandomGGUF(rope_freq_factors=True, n_heads=8, n_kv_heads=2, default_type=Q.Q5_0),
+}
+
+
+def greedy(model: Transformer, prompt: list[int], native: bool) -> "Greedy":
+    """Greedy tokens and the logits each was chosen from: PyTorch prefill, then one-token steps."""
+    model.setup_caches(1, len(prompt) + NEW_TOKENS)
+    step: DecodeStep = NativeStep(model) if native else TorchStep()
+    tokens, chosen_from = [], []
+    with torch.inference_mode():
+        logits = model(torch.tensor([prompt]), 0)[0, -1]
+        step.prepare(model)
+        assert (isinstance(step, NativeStep) and step.decoder is not None) == native
+        for i in range(NEW_TOKENS):
+            chosen_from.append(logits)
+            tokens.append(int(logits.argmax()))
+            logits = step.step(model, torch.tensor([[tokens[-1]]]), len(prompt) + i)[0]
+    return tokens, chosen_from
+
+
+Greedy = tuple[list[int], list[torch.Tensor]]
+
+
+def assert_same_greedy(ours: Greedy, reference: Greedy) -> int:
+    """Tokens equal; a first difference passes only where the reference's logits nearly tie there.
+    Returns the number of steps that agree."""
+    for step, (got, expected) in enumerate(zip(ours[0], reference[0], strict=True)):
+        a, b = ours[1][step], reference[1][step]
+        scale = float(b.abs().max())
+        assert float((a - b).abs().max()) <= 1e-3 * scale, f"logits differ at step {step}"
+        if got != expected:
+            gap = float(b[expected] - b[got])
+            assert gap <= 1e-4 * scale, f"step {step}: {got} instead of {expected}, reference gap {gap}"
+            return step
+    return len(reference[0])
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_random_gguf_greedy_tokens_equal_the_dequantised_fp32_model(tmp_path: Path, name: str) -> None:
+    path = FILES[name].write(tmp_path / f"{name}.gguf", seed=len(name))
+    blocks, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    dense, _ = load_transformer(path, "cpu", "float32")
+    assert isinstance(blocks.output, GGUFLinear) and isinstance(blocks.tok_embeddings, GGUFEmbedding)
+    prompt = [t % FILES[name].vocab for t in random_ids(len(name), 12)]
+    reference = greedy(dense, prompt, native=False)
+    assert len(set(reference[0])) > 4  # a model that repeats one token would prove little
+    assert_same_greedy(greedy(blocks, prompt, native=True), reference)
+    assert_same_greedy(greedy(blocks, prompt, native=False), reference)
+
+
+@pytest.mark.slow
+def test_bundled_q4_1_file_greedy_tokens_equal_the_dequantised_fp32_model() -> None:
+    path = bundled_gguf_path()
+    blocks, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    dense, _ = load_transformer(path, "cpu", "float32")
+    # "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n" as token ids.
+    from model.tokenizer import Tokenizer
+
+    tokenizer = Tokenizer.from_gguf(path)
+    from model.chat_template import ChatMessage
+
+    prompt = tokenizer.apply_chat_template([ChatMessage("user", "Name three rivers of Europe.")], True)
+    assert_same_greedy(greedy(blocks, prompt, native=True), greedy(dense, prompt, native=False))
+
+
+def test_qwen2_gguf_logits_equal_transformers(tmp_path: Path) -> None:
+    """Bias on q, k, v and unpermuted rows: our block model against transformers reading the same file."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForCausalLM
+
+    path = FILES["qwen2"].write(tmp_path / "qwen2.gguf", seed=3)
+    hf = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=path.name, dtype=torch.float32).eval()
+    assert type(hf).__name__ == "Qwen2ForCausalLM"
+    ours, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    ids = torch.tensor([random_ids(3, 20)]) % FILES["qwen2"].vocab
+    ours.setup_caches(1, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(ids, 0), hf(ids).logits, atol=1e-4, rtol=1e-4)
+
+
+def test_llama3_rope_matches_transformers_and_the_gguf_divisors() -> None:
+    """HF's llama3 parameters give transformers' frequencies; llama.cpp's divisors (rope_freqs.weight,
+    as its converter computes them from the same parameters) give the same frequencies."""
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    from model.args import ModelArgs, RopeScaling
+    from model.rope import RotaryEmbedding
+
+    rope = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192, "rope_theta": 500000.0}  # fmt: skip
+    config = LlamaConfig(hidden_size=512, num_attention_heads=4, max_position_embeddings=131072, rope_parameters=rope)
+    expected, _ = ROPE_INIT_FUNCTIONS["llama3"](config, "cpu")
+    args = ModelArgs.from_hf_config(config.to_dict())
+    ours = RotaryEmbedding(args).inv_freq
+    torch.testing.assert_close(ours, expected, atol=0, rtol=1e-6)
+    # llama.cpp's convert_hf_to_gguf.py: the divisor of each frequency.
+    divisors = []
+    for freq in (1.0 / (500000.0 ** (torch.arange(0, 128, 2).double() / 128))).tolist():
+        wavelen = 2 * math.pi / freq
+        if wavelen < 8192 / 4.0:
+            divisors.append(1.0)
+        elif wavelen > 8192 / 1.0:
+            divisors.append(8.0)
+        else:
+            smooth = (8192 / wavelen - 1.0) / (4.0 - 1.0)
+            divisors.append(1 / ((1 - smooth) / 8.0 + smooth))
+    from_gguf = replace(args, rope_scaling=RopeScaling(kind="llama3", freq_factors=tuple(divisors)))
+    torch.testing.assert_close(RotaryEmbedding(from_gguf).inv_freq, expected, atol=0, rtol=1e-5)
+
+
+def test_unsupported_block_type_and_architecture_are_refused_by_name(tmp_path: Path) -> None:
+    from gguf import GGMLQuantizationType
+
+    from model.errors import UnsupportedModelError
+    from tests.model import gguf_files
+
+    q2k = RandomGGUF(types={"ffn_up": Q.Q6_K})
+    original = q2k.matrix
+
+    def with_q2_k(rng: Any, kind: str, rows: int, cols: int) -> tuple[Any, Any]:
+        if kind != "ffn_up":
+            return original(rng, kind, rows, cols)
+        blocks = rng.integers(0, 256, size=(rows, cols // 256 * 84), dtype="uint8")  # Q2_K: 84 bytes / 256 values
+        return blocks, GGMLQuantizationType.Q2_K
+
+    q2k.matrix = with_q2_k  # type: ignore[method-assign]
+    path = q2k.write(tmp_path / "q2k.gguf", seed=1)
+    with pytest.raises(UnsupportedModelError, match=r"blk\.0\.ffn_up\.weight is Q2_K"):
+        load_transformer(path, "cpu", "float32", keep_blocks=True)
+    gemma = gguf_files.RandomGGUF(arch="gemma").write(tmp_path / "gemma.gguf", seed=2)
+    with pytest.raises(UnsupportedModelError, match="llama, qwen2 are supported, not 'gemma'"):
+        load_transformer(gemma, "cpu", "float32", keep_blocks=True)
+
+
+@pytest.mark.skipif(not os.environ.get("KB_TEST_GGUF"), reason="set KB_TEST_GGUF=/path/file.gguf (a big real file)")
+def test_a_real_gguf_file_greedy_tokens_equal_its_dequantised_fp32_model() -> None:
+    """E.g. the Qwen2.5-Coder-1.5B Q4_K_M file of benchmarks/split_gguf.py (needs ~9 GB of memory)."""
+    path = Path(os.environ["KB_TEST_GGUF"])
+    blocks, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    ours = greedy(blocks, random_ids(1, 16), native=True)
+    del blocks
+    dense, _ = load_transformer(path, "cpu", "float32")
+    assert assert_same_greedy(ours, greedy(dense, random_ids(1, 16), native=False)) > 0
