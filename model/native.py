@@ -120,7 +120,7 @@ def load_library() -> ctypes.CDLL:
     library.kb_decode_rows.restype = ctypes.c_int
     library.kb_decode_rows.argtypes = [
         ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
     ]  # fmt: skip
     return library
 
@@ -323,12 +323,17 @@ class NativeDecoder:
         batch = tokens.numel()
         if not self.supports(batch):  # C writes row b of the cache for every row asked
             raise ValueError(f"{batch} rows exceed the cache's {self._cache_batch} (or the step's {MAX_BATCH}).")
-        return self.step_rows(tokens, torch.full((batch,), pos, dtype=torch.int32), torch.arange(batch))
+        positions = torch.full((batch,), pos, dtype=torch.int32)
+        return self.step_rows(tokens, positions, torch.arange(batch), row_tiles=False)
 
-    def step_rows(self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    def step_rows(
+        self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor, row_tiles: bool = True
+    ) -> torch.Tensor:
         """tokens [B] (or [B, 1]), row b at positions[b] in cache row slots[b] -> logits [B, V]; each
         slot's cache extended by its position. Rows are independent: a row's logits do not depend
-        on which other rows share the step."""
+        on which other rows share the step. row_tiles: GGUF blocks dequantised a tile of rows at a
+        time for the whole batch (requests decoded together); off, each row's dot runs on the blocks
+        (one request, or beams: the fastest for one row)."""
         tokens = tokens.reshape(-1).to(torch.int64).contiguous()
         positions = positions.reshape(-1).to(torch.int32).contiguous()
         slots = slots.reshape(-1).to(torch.int32).contiguous()
@@ -346,7 +351,7 @@ class NativeDecoder:
         logits = torch.empty((batch, self.weights.vocab), dtype=torch.float32)
         status = self.library.kb_decode_rows(
             ctypes.byref(self.weights), tokens.data_ptr(), batch, positions.data_ptr(), slots.data_ptr(),
-            cos.data_ptr(), sin.data_ptr(), logits.data_ptr(), torch.get_num_threads(),
+            cos.data_ptr(), sin.data_ptr(), logits.data_ptr(), torch.get_num_threads(), int(row_tiles),
         )  # fmt: skip
         if status != 0:
             raise ValueError(

@@ -273,11 +273,92 @@ static void tile(const void *w, int quantized, int k, const float *x, int tb, in
 
 #include "quant_kernels.h"
 
+/* One row of GGUF blocks times tb activation rows: each block's weights are formed once (as the
+ * block products form them) and multiplied into every row, each row with its own accumulators
+ * summed in the same order whatever tb is. Up to QUANT_BATCH rows at once: forming the weights is
+ * most of the work, and 8 rows' accumulators still fit AVX-512's registers (16 spilled: slower). */
+#define QUANT_BATCH 8
+static inline __attribute__((always_inline)) void rows_q4_1(const uint8_t *w, const float *x, int k, int tb,
+                                                            float *out) {
+    vf acc0[QUANT_BATCH] = {{0}}, acc1[QUANT_BATCH] = {{0}};
+    for (int i = 0; i < k; i += 32, w += 20) {
+        prefetch_ahead(w);
+        vi q = load_u8(w + 4);
+        vf d = splat(kb_half(w)), m = splat(kb_half(w + 2));
+        vf lo = d * to_float(q & 15) + m, hi = d * to_float(q >> 4) + m;
+        for (int b = 0; b < tb; b++) {
+            acc0[b] += lo * xv(x + (size_t)b * k + i);
+            acc1[b] += hi * xv(x + (size_t)b * k + i + 16);
+        }
+    }
+    for (int b = 0; b < tb; b++) out[b] = hsum(acc0[b] + acc1[b]);
+}
+
+static inline __attribute__((always_inline)) void rows_q8_0(const uint8_t *w, const float *x, int k, int tb,
+                                                            float *out) {
+    vf acc[QUANT_BATCH] = {{0}};
+    for (int i = 0; i < k; i += 32, w += 34) {
+        prefetch_ahead(w);
+        vf d = splat(kb_half(w));
+        vf lo = d * load_i8((const int8_t *)w + 2), hi = d * load_i8((const int8_t *)w + 18);
+        for (int b = 0; b < tb; b++) acc[b] += lo * xv(x + (size_t)b * k + i) + hi * xv(x + (size_t)b * k + i + 16);
+    }
+    for (int b = 0; b < tb; b++) out[b] = hsum(acc[b]);
+}
+
+/* Row `row` of a quantised matrix times every activation row (requests decoded together). Q4_1 and
+ * Q8_0 rows go through the fused kernels above; other types are dequantised once into `rowbuf` and
+ * multiplied as fp32. */
+static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int batch, float *rowbuf, float *out) {
+    int r = row, p = 0, k = qm->cols;
+    while (p < qm->n_parts - 1 && r >= qm->part_rows[p]) r -= qm->part_rows[p++];
+    const uint8_t *w = qm->part_data[p] + (size_t)r * qm->part_row_bytes[p];
+    int type = qm->part_type[p];
+    if (type != KB_Q4_1 && type != KB_Q8_0) dequant_row(type, w, k, rowbuf);
+    float dots[TILE_ROWS * TILE_BATCH];
+    int group = type == KB_Q4_1 || type == KB_Q8_0 ? QUANT_BATCH : TILE_BATCH;
+    for (int b0 = 0; b0 < batch; b0 += group) {
+        int tb = batch - b0 < group ? batch - b0 : group;
+        const float *xb = x + (size_t)b0 * k;
+        if (type == KB_Q4_1) {
+            if (tb == QUANT_BATCH) rows_q4_1(w, xb, k, QUANT_BATCH, out + b0);
+            else if (tb == 1) rows_q4_1(w, xb, k, 1, out + b0);
+            else rows_q4_1(w, xb, k, tb, out + b0);
+        } else if (type == KB_Q8_0) {
+            if (tb == QUANT_BATCH) rows_q8_0(w, xb, k, QUANT_BATCH, out + b0);
+            else if (tb == 1) rows_q8_0(w, xb, k, 1, out + b0);
+            else rows_q8_0(w, xb, k, tb, out + b0);
+        } else {
+            tile(rowbuf, 0, k, xb, tb, 1, dots);
+            for (int b = 0; b < tb; b++) out[b0 + b] = dots[b];
+        }
+    }
+    if (qm->bias)
+        for (int b = 0; b < batch; b++) out[b] += qm->bias[row];
+}
+
 /* Weight rows row0 + [first, last) times every activation row: y[b * n + row] = scale * (W x[b])
- * (+ the value there when accumulate: the residual add). GGUF blocks (qm) go row by row, each
- * row's dot the same whatever the batch; fp32 and int8 weights go in tiles. */
+ * (+ the value there when accumulate: the residual add). fp32 and int8 weights go in tiles.
+ * GGUF blocks (qm) go row by row through the blocks' own dot products, or, given a row buffer
+ * (`rowbuf`: requests decoded together), through quant_row_batch, which forms each weight once for
+ * all activation rows: the block products form it once per activation row, which leaves a batch as
+ * slow as its rows one after another. Either way a row's arithmetic does not depend on the batch,
+ * and the scheduler always asks for the batch path, so its greedy tokens are the same batched or
+ * alone. */
 static void matvec_rows(const void *w, const float *scale, int quantized, const QuantMatrix *qm, int row0,
-                        const float *x, int k, int batch, float *y, int n, int first, int last, int accumulate) {
+                        const float *x, int k, int batch, float *y, int n, int first, int last, int accumulate,
+                        float *rowbuf) {
+    if (qm && rowbuf) {
+        float dots[MAX_BATCH];
+        for (int row = first; row < last; row++) {
+            quant_row_batch(qm, row0 + row, x, batch, rowbuf, dots);
+            for (int b = 0; b < batch; b++) {
+                float *out = y + (size_t)b * n + row;
+                *out = accumulate ? *out + dots[b] : dots[b];
+            }
+        }
+        return;
+    }
     if (qm) {
         float dots[MAX_BATCH];
         for (int row = first; row < last; row++) {
@@ -340,6 +421,8 @@ struct Step {
     float *attended;          /* [batch, n_heads head_dim] */
     float *act;               /* [batch, hidden] silu(gate) * up */
     float *act_up;            /* [batch, hidden] the up projection, before it joins act */
+    float *rowbufs;           /* [n_threads][TILE_ROWS * widest] dequantised GGUF rows, or NULL */
+    int widest;               /* the longest weight row (dim, heads x head_dim or hidden) */
     float *scores;            /* [n_threads][cache positions] */
     SpinBarrier barrier;
 };
@@ -428,6 +511,7 @@ static void run_step(Step *s, int thread) {
     int qkv_width = (H + 2 * K) * D, nt = s->n_threads, first, last;
     float *normed = s->normed + (size_t)thread * B * C;
     float *scores = s->scores + (size_t)thread * s->longest;
+    float *rowbuf = s->rowbufs ? s->rowbufs + (size_t)thread * TILE_ROWS * s->widest : NULL;
     int q8 = m->quantized;
 
     if (m->embed_q) { /* a quantised table: each thread dequantises whole rows */
@@ -447,7 +531,7 @@ static void run_step(Step *s, int thread) {
         const LayerWeights *layer = &m->layers[l];
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->attn_norm, C, m->eps, normed + (size_t)b * C);
         share(qkv_width, thread, nt, &first, &last);
-        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, layer->wqkv_q, 0, normed, C, B, s->qkv, qkv_width, first, last, 0);
+        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, layer->wqkv_q, 0, normed, C, B, s->qkv, qkv_width, first, last, 0, rowbuf);
         barrier_wait(&s->barrier);
 
         /* Rotary on q and k heads, then k and v into the cache at this position. */
@@ -470,15 +554,15 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->wo, layer->wo_scale, q8, layer->wo_q, 0, s->attended, H * D, B, s->x, C, first, last, 1);
+        matvec_rows(layer->wo, layer->wo_scale, q8, layer->wo_q, 0, s->attended, H * D, B, s->x, C, first, last, 1, rowbuf);
         barrier_wait(&s->barrier);
 
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->ffn_norm, C, m->eps, normed + (size_t)b * C);
         /* Gate rows j.. and up rows F + j.. together, so silu(gate) * up needs no barrier. The
          * gate goes into act and the up half into act_up, then act becomes silu(gate) * up. */
         share(F, thread, nt, &first, &last);
-        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, 0, normed, C, B, s->act, F, first, last, 0);
-        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, F, normed, C, B, s->act_up, F, first, last, 0);
+        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, 0, normed, C, B, s->act, F, first, last, 0, rowbuf);
+        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, F, normed, C, B, s->act_up, F, first, last, 0, rowbuf);
         for (int b = 0; b < B; b++)
             for (int j = first; j < last; j++) {
                 float gate = s->act[(size_t)b * F + j], up = s->act_up[(size_t)b * F + j];
@@ -487,19 +571,21 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->w2, layer->w2_scale, q8, layer->w2_q, 0, s->act, F, B, s->x, C, first, last, 1);
+        matvec_rows(layer->w2, layer->w2_scale, q8, layer->w2_q, 0, s->act, F, B, s->x, C, first, last, 1, rowbuf);
         barrier_wait(&s->barrier);
     }
 
     for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, m->final_norm, C, m->eps, normed + (size_t)b * C);
     share(m->vocab, thread, nt, &first, &last);
-    matvec_rows(m->head, m->head_scale, q8, m->head_q, 0, normed, C, B, s->logits, m->vocab, first, last, 0);
+    matvec_rows(m->head, m->head_scale, q8, m->head_q, 0, normed, C, B, s->logits, m->vocab, first, last, 0, rowbuf);
 }
 
 static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
                               const int32_t *slots, const float *cos_, const float *sin_, float *logits,
-                              int n_threads) {
+                              int n_threads, int row_tiles) {
     int C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden, longest = 0;
+    int widest = C > H * D ? C : H * D;
+    widest = widest > F ? widest : F;
     for (int b = 0; b < batch; b++) longest = positions[b] + 1 > longest ? positions[b] + 1 : longest;
     n_threads = ensure_pool(n_threads);
     size_t floats = (size_t)batch * C                       /* x */
@@ -507,7 +593,8 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
                     + (size_t)batch * (H + 2 * K) * D       /* qkv */
                     + (size_t)batch * H * D                 /* attended */
                     + 2 * (size_t)batch * F                 /* act, act_up */
-                    + (size_t)n_threads * longest;          /* scores */
+                    + (size_t)n_threads * longest           /* scores */
+                    + (row_tiles ? (size_t)n_threads * TILE_ROWS * widest : 0); /* rowbufs */
     float *scratch = aligned_alloc(64, ((floats * sizeof(float)) + 63) / 64 * 64);
     if (!scratch) return -1;
     Step step = {.m = m, .tokens = tokens, .positions = positions, .slots = slots, .batch = batch,
@@ -519,7 +606,9 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
     step.attended = at, at += (size_t)batch * H * D;
     step.act = at, at += (size_t)batch * F;
     step.act_up = at, at += (size_t)batch * F;
-    step.scores = at;
+    step.scores = at, at += (size_t)n_threads * longest;
+    step.rowbufs = row_tiles ? at : NULL;
+    step.widest = widest;
     step.barrier.n = n_threads;
     atomic_init(&step.barrier.count, 0);
     atomic_init(&step.barrier.phase, 0);
@@ -541,9 +630,11 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
 /* tokens [batch], row b at position positions[b] in cache row slots[b] -> logits [batch, vocab].
  * cos_, sin_ [batch, head_dim] are each row's rotary factors. Each slot's cache holds positions
  * 0..positions[b]-1 and receives this position's keys and values; no two rows may share a slot.
- * Returns 0, or -1 for arguments it cannot serve. */
+ * row_tiles: GGUF blocks are dequantised a tile of rows at a time and shared by the batch's rows
+ * (see matvec_rows). Returns 0, or -1 for arguments it cannot serve. */
 KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
-                          const int32_t *slots, const float *cos_, const float *sin_, float *logits, int n_threads) {
+                          const int32_t *slots, const float *cos_, const float *sin_, float *logits, int n_threads,
+                          int row_tiles) {
     if (batch < 1 || batch > MAX_BATCH) return -1;
     for (int b = 0; b < batch; b++) {
         if (tokens[b] < 0 || tokens[b] >= m->vocab) return -1;
@@ -552,7 +643,7 @@ KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batc
             if (slots[other] == slots[b]) return -1;
     }
     pthread_mutex_lock(&pool.one_step);
-    int status = decode_rows_locked(m, tokens, batch, positions, slots, cos_, sin_, logits, n_threads);
+    int status = decode_rows_locked(m, tokens, batch, positions, slots, cos_, sin_, logits, n_threads, row_tiles);
     pthread_mutex_unlock(&pool.one_step);
     return status;
 }
