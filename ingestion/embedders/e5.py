@@ -40,10 +40,11 @@ def packaged_weights() -> Path:
     return Path(folders[0]) / WEIGHTS_FILE
 
 
-def embed_threads() -> int:
-    """KB_EMBED_THREADS, else every CPU this process may use."""
+def embed_threads() -> int | None:
+    """KB_EMBED_THREADS, if set. Otherwise torch's own choice stands (its default, every core, or
+    what KB_THREADS gave the model engine): torch's thread count is one for the whole process."""
     configured = os.environ.get("KB_EMBED_THREADS", "")
-    return int(configured) if configured.isdigit() and int(configured) > 0 else len(os.sched_getaffinity(0))
+    return int(configured) if configured.isdigit() and int(configured) > 0 else None
 
 
 class E5SmallEmbedder:
@@ -68,7 +69,9 @@ class E5SmallEmbedder:
         try:
             import torch
 
-            torch.set_num_threads(embed_threads())  # once, here; never per batch
+            threads = embed_threads()
+            if threads:
+                torch.set_num_threads(threads)  # once, here; never per batch
             weights = read_e5_weights(self._weights or packaged_weights())
             tokenizer = E5Tokenizer(weights.vocabulary, weights.config.max_positions)
             encoder = E5Encoder(weights, choose_setup(self._device))
