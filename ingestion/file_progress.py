@@ -3,7 +3,8 @@ and the time left. Fed by ProgressEvents; shared by the web page (ui/progress.py
 
 The percent gives parsing and embedding half each (on these 10-Qs they cost about the same). The
 time left comes from the rates measured so far: this file's own, else the last file's embedding
-rate and chunks per page, else it is not known yet (None) rather than guessed.
+rate and chunks per page; before any embedding rate is known only the reading time left is shown,
+rather than a guess.
 """
 
 from dataclasses import dataclass, field
@@ -100,6 +101,13 @@ class FileProgress:
             return " · ".join([*parts, "100% · saving to the index"])
         parts.append(f"{self.share:.0%}")
         left = self.seconds_left(now)
+        reading_left = self._reading_left(now)
         if left is not None:
             parts.append(f"about {max(1, round(left))} s left")
+        elif reading_left:  # the first file: no embedding rate yet, but the reading rate is known
+            parts.append(f"about {max(1, round(reading_left))} s left to read")
         return " · ".join(parts)
+
+    def _reading_left(self, now: float) -> float | None:
+        at_event = self._parse_left(self.last_event if self.last_event is not None else now)
+        return None if at_event is None else max(at_event - (now - (self.last_event or now)), 0.0)

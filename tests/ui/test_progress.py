@@ -13,8 +13,8 @@ def test_a_file_shows_pages_then_chunks_with_percentage_and_time_left() -> None:
     progress(ProgressEvent("parsing", "a.pdf", pages=1, pages_planned=4))
     now[0] += 3
     progress(ProgressEvent("parsing", "a.pdf", pages=2, pages_planned=4))
-    # parsing half done: 25% overall; no embedding rate known yet, so no time left is promised
-    assert progress.table()[0][1:] == ["parsing", 2, 0, "2/4 pages · 25%"]
+    # parsing half done: 25% overall; no embedding rate known yet, so only the reading time left
+    assert progress.table()[0][1:] == ["parsing", 2, 0, "2/4 pages · 25% · about 6 s left to read"]
     progress(ProgressEvent("parsed", "a.pdf", pages=4, chunks_planned=40))
     assert progress.table()[0][1:] == ["embedding", 4, 0, "4/4 pages · 0/40 chunks · 50%"]
     now[0] += 10
