@@ -1,5 +1,6 @@
 """The plain records the service hands out, re-exported so that ui/ needs nothing below app/."""
 
+from ingestion.file_progress import FileProgress, Rates
 from ingestion.outcomes import FileResult, Outcome, ProgressEvent
 from ingestion.parsing.formats import MIME_BY_SUFFIX, SUPPORTED_SUFFIXES, is_supported
 from store.conversation_records import ConversationInfo, MessageInfo
@@ -10,11 +11,13 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "ConversationInfo",
     "DocumentInfo",
+    "FileProgress",
     "FileResult",
     "GroupInfo",
     "MessageInfo",
     "Outcome",
     "ProgressEvent",
+    "Rates",
     "UserInfo",
     "is_supported",
 ]

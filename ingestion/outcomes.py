@@ -27,8 +27,10 @@ class FileResult:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """kind: "planned" (files = how many will be processed), "parsed" (pages, and `chunks_planned`: the
-    chunks it will embed), "embedded" (chunks, a batch's worth), "finished" (result)."""
+    """kind: "planned" (files = how many will be processed), "parsing" (pages read so far of
+    `pages_planned`, sent from a parse thread while the file is read), "parsed" (pages, and
+    `chunks_planned`: the chunks it will embed), "embedded" (chunks, a batch's worth), "finished"
+    (result)."""
 
     kind: str
     file_name: str = ""
@@ -37,6 +39,7 @@ class ProgressEvent:
     chunks: int = 0
     result: FileResult | None = None
     chunks_planned: int = 0
+    pages_planned: int = 0
 
 
 ProgressSink = Callable[[ProgressEvent], None]

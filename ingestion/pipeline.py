@@ -37,6 +37,7 @@ from store.records import embedding_text
 log = logging.getLogger(__name__)
 
 Parser = Callable[[Path], ParsedDocument]
+PagesRead = Callable[[int, int], None]
 HEARTBEAT_S = 5.0
 
 
@@ -53,6 +54,13 @@ def default_parser(limits: ParseLimits) -> Parser:
     from ingestion.parsing import parse_file
 
     return lambda path: parse_file(path, limits)
+
+
+def page_reporting_parser(limits: ParseLimits) -> Callable[[Path, PagesRead], ParsedDocument]:
+    """The default parser, telling how many pages it has read while it reads them."""
+    from ingestion.parsing import parse_file
+
+    return lambda path, on_pages: parse_file(path, limits, on_pages)
 
 
 def split(doc: ParsedDocument, embedder: Embedder, options: IngestOptions) -> list[ChunkDraft]:
@@ -80,6 +88,8 @@ class Pipeline:
         self.db, self.index, self.store, self.embedder = db, index, store, embedder
         self.scratch, self.options, self.actor = scratch, options, actor
         self.parser = parser or default_parser(options.parse_limits)
+        # Only our own parser reports pages as it goes; one passed in (tests, benchmarks) is opaque.
+        self._reporting_parser = None if parser else page_reporting_parser(options.parse_limits)
 
     def run(self, works: Sequence[Work], progress: ProgressSink = ignore_progress) -> list[FileResult]:
         """Process `works` in order while the next files are parsed in the background."""
@@ -93,7 +103,7 @@ class Pipeline:
         def submit(i: int) -> None:
             with self.db.session() as session:
                 jobs.start(session, works[i].document_id)
-            futures[i] = pool.submit(self._parse, works[i])
+            futures[i] = pool.submit(self._parse, works[i], progress)
 
         try:
             for i in range(min(ahead, len(works))):
@@ -108,8 +118,16 @@ class Pipeline:
             pool.shutdown(wait=True, cancel_futures=True)
         return results
 
-    def _parse(self, work: Work) -> ParsedDocument:
-        return self.parser(parse_path(self.store, self.scratch, work))
+    def _parse(self, work: Work, progress: ProgressSink) -> ParsedDocument:
+        """On a parse thread: the file is read in its own child process (several files at once)."""
+        path = parse_path(self.store, self.scratch, work)
+        if self._reporting_parser is None:
+            return self.parser(path)
+
+        def pages_read(done: int, total: int) -> None:
+            progress(ProgressEvent("parsing", work.file_name, pages=done, pages_planned=total))
+
+        return self._reporting_parser(path, pages_read)
 
     def _complete(self, work: Work, parsed: "Future[ParsedDocument]", progress: ProgressSink) -> FileResult:
         try:

@@ -1,13 +1,14 @@
-"""Per-file status of one upload, fed by the ingest's progress events from another thread:
-queued -> parsing -> embedding (with its percentage and time left) -> ready | failed (with the
-reason). No Gradio here."""
+"""Per-file status of one upload, fed by the ingest's progress events from other threads (the
+ingest's, and the parse threads'): queued -> parsing (pages read so far) -> embedding (chunks
+embedded) -> ready | failed (with the reason); while under way, the detail says how far the file
+is, in percent, and the time left. No Gradio here."""
 
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from app.records import FileResult, Outcome, ProgressEvent
+from app.records import FileProgress, FileResult, Outcome, ProgressEvent, Rates
 
 QUEUED, PARSING, EMBEDDING, READY, FAILED = "queued", "parsing", "embedding", "ready", "failed"
 HANDED_OFF = "queued for a worker"  # KB_TASK_QUEUE: the documents list shows when it is ready
@@ -21,32 +22,19 @@ class FileRow:
     pages: int = 0
     chunks: int = 0
     detail: str = ""
-    planned: int = 0  # chunks to embed, known once parsed
-    embedding_since: float = 0.0
+    progress: FileProgress = field(default_factory=FileProgress)
 
     @property
     def done(self) -> bool:
         return self.status in (READY, FAILED, HANDED_OFF)
 
 
-def embedding_detail(done: int, planned: int, elapsed_s: float) -> str:
-    """"40% · about 12 s left": the time left from the rate so far (none before the first batch)."""
-    if planned <= 0:
-        return ""
-    share = min(done / planned, 1.0)
-    if done >= planned:
-        return "100% · saving to the index"
-    if done <= 0 or elapsed_s <= 0:
-        return f"{share:.0%}"
-    left = elapsed_s * (planned - done) / done
-    return f"{share:.0%} · about {max(1, round(left))} s left"
-
-
 class UploadProgress:
     def __init__(self, names: list[str], clock: Callable[[], float] = time.monotonic) -> None:
-        self.rows = [FileRow(n) for n in names]
+        self._rates = Rates()  # one machine, one upload: a file's embedding rate serves the next
+        self.rows = [FileRow(n, progress=FileProgress(rates=self._rates)) for n in names]
         self._clock = clock
-        self._lock = threading.Lock()  # events arrive on the ingest thread, reads on the handler's
+        self._lock = threading.Lock()  # events arrive on ingest and parse threads, reads on the handler's
 
     def _row(self, name: str) -> FileRow | None:
         return next((r for r in self.rows if r.name == name and not r.done), None)
@@ -67,13 +55,14 @@ class UploadProgress:
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
             row = self._row(event.file_name) if event.file_name else None
-            if event.kind == "parsed" and row is not None:
-                row.status, row.pages, row.planned = EMBEDDING, event.pages, event.chunks_planned
-                row.embedding_since = self._clock()
-                row.detail = embedding_detail(0, row.planned, 0.0)
-            elif event.kind == "embedded" and row is not None:
-                row.status, row.chunks = EMBEDDING, row.chunks + event.chunks
-                row.detail = embedding_detail(row.chunks, row.planned, self._clock() - row.embedding_since)
+            if row is not None and event.kind in ("parsing", "parsed", "embedded"):
+                now = self._clock()
+                row.progress.update(event, now)
+                if event.kind == "parsing":
+                    row.status = EMBEDDING if row.status == EMBEDDING else PARSING
+                else:
+                    row.status = EMBEDDING
+                row.pages, row.chunks = row.progress.pages_read, row.progress.chunks_embedded
             elif event.kind == "finished" and row is not None and event.result is not None:
                 self._apply(row, event.result)
             self._next_parsing()
@@ -110,8 +99,17 @@ class UploadProgress:
             row.detail = result.message
 
     def table(self) -> list[list[object]]:
+        """Rows as shown; the detail of a file under way is worked out now, so its time left
+        counts down between events."""
         with self._lock:
-            return [[r.name, r.status, r.pages, r.chunks, r.detail] for r in self.rows]
+            now = self._clock()
+            return [[r.name, r.status, r.pages, r.chunks, self._detail(r, now)] for r in self.rows]
+
+    @staticmethod
+    def _detail(row: FileRow, now: float) -> str:
+        if row.status in (PARSING, EMBEDDING):
+            return row.progress.summary(now) or row.detail
+        return row.detail
 
     @property
     def done(self) -> bool:

@@ -2,6 +2,7 @@
 per-file summary. With KB_TASK_QUEUE=procrastinate the files are queued for `kb worker` processes
 (the summary says "queued"; `kb docs list` or the Admin tab shows when they are ready)."""
 
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -23,6 +24,7 @@ from app.settings import Settings, load_settings
 from app.wiring import open_knowledge_base
 
 if TYPE_CHECKING:  # the ingestion layer (faiss, sqlalchemy) loads when a command runs, not at start-up
+    from ingestion.file_progress import FileProgress
     from ingestion.outcomes import FileResult, ProgressEvent
 
 
@@ -46,42 +48,47 @@ def expand(paths: list[Path], recursive: bool) -> tuple[list[Path], list[Path], 
 
 
 class _ProgressView:
-    """Files bar with pages, chunks, chunk rate and ETA, fed by the pipeline's events."""
+    """A files bar, and for the file under way its pages parsed, chunks embedded, percent and time
+    left (ingestion.file_progress), fed by the pipeline's events from the ingest and parse threads."""
 
     def __init__(self, console: Console) -> None:
+        from ingestion.file_progress import Rates
+
         self.progress = Progress(
             TextColumn("{task.description}", style="bold"),
             BarColumn(bar_width=24),
             MofNCompleteColumn(),
-            TextColumn("files {task.fields[pages]} pages {task.fields[chunks]} chunks {task.fields[rate]}"),
-            TextColumn("ETA"),
+            TextColumn("files {task.fields[detail]}"),
+            TextColumn("all files: ETA"),
             TimeRemainingColumn(),
             console=console,
         )
         self.task: TaskID | None = None
-        self.pages = self.chunks = 0
-        self.started = time.monotonic()
+        self.files: dict[str, FileProgress] = {}
+        self.rates = Rates()
+        self.lock = threading.Lock()  # parse threads report pages while the ingest thread embeds
 
     def __call__(self, event: "ProgressEvent") -> None:
-        if event.kind == "planned":
-            if not event.files:
+        from ingestion.file_progress import FileProgress
+
+        with self.lock:
+            if event.kind == "planned":
+                if event.files:
+                    self.task = self.progress.add_task("ingest", total=event.files, detail="")
                 return
-            self.task = self.progress.add_task("ingest", total=event.files, pages=0, chunks=0, rate="")
-            self.started = time.monotonic()
-            return
-        if self.task is None:
-            return
-        self.pages += event.pages
-        self.chunks += event.chunks
-        rate = self.chunks / max(time.monotonic() - self.started, 1e-6)
-        self.progress.update(
-            self.task,
-            advance=1 if event.kind == "finished" else 0,
-            description=event.file_name[:24] or "ingest",
-            pages=self.pages,
-            chunks=self.chunks,
-            rate=f"({rate:,.0f}/s)",
-        )
+            if self.task is None:
+                return
+            now = time.monotonic()
+            if event.kind == "finished":
+                self.files.pop(event.file_name, None)
+                self.progress.update(self.task, advance=1)
+                return
+            file = self.files.setdefault(event.file_name, FileProgress(rates=self.rates))
+            file.update(event, now)
+            if event.kind != "parsing" or len(self.files) == 1:  # the file being embedded leads
+                self.progress.update(
+                    self.task, description=event.file_name[:24], detail=f"· {file.summary(now)}"
+                )
 
 
 def enqueue(paths: list[Path], user: str | None, groups: tuple[str, ...], settings: Settings) -> list["FileResult"]:

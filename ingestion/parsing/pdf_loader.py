@@ -9,6 +9,7 @@ import pypdf
 from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, WrongPasswordError
 
 from ingestion.errors import ParseError
+from ingestion.parsing.page_progress import report_pages
 from ingestion.parsing.text_cleaning import clean_text
 from ingestion.types import PageText
 
@@ -50,8 +51,8 @@ def read_pages(
 ) -> tuple[PageText, ...]:
     """Text of the given 1-based physical pages (all by default). Numbers are pypdf index + 1,
     never the printed footer, which differs (Apple 10-Qs print physical - 3)."""
-    wanted = range(1, len(reader.pages) + 1) if numbers is None else numbers
-    pages = []
+    wanted = list(range(1, len(reader.pages) + 1) if numbers is None else numbers)
+    pages: list[PageText] = []
     with _pdf_errors_as_parse_errors(name):
         for number in wanted:
             try:
@@ -61,6 +62,7 @@ def read_pages(
             except Exception as error:  # say which page; a silent empty page would hide the loss
                 raise ParseError(f"{name}: page {number} could not be read ({error}).") from error
             pages.append(PageText(number=number, text=clean_text(text)))
+            report_pages(len(pages), len(wanted))
     return tuple(pages)
 
 

@@ -8,8 +8,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from ingestion.errors import ParseError, UnsupportedFileError
 from ingestion.parsing.formats import SUPPORTED_SUFFIXES, is_supported
@@ -23,17 +25,28 @@ DEFAULT_LIMITS = ParseLimits()
 DEFAULT_LOADER = "ingestion.parsing.loaders:load_document"
 _STDERR_TAIL_BYTES = 4000
 
+PagesRead = Callable[[int, int], None]  # (pages read so far, pages in the file), from the child
 
-def parse_file(path: Path, limits: ParseLimits = DEFAULT_LIMITS) -> ParsedDocument:
-    """Parse one file in a child process. Raises ParseError (with a sentence naming the file)."""
+
+def _ignore_pages(_done: int, _total: int) -> None:
+    return None
+
+
+def parse_file(
+    path: Path, limits: ParseLimits = DEFAULT_LIMITS, on_pages: PagesRead = _ignore_pages
+) -> ParsedDocument:
+    """Parse one file in a child process, telling `on_pages` (on another thread) how far it is.
+    Raises ParseError (with a sentence naming the file)."""
     path = Path(path)
     if not is_supported(path):
         supported = ", ".join(sorted(SUPPORTED_SUFFIXES))
         raise UnsupportedFileError(f"{path.name} has an unsupported file type; supported: {supported}.")
-    return run_loader_in_child(path, limits, DEFAULT_LOADER)
+    return run_loader_in_child(path, limits, DEFAULT_LOADER, on_pages)
 
 
-def run_loader_in_child(path: Path, limits: ParseLimits, loader: str) -> ParsedDocument:
+def run_loader_in_child(
+    path: Path, limits: ParseLimits, loader: str, on_pages: PagesRead = _ignore_pages
+) -> ParsedDocument:
     """`loader` is "module:function" taking (Path, ParseLimits); tests pass misbehaving ones."""
     check_file_before_parsing(path, limits)
     request = {"path": str(path.resolve()), "limits": _limits_to_json(limits), "loader": loader}
@@ -45,11 +58,13 @@ def run_loader_in_child(path: Path, limits: ParseLimits, loader: str) -> ParsedD
             stderr=stderr_file,
             env=_child_environment(),
         )
+        reader = _ReplyReader(process.stdout, on_pages)
         try:
-            reply_bytes, _ = process.communicate(json.dumps(request).encode(), timeout=limits.timeout_s)
+            _send(process, json.dumps(request).encode())
+            process.wait(timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()
             raise ParseError(
                 f"{path.name} took longer than {limits.timeout_s:g} s to parse and was stopped."
             ) from None
@@ -57,6 +72,8 @@ def run_loader_in_child(path: Path, limits: ParseLimits, loader: str) -> ParsedD
             if process.poll() is None:  # interrupted (e.g. Ctrl-C): never leave the child behind
                 process.kill()
                 process.wait()
+            reader.join()
+        reply_bytes = reader.reply
         stderr_tail = _tail(stderr_file)
     return _document_from_reply(path, limits, process.returncode, reply_bytes, stderr_tail)
 
@@ -97,6 +114,48 @@ def _document_from_reply(
     if "MemoryError" in stderr_tail or "memory allocation" in stderr_tail:
         raise ParseError(f"{path.name} needs more than {limits.memory_mb:,} MB of memory to parse.")
     raise ParseError(f"The parser failed on {path.name} (exit code {returncode}).")
+
+
+def _send(process: "subprocess.Popen[bytes]", request: bytes) -> None:
+    """The request is small (a path and limits): it fits the pipe, so writing cannot block."""
+    if process.stdin is None:
+        return
+    try:
+        process.stdin.write(request)
+        process.stdin.close()
+    except BrokenPipeError:  # the child died at start; its exit code says why
+        pass
+
+
+class _ReplyReader:
+    """Reads the child's stdout on its own thread: progress lines go to `on_pages` as they come,
+    the last line is kept as the reply. (communicate() would only return at the end.)"""
+
+    def __init__(self, stream: IO[bytes] | None, on_pages: PagesRead) -> None:
+        self.reply = b""
+        self._stream, self._on_pages = stream, on_pages
+        self._thread = threading.Thread(target=self._read, name="parse-reply", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        if self._stream is None:
+            return
+        for line in self._stream:
+            if line.startswith(b'{"pages": ['):
+                self._report(line)
+            elif line.strip():
+                self.reply = line
+
+    def _report(self, line: bytes) -> None:
+        try:
+            done, total = json.loads(line)["pages"]
+            self._on_pages(int(done), int(total))
+        except Exception:  # a progress line is a nicety; never let it cost the parse
+            log.debug("ignored progress line %r", line[:80], exc_info=True)
+
+    def join(self) -> None:
+        """After the child ended: its stdout is at EOF unless something it started still holds it."""
+        self._thread.join(timeout=5.0)
 
 
 def _limits_to_json(limits: ParseLimits) -> dict[str, float | int]:

