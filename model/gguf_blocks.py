@@ -20,10 +20,9 @@ from model.weights import (
     Checkpoint,
     check_names_and_shapes,
     gguf_name_to_hf,
-    read_gguf_metadata,
+    open_gguf,
     rotary_permutation,
     unpermute_rotary_rows,
-    with_rope_freqs,
 )
 
 _FLOAT_TYPES = frozenset({0, 1, 30})  # F32, F16, BF16: matrices of these become F32 rows
@@ -46,15 +45,9 @@ def _matrix_rows(tensor: Any, rows: int, path: Path) -> tuple[int, np.ndarray]:
 
 
 def read_gguf_blocks(path: Path, dtype: torch.dtype) -> Checkpoint:
-    from gguf import GGUFReader
     from gguf.quants import dequantize
 
-    try:
-        reader = GGUFReader(str(path))
-    except Exception as error:
-        raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
-    meta = read_gguf_metadata(reader)
-    args = with_rope_freqs(ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors}), reader, str(path))
+    reader, meta, args = open_gguf(path)
     permute = rotary_permutation(meta, args)
     shapes: dict[str, tuple[int, ...]] = {}
     matrices: dict[str, tuple[int, torch.Tensor]] = {}  # HF name -> (type_id, [rows, row_bytes])

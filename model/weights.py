@@ -220,10 +220,9 @@ def read_gguf_metadata(reader: Any) -> dict[str, Any]:
     return meta
 
 
-def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
-    """A GGUF file (any quantisation gguf-py can dequantise), dequantised to `dtype`."""
+def open_gguf(path: Path) -> tuple[Any, dict[str, Any], ModelArgs]:
+    """(reader, metadata, model arguments) of a GGUF file; a file gguf cannot read is a WeightsError."""
     from gguf import GGUFReader
-    from gguf.quants import dequantize
 
     try:
         reader = GGUFReader(str(path))
@@ -231,6 +230,14 @@ def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
         raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
     meta = read_gguf_metadata(reader)
     args = with_rope_freqs(ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors}), reader, str(path))
+    return reader, meta, args
+
+
+def read_gguf(path: Path, dtype: torch.dtype) -> Checkpoint:
+    """A GGUF file (any quantisation gguf-py can dequantise), dequantised to `dtype`."""
+    from gguf.quants import dequantize
+
+    reader, meta, args = open_gguf(path)
     hf: dict[str, torch.Tensor] = {}
     permute = rotary_permutation(meta, args)
     for tensor in reader.tensors:
