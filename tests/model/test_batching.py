@@ -3,6 +3,7 @@ leave when cancelled, and a full line is refused with a clear 'busy'."""
 
 import gc
 import itertools
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -34,6 +35,23 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Transformer:
 def scheduler_for(model: Transformer, settings: BatchSettings) -> BatchScheduler:
     """On the C step, as the engine runs on CPU."""
     return BatchScheduler(model, 128, settings, NativeStep(model))
+
+
+class HeldStep(NativeStep):
+    """The C step, holding every decode step of at least `rows` rows until released: the tiny model
+    decodes a whole answer in milliseconds, faster than a test can look at the line when CI is loaded."""
+
+    def __init__(self, model: Transformer, rows: int) -> None:
+        super().__init__(model)
+        self.rows = rows
+        self.released = threading.Event()
+
+    def step_rows(
+        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+    ) -> torch.Tensor:
+        if tokens.shape[0] >= self.rows:
+            self.released.wait(timeout=30)
+        return super().step_rows(model, tokens, positions, slots)
 
 
 def alone(model: Transformer, prompt: list[int], cfg: GenerationConfig) -> list[int]:
@@ -107,12 +125,14 @@ def test_a_stop_token_ends_only_its_own_request(tiny: Transformer) -> None:
 
 def test_cancelling_50_streams_frees_every_slot(tiny: Transformer) -> None:
     long = GenerationConfig(max_new_tokens=100)
-    scheduler = scheduler_for(tiny, BatchSettings(slots=8, max_waiting=64, prefill_chunk=8))
+    step = HeldStep(tiny, rows=8)  # once all eight are decoding, they wait for the cancellations
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=8, max_waiting=64, prefill_chunk=8), step)
     requests = [scheduler.submit(random_ids(6, seed=i), long, frozenset()) for i in range(50)]
     firsts = [next(iter(r)) for r in requests[:8]]  # the first eight are mid-answer
     assert len(firsts) == 8 and scheduler.load()[1] == 42
     for request in requests:
         request.cancel()
+    step.released.set()
     for request in requests:  # each stream ends promptly instead of running to 100 tokens
         produced = sum(1 for _ in request)
         assert produced < 100
@@ -134,7 +154,8 @@ def test_cancelling_50_streams_frees_every_slot(tiny: Transformer) -> None:
 
 def test_a_full_line_is_refused_at_once_with_a_retry_time(tiny: Transformer) -> None:
     long = GenerationConfig(max_new_tokens=100)
-    scheduler = scheduler_for(tiny, BatchSettings(slots=1, max_waiting=1, prefill_chunk=8))
+    step = HeldStep(tiny, rows=1)  # the running request cannot finish and let the waiting one in
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=1, max_waiting=1, prefill_chunk=8), step)
     running = scheduler.submit(random_ids(5, seed=2), long, frozenset())
     next(iter(running))  # it holds the one slot
     waiting = scheduler.submit(random_ids(5, seed=3), long, frozenset())
@@ -143,6 +164,7 @@ def test_a_full_line_is_refused_at_once_with_a_retry_time(tiny: Transformer) -> 
     assert refused.value.retry_after_s >= 1
     running.cancel()
     waiting.cancel()
+    step.released.set()
     list(running), list(waiting)
     assert scheduler.load() == (0, 0)
 
@@ -200,9 +222,14 @@ def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Tra
     events: list[str] = []
     step = NativeStep(tiny)
     original_rows, original_forward = step.step_rows, tiny.forward
+    long_submitted = threading.Event()
 
     def logged_rows(*args: Any) -> torch.Tensor:
         events.append("decode")
+        # The tiny model decodes 40 tokens in milliseconds: after the step that gives the running
+        # request its second token, hold it until the long one is in line, or it may finish first.
+        if events.count("decode") > 1:
+            long_submitted.wait(timeout=30)
         return original_rows(*args)
 
     def logged_forward(tokens: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -217,6 +244,7 @@ def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Tra
         tokens = iter(running)
         next(tokens), next(tokens)  # decoding now
         long = scheduler.submit(random_ids(60, seed=8), GenerationConfig(max_new_tokens=2), frozenset())
+        long_submitted.set()
         list(long), list(tokens)
     finally:
         del tiny.forward
