@@ -32,6 +32,7 @@ from model.errors import GenerationError
 from model.generate import make_generator
 from model.generation_config import GenerationConfig
 from model.model import Transformer
+from model.native import MAX_BATCH
 from model.sampling import select_next_token
 
 log = logging.getLogger(__name__)
@@ -221,9 +222,13 @@ class BatchScheduler:
 
     def _step(self, batch: list[BatchRequest]) -> None:
         """One turn: a prefill chunk for the oldest request still prefilling, then one decode step
-        for every request that has its next token to feed."""
+        for every request that has its next token to feed. Where the step takes prompt rows (the C
+        step), the prompt tokens ride in the decode step itself instead."""
         self._ensure_caches()
         decoding = [r for r in batch if r.decoding and r.produced > 0]
+        if self.step.takes_prompt_rows() and len(decoding) < MAX_BATCH:
+            self._step_with_prompt_rows(decoding, [r for r in batch if not r.decoding])
+            return
         prefilling = next((r for r in batch if not r.decoding), None)
         if prefilling is not None:
             self._prefill_chunk(prefilling)
@@ -235,13 +240,50 @@ class BatchScheduler:
             for i, request in enumerate(decoding):
                 self._choose(request, logits[i : i + 1])
 
-    def _prefill_chunk(self, request: BatchRequest) -> None:
-        if request.prefilled == 0:
+    def _step_with_prompt_rows(self, decoding: list[BatchRequest], prefilling: list[BatchRequest]) -> None:
+        """One step over the decoding requests' next tokens plus up to a chunk of prompt tokens,
+        oldest prompt first, each prompt token a row at its own position in its request's slot.
+        Short prompts cost a few rows of a step the others take anyway, where a prefill of their
+        own (forward over dequantised weights) held every stream up; a row's arithmetic does not
+        depend on its neighbours, so tokens stay the same batched or alone."""
+        tokens = [int(r.history[0, r.length - 1]) for r in decoding]
+        positions = [r.length - 1 for r in decoding]
+        slots = [r.slot for r in decoding]
+        wanted = list(range(len(decoding)))
+        completed: list[BatchRequest] = []  # prompts whose last token is in this step
+        budget = min(self.settings.prefill_chunk, MAX_BATCH - len(decoding))
+        for request in prefilling:
+            if budget <= 0:
+                break
+            self._begin(request)
+            end = min(request.prefilled + budget, len(request.prompt))
+            tokens += request.prompt[request.prefilled : end]
+            positions += range(request.prefilled, end)
+            slots += [request.slot] * (end - request.prefilled)
+            budget -= end - request.prefilled
+            request.prefilled = end
+            if request.decoding:
+                wanted.append(len(tokens) - 1)
+                completed.append(request)
+        if not tokens:
+            return
+        logits = self.step.step_rows(
+            self.model, torch.tensor(tokens), torch.tensor(positions), torch.tensor(slots), torch.tensor(wanted)
+        )
+        for i, request in enumerate(decoding + completed):
+            self._choose(request, logits[i : i + 1])
+
+    def _begin(self, request: BatchRequest) -> None:
+        """Before a request's first prompt token: its history and its own random generator."""
+        if request.prefilled == 0 and request.length == 0:
             total = len(request.prompt) + request.cfg.max_new_tokens
             request.history = torch.empty((1, total), dtype=torch.long)
             request.history[0, : len(request.prompt)] = torch.tensor(request.prompt, dtype=torch.long)
             request.length = len(request.prompt)
             request.generator = make_generator(request.cfg.seed, self.model.device)
+
+    def _prefill_chunk(self, request: BatchRequest) -> None:
+        self._begin(request)
         start = request.prefilled
         end = min(start + self.settings.prefill_chunk, len(request.prompt))
         chunk = request.history[:, start:end].to(self.model.device)

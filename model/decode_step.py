@@ -29,9 +29,19 @@ class DecodeStep(Protocol):
         """tokens [B, 1] at position pos, row b in cache row b -> logits [B, V]."""
 
     def step_rows(
-        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+        self,
+        model: Transformer,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """tokens [B], row b at positions[b] in cache row slots[b] -> logits [B, V]."""
+        """tokens [B], row b at positions[b] in cache row slots[b] -> logits [B, V], or only the rows
+        logits_for lists ([len(logits_for), V])."""
+
+    def takes_prompt_rows(self) -> bool:
+        """Whether step_rows may take a prompt's tokens as rows of one slot (distinct positions)
+        beside other requests' rows: then the batching scheduler prefills through decode steps."""
 
     def caches_reordered(self, model: Transformer) -> None:
         """Beam search replaced the cache tensors (model.reorder_cache)."""
@@ -49,9 +59,18 @@ class TorchStep:
         return model(tokens, pos, last_only=True)[:, -1]
 
     def step_rows(
-        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+        self,
+        model: Transformer,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        return model.forward_rows(tokens, positions, slots)
+        logits = model.forward_rows(tokens, positions, slots)
+        return logits if logits_for is None else logits[logits_for.to(logits.device).long()]
+
+    def takes_prompt_rows(self) -> bool:
+        return False  # forward (one matrix product over the chunk) prefills faster than rows here
 
     def caches_reordered(self, model: Transformer) -> None:
         pass
@@ -112,12 +131,20 @@ class NativeStep:
         return self._torch.step(model, tokens, pos)
 
     def step_rows(
-        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+        self,
+        model: Transformer,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
         decoder = self.decoder
         if decoder is not None and tokens.numel() <= MAX_BATCH:
-            return decoder.step_rows(tokens, positions, slots)
-        return self._torch.step_rows(model, tokens, positions, slots)
+            return decoder.step_rows(tokens, positions, slots, logits_for=logits_for)
+        return self._torch.step_rows(model, tokens, positions, slots, logits_for)
+
+    def takes_prompt_rows(self) -> bool:
+        return self.decoder is not None
 
     def caches_reordered(self, model: Transformer) -> None:
         if self.decoder is not None:
@@ -168,15 +195,20 @@ class StaticStep(TorchStep):
         return self.step_rows(model, tokens.reshape(-1), positions, torch.arange(rows, device=tokens.device))
 
     def step_rows(
-        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+        self,
+        model: Transformer,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if not self._serves(model, tokens.numel()) or self._tables is None:
-            return super().step_rows(model, tokens, positions, slots)
+            return super().step_rows(model, tokens, positions, slots, logits_for)
         device = model.device
         every_token = torch.zeros((model.max_batch, 1), dtype=torch.long, device=device)
         every_position = torch.full((model.max_batch,), model.max_seq - 1, dtype=torch.long, device=device)
         slots = slots.to(device=device, dtype=torch.long)
         every_token[slots, 0] = tokens.reshape(-1).to(device)
         every_position[slots] = positions.to(device=device, dtype=torch.long)
-        logits = self._forward(every_token, every_position, *self._tables)
-        return logits[slots]
+        logits = self._forward(every_token, every_position, *self._tables)[slots]
+        return logits if logits_for is None else logits[logits_for.to(device).long()]

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
 HEADERS = ("quant_kernels.h",)  # included by SOURCE: part of the cache key
-ABI_VERSION = 3
+ABI_VERSION = 4
 MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded together)
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
 _MODEL_TENSORS, _LAYER_TENSORS, _CACHE_OFFSET = 4, 12, 10
@@ -120,7 +120,7 @@ def load_library() -> ctypes.CDLL:
     library.kb_decode_rows.restype = ctypes.c_int
     library.kb_decode_rows.argtypes = [
         ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
     ]  # fmt: skip
     return library
 
@@ -327,10 +327,17 @@ class NativeDecoder:
         return self.step_rows(tokens, positions, torch.arange(batch), row_tiles=False)
 
     def step_rows(
-        self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor, row_tiles: bool = True
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        row_tiles: bool = True,
+        logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """tokens [B] (or [B, 1]), row b at positions[b] in cache row slots[b] -> logits [B, V]; each
-        slot's cache extended by its position. Rows are independent: a row's logits do not depend
+        """tokens [B] (or [B, 1]), row b at positions[b] in cache row slots[b] -> logits [B, V], or
+        [len(logits_for), V] for just those rows; each slot's cache extended by its position.
+        Several rows may share a slot at distinct positions (a prompt's tokens): every row writes its
+        keys and values before any row attends. Rows are independent: a row's logits do not depend
         on which other rows share the step. row_tiles: GGUF blocks dequantised a tile of rows at a
         time for the whole batch (requests decoded together); off, each row's dot runs on the blocks
         (one request, or beams: the fastest for one row)."""
@@ -348,10 +355,13 @@ class NativeDecoder:
                 f" {self._cache_batch} rows of {self.weights.cache_seq}"
             )
         cos, sin = self._cos_sin(positions.long())
-        logits = torch.empty((batch, self.weights.vocab), dtype=torch.float32)
+        wanted = torch.arange(batch, dtype=torch.int32) if logits_for is None else logits_for.to(torch.int32)
+        wanted = wanted.reshape(-1).contiguous()
+        logits = torch.empty((wanted.shape[0], self.weights.vocab), dtype=torch.float32)
         status = self.library.kb_decode_rows(
             ctypes.byref(self.weights), tokens.data_ptr(), batch, positions.data_ptr(), slots.data_ptr(),
-            cos.data_ptr(), sin.data_ptr(), logits.data_ptr(), torch.get_num_threads(), int(row_tiles),
+            cos.data_ptr(), sin.data_ptr(), wanted.data_ptr(), wanted.shape[0], logits.data_ptr(),
+            torch.get_num_threads(), int(row_tiles),
         )  # fmt: skip
         if status != 0:
             raise ValueError(

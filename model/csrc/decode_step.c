@@ -413,8 +413,10 @@ struct Step {
     const int64_t *tokens;
     const int32_t *positions, *slots; /* [batch]: each row's position and its row of the KV cache */
     int batch, longest, n_threads;    /* longest: the largest position + 1 */
+    const int32_t *out_rows;          /* [n_out]: the rows whose logits are wanted, in order */
+    int n_out;
     const float *cos_, *sin_; /* [batch, head_dim]: each row's rotary factors */
-    float *logits;            /* [batch, vocab] */
+    float *logits;            /* [n_out, vocab] */
     float *x;                 /* [batch, dim] residual stream */
     float *normed;            /* [n_threads][batch, dim]: each thread normalises for itself */
     float *qkv;               /* [batch, (n_heads + 2 n_kv_heads) head_dim] */
@@ -575,14 +577,19 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
     }
 
-    for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, m->final_norm, C, m->eps, normed + (size_t)b * C);
+    /* Only the rows whose logits are wanted (a prompt's rows but its last need none): the head is
+     * the largest matrix of a small model. */
+    if (s->n_out == 0) return;
+    for (int o = 0; o < s->n_out; o++)
+        rms_norm(s->x + (size_t)s->out_rows[o] * C, m->final_norm, C, m->eps, normed + (size_t)o * C);
     share(m->vocab, thread, nt, &first, &last);
-    matvec_rows(m->head, m->head_scale, q8, m->head_q, 0, normed, C, B, s->logits, m->vocab, first, last, 0, rowbuf);
+    matvec_rows(m->head, m->head_scale, q8, m->head_q, 0, normed, C, s->n_out, s->logits, m->vocab, first, last, 0,
+                rowbuf);
 }
 
 static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
-                              const int32_t *slots, const float *cos_, const float *sin_, float *logits,
-                              int n_threads, int row_tiles) {
+                              const int32_t *slots, const float *cos_, const float *sin_, const int32_t *out_rows,
+                              int n_out, float *logits, int n_threads, int row_tiles) {
     int C = m->dim, D = m->head_dim, H = m->n_heads, K = m->n_kv_heads, F = m->hidden, longest = 0;
     int widest = C > H * D ? C : H * D;
     widest = widest > F ? widest : F;
@@ -598,7 +605,8 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
     float *scratch = aligned_alloc(64, ((floats * sizeof(float)) + 63) / 64 * 64);
     if (!scratch) return -1;
     Step step = {.m = m, .tokens = tokens, .positions = positions, .slots = slots, .batch = batch,
-                 .longest = longest, .n_threads = n_threads, .cos_ = cos_, .sin_ = sin_, .logits = logits};
+                 .longest = longest, .n_threads = n_threads, .cos_ = cos_, .sin_ = sin_, .logits = logits,
+                 .out_rows = out_rows, .n_out = n_out};
     float *at = scratch;
     step.x = at, at += (size_t)batch * C;
     step.normed = at, at += (size_t)n_threads * batch * C;
@@ -627,27 +635,32 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
     return 0;
 }
 
-/* tokens [batch], row b at position positions[b] in cache row slots[b] -> logits [batch, vocab].
- * cos_, sin_ [batch, head_dim] are each row's rotary factors. Each slot's cache holds positions
- * 0..positions[b]-1 and receives this position's keys and values; no two rows may share a slot.
+/* tokens [batch], row b at position positions[b] in cache row slots[b] -> logits [n_out, vocab]
+ * for the rows out_rows lists. cos_, sin_ [batch, head_dim] are each row's rotary factors. Each row
+ * writes its keys and values at its position, and all rows write before any attends, so several
+ * rows of one slot (a prompt's tokens, at distinct positions) go in one step: row b sees positions
+ * 0..positions[b] of its slot, those below its own written earlier or by other rows of this step.
  * row_tiles: GGUF blocks are dequantised a tile of rows at a time and shared by the batch's rows
  * (see matvec_rows). Returns 0, or -1 for arguments it cannot serve. */
 KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
-                          const int32_t *slots, const float *cos_, const float *sin_, float *logits, int n_threads,
-                          int row_tiles) {
-    if (batch < 1 || batch > MAX_BATCH) return -1;
+                          const int32_t *slots, const float *cos_, const float *sin_, const int32_t *out_rows,
+                          int n_out, float *logits, int n_threads, int row_tiles) {
+    if (batch < 1 || batch > MAX_BATCH || n_out < 0 || n_out > batch) return -1;
     for (int b = 0; b < batch; b++) {
         if (tokens[b] < 0 || tokens[b] >= m->vocab) return -1;
         if (positions[b] < 0 || positions[b] >= m->cache_seq || slots[b] < 0 || slots[b] >= m->cache_batch) return -1;
         for (int other = 0; other < b; other++)
-            if (slots[other] == slots[b]) return -1;
+            if (slots[other] == slots[b] && positions[other] == positions[b]) return -1;
     }
+    for (int o = 0; o < n_out; o++)
+        if (out_rows[o] < 0 || out_rows[o] >= batch) return -1;
     pthread_mutex_lock(&pool.one_step);
-    int status = decode_rows_locked(m, tokens, batch, positions, slots, cos_, sin_, logits, n_threads, row_tiles);
+    int status = decode_rows_locked(m, tokens, batch, positions, slots, cos_, sin_, out_rows, n_out, logits,
+                                    n_threads, row_tiles);
     pthread_mutex_unlock(&pool.one_step);
     return status;
 }
 
 KB_API int kb_max_batch(void) { return MAX_BATCH; }
 
-KB_API int kb_abi_version(void) { return 3; }
+KB_API int kb_abi_version(void) { return 4; }

@@ -38,8 +38,9 @@ def scheduler_for(model: Transformer, settings: BatchSettings) -> BatchScheduler
 
 
 class HeldStep(NativeStep):
-    """The C step, holding every decode step of at least `rows` rows until released: the tiny model
-    decodes a whole answer in milliseconds, faster than a test can look at the line when CI is loaded."""
+    """The C step, holding any step of at least `rows` decoding rows and no prompt rows until
+    released: the tiny model decodes a whole answer in milliseconds, faster than a test can look at
+    the line when CI is loaded."""
 
     def __init__(self, model: Transformer, rows: int) -> None:
         super().__init__(model)
@@ -47,11 +48,17 @@ class HeldStep(NativeStep):
         self.released = threading.Event()
 
     def step_rows(
-        self, model: Transformer, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor
+        self,
+        model: Transformer,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if tokens.shape[0] >= self.rows:
+        decoding_only = logits_for is None or logits_for.numel() == tokens.numel()
+        if decoding_only and tokens.numel() >= self.rows:
             self.released.wait(timeout=30)
-        return super().step_rows(model, tokens, positions, slots)
+        return super().step_rows(model, tokens, positions, slots, logits_for)
 
 
 def alone(model: Transformer, prompt: list[int], cfg: GenerationConfig) -> list[int]:
@@ -86,6 +93,34 @@ def test_rows_of_one_step_are_independent(tmp_path: Path, native: bool) -> None:
         model(reference, 0)
         expected = model.forward(torch.tensor([[7]]), len(prompts[1]), last_only=True)[:, -1]
         torch.testing.assert_close(together[1], expected[0], rtol=1e-4, atol=1e-4)
+
+
+def test_a_prompt_as_rows_of_one_slot_is_its_prefill_whatever_the_chunks(tmp_path: Path) -> None:
+    """The C step takes a prompt's tokens as rows of one slot: the last row's logits are the forward
+    prefill's (within rounding), and are bit for bit the same whether the prompt goes in one step or
+    in chunks beside another request's rows, since every row's arithmetic is its own."""
+    _, model = build(tmp_path, seed=23, **ODD)
+    model.setup_caches(max_batch=3, max_seq=64)
+    step = NativeStep(model)
+    step.prepare(model)
+    prompt, other = random_ids(14, seed=3), random_ids(9, seed=4)
+    with torch.inference_mode():
+        expected = model(torch.tensor([prompt]), 0, last_only=True, cache_row=2)[0, -1]
+
+        def rows(ids: list[int], start: int, slot: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            return torch.tensor(ids), torch.arange(start, start + len(ids)), torch.full((len(ids),), slot)
+
+        whole = step.step_rows(model, *rows(prompt, 0, 0), logits_for=torch.tensor([13]))
+        assert whole.shape == (1, VOCAB)
+        torch.testing.assert_close(whole[0], expected, rtol=1e-4, atol=1e-4)
+        no_logits = torch.tensor([], dtype=torch.long)
+        step.step_rows(model, *rows(other[:5], 0, 0), logits_for=no_logits)  # another request in slot 0
+        for start in range(0, 14, 5):  # slot 1, five rows at a time, beside the other request's next row
+            chunk = rows(prompt[start : start + 5], start, 1)
+            mine = rows(other[5 + start // 5 : 6 + start // 5], 5 + start // 5, 0)
+            together = [torch.cat([a, b]) for a, b in zip(mine, chunk, strict=True)]
+            last = step.step_rows(model, *together, logits_for=torch.tensor([0, together[0].numel() - 1]))
+        assert torch.equal(last[1], whole[0])
 
 
 def test_greedy_tokens_are_the_same_batched_or_alone(tiny: Transformer) -> None:
@@ -216,19 +251,21 @@ def test_the_static_shape_step_computes_what_the_eager_step_does(tmp_path: Path)
     torch.testing.assert_close(got, expected_rows, rtol=1e-5, atol=1e-5)
 
 
-def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Transformer) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["C step: prompt rows", "PyTorch: forward chunks"])
+def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Transformer, native: bool) -> None:
     """A 60-token prompt arriving while another request decodes goes in 8-token chunks, and the
-    running request gets a decode step between every two chunks instead of waiting for all."""
+    running request gets a decode step with every chunk instead of waiting for all. On the C step
+    the chunks are rows of the decode steps themselves; on PyTorch, forward calls between them."""
     events: list[str] = []
-    step = NativeStep(tiny)
+    step: DecodeStep = NativeStep(tiny) if native else TorchStep()
     original_rows, original_forward = step.step_rows, tiny.forward
     long_submitted = threading.Event()
 
     def logged_rows(*args: Any) -> torch.Tensor:
-        events.append("decode")
+        events.append(f"{args[1].numel()} rows")
         # The tiny model decodes 40 tokens in milliseconds: after the step that gives the running
         # request its second token, hold it until the long one is in line, or it may finish first.
-        if events.count("decode") > 1:
+        if len(events) > 2:
             long_submitted.wait(timeout=30)
         return original_rows(*args)
 
@@ -248,9 +285,16 @@ def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Tra
         list(long), list(tokens)
     finally:
         del tiny.forward
+    if native:  # no forward at all: the running prompt's 4 rows, then the long one's 8 at a time beside the decode row
+        assert not any(e.startswith("prefill") for e in events)
+        assert events[0] == "4 rows"
+        first = events.index("9 rows")
+        assert events[first : first + 8] == ["9 rows"] * 7 + ["5 rows"]
+        assert set(events[1:first]) == {"1 rows"} and set(events[first + 8 :]) <= {"1 rows", "2 rows"}
+        return
     chunks = [i for i, e in enumerate(events) if e.startswith("prefill")][1:]  # after the running prompt's
     assert [events[i] for i in chunks] == ["prefill 8"] * 7 + ["prefill 4"]
-    assert all("decode" in events[a:b] for a, b in itertools.pairwise(chunks))
+    assert all("1 rows" in events[a:b] for a, b in itertools.pairwise(chunks))
 
 
 def test_a_gpu_gets_only_the_batch_slots_its_memory_holds(tiny: Transformer) -> None:
