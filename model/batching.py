@@ -4,16 +4,17 @@ when it is done.
 Why: a decode step reads every weight once whatever the number of rows it computes, so on CPU and
 GPU alike one step for 16 requests costs little more than a step for one. One scheduler thread
 owns the model: each request gets its own row (slot) of the KV cache, its prompt is prefilled in
-chunks between the others' decode steps (a long prompt does not stall everyone), and then all
-decoding requests take one step together (`DecodeStep.step_rows`: each row at its own
-position). Each request keeps its own sampling settings, seed and stop tokens; its tokens reach
+chunks between the others' decode steps (a long prompt does not stall everyone; on the C step the
+chunk's tokens are rows of those decode steps themselves), and then all decoding requests take one
+step together (`DecodeStep.step_rows`: each row at its own position). Each request keeps its own sampling settings, seed and stop tokens; its tokens reach
 its caller through a queue. A cancelled request (closed tab, dropped stream) leaves at the next
 step and its slot is free at once. Past `max_waiting` queued requests, `submit` refuses with
 EngineBusyError (the API's 503 with Retry-After) instead of letting the line grow.
 
-A request's rows are computed the same whatever else is in the batch (the C step's tiles sum each
-row the same way; prefill chunks fall at the same places), so greedy tokens are identical batched
-or alone. Beam search stays outside the batch: `exclusive()` drains the batch and lends the model.
+A request's rows are computed the same whatever else is in the batch (the C step's tiles, AMX's
+included, sum each row the same way; prefill chunks fall at the same places, and on the C step a
+prompt row's arithmetic does not depend on its chunk), so greedy tokens are identical batched or
+alone. Beam search stays outside the batch: `exclusive()` drains the batch and lends the model.
 """
 
 import logging

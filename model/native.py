@@ -117,6 +117,7 @@ def load_library() -> ctypes.CDLL:
     library = ctypes.CDLL(str(target))
     if library.kb_abi_version() != ABI_VERSION:
         raise NativeUnavailableError(f"{target} is not the decode step this code expects.")
+    library.kb_batch_amx.restype = ctypes.c_int
     library.kb_decode_rows.restype = ctypes.c_int
     library.kb_decode_rows.argtypes = [
         ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
@@ -166,6 +167,13 @@ def _expect_shapes(pairs: list[tuple[torch.Tensor | None, tuple[int, ...]]]) -> 
 
 def _pointer(tensor: torch.Tensor | None) -> int | None:
     return None if tensor is None else tensor.data_ptr()
+
+
+def batch_kernel(model: "Transformer") -> str | None:
+    """How batched steps multiply the model's GGUF Q4_1 and Q8_0 blocks here (None: not GGUF)."""
+    if not _is_gguf(model):
+        return None
+    return "AMX tiles in bf16" if load_library().kb_batch_amx() else "fp32 FMA"
 
 
 class NativeDecoder:
@@ -317,6 +325,7 @@ class NativeDecoder:
 
     def supports(self, batch: int) -> bool:
         return batch <= min(MAX_BATCH, self._cache_batch)
+
 
     def step(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
         """tokens [B, 1] at position pos, row b in cache row b -> logits [B, V] (beam search)."""

@@ -12,7 +12,8 @@
  * The maths is model.py's, in the same order (RMSNorm, fused qkv, half-split rotary, grouped-query
  * attention over the static KV cache, SwiGLU with fused gate/up, tied or untied head); only the order
  * of the float additions inside dot products differs. Built at run time by model/native.py with the
- * machine's own instruction set (-march=native); GCC vector extensions keep it portable.
+ * machine's own instruction set (-march=native); GCC vector extensions keep it portable. Batched
+ * steps on GGUF Q4_1 / Q8_0 blocks use AMX tiles in bf16 where the CPU and kernel offer them.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -337,6 +338,205 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
         for (int b = 0; b < batch; b++) out[b] += qm->bias[row];
 }
 
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
+/* ---- AMX: a batch of requests' rows times GGUF Q4_1 / Q8_0 blocks in tiles.
+ *
+ * Why: the fused kernels above spend two FMAs per block for every activation row, so a step of 16
+ * requests cost 5x a step of one. AMX multiplies a tile of 16 weight rows x 32 values by 16
+ * activation rows in one instruction, so forming the weights (once per step, as above) is the
+ * work left and 16 or 64 rows cost about what one does. Weights are formed in fp32 as the block
+ * products form them and rounded to bf16 once; activations are rounded to bf16 once per matrix;
+ * products are summed in fp32 by the tile unit. A row's sums do not depend on the other rows in the
+ * tile, so tokens stay the same batched or alone. Linux hands out the tile registers on request
+ * (arch_prctl), once per process. */
+#include <sys/syscall.h>
+#define KB_AMX 1
+#define AMX_GROUPS (MAX_BATCH / 16) /* accumulator tiles 0..3, 16 activation rows each */
+#define AMX_TILE_BYTES 1024
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} TileConfig;
+
+static atomic_int amx_state; /* 0: not asked yet, 1: granted, -1: refused */
+
+static int amx_usable(void) {
+    int state = atomic_load(&amx_state);
+    if (state == 0) {
+        state = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0 ? 1 : -1;
+        atomic_store(&amx_state, state);
+    }
+    return state == 1;
+}
+
+/* The tile configuration is the thread's own state, and other code on the same thread (oneDNN's
+ * bf16 kernels in PyTorch) may set its own or release the tiles, so each use configures them and
+ * releases them after (a few cycles beside a matrix). */
+static void amx_configure(void) {
+    TileConfig config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = 0; t < 8; t++) config.colsb[t] = 64, config.rows[t] = 16;
+    _tile_loadconfig(&config);
+}
+
+static int amx_fits(const QuantMatrix *qm) {
+    if (qm->cols % 32) return 0;
+    for (int p = 0; p < qm->n_parts; p++)
+        if (qm->part_type[p] != KB_Q4_1 && qm->part_type[p] != KB_Q8_0) return 0;
+    return 1;
+}
+
+/* x [batch, k] -> tiles of 16 value pairs x 16 activation rows x 2 bf16, one per (row group, block):
+ * the layout TDPBF16PS takes its second operand in. Group g's tiles start at g * group_stride
+ * (in uint16), whatever k, so the rows past `batch`, zeroed once per step, stay zero. */
+static void amx_pack(const float *x, int k, int batch, size_t group_stride, uint16_t *packed) {
+    int blocks = k / 32;
+    const __m512i pair_rows = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(16));
+    for (int b = 0; b < batch; b++)
+        for (int i = 0; i < blocks; i++) {
+            const float *values = x + (size_t)b * k + (size_t)i * 32;
+            __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(values + 16), _mm512_loadu_ps(values));
+            uint32_t *tile = (uint32_t *)(packed + (size_t)(b / 16) * group_stride + (size_t)i * (AMX_TILE_BYTES / 2));
+            _mm512_i32scatter_epi32(tile + b % 16, pair_rows, (__m512i)v, 4);
+        }
+}
+
+/* One Q4_1 or Q8_0 block's 32 weights in bf16, in order (Q4_1: low nibbles are values 0..15). */
+static inline __m512bh amx_form(int type, const uint8_t *block) {
+    if (type == KB_Q4_1) {
+        vi q = load_u8(block + 4);
+        int32_t halves; /* d and m converted together: forming is most of this path's work */
+        memcpy(&halves, block, 4);
+        __m512 dm = _mm512_castps128_ps512(_mm_cvtph_ps(_mm_cvtsi32_si128(halves)));
+        vf d = (vf)_mm512_broadcastss_ps(_mm512_castps512_ps128(dm));
+        vf m = (vf)_mm512_permutexvar_ps(_mm512_set1_epi32(1), dm);
+        return _mm512_cvtne2ps_pbh((__m512)(d * to_float(q >> 4) + m), (__m512)(d * to_float(q & 15) + m));
+    }
+    vf d = splat(kb_half(block));
+    return _mm512_cvtne2ps_pbh((__m512)(d * load_i8((const int8_t *)block + 18)),
+                               (__m512)(d * load_i8((const int8_t *)block + 2)));
+}
+
+/* Weight rows r0 .. r0 + rows of qm (rows <= 16), formed in bf16 into one tile per block. */
+static void amx_form_strip(const QuantMatrix *qm, int r0, int rows, int blocks, uint16_t *formed) {
+    for (int r = 0; r < rows; r++) { /* row by row: the rows lie one after another in memory */
+        int row = r0 + r, p = 0;
+        while (p < qm->n_parts - 1 && row >= qm->part_rows[p]) row -= qm->part_rows[p++];
+        const uint8_t *block = qm->part_data[p] + (size_t)row * qm->part_row_bytes[p];
+        int type = qm->part_type[p], block_bytes = type == KB_Q4_1 ? 20 : 34;
+        uint16_t *to = formed + r * 32;
+        for (int i = 0; i < blocks; i++, block += block_bytes, to += AMX_TILE_BYTES / 2) {
+            prefetch_ahead(block);
+            _mm512_storeu_si512(to, (__m512i)amx_form(type, block));
+        }
+    }
+    for (int r = rows; r < 16; r++)
+        for (int i = 0; i < blocks; i++) memset(formed + (size_t)i * (AMX_TILE_BYTES / 2) + r * 32, 0, 64);
+}
+
+/* A formed strip times the packed activation rows: out[b][r] for every activation row b. Four
+ * accumulators take the blocks in turn (a tile product waits for the one before it into the same
+ * tile) and are added in a fixed order, whatever the batch. */
+static void amx_multiply_strip(const uint16_t *formed, const uint16_t *packed, size_t group_stride, int blocks,
+                               int batch, float *sums, void (*put)(void *, int, const float *), void *target) {
+    for (int g = 0; g * 16 < batch; g++) {
+        const uint16_t *acts = packed + (size_t)g * group_stride;
+        _tile_zero(0);
+        _tile_zero(1);
+        _tile_zero(2);
+        _tile_zero(3);
+#define AMX_BLOCK(acc, a, b, i)                                                                    \
+    do {                                                                                           \
+        _tile_loadd(a, formed + (size_t)(i) * (AMX_TILE_BYTES / 2), 64);                          \
+        _tile_loadd(b, acts + (size_t)(i) * (AMX_TILE_BYTES / 2), 64);                            \
+        _tile_dpbf16ps(acc, a, b);                                                                 \
+    } while (0)
+        int i = 0;
+        for (; i + 4 <= blocks; i += 4) {
+            AMX_BLOCK(0, 4, 5, i);
+            AMX_BLOCK(1, 6, 7, i + 1);
+            AMX_BLOCK(2, 4, 5, i + 2);
+            AMX_BLOCK(3, 6, 7, i + 3);
+        }
+        if (i < blocks) AMX_BLOCK(0, 4, 5, i);
+        if (i + 1 < blocks) AMX_BLOCK(1, 6, 7, i + 1);
+        if (i + 2 < blocks) AMX_BLOCK(2, 4, 5, i + 2);
+#undef AMX_BLOCK
+        _tile_stored(0, sums, 64);
+        _tile_stored(1, sums + 256, 64);
+        _tile_stored(2, sums + 512, 64);
+        _tile_stored(3, sums + 768, 64);
+        for (int b = g * 16; b < batch && b < g * 16 + 16; b++) {
+            float column[16];
+            const float *at = sums + b % 16; /* sums[accumulator][weight row][activation row] */
+            for (int r = 0; r < 16; r++)
+                column[r] = (at[r * 16] + at[256 + r * 16]) + (at[512 + r * 16] + at[768 + r * 16]);
+            put(target, b, column);
+        }
+    }
+}
+
+typedef struct {
+    const float *bias;
+    float *y;
+    int n, r0, rows, accumulate;
+} AmxOut;
+
+static void amx_put(void *target, int b, const float *column) {
+    const AmxOut *o = target;
+    for (int r = 0; r < o->rows; r++) {
+        float value = column[r] + (o->bias ? o->bias[o->r0 + r] : 0.0f);
+        float *out = o->y + (size_t)b * o->n + o->r0 + r;
+        *out = o->accumulate ? *out + value : value;
+    }
+}
+
+/* Weight rows row0 + [first, last) of qm times the packed activation rows, as matvec_rows. sums: 4
+ * accumulator tiles as floats; formed: two strips of 16 weight rows in bf16, used in turn: forming
+ * a strip into the buffer the tile unit is still reading would wait for those reads. (Forming the
+ * next strip before multiplying this one measured slower: two strips no longer fit in L1.) */
+static void matvec_amx(const QuantMatrix *qm, int row0, const uint16_t *packed, size_t group_stride, int k,
+                       int batch, float *y, int n, int first, int last, int accumulate, float *sums,
+                       uint16_t *formed) {
+    int blocks = k / 32;
+    uint16_t *strips[2] = {formed, formed + (size_t)blocks * (AMX_TILE_BYTES / 2)};
+    amx_configure();
+    for (int r0 = first, s = 0; r0 < last; r0 += 16, s ^= 1) {
+        int rows = last - r0 < 16 ? last - r0 : 16;
+        amx_form_strip(qm, row0 + r0, rows, blocks, strips[s]);
+        AmxOut out = {qm->bias ? qm->bias + row0 : NULL, y, n, r0, rows, accumulate};
+        amx_multiply_strip(strips[s], packed, group_stride, blocks, batch, sums, amx_put, &out);
+    }
+    _tile_release();
+}
+
+/* Per thread: accumulators, a strip of formed weights, then the packed activations (see amx_pack). */
+typedef struct {
+    float *sums;
+    uint16_t *formed, *packed;
+    size_t group_stride; /* in uint16 */
+} AmxScratch;
+
+static size_t amx_scratch_bytes(int widest, int batch) {
+    return (size_t)(AMX_GROUPS + 2 * (widest / 32) + ((batch + 15) / 16) * (widest / 32)) * AMX_TILE_BYTES;
+}
+
+/* Lays the scratch out and zeroes the packed activations once for the step (rows past the batch). */
+static AmxScratch amx_scratch(uint8_t *at, int widest, int batch) {
+    AmxScratch a;
+    a.sums = (float *)at;
+    a.formed = (uint16_t *)(at + AMX_GROUPS * AMX_TILE_BYTES);
+    a.packed = (uint16_t *)(at + (size_t)(AMX_GROUPS + 2 * (widest / 32)) * AMX_TILE_BYTES);
+    a.group_stride = (size_t)(widest / 32) * (AMX_TILE_BYTES / 2);
+    memset(a.packed, 0, (size_t)((batch + 15) / 16) * (widest / 32) * AMX_TILE_BYTES);
+    return a;
+}
+#endif
+
 /* Weight rows row0 + [first, last) times every activation row: y[b * n + row] = scale * (W x[b])
  * (+ the value there when accumulate: the residual add). fp32 and int8 weights go in tiles.
  * GGUF blocks (qm) go row by row through the blocks' own dot products, or, given a row buffer
@@ -347,7 +547,18 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
  * alone. */
 static void matvec_rows(const void *w, const float *scale, int quantized, const QuantMatrix *qm, int row0,
                         const float *x, int k, int batch, float *y, int n, int first, int last, int accumulate,
-                        float *rowbuf) {
+                        float *rowbuf, const void *amx_scratch_) {
+#if defined(KB_AMX)
+    const AmxScratch *amx = amx_scratch_;
+    if (qm && amx && first < last && amx_fits(qm)) {
+        amx_pack(x, k, batch, amx->group_stride, amx->packed); /* each thread for itself: no barrier */
+        matvec_amx(qm, row0, amx->packed, amx->group_stride, k, batch, y, n, first, last, accumulate, amx->sums,
+                   amx->formed);
+        return;
+    }
+#else
+    (void)amx_scratch_;
+#endif
     if (qm && rowbuf) {
         float dots[MAX_BATCH];
         for (int row = first; row < last; row++) {
@@ -424,6 +635,8 @@ struct Step {
     float *act;               /* [batch, hidden] silu(gate) * up */
     float *act_up;            /* [batch, hidden] the up projection, before it joins act */
     float *rowbufs;           /* [n_threads][TILE_ROWS * widest] dequantised GGUF rows, or NULL */
+    uint8_t *amx;             /* [n_threads][amx_bytes] AMX scratch (tile batches), or NULL */
+    size_t amx_bytes;
     int widest;               /* the longest weight row (dim, heads x head_dim or hidden) */
     float *scores;            /* [n_threads][cache positions] */
     SpinBarrier barrier;
@@ -514,6 +727,14 @@ static void run_step(Step *s, int thread) {
     float *normed = s->normed + (size_t)thread * B * C;
     float *scores = s->scores + (size_t)thread * s->longest;
     float *rowbuf = s->rowbufs ? s->rowbufs + (size_t)thread * TILE_ROWS * s->widest : NULL;
+    const void *amx = NULL;
+#if defined(KB_AMX)
+    AmxScratch amx_own;
+    if (s->amx) {
+        amx_own = amx_scratch(s->amx + (size_t)thread * s->amx_bytes, s->widest, B);
+        amx = &amx_own;
+    }
+#endif
     int q8 = m->quantized;
 
     if (m->embed_q) { /* a quantised table: each thread dequantises whole rows */
@@ -533,7 +754,7 @@ static void run_step(Step *s, int thread) {
         const LayerWeights *layer = &m->layers[l];
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->attn_norm, C, m->eps, normed + (size_t)b * C);
         share(qkv_width, thread, nt, &first, &last);
-        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, layer->wqkv_q, 0, normed, C, B, s->qkv, qkv_width, first, last, 0, rowbuf);
+        matvec_rows(layer->wqkv, layer->wqkv_scale, q8, layer->wqkv_q, 0, normed, C, B, s->qkv, qkv_width, first, last, 0, rowbuf, amx);
         barrier_wait(&s->barrier);
 
         /* Rotary on q and k heads, then k and v into the cache at this position. */
@@ -556,15 +777,15 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->wo, layer->wo_scale, q8, layer->wo_q, 0, s->attended, H * D, B, s->x, C, first, last, 1, rowbuf);
+        matvec_rows(layer->wo, layer->wo_scale, q8, layer->wo_q, 0, s->attended, H * D, B, s->x, C, first, last, 1, rowbuf, amx);
         barrier_wait(&s->barrier);
 
         for (int b = 0; b < B; b++) rms_norm(s->x + (size_t)b * C, layer->ffn_norm, C, m->eps, normed + (size_t)b * C);
         /* Gate rows j.. and up rows F + j.. together, so silu(gate) * up needs no barrier. The
          * gate goes into act and the up half into act_up, then act becomes silu(gate) * up. */
         share(F, thread, nt, &first, &last);
-        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, 0, normed, C, B, s->act, F, first, last, 0, rowbuf);
-        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, F, normed, C, B, s->act_up, F, first, last, 0, rowbuf);
+        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, 0, normed, C, B, s->act, F, first, last, 0, rowbuf, amx);
+        matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, F, normed, C, B, s->act_up, F, first, last, 0, rowbuf, amx);
         for (int b = 0; b < B; b++)
             for (int j = first; j < last; j++) {
                 float gate = s->act[(size_t)b * F + j], up = s->act_up[(size_t)b * F + j];
@@ -573,7 +794,7 @@ static void run_step(Step *s, int thread) {
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
-        matvec_rows(layer->w2, layer->w2_scale, q8, layer->w2_q, 0, s->act, F, B, s->x, C, first, last, 1, rowbuf);
+        matvec_rows(layer->w2, layer->w2_scale, q8, layer->w2_q, 0, s->act, F, B, s->x, C, first, last, 1, rowbuf, amx);
         barrier_wait(&s->barrier);
     }
 
@@ -584,7 +805,7 @@ static void run_step(Step *s, int thread) {
         rms_norm(s->x + (size_t)s->out_rows[o] * C, m->final_norm, C, m->eps, normed + (size_t)o * C);
     share(m->vocab, thread, nt, &first, &last);
     matvec_rows(m->head, m->head_scale, q8, m->head_q, 0, normed, C, s->n_out, s->logits, m->vocab, first, last, 0,
-                rowbuf);
+                rowbuf, amx);
 }
 
 static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int batch, const int32_t *positions,
@@ -602,7 +823,12 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
                     + 2 * (size_t)batch * F                 /* act, act_up */
                     + (size_t)n_threads * longest           /* scores */
                     + (row_tiles ? (size_t)n_threads * TILE_ROWS * widest : 0); /* rowbufs */
-    float *scratch = aligned_alloc(64, ((floats * sizeof(float)) + 63) / 64 * 64);
+    size_t amx_bytes = 0;
+#if defined(KB_AMX)
+    if (row_tiles && amx_usable()) amx_bytes = (amx_scratch_bytes(widest, batch) + 63) / 64 * 64;
+#endif
+    size_t float_bytes = (floats * sizeof(float) + 63) / 64 * 64;
+    float *scratch = aligned_alloc(64, float_bytes + (size_t)n_threads * amx_bytes);
     if (!scratch) return -1;
     Step step = {.m = m, .tokens = tokens, .positions = positions, .slots = slots, .batch = batch,
                  .longest = longest, .n_threads = n_threads, .cos_ = cos_, .sin_ = sin_, .logits = logits,
@@ -616,6 +842,8 @@ static int decode_rows_locked(const ModelWeights *m, const int64_t *tokens, int 
     step.act_up = at, at += (size_t)batch * F;
     step.scores = at, at += (size_t)n_threads * longest;
     step.rowbufs = row_tiles ? at : NULL;
+    step.amx = amx_bytes ? (uint8_t *)scratch + float_bytes : NULL;
+    step.amx_bytes = amx_bytes;
     step.widest = widest;
     step.barrier.n = n_threads;
     atomic_init(&step.barrier.count, 0);
@@ -662,5 +890,14 @@ KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batc
 }
 
 KB_API int kb_max_batch(void) { return MAX_BATCH; }
+
+/* How batched steps (row_tiles) multiply Q4_1 and Q8_0 blocks: 1 AMX tiles in bf16, 0 fp32 FMAs. */
+KB_API int kb_batch_amx(void) {
+#if defined(KB_AMX)
+    return amx_usable();
+#else
+    return 0;
+#endif
+}
 
 KB_API int kb_abi_version(void) { return 4; }
