@@ -14,7 +14,7 @@ from typing import Protocol
 import torch
 
 from model.model import Transformer
-from model.native import MAX_BATCH, NativeDecoder, NativeUnavailableError, batch_kernel
+from model.native import MAX_BATCH, NativeDecoder, NativeUnavailableError, batch_kernel, kquant_kernel
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +110,9 @@ class NativeStep:
 
     def __init__(self, model: Transformer) -> None:
         NativeDecoder.check(model)
-        kernel = batch_kernel(model)
-        self.name = f"{NativeStep.name}; batched GGUF rows on {kernel}" if kernel else NativeStep.name
+        kernel, kquants = batch_kernel(model), kquant_kernel(model)
+        self.name = NativeStep.name + (f"; batched GGUF rows on {kernel}" if kernel else "")
+        self.name += f"; k-quants on {kquants}" if kquants else ""
         self.decoder: NativeDecoder | None = None
         self.enabled = True
         self._torch = TorchStep()

@@ -26,14 +26,14 @@ import torch
 from torch import nn
 
 from model.errors import ModelError
-from model.gguf_quant import GGUFEmbedding, GGUFLinear
+from model.gguf_quant import LAYOUTS, GGUFEmbedding, GGUFLinear
 from model.quantize import Int8Linear
 
 if TYPE_CHECKING:
     from model.model import Transformer
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
-HEADERS = ("quant_kernels.h",)  # included by SOURCE: part of the cache key
+HEADERS = ("quant_kernels.h", "q8_kernels.h")  # included by SOURCE: part of the cache key
 ABI_VERSION = 4
 MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded together)
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
@@ -174,6 +174,16 @@ def batch_kernel(model: "Transformer") -> str | None:
     if not _is_gguf(model):
         return None
     return "AMX tiles in bf16" if load_library().kb_batch_amx() else "fp32 FMA"
+
+
+def kquant_kernel(model: "Transformer") -> str | None:
+    """How the C step multiplies the model's k-quant blocks (None: it has none)."""
+    kquants = {layout.type_id for layout in LAYOUTS.values() if layout.name.endswith("_K")}
+    if not any(isinstance(m, GGUFLinear) and kquants & set(m.part_types) for m in model.modules()):
+        return None
+    from model.native_quant import int8_activations
+
+    return "8-bit activations (AVX-512 VNNI)" if int8_activations() else "fp32 activations"
 
 
 class NativeDecoder:

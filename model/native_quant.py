@@ -60,6 +60,10 @@ def _library() -> ctypes.CDLL:
     library.kb_quant_matvec.argtypes = [
         ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
     ]  # fmt: skip
+    library.kb_quant_matvec_q8.restype = ctypes.c_int
+    library.kb_quant_matvec_q8.argtypes = library.kb_quant_matvec.argtypes
+    library.kb_int8_activations.restype = ctypes.c_int
+    library.kb_int8_activations.argtypes = [ctypes.c_int]
     library.kb_quant_dequant_rows.restype = ctypes.c_int
     library.kb_quant_dequant_rows.argtypes = [
         ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_void_p,
@@ -80,6 +84,27 @@ def native_matvec(rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Te
     if status != 0:
         raise ValueError(f"The C kernels have no product for GGML type {type_id}.")
     return out
+
+
+def native_matvec_q8(rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Tensor | None:
+    """As native_matvec on 8-bit activations (model/csrc/q8_kernels.h); None where this CPU or type
+    has no such kernel."""
+    rows, x = rows.contiguous(), x.float().contiguous()
+    out = torch.empty(rows.shape[0], dtype=torch.float32)
+    row_bytes = layout_of(type_id, "matvec").row_bytes(x.shape[0])
+    if rows.shape[1] != row_bytes:
+        raise ValueError(f"rows of {rows.shape[1]} bytes, expected {row_bytes}")
+    status = _library().kb_quant_matvec_q8(
+        type_id, rows.data_ptr(), rows.shape[0], x.shape[0], row_bytes, x.data_ptr(), out.data_ptr()
+    )
+    return out if status == 0 else None
+
+
+def int8_activations(on: bool | None = None) -> bool:
+    """Whether the C step multiplies k-quant rows (Q4_K, Q5_K, Q6_K) on 8-bit activations, as
+    llama.cpp does (where AVX-512 VNNI is there; the default); on=False asks for the fp32 kernels,
+    whose products equal the dequantised model's to fp32 rounding. Process-wide."""
+    return bool(_library().kb_int8_activations(-1 if on is None else int(on)))
 
 
 def native_dequantize_rows(rows: torch.Tensor, type_id: int, cols: int) -> torch.Tensor:

@@ -311,10 +311,8 @@ static inline __attribute__((always_inline)) void rows_q8_0(const uint8_t *w, co
  * Q8_0 rows go through the fused kernels above; other types are dequantised once into `rowbuf` and
  * multiplied as fp32. */
 static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int batch, float *rowbuf, float *out) {
-    int r = row, p = 0, k = qm->cols;
-    while (p < qm->n_parts - 1 && r >= qm->part_rows[p]) r -= qm->part_rows[p++];
-    const uint8_t *w = qm->part_data[p] + (size_t)r * qm->part_row_bytes[p];
-    int type = qm->part_type[p];
+    int type, k = qm->cols;
+    const uint8_t *w = quant_row_at(qm, row, &type);
     if (type != KB_Q4_1 && type != KB_Q8_0) dequant_row(type, w, k, rowbuf);
     float dots[TILE_ROWS * TILE_BATCH];
     int group = type == KB_Q4_1 || type == KB_Q8_0 ? QUANT_BATCH : TILE_BATCH;
@@ -336,6 +334,20 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
     }
     if (qm->bias)
         for (int b = 0; b < batch; b++) out[b] += qm->bias[row];
+}
+
+#include "q8_kernels.h"
+
+/* Row `row` of a quantised matrix times every activation row on 8-bit activations (xq: `batch` rows
+ * of k / 256 blocks); 0 where its part has no such kernel (the caller's fp32 path serves it). */
+static int quant_row_q8(const QuantMatrix *qm, int row, const Q8Block *xq, int batch, float *out) {
+    int type;
+    const uint8_t *w = quant_row_at(qm, row, &type);
+    RowDotQ8 dot = xq ? row_dot_q8_for(type) : NULL;
+    if (!dot) return 0;
+    float bias = qm->bias ? qm->bias[row] : 0.0f;
+    for (int b = 0; b < batch; b++) out[b] = dot(w, xq + (size_t)b * (qm->cols / 256), qm->cols) + bias;
+    return 1;
 }
 
 #if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
@@ -559,10 +571,12 @@ static void matvec_rows(const void *w, const float *scale, int quantized, const 
 #else
     (void)amx_scratch_;
 #endif
+    /* each thread rounds the activations for itself: no barrier */
+    const Q8Block *xq = qm && first < last && wants_q8(qm) ? quantize_rows_q8(x, k, batch) : NULL;
     if (qm && rowbuf) {
         float dots[MAX_BATCH];
         for (int row = first; row < last; row++) {
-            quant_row_batch(qm, row0 + row, x, batch, rowbuf, dots);
+            if (!quant_row_q8(qm, row0 + row, xq, batch, dots)) quant_row_batch(qm, row0 + row, x, batch, rowbuf, dots);
             for (int b = 0; b < batch; b++) {
                 float *out = y + (size_t)b * n + row;
                 *out = accumulate ? *out + dots[b] : dots[b];
@@ -573,7 +587,7 @@ static void matvec_rows(const void *w, const float *scale, int quantized, const 
     if (qm) {
         float dots[MAX_BATCH];
         for (int row = first; row < last; row++) {
-            quant_row_times(qm, x, batch, row0 + row, dots);
+            if (!quant_row_q8(qm, row0 + row, xq, batch, dots)) quant_row_times(qm, x, batch, row0 + row, dots);
             for (int b = 0; b < batch; b++) {
                 float *out = y + (size_t)b * n + row;
                 *out = accumulate ? *out + dots[b] : dots[b];

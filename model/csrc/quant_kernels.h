@@ -257,12 +257,19 @@ static inline RowDot row_dot_for(int type) {
     }
 }
 
-/* Row `row` of the quantised matrix times x[b] for every b (+ its bias). */
-static inline void quant_row_times(const QuantMatrix *m, const float *x, int batch, int row, float *out) {
+/* Where row `row` of the matrix starts, and its part's type. */
+static inline const uint8_t *quant_row_at(const QuantMatrix *m, int row, int *type) {
     int r = row, p = 0;
     while (p < m->n_parts - 1 && r >= m->part_rows[p]) r -= m->part_rows[p++];
-    const uint8_t *w = m->part_data[p] + (size_t)r * m->part_row_bytes[p];
-    RowDot dot = row_dot_for(m->part_type[p]);
+    *type = m->part_type[p];
+    return m->part_data[p] + (size_t)r * m->part_row_bytes[p];
+}
+
+/* Row `row` of the quantised matrix times x[b] for every b (+ its bias). */
+static inline void quant_row_times(const QuantMatrix *m, const float *x, int batch, int row, float *out) {
+    int type;
+    const uint8_t *w = quant_row_at(m, row, &type);
+    RowDot dot = row_dot_for(type);
     float bias = m->bias ? m->bias[row] : 0.0f;
     for (int b = 0; b < batch; b++) out[b] = dot(w, x + (size_t)b * m->cols, m->cols) + bias;
 }

@@ -8,7 +8,7 @@ from gguf import GGMLQuantizationType
 from gguf.quants import dequantize
 
 from model.gguf_quant import LAYOUTS, QUANTIZED_TYPES, dequantize_rows
-from model.native_quant import native_dequantize_rows, native_matvec
+from model.native_quant import int8_activations, native_dequantize_rows, native_matvec, native_matvec_q8
 
 # Byte offsets of each block's f16 scales: random bytes there could be inf or NaN.
 HALF_FIELDS = {2: [0], 3: [0, 2], 6: [0], 7: [0, 2], 8: [0], 12: [0, 2], 13: [0, 2], 14: [208]}
@@ -41,6 +41,50 @@ def test_c_matvec_equals_dequantise_then_multiply(type_id: int) -> None:
     # fp32 rounding of a sum of `cols` products: relative to the sum of their magnitudes.
     bound = 1e-5 * (np.abs(weight) @ np.abs(x.double().numpy()))
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
+
+
+def rounded_to_8_bits(x: np.ndarray) -> np.ndarray:
+    """x as the 8-bit activation kernels see it: int8 in blocks of 256 with scale max|x| / 127,
+    rounded to nearest even, all in float32 as the C code computes it."""
+    blocks = x.astype(np.float32).reshape(-1, 256)
+    top = np.abs(blocks).max(axis=1, keepdims=True)
+    inverse = np.where(top > 0, np.float32(127) / np.where(top > 0, top, 1), 0).astype(np.float32)
+    q = np.clip(np.rint(blocks * inverse), -127, 127)
+    return (q * (top / np.float32(127))).reshape(-1)
+
+
+K_QUANTS = [GGMLQuantizationType.Q4_K, GGMLQuantizationType.Q5_K, GGMLQuantizationType.Q6_K]
+
+
+@pytest.mark.parametrize("type_id", [int(t) for t in K_QUANTS], ids=[t.name for t in K_QUANTS])
+def test_8_bit_activation_products_equal_the_dequantised_weights_times_the_rounded_activations(type_id: int) -> None:
+    if not int8_activations():
+        pytest.skip("no AVX-512 VNNI here: the fp32 kernels serve every type")
+    rows, cols = 24, 1024
+    blocks = random_rows(type_id, rows, cols, seed=200 + type_id)
+    x = torch.randn(cols, generator=torch.Generator().manual_seed(type_id)) * torch.linspace(0.1, 3, cols)
+    weight = reference(blocks, type_id).astype(np.float64)
+    got = native_matvec_q8(torch.from_numpy(blocks), type_id, x)
+    assert got is not None
+    rounded = rounded_to_8_bits(x.numpy()).astype(np.float64)
+    magnitude = np.abs(weight) @ np.abs(rounded)
+    assert np.all(np.abs(got.double().numpy() - weight @ rounded) <= 1e-5 * magnitude)
+    # and the rounding itself stays within what 8 bits per 256 values allow
+    exact = weight @ x.double().numpy()
+    assert np.all(np.abs(got.double().numpy() - exact) <= 0.02 * magnitude)
+    assert not np.allclose(got.double().numpy(), exact, rtol=0, atol=1e-6 * float(magnitude.max()))
+
+
+def test_8_bit_activations_serve_only_k_quants_and_can_be_turned_off() -> None:
+    blocks = random_rows(int(GGMLQuantizationType.Q4_0), 2, 256, seed=1)
+    assert native_matvec_q8(torch.from_numpy(blocks), int(GGMLQuantizationType.Q4_0), torch.randn(256)) is None
+    k_blocks = torch.from_numpy(random_rows(int(GGMLQuantizationType.Q4_K), 2, 256, seed=1))
+    was = int8_activations()
+    try:
+        assert int8_activations(False) is False
+        assert native_matvec_q8(k_blocks, int(GGMLQuantizationType.Q4_K), torch.randn(256)) is None
+    finally:
+        int8_activations(was)
 
 
 @pytest.mark.parametrize("type_id", TYPES, ids=[LAYOUTS[t].name for t in TYPES])
