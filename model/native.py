@@ -117,7 +117,7 @@ def load_library() -> ctypes.CDLL:
     library = ctypes.CDLL(str(target))
     if library.kb_abi_version() != ABI_VERSION:
         raise NativeUnavailableError(f"{target} is not the decode step this code expects.")
-    library.kb_batch_amx.restype = ctypes.c_int
+    library.kb_batch_kernel.restype = ctypes.c_int
     library.kb_decode_rows.restype = ctypes.c_int
     library.kb_decode_rows.argtypes = [
         ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
@@ -173,7 +173,7 @@ def batch_kernel(model: "Transformer") -> str | None:
     """How batched steps multiply the model's GGUF Q4_1 and Q8_0 blocks here (None: not GGUF)."""
     if not _is_gguf(model):
         return None
-    return "AMX tiles in bf16" if load_library().kb_batch_amx() else "fp32 FMA"
+    return {1: "AMX tiles in bf16", 2: "AVX-512 BF16 dot products"}.get(load_library().kb_batch_kernel(), "fp32 FMA")
 
 
 def kquant_kernel(model: "Transformer") -> str | None:
