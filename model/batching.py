@@ -6,15 +6,16 @@ GPU alike one step for 16 requests costs little more than a step for one. One sc
 owns the model: each request gets its own row (slot) of the KV cache, its prompt is prefilled in
 chunks between the others' decode steps (a long prompt does not stall everyone; on the C step the
 chunk's tokens are rows of those decode steps themselves), and then all decoding requests take one
-step together (`DecodeStep.step_rows`: each row at its own position). Each request keeps its own sampling settings, seed and stop tokens; its tokens reach
-its caller through a queue. A cancelled request (closed tab, dropped stream) leaves at the next
-step and its slot is free at once. Past `max_waiting` queued requests, `submit` refuses with
-EngineBusyError (the API's 503 with Retry-After) instead of letting the line grow.
+step together (`DecodeStep.step_rows`: each row at its own position). Each request keeps its own
+sampling settings, seed and stop tokens; its tokens reach its caller through a queue. A cancelled
+request (closed tab, dropped stream) leaves at the next step and its slot is free at once. Past
+`max_waiting` queued requests, `submit` refuses with EngineBusyError (the API's 503 with
+Retry-After) instead of letting the line grow.
 
-A request's rows are computed the same whatever else is in the batch (the C step's tiles, AMX's
-included, sum each row the same way; prefill chunks fall at the same places, and on the C step a
-prompt row's arithmetic does not depend on its chunk), so greedy tokens are identical batched or
-alone. Beam search stays outside the batch: `exclusive()` drains the batch and lends the model.
+A request's rows are computed the same whatever else is in the batch (the C step's tiles, its bf16
+kernels included, sum each row the same way; prefill chunks fall at the same places, and on the C
+step a prompt row's arithmetic does not depend on its chunk), so greedy tokens are identical
+batched or alone. Beam search stays outside the batch: `exclusive()` drains the batch and lends the model.
 """
 
 import logging
@@ -120,6 +121,7 @@ class BatchScheduler:
         self._active: list[BatchRequest] = []
         self._free = list(range(settings.slots))
         self._exclusive_wanted = 0
+        self._model_touched = True  # the step (re)binds before the first turn and after exclusive()
         self._model_lock = threading.Lock()  # held for each step, and by exclusive() users
         self._thread: threading.Thread | None = None
         self._seconds_per_request = 10.0  # running estimate for Retry-After
@@ -163,6 +165,7 @@ class BatchScheduler:
         finally:
             with self._cond:
                 self._exclusive_wanted -= 1
+                self._model_touched = True  # beam search may have replaced caches or weights
                 self._cond.notify_all()
 
     # -- the scheduler thread -----------------------------------------------------------------------
@@ -219,7 +222,12 @@ class BatchScheduler:
         model = self.model
         if model.max_batch != self.settings.slots or model.max_seq < self.max_seq or model.rope is None:
             model.setup_caches(max_batch=self.settings.slots, max_seq=self.max_seq)
-        self.step.prepare(model)  # (re)binds the C step if the caches or weights changed
+            self._model_touched = True
+        # (Re)binds the C step if the caches or weights changed. Only when they may have: the check
+        # walks every module (~4 ms a step on the bundled model, a third of a one-row step).
+        if self._model_touched:
+            self._model_touched = False
+            self.step.prepare(model)
 
     def _step(self, batch: list[BatchRequest]) -> None:
         """One turn: a prefill chunk for the oldest request still prefilling, then one decode step
