@@ -1,0 +1,47 @@
+"""The C step built for older CPUs than this one (AVX2 without AVX-512, and plain x86-64) compiles
+and its fallback kernels give the same products: -march=native hides the fallbacks on the
+machines we develop on, so they are built and run here on purpose."""
+
+import ctypes
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from gguf import GGMLQuantizationType
+
+from model.native import FLAGS, SOURCE
+from tests.model.test_gguf_kernels import random_rows, reference
+
+pytestmark = pytest.mark.skipif(
+    platform.machine() != "x86_64" or not shutil.which("cc"), reason="x86-64 targets need an x86-64 C compiler"
+)
+
+
+@pytest.mark.parametrize("target", ["x86-64-v3", "x86-64"])
+def test_the_fallback_kernels_build_and_equal_gguf(tmp_path: Path, target: str) -> None:
+    flags = [f"-march={target}" if flag == "-march=native" else flag for flag in FLAGS]
+    library_path = tmp_path / f"decode_step-{target}.so"
+    built = subprocess.run(
+        ["cc", *flags, "-o", str(library_path), str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300
+    )
+    assert built.returncode == 0, built.stderr
+    library = ctypes.CDLL(str(library_path))
+    assert library.kb_int8_activations(-1) == 0  # no VNNI: k-quants on fp32 activations
+    assert library.kb_batch_kernel() == 0  # no AMX, no AVX-512 BF16: fp32 FMAs
+    rows, cols = 8, 512
+    for type_id in (GGMLQuantizationType.Q4_1, GGMLQuantizationType.Q4_K, GGMLQuantizationType.Q6_K):
+        blocks = np.ascontiguousarray(random_rows(int(type_id), rows, cols, seed=int(type_id)))
+        x = torch.randn(cols, generator=torch.Generator().manual_seed(1)).numpy()
+        out = np.empty(rows, dtype=np.float32)
+        status = library.kb_quant_matvec(
+            int(type_id), blocks.ctypes.data_as(ctypes.c_void_p), rows, cols, ctypes.c_int64(blocks.shape[1]),
+            x.ctypes.data_as(ctypes.c_void_p), out.ctypes.data_as(ctypes.c_void_p),
+        )  # fmt: skip
+        assert status == 0
+        weight = reference(blocks, int(type_id)).astype(np.float64)
+        bound = 1e-5 * (np.abs(weight) @ np.abs(x.astype(np.float64)))
+        assert np.all(np.abs(out - weight @ x.astype(np.float64)) <= bound), type_id.name
