@@ -1,6 +1,7 @@
 """The C step's view of GGUF blocks (model/csrc/quant_kernels.h): QuantMatrix structs and test entry points."""
 
 import ctypes
+from typing import Any
 
 import torch
 
@@ -73,15 +74,8 @@ def _library() -> ctypes.CDLL:
 
 def native_matvec(rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Tensor:
     """rows [N, row_bytes] uint8 blocks times x [K] by the C kernel (one thread) -> [N]."""
-    rows, x = rows.contiguous(), x.float().contiguous()
-    out = torch.empty(rows.shape[0], dtype=torch.float32)
-    row_bytes = layout_of(type_id, "matvec").row_bytes(x.shape[0])
-    if rows.shape[1] != row_bytes:
-        raise ValueError(f"rows of {rows.shape[1]} bytes, expected {row_bytes}")
-    status = _library().kb_quant_matvec(
-        type_id, rows.data_ptr(), rows.shape[0], x.shape[0], row_bytes, x.data_ptr(), out.data_ptr()
-    )
-    if status != 0:
+    out = _matvec(_library().kb_quant_matvec, rows, type_id, x)
+    if out is None:
         raise ValueError(f"The C kernels have no product for GGML type {type_id}.")
     return out
 
@@ -89,14 +83,16 @@ def native_matvec(rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Te
 def native_matvec_q8(rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Tensor | None:
     """As native_matvec on 8-bit activations (model/csrc/q8_kernels.h); None where this CPU or type
     has no such kernel."""
+    return _matvec(_library().kb_quant_matvec_q8, rows, type_id, x)
+
+
+def _matvec(kernel: Any, rows: torch.Tensor, type_id: int, x: torch.Tensor) -> torch.Tensor | None:
     rows, x = rows.contiguous(), x.float().contiguous()
     out = torch.empty(rows.shape[0], dtype=torch.float32)
     row_bytes = layout_of(type_id, "matvec").row_bytes(x.shape[0])
     if rows.shape[1] != row_bytes:
         raise ValueError(f"rows of {rows.shape[1]} bytes, expected {row_bytes}")
-    status = _library().kb_quant_matvec_q8(
-        type_id, rows.data_ptr(), rows.shape[0], x.shape[0], row_bytes, x.data_ptr(), out.data_ptr()
-    )
+    status = kernel(type_id, rows.data_ptr(), rows.shape[0], x.shape[0], row_bytes, x.data_ptr(), out.data_ptr())
     return out if status == 0 else None
 
 

@@ -72,22 +72,31 @@ static inline __m128i min_sums_k4(__m256i scales_mins, const Q8Block *y) {
     return _mm_madd_epi16(pairs, _mm256_extracti128_si256(scales_mins, 1));
 }
 
-/* Q4_K: group g's 32 bytes hold sub-block 2g (low nibbles, values 64g..) and 2g + 1 (high). */
-static float dot_q4_k_q8(const uint8_t *w, const Q8Block *y, int n) {
-    const __m512i nibble = _mm512_set1_epi8(15);
+/* Q4_K (high_at 0) and Q5_K: group g's 32 bytes hold sub-block 2g (low nibbles, values 64g..) and
+ * 2g + 1 (high); Q5_K's 32 bytes qh at high_at: bit s of qh[l] is the fifth bit of value l of
+ * sub-block s. Inlined with constant layouts, one function per type. */
+static inline __attribute__((always_inline)) float dot_k4_q8(const uint8_t *w, const Q8Block *y, int n,
+                                                            int block_bytes, int qs_at, int high_at) {
+    const __m512i nibble = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
-    for (int i = 0; i < n; i += 256, w += 144, y++) {
-        prefetch_ahead(w);
-        prefetch_ahead(w + 64);
+    for (int i = 0; i < n; i += 256, w += block_bytes, y++) {
+        for (int ahead = 0; ahead < block_bytes; ahead += 64) prefetch_ahead(w + ahead);
         __m256i scales_mins = scales_mins_k4(w + 4);
         __m512i scales = _mm512_castsi256_si512(scales_mins); /* lanes 0-7 picked, the rest unused */
+        __m512i high = high_at ? _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + high_at)))
+                               : _mm512_setzero_si512();
         __m512i sums = _mm512_setzero_si512();
         for (int g = 0; g < 4; g++) {
-            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + 16 + 32 * g)));
+            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + qs_at + 32 * g)));
             q = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), nibble);
+            __m512i picks = pick_halves(2 * g, 2 * g + 1);
+            if (high_at) { /* bit 2g of each byte (low half) or 2g + 1 (high half) to bit 4 */
+                __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(high, picks), one);
+                q = _mm512_or_si512(q, _mm512_slli_epi16(bit, 4));
+            }
             __m512i pairs = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y->q + 64 * g));
-            sums = _mm512_dpwssd_epi32(sums, pairs, _mm512_permutexvar_epi16(pick_halves(2 * g, 2 * g + 1), scales));
+            sums = _mm512_dpwssd_epi32(sums, pairs, _mm512_permutexvar_epi16(picks, scales));
         }
         float dy = y->d;
         acc = _mm512_fmadd_ps(_mm512_set1_ps(kb_half(w) * dy), _mm512_cvtepi32_ps(sums), acc);
@@ -98,36 +107,8 @@ static float dot_q4_k_q8(const uint8_t *w, const Q8Block *y, int n) {
     return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
 }
 
-/* Q5_K: as Q4_K plus 32 bytes qh: bit s of qh[l] is the fifth bit of value l of sub-block s. */
-static float dot_q5_k_q8(const uint8_t *w, const Q8Block *y, int n) {
-    const __m512i nibble = _mm512_set1_epi8(15), one = _mm512_set1_epi8(1);
-    __m512 acc = _mm512_setzero_ps();
-    __m128 acc_min = _mm_setzero_ps();
-    for (int i = 0; i < n; i += 256, w += 176, y++) {
-        prefetch_ahead(w);
-        prefetch_ahead(w + 64);
-        prefetch_ahead(w + 128);
-        __m256i scales_mins = scales_mins_k4(w + 4);
-        __m512i scales = _mm512_castsi256_si512(scales_mins);
-        __m512i high = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + 16)));
-        __m512i sums = _mm512_setzero_si512();
-        for (int g = 0; g < 4; g++) {
-            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(w + 48 + 32 * g)));
-            q = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), nibble);
-            /* bit 2g of each byte (low half) or 2g + 1 (high half) to bit 4 */
-            __m512i bit = _mm512_and_si512(_mm512_srlv_epi16(high, pick_halves(2 * g, 2 * g + 1)), one);
-            q = _mm512_or_si512(q, _mm512_slli_epi16(bit, 4));
-            __m512i pairs = _mm512_maddubs_epi16(q, _mm512_loadu_si512(y->q + 64 * g));
-            sums = _mm512_dpwssd_epi32(sums, pairs, _mm512_permutexvar_epi16(pick_halves(2 * g, 2 * g + 1), scales));
-        }
-        float dy = y->d;
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(kb_half(w) * dy), _mm512_cvtepi32_ps(sums), acc);
-        acc_min = _mm_fmadd_ps(_mm_set1_ps(kb_half(w + 2) * dy), _mm_cvtepi32_ps(min_sums_k4(scales_mins, y)), acc_min);
-    }
-    __m128 m = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
-    m = _mm_add_ss(m, _mm_movehdup_ps(m));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(m);
-}
+static float dot_q4_k_q8(const uint8_t *w, const Q8Block *y, int n) { return dot_k4_q8(w, y, n, 144, 16, 0); }
+static float dot_q5_k_q8(const uint8_t *w, const Q8Block *y, int n) { return dot_k4_q8(w, y, n, 176, 48, 16); }
 
 /* Q6_K: in each half of 128 values, ql's 64 bytes hold values 0-63 in low nibbles and 64-127 in
  * high ones; qh's 32 bytes hold their top two bits (bits 0-1: values 0-31, 2-3: 32-63, 4-5:
