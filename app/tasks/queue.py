@@ -142,12 +142,11 @@ class TaskQueue:
                 pass
         return queued
 
-    async def documents_with_jobs(self, statuses: Sequence[str] = ("todo", "doing", "failed")) -> set[int]:
-        """Documents that have a job waiting, running, or failed (shown to the administrator)."""
-        found: set[int] = set()
-        for status in statuses:
-            for job in await self.app.job_manager.list_jobs_async(queue=INGEST_QUEUE, status=status):
-                document: Any = job.task_kwargs.get("document_id")
-                if isinstance(document, int):
-                    found.add(document)
+    async def document_jobs(self) -> list[tuple[int, int, str]]:
+        """(document, job id, status) of every job of the ingest queue, in one read."""
+        found: list[tuple[int, int, str]] = []
+        for job in await self.app.job_manager.list_jobs_async(queue=INGEST_QUEUE):
+            document: Any = job.task_kwargs.get("document_id")
+            if isinstance(document, int) and job.id is not None:
+                found.append((document, job.id, str(job.status)))
         return found

@@ -28,13 +28,29 @@ async def sweep(queue: TaskQueue, kb: KnowledgeBase, settings: Settings) -> tupl
     for job in stalled:
         await manager.retry_job(job)
         log.warning("kb worker: job %s (document %s) of a dead worker is queued again", job.id, job.task_kwargs)
-    pending = {w.document_id for w in await asyncio.to_thread(pending_work, kb.db)}
-    orphans = sorted(pending - await queue.documents_with_jobs())
+    orphans = await _orphans(queue, kb)
     queued = await queue.defer_async(orphans)
     if queued:
         log.warning("kb worker: %d queued documents had no job; queued them", queued)
     await manager.delete_old_jobs(nb_hours=KEEP_SUCCEEDED_H, queue=INGEST_QUEUE)  # the table stays small
     return len(stalled), queued
+
+
+LIVE = ("todo", "doing", "failed")  # a job that will run, runs, or awaits the administrator
+
+
+async def _orphans(queue: TaskQueue, kb: KnowledgeBase) -> list[int]:
+    """Queued documents with no job that will take them. Jobs are read before and after the
+    documents: a small document's job can be queued, run and succeed between two reads, and a
+    document queued again keeps its old succeeded job for a day, so a succeeded job counts only
+    if it is newer than every job of the first read."""
+    before = await queue.document_jobs()
+    pending = {w.document_id for w in await asyncio.to_thread(pending_work, kb.db)}
+    after = await queue.document_jobs()
+    newest_before = max((job for _, job, _ in before), default=0)
+    covered = {document for document, _, status in before if status in LIVE}
+    covered |= {document for document, job, status in after if status in LIVE or job > newest_before}
+    return sorted(pending - covered)
 
 
 async def _sweep_forever(queue: TaskQueue, kb: KnowledgeBase, settings: Settings) -> None:

@@ -108,3 +108,47 @@ def test_kb_ingest_queues_a_bulk_load_for_the_workers(
         assert [j.status for j in service.task_jobs(admin)] == ["todo", "todo"]
         with pytest.raises(Exception, match="kb worker"):
             service.kb.ingest([folder / "a.txt"], actor=admin)  # never in-process beside the workers
+
+
+def test_a_job_that_runs_and_succeeds_during_a_sweep_is_not_queued_again(
+    postgres_url: str, tmp_path: Path, write_text, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The race that queued a small document twice in the topology test: the sweep read the
+    document as queued, then its job ran and succeeded before the sweep read the jobs."""
+    import psycopg
+
+    from app.tasks import worker
+    from app.wiring import open_knowledge_base
+
+    settings = _settings(tmp_path / "worker", postgres_url)
+    with open_knowledge_base(writer=True, embedder=True, settings=settings) as kb:
+        admin = kb.actor(None)
+        _, [document] = kb.enqueue([write_text("memo.txt", "Parking passes are renewed in March.")], actor=admin)
+        queue = TaskQueue.connect(settings, run=kb.ingest_document)
+        read_pending = worker.pending_work
+
+        def pending_then_the_job_runs(db):  # type: ignore[no-untyped-def]
+            found = read_pending(db)
+            kb.ingest_document(document)  # what the worker holding the job does meanwhile
+            with psycopg.connect(conninfo(postgres_url), autocommit=True) as connection:
+                connection.execute(
+                    "UPDATE procrastinate_jobs SET status = 'succeeded' WHERE (args->>'document_id')::int = %s",
+                    (document,),
+                )
+            return found
+
+        async def queue_then_sweep() -> tuple[int, int]:
+            async with queue.app.open_async():
+                assert await queue.defer_async([document]) == 1
+                monkeypatch.setattr(worker, "pending_work", pending_then_the_job_runs)
+                return await sweep(queue, kb, settings)
+
+        assert asyncio.run(queue_then_sweep()) == (0, 0)
+        assert kb.get_document(document, admin).status == "ready"
+        jobs = asyncio.run(_document_jobs(queue))
+        assert [(d, status) for d, _, status in jobs] == [(document, "succeeded")]
+
+
+async def _document_jobs(queue: TaskQueue) -> list[tuple[int, int, str]]:
+    async with queue.app.open_async():
+        return await queue.document_jobs()
