@@ -386,6 +386,17 @@ static inline __m512bh form_bf16(int type, const uint8_t *block) {
                                (__m512)(d * load_i8((const int8_t *)block + 2)));
 }
 
+/* Row `row` of qm (all Q4_1 / Q8_0) formed in bf16: block i's 32 weights at to + i * stride. */
+static void form_row_bf16(const QuantMatrix *qm, int row, int blocks, uint16_t *to, size_t stride) {
+    int type;
+    const uint8_t *block = quant_row_at(qm, row, &type);
+    int block_bytes = type == KB_Q4_1 ? 20 : 34;
+    for (int i = 0; i < blocks; i++, block += block_bytes, to += stride) {
+        prefetch_ahead(block);
+        _mm512_storeu_si512(to, (__m512i)form_bf16(type, block));
+    }
+}
+
 /* This thread's bf16 scratch (formed strip, activations), grown as needed: pool threads live long. */
 static __thread uint16_t *bf16_scratch;
 static __thread size_t bf16_capacity;
@@ -433,15 +444,7 @@ static int matvec_bf16(const QuantMatrix *qm, int row0, const float *x, int k, i
     float dots[TILE_ROWS * TILE_BATCH];
     for (int row = first; row < last; row += TILE_ROWS) {
         int rows = last - row < TILE_ROWS ? last - row : TILE_ROWS;
-        for (int r = 0; r < rows; r++) {
-            int type;
-            const uint8_t *block = quant_row_at(qm, row0 + row + r, &type);
-            int block_bytes = type == KB_Q4_1 ? 20 : 34;
-            for (int i = 0; i < k; i += 32, block += block_bytes) {
-                prefetch_ahead(block);
-                _mm512_storeu_si512(formed + (size_t)r * k + i, (__m512i)form_bf16(type, block));
-            }
-        }
+        for (int r = 0; r < rows; r++) form_row_bf16(qm, row0 + row + r, k / 32, formed + (size_t)r * k, 32);
         for (int b0 = 0; b0 < batch; b0 += TILE_BATCH) {
             int tb = batch - b0 < TILE_BATCH ? batch - b0 : TILE_BATCH;
             const uint16_t *xb = acts + (size_t)b0 * k;
@@ -460,7 +463,7 @@ static int matvec_bf16(const QuantMatrix *qm, int row0, const float *x, int k, i
 }
 #endif
 
-#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512BF16__)
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(KB_BF16_BATCH) /* forms weights as above */
 /* ---- AMX: a batch of requests' rows times GGUF Q4_1 / Q8_0 blocks in tiles.
  *
  * Why: the fused kernels above spend two FMAs per block for every activation row, so a step of 16
@@ -504,13 +507,6 @@ static void amx_configure(void) {
     _tile_loadconfig(&config);
 }
 
-static int amx_fits(const QuantMatrix *qm) {
-    if (qm->cols % 32) return 0;
-    for (int p = 0; p < qm->n_parts; p++)
-        if (qm->part_type[p] != KB_Q4_1 && qm->part_type[p] != KB_Q8_0) return 0;
-    return 1;
-}
-
 /* x [batch, k] -> tiles of 16 value pairs x 16 activation rows x 2 bf16, one per (row group, block):
  * the layout TDPBF16PS takes its second operand in. Group g's tiles start at g * group_stride
  * (in uint16), whatever k, so the rows past `batch`, zeroed once per step, stay zero. */
@@ -529,17 +525,8 @@ static void amx_pack(const float *x, int k, int batch, size_t group_stride, uint
 
 /* Weight rows r0 .. r0 + rows of qm (rows <= 16), formed in bf16 into one tile per block. */
 static void amx_form_strip(const QuantMatrix *qm, int r0, int rows, int blocks, uint16_t *formed) {
-    for (int r = 0; r < rows; r++) { /* row by row: the rows lie one after another in memory */
-        int row = r0 + r, p = 0;
-        while (p < qm->n_parts - 1 && row >= qm->part_rows[p]) row -= qm->part_rows[p++];
-        const uint8_t *block = qm->part_data[p] + (size_t)row * qm->part_row_bytes[p];
-        int type = qm->part_type[p], block_bytes = type == KB_Q4_1 ? 20 : 34;
-        uint16_t *to = formed + r * 32;
-        for (int i = 0; i < blocks; i++, block += block_bytes, to += AMX_TILE_BYTES / 2) {
-            prefetch_ahead(block);
-            _mm512_storeu_si512(to, (__m512i)form_bf16(type, block));
-        }
-    }
+    for (int r = 0; r < rows; r++) /* row by row: the rows lie one after another in memory */
+        form_row_bf16(qm, r0 + r, blocks, formed + r * 32, AMX_TILE_BYTES / 2);
     for (int r = rows; r < 16; r++)
         for (int i = 0; i < blocks; i++) memset(formed + (size_t)i * (AMX_TILE_BYTES / 2) + r * 32, 0, 64);
 }
@@ -656,7 +643,7 @@ static void matvec_rows(const void *w, const float *scale, int quantized, const 
                         float *rowbuf, const void *amx_scratch_) {
 #if defined(KB_AMX)
     const AmxScratch *amx = amx_scratch_;
-    if (qm && amx && first < last && amx_fits(qm)) {
+    if (qm && amx && first < last && bf16_fits(qm)) {
         amx_pack(x, k, batch, amx->group_stride, amx->packed); /* each thread for itself: no barrier */
         matvec_amx(qm, row0, amx->packed, amx->group_stride, k, batch, y, n, first, last, accumulate, amx->sums,
                    amx->formed);
