@@ -27,6 +27,7 @@ from torch import nn
 
 from model.errors import ModelError
 from model.gguf_quant import LAYOUTS, GGUFEmbedding, GGUFLinear
+from model.native_quant import int8_activations
 from model.quantize import Int8Linear
 
 if TYPE_CHECKING:
@@ -181,8 +182,6 @@ def kquant_kernel(model: "Transformer") -> str | None:
     kquants = {layout.type_id for layout in LAYOUTS.values() if layout.name.endswith("_K")}
     if not any(isinstance(m, GGUFLinear) and kquants & set(m.part_types) for m in model.modules()):
         return None
-    from model.native_quant import int8_activations
-
     return "8-bit activations (AVX-512 VNNI)" if int8_activations() else "fp32 activations"
 
 

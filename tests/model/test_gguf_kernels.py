@@ -43,14 +43,14 @@ def test_c_matvec_equals_dequantise_then_multiply(type_id: int) -> None:
     assert np.all(np.abs(got - expected) <= bound), np.max(np.abs(got - expected) / bound)
 
 
-def rounded_to_8_bits(x: np.ndarray) -> np.ndarray:
-    """x as the 8-bit activation kernels see it: int8 in blocks of 256 with scale max|x| / 127,
-    rounded to nearest even, all in float32 as the C code computes it."""
-    blocks = x.astype(np.float32).reshape(-1, 256)
-    top = np.abs(blocks).max(axis=1, keepdims=True)
-    inverse = np.where(top > 0, np.float32(127) / np.where(top > 0, top, 1), 0).astype(np.float32)
-    q = np.clip(np.rint(blocks * inverse), -127, 127)
-    return (q * (top / np.float32(127))).reshape(-1)
+def rounded_to_8_bits(x: torch.Tensor) -> torch.Tensor:
+    """x [..., K] as the 8-bit activation kernels see it: int8 in blocks of 256 with scale
+    max|x| / 127, rounded to nearest even, all in float32 as the C code computes it."""
+    blocks = x.float().reshape(*x.shape[:-1], -1, 256)
+    top = blocks.abs().amax(-1, keepdim=True)
+    inverse = torch.where(top > 0, 127.0 / torch.where(top > 0, top, 1.0), 0.0)
+    q = torch.round(blocks * inverse).clamp(-127, 127)
+    return (q * (top / 127.0)).reshape(x.shape)
 
 
 K_QUANTS = [GGMLQuantizationType.Q4_K, GGMLQuantizationType.Q5_K, GGMLQuantizationType.Q6_K]
@@ -66,7 +66,7 @@ def test_8_bit_activation_products_equal_the_dequantised_weights_times_the_round
     weight = reference(blocks, type_id).astype(np.float64)
     got = native_matvec_q8(torch.from_numpy(blocks), type_id, x)
     assert got is not None
-    rounded = rounded_to_8_bits(x.numpy()).astype(np.float64)
+    rounded = rounded_to_8_bits(x).double().numpy()
     magnitude = np.abs(weight) @ np.abs(rounded)
     assert np.all(np.abs(got.double().numpy() - weight @ rounded) <= 1e-5 * magnitude)
     # and the rounding itself stays within what 8 bits per 256 values allow

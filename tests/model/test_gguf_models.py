@@ -23,6 +23,7 @@ from model.native import NativeDecoder, batch_kernel
 from model.native_quant import int8_activations
 from tests.model.gguf_files import Q, RandomGGUF
 from tests.model.test_generate import prompt as random_ids
+from tests.model.test_gguf_kernels import K_QUANTS, rounded_to_8_bits
 
 NEW_TOKENS = 64
 LEGACY_TYPES = {
@@ -45,7 +46,7 @@ FILES = {
     # The bundled file's mix: Q4_1 layers and a tied Q8_0 embedding (the batch path's bf16 kernels).
     "q4_1": RandomGGUF(default_type=Q.Q4_1, types={"token_embd": Q.Q8_0}, tied=True),
 }
-K_QUANTS = {int(Q.Q4_K), int(Q.Q5_K), int(Q.Q6_K)}
+K_QUANT_IDS = {int(t) for t in K_QUANTS}
 K_FILES = ["q4_k_m", "q5_k_tied", "qwen2"]
 
 
@@ -66,17 +67,12 @@ def activations_rounded_to_8_bits(model: Transformer) -> Any:
     activation kernels round it: int8 per 256 values, scale max|x| / 127, nearest even."""
 
     def round_input(module: torch.nn.Module, args: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        x = args[0]
-        blocks = x.reshape(*x.shape[:-1], -1, 256)
-        top = blocks.abs().amax(-1, keepdim=True)
-        inverse = torch.where(top > 0, 127.0 / torch.where(top > 0, top, 1.0), 0.0)
-        q = torch.round(blocks * inverse).clamp(-127, 127)
-        return (q * (top / 127.0)).reshape(x.shape), *args[1:]
+        return rounded_to_8_bits(args[0]), *args[1:]
 
     hooks = []
     for module in model.modules():
-        if isinstance(module, GGUFLinear) and K_QUANTS & set(module.part_types):
-            assert set(module.part_types) <= K_QUANTS, "a layer mixing k-quants with other types"
+        if isinstance(module, GGUFLinear) and K_QUANT_IDS & set(module.part_types):
+            assert set(module.part_types) <= K_QUANT_IDS, "a layer mixing k-quants with other types"
             hooks.append(module.register_forward_pre_hook(round_input))
     assert hooks
     try:
@@ -141,8 +137,8 @@ def test_k_quants_on_8_bit_activations_give_the_tokens_of_the_model_with_its_act
     PyTorch block path with each k-quant layer's input rounded alike. Logits agree to fp32 rounding
     except where an activation sits on a rounding boundary and the two paths' last-bit differences
     round it to neighbouring steps: one quantum in one input moves a random model's logits by a few
-    percent (measured: up to 3.5%, on 17 of 64 steps of the Q4_K_M mix; against the unrounded fp32 model 4-10%
-    on every step)."""
+    percent (measured: up to 3.5%, on 17 of 64 steps of the Q4_K_M mix; against the unrounded fp32
+    model 4-10% on every step)."""
     if not int8_activations():
         pytest.skip("no AVX-512 VNNI here: the fp32 kernels serve k-quants (the test above)")
     path = FILES[name].write(tmp_path / f"{name}.gguf", seed=len(name))
