@@ -22,7 +22,7 @@ from app.chain.sentences import Sentence, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import Period, Row, table_rows
 from app.retrieval.dates import MONTH_NAMES, date_mentions
-from app.retrieval.glossary import expanded_terms
+from app.retrieval.glossary import expanded_terms, spelt_out
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
@@ -159,7 +159,7 @@ _DASHES = ("—", "–")  # a cell with nothing to report
 
 def _per_share(row: Row, cell: str) -> bool:
     """Earnings or dividends per share: dollars and cents, never "in millions"."""
-    named = f"{row.section} {row.label}".lower()
+    named = f"{row.heading} {row.section} {row.label}".lower()
     return "per share" in named or (row.label.lower().startswith(("basic", "diluted")) and "." in cell)
 
 
@@ -167,15 +167,34 @@ def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
     amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
     if row.currency and "$" not in amount and cell not in _DASHES:
         amount = f"{row.currency}{amount}"
+    if row.percent:
+        return amount if "%" in amount or amount in _DASHES else f"{amount}%"
     if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in _DASHES:
         return f"{amount} {row.unit}" + (" shares" if label_has_shares and "$" not in cell else "")
     return amount
 
 
+_NAME_WORD = re.compile(r"[A-Z][\w.&'-]*|and|of|&")
+
+
+def _is_name(label: str) -> bool:
+    """ "AWS", "North America", "Products", "Basic": a label that says what it is only under its
+    heading ("Net Sales:", "Earnings per share:")."""
+    words = label.split()
+    return 0 < len(words) <= 4 and all(_NAME_WORD.fullmatch(w) for w in words)
+
+
+def row_name(row: Row) -> str:
+    """The row's label, after its segment and, for a bare name, its heading."""
+    parts = [row.heading] if row.heading and _is_name(row.label) else []
+    parts += [row.section.rstrip(":")] if row.section else []
+    return " — ".join([*parts, row.label])
+
+
 def render_row(row: Row, column: int) -> str:
     shares = "shares" in row.label.lower()
     period = row.periods[column]
-    label = f"{row.section.rstrip(':')} — {row.label}" if row.section else row.label
+    label = row_name(row)
     line = f"{label}: {_amount(row.cells[column], row, shares)}"
     line += f" {period.text()}" if period is not None and period.text() else ""
     # the same row's comparison period: same kind of period, another date
@@ -325,7 +344,7 @@ class Extractor:
             label = set(label_terms)
             if not label:
                 continue
-            context = label | set(_lemmas(content_terms(row.section)))
+            context = spelt_out(label | set(_lemmas(content_terms(f"{row.heading} {row.section}"))))
             recall = _coverage(lemmas, context)
             if recall == 0:
                 continue
@@ -334,12 +353,12 @@ class Extractor:
             dated = 0.1 if row.periods[column] is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for
-            share = -0.3 if "%" in row.cells[column] and not asked.percent else 0.0
+            share = -0.3 if (row.percent or "%" in row.cells[column]) and not asked.percent else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not _CHANGE_ASKED.search(asked.text) else 0.0
-            change += _period_end_fit(row.label, asked.text)
+            change += _period_end_fit(row.label, asked)
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
             found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
         return found
@@ -382,7 +401,7 @@ class Extractor:
             flat = " ".join(text.split())
             if len(flat) > 500 or len(flat) < 12 or _table_like(text):
                 continue
-            have = set(content_terms(flat))
+            have = spelt_out(set(content_terms(flat)))
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in flat}  # segmented otherwise in the sentence
             recall = weigh(wanted & have) / weigh(wanted) if wanted else 0.0
             if recall == 0:
@@ -454,10 +473,13 @@ _BEGINNING = re.compile(r"beginning\s+of\s+(?:the\s+)?(?:period|year|quarter)|\b
 _ENDING = re.compile(r"\bend\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bend\b|期末|底|末", re.I)
 
 
-def _period_end_fit(label: str, question: str) -> float:
+def _period_end_fit(label: str, asked: Question) -> float:
     """A cash flow statement's "...at beginning of period" and "...at end of period" rows differ
-    in the one word the question's period gives ("at the end of October")."""
-    asks_end, asks_start = bool(_ENDING.search(question)), bool(_BEGINNING.search(question))
+    in the one word the question's period gives ("at the end of October"), or in its date: a
+    balance "at July 1, 2023" is the period's end (the columns are periods ended July 1)."""
+    question = asked.text
+    asks_start = bool(_BEGINNING.search(question))
+    asks_end = bool(_ENDING.search(question)) or any(day is not None for _, _, day in asked.dates)
     if _BEGINNING.search(label):
         return -0.1 if asks_end and not asks_start else 0.0
     if _ENDING.search(label):

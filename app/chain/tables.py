@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from app.retrieval.dates import MONTH, MONTH_NAMES, month_number
 
-_CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|—|–"
+_CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|(?:\$\s*)?[—–]"
 _ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
 _ONE_CELL = re.compile(_CELL)
 _GROUP = re.compile(
@@ -29,8 +29,13 @@ _YEAR = re.compile(r"(?<![\d,.$])((?:19|20)\d{2})(?![\d,])")
 _UNIT = re.compile(r"in\s+(thousands|millions|billions)", re.IGNORECASE)
 # Rows that count things, not dollars, in a dollar table: shares, people, percentages.
 _COUNTED = re.compile(r"\bshares?\b|^(?:basic|diluted)$|employees|headcount|%|percent", re.IGNORECASE)
-_SECTION = re.compile(r"[A-Z][A-Za-z&.,' -]{1,38}")  # "AWS", "North America" (not "Current assets:")
+_SECTION = re.compile(r"[A-Z][A-Za-z&.,' -]{1,38}")  # "AWS", "North America" between rows
+# A heading ending in a colon names the rows under it: "Net Sales:" over North America / AWS,
+# "Operating income (loss):" over the same names, "Current assets:" over cash and inventories.
+_COLON_HEADING = re.compile(r"([A-Z][A-Za-z&.,'()\- ]{1,60}):")
+_TOTAL = re.compile(r"total\b", re.IGNORECASE)
 _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
+_QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,11 @@ class Period:
     day: int | None
     year: int | None
 
+    name: str = ""  # as the header prints it, where that is all it says ("Q3 2022", "YTD 2022")
+
     def text(self) -> str:
+        if self.name:
+            return f"for {self.name}"
         when = ""
         if self.month is not None:
             name = MONTH_NAMES[self.month - 1]
@@ -62,10 +71,13 @@ class Row:
     line: str  # the row as printed
     offset: int  # where the line starts in the page text
     section: str = ""  # the sub-heading the row sits under ("AWS", "North America"), if any
+    heading: str = ""  # the colon heading over the row ("Net Sales", "Current assets"), if any
+    percent: bool = False  # its figures are percentages (a mix table prints "%" on its first row only)
 
 
 def _cells(text: str) -> list[str]:
-    return [" ".join(m.group(0).split()) for m in _ONE_CELL.finditer(text)]
+    cells = [" ".join(m.group(0).split()) for m in _ONE_CELL.finditer(text)]
+    return [cell.lstrip("$ ") if cell.endswith(("—", "–")) else cell for cell in cells]  # "$ —": nothing
 
 
 def _is_header_only(label: str) -> bool:
@@ -80,8 +92,31 @@ def _only_years(cells: str) -> bool:
     return all(_YEAR.fullmatch(cell) for cell in _cells(cells))
 
 
+def _quarter_periods(header: str, columns: int) -> tuple[Period | None, ...] | None:
+    """ "Q3 2022 Q3 2021 YTD 2022 YTD 2021" (Intel's tables): a quarter is three months, the year
+    to date as many months as the quarter it ends."""
+    marks = _QUARTER_YEAR.findall(header)
+    if len(marks) != columns:
+        return None
+    quarter = next((int(mark[1]) for mark, _ in marks if mark.upper().startswith("Q")), None)
+    year_to_date = {1: "three", 2: "six", 3: "nine", 4: "twelve"}.get(quarter or 0, "")
+    return tuple(
+        Period(
+            "three months ended" if mark.upper().startswith("Q") else f"{year_to_date} months ended".strip(),
+            None,
+            None,
+            int(year),
+            f"{mark.upper()} {year}",
+        )
+        for mark, year in marks
+    )
+
+
 def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | None:
     """Each column's period from the header lines above a row, or None when they name none."""
+    quarters = _quarter_periods(header, columns)
+    if quarters is not None:
+        return quarters
     groups = [
         (_GROUP_WORDS.get(g.group(1) or "", g.group(1) or "").lower() + " months ended")
         if g.group(1)
@@ -104,6 +139,28 @@ def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | No
     return tuple(periods)
 
 
+def _all_percent(cells: list[str]) -> bool:
+    """ "10 % 20 %": a row of percentages ("11,751 8,978 31%" is amounts with a change beside)."""
+    figures = [cell for cell in cells if cell not in ("—", "–")]
+    return bool(figures) and all("%" in cell for cell in figures)
+
+
+def _is_prose(line: str) -> bool:
+    """A sentence, not a header ("October 29, October 30, October 29, October 30," is long too)."""
+    return line.endswith(".") or sum(w.isalpha() and w.islower() for w in line.split()) >= 5
+
+
+def _block_periods(header: list[str], columns: int) -> tuple[Period | None, ...] | None:
+    """The periods the header lines after the last prose line name (a paragraph above the table
+    names dates of its own: "into Q3 2023."), else those of the whole block."""
+    prose = [i for i, line in enumerate(header) if _is_prose(line)]
+    if prose and prose[-1] + 1 < len(header):
+        periods = _header_periods("\n".join(header[prose[-1] + 1 :]), columns)
+        if periods is not None:
+            return periods
+    return _header_periods("\n".join(header), columns)
+
+
 def table_rows(page: str) -> list[Row]:
     """Rows with figures on a page, each cell labelled with its period where the header says."""
     rows: list[Row] = []
@@ -111,7 +168,8 @@ def table_rows(page: str) -> list[Row]:
     current: dict[int, tuple[Period | None, ...]] = {}  # columns -> periods of the table in force
     unit = ""
     dollars = False  # the table in force printed "$" on a row
-    section = ""
+    section = heading = ""
+    percents = False  # the rows under the current header are percentages
     offset = 0
     for line in page.split("\n"):
         start, offset = offset, offset + len(line) + 1
@@ -127,16 +185,29 @@ def table_rows(page: str) -> list[Row]:
             continue
         cells = _cells(match.group("cells"))
         if header:
-            block = "\n".join(header)
+            named = _UNIT.search(" ".join(header))  # also "(in\nmillions)"
+            if named:
+                unit = named.group(1).lower().rstrip("s")
             for columns in {len(cells), 2, 3, 4}:
-                periods = _header_periods(block, columns)
+                periods = _block_periods(header, columns)
                 if periods is not None:
                     current[columns] = periods
-                    dollars, section = False, ""
+                    dollars, section, heading = False, "", ""
+            colon = _COLON_HEADING.fullmatch(header[-1])
+            if colon is not None:
+                heading = colon.group(1).strip()
+            percents = _all_percent(cells)  # the first row under a header speaks for the rest
             header = []
         dollars = dollars or "$" in match.group("cells")
         periods = current.get(len(cells), (None,) * len(cells))
         label = match.group("label").strip(" .:")
         currency = "$" if dollars and not _COUNTED.search(label) else ""
-        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start, section))
+        percents = percents and "$" not in match.group("cells")  # a dollar row ends a block of shares
+        percent = percents or _all_percent(cells)
+        currency = "" if percent else currency
+        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start, section, heading, percent))
+        if _TOTAL.match(label):
+            heading = ""  # "Total current assets" closes "Current assets:"
+            if section and section.lower() in label.lower():
+                section = ""  # and "Total operating expenses" the heading "Operating expenses"
     return rows

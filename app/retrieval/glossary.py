@@ -68,6 +68,19 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "研发": "research and development",
     "研究与开发": "research and development",
     "所得税": "income taxes",
+    "税前利润": "income before income taxes",
+    "税前收入": "income before income taxes",
+    "税前": "before income taxes",
+    "有效税率": "effective tax rate",
+    "税率": "tax rate",
+    "综合收益总额": "total comprehensive income",
+    "综合收益": "comprehensive income",
+    "受限现金": "restricted cash",
+    "短期投资": "short-term investments",
+    "剩余履约义务": "remaining performance obligations",
+    "指引": "guidance",
+    "终止费": "termination fee",
+    "收购": "acquisition",
     "经营活动": "operating activities",
     "投资活动": "investing activities",
     "筹资活动": "financing activities",
@@ -78,6 +91,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "资本支出": "purchases of property and equipment",
     "不动产和设备": "property and equipment",
     "物业和设备": "property and equipment",
+    "每股现金股息": "cash dividends declared per share",
+    "每股股息": "dividends per share",
     "股息": "dividends",
     "分红": "dividends",
     "每股收益": "earnings per share",
@@ -116,6 +131,15 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "服务": "services",
     "产品": "products",
     "诉讼": "litigation",
+    # regions
+    "大中华区": "greater china",
+    "中国": "china",
+    "香港": "hong kong",
+    "台湾": "taiwan",
+    "美国": "united states",
+    "美洲": "americas",
+    "欧洲": "europe",
+    "日本": "japan",
 }
 # Abbreviations people type for what documents spell out.
 ABBREVIATIONS: dict[str, str] = {
@@ -133,6 +157,15 @@ ABBREVIATIONS: dict[str, str] = {
     "aws": "amazon web services",
     "ytd": "year to date",
 }
+# Everyday phrases for what filings say in their own words: (phrase pattern, the filing's words).
+PLAIN_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(?:buy(?:ing)?|bought)\s+back\b|\bbuy-?backs?\b", re.IGNORECASE), "repurchase"),
+)
+# The filing's words (as content terms, with their past tense) -> the terms of the everyday phrases.
+_PLAIN_TERMS: dict[str, frozenset[str]] = {
+    form: frozenset(content_terms("buy buying bought back buyback"))
+    for form in ("repurchase", "repurchased", "repurchasing")
+}
 _ABBREVIATION_WORD = re.compile(r"[a-z][a-z&]*")
 _BY_LENGTH = sorted(CHINESE_TO_ENGLISH, key=len, reverse=True)
 
@@ -147,6 +180,7 @@ def english_phrases(question: str) -> list[str]:
             rest = rest.replace(phrase, " ")  # "现金及现金等价物" is not also "现金"
     words = set(_ABBREVIATION_WORD.findall(question.lower()))
     phrases += [spelt for short, spelt in ABBREVIATIONS.items() if short in words]
+    phrases += [formal for pattern, formal in PLAIN_PHRASES if pattern.search(question)]
     return phrases
 
 
@@ -169,6 +203,15 @@ def english_gloss(question: str) -> str:
         parts.append(f"Q{number} fiscal {match.group(1)}" if match.group(1) else f"Q{number}")
     parts += [f"fiscal {year}" for year in _CHINESE_FISCAL_YEAR.findall(question)]
     return " ".join(parts)
+
+
+def spelt_out(terms: set[str]) -> set[str]:
+    """The terms with the words of each abbreviation among them, and the everyday words for the
+    filing's: a row labelled "AWS" holds "Amazon Web Services" as far as a question's words go
+    (and not "service" without it); "repurchased" holds "buying back"."""
+    spelt = {t for short in terms & ABBREVIATIONS.keys() for t in content_terms(ABBREVIATIONS[short])}
+    plain = {t for formal in terms & _PLAIN_TERMS.keys() for t in _PLAIN_TERMS[formal]}
+    return terms | spelt | plain
 
 
 def expanded_terms(question: str) -> list[str]:

@@ -163,6 +163,8 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"(?:inventory|asset|fixed\s+asset)\s+turnover|days\s+(?:payable|sales|inventory)\s+outstanding|DPO",
             r"(?:total\s+|net\s+)?(?:revenues?|sales)(?!\s+growth)",
             r"R&D|research\s+and\s+development|(?:total\s+)?operating\s+expenses|SG&A|net\s+loss",
+            r"income\s+(?:\(loss\)\s+)?before\s+(?:provision\s+for\s+)?(?:income\s+)?tax(?:es)?|pre-?tax\s+(?:income|profit)",
+            r"provision\s+for\s+income\s+taxes|income\s+tax\s+(?:expense|provision)",
         ),
     ),
     (
@@ -173,6 +175,7 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"(?:cash\s+from|cash\s+provided\s+by)\s+operati(?:ons|ng\s+activities)|operating\s+cash\s+flows?",
             r"D&A|depreciation\s+and\s+amortization",
             r"dividends?\s+paid|repurchases?\s+of\s+(?:common\s+)?stock|pa(?:y|id)\s+(?:\w+\s+)?(?:in\s+)?dividends?",
+            r"buy(?:ing)?[- ]?backs?|bought\s+back|share\s+repurchases?",
             r"repa(?:y|id|yments?)\s+(?:of\s+)?(?:\w+\s+)?debt|debt(?:\s+[\w']+){0,3}\s+repa(?:y|id|yments?)",
             r"(?:cash|restricted\s+cash)\b.*\bend\s+of\s+(?:the\s+)?period|restricted\s+cash",
             r"(?:operating|investing|financing)\s+activities|operations,\s+investing,?\s+and\s+financing",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from app.chain.extract import Extractor
+from app.chain.extract import Extractor, render_row
 from app.chain.facts import Passage, facts_of, person_names, unsupported
 from app.chain.prompts import UNVERIFIED_TEXT
 from app.chain.rag import Turn
@@ -466,11 +466,38 @@ def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_f
             "How much cash, including restricted cash, did NVIDIA have at the end of October 2023?",
             "restricted cash at end of period: $5,519",
         ),
+        (
+            "2023 Q2 AMZN.pdf",
+            24,
+            "What were AWS net sales in the second quarter of 2023?",
+            "Net Sales — AWS: $22,140 million for the three months ended June 30, 2023",
+        ),
+        (
+            "2022 Q3 INTC.pdf",
+            39,
+            "What was Intel's income before taxes for the first nine months of 2022?",
+            "Income (loss) before taxes: $8,564 million for YTD 2022 ($16,509 million for YTD 2021)",
+        ),
+        (
+            "2023 Q3 AAPL.pdf",
+            8,
+            "How much cash, cash equivalents and restricted cash did Apple have at July 1, 2023?",
+            "ending balances: $29,898 million",
+        ),
+        (
+            "2022 Q3 AAPL.pdf",
+            14,
+            "How much did Apple spend buying back its stock in the nine months ended June 25, 2022?",
+            "repurchased 408 million shares of its common stock for $65.0 billion",
+        ),
     ],
 )
 def test_the_row_asked_for_among_rows_of_similar_words(name: str, page: int, question: str, expected: str) -> None:
     """'current' names an item, not the period; the question's phrase beats a longer label holding it;
-    'repay' is 'Repayment'; the period's end is not its beginning or the change over it."""
+    'repay' is 'Repayment'; the period's end is not its beginning or the change over it, and a
+    balance at a named day is the closing one; 'AWS' is the segment row under 'Net Sales:' (not
+    'Net service sales'), its periods read under a paragraph that names another year; Intel's
+    'YTD 2022' column is the first nine months; 'buying back' is 'repurchased'."""
     extracted = Extractor().extract(question, _page_as_source(name, page, f"{name} | 10-Q"))
     assert extracted is not None and expected in extracted.text, extracted
 
@@ -491,9 +518,37 @@ def test_a_chinese_question_sharing_no_words_with_its_answer_is_reranked_by_mean
 
 def test_a_word_ending_in_end_is_not_the_period_end() -> None:
     """'dividend of the year' holds 'end of the year' inside a word: no pull toward the closing row."""
-    from app.chain.extract import _period_end_fit
+    from app.chain.extract import Question, _period_end_fit
 
     closing = "Cash, cash equivalents and restricted cash at end of period"
-    assert _period_end_fit(closing, "Cash at the end of the year?") > 0
-    assert _period_end_fit(closing, "What dividend of the year was declared?") == 0.0
-    assert _period_end_fit("Cash at beginning of period", "How much cash at the end of the quarter?") < 0
+    assert _period_end_fit(closing, Question.parse("Cash at the end of the year?")) > 0
+    assert _period_end_fit(closing, Question.parse("What dividend of the year was declared?")) == 0.0
+    opening = "Cash at beginning of period"
+    assert _period_end_fit(opening, Question.parse("How much cash at the end of the quarter?")) < 0
+    # a balance at a named day is the period's closing one (the columns are periods ended that day)
+    assert _period_end_fit(opening, Question.parse("How much cash did Apple have at July 1, 2023?")) < 0
+    assert _period_end_fit(opening, Question.parse("Cash at the beginning of the period ended July 1, 2023?")) == 0
+
+
+def test_headings_sections_and_percentages_of_real_tables() -> None:
+    """A colon heading names the rows under it until a total closes it; a heading between rows
+    closes at its own total; a mix table prints '%' on its first row only; the unit may be split
+    over two lines ('(in\nmillions)')."""
+    amazon = table_rows(_page("2023 Q2 AMZN.pdf", 24))
+    aws = [r for r in amazon if r.label == "AWS"]
+    assert [r.heading for r in aws] == ["Net Sales"] + ["Year-over-year Percentage Growth (Decline)"] * 2 + [
+        "Net sales mix"
+    ]
+    assert not aws[0].percent and aws[0].unit == "million" and all(r.percent for r in aws[1:])
+    assert render_row(aws[-1], 1) == (
+        "Net sales mix — AWS: 17% for the three months ended June 30, 2023"
+        " (16% for the three months ended June 30, 2022)"
+    )
+    nvidia = {r.label: r for r in table_rows(_page("2023 Q3 NVDA.pdf", 3))}
+    assert nvidia["Research and development"].section == "Operating expenses"
+    assert nvidia["Income before income tax"].section == ""
+    balance = {r.label: r for r in table_rows(_page("2023 Q3 AMZN.pdf", 6))}
+    assert balance["Inventories"].heading == "Current assets" and balance["Goodwill"].heading == ""
+    # the heading is shown before a bare name only: the issue's "Cash and cash equivalents: $49,605 ..."
+    assert render_row(balance["Inventories"], 1).startswith("Current assets — Inventories: $35,406 million at Sep")
+    assert render_row(balance["Cash and cash equivalents"], 1).startswith("Cash and cash equivalents: $49,605 million")
