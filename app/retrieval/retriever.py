@@ -35,6 +35,7 @@ from app.retrieval.relevance import (
     RelevanceFeatures,
     RelevanceModel,
     features,
+    judged_sentences,
     unknown_names,
 )
 from app.retrieval.roles import asks_for_signer
@@ -279,6 +280,10 @@ class Retriever:
             model, judged = BARE_RELEVANCE_MODEL, features(query.terms, chunks)
         probability = model.probability(judged)
         relevant = bool(chunks) and probability >= model.threshold
+        if chunks and not relevant and model.sentence_floor is not None:
+            sentences = judged_sentences(chunks)
+            similar = self.sentence_similarity(question, sentences) if sentences else []
+            relevant = max(similar, default=0.0) >= model.sentence_floor
         # A Chinese question about English documents shares no word with them: judge it also as the
         # English question its glossary terms make, when it names a company we hold (glossary words
         # alone, "员工" and "年", would pass questions about leave policies).

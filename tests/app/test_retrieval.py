@@ -202,8 +202,13 @@ def test_questions_in_chinese_are_judged_by_the_chinese_relevance_model(
     assert chinese.probability != pytest.approx(config.relevance.probability(chinese.features))
     english = Retriever(kb, config).search("Which companies developed Samurai Warriors 3?", admin)
     assert english.probability == pytest.approx(config.relevance.probability(english.features))
-    strict = replace(config, relevance_cjk=replace(config.relevance_cjk, threshold=1.01))
+    strict = replace(config, relevance_cjk=replace(config.relevance_cjk, threshold=1.01, sentence_floor=None))
     assert not Retriever(kb, strict).search("战国无双3是由哪两个公司开发的？", admin).relevant
+    # A sentence of the top chunks that means what the question asks passes, whatever the words say.
+    floored = replace(config, relevance_cjk=replace(config.relevance_cjk, threshold=1.01, sentence_floor=0.9))
+    said = "《战国无双3》是由光荣和ω-force合作开发的动作游戏，2010年发售。"
+    assert Retriever(kb, floored).search(said, admin).relevant
+    assert not Retriever(kb, floored).search("公司年会的抽奖规则是什么？", admin).relevant
 
 
 def test_a_name_found_nowhere_in_the_knowledge_base() -> None:
