@@ -292,6 +292,8 @@ class Extractor:
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
+        if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
+            best = _with_next_sentence(best)
         chunk, where = best.source.chunk, best.where
         sentence = Sentence(best.offset, best.offset + len(best.quote), best.quote)
         citation = Citation(
@@ -415,6 +417,29 @@ class Extractor:
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
             found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
+
+
+# A Chinese sentence this short is often the lead-in of the one that answers ("环氧氯丙烷是通过对原料
+# 烯丙基氯的两步反应制备的。" before "第一步，..."; "五羊新城于1980年代由东华实业开发。" before
+# "五羊新城紧邻主干道..."): the next sentence is quoted with it. CMRC2018 dev, first 200 questions,
+# gold in the answer: 0.785 without; 0.81 / 0.825 / 0.83 / 0.845 below 30 / 45 / 60 / 90 characters;
+# 0.85 always (answers' median 52 -> 61 / 69 / 79 / 89 characters). 60: past it the gain is quoting
+# more text, not completing a lead-in.
+_LEAD_IN_CHARS = 60
+
+
+def _with_next_sentence(best: Candidate) -> Candidate:
+    """The chosen Chinese sentence with the one after it on the page, when it is a short lead-in."""
+    quote = " ".join(best.quote.split())
+    if len(quote) >= _LEAD_IN_CHARS:
+        return best
+    end = best.offset + len(best.quote)
+    following = split_sentences(best.where.text[end:])
+    if not following or following[0].start > 2 or not is_mostly_cjk(following[0].text):
+        return best
+    stop = end + following[0].end
+    joined = best.where.text[best.offset : stop]
+    return replace(best, text=f"“{' '.join(joined.split())}”", quote=joined)
 
 
 def _passage_weights(asked: Question, wanted: frozenset[str], texts: list[str]) -> Callable[[Iterable[str]], float]:

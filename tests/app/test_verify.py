@@ -439,6 +439,19 @@ def test_a_chinese_question_quotes_the_sentence_that_answers_it(passage: str, qu
     assert extracted is not None and expected in extracted.text, extracted
 
 
+def test_a_short_chinese_lead_in_is_quoted_with_the_sentence_after_it() -> None:
+    """"...是通过两步反应制备的。" says how many steps; the steps are in the next sentence."""
+    passage = (
+        "环氧氯丙烷是一个有机氯化合物，也是一个环氧化物，常用作溶剂和制备环氧树脂的原料。"
+        "环氧氯丙烷是通过对原料烯丙基氯的两步反应制备的。第一步，烯丙基氯与次氯酸发生反应，得到两个混合的醇。"
+        "环氧氯丙烷是一种无色液体，有类似于大蒜的刺激性气味，不溶于水。"
+    )
+    extracted = Extractor().extract("环氧氯丙烷的制备过程是什么？", [Source(1, RetrievedChunk(chunk(passage), 1.0))])
+    assert extracted is not None and "两步反应制备的。第一步，烯丙基氯与次氯酸发生反应" in extracted.text, extracted
+    assert "无色液体" not in extracted.text  # one sentence more, not the passage
+    assert extracted.citation.sentence.endswith("得到两个混合的醇。")
+
+
 def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_fact() -> None:
     page = Passage("periods ended June 25, 2022 and June 26, 2021, except in Greater China, where iPhone revenue rose")
     quote = facts_of("periods ended June 25, 2022 and June 26, except in Greater China, where iPhone revenue")
