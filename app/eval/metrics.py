@@ -161,7 +161,11 @@ def summarise(results: Sequence[QuestionResult], questions: dict[str, EvalQuesti
     summary["page_mrr"] = _mean([1.0 / r.page_rank if r.page_rank else 0.0 for r in with_pages])
     answered = [r for r in results if r.found is not None]
     if answered:
-        summary["refusal_rate"] = _mean([float(not r.found) for r in answered if r.unanswerable])
+        # A question asked with its subject removed is not put to the chain: the gate's verdict,
+        # the chain's first refusal, counts for it.
+        summary["refusal_rate"] = _mean(
+            [float(not r.found) if r.found is not None else float(not r.relevant) for r in refusable]
+        )
         summary["false_refusal_rate"] = _mean([float(not r.found) for r in answered if not r.unanswerable])
         summary["citation_precision"] = _mean(
             [r.citation_precision for r in answered if r.citation_precision is not None]

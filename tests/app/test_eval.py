@@ -2,6 +2,7 @@
 count what they claim, and `kb eval` runs end to end on a tiny JSONL."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,14 @@ def test_summary_figures() -> None:
     assert s["mrr"] == pytest.approx((1 + 1 / 7) / 2, abs=1e-4)
     assert s["refusal_rate"] == 1.0 and s["relevance_auc"] == 1.0 and s["latency_ms_p50"] == 20.0
     assert auc([0.5], [0.5]) == 0.5
+    # With answers, a subject-removed negative (never put to the chain) counts by the gate's verdict.
+    answered = [replace(results[0], found=True), replace(results[1], found=False)]
+    negatives = [
+        QuestionResult("a", "?", False, [], relevant=False, negative="subject"),
+        QuestionResult("b", "?", False, [], relevant=True, negative="subject"),
+    ]
+    s = summarise([*answered, *negatives], questions)
+    assert s["refusal_rate"] == 0.5 and s["false_refusal_rate"] == 0.5
 
 
 def test_kb_eval_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
