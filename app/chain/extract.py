@@ -20,7 +20,7 @@ from app.chain.citations import snippet_around
 from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.signatures import signers
-from app.chain.tables import Period, Row, table_rows
+from app.chain.tables import DASHES, Period, Row, table_rows
 from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.glossary import expanded_terms, spelt_out
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
@@ -154,7 +154,6 @@ def _when(period: Period | None) -> tuple[int, int, int]:
     return (period.year or 0, period.month or 0, period.day or 0)
 
 
-_DASHES = ("—", "–")  # a cell with nothing to report
 
 
 def _per_share(row: Row, cell: str) -> bool:
@@ -165,11 +164,11 @@ def _per_share(row: Row, cell: str) -> bool:
 
 def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
     amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
-    if row.currency and "$" not in amount and cell not in _DASHES:
+    if row.currency and "$" not in amount and cell not in DASHES:
         amount = f"{row.currency}{amount}"
     if row.percent:
-        return amount if "%" in amount or amount in _DASHES else f"{amount}%"
-    if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in _DASHES:
+        return amount if "%" in amount or amount in DASHES else f"{amount}%"
+    if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in DASHES:
         return f"{amount} {row.unit}" + (" shares" if label_has_shares and "$" not in cell else "")
     return amount
 
@@ -210,7 +209,7 @@ def best_column(question: Question, row: Row) -> int:
     """The column of the period asked for; a dash (nothing to report) only when all are."""
     return max(
         range(len(row.cells)),
-        key=lambda i: (row.cells[i] not in _DASHES, _period_fit(question, row.periods[i]), _when(row.periods[i]), -i),
+        key=lambda i: (row.cells[i] not in DASHES, _period_fit(question, row.periods[i]), _when(row.periods[i]), -i),
     )
 
 

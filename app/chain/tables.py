@@ -35,6 +35,7 @@ _SECTION = re.compile(r"[A-Z][A-Za-z&.,' -]{1,38}")  # "AWS", "North America" be
 _COLON_HEADING = re.compile(r"([A-Z][A-Za-z&.,'()\- ]{1,60}):")
 _TOTAL = re.compile(r"total\b", re.IGNORECASE)
 _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
+DASHES = ("—", "–")  # a cell with nothing to report
 _QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
 
 
@@ -77,7 +78,7 @@ class Row:
 
 def _cells(text: str) -> list[str]:
     cells = [" ".join(m.group(0).split()) for m in _ONE_CELL.finditer(text)]
-    return [cell.lstrip("$ ") if cell.endswith(("—", "–")) else cell for cell in cells]  # "$ —": nothing
+    return [cell.lstrip("$ ") if cell.endswith(DASHES) else cell for cell in cells]  # "$ —": nothing
 
 
 def _is_header_only(label: str) -> bool:
@@ -141,7 +142,7 @@ def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | No
 
 def _all_percent(cells: list[str]) -> bool:
     """ "10 % 20 %": a row of percentages ("11,751 8,978 31%" is amounts with a change beside)."""
-    figures = [cell for cell in cells if cell not in ("—", "–")]
+    figures = [cell for cell in cells if cell not in DASHES]
     return bool(figures) and all("%" in cell for cell in figures)
 
 

@@ -105,6 +105,11 @@ CJK_RELEVANCE_MODEL = RelevanceModel(
     embedder=E5,
     sentence_floor=0.905,
 )
+# The same fit without IDF weights (what `is_relevant(question, chunks)` can compute): AUC 0.852.
+# Its verdict leans on the words covered, hardly on similarity, so it also stands in for the models
+# above when another embedder is in use (until they are refitted for it).
+BARE_RELEVANCE_MODEL = RelevanceModel(bias=-3.698, dense=0.54, coverage=5.919, unknown=0.0, threshold=0.44)
+
 SENTENCES_JUDGED = 40  # of the top chunks, for the sentence floor: about 0.3 s of embedding on CPU
 SENTENCE_CHUNKS = 3
 
@@ -113,10 +118,6 @@ def judged_sentences(chunks: Sequence[RetrievedChunk]) -> list[str]:
     """The sentences of the top chunks whose meaning the sentence floor compares with the question."""
     found = [" ".join(s.text.split()) for c in chunks[:SENTENCE_CHUNKS] for s in split_sentences(c.chunk.text)]
     return [s for s in found if 6 <= len(s) <= 400][:SENTENCES_JUDGED]
-# The same fit without IDF weights (what `is_relevant(question, chunks)` can compute): AUC 0.852.
-# Its verdict leans on the words covered, hardly on similarity, so it also stands in for the models
-# above when another embedder is in use (until they are refitted for it).
-BARE_RELEVANCE_MODEL = RelevanceModel(bias=-3.698, dense=0.54, coverage=5.919, unknown=0.0, threshold=0.44)
 
 
 def features(

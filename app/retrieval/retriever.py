@@ -280,10 +280,6 @@ class Retriever:
             model, judged = BARE_RELEVANCE_MODEL, features(query.terms, chunks)
         probability = model.probability(judged)
         relevant = bool(chunks) and probability >= model.threshold
-        if chunks and not relevant and model.sentence_floor is not None:
-            sentences = judged_sentences(chunks)
-            similar = self.sentence_similarity(question, sentences) if sentences else []
-            relevant = max(similar, default=0.0) >= model.sentence_floor
         # A Chinese question about English documents shares no word with them: judge it also as the
         # English question its glossary terms make, when it names a company we hold (glossary words
         # alone, "员工" and "年", would pass questions about leave policies).
@@ -296,6 +292,11 @@ class Retriever:
         ):
             english = _judged(tuple(content_terms(query.gloss)), query.gloss, hints, chunks, corpus, mask)
             relevant = self.config.relevance.probability(english) >= self.config.relevance.threshold
+        # Then, the costlier test (an embedding of up to 40 sentences): a sentence that means what is asked.
+        if chunks and not relevant and model.sentence_floor is not None:
+            sentences = judged_sentences(chunks)
+            similar = self.sentence_similarity(question, sentences) if sentences else []
+            relevant = max(similar, default=0.0) >= model.sentence_floor
         return RetrievalResult(question, chunks, query.terms, scope.match, found, probability, relevant, timings)
 
     def _embed(self, question: str) -> npt.NDArray[np.float32]:
