@@ -21,7 +21,8 @@ from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, Period, Row, table_rows
-from app.retrieval.dates import MONTH_NAMES, date_mentions
+from app.retrieval.cover import asks_for_shares_outstanding
+from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import expanded_terms, spelt_out
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -98,6 +99,7 @@ class Question:
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
     wants: str  # "figure", "name", "date" or ""
     percent: bool  # a share, margin or rate is asked for
+    shares: bool  # the number of shares outstanding is asked for (a count, not dollars)
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -105,11 +107,13 @@ class Question:
         terms = frozenset(in_order)
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
         dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
+        dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
         wants = "name" if _WHO.search(question) else "date" if _WHEN.search(question) else ""
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
-        return cls(question, terms, in_order, group, dates, wants, bool(_PERCENT.search(question)))
+        percent, shares = bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
+        return cls(question, terms, in_order, group, dates, wants, percent, shares)
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
@@ -243,12 +247,38 @@ def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
     pieces = [(sentence.start, sentence.text)] if len(flat) <= 300 else []
     lines = sentence.text.split("\n")
     if len(lines) < 3:
-        return pieces or [(sentence.start, sentence.text)]
+        return [_after_check_boxes(*piece) for piece in pieces or [(sentence.start, sentence.text)]]
     at = sentence.start
     for i, line in enumerate(lines):
         pieces.append((at, "\n".join(lines[i : i + 2])))
         at += len(line) + 1
-    return pieces
+    return [_after_check_boxes(*piece) for piece in pieces]
+
+
+# A form's check boxes ("Yes ☐ No ☒") run into the sentence after them: a cover page's share count.
+_CHECK_BOX = re.compile(r"[☐☒☑¨]")
+
+
+def _after_check_boxes(start: int, text: str) -> tuple[int, str]:
+    """The text after the last check box in it, when a sentence's worth is left."""
+    boxes = list(_CHECK_BOX.finditer(text))
+    if not boxes:
+        return start, text
+    cut = boxes[-1].end()
+    cut += len(text[cut:]) - len(text[cut:].lstrip())
+    return (start + cut, text[cut:]) if len(text) - cut >= 12 else (start, text)
+
+
+def _shares_fit(asked: Question, text: str) -> float:
+    """For a question about the shares outstanding: a count of shares, not a dollar amount."""
+    if not asked.shares:
+        return 0.0
+    if _SHARES.search(text):
+        return 0.15
+    return -0.2 if "$" in text else 0.0
+
+
+_SHARES = re.compile(r"\bshares\b", re.IGNORECASE)
 
 
 class Extractor:
@@ -346,7 +376,9 @@ class Extractor:
             if not label:
                 continue
             context = spelt_out(label | set(_lemmas(content_terms(f"{row.heading} {row.section}"))))
-            recall = _coverage(lemmas, context)
+            # "Total operating income" asks for the "Operating income" row, not "Total operating
+            # expenses": "total" counts only as a tie-break (below), not as a word to cover.
+            recall = _coverage(lemmas - _TOTAL or lemmas, context)
             if recall == 0:
                 continue
             precision = len(lemmas & label) / len(label)
@@ -357,11 +389,13 @@ class Extractor:
             share = -0.3 if (row.percent or "%" in row.cells[column]) and not asked.percent else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
+            phrase += 0.05 if _TOTAL & lemmas & label else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not _CHANGE_ASKED.search(asked.text) else 0.0
-            change += _period_end_fit(row.label, asked)
+            rendered = render_row(row, column)
+            change += _period_end_fit(row.label, asked) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
-            found.append(Candidate(score, source, render_row(row, column), row.line, where, row.offset))
+            found.append(Candidate(score, source, rendered, row.line, where, row.offset))
         return found
 
     def _signers(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
@@ -414,6 +448,7 @@ class Extractor:
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
+            score += _shares_fit(asked, flat)
             found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
         return found
 
@@ -488,7 +523,9 @@ _LEMMAS = {
     "held": "hold",
     "borrowed": "borrow",
     "borrowings": "borrow",
+    "operation": "operating",  # "Income from operations" is operating income
 }
+_TOTAL = frozenset({"total"})
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 _CHANGE_ASKED = re.compile(r"chang|increas|decreas|grow|grew|rise|rose|fall|fell|drop|变化|增加|减少|增长|下降", re.I)
 
@@ -512,7 +549,8 @@ def _period_end_fit(label: str, asked: Question) -> float:
 
 
 def _lemmas(terms: Iterable[str]) -> list[str]:
-    return [_LEMMAS.get(t, t) for t in terms]
+    # The terms' plural "-ies" lost its "s" ("inventorie"): "inventory" on both sides.
+    return [_LEMMAS.get(t, t[:-2] + "y" if t.endswith("ie") and len(t) > 4 else t) for t in terms]
 
 
 def _phrase_in(words: list[str], terms: list[str]) -> bool:

@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
-from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder
+from app.retrieval.cover import states_shares_outstanding
+from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
 from app.retrieval.roles import is_signed
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
@@ -26,6 +27,7 @@ class Corpus:
     documents: dict[int, DocumentFacts]
     statement_chunks: dict[Statement, IdArray]  # sorted ids of the chunks on each statement's pages
     signed_chunks: IdArray  # sorted ids of chunks with a signature block
+    cover_chunks: IdArray  # sorted ids of chunks of a cover page that states the shares outstanding
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -76,13 +78,18 @@ class CorpusCache:
         tokens: dict[int, Counter[str]] = {}
         statements = StatementPageFinder()
         signed: list[int] = []
+        cover: list[int] = []
         fiscal = FiscalQuarterFinder()
+        year_ends = YearEndFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
             for chunk in batch:
                 statements.add(chunk)
                 if is_signed(chunk.text):
                     signed.append(chunk.id)
+                if states_shares_outstanding(chunk.text):
+                    cover.append(chunk.id)
                 fiscal.add(chunk.document_id, chunk.text)
+                year_ends.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
                 if counter is None:
                     counter = Counter(tokenize(embedding_text(chunk.header, chunk.text)))
@@ -94,7 +101,10 @@ class CorpusCache:
         self._tokens = tokens  # chunks of deleted documents drop out here
         metadata = {d.id: d.metadata for d in self.kb.list_documents(self.kb.actor(None))}
         facts = {i: DocumentFacts.of(i, name, metadata.get(i, DocumentMetadata())) for i, name in names.items()}
-        documents = {i: replace(f, fiscal_quarter=fiscal.of(i, f.period_end)) for i, f in facts.items()}
+        documents = {
+            i: replace(f, fiscal_quarter=fiscal.of(i, f.period_end), last_year_end=year_ends.of(i, f.period_end))
+            for i, f in facts.items()
+        }
         order = np.argsort(np.asarray(ids, dtype=np.int64), kind="stable")
         self.builds += 1
         return Corpus(
@@ -103,4 +113,5 @@ class CorpusCache:
             documents,
             {s: np.unique(np.asarray(ids, dtype=np.int64)) for s, ids in statements.chunks_by_statement().items()},
             np.unique(np.asarray(signed, dtype=np.int64)),
+            np.unique(np.asarray(cover, dtype=np.int64)),
         )

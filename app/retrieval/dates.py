@@ -29,6 +29,13 @@ _GRAMMAR: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
     (re.compile(rf"\b({MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None)),
 )
 _YEAR = re.compile(r"(?<![\d,.])((?:19|20)\d{2})(?![\d,])")
+# "at the end of 2022", "year-end 2022", "2022年底": December 31 in plain speech. "The end of fiscal
+# 2022" is not (a fiscal year ends when the company's does), so "fiscal" breaks the phrase.
+_YEAR_END = re.compile(
+    r"\b(?:end\s+of|year[- ]?end(?:\s+of)?)\s+(?:the\s+)?(?:calendar\s+)?(?:year\s+)?((?:19|20)\d{2})\b"
+    r"|\b((?:19|20)\d{2})\s+year[- ]?end\b|((?:19|20)\d{2})\s*年\s*(?:年?底|年?末|年终)",
+    re.IGNORECASE,
+)
 MONTH_DAY = re.compile(rf"\b({MONTH})\s*(\d{{1,2}})\b", re.IGNORECASE)
 
 
@@ -61,6 +68,11 @@ def date_mentions(text: str) -> list[DateMention]:
         if not any(f.span[0] <= match.start() < f.span[1] for f in found):
             found.append(DateMention(match.group(0), int(match.group(1)), None, None, match.span()))
     return found
+
+
+def year_ends(question: str) -> list[date]:
+    """December 31 of each year a question names the end of ("at the end of 2022", "2022年底")."""
+    return [date(int(next(g for g in match.groups() if g)), 12, 31) for match in _YEAR_END.finditer(question)]
 
 
 def find_dates(text: str) -> list[date]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from app.retrieval.dates import date_mentions, find_dates
+from app.retrieval.dates import MONTH, date_mentions, find_dates, year_ends
 from app.retrieval.text import word_list
 from ingestion.types import DocumentMetadata
 
@@ -137,6 +137,7 @@ class DocumentFacts:
     quarters: frozenset[tuple[int, int]] = frozenset()  # said by the file name or the period text
     years: frozenset[int] = frozenset()
     fiscal_quarter: tuple[int, int] | None = None  # (fiscal year, quarter) the document's text reports
+    last_year_end: date | None = None  # the fiscal year's end before its period, as its text names it
 
     @classmethod
     def of(cls, document_id: int, file_name: str, metadata: DocumentMetadata) -> "DocumentFacts":
@@ -187,7 +188,7 @@ class QueryHints:
         quarters = tuple(dict.fromkeys(find_quarters(question)))
         fiscal = [_year(y) for y in _FISCAL_YEAR.findall(question)]
         years = tuple(dict.fromkeys(fiscal + [int(y) for y in _YEAR.findall(question)]))
-        dates = tuple(dict.fromkeys(find_dates(question)))
+        dates = tuple(dict.fromkeys(find_dates(question) + year_ends(question)))
         months = tuple(
             dict.fromkeys((m.year, m.month) for m in date_mentions(question) if m.month and m.day is None)
         )
@@ -228,14 +229,34 @@ def _company(facts: DocumentFacts, hints: QueryHints) -> bool:
 
 def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     """1 for a date at the document's period end (or a month it ends in), 0.5 for a date soon after
-    it (the cover page's "as of" date)."""
+    it (the cover page's "as of" date) or at the fiscal year's end before it (a quarterly balance
+    sheet's other column: "December 31, 2022" in each 2023 10-Q)."""
     end = facts.period_end
     if end is None:
         return 0.0
     if any(abs((d - end).days) <= 7 for d in hints.dates) or (end.year, end.month) in hints.months:
         return 1.0
     soon = [d for d in hints.dates] + [date(y, m, 15) for y, m in hints.months]  # an event that month
-    return 0.5 * float(any(0 < (d - end).days <= COVER_DAYS for d in soon))
+    year_end = _last_year_end(facts)
+    shown = year_end is not None and any(abs((d - year_end).days) <= 10 for d in hints.dates)
+    return 0.5 * float(shown or any(0 < (d - end).days <= COVER_DAYS for d in soon))
+
+
+def _last_year_end(facts: DocumentFacts) -> date | None:
+    """The end of the fiscal year before a quarterly report's period: as its text names it (the
+    annual report "for the fiscal year ended September 24, 2022"), else 3, 6 or 9 months before
+    its period by the fiscal quarter its text reports. Not by the calendar: Apple's quarter ended
+    April 1, 2023 shows September 24, 2022, not December 31."""
+    end = facts.period_end
+    if end is None or facts.is_annual:
+        return None
+    if facts.last_year_end is not None:
+        return facts.last_year_end
+    if facts.fiscal_quarter is None or facts.fiscal_quarter[1] == 4:
+        return None
+    quarter = facts.fiscal_quarter[1]
+    months = end.year * 12 + end.month - 1 - 3 * quarter
+    return date(months // 12, months % 12 + 1, min(end.day, 28))
 
 
 def _in_fiscal_year(facts: DocumentFacts, hints: QueryHints) -> bool:
@@ -407,6 +428,29 @@ class FiscalQuarterFinder:
             by_quarter[quarter] += n
         quarter = by_quarter.most_common(1)[0][0]
         return max(year for year, q in mentions if q == quarter), quarter
+
+
+_YEAR_ENDED = re.compile(r"\byear\s+ended\s+(" + MONTH + r"\s*\d{1,2}\s*,?\s*(?:19|20)\d{2})", re.IGNORECASE)
+
+
+class YearEndFinder:
+    """Fed every chunk, says when each document's last fiscal year ended: the latest "year ended
+    <date>" its text names within a year before its period (a 10-Q cites "our Annual Report on
+    Form 10-K for the fiscal year ended September 24, 2022"), which is its balance sheet's other
+    column. Fiscal years end when the company's do, so only the text can say."""
+
+    def __init__(self) -> None:
+        self._dates: dict[int, set[date]] = defaultdict(set)
+
+    def add(self, document_id: int, text: str) -> None:
+        for match in _YEAR_ENDED.finditer(text):
+            self._dates[document_id].update(find_dates(match.group(1)))
+
+    def of(self, document_id: int, period_end: date | None) -> date | None:
+        if period_end is None:
+            return None
+        before = [d for d in self._dates.get(document_id, ()) if 0 < (period_end - d).days < 366]
+        return max(before, default=None)
 
 
 def _can_end(fiscal: tuple[int, int], period_end: date) -> bool:

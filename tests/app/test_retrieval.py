@@ -225,3 +225,25 @@ def test_fusion_weights_come_from_the_config(secured: KnowledgeBase) -> None:
     keyword_only = Retriever(secured, RetrievalConfig(dense_weight=0.0)).retrieve("reimbursed claim", admin, k=3)
     assert keyword_only[0].keyword_score is not None and "reimbursed" in keyword_only[0].chunk.text
     assert all(r.keyword_score is not None for r in keyword_only)
+
+
+def test_a_question_about_the_shares_outstanding_finds_the_cover_page(make_kb: MakeKB, write_text: WriteText) -> None:
+    """The cover's share count shares few words with the question, the notes' weighted-average
+    counts many: the cover chunks are a ranked list of their own for such questions."""
+    kb = make_kb()
+    admin = kb.actor(None)
+    cover = (
+        "Indicate by check mark whether the registrant is a shell company (as defined in Rule 12b-2 of the"
+        " Exchange Act). Yes ☐ No ☒\n15,634,232,000 shares of common stock were issued and outstanding as of"
+        " July 21, 2023."
+    )
+    note = (
+        "Shares outstanding in July 2023: the weighted average shares outstanding, basic and diluted, in the"
+        " quarter ended July 1, 2023 were 15,697 million and 15,775 million shares outstanding. "
+    )
+    kb.ingest([write_text("cover.txt", cover), write_text("notes.txt", note * 3)], actor=admin)
+    question = "How many shares were outstanding in late July 2023?"
+    found = Retriever(kb).retrieve(question, admin, k=2)
+    assert found[0].chunk.file_name == "cover.txt"
+    unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
+    assert unlisted[0].chunk.file_name == "notes.txt"  # without its list the cover ranks below the notes
