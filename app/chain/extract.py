@@ -269,6 +269,9 @@ def _after_check_boxes(start: int, text: str) -> tuple[int, str]:
     return (start + cut, text[cut:]) if len(text) - cut >= 12 else (start, text)
 
 
+_SHARES = re.compile(r"\bshares\b", re.IGNORECASE)
+
+
 def _shares_fit(asked: Question, text: str) -> float:
     """For a question about the shares outstanding: a count of shares, not a dollar amount."""
     if not asked.shares:
@@ -276,9 +279,6 @@ def _shares_fit(asked: Question, text: str) -> float:
     if _SHARES.search(text):
         return 0.15
     return -0.2 if "$" in text else 0.0
-
-
-_SHARES = re.compile(r"\bshares\b", re.IGNORECASE)
 
 
 class Extractor:
