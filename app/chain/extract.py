@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from app.chain.citations import snippet_around
 from app.chain.facts import find_figures, person_names
@@ -42,10 +43,15 @@ _MONTH_WORDS = frozenset(name.lower() for name in MONTH_NAMES)
 # "current" names a balance-sheet item here, not the period: "total current assets".
 _CURRENT_ITEM = re.compile(r"\bcurrent\s+(?:assets|liabilities|portion|debt|ratio)|流动", re.I)
 _GROUPS = (
-    ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|前九个月|前三季度", re.I)),
-    ("six", re.compile(r"six\s+months|first\s+half|\bh1\b|前六个月|上半年", re.I)),
-    ("twelve", re.compile(r"twelve\s+months|full\s+year|year\s+ended|fiscal\s+year\s+\d{4}\b(?!.*quarter)|全年", re.I)),
-    ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|季度", re.I)),
+    ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|九个月|前三季度", re.I)),
+    ("six", re.compile(r"six\s+months|first\s+half|\bh1\b|六个月|上半年", re.I)),
+    (
+        "twelve",
+        re.compile(
+            r"twelve\s+months|full\s+year|year\s+ended|fiscal\s+year\s+\d{4}\b(?!.*quarter)|十二个月|全年", re.I
+        ),
+    ),
+    ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
 )
 _WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
 _WHEN = re.compile(r"\bwhen\b|what\s+date|which\s+date|何时|什么时候|哪天|哪一天|日期", re.I)
@@ -150,6 +156,14 @@ def _period_fit(question: Question, period: Period | None) -> float:
             score += 1.0 + (1.0 if month is not None and period.month == month else 0.0)
             score += 1.0 if day is not None and period.day == day else 0.0
     return score
+
+
+def _span_fit(question: Question, period: Period | None) -> float:
+    """"In the first half" or "the nine months" asks for a flow over the months (the cash flow
+    statement's payments), not a balance at their end ("Property, plant and equipment, net")."""
+    if question.group not in ("six", "nine") or period is None:
+        return 0.0
+    return -0.1 if not period.group else 0.0
 
 
 def _when(period: Period | None) -> tuple[int, int, int]:
@@ -383,12 +397,15 @@ class Extractor:
                 continue
             precision = len(lemmas & label) / len(label)
             column = best_column(asked, row)
-            dated = 0.1 if row.periods[column] is not None else 0.0
+            dated = 0.1 + _span_fit(asked, row.periods[column]) if row.periods[column] is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for
             share = -0.3 if (row.percent or "%" in row.cells[column]) and not asked.percent else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
+            # "net income" in the question and the label's words in that order ("Net income (loss)"),
+            # not the same words apart ("Other income (expense), net")
+            phrase = phrase or (0.03 if _shares_a_pair(label_terms, asked_terms) else 0.0)
             phrase += 0.05 if _TOTAL & lemmas & label else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not _CHANGE_ASKED.search(asked.text) else 0.0
@@ -524,6 +541,8 @@ _LEMMAS = {
     "borrowed": "borrow",
     "borrowings": "borrow",
     "operation": "operating",  # "Income from operations" is operating income
+    "repurchased": "repurchase",
+    "repurchasing": "repurchase",
 }
 _TOTAL = frozenset({"total"})
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
@@ -549,8 +568,21 @@ def _period_end_fit(label: str, asked: Question) -> float:
 
 
 def _lemmas(terms: Iterable[str]) -> list[str]:
-    # The terms' plural "-ies" lost its "s" ("inventorie"): "inventory" on both sides.
-    return [_LEMMAS.get(t, t[:-2] + "y" if t.endswith("ie") and len(t) > 4 else t) for t in terms]
+    return [_LEMMAS.get(t, _singular(t)) for t in terms]
+
+
+def _singular(term: str) -> str:
+    """The terms' plurals lost only their "s": "inventorie", "taxe", "losse" are "inventory",
+    "tax", "loss" on both sides (a question says "tax", a statement "taxes")."""
+    if len(term) > 4 and term.endswith("ie"):
+        return term[:-2] + "y"
+    return term[:-1] if len(term) > 3 and term.endswith(("xe", "sse", "she", "che")) else term
+
+
+def _shares_a_pair(words: list[str], terms: list[str]) -> bool:
+    """Do two words follow one another in both?"""
+    pairs = set(pairwise(terms))
+    return any(pair in pairs for pair in pairwise(words))
 
 
 def _phrase_in(words: list[str], terms: list[str]) -> bool:

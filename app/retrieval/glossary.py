@@ -8,6 +8,7 @@ and policies); a term outside it is simply not translated, and dense retrieval s
 """
 
 import re
+from dataclasses import dataclass
 
 from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.text import content_terms
@@ -157,14 +158,39 @@ ABBREVIATIONS: dict[str, str] = {
     "aws": "amazon web services",
     "ytd": "year to date",
 }
-# Everyday phrases for what filings say in their own words: (phrase pattern, the filing's words).
-PLAIN_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(?:buy(?:ing)?|bought)\s+back\b|\bbuy-?backs?\b", re.IGNORECASE), "repurchase"),
+
+
+@dataclass(frozen=True)
+class PlainPhrase:
+    """An everyday phrase for what filings say in their own words."""
+
+    asked: re.Pattern[str]  # the everyday phrase, as a question says it
+    formal: str  # the filing's word, added to such a question's terms
+    forms: tuple[str, ...]  # the filing's word as content terms (with its past tense)
+    everyday: str  # the everyday words that a text holding one of `forms` holds too
+
+
+PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
+    PlainPhrase(
+        re.compile(r"\b(?:buy(?:ing)?|bought)\s+back\b|\bbuy-?backs?\b", re.IGNORECASE),
+        "repurchase",
+        ("repurchase", "repurchased", "repurchasing"),
+        "buy buying bought back buyback",
+    ),
+    # "operating cash flow" is the cash flow statement's "Net cash provided by operating activities"
+    PlainPhrase(
+        re.compile(r"\b(?:operating|investing|financing)\s+cash\s+flows?\b", re.IGNORECASE),
+        "activities",
+        ("activitie", "activity"),
+        "cash flow",
+    ),
+    # "income tax expense" is the income statement's "Provision for income taxes"
+    PlainPhrase(
+        re.compile(r"\b(?:income\s+)?tax(?:es)?\s+expense\b", re.IGNORECASE), "provision", ("provision",), "expense"
+    ),
 )
-# The filing's words (as content terms, with their past tense) -> the terms of the everyday phrases.
 _PLAIN_TERMS: dict[str, frozenset[str]] = {
-    form: frozenset(content_terms("buy buying bought back buyback"))
-    for form in ("repurchase", "repurchased", "repurchasing")
+    form: frozenset(content_terms(phrase.everyday)) for phrase in PLAIN_PHRASES for form in phrase.forms
 }
 _ABBREVIATION_WORD = re.compile(r"[a-z][a-z&]*")
 _BY_LENGTH = sorted(CHINESE_TO_ENGLISH, key=len, reverse=True)
@@ -180,7 +206,7 @@ def english_phrases(question: str) -> list[str]:
             rest = rest.replace(phrase, " ")  # "现金及现金等价物" is not also "现金"
     words = set(_ABBREVIATION_WORD.findall(question.lower()))
     phrases += [spelt for short, spelt in ABBREVIATIONS.items() if short in words]
-    phrases += [formal for pattern, formal in PLAIN_PHRASES if pattern.search(question)]
+    phrases += [phrase.formal for phrase in PLAIN_PHRASES if phrase.asked.search(question)]
     return phrases
 
 

@@ -81,6 +81,7 @@ def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
             [Statement.CASH_FLOW, Statement.INCOME],  # named first, then figures in order
         ),
         ("Roughly how many times has JnJ sold its inventory in FY2022 (inventory turnover)?", None),
+        ("How much did Amazon spend repurchasing its stock in the first nine months of 2022?", [Statement.CASH_FLOW]),
         ("Who are the primary customers of Boeing?", []),
         ("What is the statement of the CEO on cash?", []),
     ],

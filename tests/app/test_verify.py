@@ -283,7 +283,8 @@ def test_cover_dates_and_named_months_fit_the_filing_they_belong_to() -> None:
     for question, fits in [
         ("What did Apple raise its quarterly cash dividend to in May 2023?", True),  # an event after the quarter
         ("How many Apple shares were outstanding as of April 21, 2023?", True),  # the cover date
-        ("What were Apple's net sales in the March 2023 quarter?", False),  # a month the period does not end in
+        ("What were Apple's net sales in the March 2023 quarter?", True),  # ended April 1: Apple's "March quarter"
+        ("What were Apple's net sales in the December 2022 quarter?", False),  # a month the period does not end in
         ("What were Apple's net sales in the quarter ended April 1, 2023?", True),
         ("What did Apple report for the quarter ended December 31, 2022?", False),
     ]:
@@ -511,6 +512,26 @@ def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_f
             "Income from operations: $2,140 million for the three months ended April 30, 2023",
         ),
         ("2023 Q2 NVDA.pdf", 5, "How much inventory did Nvidia hold at the end of July 2023?", "Inventories: $4,319"),
+        ("2023 Q1 AMZN.pdf", 4, "What was Amazon's net income in Q1 2023?", "Net income (loss): $3,172"),
+        (
+            "2022 Q3 MSFT.pdf",
+            3,
+            "How much income tax expense did Microsoft record in the quarter ending September 2022?",
+            "Provision for income taxes: $4,016 million",
+        ),
+        (
+            "2023 Q2 MSFT.pdf",
+            3,
+            "微软截至2023年3月31日的九个月净利润是多少？",
+            "Net income: $52,280 million for the nine months ended March 31, 2023",
+        ),
+        ("2022 Q3 INTC.pdf", 8, "英特尔2022年前九个月的经营活动现金流是多少？", "operating activities: $7,730 million"),
+        (
+            "2022 Q3 AMZN.pdf",
+            3,
+            "How much did Amazon spend repurchasing its stock in the first nine months of 2022?",
+            "Common stock repurchased: $(6,000) million for the nine months ended September 30, 2022",
+        ),
     ],
 )
 def test_the_row_asked_for_among_rows_of_similar_words(name: str, page: int, question: str, expected: str) -> None:
@@ -519,7 +540,11 @@ def test_the_row_asked_for_among_rows_of_similar_words(name: str, page: int, que
     balance at a named day is the closing one; 'AWS' is the segment row under 'Net Sales:' (not
     'Net service sales'), its periods read under a paragraph that names another year; Intel's
     'YTD 2022' column is the first nine months; 'buying back' is 'repurchased'; 'total operating
-    income' is 'Income from operations' (not 'Total operating expenses'); 'inventory' is 'Inventories'."""
+    income' is 'Income from operations' (not 'Total operating expenses'); 'inventory' is 'Inventories';
+    'net income' is 'Net income (loss)' (its words in order), not 'Other income (expense), net'; 'income
+    tax expense' is the 'Provision for income taxes' (a tax, not 'Income before income taxes'); '九个月'
+    is the nine months; 'operating cash flow' is 'Net cash provided by operating activities';
+    'repurchasing' is 'repurchased'."""
     extracted = Extractor().extract(question, _page_as_source(name, page, f"{name} | 10-Q"))
     assert extracted is not None and expected in extracted.text, extracted
 
@@ -644,3 +669,18 @@ def test_the_shares_outstanding_are_read_off_the_cover_page(name: str, page: int
     sources.append(Source(2, RetrievedChunk(chunk(equity, name=name), 0.9)))
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and expected in extracted.text and "☐" not in extracted.text, extracted
+
+
+def test_spending_over_months_is_the_cash_flow_not_the_balance_at_their_end() -> None:
+    """"How much did Apple spend on property ... in the first half" is the cash flow statement's
+    payments over six months, not the balance sheet's net property at the half's end."""
+    balance, flows = _page("2023 Q2 AAPL.pdf", 6), _page("2023 Q2 AAPL.pdf", 8)
+    name, header = "2023 Q2 AAPL.pdf", "Apple | 10-Q"
+    sources = [
+        Source(n, RetrievedChunk(StoredChunk(n, 1, name, 0, header, text, page, page, 0, len(text)), 1.0))
+        for n, (text, page) in enumerate([(balance, 6), (flows, 8)], 1)
+    ]
+    question = "How much did Apple spend on property, plant and equipment in the first half of its fiscal 2023?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None, extracted
+    assert extracted.text.startswith("Payments for acquisition of property, plant and equipment: $(6,703) million")
