@@ -218,6 +218,8 @@ def render_row(row: Row, column: int) -> str:
     for other, cell in enumerate(row.cells):
         theirs = row.periods[other]
         if other != column and theirs is not None and period is not None and theirs.group == period.group:
+            if theirs == period:  # one date over columns of kinds (gross, offset, net): no comparison
+                break
             line += f" ({_amount(cell, row, shares)} {theirs.text()})".replace("  ", " ")
             break
     return line

@@ -684,3 +684,11 @@ def test_spending_over_months_is_the_cash_flow_not_the_balance_at_their_end() ->
     extracted = Extractor().extract(question, sources)
     assert extracted is not None, extracted
     assert extracted.text.startswith("Payments for acquisition of property, plant and equipment: $(6,703) million")
+
+
+def test_a_row_under_one_date_is_not_compared_with_itself() -> None:
+    """A netting table prints one date over columns of kinds (gross, offset, net): its first figure
+    is shown at that date, with no "(— at July 1, 2023)" beside it as if another period."""
+    netting = [r for r in table_rows(_page("2023 Q2 INTC.pdf", 20)) if r.label == "Total assets"]
+    assert netting and netting[0].cells[:2] == ("$ 2,770", "—")
+    assert render_row(netting[0], 0) == "Total assets: $2,770 million at July 1, 2023"
