@@ -84,7 +84,14 @@ class Figure:
         theirs = [other.value * other.scale] if other.scale is not None else [other.value * s for s in _TABLE_SCALES]
         unit = self.scale or Decimal(1)
         step = Decimal(1).scaleb(-self.decimals)
-        return any((t / unit).quantize(step) == (mine / unit).quantize(step) for t in theirs)
+        return any(_same_at(t / unit, mine / unit, step) for t in theirs)
+
+
+def _same_at(a: Decimal, b: Decimal, step: Decimal) -> bool:
+    try:
+        return a.quantize(step) == b.quantize(step)
+    except InvalidOperation:  # more digits than a Decimal holds ("365.000000000000001" against billions)
+        return False
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ def make_chain(retrieved: list[RetrievedChunk], reply: object = None, **settings
         ("Cash was $12,693 million.", False),
         ("Cash was $49.7 billion.", False),
         ("Cash was 365.000000000000001.", False),
+        ("Cash was $12345678901234567890.0000000001 billion.", False),  # past a Decimal's digits: no crash
         ("It was 5% higher.", False),  # no percentage on the page
     ],
 )
