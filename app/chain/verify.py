@@ -14,6 +14,8 @@ from functools import cached_property
 from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import Facts, Passage, facts_of, unsupported
 from app.chain.sentences import content_words, split_sentences, support
+from app.retrieval.glossary import english_phrases
+from app.retrieval.text import is_mostly_cjk, stem
 from app.types import CheckedSentence, Source
 
 # Words the model wraps answers in; they claim nothing about the documents.
@@ -21,6 +23,9 @@ FILLER = content_words(
     "answer source sources information according document documents based provided passage passages "
     "question context text here following given mentioned states stated says"
 )
+# A page's structure, which a model copies out when it has nothing to say.
+FURNITURE = content_words("part item table contents page note section exhibit index unaudited continued")
+_ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
 
@@ -68,14 +73,17 @@ class AnswerChecker:
     def check(self, text: str, question: str) -> list[CheckedSentence]:
         checked: list[CheckedSentence] = []
         asked = content_words(question) - FILLER
+        # The question's words, stemmed, with its abbreviations spelt out: an answer shares one. Not for a
+        # Chinese question, whose English words are only those the glossary knows.
+        topic = set() if is_mostly_cjk(question) else {stem(w) for w in _words_of(question) - FILLER}
         for sentence in split_sentences(text):
             plain = " ".join(MARKER.sub(" ", sentence.text).split())
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
-            checked.append(self._one(sentence.text, plain, asked))
+            checked.append(self._one(sentence.text, plain, asked, topic))
         return checked
 
-    def _one(self, written: str, plain: str, asked: set[str]) -> CheckedSentence:
+    def _one(self, written: str, plain: str, asked: set[str], topic: set[str]) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
         if plain.rstrip().endswith(("?", "？")) or plain.lower().startswith("question:"):
             return CheckedSentence(written.strip(), False, "a question, not an answer", tuple(cited))
@@ -84,6 +92,10 @@ class AnswerChecker:
         own = {w for w in claim if not any(ch.isdigit() for ch in w)}
         if len(own) < MIN_OWN_WORDS and facts.empty:
             return CheckedSentence(written.strip(), False, "it says nothing the sources could confirm", tuple(cited))
+        # A passage's furniture copied out ("PART I Item 1.") is on the page, and answers nothing.
+        furniture = bool(own) and own <= FURNITURE | _ROMAN
+        if furniture or (len(own) >= MIN_OWN_WORDS and topic and not {stem(w) for w in own} & topic):
+            return CheckedSentence(written.strip(), False, "it does not speak to what was asked", tuple(cited))
         if len(own) < MIN_OWN_WORDS:
             claim |= asked
         candidates = cited or list(self.held)
@@ -110,6 +122,10 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
+
+
+def _words_of(question: str) -> set[str]:
+    return content_words(" ".join([question, *english_phrases(question)]))
 
 
 def kept_text(checked: Sequence[CheckedSentence]) -> str:

@@ -693,3 +693,38 @@ def test_a_row_under_one_date_is_not_compared_with_itself() -> None:
     netting = [r for r in table_rows(_page("2023 Q2 INTC.pdf", 20)) if r.label == "Total assets"]
     assert netting and netting[0].cells[:2] == ("$ 2,770", "—")
     assert render_row(netting[0], 0) == "Total assets: $2,770 million at July 1, 2023"
+
+
+def test_a_copied_heading_that_says_nothing_about_the_question_is_dropped() -> None:
+    """'PART I Item 1.' is on the cited page and holds its figure, yet answers nothing: a sentence
+    sharing no word with the question (nor with its English, for a Chinese one) is dropped."""
+    page = filing(
+        "PART I\nItem 1.\nINCOME STATEMENTS\n(In millions) Three Months Ended September 30, 2022 2021\n"
+        "Sales and marketing 5,126 5,107\n",
+        cid=4,
+        name="2022 Q3 MSFT.pdf",
+        pages=(3, 3),
+        company="Microsoft Corporation",
+    )
+    chain, _, _ = make_chain([hit(page)], reply="PART I Item 1. [1]")
+    answer = chain.invoke(Turn("How much did Microsoft spend on sales and marketing in the quarter?", ALICE))
+    assert "PART I" not in answer.text and "Item 1" not in answer.text
+    assert [c.reason for c in answer.dropped] == ["it does not speak to what was asked"]
+    in_chinese = "微软这个季度的销售和市场营销费用是多少？"
+    chinese = make_chain([hit(page)], reply="PART I Item 1. [1]")[0].invoke(Turn(in_chinese, ALICE))
+    assert "PART I" not in chinese.text  # furniture, whatever the question's language
+    kept, _, _ = make_chain([hit(page)], reply="Sales and marketing expenses were $5,126 million [1].")
+    assert "5,126" in kept.invoke(Turn(in_chinese, ALICE)).text
+
+
+def test_an_english_answer_shares_a_word_with_the_english_question() -> None:
+    from app.chain.verify import AnswerChecker
+
+    page = filing("Total revenue 50,122 45,317\nSales and marketing 5,126 5,107\n", cid=5, name="2022 Q3 MSFT.pdf",
+                  pages=(3, 3), company="Microsoft Corporation")  # fmt: skip
+    checker = AnswerChecker([Source(1, hit(page))])
+    claim = "Total revenue was $50,122 million [1]."
+    (off,) = checker.check(claim, "How much did Microsoft spend on sales and marketing?")
+    assert not off.verified and off.reason == "it does not speak to what was asked"
+    (on,) = checker.check(claim, "What was Microsoft's total revenue in the quarter?")
+    assert on.verified
