@@ -25,6 +25,13 @@ _GRAMMAR: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
     (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.I), (3, 2, 1)),
     (re.compile(r"\b((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
     (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3)),
+    # a span of months is named by its last: "2022年10月到12月", "October to December 2022" (a quarter ended
+    # in December)
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月?\s*(?:到|至|-|–|~)\s*(\d{1,2})\s*月"), (1, 2, None)),
+    (
+        re.compile(rf"\b{MONTH}\s*(?:to|through|-|–)\s*({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE),
+        (2, 1, None),
+    ),
     (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d)"), (1, 2, None)),
     (re.compile(rf"\b({MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None)),
 )

@@ -527,6 +527,7 @@ def test_a_quote_cut_after_a_day_and_a_brand_in_lower_case_hold_no_unsupported_f
             "Net income: $52,280 million for the nine months ended March 31, 2023",
         ),
         ("2022 Q3 INTC.pdf", 8, "英特尔2022年前九个月的经营活动现金流是多少？", "operating activities: $7,730 million"),
+        ("2022 Q3 INTC.pdf", 8, "英特尔2022年前九个月在厂房设备上的资本开支是多少？", "equipment: $(19,145) million"),
         (
             "2022 Q3 AMZN.pdf",
             3,
@@ -728,3 +729,20 @@ def test_an_english_answer_shares_a_word_with_the_english_question() -> None:
     assert not off.verified and off.reason == "it does not speak to what was asked"
     (on,) = checker.check(claim, "What was Microsoft's total revenue in the quarter?")
     assert on.verified
+
+
+def test_a_span_of_months_is_named_by_its_last() -> None:
+    """"2022年10月到12月" / "October to December 2022" is the quarter that ended in December."""
+    from app.retrieval.dates import date_mentions
+    from app.retrieval.metadata import DocumentFacts, QueryHints, names_fit
+    from ingestion.types import DocumentMetadata
+
+    spans = ["微软2023财年第二季度（2022年10月到12月）的总营收", "revenue for October to December 2022", "Oct-Dec 2022"]
+    for text in spans:
+        assert [(m.year, m.month, m.day) for m in date_mentions(text) if m.month] == [(2022, 12, None)], text
+    hints = QueryHints.parse("Microsoft's revenue from October to December 2022?")
+    assert hints.months == ((2022, 12),)
+    metadata = DocumentMetadata(organisation="Microsoft Corporation", period="December 31, 2022")
+    assert names_fit(hints, DocumentFacts.of(1, "2023 Q1 MSFT.pdf", metadata), company_named=True)
+    earlier = DocumentMetadata(organisation="Microsoft Corporation", period="September 30, 2022")
+    assert not names_fit(hints, DocumentFacts.of(2, "2022 Q3 MSFT.pdf", earlier), company_named=True)
