@@ -2,9 +2,11 @@
 
 A sentence is kept when (1) each figure, date and name in it occurs in a passage it cites (a
 sentence without a marker is checked against every source and gets the marker of the one that
-holds it), and (2) a passage sentence it cites carries most of its words. A sentence that says little
-on its own ("The answer is 18.3 billion.") is read with the question's words, so its figure must
-stand beside what was asked. Everything else is dropped, with the reason.
+holds it), (2) a passage sentence it cites carries most of its words, and (3) it speaks to the
+question: not a page's furniture copied out ("PART I Item 1."), and for an English question, one of
+its words. A sentence that says little on its own ("The answer is 18.3 billion.") is read with the
+question's words, so its figure must stand beside what was asked. Everything else is dropped, with
+the reason.
 """
 
 from collections.abc import Sequence

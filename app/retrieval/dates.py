@@ -1,8 +1,9 @@
 """The one date grammar: months, and dates as documents and questions write them.
 
 "September 30, 2023", "Sep. 30, 2023", "30 September 2023", "2023-09-30", "2023年9月30日", a month
-and year ("September 2023", "2023年9月"), and bare years. Document metadata, the answer checker,
-table headers and the cross-language glossary all read dates through here.
+and year ("September 2023", "2023年9月"; a span of months by its last: "2022年10月到12月"), and bare
+years. Document metadata, the answer checker, table headers and the cross-language glossary all
+read dates through here.
 """
 
 import re
