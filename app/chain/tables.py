@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from app.retrieval.dates import MONTH, MONTH_NAMES, month_number
 
 _CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|(?:\$\s*)?[—–]"
-_ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
+# The first cell starts a token: "Rule 10b5-1" ends a sentence, not a row of 5 and -1 (nor of 1).
+_ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?<![A-Za-z0-9-])(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
 _ONE_CELL = re.compile(_CELL)
 _GROUP = re.compile(
     r"\b(three|six|nine|twelve|3|6|9|12)\s+months\s+ended|\b(?:fiscal\s+)?(year)\s+ended|\b(quarter)\s+ended",

@@ -746,3 +746,13 @@ def test_a_span_of_months_is_named_by_its_last() -> None:
     assert names_fit(hints, DocumentFacts.of(1, "2023 Q1 MSFT.pdf", metadata), company_named=True)
     earlier = DocumentMetadata(organisation="Microsoft Corporation", period="September 30, 2022")
     assert not names_fit(hints, DocumentFacts.of(2, "2022 Q3 MSFT.pdf", earlier), company_named=True)
+
+
+def test_a_sentence_ending_in_a_rule_number_is_not_a_table_row() -> None:
+    """'... pursuant to a Rule 10b5-1' (and 'COVID-19') ends prose: read as a row it had cells 5 and
+    -1, and was quoted as '... Rule 10b: 5 at 2019', a figure the page never states."""
+    rows = table_rows(_page("2023 Q2 NVDA.pdf", 21))
+    assert not [r for r in rows if r.line.rstrip().endswith(("10b5-1", "10b5-"))]
+    assert not [r for r in table_rows("The COVID-19\npandemic affected us.\n") if r.cells]
+    footnoted = table_rows("(In Millions) Apr 1, 2023 Dec 31, 2022\nMarketable equity securities1 $ 1,421 $ 1,341\n")
+    assert [r.cells for r in footnoted] == [("$ 1,421", "$ 1,341")]  # a footnote's digit is not a cell
