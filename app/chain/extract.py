@@ -159,8 +159,8 @@ def _period_fit(question: Question, period: Period | None) -> float:
 
 
 def _span_fit(question: Question, period: Period | None) -> float:
-    """"In the first half" or "the nine months" asks for a flow over the months (the cash flow
-    statement's payments), not a balance at their end ("Property, plant and equipment, net")."""
+    """A question over "the first half" or "the nine months" asks for a flow over the months (the
+    cash flow statement's payments), not a balance at their end ("Property, plant and equipment, net")."""
     if question.group not in ("six", "nine") or period is None:
         return 0.0
     return -0.1 if not period.group else 0.0
@@ -170,8 +170,6 @@ def _when(period: Period | None) -> tuple[int, int, int]:
     if period is None:
         return (0, 0, 0)
     return (period.year or 0, period.month or 0, period.day or 0)
-
-
 
 
 def _per_share(row: Row, cell: str) -> bool:
@@ -231,7 +229,6 @@ def best_column(question: Question, row: Row) -> int:
         range(len(row.cells)),
         key=lambda i: (row.cells[i] not in DASHES, _period_fit(question, row.periods[i]), _when(row.periods[i]), -i),
     )
-
 
 
 @dataclass(frozen=True)

@@ -221,8 +221,8 @@ class Retriever:
             marked_lists = ((corpus.signed_chunks, asks_for_signer), (corpus.cover_chunks, asks_for_shares_outstanding))
             for marked, asks in marked_lists:
                 if asks(asked):
-                    marked = marked[np.isin(marked, scoped)]
-                    hits = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(marked), marked.size)
+                    readable = marked[np.isin(marked, scoped)]
+                    hits = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(readable), readable.size)
                     lists.append(RankedList(_one_per_page(hits, self.kb, cfg.statement_pages), cfg.statement_weight))
         return Candidates(lists, dict(dense), dict(keyword))
 
