@@ -121,6 +121,11 @@ class Question:
         percent, shares = bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
         return cls(question, terms, in_order, group, dates, wants, percent, shares)
 
+    @property
+    def open(self) -> bool:
+        """Asks for no one figure, name or date ("How have inventory levels changed?")."""
+        return self.wants not in ("name", "date", "code") and not _HOW_MUCH.search(self.text)
+
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
         not the period (the column says that)."""
@@ -240,6 +245,7 @@ class Candidate:
     where: PageText  # the text the quote is in
     offset: int  # of the quote in `where.text`
     when: tuple[int, int, int] = (0, 0, 0)  # a signature's date: of two equal answers, the later holds now
+    matched: frozenset[str] = frozenset()  # the question's terms it covers
 
 
 def _table_like(text: str) -> bool:
@@ -294,6 +300,21 @@ def _shares_fit(asked: Question, text: str) -> float:
     return -0.2 if "$" in text else 0.0
 
 
+def candidate_citation(best: Candidate) -> Citation:
+    """The citation of a quoted row or sentence: its page, and the passage around it."""
+    chunk, where = best.source.chunk, best.where
+    sentence = Sentence(best.offset, best.offset + len(best.quote), best.quote)
+    return Citation(
+        n=best.source.n,
+        document=chunk.file_name,
+        document_id=chunk.document_id,
+        page=where.page_at(best.offset),
+        snippet=snippet_around(where.text, sentence),
+        sentence=" ".join(best.quote.split()),
+        score=round(best.score, 3),
+    )
+
+
 class Extractor:
     """`context` gives the text of a chunk's pages (the table header may sit in the chunk before);
     without it the chunk's own text is read."""
@@ -312,6 +333,25 @@ class Extractor:
 
     def extract(self, question: str, sources: Sequence[Source]) -> Extracted | None:
         asked = Question.parse(question)
+        candidates = self.candidates(asked, sources)
+        if not candidates:
+            return None
+        floor = self.min_score * (_CJK_FLOOR if is_mostly_cjk(question) else 1.0)
+        if max(c.score for c in candidates) < floor:
+            return None
+        if self.similarity is not None and is_mostly_cjk(question):
+            candidates = self._reranked(question, candidates)
+        best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
+        if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
+            best = _with_next_sentence(best)
+        text = f"{best.text} [{best.source.n}]"
+        if is_mostly_cjk(question) and not is_mostly_cjk(best.quote):
+            text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
+        return Extracted(text, candidate_citation(best), best.score)
+
+    def candidates(self, asked: Question, sources: Sequence[Source]) -> list[Candidate]:
+        """Every row, sentence and signature of the sources read that shares a term with the
+        question, scored by how well it answers it."""
         candidates: list[Candidate] = []
         seen_pages: set[tuple[int, int]] = set()
         for rank, source in enumerate(sources[: self.sources_read]):
@@ -326,31 +366,7 @@ class Extractor:
                 seen_pages.add(page_key)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
-        if not candidates:
-            return None
-        floor = self.min_score * (_CJK_FLOOR if is_mostly_cjk(question) else 1.0)
-        if max(c.score for c in candidates) < floor:
-            return None
-        if self.similarity is not None and is_mostly_cjk(question):
-            candidates = self._reranked(question, candidates)
-        best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
-        if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
-            best = _with_next_sentence(best)
-        chunk, where = best.source.chunk, best.where
-        sentence = Sentence(best.offset, best.offset + len(best.quote), best.quote)
-        citation = Citation(
-            n=best.source.n,
-            document=chunk.file_name,
-            document_id=chunk.document_id,
-            page=where.page_at(best.offset),
-            snippet=snippet_around(where.text, sentence),
-            sentence=" ".join(best.quote.split()),
-            score=round(best.score, 3),
-        )
-        text = f"{best.text} [{best.source.n}]"
-        if is_mostly_cjk(question) and not is_mostly_cjk(best.quote):
-            text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
-        return Extracted(text, citation, best.score)
+        return candidates
 
     def _reranked(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
         """The best-scoring Chinese sentences, rescored by meaning too: a Chinese question often
@@ -411,7 +427,8 @@ class Extractor:
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
-            found.append(Candidate(score, source, rendered, row.line, where, row.offset))
+            matched = frozenset(t for t in wanted if _lemmas([t])[0] in context)
+            found.append(Candidate(score, source, rendered, row.line, where, row.offset, matched=matched))
         return found
 
     def _signers(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
@@ -441,7 +458,8 @@ class Extractor:
             quote = where.text[signer.start : signer.end]
             date = signer.date
             when = (date.year, date.month or 0, date.day or 0) if date is not None else (0, 0, 0)
-            found.append(Candidate(score, source, signer.render(), quote, where, signer.start, when))
+            covered = wanted & (set(title) | above | (set(role) if role_held else set()))
+            found.append(Candidate(score, source, signer.render(), quote, where, signer.start, when, covered))
         return found
 
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
@@ -465,7 +483,8 @@ class Extractor:
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
             score += _shares_fit(asked, flat)
-            found.append(Candidate(score, source, f"“{flat}”", text, where, where.chunk_offset + start))
+            at = where.chunk_offset + start
+            found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have))
         return found
 
 

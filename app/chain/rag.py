@@ -13,8 +13,9 @@ Two ways to combine quoting and generating (ChainSettings.answer_mode):
   which phrase poorly and invent figures (the bundled default).
 - "generative": the model answers; its checked sentences are shown, and the quoted evidence only
   when none survives. For models that write well (Llama-2-chat).
-Either way, an answer with nothing verified left is "I could not find a verified answer" with the
-most relevant passages.
+Either way, when nothing verified is left, an open question ("how have inventories changed?") gets
+the rows and sentences that say most about it, quoted (quotes.py); any other is "I could not find
+a verified answer" with the most relevant passages.
 """
 
 import re
@@ -43,6 +44,7 @@ from app.chain.prompts import (
     NOT_FOUND_TEXT,
     UNVERIFIED_TEXT,
 )
+from app.chain.quotes import QuoteSettings, quote_evidence
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
 from app.chain.sentences import content_words
 from app.chain.verify import MIN_SUPPORT, AnswerChecker, kept_text
@@ -90,6 +92,7 @@ class ChainSettings:
     min_support: float = MIN_SUPPORT  # share of a sentence's words its cited passage must carry
     min_extract_score: float = 0.5  # below it, a quoted row or sentence does not answer
     passages_shown: int = 3  # with "could not find a verified answer"
+    quotes: QuoteSettings = field(default_factory=QuoteSettings)  # for an open question (quotes.py)
 
 
 StageHook = Callable[[str, int], None]  # (stage, passages): "reading" with how many, then "writing"
@@ -109,6 +112,7 @@ class Prepared:
     standalone: str = ""
     retrieved: list[RetrievedChunk] = field(default_factory=list)
     relevant: bool = False
+    rarity: dict[str, float] = field(default_factory=dict)  # of the question's terms, from retrieval
     sources: list[Source] = field(default_factory=list)
     messages: list[BaseMessage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -190,6 +194,7 @@ class AnswerChain:
             found = self.retriever.search(question, actor, k=k)
             prepared.retrieved = list(found.chunks)
             prepared.relevant = bool(prepared.retrieved) and found.relevant
+            prepared.rarity = dict(getattr(found, "rarity", {}))
         else:
             prepared.retrieved = self.retriever.retrieve(question, actor, k=k)
             check = self.relevance or OverlapOrSimilarity()
@@ -308,6 +313,16 @@ class AnswerChain:
             return _not_found(dict(prepared.timings_ms))
         if extracted is not None:
             return _extractive(extracted, prepared, checked)
+        quoted = quote_evidence(
+            self.extractor,
+            prepared.standalone,
+            prepared.sources,
+            prepared.rarity,
+            self.extractor.similarity,
+            self.settings.quotes,
+        )
+        if quoted is not None:
+            return _answer(prepared, quoted.text, quoted.citations, checked, method="extractive")
         return self._unverified(prepared, checked)
 
     def _unverified(self, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:

@@ -130,6 +130,9 @@ class RetrievalResult:
     probability: float  # that the knowledge base holds the answer
     relevant: bool
     timings_ms: dict[str, float]
+    # How rare each term is among the chunks the user may read (BM25's IDF); a term none holds
+    # weighs as one only a single chunk holds: a question about it is about something absent.
+    rarity: dict[str, float] = field(default_factory=dict)
 
 
 class Retriever:
@@ -301,7 +304,10 @@ class Retriever:
             sentences = judged_sentences(chunks)
             similar = self.sentence_similarity(question, sentences) if sentences else []
             relevant = max(similar, default=0.0) >= model.sentence_floor
-        return RetrievalResult(question, chunks, query.terms, scope.match, found, probability, relevant, timings)
+        rarity = _rarity(query.terms, corpus, mask)
+        return RetrievalResult(
+            question, chunks, query.terms, scope.match, found, probability, relevant, timings, rarity
+        )
 
     def _embed(self, question: str) -> npt.NDArray[np.float32]:
         """Query vectors of recent questions are kept: follow-ups and evals repeat them."""
@@ -331,6 +337,13 @@ def _judged(
     weights = {term: idf(n, corpus.bm25.document_frequency(term, mask)) for term in terms}
     fit = 0.0 if unknown_names(question, weights) else _names_fit(hints, chunks, corpus)
     return replace(features(terms, chunks, weights), fit=fit)
+
+
+def _rarity(terms: tuple[str, ...], corpus: Corpus, mask: npt.NDArray[np.bool_]) -> dict[str, float]:
+    n = int(mask.sum())
+    if n == 0:
+        return {}
+    return {term: idf(n, max(corpus.bm25.document_frequency(term, mask), 1)) for term in terms}
 
 
 def _ms(since: float) -> float:
