@@ -22,7 +22,7 @@ from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, Period, Row, table_rows
-from app.retrieval.cover import asks_for_shares_outstanding
+from app.retrieval.cover import PERIOD_ENDED, asks_for_period_end, asks_for_shares_outstanding, states_period_end
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import expanded_terms, spelt_out
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
@@ -106,6 +106,7 @@ class Question:
     wants: str  # "figure", "name", "date" or ""
     percent: bool  # a share, margin or rate is asked for
     shares: bool  # the number of shares outstanding is asked for (a count, not dollars)
+    period_end: bool  # when the period reported on ended ("What date did the quarter end?")
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -119,7 +120,7 @@ class Question:
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
         percent, shares = bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
-        return cls(question, terms, in_order, group, dates, wants, percent, shares)
+        return cls(question, terms, in_order, group, dates, wants, percent, shares, asks_for_period_end(question))
 
     @property
     def open(self) -> bool:
@@ -276,6 +277,7 @@ def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
 
 # A form's check boxes ("Yes ☐ No ☒") run into the sentence after them: a cover page's share count.
 _CHECK_BOX = re.compile(r"[☐☒☑¨]")
+_FORM_LABEL = re.compile(r"\((?:[A-Z][a-z]+)(?:\s+[\w.,'’-]+)*\)")
 
 
 def _after_check_boxes(start: int, text: str) -> tuple[int, str]:
@@ -357,7 +359,7 @@ class Extractor:
         for rank, source in enumerate(sources[: self.sources_read]):
             decay = 1.0 - 0.03 * rank  # retrieval's order breaks near-ties
             wanted = asked.subject_terms(source.chunk)
-            if not wanted:
+            if not wanted and not asked.period_end:  # "What date did the quarter end?" has no other word
                 continue
             where = self._page(source.chunk)
             found = self._sentences(asked, source, wanted, where)
@@ -365,6 +367,7 @@ class Extractor:
             if page_key not in seen_pages:  # a page's rows and signatures once, for its best-ranked chunk
                 seen_pages.add(page_key)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
+                found += self._period_ends(asked, source, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         return candidates
 
@@ -432,9 +435,11 @@ class Extractor:
         return found
 
     def _signers(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
-        """Signature blocks on the chunk's pages, for a "who" question: matched by the signer's
-        title and the words just above the block (the company, "signed ... this report")."""
-        if asked.wants != "name":
+        """Signature blocks on the chunk's pages, for a "who" question or one about when a report
+        was signed: matched by the signer's title and the words just above the block (the
+        company, "signed ... this report")."""
+        dated = asked.wants == "date" and bool(_SIGNING & asked.terms)
+        if asked.wants != "name" and not dated:
             return []
         chunk = source.chunk
         role = [t for t in asked.in_order if t in wanted and t in _ROLE_WORDS - _ROLE_ABBREVIATIONS]
@@ -457,9 +462,28 @@ class Extractor:
                 score += 0.05  # the report's own signature page, not a certification attached to it
             quote = where.text[signer.start : signer.end]
             date = signer.date
+            if dated and date is None:
+                continue
             when = (date.year, date.month or 0, date.day or 0) if date is not None else (0, 0, 0)
+            text = signer.render_dated() if dated else signer.render()
             covered = wanted & (set(title) | above | (set(role) if role_held else set()))
-            found.append(Candidate(score, source, signer.render(), quote, where, signer.start, when, covered))
+            found.append(Candidate(score, source, text, quote, where, signer.start, when, covered))
+        return found
+
+    def _period_ends(self, asked: Question, source: Source, where: PageText) -> list[Candidate]:
+        """The cover's "For the quarterly period ended July 1, 2023", for a question about when the
+        period ended: its one content word ("date") is no help in finding it."""
+        if not asked.period_end or not states_period_end(where.text):
+            return []
+        chunk = source.chunk
+        found = []
+        for match in PERIOD_ENDED.finditer(where.text):
+            if not chunk.page_start <= where.page_at(match.start()) <= chunk.page_end:
+                continue
+            stated = " ".join(match.group(0).split())
+            years = {year for year, _, _ in asked.dates}
+            fits = not years or any(str(year) in stated for year in years)  # "the second quarter of 2023"
+            found.append(Candidate(0.9 if fits else 0.6, source, stated, match.group(0), where, match.start()))
         return found
 
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
@@ -483,6 +507,9 @@ class Extractor:
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
             score += _shares_fit(asked, flat)
+            # A form's label in brackets, "(Address of principal executive offices)", names the line
+            # above it: the piece that starts with the label holds the question's words, not the answer.
+            score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
             at = where.chunk_offset + start
             found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have))
         return found

@@ -29,10 +29,16 @@ class Signer:
     start: int  # offset of "/s/" in the text
     end: int  # end of the block's last line
 
-    def render(self) -> str:
+    def who(self) -> str:
         title = self.title.rstrip(".")
-        line = f"{self.name}, {title}" if title else self.name
-        return f"{line} (signed {self.date.text})" if self.date is not None else line
+        return f"{self.name}, {title}" if title else self.name
+
+    def render(self) -> str:
+        return f"{self.who()} (signed {self.date.text})" if self.date is not None else self.who()
+
+    def render_dated(self) -> str:
+        """For a question about when: the date first."""
+        return f"Signed {self.date.text} by {self.who()}" if self.date is not None else self.render()
 
 
 def _same_name(signed: str, typed: str) -> bool:

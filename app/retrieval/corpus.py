@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
-from app.retrieval.cover import states_shares_outstanding
+from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
 from app.retrieval.roles import is_signed
 from app.retrieval.statements import Statement, StatementPageFinder
@@ -28,6 +28,7 @@ class Corpus:
     statement_chunks: dict[Statement, IdArray]  # sorted ids of the chunks on each statement's pages
     signed_chunks: IdArray  # sorted ids of chunks with a signature block
     cover_chunks: IdArray  # sorted ids of chunks of a cover page that states the shares outstanding
+    period_chunks: IdArray  # sorted ids of chunks of a cover page that states the period reported on
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -79,6 +80,7 @@ class CorpusCache:
         statements = StatementPageFinder()
         signed: list[int] = []
         cover: list[int] = []
+        period: list[int] = []
         fiscal = FiscalQuarterFinder()
         year_ends = YearEndFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
@@ -88,6 +90,8 @@ class CorpusCache:
                     signed.append(chunk.id)
                 if states_shares_outstanding(chunk.text):
                     cover.append(chunk.id)
+                if states_period_end(chunk.text):
+                    period.append(chunk.id)
                 fiscal.add(chunk.document_id, chunk.text)
                 year_ends.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
@@ -114,4 +118,5 @@ class CorpusCache:
             {s: np.unique(np.asarray(ids, dtype=np.int64)) for s, ids in statements.chunks_by_statement().items()},
             np.unique(np.asarray(signed, dtype=np.int64)),
             np.unique(np.asarray(cover, dtype=np.int64)),
+            np.unique(np.asarray(period, dtype=np.int64)),
         )

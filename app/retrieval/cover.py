@@ -1,11 +1,14 @@
-"""Questions about how many shares a company has outstanding, and the chunks that answer them.
+"""Questions a filing's cover page answers, and the chunks that answer them: how many shares a
+company has outstanding, and when the period it reports on ended.
 
 A filing's cover page states the count on a recent date ("15,634,232,000 shares of common stock
 were issued and outstanding as of July 21, 2023"; "As of July 21, 2023, the registrant had
 outstanding 4,188 million shares"), amid check boxes that share no word with "How many Apple
 shares were outstanding in late July 2023?", while the notes' weighted-average share counts match
-the question well and answer another one. The retriever adds the cover chunks as a ranked list of
-their own for such questions, as it does signature blocks for "who" questions (roles.py).
+the question well and answer another one. "What date did Intel's second quarter of 2023 end?" is
+answered by the cover's "For the quarterly period ended July 1, 2023", and its only content word,
+"date", is on every page. The retriever adds the cover chunks as a ranked list of their own for
+such questions, as it does signature blocks for "who" questions (roles.py).
 """
 
 import re
@@ -30,3 +33,29 @@ def asks_for_shares_outstanding(question: str) -> bool:
 def states_shares_outstanding(text: str) -> bool:
     """A cover page's share count: the form's check boxes and a figure beside "outstanding"."""
     return bool(_COVER.search(text) and _STATED.search(text))
+
+
+# "When did the quarter end?", "What date did Intel's second quarter of 2023 end?", "苹果2022财年第三季度是哪天结束的？"
+_ASKS_DATE = re.compile(
+    r"\bwhen\b|\bwhat\s+(?:date|day)\b|\bwhich\s+(?:date|day)\b|哪天|哪一天|何时|什么时候|日期|几号", re.IGNORECASE
+)
+_ASKS_END = re.compile(
+    r"\b(?:quarter|period|fiscal\s+year)\b[^?]{0,40}?\b(?:end|ends|ended|close|closes|closed)\b"
+    r"|\bend\s+of\s+(?:the\s+|its\s+)?(?:fiscal\s+)?(?:quarter|period)\b|(?:季度|财年|报告期)[^？?]{0,12}(?:结束|截止)",
+    re.IGNORECASE,
+)
+# The cover's "For the quarterly period ended July 1, 2023", under the form's name.
+PERIOD_ENDED = re.compile(
+    r"\bfor\s+the\s+(?:quarterly\s+period|fiscal\s+year|transition\s+period)\s+ended\s+[A-Z][a-z]+\s+\d{1,2},\s*\d{4}",
+    re.IGNORECASE,
+)
+_REPORT_FORM = re.compile(r"(?:quarterly|annual)\s+report\s+pursuant\s+to\s+section", re.IGNORECASE)
+
+
+def asks_for_period_end(question: str) -> bool:
+    return bool(_ASKS_DATE.search(question) and _ASKS_END.search(question))
+
+
+def states_period_end(text: str) -> bool:
+    """A cover page's "For the quarterly period ended ..." (notes say "period ended" everywhere)."""
+    return bool(_REPORT_FORM.search(text) and PERIOD_ENDED.search(text))

@@ -38,6 +38,7 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "总收入": "total revenue",
     "收入": "revenue",
     "净利润": "net income",
+    "归属于": "attributable to",
     "净收入": "net income",
     "净亏损": "net loss",
     "亏损": "loss",
@@ -202,6 +203,14 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
     # "income tax expense" is the income statement's "Provision for income taxes"
     PlainPhrase(
         re.compile(r"\b(?:income\s+)?tax(?:es)?\s+expense\b", re.IGNORECASE), "provision", ("provision",), "expense"
+    ),
+    # a "head office" or "headquarters" is the cover's "Address of principal executive offices"
+    # ("executive" left out: signature blocks' "Principal Executive Officer" would outrank it)
+    PlainPhrase(
+        re.compile(r"\bhead\s*(?:office|quarter)s?\b|\bheadquartered\b", re.IGNORECASE),
+        "address of principal offices",
+        ("address", "principal"),
+        "head office headquarters headquartered",
     ),
 )
 _PLAIN_TERMS: dict[str, frozenset[str]] = {

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from app.retrieval.bm25 import BM25Params, IdArray, idf
 from app.retrieval.corpus import Corpus, CorpusCache
-from app.retrieval.cover import asks_for_shares_outstanding
+from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from app.retrieval.glossary import english_gloss, expanded_terms
@@ -200,7 +200,7 @@ class Retriever:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the
         named documents, the pages of the financial statements the question asks about, and the
         signed pages for a question about who holds a role (roles.py), the cover pages for one about
-        the shares outstanding (cover.py)."""
+        the shares outstanding or the end of the period reported on (cover.py)."""
         cfg, corpus, allowed, mask = self.config, scope.corpus, scope.allowed, scope.mask
         n = max(query.k * cfg.candidates_factor, query.k)
         index = self.kb.reads.index_for(allowed)  # as search_vector: the ids SQL allows are in the index
@@ -221,7 +221,11 @@ class Retriever:
             asked = f"{query.question} {query.gloss}" if query.gloss else query.question
             statement_hits = self._statement_hits(asked, query.terms, corpus, scoped, mask)
             lists.append(RankedList(statement_hits, cfg.statement_weight))
-            marked_lists = ((corpus.signed_chunks, asks_for_signer), (corpus.cover_chunks, asks_for_shares_outstanding))
+            marked_lists = (
+                (corpus.signed_chunks, asks_for_signer),
+                (corpus.cover_chunks, asks_for_shares_outstanding),
+                (corpus.period_chunks, asks_for_period_end),
+            )
             for marked, asks in marked_lists:
                 if asks(asked):
                     readable = marked[np.isin(marked, scoped)]

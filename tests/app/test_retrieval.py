@@ -10,6 +10,7 @@ import pytest
 
 from app.adapters.retriever import KnowledgeBaseRetriever
 from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevant
+from app.retrieval.cover import asks_for_period_end
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, unknown_names
@@ -247,3 +248,34 @@ def test_a_question_about_the_shares_outstanding_finds_the_cover_page(make_kb: M
     assert found[0].chunk.file_name == "cover.txt"
     unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
     assert unlisted[0].chunk.file_name == "notes.txt"  # without its list the cover ranks below the notes
+
+
+def test_a_question_about_when_the_quarter_ended_finds_the_cover_page(make_kb: MakeKB, write_text: WriteText) -> None:
+    """The question's one content word, "date", is on every page; the cover's "For the quarterly
+    period ended ..." is a ranked list of its own for it."""
+    kb = make_kb()
+    admin = kb.actor(None)
+    cover = (
+        "FORM 10-Q\n(Mark One)\nQUARTERLY REPORT PURSUANT TO SECTION 13 OR 15(d) OF THE SECURITIES EXCHANGE ACT OF"
+        " 1934\nFor the quarterly period ended July 1, 2023\nCommission File Number 000-06217"
+    )
+    notes = "The date of the quarter's end and the record date of the dividend: see the date in the table below. "
+    kb.ingest([write_text("cover.txt", cover), write_text("notes.txt", notes * 3)], actor=admin)
+    question = "What date did the second quarter of 2023 end?"
+    assert Retriever(kb).retrieve(question, admin, k=2)[0].chunk.file_name == "cover.txt"
+    unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
+    assert unlisted[0].chunk.file_name == "notes.txt"  # without its list the cover ranks below the notes
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("What date did Intel's second quarter of 2023 end?", True),
+        ("When did Microsoft's fiscal quarter end?", True),
+        ("苹果2022财年第三季度是哪天结束的？", True),
+        ("How much cash did Apple have at the end of the quarter?", False),  # a balance at the end, not the date
+        ("When was the report signed?", False),
+    ],
+)
+def test_which_questions_ask_when_the_period_ended(question: str, asks: bool) -> None:
+    assert asks_for_period_end(question) is asks

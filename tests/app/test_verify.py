@@ -756,3 +756,31 @@ def test_a_sentence_ending_in_a_rule_number_is_not_a_table_row() -> None:
     assert not [r for r in table_rows("The COVID-19\npandemic affected us.\n") if r.cells]
     footnoted = table_rows("(In Millions) Apr 1, 2023 Dec 31, 2022\nMarketable equity securities1 $ 1,421 $ 1,341\n")
     assert [r.cells for r in footnoted] == [("$ 1,421", "$ 1,341")]  # a footnote's digit is not a cell
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "stated"),
+    [
+        ("What date did Intel's second quarter of 2023 end?", "2023 Q2 INTC.pdf", "July 1, 2023"),
+        ("苹果2022财年第三季度是哪天结束的？", "2022 Q3 AAPL.pdf", "June 25, 2022"),
+    ],
+)
+def test_when_the_quarter_ended_is_quoted_from_the_cover(question: str, name: str, stated: str) -> None:
+    extracted = Extractor().extract(question, _page_as_source(name, 1, f"{name} | 10-Q"))
+    assert extracted is not None and f"For the quarterly period ended {stated} [1]" in extracted.text
+    assert extracted.citation.page == 1
+
+
+def test_when_a_report_was_signed_is_its_signature_date() -> None:
+    sources = _page_as_source("2023 Q2 AAPL.pdf", 25, "Apple Inc. | 10-Q")
+    extracted = Extractor().extract("When was Apple's 10-Q for the quarter ended April 1, 2023 signed?", sources)
+    assert extracted is not None and extracted.text.startswith("Signed May 4, 2023 by Luca Maestri")
+    who = Extractor().extract("Who signed Apple's 10-Q as Chief Financial Officer?", sources)
+    assert who is not None and who.text.startswith("Luca Maestri")  # a "who" question keeps the name first
+
+
+def test_a_head_office_is_the_address_on_the_cover() -> None:
+    """The address is on the line above the form's label "(Address of principal executive offices)"."""
+    sources = _page_as_source("2023 Q1 INTC.pdf", 1, "Intel Corporation | 10-Q")
+    extracted = Extractor().extract("What city is Intel's head office in?", sources)
+    assert extracted is not None and "Santa Clara" in extracted.text
