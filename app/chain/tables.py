@@ -152,9 +152,16 @@ def _is_prose(line: str) -> bool:
     return line.endswith(".") or sum(w.isalpha() and w.islower() for w in line.split()) >= 5
 
 
+# The end of a row whose label ran over two lines: "December 31, 2022)  85,734  80,860" after
+# "Property, plant and equipment, net of accumulated depreciation of $94,550 ($93,386 as of".
+_WRAPPED_ROW_END = re.compile(r"(?:\s\(?\$?\s?\d{1,3}(?:,\d{3})+\)?){2,}\s*$")
+
+
 def _block_periods(header: list[str], columns: int) -> tuple[Period | None, ...] | None:
     """The periods the header lines after the last prose line name (a paragraph above the table
-    names dates of its own: "into Q3 2023."), else those of the whole block."""
+    names dates of its own: "into Q3 2023."), else those of the whole block. A wrapped row's end
+    names a date of its label, not the columns'."""
+    header = [line for line in header if not _WRAPPED_ROW_END.search(line)]
     prose = [i for i, line in enumerate(header) if _is_prose(line)]
     if prose and prose[-1] + 1 < len(header):
         periods = _header_periods("\n".join(header[prose[-1] + 1 :]), columns)
