@@ -170,6 +170,24 @@ def _block_periods(header: list[str], columns: int) -> tuple[Period | None, ...]
     return _header_periods("\n".join(header), columns)
 
 
+_CONNECTOR_END = re.compile(r"\b(?:and|or|of|to|from)$", re.IGNORECASE)
+
+
+def _label_figures(
+    label: str, cells: list[str], width: int, current: dict[int, tuple[Period | None, ...]]
+) -> tuple[str, list[str]]:
+    """A figure that ends a label ("... doubtful accounts of $438 and $633   31,279   44,261") is the
+    label's, when the label stops at "and" and the row has a column more than the table: than its
+    first row under the header, or than the tables read (with no header of that many columns)."""
+
+    def one_too_many() -> bool:
+        return len(cells) > max(width, 1) or (len(cells) - 1 in current and len(cells) not in current)
+
+    while len(cells) > 1 and _CONNECTOR_END.search(label) and one_too_many():
+        label, cells = f"{label} {cells[0]}", cells[1:]
+    return label, cells
+
+
 def table_rows(page: str) -> list[Row]:
     """Rows with figures on a page, each cell labelled with its period where the header says."""
     rows: list[Row] = []
@@ -179,6 +197,7 @@ def table_rows(page: str) -> list[Row]:
     dollars = False  # the table in force printed "$" on a row
     section = heading = ""
     percents = False  # the rows under the current header are percentages
+    width = 0  # columns of the first row under the current header
     offset = 0
     for line in page.split("\n"):
         start, offset = offset, offset + len(line) + 1
@@ -206,10 +225,11 @@ def table_rows(page: str) -> list[Row]:
             if colon is not None:
                 heading = colon.group(1).strip()
             percents = _all_percent(cells)  # the first row under a header speaks for the rest
+            width = len(cells)  # and gives the table's columns
             header = []
         dollars = dollars or "$" in match.group("cells")
+        label, cells = _label_figures(match.group("label").strip(" .:"), cells, width, current)
         periods = current.get(len(cells), (None,) * len(cells))
-        label = match.group("label").strip(" .:")
         currency = "$" if dollars and not _COUNTED.search(label) else ""
         percents = percents and "$" not in match.group("cells")  # a dollar row ends a block of shares
         percent = percents or _all_percent(cells)
