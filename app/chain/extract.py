@@ -413,10 +413,14 @@ class Extractor:
             recall = _coverage(lemmas - _TOTAL or lemmas, context)
             if recall == 0:
                 continue
-            precision = len(lemmas & label) / len(label)
+            # of the label's head: "Accounts receivable, net of allowance for doubtful accounts of $438"
+            head = set(_lemmas(content_terms(_QUALIFIER.split(row.label, maxsplit=1)[0]))) or label
+            precision = len(lemmas & head) / len(head)
             column = best_column(asked, row)
             dated = 0.1 + _span_fit(asked, row.periods[column]) if row.periods[column] is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
+            # "at June 30, 2022": a balance sheet's column of that day, not a flow over months ended another
+            named += 0.1 if _on_day(asked, row.periods[column]) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for
             share = -0.3 if (row.percent or "%" in row.cells[column]) and not asked.percent else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
@@ -590,6 +594,7 @@ _LEMMAS = {
     "repurchasing": "repurchase",
 }
 _TOTAL = frozenset({"total"})
+_QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 _CHANGE_ASKED = re.compile(r"chang|increas|decreas|grow|grew|rise|rose|fall|fell|drop|变化|增加|减少|增长|下降", re.I)
 
@@ -652,6 +657,11 @@ def _holds(wants: str, text: str) -> bool:
     if wants == "code":
         return bool(_CODE_TOKEN.search(text))
     return True
+
+
+def _on_day(asked: Question, period: Period | None) -> bool:
+    """Is the period's date a day the question names?"""
+    return period is not None and period.day is not None and (period.year, period.month, period.day) in asked.dates
 
 
 def _names_date(asked: Question, text: str) -> bool:
