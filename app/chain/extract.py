@@ -646,10 +646,14 @@ _CHINESE_COUNT = re.compile(  # "五位", "两个部份", "28亿元"
 )
 
 
+_REFERENCE_NUMBER = re.compile(r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?\b", re.I)
+
+
 def _holds(wants: str, text: str) -> bool:
     """Does the text hold the kind of thing the question asks for (only that test is run)?"""
-    if wants == "figure":
-        return bool(find_figures(text)) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
+    if wants == "figure":  # an amount, not the number of a note or item ("Note 2 – Revenue ...")
+        amounts = find_figures(_REFERENCE_NUMBER.sub(" ", text))
+        return bool(amounts) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
     if wants == "name":
         return bool(person_names(text)) or is_mostly_cjk(text)
     if wants == "date":

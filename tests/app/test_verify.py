@@ -793,3 +793,12 @@ def test_a_head_office_is_the_address_on_the_cover() -> None:
     sources = _page_as_source("2023 Q1 INTC.pdf", 1, "Intel Corporation | 10-Q")
     extracted = Extractor().extract("What city is Intel's head office in?", sources)
     assert extracted is not None and "Santa Clara" in extracted.text
+
+
+def test_the_number_of_a_note_is_not_the_figure_asked_for() -> None:
+    """ "Note 2 – Revenue Net sales disaggregated by ... were as follows (in" holds no amount: the
+    Services row of the table below it answers."""
+    sources = _page_as_source("2023 Q2 AAPL.pdf", 10, "Apple Inc. | 10-Q")
+    extracted = Extractor().extract("苹果2023财年第二季度的服务收入是多少？", sources)
+    assert extracted is not None
+    assert "Services: $20,907 million for the three months ended April 1, 2023" in extracted.text
