@@ -42,6 +42,8 @@ LEAD = {
 # contents ("Item 2. Management's Discussion ...: 22") says nothing by itself.
 _COMPLETE = re.compile(r"[.!?。！？；;:：][”’\")）]*\s*”$")
 _CONTENTS_ROW = re.compile(r"^(?:item|part|note)\s+\d", re.I)
+# "... Results of Operations 15 Item 3.": a contents line run together with the next one.
+_CONTENTS_LINE = re.compile(r"\b\d{1,3}\s+(?:item|part)\s+\d+[a-z]?\.?\s*$", re.I)
 # ... nor does one that starts mid-sentence ("inventory management, variability in demand, ...").
 _STARTS_SENTENCE = re.compile(r"“[\s•▪■●◦*-]*[A-Z0-9(\"“‘$]")
 # A fact is stated with a figure or a date, and without the hedges of a risk factor ("we may be
@@ -50,7 +52,9 @@ _HEDGED = re.compile(r"\b(?:may|might|could|would|can)\b", re.I)
 # A pointer to another part of a filing ("see Item 7 of Part II", "is contained in Note 16") says
 # where the answer is, not what it is; a notice about forward-looking statements, nothing.
 _POINTER = re.compile(
-    r"\b(?:see|refer\s+to|contained\s+in|described\s+in)\b.{0,80}\b(?:Item|Note|Part)\s+\d|forward-looking", re.I
+    r"\b(?:see|refer\s+to|contained\s+in|described\s+in)\b.{0,80}\b(?:Item|Note|Part)\s+\d"
+    r"|\bItem\s+\d+[A-Z]?\s+of\s+Part\b|forward-looking",
+    re.I,
 )
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _WORD = re.compile(r"[A-Za-z]{2,}")
@@ -126,7 +130,9 @@ def _says_something(candidate: Candidate) -> bool:
         return False
     if is_mostly_cjk(quote):
         return len(quote) >= 2 * _MIN_WORDS
-    complete = _COMPLETE.search(text) is not None and _STARTS_SENTENCE.match(text) is not None
+    # a sentence ending in a colon leads into a list or table ("... Cash flow hedges:"): not a fact
+    ends = _COMPLETE.search(text) is not None and not quote.rstrip().endswith((":", "："))
+    complete = ends and _STARTS_SENTENCE.match(text) is not None and not _CONTENTS_LINE.search(quote.rstrip())
     dated = bool(_YEAR.search(quote))
     factual = bool(find_figures(quote) or dated) and not _HEDGED.search(quote) and not _POINTER.search(quote)
     return len(_WORD.findall(quote)) >= _MIN_WORDS and complete and factual

@@ -2,6 +2,7 @@
 the cited page word for word, states a fact, and is given only to a question that asks for no one
 figure, name or date; through the chain, a made-up answer is replaced by the quotes."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pypdf
@@ -71,28 +72,37 @@ def test_a_question_for_one_figure_name_or_date_gets_no_quotes(question: str) ->
 
 
 def test_risk_factors_and_pointers_are_not_quoted_as_facts() -> None:
-    """Hedged sentences ("we may be unable to complete acquisitions") and "see Item 1A" state nothing."""
+    """Hedged sentences ("we may be unable to complete acquisitions"), pointers ("see Item 1A"), a
+    contents line and a sentence leading into a table state nothing."""
     text = (
         "We may not be able to complete acquisitions on favorable terms in 2023, which could harm our results. "
         "For more information on acquisitions, see Item 1A of Part II, “Risk Factors”, of our 2022 Form 10-K. "
-        "Our acquisitions in 2023 could be delayed by regulators for 12 months or longer."
+        "Our acquisitions in 2023 could be delayed by regulators for 12 months or longer. "
+        "Management’s Discussion and Analysis of acquisitions and Results of Operations 15 Item 3. "
+        "Acquisitions are described in Item 1 of Part I, “Financial Statements — Note 4”, of our 2023 reports. "
+        "Payments for the acquisitions made in 2023 and 2022 were as follows:"
     )
     chunk = StoredChunk(1, 1, "risks.pdf", 0, "ACME | 10-Q", text, 30, 30, 0, len(text))
     question = "Did ACME make any acquisitions in 2023?"
     assert quote_evidence(Extractor(), question, [Source(1, RetrievedChunk(chunk, 1.0))], {}) is None
 
 
-def test_quotes_share_a_rare_word_and_must_be_close_in_meaning() -> None:
-    """The embedder's similarity gates the quotes: below `min_similarity`, nothing is quoted."""
+def test_quotes_are_ranked_by_meaning_and_must_cover_the_questions_rare_words() -> None:
+    """The embedder's similarity orders the quotes; the rarity-weighted share of the question's
+    words they cover decides whether there are any: a word no document holds weighs most."""
     page = _page_chunk(AMAZON, 22)
     sources = [Source(1, RetrievedChunk(page, 1.0))]
     question = "Did Amazon make any acquisitions in the second quarter of 2023?"
 
-    def far(question: str, sentences: object) -> list[float]:
-        return [0.5 for _ in sentences]  # type: ignore[attr-defined]
+    def prefer_one_medical(question: str, sentences: Sequence[str]) -> list[float]:
+        return [0.9 if "One Medical" in s else 0.5 for s in sentences]
 
-    assert quote_evidence(Extractor(), question, sources, {}, far) is None
-    assert quote_evidence(Extractor(), question, sources, {}, lambda q, s: [0.9 for _ in s]) is not None
+    first = quote_evidence(Extractor(), question, sources, {}, prefer_one_medical, QuoteSettings(limit=1))
+    assert first is not None and "One Medical" in first.text and len(first.text.splitlines()) == 2
+    rare = {"acquisition": 1.0, "make": 1.0, "amazon": 1.0}  # "holdco", held by no chunk, weighs as the rarest
+    question = "Did Amazon make any acquisitions of holdco subsidiaries in 2023?"
+    assert quote_evidence(Extractor(), question, sources, rare, settings=QuoteSettings(min_coverage=0.5)) is None
+    assert quote_evidence(Extractor(), question, sources, rare, settings=QuoteSettings(min_coverage=0.05)) is not None
 
 
 def test_a_made_up_answer_to_an_open_question_is_replaced_by_quotes_from_the_page() -> None:
