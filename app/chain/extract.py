@@ -22,7 +22,13 @@ from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, Period, Row, table_rows
-from app.retrieval.cover import PERIOD_ENDED, asks_for_period_end, asks_for_shares_outstanding, states_period_end
+from app.retrieval.cover import (
+    ASKS_DATE,
+    PERIOD_ENDED,
+    asks_for_period_end,
+    asks_for_shares_outstanding,
+    states_period_end,
+)
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import expanded_terms, spelt_out
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
@@ -54,7 +60,6 @@ _GROUPS = (
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
 )
 _WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
-_WHEN = re.compile(r"\bwhen\b|what\s+date|which\s+date|何时|什么时候|哪天|哪一天|日期", re.I)
 _HOW_MUCH = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
 
 # "Which command / file / package ...": the answer is a name written in Latin letters or a path.
@@ -115,7 +120,7 @@ class Question:
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
         dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
-        wants = "name" if _WHO.search(question) else "date" if _WHEN.search(question) else ""
+        wants = "name" if _WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"

@@ -36,7 +36,8 @@ def states_shares_outstanding(text: str) -> bool:
 
 
 # "When did the quarter end?", "What date did Intel's second quarter of 2023 end?", "苹果2022财年第三季度是哪天结束的？"
-_ASKS_DATE = re.compile(
+# A question for a date ("when", "what date", "哪天"); the extractor's test too.
+ASKS_DATE = re.compile(
     r"\bwhen\b|\bwhat\s+(?:date|day)\b|\bwhich\s+(?:date|day)\b|哪天|哪一天|何时|什么时候|日期|几号", re.IGNORECASE
 )
 _ASKS_END = re.compile(
@@ -53,7 +54,7 @@ _REPORT_FORM = re.compile(r"(?:quarterly|annual)\s+report\s+pursuant\s+to\s+sect
 
 
 def asks_for_period_end(question: str) -> bool:
-    return bool(_ASKS_DATE.search(question) and _ASKS_END.search(question))
+    return bool(ASKS_DATE.search(question) and _ASKS_END.search(question))
 
 
 def states_period_end(text: str) -> bool:
