@@ -485,12 +485,12 @@ class Extractor:
         if not asked.period_end or not states_period_end(where.text):
             return []
         chunk = source.chunk
+        years = {year for year, _, _ in asked.dates}
         found = []
         for match in PERIOD_ENDED.finditer(where.text):
             if not chunk.page_start <= where.page_at(match.start()) <= chunk.page_end:
                 continue
             stated = " ".join(match.group(0).split())
-            years = {year for year, _, _ in asked.dates}
             fits = not years or any(str(year) in stated for year in years)  # "the second quarter of 2023"
             found.append(Candidate(0.9 if fits else 0.6, source, stated, match.group(0), where, match.start()))
         return found

@@ -25,7 +25,6 @@ from app.chain.extract import (
     Candidate,
     Extractor,
     Question,
-    SentenceSimilarity,
     candidate_citation,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
@@ -86,7 +85,6 @@ def quote_evidence(
     question: str,
     sources: Sequence[Source],
     rarity: Mapping[str, float],
-    similarity: SentenceSimilarity | None = None,
     settings: QuoteSettings = QuoteSettings(),
 ) -> Quoted | None:
     """The quotes that say most about an open question, or None when they say too little of it."""
@@ -95,11 +93,12 @@ def quote_evidence(
         return None
     topic = asked.subject_terms(sources[0].chunk)
     found = extractor.candidates(asked, sources)
-    candidates = _distinct(c for c in found if c.matched & topic and _says_something(c) and _checks_out(c))
+    pages: dict[str, Passage] = {}  # a page's checkable contents, read once for all its candidates
+    candidates = _distinct(c for c in found if c.matched & topic and _says_something(c) and _checks_out(c, pages))
     if not topic or not candidates:
         return None
-    if similarity is not None:
-        closeness = list(similarity(question, [c.quote for c in candidates]))
+    if extractor.similarity is not None:
+        closeness = list(extractor.similarity(question, [c.quote for c in candidates]))
     else:  # no embedder: the extractor's own score ranks
         closeness = [c.score for c in candidates]
     ranked = sorted(zip(closeness, candidates, strict=True), key=lambda pair: -pair[0])
@@ -138,11 +137,14 @@ def _says_something(candidate: Candidate) -> bool:
     return len(_WORD.findall(quote)) >= _MIN_WORDS and complete and factual
 
 
-def _checks_out(candidate: Candidate) -> bool:
+def _checks_out(candidate: Candidate, pages: dict[str, Passage]) -> bool:
     """Every figure, date and name of the quote as shown is on its pages, as the answer checker
     reads them: a row shows its cells with the table's unit ("12%" where the page prints "12"
     under a first row of percentages), which the page must bear out."""
-    page = Passage(f"{candidate.source.chunk.header}\n{candidate.where.text}")
+    text = f"{candidate.source.chunk.header}\n{candidate.where.text}"
+    page = pages.get(text)
+    if page is None:
+        page = pages[text] = Passage(text)
     return not unsupported(facts_of(candidate.text), [page])
 
 

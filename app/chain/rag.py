@@ -314,12 +314,7 @@ class AnswerChain:
         if extracted is not None:
             return _extractive(extracted, prepared, checked)
         quoted = quote_evidence(
-            self.extractor,
-            prepared.standalone,
-            prepared.sources,
-            prepared.rarity,
-            self.extractor.similarity,
-            self.settings.quotes,
+            self.extractor, prepared.standalone, prepared.sources, prepared.rarity, self.settings.quotes
         )
         if quoted is not None:
             return _answer(prepared, quoted.text, quoted.citations, checked, method="extractive")

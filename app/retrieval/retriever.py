@@ -283,7 +283,8 @@ class Retriever:
     ) -> RetrievalResult:
         """The gate: does what was found hold the answer? (relevance.py's calibrated model)."""
         question, hints, corpus, mask = query.question, query.hints, scope.corpus, scope.mask
-        found = _judged(query.terms, question, hints, chunks, corpus, mask)
+        counts = _document_frequencies(query.terms, corpus, mask)
+        found = _judged(query.terms, question, hints, chunks, corpus, counts)
         model, judged = self.config.relevance_for(question), found
         if not model.fits(getattr(self.kb.embedder, "name", None)):
             # Similarities of another embedder live on another scale: judge as the bare model does
@@ -301,14 +302,16 @@ class Retriever:
             and model is self.config.relevance_cjk
             and company_named(hints, corpus.documents.values())
         ):
-            english = _judged(tuple(content_terms(query.gloss)), query.gloss, hints, chunks, corpus, mask)
+            gloss_terms = tuple(content_terms(query.gloss))
+            english_counts = _document_frequencies(gloss_terms, corpus, mask)
+            english = _judged(gloss_terms, query.gloss, hints, chunks, corpus, english_counts)
             relevant = self.config.relevance.probability(english) >= self.config.relevance.threshold
         # Then, the costlier test (an embedding of up to 40 sentences): a sentence that means what is asked.
         if chunks and not relevant and model.sentence_floor is not None:
             sentences = judged_sentences(chunks)
             similar = self.sentence_similarity(question, sentences) if sentences else []
             relevant = max(similar, default=0.0) >= model.sentence_floor
-        rarity = _rarity(query.terms, corpus, mask)
+        rarity = _rarity(counts)
         return RetrievalResult(
             question, chunks, query.terms, scope.match, found, probability, relevant, timings, rarity
         )
@@ -328,26 +331,34 @@ class Retriever:
         return vector
 
 
+def _document_frequencies(
+    terms: tuple[str, ...], corpus: Corpus, mask: npt.NDArray[np.bool_]
+) -> tuple[int, dict[str, int]]:
+    """How many chunks the user may read, and how many of them hold each term."""
+    return int(mask.sum()), {term: corpus.bm25.document_frequency(term, mask) for term in terms}
+
+
 def _judged(
     terms: tuple[str, ...],
     question: str,
     hints: QueryHints,
     chunks: list[RetrievedChunk],
     corpus: Corpus,
-    mask: npt.NDArray[np.bool_],
+    counts: tuple[int, dict[str, int]],
 ) -> RelevanceFeatures:
     """The gate's features of what was found for these terms, IDF-weighted over the readable chunks."""
-    n = int(mask.sum())
-    weights = {term: idf(n, corpus.bm25.document_frequency(term, mask)) for term in terms}
+    n, frequency = counts
+    weights = {term: idf(n, frequency[term]) for term in terms}
     fit = 0.0 if unknown_names(question, weights) else _names_fit(hints, chunks, corpus)
     return replace(features(terms, chunks, weights), fit=fit)
 
 
-def _rarity(terms: tuple[str, ...], corpus: Corpus, mask: npt.NDArray[np.bool_]) -> dict[str, float]:
-    n = int(mask.sum())
+def _rarity(counts: tuple[int, dict[str, int]]) -> dict[str, float]:
+    """IDF as the quotes weigh it: a term no readable chunk holds counts as held by one."""
+    n, frequency = counts
     if n == 0:
         return {}
-    return {term: idf(n, max(corpus.bm25.document_frequency(term, mask), 1)) for term in terms}
+    return {term: idf(n, max(df, 1)) for term, df in frequency.items()}
 
 
 def _ms(since: float) -> float:

@@ -97,7 +97,8 @@ def test_quotes_are_ranked_by_meaning_and_must_cover_the_questions_rare_words() 
     def prefer_one_medical(question: str, sentences: Sequence[str]) -> list[float]:
         return [0.9 if "One Medical" in s else 0.5 for s in sentences]
 
-    first = quote_evidence(Extractor(), question, sources, {}, prefer_one_medical, QuoteSettings(limit=1))
+    ranked = Extractor(similarity=prefer_one_medical)
+    first = quote_evidence(ranked, question, sources, {}, QuoteSettings(limit=1))
     assert first is not None and "One Medical" in first.text and len(first.text.splitlines()) == 2
     rare = {"acquisition": 1.0, "make": 1.0, "amazon": 1.0}  # "holdco", held by no chunk, weighs as the rarest
     question = "Did Amazon make any acquisitions of holdco subsidiaries in 2023?"
