@@ -273,16 +273,33 @@ def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
     lines = sentence.text.split("\n")
     if len(lines) < 3:
         return [_after_check_boxes(*piece) for piece in pieces or [(sentence.start, sentence.text)]]
-    at = sentence.start
-    for i, line in enumerate(lines):
-        pieces.append((at, "\n".join(lines[i : i + 2])))
-        at += len(line) + 1
+    starts = [sentence.start]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    for i in range(len(lines)):
+        pieces.append((starts[i], "\n".join(lines[i : i + 2])))
+        labelled = _labelled_value(lines, i)
+        if labelled:
+            pieces.append((starts[labelled[0]], "\n".join(lines[slice(*labelled)])))
     return [_after_check_boxes(*piece) for piece in pieces]
+
+
+def _labelled_value(lines: list[str], i: int) -> tuple[int, int] | None:
+    """A form's label at line i ("(Address, including zip code, ... offices)", over one or two lines)
+    with the value above it that it names (up to three lines, back to the previous label): the lines
+    [first, end), when the value is more than the one line that the pair of lines already holds."""
+    end = i + 1 if _FORM_LABEL.fullmatch(lines[i].strip()) else 0
+    if not end and i + 1 < len(lines) and _FORM_LABEL.fullmatch(f"{lines[i].strip()} {lines[i + 1].strip()}"):
+        end = i + 2
+    first = i
+    while end and first > max(0, i - 3) and not lines[first - 1].rstrip().endswith(")"):
+        first -= 1
+    return (first, end) if end and first < i - 1 else None
 
 
 # A form's check boxes ("Yes ☐ No ☒") run into the sentence after them: a cover page's share count.
 _CHECK_BOX = re.compile(r"[☐☒☑¨]")
-_FORM_LABEL = re.compile(r"\((?:[A-Z][a-z]+)(?:\s+[\w.,'’-]+)*\)")
+_FORM_LABEL = re.compile(r"\([A-Z][a-z]+[\w\s.,'’-]*\)")
 
 
 def _after_check_boxes(start: int, text: str) -> tuple[int, str]:

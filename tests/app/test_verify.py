@@ -788,11 +788,19 @@ def test_when_a_report_was_signed_is_its_signature_date() -> None:
     assert who is not None and who.text.startswith("Luca Maestri")  # a "who" question keeps the name first
 
 
-def test_a_head_office_is_the_address_on_the_cover() -> None:
+@pytest.mark.parametrize(
+    ("question", "name", "company"),
+    [
+        ("What city is Intel's head office in?", "2023 Q1 INTC.pdf", "Intel Corporation"),
+        # NVIDIA's label has commas in it: "(Address, including zip code, of principal executive offices)".
+        ("Where is NVIDIA headquartered?", "2022 Q3 NVDA.pdf", "NVIDIA Corporation"),
+    ],
+)
+def test_a_head_office_is_the_address_on_the_cover(question: str, name: str, company: str) -> None:
     """The address is on the line above the form's label "(Address of principal executive offices)"."""
-    sources = _page_as_source("2023 Q1 INTC.pdf", 1, "Intel Corporation | 10-Q")
-    extracted = Extractor().extract("What city is Intel's head office in?", sources)
+    extracted = Extractor().extract(question, _page_as_source(name, 1, f"{company} | 10-Q"))
     assert extracted is not None and "Santa Clara" in extracted.text
+    assert not extracted.text.lstrip("“").startswith("(")  # the address, not the label under it
 
 
 def test_the_number_of_a_note_is_not_the_figure_asked_for() -> None:
