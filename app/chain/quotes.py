@@ -55,6 +55,10 @@ _POINTER = re.compile(
     r"|\bItem\s+\d+[A-Z]?\s+of\s+Part\b|forward-looking",
     re.I,
 )
+# A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
+# Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
+_PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
+_MIN_CONTENTS_LINES = 4
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _DATED_ROW = re.compile(r"\b(?:at|ended)\s+[A-Z][a-z]+\s+\d{1,2},\s+\d{4}")
@@ -124,7 +128,8 @@ def _says_something(candidate: Candidate) -> bool:
     text, quote = candidate.text, candidate.quote
     if not text.startswith("“"):  # a table row: one with its period, not a heading or contents line
         label = text.split(":", 1)[0]
-        return _CONTENTS_ROW.match(quote.strip()) is None and "|" not in label and bool(_DATED_ROW.search(text))
+        dated = bool(_DATED_ROW.search(text))
+        return dated and _CONTENTS_ROW.match(quote.strip()) is None and "|" not in label and not _contents(candidate)
     if _CONTENTS_ROW.match(quote.strip().lstrip("“")):
         return False
     if is_mostly_cjk(quote):
@@ -135,6 +140,13 @@ def _says_something(candidate: Candidate) -> bool:
     dated = bool(_YEAR.search(quote))
     factual = bool(find_figures(quote) or dated) and not _HEDGED.search(quote) and not _POINTER.search(quote)
     return len(_WORD.findall(quote)) >= _MIN_WORDS and complete and factual
+
+
+def _contents(candidate: Candidate) -> bool:
+    """The candidate's chunk is a table of contents."""
+    numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(candidate.source.chunk.text)]
+    ascending = sum(later >= earlier for earlier, later in zip(numbers, numbers[1:]))
+    return len(numbers) >= _MIN_CONTENTS_LINES and ascending >= 0.8 * (len(numbers) - 1)
 
 
 def _checks_out(candidate: Candidate, pages: dict[str, Passage]) -> bool:

@@ -126,3 +126,11 @@ def test_a_question_for_a_figure_with_nothing_to_quote_stays_could_not_verify() 
     chain, _, _ = make_chain([RetrievedChunk(page, 1.0)], reply="Amazon had 300 million Prime members [1].")
     answer = chain.invoke(Turn("How many Prime members does Amazon have?", ALICE))
     assert answer.outcome == UNVERIFIED and not answer.found
+
+
+def test_a_table_of_contents_is_not_quoted_as_rows() -> None:
+    """Amazon's index lists "Consolidated Statements of Cash Flows 3" under "For the Quarterly Period
+    Ended March 31, 2023": a title and its page number, not a row with its period."""
+    page = _page_chunk("2023 Q1 AMZN.pdf", 2)
+    question = "How did Amazon's cash flows develop in the quarter?"
+    assert quote_evidence(Extractor(), question, [Source(1, RetrievedChunk(page, 1.0))], {}) is None
