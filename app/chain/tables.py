@@ -35,6 +35,9 @@ _SECTION = re.compile(r"[A-Z][A-Za-z&.,' -]{1,38}")  # "AWS", "North America" be
 # "Operating income (loss):" over the same names, "Current assets:" over cash and inventories.
 _COLON_HEADING = re.compile(r"([A-Z][A-Za-z&.,'()\- ]{1,60}):")
 _TOTAL = re.compile(r"total\b", re.IGNORECASE)
+# A line of figures alone under a segment's rows is the segment's total (Intel prints "Client
+# Computing" over Desktop / Notebook / Other, then "7,867 8,128 20,414 25,128" with no label).
+_FIGURES_ONLY = re.compile(rf"^(?:\s*(?:{_CELL}))+\s*$")
 _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
 DASHES = ("—", "–")  # a cell with nothing to report
 _QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
@@ -188,6 +191,22 @@ def _label_figures(
     return label, cells
 
 
+def _opens_segment(header: list[str], label: str) -> bool:
+    """A colon heading, then a segment's name over rows of its own ("Net revenue:", "Client
+    Computing", "Desktop $ 2,753 ..."); not the first line of a label run over two lines
+    ("Derivative assets subject to master" / "netting arrangements $ 966 ...")."""
+    named = len(header) > 1 and _SECTION.fullmatch(header[-1]) is not None
+    return named and _COLON_HEADING.fullmatch(header[-2]) is not None and label[:1].isupper()
+
+
+def _section_total(line: str, section: str, rows: list[Row], width: int) -> re.Match[str] | None:
+    """A label-less line of figures closing a segment's rows, matched as "Total <segment> ..."."""
+    in_section = len(rows) >= 2 and rows[-1].section == rows[-2].section == section != ""
+    if not in_section or width < 2 or not _FIGURES_ONLY.match(line) or len(_cells(line)) != width:
+        return None
+    return _ROW.match(f"Total {section} {line}")
+
+
 def table_rows(page: str) -> list[Row]:
     """Rows with figures on a page, each cell labelled with its period where the header says."""
     rows: list[Row] = []
@@ -206,6 +225,9 @@ def table_rows(page: str) -> list[Row]:
             unit = found_unit.group(1).lower().rstrip("s")
         stripped = line.strip()
         match = _ROW.match(stripped)
+        segment_total = None if match else _section_total(stripped, section, rows, width)
+        match = match or segment_total
+        section = "" if segment_total else section  # the segment's rows end with its total
         if match is None or _is_header_only(match.group("label")) or _only_years(match.group("cells")):
             header.append(stripped)
             if rows and _SECTION.fullmatch(stripped):
@@ -224,6 +246,9 @@ def table_rows(page: str) -> list[Row]:
             colon = _COLON_HEADING.fullmatch(header[-1])
             if colon is not None:
                 heading = colon.group(1).strip()
+            elif _opens_segment(header, match.group("label")):
+                # "Net revenue:" then "Client Computing": a heading, then the segment its first rows are in
+                heading, section = header[-2].rstrip(":").strip(), header[-1]
             percents = _all_percent(cells)  # the first row under a header speaks for the rest
             width = len(cells)  # and gives the table's columns
             header = []
@@ -235,7 +260,7 @@ def table_rows(page: str) -> list[Row]:
         percent = percents or _all_percent(cells)
         currency = "" if percent else currency
         rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start, section, heading, percent))
-        if _TOTAL.match(label):
+        if _TOTAL.match(label) and segment_total is None:
             heading = ""  # "Total current assets" closes "Current assets:"
             if section and section.lower() in label.lower():
                 section = ""  # and "Total operating expenses" the heading "Operating expenses"

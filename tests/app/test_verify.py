@@ -810,3 +810,16 @@ def test_the_number_of_a_note_is_not_the_figure_asked_for() -> None:
     extracted = Extractor().extract("苹果2023财年第二季度的服务收入是多少？", sources)
     assert extracted is not None
     assert "Services: $20,907 million for the three months ended April 1, 2023" in extracted.text
+
+
+def test_a_segments_total_is_the_line_of_figures_under_its_rows() -> None:
+    """Intel prints "Client Computing" over Desktop / Notebook / Other and then the segment's total
+    as figures with no label; the operating income row "Client Computing" below is not its revenue."""
+    sources = _page_as_source("2023 Q3 INTC.pdf", 12, "Intel Corporation | 10-Q")
+    question = "What was Intel's Client Computing Group revenue in the third quarter of 2023?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None
+    assert extracted.text.startswith("Net revenue — Total Client Computing: $7,867 million for the three months ended")
+    rows = {row.label: row for row in table_rows(_page("2023 Q3 INTC.pdf", 12))}
+    assert rows["Desktop"].section == "Client Computing" and rows["Data Center and AI"].section == ""
+
