@@ -526,7 +526,7 @@ class Extractor:
             if recall == 0:
                 continue
             precision = len(wanted & have) / len(have)
-            holds = _holds(asked.wants, flat)
+            holds = _holds(asked.wants, flat, shares_do=asked.percent or bool(_CHANGE_ASKED.search(asked.text)))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
@@ -671,10 +671,13 @@ _CHINESE_COUNT = re.compile(  # "五位", "两个部份", "28亿元"
 _REFERENCE_NUMBER = re.compile(r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?\b", re.I)
 
 
-def _holds(wants: str, text: str) -> bool:
-    """Does the text hold the kind of thing the question asks for (only that test is run)?"""
+def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
+    """Does the text hold the kind of thing the question asks for (only that test is run)? A
+    percentage answers for a figure only where `shares_do`: "DCAI revenue decreased 39%" does not
+    say what DCAI's revenue was, but it says how much it fell."""
     if wants == "figure":  # an amount, not the number of a note or item ("Note 2 – Revenue ...")
         amounts = find_figures(_REFERENCE_NUMBER.sub(" ", text))
+        amounts = [a for a in amounts if shares_do or not a.percent]
         return bool(amounts) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
     if wants == "name":
         return bool(person_names(text)) or is_mostly_cjk(text)

@@ -823,3 +823,12 @@ def test_a_segments_total_is_the_line_of_figures_under_its_rows() -> None:
     rows = {row.label: row for row in table_rows(_page("2023 Q3 INTC.pdf", 12))}
     assert rows["Desktop"].section == "Client Computing" and rows["Data Center and AI"].section == ""
 
+
+def test_a_percentage_does_not_answer_for_an_amount() -> None:
+    """"DCAI revenue decreased 39%" shares the question's words but does not say what the revenue was."""
+    change = _page_as_source("2023 Q1 INTC.pdf", 31, "Intel Corporation | 10-Q")
+    table = [Source(2, s.retrieved) for s in _page_as_source("2023 Q1 INTC.pdf", 12, "Intel Corporation | 10-Q")]
+    extracted = Extractor().extract("英特尔2023年第一季度数据中心与人工智能（DCAI）业务的收入是多少？", change + table)
+    assert extracted is not None and "$3,718 million" in extracted.text and extracted.citation.page == 12
+    fell = Extractor().extract("By how much did Intel's DCAI revenue decrease in Q1 2023?", change)
+    assert fell is not None and "39%" in fell.text  # a change asked for: the percentage answers
