@@ -19,6 +19,7 @@ their rarity among the documents the user may read (`min_coverage`: "inventory" 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from app.chain.extract import (
     CROSS_LANGUAGE_NOTE,
@@ -145,7 +146,7 @@ def _says_something(candidate: Candidate) -> bool:
 def _contents(candidate: Candidate) -> bool:
     """The candidate's chunk is a table of contents."""
     numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(candidate.source.chunk.text)]
-    ascending = sum(later >= earlier for earlier, later in zip(numbers, numbers[1:]))
+    ascending = sum(later >= earlier for earlier, later in pairwise(numbers))
     return len(numbers) >= _MIN_CONTENTS_LINES and ascending >= 0.8 * (len(numbers) - 1)
 
 
