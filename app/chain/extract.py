@@ -31,6 +31,7 @@ from app.retrieval.cover import (
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import expanded_terms, spelt_out
+from app.retrieval.metadata import QueryHints
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
@@ -112,6 +113,7 @@ class Question:
     percent: bool  # a share, margin or rate is asked for
     shares: bool  # the number of shares outstanding is asked for (a count, not dollars)
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
+    quarter_ends: tuple[tuple[int, int], ...] = ()  # (year, month) of a calendar quarter named
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -125,7 +127,10 @@ class Question:
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
         percent, shares = bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
-        return cls(question, terms, in_order, group, dates, wants, percent, shares, asks_for_period_end(question))
+        hints = QueryHints.parse(question)  # "the second quarter of 2023": a calendar quarter, unless fiscal
+        quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
+        period_end = asks_for_period_end(question)
+        return cls(question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends)
 
     @property
     def open(self) -> bool:
@@ -162,6 +167,7 @@ def _period_fit(question: Question, period: Period | None) -> float:
         score += 2.0 if group == question.group or (question.group == "twelve" and group == "year") else 0.0
     elif group in ("three", "quarter"):
         score += 1.0  # "in the quarter" is what a 10-Q is about
+    score += 1.0 if (period.year, period.month) in question.quarter_ends else 0.0
     for year, month, day in question.dates:
         if period.year == year:
             score += 1.0 + (1.0 if month is not None and period.month == month else 0.0)
@@ -443,6 +449,8 @@ class Extractor:
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
             # "at June 30, 2022": a balance sheet's column of that day, not a flow over months ended another
             named += 0.1 if _on_day(asked, row.periods[column]) else 0.0
+            # "the second quarter of 2023": of two filings' same row, the one for the quarter ended in June
+            named += 0.05 if _ends_quarter(asked, row.periods[column]) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for
             share = -0.3 if (row.percent or "%" in row.cells[column]) and not asked.percent else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
@@ -691,6 +699,12 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
 def _on_day(asked: Question, period: Period | None) -> bool:
     """Is the period's date a day the question names?"""
     return period is not None and period.day is not None and (period.year, period.month, period.day) in asked.dates
+
+
+def _ends_quarter(asked: Question, period: Period | None) -> bool:
+    """Is the period three months ending in a calendar quarter the question names?"""
+    three = period is not None and period.group.split(" ")[0] in ("three", "quarter")
+    return three and period is not None and (period.year, period.month) in asked.quarter_ends
 
 
 def _names_date(asked: Question, text: str) -> bool:

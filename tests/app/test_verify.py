@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from app.chain.extract import Extractor, render_row
+from app.chain.extract import Extractor, Question, render_row
 from app.chain.facts import Passage, facts_of, person_names, unsupported
 from app.chain.prompts import UNVERIFIED_TEXT
 from app.chain.rag import Turn
@@ -832,3 +832,13 @@ def test_a_percentage_does_not_answer_for_an_amount() -> None:
     assert extracted is not None and "$3,718 million" in extracted.text and extracted.citation.page == 12
     fell = Extractor().extract("By how much did Intel's DCAI revenue decrease in Q1 2023?", change)
     assert fell is not None and "39%" in fell.text  # a change asked for: the percentage answers
+
+
+def test_a_calendar_quarter_named_picks_the_filing_for_that_quarter() -> None:
+    """Two filings print the same "AWS" row; "the second quarter of 2023" is the three months ended
+    in June, whichever filing the search ranked first. A fiscal quarter is the company's to say."""
+    first = _page_as_source("2023 Q1 AMZN.pdf", 25, "Amazon.com, Inc. | 10-Q")
+    second = [Source(2, s.retrieved) for s in _page_as_source("2023 Q2 AMZN.pdf", 24, "Amazon.com, Inc. | 10-Q")]
+    extracted = Extractor().extract("What were AWS net sales in the second quarter of 2023?", first + second)
+    assert extracted is not None and "$22,140 million for the three months ended June 30, 2023" in extracted.text
+    assert Question.parse("NVIDIA's revenue in the third quarter of fiscal 2024?").quarter_ends == ()
