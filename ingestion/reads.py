@@ -54,6 +54,9 @@ class ChunkReads:
         for piece in around:
             cut = end - piece.char_start if end is not None and piece.char_start < end else 0
             body = piece.text[cut:]  # the part the previous chunk did not already give
+            gap = piece.char_start - end if end is not None and piece.char_start > end else 0
+            if gap:  # whitespace the splitter dropped between two chunks ("2022\n \nNet income"):
+                text += " " * (gap - 1) + "\n"  # kept as long as it was, so offsets stay the document's
             if begin is None:
                 begin = piece.char_start
             at = len(text)

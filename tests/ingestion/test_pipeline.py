@@ -101,3 +101,20 @@ def test_a_document_left_queued_is_resumed_by_the_next_ingest(make_kb: MakeKB, w
     [resumed] = kb.ingest([], actor=kb.actor(None))
     assert resumed.outcome is Outcome.OK and resumed.file_name == "later.txt"
     assert kb.list_documents(kb.actor(None))[0].status == "ready" and kb.check() == []
+
+
+def test_a_page_joined_from_its_chunks_keeps_the_break_between_them(make_kb: MakeKB, write_text: WriteText) -> None:
+    """The splitter drops the blank line where it cuts ("2022\\n \\nNet income"); joined again for
+    reading a page's tables, the chunks keep a line break there and each lies at its own offset."""
+    heading = "Statements of comprehensive income " + "three months ended October 29, 2023 " * 12
+    body = " ".join(f"Net income row {i} was 9,243 million." for i in range(60))
+    kb = make_kb()
+    (result,) = kb.ingest([write_text("statement.txt", f"{heading}\n \n{body}")], actor=kb.actor(None))
+    assert result.document_id is not None
+    stored = kb.reads.get_chunks(kb.reads.readable_chunk_ids(kb.actor(None)).tolist())
+    chunks = sorted(stored.values(), key=lambda c: c.char_start)
+    assert len(chunks) >= 2 and chunks[1].char_start > chunks[0].char_end  # the blank line was dropped
+    for chunk in chunks:
+        context = kb.reads.page_context(chunk)
+        assert context.text[context.chunk_offset : context.chunk_offset + len(chunk.text)] == chunk.text
+    assert "\nNet income row 0 was" in kb.reads.page_context(chunks[0]).text  # a row of its own again
