@@ -19,6 +19,7 @@ class Statement(StrEnum):
     BALANCE_SHEET = "balance sheet"
     INCOME = "income statement"
     CASH_FLOW = "cash flow statement"
+    COMPREHENSIVE_INCOME = "statement of comprehensive income"
 
 
 OPENING_CHARS = 400  # how much of a page's start is kept to find its title
@@ -38,7 +39,10 @@ _PAGE_TITLES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
         Statement.INCOME,
         re.compile(r"statements?of(?:consolidated)?(?:operations|income|earnings)|incomestatements?"),
     ),
+    (Statement.COMPREHENSIVE_INCOME, re.compile(r"statements?of(?:consolidated)?comprehensive(?:income|loss)")),
 )
+# A page that bears this many statement titles at its top is a contents page.
+_CONTENTS_TITLES = 3
 # Pages that list or discuss the statements rather than show them.
 _NOT_A_STATEMENT = re.compile(r"reportofindependent|tableofcontentsforthe|indextofinancialstatements")
 # The part and item headings a 10-Q prints above its first statement ("PART I. FINANCIAL
@@ -61,7 +65,7 @@ def page_statements(opening: str, numbers: int) -> set[Statement]:
         match = title.search(letters, 0, TITLE_WITHIN + 50)
         if match and match.start() <= TITLE_WITHIN and not letters[: match.start()].endswith("comprehensive"):
             found.add(statement)  # "statements of comprehensive income" is not the income statement
-    return found if len(found) < len(Statement) else set()  # all three titles: a contents page
+    return found if len(found) < _CONTENTS_TITLES else set()
 
 
 class StatementPageFinder:
@@ -127,6 +131,8 @@ _NAMED: tuple[tuple[Statement, re.Pattern[str]], ...] = (
         ),
     ),
     (Statement.CASH_FLOW, _phrases(r"cash\s+flows?\s+statements?", r"statements?\s+of\s+cash\s+flows?")),
+    # "comprehensive income" is read off its own statement, whether the question calls it a statement or not
+    (Statement.COMPREHENSIVE_INCOME, re.compile(r"\bcomprehensive\s+(?:income|loss)|综合收益|综合损益", re.IGNORECASE)),
 )
 # ...or a figure, or a ratio of figures, that is read off one.
 _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (

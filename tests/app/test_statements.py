@@ -31,7 +31,8 @@ TABLE = " ".join(f"{n:,}" for n in range(1000, 1060))  # 60 figures, as a statem
             "SUBSIDIARIES\nCONDENSED CONSOLIDATED STATEMENTS OF INCOME\n(In millions, except per share data)",
             {"IS"},
         ),
-        ("Apple Inc.\nCONDENSED CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME (Unaudited)", set()),
+        # its own statement, not the income statement
+        ("Apple Inc.\nCONDENSED CONSOLIDATED STATEMENTS OF COMPREHENSIVE INCOME (Unaudited)", {"CI"}),
         # A contents page names every statement; a note names one in prose, far down its opening.
         ("Index\nStatements of Operations 4\nBalance Sheets 6\nStatements of Cash Flows 8", set()),
         (
@@ -43,6 +44,7 @@ TABLE = " ".join(f"{n:,}" for n in range(1000, 1060))  # 60 figures, as a statem
 )
 def test_a_statement_page_is_known_by_the_title_at_its_top(opening: str, expected: set[str]) -> None:
     short = {Statement.BALANCE_SHEET: "BS", Statement.INCOME: "IS", Statement.CASH_FLOW: "CF"}
+    short[Statement.COMPREHENSIVE_INCOME] = "CI"
     assert {short[s] for s in page_statements(opening, numbers=60)} == expected
 
 
@@ -82,6 +84,8 @@ def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
         ),
         ("Roughly how many times has JnJ sold its inventory in FY2022 (inventory turnover)?", None),
         ("How much did Amazon spend repurchasing its stock in the first nine months of 2022?", [Statement.CASH_FLOW]),
+        ("What was NVIDIA's total comprehensive income in the third quarter?", [Statement.COMPREHENSIVE_INCOME]),
+        ("英伟达2024财年第三季度的综合收益总额是多少？", [Statement.COMPREHENSIVE_INCOME]),
         ("Who are the primary customers of Boeing?", []),
         ("What is the statement of the CEO on cash?", []),
     ],
@@ -116,8 +120,13 @@ def test_the_statement_pages_of_a_real_10q(apple: KnowledgeBase) -> None:
         statement: {c.page_start for c in apple.reads.get_chunks([int(i) for i in ids]).values()}
         for statement, ids in corpus.statement_chunks.items()
     }
-    # Page 5 is the statement of comprehensive income; the contents page 2 lists all three.
-    assert pages == {Statement.INCOME: {4}, Statement.BALANCE_SHEET: {6}, Statement.CASH_FLOW: {8}}
+    # Page 5 is the statement of comprehensive income; the contents page 2 lists them all.
+    assert pages == {
+        Statement.INCOME: {4},
+        Statement.COMPREHENSIVE_INCOME: {5},
+        Statement.BALANCE_SHEET: {6},
+        Statement.CASH_FLOW: {8},
+    }
 
 
 @pytest.mark.parametrize(
