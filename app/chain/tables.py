@@ -264,4 +264,6 @@ def table_rows(page: str) -> list[Row]:
             heading = ""  # "Total current assets" closes "Current assets:"
             if section and section.lower() in label.lower():
                 section = ""  # and "Total operating expenses" the heading "Operating expenses"
+        elif section and label.lower() == section.lower():
+            section = ""  # "Other comprehensive loss, net of tax" over its parts, then its sum
     return rows
