@@ -703,8 +703,9 @@ def _on_day(asked: Question, period: Period | None) -> bool:
 
 def _ends_quarter(asked: Question, period: Period | None) -> bool:
     """Is the period three months ending in a calendar quarter the question names?"""
-    three = period is not None and period.group.split(" ")[0] in ("three", "quarter")
-    return three and period is not None and (period.year, period.month) in asked.quarter_ends
+    if period is None or period.group.split(" ")[0] not in ("three", "quarter"):
+        return False
+    return (period.year, period.month) in asked.quarter_ends
 
 
 def _names_date(asked: Question, text: str) -> bool:
