@@ -1,4 +1,4 @@
-"""Queued documents -> parse and split (ahead of time) -> embed -> store -> swap.
+"""Queued documents -> parse (child processes, ahead of time) -> split -> embed -> store -> swap.
 
 Order of writes per document, which is what makes a crash at any point recoverable:
   1. chunks and their vectors (chunk_vectors, which other processes' indexes follow) are inserted
@@ -73,14 +73,6 @@ class NoTextError(IngestError):
     pass
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """A file read and cut into chunks on a parse thread, while the main one embeds another."""
-
-    doc: ParsedDocument
-    drafts: list[ChunkDraft]
-
-
 class Pipeline:
     def __init__(
         self,
@@ -106,12 +98,12 @@ class Pipeline:
             return results
         ahead = max(1, self.options.parse_workers)
         pool = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="parse")
-        futures: dict[int, Future[_Prepared]] = {}
+        futures: dict[int, Future[ParsedDocument]] = {}
 
         def submit(i: int) -> None:
             with self.db.session() as session:
                 jobs.start(session, works[i].document_id)
-            futures[i] = pool.submit(self._prepare, works[i], progress)
+            futures[i] = pool.submit(self._parse, works[i], progress)
 
         try:
             for i in range(min(ahead, len(works))):
@@ -126,14 +118,8 @@ class Pipeline:
             pool.shutdown(wait=True, cancel_futures=True)
         return results
 
-    def _prepare(self, work: Work, progress: ProgressSink) -> _Prepared:
-        """On a parse thread: the file parsed, then split. Splitting counts tokens over and over
-        (about a second of CPU for a 50-page 10-Q); here it overlaps the previous file's embedding."""
-        doc = self._parse(work, progress)
-        return _Prepared(doc, split(doc, self.embedder, self.options))
-
     def _parse(self, work: Work, progress: ProgressSink) -> ParsedDocument:
-        """The file is read in its own child process (several files at once)."""
+        """On a parse thread: the file is read in its own child process (several files at once)."""
         path = parse_path(self.store, self.scratch, work)
         if self._reporting_parser is None:
             return self.parser(path)
@@ -143,10 +129,9 @@ class Pipeline:
 
         return self._reporting_parser(path, pages_read)
 
-    def _complete(self, work: Work, prepared: "Future[_Prepared]", progress: ProgressSink) -> FileResult:
+    def _complete(self, work: Work, parsed: "Future[ParsedDocument]", progress: ProgressSink) -> FileResult:
         try:
-            ready = prepared.result()
-            return self._store(work, ready.doc, ready.drafts, progress)
+            return self._store(work, parsed.result(), progress)
         except DataError as error:  # a parse, embed or store failure of this file: it fails alone
             return self._fail(work, str(error))
         except Exception as error:  # one broken file must not stop the batch; the log has the trace
@@ -155,7 +140,8 @@ class Pipeline:
         finally:
             clear_scratch(self.scratch, work)
 
-    def _store(self, work: Work, doc: ParsedDocument, drafts: list[ChunkDraft], progress: ProgressSink) -> FileResult:
+    def _store(self, work: Work, doc: ParsedDocument, progress: ProgressSink) -> FileResult:
+        drafts = split(doc, self.embedder, self.options)
         if not drafts:
             raise NoTextError(
                 f"{work.file_name} has no extractable text (scanned images only?); nothing was indexed."

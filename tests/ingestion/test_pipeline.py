@@ -2,7 +2,6 @@
 SQL and FAISS, on SQLite and PostgreSQL."""
 
 import shutil
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,27 +90,6 @@ def test_files_are_parsed_ahead_and_reported_in_order(make_kb: MakeKB, write_tex
     assert [r.file_name for r in results] == [p.name for p in paths]
     assert all(r.outcome is Outcome.OK for r in results)
     assert kb.check() == []
-
-
-def test_files_are_split_on_the_parse_threads_while_the_main_one_embeds(
-    make_kb: MakeKB, write_text: WriteText, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Splitting counts tokens again and again (a second of CPU for a 10-Q): it is done with the
-    parsing, ahead, not between two files' embedding."""
-    from ingestion.embedders import HashingEmbedder
-
-    counted_on: set[str] = set()
-    count = HashingEmbedder.count_tokens
-
-    def counting(self: HashingEmbedder, text: str) -> int:
-        counted_on.add(threading.current_thread().name)
-        return count(self, text)
-
-    monkeypatch.setattr(HashingEmbedder, "count_tokens", counting)
-    kb = make_kb(ingest=IngestOptions(parse_workers=2))
-    paths = [write_text(f"doc{i}.txt", paragraphs(f"topic{i}", 6)) for i in range(3)]
-    assert all(r.outcome is Outcome.OK for r in kb.ingest(paths, actor=kb.actor(None)))
-    assert counted_on and all(name.startswith("parse") for name in counted_on), counted_on
 
 
 def test_a_document_left_queued_is_resumed_by_the_next_ingest(make_kb: MakeKB, write_text: WriteText) -> None:
