@@ -114,6 +114,7 @@ class Question:
     shares: bool  # the number of shares outstanding is asked for (a count, not dollars)
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
     quarter_ends: tuple[tuple[int, int], ...] = ()  # (year, month) of a calendar quarter named
+    change: bool = False  # a change is asked for ("how much did ... grow", "增长")
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -130,7 +131,8 @@ class Question:
         hints = QueryHints.parse(question)  # "the second quarter of 2023": a calendar quarter, unless fiscal
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
-        return cls(question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends)
+        change = bool(_CHANGE_ASKED.search(question))
+        return cls(question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change)
 
     @property
     def open(self) -> bool:
@@ -460,7 +462,7 @@ class Extractor:
             phrase = phrase or (0.03 if _shares_a_pair(label_terms, asked_terms) else 0.0)
             phrase += 0.05 if _TOTAL & lemmas & label else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
-            change = -0.1 if _CHANGE_ROW.match(row.label) and not _CHANGE_ASKED.search(asked.text) else 0.0
+            change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
@@ -534,7 +536,7 @@ class Extractor:
             if recall == 0:
                 continue
             precision = len(wanted & have) / len(have)
-            holds = _holds(asked.wants, flat, shares_do=asked.percent or bool(_CHANGE_ASKED.search(asked.text)))
+            holds = _holds(asked.wants, flat, shares_do=asked.percent or asked.change)
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
