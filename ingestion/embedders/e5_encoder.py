@@ -47,13 +47,14 @@ class _Linear:
     def __init__(self, weight: Any, bias: Any) -> None:
         import torch
 
-        self.weight, self.bias = weight, bias
+        self.bias = bias
         self.packed: Any = None
         if weight.device.type == "cpu" and weight.dtype == torch.bfloat16 and torch.backends.mkldnn.is_available():
             try:  # inductor's own ops; a torch without them takes the plain path
                 self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, TOKENS_PER_BATCH)
             except (AttributeError, RuntimeError):
                 self.packed = None
+        self.weight: Any = weight if self.packed is None else None  # the packed copy replaces it
 
     def __call__(self, x: Any, gelu: bool = False) -> Any:
         import torch
