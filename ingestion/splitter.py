@@ -6,6 +6,7 @@ doc.text[chunk.char_start:chunk.char_end] == chunk.text.
 """
 
 import bisect
+import functools
 import re
 from collections.abc import Callable
 
@@ -41,6 +42,9 @@ def split_document(
     overlap_tokens: int = 32,
 ) -> list[ChunkDraft]:
     """Chunks of at most `chunk_tokens` tokens including the metadata header; `overlap_tokens` shared."""
+    # The text splitter measures each piece twice (to split, then to merge), and tokenizing is most
+    # of its time: remember this document's counts.
+    count_tokens = functools.lru_cache(maxsize=None)(count_tokens)
     header = doc.metadata.header()
     header_tokens = count_tokens(header) + 1 if header else 0
     body_tokens = max(chunk_tokens - header_tokens, int(chunk_tokens * _MIN_BODY_SHARE))
