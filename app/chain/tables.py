@@ -173,6 +173,7 @@ def _block_periods(header: list[str], columns: int) -> tuple[Period | None, ...]
     return _header_periods("\n".join(header), columns)
 
 
+_FOOTNOTE_MARK = re.compile(r"\(\d{1,2}\)")
 _CONNECTOR_END = re.compile(r"\b(?:and|or|of|to|from)$", re.IGNORECASE)
 
 
@@ -188,7 +189,17 @@ def _label_figures(
 
     while len(cells) > 1 and _CONNECTOR_END.search(label) and one_too_many():
         label, cells = f"{label} {cells[0]}", cells[1:]
+    def dated_without_it() -> bool:  # the header dates one column fewer, and not this many
+        return _dated(current.get(len(cells) - 1)) and not _dated(current.get(len(cells)))
+
+    # A footnote's number after the label ("Advertising services (5) 7,877 9,509") is no figure.
+    while len(cells) > 1 and _FOOTNOTE_MARK.fullmatch(cells[0]) and (one_too_many() or dated_without_it()):
+        cells = cells[1:]
     return label, cells
+
+
+def _dated(periods: tuple[Period | None, ...] | None) -> bool:
+    return periods is not None and any(p is not None and p.year is not None for p in periods)
 
 
 def _opens_segment(header: list[str], label: str) -> bool:

@@ -697,6 +697,21 @@ def test_spending_over_months_is_the_cash_flow_not_the_balance_at_their_end() ->
     assert extracted.text.startswith("Payments for acquisition of property, plant and equipment: $(6,703) million")
 
 
+def test_a_footnote_number_after_a_label_is_not_a_figure() -> None:
+    """"Advertising services (5) 7,877 9,509": the (5) points to a footnote; the figures are the two
+    quarters' under the header."""
+    rows = {row.label: row for row in table_rows(_page("2023 Q1 AMZN.pdf", 21))}
+    advertising = rows["Advertising services"]
+    assert advertising.cells == ("7,877", "9,509")
+    assert [p and p.text() for p in advertising.periods] == [
+        "for the three months ended March 31, 2022",
+        "for the three months ended March 31, 2023",
+    ]
+    sources = _page_as_source("2023 Q1 AMZN.pdf", 21, "Amazon.com, Inc. | 10-Q")
+    extracted = Extractor().extract("亚马逊2023年一季度的广告服务收入是多少？", sources)
+    assert extracted is not None and "$9,509 million for the three months ended March 31, 2023" in extracted.text
+
+
 def test_a_row_under_one_date_is_not_compared_with_itself() -> None:
     """A netting table prints one date over columns of kinds (gross, offset, net): its first figure
     is shown at that date, with no "(— at July 1, 2023)" beside it as if another period."""
