@@ -30,7 +30,7 @@ from app.retrieval.cover import (
     states_period_end,
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
-from app.retrieval.glossary import expanded_terms, spelt_out
+from app.retrieval.glossary import expanded_terms, glossed, spelt_out
 from app.retrieval.metadata import QueryHints
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -71,6 +71,9 @@ _WHICH_CODE = re.compile(
 )
 _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
+# A percentage asked for in so many words: an amount does not answer it ("what percentage of
+# Mobileye did Intel hold": not Mobileye's revenue). "Margin" and "rate" may be amounts too.
+_PERCENT_ONLY = re.compile(r"%|\bper\s*cent(?:age)?\b|比例|百分比|占比|几成", re.I)
 
 _SIGNING = frozenset(word_list("signed sign signs signature signer signatory"))
 _ROLE_WORDS = frozenset(
@@ -115,6 +118,7 @@ class Question:
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
     quarter_ends: tuple[tuple[int, int], ...] = ()  # (year, month) of a calendar quarter named
     change: bool = False  # a change is asked for ("how much did ... grow", "增长")
+    percent_only: bool = False  # a percentage is asked for in so many words: an amount will not do
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -127,12 +131,16 @@ class Question:
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
-        percent, shares = bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
-        hints = QueryHints.parse(question)  # "the second quarter of 2023": a calendar quarter, unless fiscal
+        percent_only = bool(_PERCENT_ONLY.search(question))
+        percent, shares = percent_only or bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
+        hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
         change = bool(_CHANGE_ASKED.search(question))
-        return cls(question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change)
+        return cls(
+            question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
+            percent_only,
+        )
 
     @property
     def open(self) -> bool:
@@ -179,10 +187,13 @@ def _period_fit(question: Question, period: Period | None) -> float:
 
 def _span_fit(question: Question, period: Period | None) -> float:
     """A question over "the first half" or "the nine months" asks for a flow over the months (the
-    cash flow statement's payments), not a balance at their end ("Property, plant and equipment, net")."""
+    cash flow statement's payments), not a balance at their end ("Property, plant and equipment, net")
+    nor the same flow over other months (a twelve months' table beside the six months' statement)."""
     if question.group not in ("six", "nine") or period is None:
         return 0.0
-    return -0.1 if not period.group else 0.0
+    if not period.group:
+        return -0.1
+    return 0.0 if period.group.split(" ")[0] == question.group else -0.2
 
 
 def _when(period: Period | None) -> tuple[int, int, int]:
@@ -454,7 +465,8 @@ class Extractor:
             # "the second quarter of 2023": of two filings' same row, the one for the quarter ended in June
             named += 0.05 if _ends_quarter(asked, row.periods[column]) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for
-            share = -0.3 if (row.percent or "%" in row.cells[column]) and not asked.percent else 0.0
+            in_percent = row.percent or "%" in row.cells[column]
+            share = -0.3 if in_percent != asked.percent and (asked.percent_only or not asked.percent) else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
             # "net income" in the question and the label's words in that order ("Net income (loss)"),
@@ -537,6 +549,8 @@ class Extractor:
                 continue
             precision = len(wanted & have) / len(have)
             holds = _holds(asked.wants, flat, shares_do=asked.percent or asked.change)
+            if asked.percent_only and asked.wants == "figure":
+                holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named

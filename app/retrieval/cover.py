@@ -13,10 +13,10 @@ such questions, as it does signature blocks for "who" questions (roles.py).
 
 import re
 
-# "shares ... outstanding", "outstanding shares", "share count"; Chinese 流通股 / 在外流通 / 已发行…股.
+# "shares ... outstanding", "outstanding shares", "share count"; Chinese 流通股 / 在外流通 / 已发行…股 / 发行在外…股.
 _ASKS = re.compile(
     r"\bshares?\b[^?.]{0,60}\boutstanding\b|\boutstanding\s+(?:common\s+)?shares?\b|\bshare\s+count\b"
-    r"|流通股|在外流通|已发行[^？?]{0,8}股",
+    r"|流通股|在外流通|(?:已发行|发行在外)[^？?]{0,8}股",
     re.IGNORECASE,
 )
 # Counts over a period are the notes' (earnings per share), not the cover's.

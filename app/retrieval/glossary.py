@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from app.retrieval.dates import MONTH_NAMES, date_mentions
-from app.retrieval.text import content_terms
+from app.retrieval.text import content_terms, is_mostly_cjk
 
 # Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
 # over "现金".
@@ -105,6 +105,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "回购": "repurchase",
     "流通股": "shares outstanding",
     "已发行": "outstanding",
+    "发行在外": "outstanding",
+    "股权": "equity interest",
+    "持股": "equity interest held",
     "股票": "stock shares",
     "股份": "shares",
     "普通股": "common stock",
@@ -148,6 +151,36 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "服务": "services",
     "产品": "products",
     "诉讼": "litigation",
+    "出口管制": "export controls",
+    "出口": "export",
+    "许可": "license licensing",
+    "宣布": "announced",
+    "美国政府": "united states government usg",
+    # workplace policies (what staff ask of a company's handbook)
+    "带薪年假": "paid annual leave vacation",
+    "年假": "annual leave vacation",
+    "带薪": "paid",
+    "病假": "sick leave",
+    "产假": "maternity leave",
+    "陪产假": "paternity leave",
+    "育儿假": "parental leave",
+    "休假": "leave vacation",
+    "假期": "leave holidays",
+    "节假日": "holidays",
+    "加班": "overtime",
+    "工资": "salary pay",
+    "薪酬": "compensation",
+    "奖金": "bonus",
+    "福利": "benefits",
+    "报销": "reimbursement expenses",
+    "差旅": "travel",
+    "出差": "business travel",
+    "远程办公": "remote work",
+    "在家办公": "work from home remote",
+    "试用期": "probation period",
+    "离职": "resignation termination",
+    "入职": "onboarding",
+    "考勤": "attendance",
     # regions
     "大中华区": "greater china",
     "中国": "china",
@@ -234,8 +267,13 @@ def english_phrases(question: str) -> list[str]:
     return phrases
 
 
-_CHINESE_QUARTER = re.compile(r"(?:((?:19|20)\d{2})\s*(?:财年|年)?\s*)?第\s*([一二三四1-4])\s*(?:财季|季度|季)")
-_CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*财年")
+# "2023年第二季度", "2023年二季度", "2023年Q2", "2022年三季报": a calendar quarter; "2024财年第一季度",
+# "2023年第二财季": a fiscal one, whose months vary by company.
+_CHINESE_QUARTER = re.compile(
+    r"(?:((?:19|20)\d{2})\s*(财年|财政年度|年度|年)?\s*)?"
+    r"(?:第\s*([一二三四1-4])\s*(财季|季度|季)|(?<![一二三四十百千万])([一二三四])\s*(季度|季报)|Q([1-4])(?![0-9]))"
+)
+_CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:财年|财政年度)")
 _NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
 
 
@@ -249,10 +287,23 @@ def english_gloss(question: str) -> str:
             day = f" {mention.day}," if mention.day else ""
             parts.append(f"{MONTH_NAMES[mention.month - 1]}{day} {mention.year}")
     for match in _CHINESE_QUARTER.finditer(question):
-        number = _NUMERAL.get(match.group(2)) or int(match.group(2))
-        parts.append(f"Q{number} fiscal {match.group(1)}" if match.group(1) else f"Q{number}")
+        year, year_word = match.group(1), match.group(2) or ""
+        numeral = match.group(3) or match.group(5) or match.group(7)
+        number = _NUMERAL.get(numeral) or int(numeral)
+        fiscal = "财" in year_word or match.group(4) == "财季"
+        if year is None:
+            parts.append(f"Q{number}")
+        else:
+            parts.append(f"Q{number} fiscal {year}" if fiscal else f"Q{number} {year}")
     parts += [f"fiscal {year}" for year in _CHINESE_FISCAL_YEAR.findall(question)]
     return " ".join(parts)
+
+
+def glossed(question: str) -> str:
+    """A mostly Chinese question followed by its English gloss (as is otherwise): what the parts that
+    read English words (the period and company a question names) parse."""
+    gloss = english_gloss(question) if is_mostly_cjk(question) else ""
+    return f"{question} {gloss}" if gloss else question
 
 
 def spelt_out(terms: set[str]) -> set[str]:

@@ -20,7 +20,7 @@ from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.glossary import english_gloss, expanded_terms
+from app.retrieval.glossary import english_gloss, expanded_terms, glossed
 from app.retrieval.metadata import (
     MatchWeights,
     MetadataFilter,
@@ -98,7 +98,7 @@ class Query:
     @classmethod
     def parse(cls, question: str, actor: UserInfo, k: int) -> "Query":
         gloss = english_gloss(question) if is_mostly_cjk(question) else ""
-        hints = QueryHints.parse(f"{question} {gloss}" if gloss else question)
+        hints = QueryHints.parse(glossed(question))
         return cls(question, actor, k, tuple(expanded_terms(question)), hints, gloss)
 
 

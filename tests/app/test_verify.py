@@ -309,6 +309,14 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
     gloss = english_gloss("英伟达2024财年第二季度的营收是多少？")
     assert {"nvidia", "revenue", "Q2", "fiscal", "2024"} <= set(gloss.split())
     assert "September 30, 2023" in english_gloss("亚马逊2023年9月30日的现金及现金等价物有多少？")
+    for question, period in [
+        ("亚马逊2023年第二季度的总净销售额是多少？", "Q2 2023"),
+        ("英特尔2023年二季度收入", "Q2 2023"),
+        ("英特尔2023年Q3的收入", "Q3 2023"),
+        ("亚马逊在2022年三季报里的净销售额", "Q3 2022"),
+        ("苹果公司2023年第二财季的iPhone收入是多少？", "Q2 fiscal 2023"),
+    ]:
+        assert english_gloss(question).endswith(period), question
     assert {"chief", "executive", "officer"} <= set(expanded_terms("Who is Intel's CEO?"))
 
 
@@ -660,6 +668,7 @@ def test_a_balance_at_the_last_fiscal_year_end_fits_the_next_years_filings() -> 
     [
         ("2023 Q3 AAPL.pdf", 2, "How many Apple shares were outstanding in late July 2023?", "15,634,232,000 shares"),
         ("2023 Q2 MSFT.pdf", 1, "截至2023年4月20日，微软有多少股普通股在外流通？", "7,435,487,575 shares"),
+        ("2023 Q3 AAPL.pdf", 2, "截至2023年7月21日，苹果公司发行在外的普通股有多少股？", "15,634,232,000 shares"),
         ("2023 Q3 INTC.pdf", 1, "How many Intel shares were outstanding?", "outstanding 4,216 million shares"),
     ],
 )
@@ -697,6 +706,19 @@ def test_spending_over_months_is_the_cash_flow_not_the_balance_at_their_end() ->
     assert extracted.text.startswith("Payments for acquisition of property, plant and equipment: $(6,703) million")
 
 
+def test_a_span_of_months_asked_for_is_not_answered_by_another_span() -> None:
+    """"The six months ended June 30" is the cash flow statement's column, not the same payments over
+    the twelve months in the free cash flow table that the search ranked first."""
+    twelve = _page_as_source("2023 Q2 AMZN.pdf", 29, "Amazon.com, Inc. | 10-Q")
+    six = [Source(2, s.retrieved) for s in _page_as_source("2023 Q2 AMZN.pdf", 3, "Amazon.com, Inc. | 10-Q")]
+    for question in (
+        "2023年上半年（截至6月30日的六个月）亚马逊购买物业和设备花了多少钱？",
+        "How much did Amazon spend on purchases of property and equipment in the six months ended June 30, 2023?",
+    ):
+        extracted = Extractor().extract(question, twelve + six)
+        assert extracted is not None and "$(25,662) million for the six months ended June 30, 2023" in extracted.text
+
+
 def test_a_footnote_number_after_a_label_is_not_a_figure() -> None:
     """"Advertising services (5) 7,877 9,509": the (5) points to a footnote; the figures are the two
     quarters' under the header."""
@@ -710,6 +732,27 @@ def test_a_footnote_number_after_a_label_is_not_a_figure() -> None:
     sources = _page_as_source("2023 Q1 AMZN.pdf", 21, "Amazon.com, Inc. | 10-Q")
     extracted = Extractor().extract("亚马逊2023年一季度的广告服务收入是多少？", sources)
     assert extracted is not None and "$9,509 million for the three months ended March 31, 2023" in extracted.text
+
+
+def test_a_percentage_asked_for_is_not_answered_by_an_amount() -> None:
+    """"What share of Mobileye did Intel hold" wants the 88%, not Mobileye's revenue row, which
+    shares more of the question's words."""
+    segments = _page_as_source("2023 Q3 INTC.pdf", 12, "Intel Corporation | 10-Q")
+    note = [Source(2, s.retrieved) for s in _page_as_source("2023 Q3 INTC.pdf", 13, "Intel Corporation | 10-Q")]
+    extracted = Extractor().extract("截至2023年9月30日，英特尔大约持有Mobileye多少比例的股权？", segments + note)
+    assert extracted is not None and "88%" in extracted.text and extracted.citation.page == 13, extracted
+
+
+def test_a_chinese_question_about_a_policy_is_not_answered_by_a_word_it_shares() -> None:
+    """"How many days of paid annual leave do Apple's employees get" shares only "employee" with an
+    award agreement's title once "带薪年假" is left untranslated; translated, nothing on the page
+    answers it."""
+    from app.retrieval.glossary import expanded_terms
+
+    question = "苹果公司员工每年有几天带薪年假？"
+    assert {"paid", "annual", "leave"} <= set(expanded_terms(question))
+    sources = _page_as_source("2023 Q1 AAPL.pdf", 28, "Apple Inc. | 10-Q")
+    assert Extractor().extract(question, sources) is None
 
 
 def test_a_row_under_one_date_is_not_compared_with_itself() -> None:
@@ -857,3 +900,8 @@ def test_a_calendar_quarter_named_picks_the_filing_for_that_quarter() -> None:
     extracted = Extractor().extract("What were AWS net sales in the second quarter of 2023?", first + second)
     assert extracted is not None and "$22,140 million for the three months ended June 30, 2023" in extracted.text
     assert Question.parse("NVIDIA's revenue in the third quarter of fiscal 2024?").quarter_ends == ()
+    # the same in Chinese: "2023年第二季度" is a calendar quarter, "2024财年第三季度" a fiscal one
+    extracted = Extractor().extract("亚马逊AWS在2023年第二季度的销售额是多少？", first + second)
+    assert extracted is not None and "$22,140 million" in extracted.text
+    assert Question.parse("亚马逊2023年二季度的净销售额是多少？").quarter_ends == ((2023, 6),)
+    assert Question.parse("英伟达2024财年第三季度的收入是多少？").quarter_ends == ()
