@@ -74,7 +74,7 @@ class Row:
     unit: str  # "million", "thousand", "" when the page names none
     currency: str  # "$" when the row's table is in dollars (its first rows print the sign)
     line: str  # the row as printed
-    offset: int  # where the line starts in the page text
+    offset: int  # where the row's text (`line`, stripped) starts in the page text
     section: str = ""  # the sub-heading the row sits under ("AWS", "North America"), if any
     heading: str = ""  # the colon heading over the row ("Net Sales", "Current assets"), if any
     percent: bool = False  # its figures are percentages (a mix table prints "%" on its first row only)
@@ -270,7 +270,8 @@ def table_rows(page: str) -> list[Row]:
         percents = percents and "$" not in match.group("cells")  # a dollar row ends a block of shares
         percent = percents or _all_percent(cells)
         currency = "" if percent else currency
-        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, start, section, heading, percent))
+        at = start + len(line) - len(line.lstrip())  # where `stripped` begins: a quote's offset
+        rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, at, section, heading, percent))
         if _TOTAL.match(label) and segment_total is None:
             heading = ""  # "Total current assets" closes "Current assets:"
             if section and section.lower() in label.lower():

@@ -755,6 +755,16 @@ def test_a_chinese_question_about_a_policy_is_not_answered_by_a_word_it_shares()
     assert Extractor().extract(question, sources) is None
 
 
+def test_the_passage_shown_for_an_indented_row_starts_with_the_row() -> None:
+    """Apple prints "   Services 21,213 ..." indented under "Net sales:"; the passage under the answer
+    quoted it three characters early and cut its last figure ("... 62,886 58,")."""
+    sources = _page_as_source("2023 Q3 AAPL.pdf", 4, "Apple Inc. | 10-Q")
+    extracted = Extractor().extract("What were Apple's services net sales in the quarter ended July 1, 2023?", sources)
+    assert extracted is not None and "$21,213 million" in extracted.text
+    citation = extracted.citation
+    assert citation.snippet.startswith(citation.sentence) and citation.sentence.endswith("58,941"), citation
+
+
 def test_a_row_under_one_date_is_not_compared_with_itself() -> None:
     """A netting table prints one date over columns of kinds (gross, offset, net): its first figure
     is shown at that date, with no "(— at July 1, 2023)" beside it as if another period."""
