@@ -41,8 +41,8 @@ from app.chain.prompts import (
     CONDENSE_SYSTEM,
     CONDENSE_USER,
     NOT_FOUND_PHRASE,
-    NOT_FOUND_TEXT,
-    UNVERIFIED_TEXT,
+    not_found_text,
+    unverified_text,
 )
 from app.chain.quotes import QuoteSettings, quote_evidence
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
@@ -243,8 +243,8 @@ class AnswerChain:
         start = time.perf_counter()
         prepared = self.prepare.invoke(turn)
         if not prepared.relevant:
-            yield NOT_FOUND_TEXT
-            yield _not_found({**prepared.timings_ms, "total_ms": _ms(start)})
+            yield not_found_text(turn.question)
+            yield _not_found(turn.question, {**prepared.timings_ms, "total_ms": _ms(start)})
             return
         if turn.on_stage is not None:
             turn.on_stage("reading", len(prepared.sources))
@@ -310,7 +310,7 @@ class AnswerChain:
                 citations = sorted({c.n: c for c in [extracted.citation, *citations]}.values(), key=lambda c: c.n)
             return _answer(prepared, text, citations, checked)
         if refused:  # the model read the sources and found nothing: a quote would answer another question
-            return _not_found(dict(prepared.timings_ms))
+            return _not_found(prepared.turn.question, dict(prepared.timings_ms))
         if extracted is not None:
             return _extractive(extracted, prepared, checked)
         quoted = quote_evidence(
@@ -328,7 +328,8 @@ class AnswerChain:
         for source in prepared.sources[: self.settings.passages_shown]:
             evidence = best_evidence(source, asked) or opening(source)
             passages.append(passage_citation(source, evidence))
-        return _answer(prepared, UNVERIFIED_TEXT, passages, checked, found=False, outcome=UNVERIFIED, method="")
+        text = unverified_text(prepared.turn.question)
+        return _answer(prepared, text, passages, checked, found=False, outcome=UNVERIFIED, method="")
 
 
 def _agreeing(checked: list[CheckedSentence], extracted: Extracted) -> list[CheckedSentence]:
@@ -353,8 +354,8 @@ def _mentions(text: str, extracted: Extracted) -> bool:
     return any(q.matches(f) or f.matches(q) for q in quoted for f in find_figures(text)) if quoted else True
 
 
-def _not_found(timings_ms: dict[str, float]) -> Answer:
-    return Answer(NOT_FOUND_TEXT, found=False, timings_ms=timings_ms, outcome=NOT_FOUND, method="")
+def _not_found(question: str, timings_ms: dict[str, float]) -> Answer:
+    return Answer(not_found_text(question), found=False, timings_ms=timings_ms, outcome=NOT_FOUND, method="")
 
 
 def _extractive(extracted: Extracted, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:

@@ -10,11 +10,11 @@ from app.adapters.llm import EngineChatModel
 from app.chain.citations import cite, marker_numbers
 from app.chain.packing import pack_sources
 from app.chain.pages import page_of
-from app.chain.prompts import NOT_FOUND_TEXT
+from app.chain.prompts import NOT_FOUND_TEXT, NOT_FOUND_TEXT_ZH
 from app.chain.rag import AnswerChain, ChainSettings, Turn
 from app.chain.relevance import OverlapOrSimilarity
 from app.chain.sanitize import neutralise
-from app.types import Answer, RetrievedChunk, Source
+from app.types import NOT_FOUND, Answer, RetrievedChunk, Source
 from store.records import StoredChunk, UserInfo
 from tests.app.fake_llm import CHATML_SPECIALS, FakeEngine, ListRetriever, render
 
@@ -191,6 +191,14 @@ def test_nothing_relevant_refuses_without_calling_the_model() -> None:
     assert isinstance(answer, Answer)
     assert (answer.found, answer.citations, answer.text) == (False, [], NOT_FOUND_TEXT)
     assert pieces[:-1] == [NOT_FOUND_TEXT] and engine.prompts == []
+
+
+def test_a_chinese_question_is_told_in_chinese_that_nothing_was_found() -> None:
+    chain, _, _ = make_chain([hit(LUNCH, score=0.2)])
+    pieces = list(chain.stream(Turn("蒙古的首都是哪里？", ALICE)))
+    answer = pieces[-1]
+    assert isinstance(answer, Answer) and not answer.found and answer.outcome == NOT_FOUND
+    assert answer.text == NOT_FOUND_TEXT_ZH and pieces[:-1] == [NOT_FOUND_TEXT_ZH]
 
 
 def test_model_saying_not_found_gives_found_false() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from app.chain.extract import Extractor, Question, render_row
 from app.chain.facts import Passage, facts_of, person_names, unsupported
-from app.chain.prompts import UNVERIFIED_TEXT
+from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
@@ -116,6 +116,8 @@ def test_a_made_up_name_with_no_source_becomes_could_not_verify_with_passages() 
     assert answer.outcome == UNVERIFIED and not answer.found and answer.text == UNVERIFIED_TEXT
     assert "Musk" not in answer.text
     assert [(c.document, c.page) for c in answer.citations] == [("2023 Q3 INTC.pdf", 50)]
+    in_chinese = chain.invoke(Turn("英特尔的首席执行官是谁？", ALICE))
+    assert in_chinese.outcome == UNVERIFIED and in_chinese.text == UNVERIFIED_TEXT_ZH
     [dropped] = answer.dropped
     assert dropped.text == "The CEO of Intel is Elon Musk." and "Elon, Musk" in dropped.reason
 
