@@ -132,7 +132,8 @@ class Question:
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
         percent_only = bool(_PERCENT_ONLY.search(question))
-        percent, shares = percent_only or bool(_PERCENT.search(question)), asks_for_shares_outstanding(question)
+        percent = percent_only or bool(_PERCENT.search(question))
+        shares = asks_for_shares_outstanding(question)
         hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
@@ -464,9 +465,11 @@ class Extractor:
             named += 0.1 if _on_day(asked, row.periods[column]) else 0.0
             # "the second quarter of 2023": of two filings' same row, the one for the quarter ended in June
             named += 0.05 if _ends_quarter(asked, row.periods[column]) else 0.0
-            # a share of revenue answers "what was revenue" only when a percentage is asked for
+            # a share of revenue answers "what was revenue" only when a percentage is asked for, and
+            # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
-            share = -0.3 if in_percent != asked.percent and (asked.percent_only or not asked.percent) else 0.0
+            wrong_kind = (in_percent and not asked.percent) or (asked.percent_only and not in_percent)
+            share = -0.3 if wrong_kind else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
             # "net income" in the question and the label's words in that order ("Net income (loss)"),

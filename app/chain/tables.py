@@ -189,6 +189,7 @@ def _label_figures(
 
     while len(cells) > 1 and _CONNECTOR_END.search(label) and one_too_many():
         label, cells = f"{label} {cells[0]}", cells[1:]
+
     def dated_without_it() -> bool:  # the header dates one column fewer, and not this many
         return _dated(current.get(len(cells) - 1)) and not _dated(current.get(len(cells)))
 

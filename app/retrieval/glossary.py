@@ -299,10 +299,11 @@ def english_gloss(question: str) -> str:
     return " ".join(parts)
 
 
-def glossed(question: str) -> str:
+def glossed(question: str, gloss: str | None = None) -> str:
     """A mostly Chinese question followed by its English gloss (as is otherwise): what the parts that
-    read English words (the period and company a question names) parse."""
-    gloss = english_gloss(question) if is_mostly_cjk(question) else ""
+    read English words (the period and company a question names) parse. `gloss`, if the caller has it."""
+    if gloss is None:
+        gloss = english_gloss(question) if is_mostly_cjk(question) else ""
     return f"{question} {gloss}" if gloss else question
 
 

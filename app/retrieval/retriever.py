@@ -98,7 +98,7 @@ class Query:
     @classmethod
     def parse(cls, question: str, actor: UserInfo, k: int) -> "Query":
         gloss = english_gloss(question) if is_mostly_cjk(question) else ""
-        hints = QueryHints.parse(glossed(question))
+        hints = QueryHints.parse(glossed(question, gloss))
         return cls(question, actor, k, tuple(expanded_terms(question)), hints, gloss)
 
 
