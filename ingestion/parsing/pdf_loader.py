@@ -9,6 +9,7 @@ import pypdf
 from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError, WrongPasswordError
 
 from ingestion.errors import ParseError
+from ingestion.parsing import pdf_content_stream
 from ingestion.parsing.page_progress import report_pages
 from ingestion.parsing.text_cleaning import clean_text
 from ingestion.types import PageText
@@ -52,6 +53,7 @@ def read_pages(
     """Text of the given 1-based physical pages (all by default). Numbers are pypdf index + 1,
     never the printed footer, which differs (Apple 10-Qs print physical - 3)."""
     wanted = list(range(1, len(reader.pages) + 1) if numbers is None else numbers)
+    pdf_content_stream.install()  # the same text as pypdf's own reader, in about half its time
     pages: list[PageText] = []
     with _pdf_errors_as_parse_errors(name):
         for number in wanted:
