@@ -1,6 +1,6 @@
 """The quick content-stream reader gives pypdf's operations, text, errors and limits exactly:
-on every page of real filings, on hand-written streams with the rare tokens it hands back to
-pypdf, and on thousands of damaged streams."""
+on pages of real filings, on hand-written streams with the rare tokens it hands back to pypdf,
+and on 400 damaged streams."""
 
 import random
 from collections.abc import Callable, Iterator
@@ -11,13 +11,14 @@ import pytest
 from pypdf.generic import ContentStream
 
 from ingestion.parsing import pdf_content_stream
+from ingestion.parsing.pdf_content_stream import PYPDF_PARSE
 from tests.ingestion.parse_fixtures import eval_file
-
-PYPDF_PARSE = ContentStream._parse_content_stream
 
 
 @pytest.fixture
 def pypdf_reader_restored() -> Iterator[None]:
+    """pypdf's own reader before and after the test (in-process parsing tests install ours)."""
+    ContentStream._parse_content_stream = PYPDF_PARSE  # type: ignore[method-assign]
     yield
     ContentStream._parse_content_stream = PYPDF_PARSE  # type: ignore[method-assign]
 
