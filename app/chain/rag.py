@@ -273,7 +273,8 @@ class AnswerChain:
             pieces.append(piece)
             yield piece
         prepared.timings_ms["generate_ms"] = _ms(generate_start)
-        answer = self.finish("".join(pieces), prepared, extracted)
+        cut_off = info.get("finish_reason") == "length"
+        answer = self.finish("".join(pieces), prepared, extracted, cut_off=cut_off)
         answer.timings_ms["total_ms"] = _ms(start)
         answer.usage = Usage(int(info.get("prompt_tokens", 0)), int(info.get("completion_tokens", 0)))
         answer.finish_reason = str(info.get("finish_reason", "stop"))
@@ -286,7 +287,9 @@ class AnswerChain:
         assert isinstance(final, Answer)
         return final
 
-    def finish(self, text: str, prepared: Prepared, extracted: Extracted | None = None) -> Answer:
+    def finish(
+        self, text: str, prepared: Prepared, extracted: Extracted | None = None, cut_off: bool = False
+    ) -> Answer:
         """Keep the model's sentences that its cited sources hold; else the quoted evidence; else
         say that nothing could be verified and show the passages."""
         check_start = time.perf_counter()
@@ -295,7 +298,9 @@ class AnswerChain:
         checked = (
             []
             if refused
-            else AnswerChecker(prepared.sources, self.settings.min_support).check(cited.text, prepared.standalone)
+            else AnswerChecker(prepared.sources, self.settings.min_support).check(
+                cited.text, prepared.standalone, cut_off
+            )
         )
         if extracted is not None:
             checked = _agreeing(checked, extracted)

@@ -28,6 +28,12 @@ FILLER = content_words(
 # A page's structure, which a model copies out when it has nothing to say.
 FURNITURE = content_words("part item table contents page note section exhibit index unaudited continued")
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
+# A finished sentence does not end on one of these: "The Company has a policy of" broke off.
+_DANGLING = frozenset(
+    {"a", "an", "the", "of", "to", "for", "with", "by", "in", "on", "at", "from", "into", "and", "or", "but", "as"}
+    | {"is", "are", "was", "were", "be", "that", "which", "than"}
+)
+_ENDS = (".", "!", "?", "。", "！", "？", "…")
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
 
@@ -72,16 +78,23 @@ class AnswerChecker:
         self.min_support = min_support
         self.held = {s.n: _Held(s, Passage(f"{s.chunk.header}\n{s.chunk.text}"), _units(s.chunk.text)) for s in sources}
 
-    def check(self, text: str, question: str) -> list[CheckedSentence]:
+    def check(self, text: str, question: str, cut_off: bool = False) -> list[CheckedSentence]:
+        """cut_off: the model hit its token limit, so a last sentence without its full stop is a
+        fragment (its figure may be cut too: "$81,7")."""
         checked: list[CheckedSentence] = []
         asked = content_words(question) - FILLER
         # The question's words, stemmed, with its abbreviations spelt out: an answer shares one. Not for a
         # Chinese question, whose English words are only those the glossary knows.
         topic = set() if is_mostly_cjk(question) else {stem(w) for w in _words_of(question) - FILLER}
-        for sentence in split_sentences(text):
+        sentences = split_sentences(text)
+        for i, sentence in enumerate(sentences):
             plain = " ".join(MARKER.sub(" ", sentence.text).split())
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
+            if _broken_off(plain, last=cut_off and i == len(sentences) - 1):
+                cited = tuple(n for n in marker_numbers(sentence.text) if n in self.held)
+                checked.append(CheckedSentence(sentence.text.strip(), False, "it breaks off unfinished", cited))
+                continue
             checked.append(self._one(sentence.text, plain, asked, topic))
         return checked
 
@@ -124,6 +137,15 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
+
+
+def _broken_off(plain: str, last: bool) -> bool:
+    """Ends on a word no sentence ends on, or is the text's last and lacks its full stop after
+    the model was cut off."""
+    words = plain.rstrip().split()
+    if words and words[-1].lower() in _DANGLING:
+        return True
+    return last and not plain.rstrip().endswith(_ENDS)
 
 
 def _words_of(question: str) -> set[str]:

@@ -178,6 +178,26 @@ def test_a_chinese_question_about_an_english_page_is_answered_with_the_quote_and
     assert "$49,605 million at September 30, 2023" in answer.text
 
 
+def test_a_sentence_cut_off_by_the_token_limit_is_dropped_not_shown() -> None:
+    """Seen with a Chinese question about leave: all the model's sentences failed but the last,
+    "The Company has a policy of [1]", which broke off at the token limit and shared enough words
+    with the page to pass. A cut-off last sentence, or one that ends on "of", is a fragment."""
+    reply = "Inventories were 35,406 [1]. Cash and cash equivalents were $49,6"
+    words = reply.split(" ")
+    chain, _, _ = make_chain([hit(BALANCE)], reply=" ".join(words), answer_tokens=len(words) - 1)
+    answer = chain.invoke(Turn("What were Amazon's inventories and cash?", ALICE))
+    assert answer.finish_reason == "length" and answer.outcome == ANSWERED
+    assert answer.text == "Inventories were 35,406 [1]."
+    [dropped] = answer.dropped
+    assert dropped.text == "Cash and cash equivalents were" and dropped.reason == "it breaks off unfinished"
+    whole, _, _ = make_chain([hit(BALANCE)], reply=reply)  # not cut off: the figure is checked as usual
+    assert "$49,6" not in whole.invoke(Turn("What was Amazon's cash?", ALICE)).text
+    dangling, _, _ = make_chain([hit(BALANCE)], reply="The Company has cash and cash equivalents of [1]")
+    answer = dangling.invoke(Turn("Amazon现金的政策是什么？", ALICE))
+    assert answer.outcome != ANSWERED or "equivalents of" not in answer.text
+    assert [c.reason for c in answer.dropped] == ["it breaks off unfinished"]
+
+
 def test_the_model_refusing_is_still_not_found() -> None:
     chain, _, _ = make_chain([hit(BALANCE)], reply="This is not in the knowledge base.")
     answer = chain.invoke(Turn("What is the parental leave policy?", ALICE))
