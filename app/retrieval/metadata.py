@@ -229,8 +229,9 @@ def _company(facts: DocumentFacts, hints: QueryHints) -> bool:
 
 def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     """1 for a date at the document's period end (or a month it ends in), 0.5 for a date soon after
-    it (the cover page's "as of" date) or at the fiscal year's end before it (a quarterly balance
-    sheet's other column: "December 31, 2022" in each 2023 10-Q)."""
+    it (the cover page's "as of" date), at the fiscal year's end before it (a quarterly balance
+    sheet's other column: "December 31, 2022" in each 2023 10-Q) or a year before it (the statements'
+    prior-year column: "Three Months Ended April 1, 2023 and March 26, 2022")."""
     end = facts.period_end
     if end is None:
         return 0.0
@@ -239,7 +240,9 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     soon = [d for d in hints.dates] + [date(y, m, 15) for y, m in hints.months]  # an event that month
     year_end = _last_year_end(facts)
     shown = year_end is not None and any(abs((d - year_end).days) <= 10 for d in hints.dates)
-    return 0.5 * float(shown or any(0 < (d - end).days <= COVER_DAYS for d in soon))
+    # 52/53-week years: Apple's year-ago quarter ended 371 days before, NVIDIA's 364
+    year_ago = any(abs((end - d).days - 365) <= 10 for d in hints.dates)
+    return 0.5 * float(shown or year_ago or any(0 < (d - end).days <= COVER_DAYS for d in soon))
 
 
 def _month_of(end: date) -> tuple[int, int]:

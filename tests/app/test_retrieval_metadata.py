@@ -106,6 +106,12 @@ def test_names_fit_says_whether_the_named_filing_is_there_at_all() -> None:
     handbook = DocumentFacts.of(9, "handbook.pdf", DocumentMetadata())
     assert fits("What is the 2023 holiday schedule at Apple?", handbook)  # no metadata: cannot be ruled out
     assert fits("What is the travel policy?", intel)
+    # the year-ago quarter is the statements' other column: Apple's quarter ended July 1, 2023 shows
+    # the one ended June 25, 2022 (371 days before, a 53-week year), whose own 10-Q is not held
+    year_ago = "What was Apple's R&D in the year-ago quarter ended June 25, 2022?"
+    assert fits(year_ago, apple_q3) and not fits(year_ago, apple_q2)
+    assert best(year_ago) == {3}
+    assert not fits("What was Apple's R&D in the quarter ended June 25, 2021?", apple_q3)  # two years before
 
 
 def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> None:
