@@ -73,7 +73,10 @@ _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
 # A percentage asked for in so many words: an amount does not answer it ("what percentage of
 # Mobileye did Intel hold": not Mobileye's revenue). "Margin" and "rate" may be amounts too.
-_PERCENT_ONLY = re.compile(r"%|\bper\s*cent(?:age)?\b|比例|百分比|占比|几成", re.I)
+_PERCENT_ONLY = re.compile(r"%|\bper\s*cent(?:age)?\b|比例|百分比|百分之|占比|几成|增长率|增幅|涨幅|降幅|跌幅", re.I)
+# "同比增长了多少": a change on the year-ago period is asked for as a rate, as filings state it
+# ("AWS segment sales increased 12% year-over-year").
+_YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期")
 
 _SIGNING = frozenset(word_list("signed sign signs signature signer signatory"))
 _ROLE_WORDS = frozenset(
@@ -119,6 +122,9 @@ class Question:
     quarter_ends: tuple[tuple[int, int], ...] = ()  # (year, month) of a calendar quarter named
     change: bool = False  # a change is asked for ("how much did ... grow", "增长")
     percent_only: bool = False  # a percentage is asked for in so many words: an amount will not do
+    # A Chinese question's own Latin-script words ("iPad", "AWS", "NEX"): the item's name as the
+    # filing prints it, which tells its row apart better than the glossary's "net sales".
+    named_in_latin: frozenset[str] = frozenset()
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -131,16 +137,18 @@ class Question:
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
-        percent_only = bool(_PERCENT_ONLY.search(question))
+        change = bool(_CHANGE_ASKED.search(question))
+        percent_only = bool(_PERCENT_ONLY.search(question)) or (change and bool(_YEAR_ON_YEAR.search(question)))
         percent = percent_only or bool(_PERCENT.search(question))
         shares = asks_for_shares_outstanding(question)
         hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
-        change = bool(_CHANGE_ASKED.search(question))
+        latin = " ".join(_LATIN_WORD.findall(question)) if is_mostly_cjk(question) else ""
+        named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
-            percent_only,
+            percent_only, named_in_latin,
         )
 
     @property
@@ -241,11 +249,15 @@ def render_row(row: Row, column: int) -> str:
     shares = "shares" in row.label.lower()
     period = row.periods[column]
     label = row_name(row)
+    if period is not None and period.change:
+        return _render_change(row, column, period, label, shares)
     line = f"{label}: {_amount(row.cells[column], row, shares)}"
     line += f" {period.text()}" if period is not None and period.text() else ""
     # the same row's comparison period: same kind of period, another date
     for other, cell in enumerate(row.cells):
         theirs = row.periods[other]
+        if theirs is not None and theirs.change:
+            continue
         if other != column and theirs is not None and period is not None and theirs.group == period.group:
             if theirs == period:  # one date over columns of kinds (gross, offset, net): no comparison
                 break
@@ -254,11 +266,41 @@ def render_row(row: Row, column: int) -> str:
     return line
 
 
+def _render_change(row: Row, column: int, period: Period, label: str, shares: bool) -> str:
+    """ "iPad: down 20% for the three months ended July 1, 2023 ($5,791 million; $7,224 million for
+    the three months ended June 25, 2022)": a change column's cell, with the amounts it compares."""
+    cell = row.cells[column]
+    down = cell.lstrip("$ ").startswith(("(", "-", "−"))
+    unsigned = re.sub(r"[()\-−]", "", cell).strip()
+    size = unsigned.replace("$", "").replace(" ", "") if "%" in cell else _amount(unsigned, row, shares)
+    line = f"{label}: {'down' if down else 'up'} {size} {period.text()}".rstrip()
+    amounts = [
+        f"{_amount(cell, row, shares)}" + ("" if theirs == replace(period, change=False) else f" {theirs.text()}")
+        for cell, theirs in zip(row.cells, row.periods, strict=True)
+        if theirs is not None and not theirs.change and theirs.group == period.group
+    ]
+    return f"{line} ({'; '.join(amounts)})" if amounts else line
+
+
 def best_column(question: Question, row: Row) -> int:
-    """The column of the period asked for; a dash (nothing to report) only when all are."""
+    """The column of the period asked for; a dash (nothing to report) only when all are. A change
+    column answers only a question asking for a percentage, which it prefers."""
+
+    def kind_fits(i: int) -> bool:
+        period = row.periods[i]
+        if question.percent_only:
+            return "%" in row.cells[i]
+        return not (period is not None and period.change)
+
     return max(
         range(len(row.cells)),
-        key=lambda i: (row.cells[i] not in DASHES, _period_fit(question, row.periods[i]), _when(row.periods[i]), -i),
+        key=lambda i: (
+            row.cells[i] not in DASHES,
+            kind_fits(i),
+            _period_fit(question, row.periods[i]),
+            _when(row.periods[i]),
+            -i,
+        ),
     )
 
 
@@ -461,6 +503,7 @@ class Extractor:
             column = best_column(asked, row)
             dated = 0.1 + _span_fit(asked, row.periods[column]) if row.periods[column] is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
+            named += 0.1 if asked.named_in_latin & label else 0.0
             # "at June 30, 2022": a balance sheet's column of that day, not a flow over months ended another
             named += 0.1 if _on_day(asked, row.periods[column]) else 0.0
             # "the second quarter of 2023": of two filings' same row, the one for the quarter ended in June
@@ -478,6 +521,10 @@ class Extractor:
             phrase += 0.05 if _TOTAL & lemmas & label else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
+            # "how much did AWS sales grow": the "Year-over-year Percentage Growth" rows, not the sales mix
+            change += 0.15 if asked.change and _GROWTH.search(f"{row.label} {row.heading}") else 0.0
+            # "Income before income taxes" is not the tax ("所得税费用") unless "before" is asked
+            change -= 0.2 if _BEFORE.search(row.label) and not _BEFORE.search(asked.text) else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
@@ -559,7 +606,7 @@ class Extractor:
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
-            score += _shares_fit(asked, flat)
+            score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
@@ -645,7 +692,29 @@ _LEMMAS = {
 _TOTAL = frozenset({"total"})
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
-_CHANGE_ASKED = re.compile(r"chang|increas|decreas|grow|grew|rise|rose|fall|fell|drop|变化|增加|减少|增长|下降", re.I)
+_CHANGE_ASKED = re.compile(
+    r"chang|increas|decreas|grow|grew|rise|rose|fall|fell|drop|变化|增加|减少|增长|下降|下滑|上升|涨|跌", re.I
+)
+
+
+_GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
+_BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
+# A sentence's own period: Intel's "NEX revenue decreased 32% from Q3 2022" beside "... 34% from YTD 2022".
+_SPAN_NAMED = (
+    ("many", re.compile(r"\bytd\b|year[- ]to[- ]date|(?:first\s+)?(?:six|nine)\s+months|first\s+half", re.I)),
+    ("three", re.compile(r"\bq[1-4]\b|quarter|three\s+months", re.I)),
+)
+
+
+def _sentence_span_fit(asked: Question, sentence: str) -> float:
+    """+0.05 for a sentence that names the span asked (a quarter, or the months to date), -0.15 for
+    one that names only another."""
+    if not asked.group or asked.group == "twelve":
+        return 0.0
+    named = {span for span, pattern in _SPAN_NAMED if pattern.search(sentence)}
+    wanted = "three" if asked.group == "three" else "many"
+    return 0.05 if wanted in named else -0.15 if named else 0.0
 
 
 _BEGINNING = re.compile(r"beginning\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bbeginning\b|\bstart\b|期初", re.I)

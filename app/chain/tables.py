@@ -12,7 +12,7 @@ that named periods until another one does. The unit comes from the page's "(in m
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.retrieval.dates import MONTH, MONTH_NAMES, month_number
 
@@ -51,6 +51,7 @@ class Period:
     year: int | None
 
     name: str = ""  # as the header prints it, where that is all it says ("Q3 2022", "YTD 2022")
+    change: bool = False  # a "Change" column: the period's change on the one it is compared with
 
     def text(self) -> str:
         if self.name:
@@ -119,6 +120,9 @@ def _quarter_periods(header: str, columns: int) -> tuple[Period | None, ...] | N
 
 def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | None:
     """Each column's period from the header lines above a row, or None when they name none."""
+    changes = [m.start() for m in _CHANGE_COLUMN.finditer(header)]
+    if changes and columns > len(changes):
+        return _with_change_columns(header, columns, changes)
     quarters = _quarter_periods(header, columns)
     if quarters is not None:
         return quarters
@@ -142,6 +146,36 @@ def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | No
             month, day = month_days[i * len(month_days) // columns] if columns % len(month_days) == 0 else (None, None)
         periods.append(Period(group, month, day, years[i] if len(years) == columns else years[0]))
     return tuple(periods)
+
+
+# "July 1, 2023  June 25, 2022  Change": a column of each period's change on the year before.
+_CHANGE_COLUMN = re.compile(r"(?<![\w-])(?:%\s*)?change(?![\w-])", re.IGNORECASE)
+
+
+def _with_change_columns(header: str, columns: int, changes: list[int]) -> tuple[Period | None, ...] | None:
+    """The dated columns' periods, each "Change" column after them marked as the change of the
+    period printed just before it (Apple: "(20)%" beside "5,791 7,224" is the quarter's change)."""
+    dated = _header_periods(_CHANGE_COLUMN.sub(" ", header), columns - len(changes))
+    years = [m.start() for m in _YEAR.finditer(header)] or [m.start() for m in _QUARTER_YEAR.finditer(header)]
+    if dated is None or len(years) != len(dated):
+        return None  # the header's years and columns do not line up: no guessing
+    periods: list[Period | None] = []
+    compared: list[Period] = []  # the dated columns since the last change column
+    latest: Period | None = None
+    remaining = iter(dated)
+    for _, is_change in sorted([(at, False) for at in years] + [(at, True) for at in changes]):
+        if not is_change:
+            period = next(remaining)
+            periods.append(period)
+            compared += [period] if period is not None else []
+            continue
+        # the change of the latest of the periods it follows (Amazon prints 2022 before 2023); NVIDIA
+        # prints "$ Change" and "% Change" side by side
+        if compared:
+            latest = max(compared, key=lambda p: (p.year or 0, p.month or 0, p.day or 0))
+        periods.append(replace(latest, change=True) if latest is not None else None)
+        compared = []
+    return tuple(periods) if len(periods) == columns else None
 
 
 def _all_percent(cells: list[str]) -> bool:

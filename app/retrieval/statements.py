@@ -153,6 +153,7 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"capital[- ]intensive|capital\s+intensity",
             r"cash\s+and\s+cash\s+equivalents|cash\s+(?:on\s+hand|balance|position|holdings?|did|does|do)\b",
             r"long[- ]term\s+debt|total\s+(?:debt|liabilities)|goodwill|marketable\s+securities",
+            r"(?:unearned|deferred)\s+revenues?|commercial\s+paper|accrued\s+(?:expenses|liabilities)",
         ),
     ),
     (
@@ -171,6 +172,8 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"R&D|research\s+and\s+development|(?:total\s+)?operating\s+expenses|SG&A|net\s+loss",
             r"income\s+(?:\(loss\)\s+)?before\s+(?:provision\s+for\s+)?(?:income\s+)?tax(?:es)?|pre-?tax\s+(?:income|profit)",
             r"provision\s+for\s+income\s+taxes|income\s+tax\s+(?:expense|provision)",
+            r"technology\s+and\s+(?:infrastructure|content)|fulfillment|(?:selling,?\s+|marketing,?\s+)?general\s+and\s+"
+            r"administrative|restructuring\s+(?:and\s+other\s+)?charges",
         ),
     ),
     (
@@ -179,7 +182,9 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"capex|capital\s+expenditures?|(?:purchases?|additions?)\s+(?:of|to)\s+property",
             r"free\s+cash\s*flows?",
             r"(?:cash\s+from|cash\s+provided\s+by)\s+operati(?:ons|ng\s+activities)|operating\s+cash\s+flows?",
-            r"D&A|depreciation\s+and\s+amortization",
+            r"D&A|depreciation(?:\s+and\s+amortization)?|stock-based\s+compensation",
+            # "How much did Apple pay for property, plant and equipment": the investing line, not the balance
+            r"(?:pa(?:y|id)|spen[dt]|payments?)\s+(?:\w+\s+){0,2}(?:for|on)\s+(?:the\s+)?(?:acquisition\s+of\s+)?property",
             r"dividends?\s+paid|repurchases?\s+of\s+(?:common\s+)?stock|pa(?:y|id)\s+(?:\w+\s+)?(?:in\s+)?dividends?",
             r"buy(?:ing)?[- ]?backs?|bought\s+back|(?:share|stock)\s+repurchases?",
             r"repurchas\w*\s+(?:of\s+)?(?:its\s+|their\s+|our\s+)?(?:common\s+)?(?:stock|shares)",

@@ -86,6 +86,16 @@ def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
         ("How much did Amazon spend repurchasing its stock in the first nine months of 2022?", [Statement.CASH_FLOW]),
         ("What was NVIDIA's total comprehensive income in the third quarter?", [Statement.COMPREHENSIVE_INCOME]),
         ("英伟达2024财年第三季度的综合收益总额是多少？", [Statement.COMPREHENSIVE_INCOME]),
+        (
+            "How much did Apple pay for property, plant and equipment in the six months?",
+            [Statement.CASH_FLOW, Statement.BALANCE_SHEET],
+        ),
+        ("What was Intel's depreciation in the first nine months of 2023?", [Statement.CASH_FLOW]),
+        (
+            "What was Microsoft's short-term unearned revenue at September 30, 2023?",
+            [Statement.BALANCE_SHEET, Statement.INCOME],
+        ),
+        ("How much did Amazon spend on technology and infrastructure in Q3 2023?", [Statement.INCOME]),
         ("Who are the primary customers of Boeing?", []),
         ("What is the statement of the CEO on cash?", []),
     ],

@@ -265,6 +265,74 @@ def test_statement_rows_get_their_column_periods_from_real_pypdf_text(
     assert [p.text() if p else None for p in row.periods] == periods and row.unit == "million"
 
 
+def test_change_columns_are_the_change_of_their_period_on_real_pypdf_text() -> None:
+    """Apple prints "July 1, 2023  June 25, 2022  Change" for each span, NVIDIA "$ Change  % Change":
+    read as dated columns, the changes shifted every later column's period (the nine months'
+    "21,857" was labelled June 25, 2022, the year before)."""
+    ipad = next(r for r in table_rows(_page("2023 Q3 AAPL.pdf", 19)) if r.label == "iPad")
+    assert ipad.cells == ("5,791", "7,224", "(20)%", "21,857", "22,118", "(1)%")
+    assert [p.change for p in ipad.periods if p] == [False, False, True, False, False, True]
+    assert ipad.periods[3] and ipad.periods[3].text() == "for the nine months ended July 1, 2023"
+    assert ipad.periods[5] and ipad.periods[5].text() == "for the nine months ended July 1, 2023"
+    networking = next(r for r in table_rows(_page("2022 Q3 NVDA.pdf", 30)) if r.label == "Networking")
+    assert [p.change if p else None for p in networking.periods] == [False, False, True, True] * 2
+    assert networking.periods[4] and networking.periods[4].text() == "for the nine months ended October 30, 2022"
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "苹果截至2023年7月1日的那个季度，iPad净销售额同比下降了百分之多少？",
+            "iPad: down 20% for the three months ended July 1, 2023 ($5,791 million; $7,224 million for the three "
+            "months ended June 25, 2022)",
+        ),
+        ("What percentage did iPad net sales change in the first nine months of 2023?", "iPad: down 1% for the nine"),
+        ("What were Apple's iPad net sales in the first nine months of fiscal 2023?", "iPad: $21,857 million for"),
+        ("What were Apple's iPad net sales in the third quarter of fiscal 2023?", "iPad: $5,791 million for the three"),
+    ],
+)
+def test_a_change_column_answers_a_percentage_asked_and_only_that(question: str, expected: str) -> None:
+    extracted = Extractor().extract(question, _page_as_source("2023 Q3 AAPL.pdf", 19, "Apple Inc. | 10-Q"))
+    assert extracted is not None and expected in extracted.text
+
+
+INTEL_NEX = filing(
+    "YTD 2023 vs. YTD 2022\nNEX revenue decreased 34% from YTD 2022 as customers tempered purchases to reduce "
+    "existing inventories.\nQ3 2023 vs. Q3 2022\nNEX revenue decreased 32% as customers tempered purchases to "
+    "reduce inventories and adjust to a lower demand environment across product lines.",
+    cid=5,
+    name="2023 Q3 INTC.pdf",
+    pages=(34, 34),
+    company="Intel Corporation",
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("英特尔2023年第三季度NEX部门收入同比下降了多少？", "decreased 32%"),
+        ("英特尔2023年前九个月NEX部门收入同比下降了多少？", "decreased 34%"),
+    ],
+)
+def test_the_sentence_of_the_span_asked(question: str, expected: str) -> None:
+    """Intel's MD&A gives the year to date's change ("... 34% from YTD 2022") and the quarter's
+    ("NEX revenue decreased 32% ...", under "Q3 2023 vs. Q3 2022"); Intel's own words on its page 34."""
+    extracted = Extractor().extract(question, [Source(1, hit(INTEL_NEX))])
+    assert extracted is not None and expected in extracted.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What was NVIDIA's income tax in the third quarter of fiscal 2024?", "英伟达2024财年第三季度的所得税费用是多少？"],
+)
+def test_the_tax_is_not_the_income_before_it(question: str) -> None:
+    """NVIDIA's "Income before income tax" row holds every word of "income tax", and is not the tax."""
+    nvidia = _page_as_source("2023 Q3 NVDA.pdf", 3, "NVIDIA Corporation | 10-Q")
+    tax = Extractor().extract(question, nvidia)
+    assert tax is not None and "Income tax expense (benefit): $1,279 million for the three months ended Oct" in tax.text
+
+
 def test_nine_months_and_a_named_date_choose_the_column() -> None:
     sources = _page_as_source("2023 Q3 AAPL.pdf", 4, "Apple Inc. | 10-Q")
     extractor = Extractor()
@@ -340,6 +408,18 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
     ]:
         assert english_gloss(question).endswith(period), question
     assert {"chief", "executive", "officer"} <= set(expanded_terms("Who is Intel's CEO?"))
+    # statement lines and the words of a change, as filings print them
+    for question, english in [
+        ("英特尔前九个月的折旧是多少？", "depreciation"),
+        ("亚马逊的技术与基础设施费用", "technology and infrastructure"),
+        ("微软的未实现收入", "unearned revenue"),
+        ("英伟达的所得税费用", "income tax expense"),
+        ("英特尔的重组费用", "restructuring"),
+        ("英特尔从俄亥俄州拿到多少政府补助", "government grants"),
+        ("数据中心收入同比涨了多少", "from a year ago"),
+        ("回购普通股付了多少现金", "paid"),
+    ]:
+        assert english in english_gloss(question), question
 
 
 def test_fiscal_quarters_come_from_the_documents_own_words() -> None:
