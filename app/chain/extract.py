@@ -602,6 +602,7 @@ class Extractor:
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
+            named += 0.1 if asked.named_in_latin & have else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else

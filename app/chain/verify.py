@@ -77,6 +77,8 @@ class AnswerChecker:
     def __init__(self, sources: Sequence[Source], min_support: float = MIN_SUPPORT) -> None:
         self.min_support = min_support
         self.held = {s.n: _Held(s, Passage(f"{s.chunk.header}\n{s.chunk.text}"), _units(s.chunk.text)) for s in sources}
+        # The sources' own names (company, form, file): every sentence of a filing may name its company.
+        self.identity = {stem(w) for s in sources for w in content_words(f"{s.chunk.header} {s.chunk.file_name}")}
 
     def check(self, text: str, question: str, cut_off: bool = False) -> list[CheckedSentence]:
         """cut_off: the model hit its token limit, so a last sentence without its full stop is a
@@ -86,6 +88,9 @@ class AnswerChecker:
         # The question's words, stemmed, with its abbreviations spelt out: an answer shares one. Not for a
         # Chinese question, whose English words are only those the glossary knows.
         topic = set() if is_mostly_cjk(question) else {stem(w) for w in _words_of(question) - FILLER}
+        # ...besides the company's name: "Amazon ... could be subject to unspecified damages" does not
+        # speak to "How many Prime members does Amazon have?"
+        topic = (topic - self.identity) or topic
         sentences = split_sentences(text)
         for i, sentence in enumerate(sentences):
             plain = " ".join(MARKER.sub(" ", sentence.text).split())

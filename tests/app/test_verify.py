@@ -198,6 +198,24 @@ def test_a_sentence_cut_off_by_the_token_limit_is_dropped_not_shown() -> None:
     assert [c.reason for c in answer.dropped] == ["it breaks off unfinished"]
 
 
+def test_a_true_sentence_that_shares_only_the_company_name_does_not_answer() -> None:
+    """Asked "How many Prime members does Amazon have?" (not in the filings), the model copied a
+    sentence of a legal note; it is on the page and names Amazon, and says nothing of Prime members."""
+    legal = filing(
+        "The complaint alleges that Amazon.com, Inc. could be subject to unspecified damages.",
+        cid=6,
+        name="2023 Q3 AMZN.pdf",
+        pages=(14, 14),
+        company="Amazon.com, Inc.",
+    )
+    reply = "The complaint alleges that Amazon.com, Inc. could be subject to unspecified damages. [1]"
+    chain, _, _ = make_chain([hit(legal)], reply=reply)
+    answer = chain.invoke(Turn("How many Prime members does Amazon have?", ALICE))
+    assert answer.outcome == UNVERIFIED and answer.dropped[0].reason == "it does not speak to what was asked"
+    on_topic = chain.invoke(Turn("What complaint was filed against Amazon?", ALICE))
+    assert on_topic.outcome == ANSWERED and "unspecified damages" in on_topic.text
+
+
 def test_the_model_refusing_is_still_not_found() -> None:
     chain, _, _ = make_chain([hit(BALANCE)], reply="This is not in the knowledge base.")
     answer = chain.invoke(Turn("What is the parental leave policy?", ALICE))
@@ -299,7 +317,8 @@ def test_a_change_column_answers_a_percentage_asked_and_only_that(question: str,
 
 INTEL_NEX = filing(
     "YTD 2023 vs. YTD 2022\nNEX revenue decreased 34% from YTD 2022 as customers tempered purchases to reduce "
-    "existing inventories.\nQ3 2023 vs. Q3 2022\nNEX revenue decreased 32% as customers tempered purchases to "
+    "existing inventories.\nQ3 2023 vs. Q3 2022\nOur Q3 2023 revenue was $14.2 billion, down $1.2 billion or 8% from "
+    "Q3 2022.\nNEX revenue decreased 32% as customers tempered purchases to "
     "reduce inventories and adjust to a lower demand environment across product lines.",
     cid=5,
     name="2023 Q3 INTC.pdf",
@@ -317,7 +336,8 @@ INTEL_NEX = filing(
 )
 def test_the_sentence_of_the_span_asked(question: str, expected: str) -> None:
     """Intel's MD&A gives the year to date's change ("... 34% from YTD 2022") and the quarter's
-    ("NEX revenue decreased 32% ...", under "Q3 2023 vs. Q3 2022"); Intel's own words on its page 34."""
+    ("NEX revenue decreased 32% ...", under "Q3 2023 vs. Q3 2022", after the whole company's);
+    Intel's own words on its page 34."""
     extracted = Extractor().extract(question, [Source(1, hit(INTEL_NEX))])
     assert extracted is not None and expected in extracted.text
 
