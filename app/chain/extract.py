@@ -21,7 +21,7 @@ from app.chain.citations import snippet_around
 from app.chain.facts import find_figures, person_names
 from app.chain.sentences import Sentence, split_sentences
 from app.chain.signatures import signers
-from app.chain.tables import DASHES, Period, Row, table_rows
+from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
 from app.retrieval.cover import (
     ASKS_DATE,
     PERIOD_ENDED,
@@ -73,7 +73,9 @@ _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
 # A percentage asked for in so many words: an amount does not answer it ("what percentage of
 # Mobileye did Intel hold": not Mobileye's revenue). "Margin" and "rate" may be amounts too.
-_PERCENT_ONLY = re.compile(r"%|\bper\s*cent(?:age)?\b|比例|百分比|百分之|占比|几成|增长率|增幅|涨幅|降幅|跌幅", re.I)
+_PERCENT_ONLY = re.compile(
+    r"%|\bper\s*cent(?:age)?\b|比例|百分比|百分之|占比|几成|增长率|增幅|涨幅|降幅|跌幅|毛利率|利润率|税率", re.I
+)
 # "同比增长了多少": a change on the year-ago period is asked for as a rate, as filings state it
 # ("AWS segment sales increased 12% year-over-year").
 _YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期")
@@ -198,11 +200,29 @@ def _span_fit(question: Question, period: Period | None) -> float:
     """A question over "the first half" or "the nine months" asks for a flow over the months (the
     cash flow statement's payments), not a balance at their end ("Property, plant and equipment, net")
     nor the same flow over other months (a twelve months' table beside the six months' statement)."""
+    if question.group == "three" and period is not None and period.group.split(" ")[0] in ("six", "nine"):
+        return -0.3  # a 10-Q's cash flow statement has only the months to date: not the quarter asked
     if question.group not in ("six", "nine") or period is None:
         return 0.0
     if not period.group:
         return -0.1
     return 0.0 if period.group.split(" ")[0] == question.group else -0.2
+
+
+# A quarter named in so many words (not "quarterly report"): "the quarter ended", "Q3", "第三季度".
+_NAMES_QUARTER = re.compile(
+    r"three\s+months|\bq[1-4]\b|quarter\s+ended|季度(?!报)"
+    r"|(?:first|second|third|fourth|latest|last)\s+(?:fiscal\s+)?quarter",
+    re.I,
+)
+
+
+def _months_to_date_only(asked: Question, row: Row) -> bool:
+    """A row of six or nine months' columns only (a 10-Q's cash flow statement) cannot answer a
+    question about a quarter: its figure is of other months."""
+    spans = {p.group.split(" ")[0] for p in row.periods if p is not None and p.group}
+    named = asked.group == "three" and bool(_NAMES_QUARTER.search(asked.text))
+    return named and bool(spans) and spans <= {"six", "nine"}
 
 
 def _when(period: Period | None) -> tuple[int, int, int]:
@@ -219,7 +239,7 @@ def _per_share(row: Row, cell: str) -> bool:
 
 def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
     amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
-    if row.currency and "$" not in amount and cell not in DASHES:
+    if row.currency and "$" not in amount and cell not in DASHES and "%" not in cell:
         amount = f"{row.currency}{amount}"
     if row.percent:
         return amount if "%" in amount or amount in DASHES else f"{amount}%"
@@ -339,7 +359,10 @@ def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
     for i in range(len(lines)):
-        pieces.append((starts[i], "\n".join(lines[i : i + 2])))
+        window = "\n".join(lines[i : i + 2])
+        # "... and $3.1" / "billion of ...": the figure's unit is on the next line; "$3.1" alone misquotes it
+        unit = UNIT_START.match(lines[i + 2]) if i + 2 < len(lines) and window.rstrip()[-1:].isdigit() else None
+        pieces.append((starts[i], f"{window}\n{unit.group(0)}" if unit else window))
         labelled = _labelled_value(lines, i)
         if labelled:
             pieces.append((starts[labelled[0]], "\n".join(lines[slice(*labelled)])))
@@ -487,6 +510,8 @@ class Extractor:
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
+            if _months_to_date_only(asked, row):
+                continue
             label_terms = _lemmas(content_terms(row.label))
             label = set(label_terms)
             if not label:
@@ -523,6 +548,8 @@ class Extractor:
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
             # "how much did AWS sales grow": the "Year-over-year Percentage Growth" rows, not the sales mix
             change += 0.15 if asked.change and _GROWTH.search(f"{row.label} {row.heading}") else 0.0
+            # a figure as GAAP reports it, unless the question asks for the adjusted one
+            change -= 0.1 if _NON_GAAP.search(row.label) and not _NON_GAAP.search(asked.text) else 0.0
             # "Income before income taxes" is not the tax ("所得税费用") unless "before" is asked
             change -= 0.2 if _BEFORE.search(row.label) and not _BEFORE.search(asked.text) else 0.0
             rendered = render_row(row, column)
@@ -700,6 +727,7 @@ _CHANGE_ASKED = re.compile(
 
 _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
+_NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)
 _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
 # A sentence's own period: Intel's "NEX revenue decreased 32% from Q3 2022" beside "... 34% from YTD 2022".
 _SPAN_NAMED = (
@@ -709,13 +737,16 @@ _SPAN_NAMED = (
 
 
 def _sentence_span_fit(asked: Question, sentence: str) -> float:
-    """+0.05 for a sentence that names the span asked (a quarter, or the months to date), -0.15 for
-    one that names only another."""
+    """-0.15 for a sentence that names only another span than the one asked (the year to date for a
+    quarter, or the reverse); +0.05 for one naming the months to date asked (MD&A says the quarter's
+    change first, often without naming it; a quarter's sentence gets nothing over a row)."""
     if not asked.group or asked.group == "twelve":
         return 0.0
     named = {span for span, pattern in _SPAN_NAMED if pattern.search(sentence)}
     wanted = "three" if asked.group == "three" else "many"
-    return 0.05 if wanted in named else -0.15 if named else 0.0
+    if wanted in named:
+        return 0.05 if wanted == "many" else 0.0
+    return -0.15 if named else 0.0
 
 
 _BEGINNING = re.compile(r"beginning\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bbeginning\b|\bstart\b|期初", re.I)

@@ -40,6 +40,8 @@ _TOTAL = re.compile(r"total\b", re.IGNORECASE)
 _FIGURES_ONLY = re.compile(rf"^(?:\s*(?:{_CELL}))+\s*$")
 _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
 DASHES = ("—", "–")  # a cell with nothing to report
+# A line that starts with the unit of the figure that ended the line before: "billion of revenue ..."
+UNIT_START = re.compile(r"\s*(?:billion|million|thousand|trillion)\b", re.I)
 _QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
 
 
@@ -264,13 +266,17 @@ def table_rows(page: str) -> list[Row]:
     percents = False  # the rows under the current header are percentages
     width = 0  # columns of the first row under the current header
     offset = 0
-    for line in page.split("\n"):
+    lines = page.split("\n")
+    for i, line in enumerate(lines):
         start, offset = offset, offset + len(line) + 1
         found_unit = _UNIT.search(line)
         if found_unit:
             unit = found_unit.group(1).lower().rstrip("s")
         stripped = line.strip()
-        match = _ROW.match(stripped)
+        # "... losses of $270 million, $545 million, and $1.1" / "billion, respectively": prose whose
+        # figure runs on to the next line, not a row ending in a figure
+        runs_on = i + 1 < len(lines) and UNIT_START.match(lines[i + 1]) is not None
+        match = None if runs_on else _ROW.match(stripped)
         segment_total = None if match else _section_total(stripped, section, rows, width)
         match = match or segment_total
         section = "" if segment_total else section  # the segment's rows end with its total

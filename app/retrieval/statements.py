@@ -187,6 +187,7 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"(?:pa(?:y|id)|spen[dt]|payments?)\s+(?:\w+\s+){0,2}(?:for|on)\s+(?:the\s+)?(?:acquisition\s+of\s+)?property",
             r"dividends?\s+paid|repurchases?\s+of\s+(?:common\s+)?stock|pa(?:y|id)\s+(?:\w+\s+)?(?:in\s+)?dividends?",
             r"buy(?:ing)?[- ]?backs?|bought\s+back|(?:share|stock)\s+repurchases?",
+            r"issuance|proceeds\s+from",  # "Issuance of long-term debt, net of issuance costs"
             r"repurchas\w*\s+(?:of\s+)?(?:its\s+|their\s+|our\s+)?(?:common\s+)?(?:stock|shares)",
             r"repa(?:y|id|yments?)\s+(?:of\s+)?(?:\w+\s+)?debt|debt(?:\s+[\w']+){0,3}\s+repa(?:y|id|yments?)",
             r"(?:cash|restricted\s+cash)\b.*\bend\s+of\s+(?:the\s+)?period|restricted\s+cash",

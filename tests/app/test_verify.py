@@ -353,6 +353,59 @@ def test_the_tax_is_not_the_income_before_it(question: str) -> None:
     assert tax is not None and "Income tax expense (benefit): $1,279 million for the three months ended Oct" in tax.text
 
 
+@pytest.mark.parametrize(
+    ("name", "page", "question", "expected"),
+    [
+        (
+            "2023 Q1 AAPL.pdf",
+            21,
+            "苹果2022年12月那个季度（截至2022.12.31）服务业务毛利率多少？",
+            "Gross margin percentage — Services: 70.8 % for the three months ended December 31, 2022",
+        ),
+        ("2023 Q1 INTC.pdf", 30, "英特尔2023年第一季度（截至4月1日）GAAP毛利率是多少", "Gross margin: 34.2 %"),
+        ("2023 Q1 INTC.pdf", 38, "What was Intel's gross margin percentage in Q1 2023?", "percentage: 34.2 %"),
+    ],
+)
+def test_a_margin_is_a_percentage_and_as_gaap_reports_it(name: str, page: int, question: str, expected: str) -> None:
+    """毛利率 asks for a rate, not the margin in dollars; Intel's page 38 prints the non-GAAP margin
+    (38.4%) beside the GAAP one, which answers unless non-GAAP is asked; a percentage has no "$"."""
+    extracted = Extractor().extract(question, _page_as_source(name, page, "X | 10-Q"))
+    assert extracted is not None and expected in extracted.text and "$34.2" not in extracted.text
+
+
+def test_a_quarter_is_not_answered_by_the_months_to_date() -> None:
+    """Apple's cash flow statement in its third-quarter 10-Q has only nine months' columns; the
+    quarter's repurchases are in the MD&A's summary ("$21.7 billion ... during the third quarter")."""
+    statement = _page_as_source("2022 Q3 AAPL.pdf", 8, "Apple Inc. | 10-Q")
+    summary = _page_as_source("2022 Q3 AAPL.pdf", 17, "Apple Inc. | 10-Q")
+    sources = [statement[0], Source(2, summary[0].retrieved)]
+    asked = "How much did Apple pay for repurchases of common stock in the {} ended June 25, 2022?"
+    quarter = Extractor().extract(asked.format("quarter"), sources)
+    assert quarter is None or ("$21.7 billion" in quarter.text and "64,974" not in quarter.text)
+    nine = Extractor().extract(asked.format("nine months"), sources)
+    assert nine is not None and "$(64,974) million for the nine months ended June 25, 2022" in nine.text
+
+
+def test_a_quoted_line_pair_keeps_the_unit_of_its_last_figure() -> None:
+    """Quoting two lines of a sentence that runs on ("... $3.1" / "billion of revenue ...") showed
+    "$3.1" as a figure no page holds (the sec-10-q dev eval flagged it)."""
+    from app.chain.extract import _pieces
+    from app.chain.sentences import Sentence
+
+    text = (
+        "Total net sales include $3.3 billion of revenue recognized in the three months\n"
+        "ended July 1, 2023 that was included in deferred revenue as of April 1, 2023, $3.1\n"
+        "billion of revenue recognized in the three months ended\nJune 25, 2022."
+    )
+    pieces = [piece for _, piece in _pieces(Sentence(0, len(text), text))]
+    assert not any(piece.rstrip().endswith("$3.1") for piece in pieces)
+    assert any(piece.endswith("$3.1\nbillion") for piece in pieces)
+    # nor is a line of prose ending in a figure a table row: Amazon's "... losses of $270 million,
+    # $545 million, and $1.1" / "billion, respectively" was quoted as the row "...: $1.1"
+    lines = [row.line for row in table_rows(_page("2023 Q3 AMZN.pdf", 32))]
+    assert not any(line.endswith("$1.1") for line in lines)
+
+
 def test_nine_months_and_a_named_date_choose_the_column() -> None:
     sources = _page_as_source("2023 Q3 AAPL.pdf", 4, "Apple Inc. | 10-Q")
     extractor = Extractor()
