@@ -99,10 +99,11 @@ class Facts:
     figures: tuple[Figure, ...]
     dates: tuple[DateMention, ...]
     names: tuple[str, ...]
+    quoted: tuple[str, ...] = ()  # words in quotation marks claim to be the document's own
 
     @property
     def empty(self) -> bool:
-        return not (self.figures or self.dates or self.names)
+        return not (self.figures or self.dates or self.names or self.quoted)
 
 
 def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
@@ -177,9 +178,14 @@ def person_names(text: str) -> list[str]:
     return names
 
 
+# A short quotation ('a new product called "Mac 2023"'); a long one is a quoted sentence, checked by its words.
+_QUOTED = re.compile(r"[\"“]([^\"“”\n]{2,60})[\"”]")
+
+
 def facts_of(sentence: str) -> Facts:
     dates = tuple(date_mentions(sentence))
-    return Facts(tuple(find_figures(sentence)), dates, tuple(dict.fromkeys(find_names(sentence))))
+    quoted = tuple(dict.fromkeys(" ".join(q.split()) for q in _QUOTED.findall(sentence)))
+    return Facts(tuple(find_figures(sentence)), dates, tuple(dict.fromkeys(find_names(sentence))), quoted)
 
 
 class Passage:
@@ -227,4 +233,5 @@ def unsupported(facts: Facts, passages: Iterable[Passage]) -> list[str]:
     missing = [f.text for f in facts.figures if not any(p.has_figure(f) for p in held)]
     missing += [d.text for d in facts.dates if not any(p.has_date(d) for p in held)]
     missing += [n for n in facts.names if not any(p.has_name(n) for p in held)]
+    missing += [f"“{q}”" for q in facts.quoted if not any(q.lower() in p.flat for p in held)]
     return missing

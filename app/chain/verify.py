@@ -158,4 +158,10 @@ def _words_of(question: str) -> set[str]:
 
 
 def kept_text(checked: Sequence[CheckedSentence]) -> str:
-    return " ".join(c.text for c in checked if c.verified)
+    """The verified sentences, each once: a small model repeats itself ("The Company has also
+    announced ..." five times)."""
+    kept: dict[str, str] = {}
+    for sentence in checked:
+        if sentence.verified:
+            kept.setdefault(" ".join(MARKER.sub(" ", sentence.text).split()).lower(), sentence.text)
+    return " ".join(kept.values())

@@ -216,6 +216,26 @@ def test_a_true_sentence_that_shares_only_the_company_name_does_not_answer() -> 
     assert on_topic.outcome == ANSWERED and "unspecified damages" in on_topic.text
 
 
+def test_a_made_up_quotation_is_dropped_and_a_repeated_sentence_shown_once() -> None:
+    """Seen with a Chinese question about Mac sales: 'a new product called "Mac 2023" in 2023,
+    expected in 2024' shared most words, both years and "Mac" with Apple's list of new products, and
+    was shown five times. Quoted words must be the passage's own; a sentence is shown once."""
+    products = filing(
+        "During the third quarter of 2023, the Company announced the following new products: Mac Pro, "
+        "powered by the new M2 Ultra chip; and Apple Vision Pro, expected to be available in early calendar year 2024.",
+        cid=7,
+        name="2023 Q3 AAPL.pdf",
+        pages=(17, 17),
+        company="Apple Inc.",
+    )
+    made_up = 'The Company announced a new product called "Mac Ultra Air", powered by the new chip. [1] '
+    true = 'The Company announced the "Mac Pro", powered by the new M2 Ultra chip. [1] '
+    chain, _, _ = make_chain([hit(products)], reply=made_up * 3 + true * 3)
+    answer = chain.invoke(Turn("What new products did Apple announce?", ALICE))
+    assert answer.outcome == ANSWERED and answer.text.count(true.strip()) == 1 and "Ultra Air" not in answer.text
+    assert "Mac Ultra Air" in answer.dropped[0].reason
+
+
 def test_the_model_refusing_is_still_not_found() -> None:
     chain, _, _ = make_chain([hit(BALANCE)], reply="This is not in the knowledge base.")
     answer = chain.invoke(Turn("What is the parental leave policy?", ALICE))
