@@ -183,7 +183,7 @@ def _period_fit(question: Question, period: Period | None) -> float:
     if period is None:
         return 0.0
     score = 0.0
-    group = period.group.split(" ")[0] if period.group else ""
+    group = period.span
     if question.group:
         score += 2.0 if group == question.group or (question.group == "twelve" and group == "year") else 0.0
     elif group in ("three", "quarter"):
@@ -200,13 +200,13 @@ def _span_fit(question: Question, period: Period | None) -> float:
     """A question over "the first half" or "the nine months" asks for a flow over the months (the
     cash flow statement's payments), not a balance at their end ("Property, plant and equipment, net")
     nor the same flow over other months (a twelve months' table beside the six months' statement)."""
-    if question.group == "three" and period is not None and period.group.split(" ")[0] in ("six", "nine"):
+    if question.group == "three" and period is not None and period.span in ("six", "nine"):
         return -0.3  # a 10-Q's cash flow statement has only the months to date: not the quarter asked
     if question.group not in ("six", "nine") or period is None:
         return 0.0
     if not period.group:
         return -0.1
-    return 0.0 if period.group.split(" ")[0] == question.group else -0.2
+    return 0.0 if period.span == question.group else -0.2
 
 
 # A quarter named in so many words (not "quarterly report"): "the quarter ended", "Q3", "第三季度".
@@ -220,7 +220,7 @@ _NAMES_QUARTER = re.compile(
 def _months_to_date_only(asked: Question, row: Row) -> bool:
     """A row of six or nine months' columns only (a 10-Q's cash flow statement) cannot answer a
     question about a quarter: its figure is of other months."""
-    spans = {p.group.split(" ")[0] for p in row.periods if p is not None and p.group}
+    spans = {p.span for p in row.periods if p is not None and p.span}
     named = asked.group == "three" and bool(_NAMES_QUARTER.search(asked.text))
     return named and bool(spans) and spans <= {"six", "nine"}
 
@@ -295,8 +295,8 @@ def _render_change(row: Row, column: int, period: Period, label: str, shares: bo
     size = unsigned.replace("$", "").replace(" ", "") if "%" in cell else _amount(unsigned, row, shares)
     line = f"{label}: {'down' if down else 'up'} {size} {period.text()}".rstrip()
     amounts = [
-        f"{_amount(cell, row, shares)}" + ("" if theirs == replace(period, change=False) else f" {theirs.text()}")
-        for cell, theirs in zip(row.cells, row.periods, strict=True)
+        _amount(amount, row, shares) + ("" if theirs == replace(period, change=False) else f" {theirs.text()}")
+        for amount, theirs in zip(row.cells, row.periods, strict=True)
         if theirs is not None and not theirs.change and theirs.group == period.group
     ]
     return f"{line} ({'; '.join(amounts)})" if amounts else line
@@ -729,20 +729,18 @@ _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
 _NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)
 _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
-# A sentence's own period: Intel's "NEX revenue decreased 32% from Q3 2022" beside "... 34% from YTD 2022".
-_SPAN_NAMED = (
-    ("many", re.compile(r"\bytd\b|year[- ]to[- ]date|(?:first\s+)?(?:six|nine)\s+months|first\s+half", re.I)),
-    ("three", re.compile(r"\bq[1-4]\b|quarter|three\s+months", re.I)),
-)
-
-
 def _sentence_span_fit(asked: Question, sentence: str) -> float:
     """-0.15 for a sentence that names only another span than the one asked (the year to date for a
     quarter, or the reverse); +0.05 for one naming the months to date asked (MD&A says the quarter's
     change first, often without naming it; a quarter's sentence gets nothing over a row)."""
     if not asked.group or asked.group == "twelve":
         return 0.0
-    named = {span for span, pattern in _SPAN_NAMED if pattern.search(sentence)}
+    # Intel's "NEX revenue decreased 32% from Q3 2022" beside "... 34% from YTD 2022"
+    named = {
+        "three" if span == "three" else "many"
+        for span, pattern in _GROUPS
+        if span != "twelve" and pattern.search(sentence)
+    }
     wanted = "three" if asked.group == "three" else "many"
     if wanted in named:
         return 0.05 if wanted == "many" else 0.0
@@ -823,7 +821,7 @@ def _on_day(asked: Question, period: Period | None) -> bool:
 
 def _ends_quarter(asked: Question, period: Period | None) -> bool:
     """Is the period three months ending in a calendar quarter the question names?"""
-    if period is None or period.group.split(" ")[0] not in ("three", "quarter"):
+    if period is None or period.span not in ("three", "quarter"):
         return False
     return (period.year, period.month) in asked.quarter_ends
 

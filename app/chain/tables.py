@@ -55,6 +55,11 @@ class Period:
     name: str = ""  # as the header prints it, where that is all it says ("Q3 2022", "YTD 2022")
     change: bool = False  # a "Change" column: the period's change on the one it is compared with
 
+    @property
+    def span(self) -> str:
+        """The group's first word: "three", "six", "nine", "twelve", "year", "quarter" or ""."""
+        return self.group.split(" ")[0] if self.group else ""
+
     def text(self) -> str:
         if self.name:
             return f"for {self.name}"
@@ -158,7 +163,7 @@ def _with_change_columns(header: str, columns: int, changes: list[int]) -> tuple
     """The dated columns' periods, each "Change" column after them marked as the change of the
     period printed just before it (Apple: "(20)%" beside "5,791 7,224" is the quarter's change)."""
     dated = _header_periods(_CHANGE_COLUMN.sub(" ", header), columns - len(changes))
-    years = [m.start() for m in _YEAR.finditer(header)] or [m.start() for m in _QUARTER_YEAR.finditer(header)]
+    years = [m.start() for m in _YEAR.finditer(header)]  # also the years of "Q3 2023" and "YTD 2023"
     if dated is None or len(years) != len(dated):
         return None  # the header's years and columns do not line up: no guessing
     periods: list[Period | None] = []

@@ -93,18 +93,16 @@ class AnswerChecker:
         topic = (topic - self.identity) or topic
         sentences = split_sentences(text)
         for i, sentence in enumerate(sentences):
-            plain = " ".join(MARKER.sub(" ", sentence.text).split())
+            plain = _unmarked(sentence.text)
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
-            if _broken_off(plain, last=cut_off and i == len(sentences) - 1):
-                cited = tuple(n for n in marker_numbers(sentence.text) if n in self.held)
-                checked.append(CheckedSentence(sentence.text.strip(), False, "it breaks off unfinished", cited))
-                continue
-            checked.append(self._one(sentence.text, plain, asked, topic))
+            checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
         return checked
 
-    def _one(self, written: str, plain: str, asked: set[str], topic: set[str]) -> CheckedSentence:
+    def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
+        if _broken_off(plain, last):
+            return CheckedSentence(written.strip(), False, "it breaks off unfinished", tuple(cited))
         if plain.rstrip().endswith(("?", "？")) or plain.lower().startswith("question:"):
             return CheckedSentence(written.strip(), False, "a question, not an answer", tuple(cited))
         facts = facts_of(plain)
@@ -144,6 +142,11 @@ class AnswerChecker:
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
 
 
+def _unmarked(text: str) -> str:
+    """The sentence without its [n] markers, spaces collapsed."""
+    return " ".join(MARKER.sub(" ", text).split())
+
+
 def _broken_off(plain: str, last: bool) -> bool:
     """Ends on a word no sentence ends on, or is the text's last and lacks its full stop after
     the model was cut off."""
@@ -163,5 +166,5 @@ def kept_text(checked: Sequence[CheckedSentence]) -> str:
     kept: dict[str, str] = {}
     for sentence in checked:
         if sentence.verified:
-            kept.setdefault(" ".join(MARKER.sub(" ", sentence.text).split()).lower(), sentence.text)
+            kept.setdefault(_unmarked(sentence.text).lower(), sentence.text)
     return " ".join(kept.values())
