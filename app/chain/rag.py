@@ -114,6 +114,8 @@ class Prepared:
     relevant: bool = False
     rarity: dict[str, float] = field(default_factory=dict)  # of the question's terms, from retrieval
     sources: list[Source] = field(default_factory=list)
+    # Retrieved but not in the prompt (no room): the extractor still reads them, numbered on.
+    unpacked: list[Source] = field(default_factory=list)
     messages: list[BaseMessage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -219,6 +221,9 @@ class AnswerChain:
             sources = sources[:-1]
             messages = self._messages(prepared.standalone, sources)
         prepared.sources, prepared.messages = sources, messages
+        prepared.unpacked = [
+            Source(len(sources) + i + 1, item) for i, item in enumerate(prepared.retrieved[len(sources) :])
+        ]
         prepared.relevant = bool(sources)
         prepared.timings_ms["pack_ms"] = _ms(start)
         return prepared
@@ -249,7 +254,7 @@ class AnswerChain:
         if turn.on_stage is not None:
             turn.on_stage("reading", len(prepared.sources))
         extract_start = time.perf_counter()
-        extracted = self.extractor.extract(prepared.standalone, prepared.sources)
+        extracted = self.extractor.extract(prepared.standalone, prepared.sources + prepared.unpacked)
         prepared.timings_ms["extract_ms"] = _ms(extract_start)
         if extracted is not None and self.settings.answer_mode == "extractive":
             prepared.timings_ms["ttft_ms"] = _ms(start)
@@ -381,9 +386,15 @@ def _answer(
         text,
         found=found,
         citations=citations,
-        sources=list(prepared.sources),
+        sources=_shown_sources(prepared, citations),
         timings_ms=dict(prepared.timings_ms),
         outcome=outcome,
         method=method,
         checked=checked,
     )
+
+
+def _shown_sources(prepared: Prepared, citations: list[Citation]) -> list[Source]:
+    """The prompt's sources, and any source the extractor quoted from beyond them."""
+    cited = {c.n for c in citations}
+    return list(prepared.sources) + [s for s in prepared.unpacked if s.n in cited]

@@ -18,6 +18,7 @@ from app.chain.tables import table_rows
 from app.retrieval.roles import asks_for_signer
 from app.types import ANSWERED, NOT_FOUND, UNVERIFIED, RetrievedChunk, Source
 from store.records import StoredChunk
+from tests.app.fake_llm import render
 from tests.app.test_chain import ALICE, chunk, hit
 from tests.app.test_chain import make_chain as make_any_chain
 
@@ -169,6 +170,20 @@ def test_extractive_mode_quotes_the_row_with_period_and_unit_without_asking_the_
         "Cash and cash equivalents: $49,605 million at September 30, 2023 ($53,888 million at December 31, 2022) [1]"
     )
     assert answer.citations[0].sentence == "Cash and cash equivalents $ 53,888 $ 49,605"
+
+
+def test_a_row_retrieved_but_left_out_of_the_prompt_still_answers_and_its_source_is_shown() -> None:
+    """Seen: Apple's net sales by category (the Mac row) ranked sixth, past the five sources the
+    bundled model's window holds, and the total's row answered a question about the Mac."""
+    filler = chunk(" ".join(f"Sentence {i} is about the company's cash policy." for i in range(150)), cid=9)
+    chain, engine, _ = make_chain([hit(filler), hit(BALANCE)], window=900, answer_tokens=100)
+    answer = chain.invoke(Turn("How much cash did Amazon have at the end of the quarter?", ALICE))
+    prompt = render(engine.generated[0]) if engine.generated else ""
+    assert "53,888" not in prompt  # the balance sheet did not fit the prompt
+    assert answer.outcome == ANSWERED and "$49,605 million at September 30, 2023" in answer.text
+    [citation] = [c for c in answer.citations if c.page == 6]
+    assert citation.n == 2 and [s.n for s in answer.sources] == [1, 2]
+    assert answer.sources[1].chunk.file_name == "2023 Q3 AMZN.pdf"
 
 
 def test_a_chinese_question_about_an_english_page_is_answered_with_the_quote_and_a_note() -> None:
