@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from itertools import pairwise
 
 from app.chain.citations import snippet_around
@@ -30,7 +31,7 @@ from app.retrieval.cover import (
     states_period_end,
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
-from app.retrieval.glossary import expanded_terms, glossed, spelt_out
+from app.retrieval.glossary import expanded_terms, glossed, named_by_phrase, spelt_out
 from app.retrieval.metadata import QueryHints
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -619,7 +620,7 @@ class Extractor:
             flat = " ".join(text.split())
             if len(flat) > 500 or len(flat) < 12 or _table_like(text):
                 continue
-            have = spelt_out(set(content_terms(flat)))
+            have = spelt_out(set(content_terms(flat))) | named_by_phrase(flat)
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in flat}  # segmented otherwise in the sentence
             recall = weigh(wanted & have) / weigh(wanted) if wanted else 0.0
             if recall == 0:
@@ -815,8 +816,17 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
 
 
 def _on_day(asked: Question, period: Period | None) -> bool:
-    """Is the period's date a day the question names?"""
-    return period is not None and period.day is not None and (period.year, period.month, period.day) in asked.dates
+    """Is the period's date a day the question names, or in a month it names ("the end of July
+    2023": July 30, 2023; "March 2023": Apple's April 1, 2023, the last day of its March quarter)?"""
+    if period is None or period.year is None or period.month is None or period.day is None:
+        return False
+    if (period.year, period.month, period.day) in asked.dates:
+        return True
+    if (period.span == "") != (asked.group == ""):  # "the October 2022 quarter" is no balance at October 30
+        return False
+    day = date(period.year, period.month, period.day)
+    named = day - timedelta(days=7) if day.day <= 7 else day
+    return any(d[2] is None and d[:2] in {(day.year, day.month), (named.year, named.month)} for d in asked.dates)
 
 
 def _ends_quarter(asked: Question, period: Period | None) -> bool:
@@ -827,6 +837,8 @@ def _ends_quarter(asked: Question, period: Period | None) -> bool:
 
 
 def _names_date(asked: Question, text: str) -> bool:
-    """Does the text name a date the question names ("as of October 19, 2022")?"""
+    """Does the text name a date the question names ("as of October 19, 2022"), or a day of the
+    month it names ("at the end of Sept 2023": "As of September 30, 2023")?"""
     named = {(d.year, d.month, d.day) for d in date_mentions(text) if d.month}
-    return any(d in named for d in asked.dates if d[1] is not None)
+    months = {(year, month) for year, month, _ in named}
+    return any(d in named if d[2] is not None else d[:2] in months for d in asked.dates if d[1] is not None)

@@ -203,7 +203,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "员工人数": "employees headcount",
     "员工": "employees",
     "雇员": "employees",
-    "裁员": "employees reduction",
+    "裁员": "employees reduction role eliminations",
+    "遣散费": "severance costs",
+    "遣散": "severance",
     # people and roles
     "首席执行官": "chief executive officer",
     "首席财务官": "chief financial officer",
@@ -234,6 +236,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "网络和边缘": "network and edge",
     "北美": "north america",
     "国际业务": "international",
+    "国际分部": "international segment",
+    "国际": "international",
     "销售和市场营销": "sales and marketing",
     "市场营销": "marketing",
     "营销": "marketing",
@@ -350,6 +354,14 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "head office headquarters headquartered",
     ),
 )
+# What filings write out in a phrase that people name in two or three words: NVIDIA reports its
+# effective tax rate as "income tax as a percentage of income before income tax".
+_FORMAL_PHRASES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
+    (
+        re.compile(r"\btax(?:es)?\s+as\s+a\s+percentage\s+of\s+income\b", re.IGNORECASE),
+        frozenset({"effective", "rate"}),
+    ),
+)
 _PLAIN_TERMS: dict[str, frozenset[str]] = {
     form: frozenset(content_terms(phrase.everyday)) for phrase in PLAIN_PHRASES for form in phrase.forms
 }
@@ -418,6 +430,11 @@ def spelt_out(terms: set[str]) -> set[str]:
     spelt = {t for short in terms & ABBREVIATIONS.keys() for t in content_terms(ABBREVIATIONS[short])}
     plain = {t for formal in terms & _PLAIN_TERMS.keys() for t in _PLAIN_TERMS[formal]}
     return terms | spelt | plain
+
+
+def named_by_phrase(text: str) -> set[str]:
+    """The everyday terms for what the text says in a filing's longer phrase."""
+    return {term for pattern, terms in _FORMAL_PHRASES if pattern.search(text) for term in terms}
 
 
 def expanded_terms(question: str) -> list[str]:

@@ -40,6 +40,7 @@ _YEAR = re.compile(r"(?<![0-9])(19[89]\d|20\d{2})(?![0-9])")  # also inside "FY2
 _RECENT = re.compile(r"\b(?:latest|most\s+recent|newest)\b", re.IGNORECASE)  # not "current liabilities"
 _THIS_PERIOD = re.compile(r"\b(?:the|this|current)\s+quarter\b|本季度|这个季度|本季|当前", re.IGNORECASE)
 _PART_OF_YEAR = re.compile(r"(nine\s+months|前九个月|前三季度)|six\s+months|first\s+half|前六个月|上半年", re.I)
+QUARTER_DAYS = 84  # a day within a quarter, not the end of the one before (91 or 98 days back)
 COVER_DAYS = 60  # a 10-Q's cover dates ("shares outstanding as of ...") fall within this after its period
 _KINDS = (
     ("10-Q", re.compile(r"\b10-?Q\b|\bquarterly\s+report\b", re.IGNORECASE)),
@@ -231,7 +232,8 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     """1 for a date at the document's period end (or a month it ends in), 0.5 for a date soon after
     it (the cover page's "as of" date), at the fiscal year's end before it (a quarterly balance
     sheet's other column: "December 31, 2022" in each 2023 10-Q) or a year before it (the statements'
-    prior-year column: "Three Months Ended April 1, 2023 and March 26, 2022")."""
+    prior-year column: "Three Months Ended April 1, 2023 and March 26, 2022"), 0.25 for a day within
+    its quarter."""
     end = facts.period_end
     if end is None:
         return 0.0
@@ -242,7 +244,10 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     shown = year_end is not None and any(abs((d - year_end).days) <= 10 for d in hints.dates)
     # 52/53-week years: Apple's year-ago quarter ended 371 days before, NVIDIA's 364
     year_ago = any(abs((end - d).days - 365) <= 10 for d in hints.dates)
-    return 0.5 * float(shown or year_ago or any(0 < (d - end).days <= COVER_DAYS for d in soon))
+    if shown or year_ago or any(0 < (d - end).days <= COVER_DAYS for d in soon):
+        return 0.5
+    # An event during the quarter ("the dividend declared September 19, 2023"): its report tells of it.
+    return 0.25 * float(any(0 < (end - d).days < QUARTER_DAYS for d in hints.dates))
 
 
 def _month_of(end: date) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from app.retrieval.dates import MONTH
 from app.retrieval.text import content_terms, is_stop_word, split_sentences, tokenize
 from app.types import RetrievedChunk
 from store.records import embedding_text
@@ -142,6 +143,7 @@ def features(
 
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z&'\-]*")
+_MONTH = re.compile(MONTH, re.IGNORECASE)
 
 
 def unknown_names(question: str, idf: Mapping[str, float]) -> list[str]:
@@ -153,6 +155,8 @@ def unknown_names(question: str, idf: Mapping[str, float]) -> list[str]:
     for sentence in split_sentences(question):
         for word in _NAME.findall(sentence.text)[1:]:
             if len(word) < 3 or not word[0].isupper() or word.isupper() or is_stop_word(word.lower()):
+                continue
+            if _MONTH.fullmatch(word):  # "Sept" is a month, not a company we hold nothing about
                 continue
             terms = [t for t in tokenize(word) if t in idf]
             if terms and all(idf[t] == 0.0 for t in terms):

@@ -195,6 +195,11 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"capital[- ]intensive|capital\s+intensity",
         ),
     ),
+    # Chinese has no word boundaries for \b: "向股东支付了多少股息" (dividends paid)
+    (
+        Statement.CASH_FLOW,
+        re.compile(r"(?:支付|派发)[^，。？?]{0,6}(?:股息|股利|分红)|(?:股息|股利|分红)(?:支付|派发)"),
+    ),
 )
 
 

@@ -219,6 +219,7 @@ def test_a_name_found_nowhere_in_the_knowledge_base() -> None:
     assert unknown_names("What was Apple's revenue?", idf) == []
     assert unknown_names("Tesla revenue?", idf) == []  # a sentence's first word is capitalised anyway
     assert unknown_names("What is the ESG policy?", idf) == []  # acronyms are often spelt out instead
+    assert unknown_names("Microsoft Cloud revenue in the Sept 2022 quarter?", {**idf, "sept": 0.0}) == []  # a month
 
 
 def test_fusion_weights_come_from_the_config(secured: KnowledgeBase) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from app.chain.extract import Extractor, Question, render_row
+from app.chain.extract import Extractor, Question, _on_day, render_row
 from app.chain.facts import Passage, facts_of, person_names, unsupported
 from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
@@ -495,6 +495,8 @@ def test_cover_dates_and_named_months_fit_the_filing_they_belong_to() -> None:
         ("What were Apple's net sales in the December 2022 quarter?", False),  # a month the period does not end in
         ("What were Apple's net sales in the quarter ended April 1, 2023?", True),
         ("What did Apple report for the quarter ended December 31, 2022?", False),
+        ("When is the dividend Apple declared on February 2, 2023 paid?", True),  # an event during the quarter
+        ("What did Apple announce on November 20, 2022?", False),  # before the quarter began
     ]:
         assert names_fit(QueryHints.parse(question), filing, company_named=True) is fits, question
     nine = QueryHints.parse("Amazon's operating cash flow in the first nine months of 2023")
@@ -526,6 +528,8 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
         ("英特尔从俄亥俄州拿到多少政府补助", "government grants"),
         ("数据中心收入同比涨了多少", "from a year ago"),
         ("回购普通股付了多少现金", "paid"),
+        ("亚马逊国际分部的净销售额", "international"),
+        ("亚马逊因裁员计提的遣散费", "severance"),
     ]:
         assert english in english_gloss(question), question
 
@@ -1125,3 +1129,40 @@ def test_a_calendar_quarter_named_picks_the_filing_for_that_quarter() -> None:
     assert extracted is not None and "$22,140 million" in extracted.text
     assert Question.parse("亚马逊2023年二季度的净销售额是多少？").quarter_ends == ((2023, 6),)
     assert Question.parse("英伟达2024财年第三季度的收入是多少？").quarter_ends == ()
+
+
+def test_a_month_named_is_a_day_in_it_for_balances_and_for_flows() -> None:
+    """"At the end of July 2023" is NVIDIA's balance at July 30, 2023, not a sentence that happens to
+    name that day; "at end of Sept 2023" is Intel's stake "As of September 30, 2023", not the stake
+    it sold in the second quarter."""
+    nvidia = _page_as_source("2023 Q2 NVDA.pdf", 19, "NVIDIA Corporation | 10-Q")
+    balance = [Source(2, s.retrieved) for s in _page_as_source("2023 Q2 NVDA.pdf", 5, "NVIDIA Corporation | 10-Q")]
+    extracted = Extractor().extract("How much inventory did Nvidia hold at the end of July 2023?", nvidia + balance)
+    assert extracted is not None and "Inventories: $4,319 million at July 30, 2023" in extracted.text
+    sold = _page_as_source("2023 Q3 INTC.pdf", 12, "Intel Corporation | 10-Q")
+    held = [Source(2, s.retrieved) for s in _page_as_source("2023 Q3 INTC.pdf", 13, "Intel Corporation | 10-Q")]
+    extracted = Extractor().extract("What % of Mobileye did Intel own at end of Sept 2023?", sold + held)
+    assert extracted is not None and "88%" in extracted.text
+    # "the October 2022 quarter" names a quarter by its month: no balance at October 30 answers it
+    quarter = Question.parse("How big was NVIDIA's inventory charge in the October 2022 quarter?")
+    row = next(r for r in table_rows(_page("2022 Q3 NVDA.pdf", 5)) if r.label == "Inventories")
+    assert not any(_on_day(quarter, period) for period in row.periods)
+
+
+def test_the_effective_tax_rate_as_a_filing_spells_it_out() -> None:
+    """NVIDIA writes its effective tax rate as "income tax as a percentage of income before income
+    tax"; the sentence about the first half's rate shares more words but answers another span."""
+    sources = _page_as_source("2023 Q2 NVDA.pdf", 12, "NVIDIA Corporation | 10-Q")
+    extracted = Extractor().extract("英伟达第二财季（截至2023年7月30日的三个月）有效税率是多少？", sources)
+    assert extracted is not None and "11.4%" in extracted.text
+
+
+def test_a_date_followed_by_period_end_is_not_a_question_for_a_date() -> None:
+    """"2023年10月29日期末" is "at the end of October 29, 2023": its "日期" is no "what date"."""
+    question = "英伟达2023年10月29日期末长期债务余额？"
+    assert Question.parse(question).wants == "figure"
+    assert Question.parse("微软股息的支付日期是哪天？").wants == "date"
+    debt = _page_as_source("2023 Q3 NVDA.pdf", 34, "NVIDIA Corporation | 10-Q")
+    balance = [Source(2, s.retrieved) for s in _page_as_source("2023 Q3 NVDA.pdf", 5, "NVIDIA Corporation | 10-Q")]
+    extracted = Extractor().extract(question, debt + balance)
+    assert extracted is not None and "Long-term debt: $8,457 million at October 29, 2023" in extracted.text
