@@ -615,6 +615,7 @@ class Extractor:
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
         pieces = [piece for sentence in split_sentences(source.chunk.text) for piece in _pieces(sentence)]
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
+        asked_terms = _lemmas(asked.in_order)
         found = []
         for start, text in pieces:
             flat = " ".join(text.split())
@@ -636,6 +637,8 @@ class Extractor:
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
             score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
+            # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
+            score += 0.05 if _longest_run(_lemmas(content_terms(flat)), asked_terms) >= 3 else 0.0
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
@@ -782,6 +785,18 @@ def _shares_a_pair(words: list[str], terms: list[str]) -> bool:
     """Do two words follow one another in both?"""
     pairs = set(pairwise(terms))
     return any(pair in pairs for pair in pairwise(words))
+
+
+def _longest_run(words: list[str], terms: list[str]) -> int:
+    """The most words that follow one another in both."""
+    best = 0
+    for i in range(len(words)):
+        for j in range(len(terms)):
+            n = 0
+            while i + n < len(words) and j + n < len(terms) and words[i + n] == terms[j + n]:
+                n += 1
+            best = max(best, n)
+    return best
 
 
 def _phrase_in(words: list[str], terms: list[str]) -> bool:

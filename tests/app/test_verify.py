@@ -1166,3 +1166,12 @@ def test_a_date_followed_by_period_end_is_not_a_question_for_a_date() -> None:
     balance = [Source(2, s.retrieved) for s in _page_as_source("2023 Q3 NVDA.pdf", 5, "NVIDIA Corporation | 10-Q")]
     extracted = Extractor().extract(question, debt + balance)
     assert extracted is not None and "Long-term debt: $8,457 million at October 29, 2023" in extracted.text
+
+
+def test_a_sentence_saying_the_questions_phrase_beats_one_with_its_words_apart() -> None:
+    """"Microsoft Cloud revenue increased 24% to $25.7 billion", not "Office Commercial products
+    and cloud services revenue increased 7%", which holds the same words apart."""
+    sources = _page_as_source("2022 Q3 MSFT.pdf", 30, "Microsoft Corporation | 10-Q")
+    question = "What was Microsoft Cloud revenue in Q1 of fiscal 2023 (Sept 2022 quarter)?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "$25.7 billion" in extracted.text
