@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from app.retrieval.dates import MONTH, MONTH_NAMES, month_number
 
-_CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|(?:\$\s*)?[—–]"
+_CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|(?:\$\s*)?[—–](?:\s?%)?"
 # The first cell starts a token: "Rule 10b5-1" ends a sentence, not a row of 5 and -1 (nor of 1).
 _ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?<![A-Za-z0-9-])(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
 _ONE_CELL = re.compile(_CELL)
@@ -244,6 +244,23 @@ def _dated(periods: tuple[Period | None, ...] | None) -> bool:
     return periods is not None and any(p is not None and p.year is not None for p in periods)
 
 
+# A table's title on the line above its periods: "Operating Income by Reportable Segments" over
+# rows named only "Graphics" and "Total".
+_CAPTION = re.compile(r"[A-Z][A-Za-z&,'\- ]{3,60}")
+
+
+def _caption(header: list[str]) -> str:
+    """The title line just above the first line that names a period, in mixed case (not a running
+    header in capitals), or ""."""
+    for i, line in enumerate(header):
+        if _GROUP.search(line) or _MONTH_DAY.search(line):
+            title = header[i - 1] if i > 0 else ""
+            plain = _CAPTION.fullmatch(title) is not None and not title.isupper() and len(title.split()) <= 8
+            plain = plain and title.lower() != "table of contents"
+            return title if plain else ""
+    return ""
+
+
 def _opens_segment(header: list[str], label: str) -> bool:
     """A colon heading, then a segment's name over rows of its own ("Net revenue:", "Client
     Computing", "Desktop $ 2,753 ..."); not the first line of a label run over two lines
@@ -300,6 +317,7 @@ def table_rows(page: str) -> list[Row]:
                 if periods is not None:
                     current[columns] = periods
                     dollars, section, heading = False, "", ""
+            heading = _caption(header) or heading
             colon = _COLON_HEADING.fullmatch(header[-1])
             if colon is not None:
                 heading = colon.group(1).strip()

@@ -1175,3 +1175,17 @@ def test_a_sentence_saying_the_questions_phrase_beats_one_with_its_words_apart()
     question = "What was Microsoft Cloud revenue in Q1 of fiscal 2023 (Sept 2022 quarter)?"
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "$25.7 billion" in extracted.text
+
+
+def test_a_tables_title_names_its_rows_and_a_dash_percent_is_a_cell() -> None:
+    """NVIDIA's "Operating Income by Reportable Segments" names rows called only "Graphics" and
+    "Total"; the Graphics row ends in "12 — %" (no change), which was read as no row at all."""
+    rows = {row.label: row for row in table_rows(_page("2023 Q3 NVDA.pdf", 32))}
+    assert rows["Graphics"].cells[:2] == ("1,493", "606") and rows["Graphics"].cells[-1] == "— %"
+    assert rows["Graphics"].heading == rows["Total"].heading == "Operating Income by Reportable Segments"
+    sources = _page_as_source("2023 Q3 NVDA.pdf", 32, "NVIDIA Corporation | 10-Q")
+    question = "What was NVIDIA's Graphics segment operating income for the third quarter of fiscal 2024?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "Graphics: $1,493 million for the three months ended October 29" in extracted.text
+    # a running header is no title
+    assert all(row.heading != "Table of Contents" for row in table_rows(_page("2023 Q2 AMZN.pdf", 25)))
