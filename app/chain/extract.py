@@ -79,7 +79,7 @@ _PERCENT_ONLY = re.compile(
 )
 # "同比增长了多少": a change on the year-ago period is asked for as a rate, as filings state it
 # ("AWS segment sales increased 12% year-over-year").
-_YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期")
+_YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期|\byear[- ]over[- ]year\b|\byoy\b", re.I)
 
 _SIGNING = frozenset(word_list("signed sign signs signature signer signatory"))
 _ROLE_WORDS = frozenset(
@@ -120,7 +120,7 @@ class Question:
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
     wants: str  # "figure", "name", "date" or ""
     percent: bool  # a share, margin or rate is asked for
-    shares: bool  # the number of shares outstanding is asked for (a count, not dollars)
+    shares: bool  # a number of shares is asked for (outstanding, bought back: a count, not dollars)
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
     quarter_ends: tuple[tuple[int, int], ...] = ()  # (year, month) of a calendar quarter named
     change: bool = False  # a change is asked for ("how much did ... grow", "增长")
@@ -143,7 +143,7 @@ class Question:
         change = bool(_CHANGE_ASKED.search(question))
         percent_only = bool(_PERCENT_ONLY.search(question)) or (change and bool(_YEAR_ON_YEAR.search(question)))
         percent = percent_only or bool(_PERCENT.search(question))
-        shares = asks_for_shares_outstanding(question)
+        shares = asks_for_shares_outstanding(question) or bool(_HOW_MANY_SHARES.search(question))
         hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
@@ -399,10 +399,13 @@ def _after_check_boxes(start: int, text: str) -> tuple[int, str]:
 
 
 _SHARES = re.compile(r"\bshares\b", re.IGNORECASE)
+# A count of shares asked for ("how many shares did Apple buy back", "回购了多少股"), not dollars;
+# not 股息 (dividends), 股东 (shareholders), 股价 (share price), 股票 (stock).
+_HOW_MANY_SHARES = re.compile(r"\bhow\s+many\s+(?:\w+\s+)?shares\b|多少(?:万|亿)?股(?![息利东价票份权])", re.IGNORECASE)
 
 
 def _shares_fit(asked: Question, text: str) -> float:
-    """For a question about the shares outstanding: a count of shares, not a dollar amount."""
+    """For a question about a number of shares: a count of shares, not a dollar amount."""
     if not asked.shares:
         return 0.0
     if _SHARES.search(text):

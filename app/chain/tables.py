@@ -216,6 +216,7 @@ def _block_periods(header: list[str], columns: int) -> tuple[Period | None, ...]
 
 _FOOTNOTE_MARK = re.compile(r"\(\d{1,2}\)")
 _CONNECTOR_END = re.compile(r"\b(?:and|or|of|to|from)$", re.IGNORECASE)
+_DATE_END = re.compile(rf"\b{MONTH}\s*\d{{1,2}},$", re.IGNORECASE)
 
 
 def _label_figures(
@@ -229,6 +230,9 @@ def _label_figures(
         return len(cells) > max(width, 1) or (len(cells) - 1 in current and len(cells) not in current)
 
     while len(cells) > 1 and _CONNECTOR_END.search(label) and one_too_many():
+        label, cells = f"{label} {cells[0]}", cells[1:]
+    # "Accrued restructuring balance as of December 31, 2022 $ 873": the year ends the label's date
+    if len(cells) > 1 and _DATE_END.search(label) and _YEAR.fullmatch(cells[0]):
         label, cells = f"{label} {cells[0]}", cells[1:]
 
     def dated_without_it() -> bool:  # the header dates one column fewer, and not this many

@@ -134,6 +134,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "折旧": "depreciation",
     "摊销": "amortization",
     "重组": "restructuring",
+    "其他费用": "other charges",
+    "合计": "total",
     "减值": "impairment",
     "政府补助": "government grants incentives",
     "补助": "grants incentives",

@@ -1189,3 +1189,32 @@ def test_a_tables_title_names_its_rows_and_a_dash_percent_is_a_cell() -> None:
     assert extracted is not None and "Graphics: $1,493 million for the three months ended October 29" in extracted.text
     # a running header is no title
     assert all(row.heading != "Table of Contents" for row in table_rows(_page("2023 Q2 AMZN.pdf", 25)))
+
+
+def test_a_count_of_shares_asked_is_not_answered_in_dollars() -> None:
+    """"回购了多少股" asks how many shares Apple bought back (133 million), not the dollars the cash
+    flow statement shows; 多少股息 (how much dividend) is no count of shares."""
+    cash_flow = _page_as_source("2023 Q1 AAPL.pdf", 8, "Apple Inc. | 10-Q")
+    note = [Source(2, s.retrieved) for s in _page_as_source("2023 Q1 AAPL.pdf", 15, "Apple Inc. | 10-Q")]
+    extracted = Extractor().extract("苹果2023财年第一季度（截至2022年12月31日）回购了多少股普通股？", cash_flow + note)
+    assert extracted is not None and "133 million shares" in extracted.text
+    assert Question.parse("How many shares did Microsoft buy back in Q1 FY2024?").shares
+    assert not Question.parse("苹果每股派发多少股息？").shares
+
+
+def test_growth_year_over_year_is_the_percentage() -> None:
+    """"How much did AWS sales grow year over year" is answered as the filing states growth, 16%."""
+    sources = _page_as_source("2023 Q1 AMZN.pdf", 25, "Amazon.com, Inc. | 10-Q")
+    extracted = Extractor().extract("By how much did AWS sales grow year over year in Q1 2023?", sources)
+    assert extracted is not None and "AWS: 16% for the three months ended March 31, 2023" in extracted.text
+
+
+def test_a_year_after_a_labels_date_is_the_labels_and_the_total_of_charges_is_found() -> None:
+    """"Accrued restructuring balance as of December 31, 2022 $ 873" is one figure, not "$2022
+    million" and $873; "重组及其他费用合计" is Intel's "Total restructuring and other charges"."""
+    rows = {row.label: row for row in table_rows(_page("2023 Q3 INTC.pdf", 14))}
+    assert rows["Accrued restructuring balance as of December 31, 2022"].cells == ("$ 873",)
+    sources = _page_as_source("2023 Q3 INTC.pdf", 14, "Intel Corporation | 10-Q")
+    extracted = Extractor().extract("英特尔截至2023年9月30日的季度重组及其他费用合计是多少？", sources)
+    assert extracted is not None
+    assert "Total restructuring and other charges: $816 million for the three months ended" in extracted.text
