@@ -455,6 +455,8 @@ class Extractor:
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
+        if not _covers_open_question(asked, best, question):
+            return None
         if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
             best = _with_next_sentence(best)
         text = f"{best.text} [{best.source.n}]"
@@ -657,6 +659,19 @@ class Extractor:
 # 0.85 always (answers' median 52 -> 61 / 69 / 79 / 89 characters). 60: past it the gain is quoting
 # more text, not completing a lead-in.
 _LEAD_IN_CHARS = 60
+
+
+# An English question that asks for no figure, name or date ("What is Apple's policy on reimbursing
+# home office equipment?") is answered by a sentence holding at least this share of its words; one
+# that shares "employee" and "home" (a stock plan's "the Participant's name, home address") is not.
+_OPEN_MIN_COVERAGE = 0.5
+
+
+def _covers_open_question(asked: Question, best: Candidate, question: str) -> bool:
+    if asked.wants or is_mostly_cjk(question) or not best.text.startswith("“"):
+        return True  # a Chinese question shares few words with an English page: meaning decides there
+    wanted = asked.subject_terms(best.source.chunk)
+    return not wanted or len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted)
 
 
 def _with_next_sentence(best: Candidate) -> Candidate:

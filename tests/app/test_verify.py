@@ -1218,3 +1218,15 @@ def test_a_year_after_a_labels_date_is_the_labels_and_the_total_of_charges_is_fo
     extracted = Extractor().extract("英特尔截至2023年9月30日的季度重组及其他费用合计是多少？", sources)
     assert extracted is not None
     assert "Total restructuring and other charges: $816 million for the three months ended" in extracted.text
+
+
+def test_an_open_question_is_not_answered_by_a_sentence_sharing_two_of_its_words() -> None:
+    """"What is Apple's internal policy on reimbursing employees for home office equipment?" is in
+    no filing; a stock plan's "the Participant's name, home address ... employee identification
+    number" shares "employee" and "home" and was quoted as the answer."""
+    sources = _page_as_source("2023 Q1 AAPL.pdf", 32, "Apple Inc. | 10-Q")
+    question = "What is Apple's internal policy on reimbursing employees for home office equipment?"
+    assert Extractor().extract(question, sources) is None
+    asked = "What personal information about the Participant does the Company hold, such as home address?"
+    extracted = Extractor().extract(asked, sources)  # most of the question's words: quoted
+    assert extracted is not None and "home address" in extracted.text
