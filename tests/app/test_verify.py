@@ -530,6 +530,8 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
         ("回购普通股付了多少现金", "paid"),
         ("亚马逊国际分部的净销售额", "international"),
         ("亚马逊因裁员计提的遣散费", "severance"),
+        ("英伟达分配给剩余履约义务的收入", "remaining performance obligations"),
+        ("英伟达未履行的存货采购及长期供应和产能义务", "capacity"),
     ]:
         assert english in english_gloss(question), question
 
