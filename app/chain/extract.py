@@ -31,7 +31,7 @@ from app.retrieval.cover import (
     states_period_end,
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
-from app.retrieval.glossary import expanded_terms, glossed, named_by_phrase, spelt_out
+from app.retrieval.glossary import expanded_terms, glossed, named_by_phrase, named_segments, spelt_out
 from app.retrieval.metadata import QueryHints
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -126,7 +126,8 @@ class Question:
     change: bool = False  # a change is asked for ("how much did ... grow", "增长")
     percent_only: bool = False  # a percentage is asked for in so many words: an amount will not do
     # A Chinese question's own Latin-script words ("iPad", "AWS", "NEX"): the item's name as the
-    # filing prints it, which tells its row apart better than the glossary's "net sales".
+    # filing prints it, which tells its row apart better than the glossary's "net sales"; and the
+    # English of the business lines and regions it names in Chinese ("国际": "international").
     named_in_latin: frozenset[str] = frozenset()
 
     @classmethod
@@ -147,7 +148,9 @@ class Question:
         hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
-        latin = " ".join(_LATIN_WORD.findall(question)) if is_mostly_cjk(question) else ""
+        # and the business lines and regions it names in Chinese ("国际分部": International), which
+        # tell the segment's row apart from the total's row that shares the question's other words
+        latin = " ".join([*_LATIN_WORD.findall(question), named_segments(question)]) if is_mostly_cjk(question) else ""
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from app.retrieval.dates import MONTH_NAMES, date_mentions
-from app.retrieval.text import content_terms, is_mostly_cjk
+from app.retrieval.text import content_terms, is_mostly_cjk, word_list
 
 # Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
 # over "现金".
@@ -46,6 +46,7 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "毛利率": "gross margin percentage",
     "毛利": "gross margin",
     "营业利润": "operating income",
+    "营业亏损": "operating income loss",
     "经营利润": "operating income",
     "营业费用": "operating expenses",
     "运营费用": "operating expenses",
@@ -137,7 +138,6 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "其他费用": "other charges",
     "合计": "total",
     "减值": "impairment",
-    "剩余履约义务": "remaining performance obligations",
     "履约义务": "performance obligations",
     "采购义务": "purchase obligations",
     "义务": "obligations",
@@ -298,6 +298,7 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "韩国": "korea",
     "印度": "india",
     "以色列": "israel",
+    "亚太": "asia pacific",
     "爱尔兰": "ireland",
     "德国": "germany",
     "英国": "united kingdom",
@@ -441,6 +442,22 @@ def spelt_out(terms: set[str]) -> set[str]:
     spelt = {t for short in terms & ABBREVIATIONS.keys() for t in content_terms(ABBREVIATIONS[short])}
     plain = {t for formal in terms & _PLAIN_TERMS.keys() for t in _PLAIN_TERMS[formal]}
     return terms | spelt | plain
+
+
+# Chinese names of a business line or region: a row under that name answers a question naming it,
+# where the total's row shares the question's other words ("亚马逊国际分部净销售额": International,
+# not Total net sales).
+_SEGMENT_NAMES = tuple(
+    word_list(
+        "数据中心 游戏 智能云 生产力和业务流程 更多个人计算 客户端计算 网络和边缘 北美 国际业务 国际 "
+        "大中华区 美洲 欧洲 日本 亚太 中国 以色列"
+    )
+)
+
+
+def named_segments(question: str) -> str:
+    """The English names of the business lines and regions a Chinese question names."""
+    return " ".join(CHINESE_TO_ENGLISH[name] for name in _SEGMENT_NAMES if name in question)
 
 
 def named_by_phrase(text: str) -> set[str]:

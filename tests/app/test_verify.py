@@ -1232,3 +1232,18 @@ def test_an_open_question_is_not_answered_by_a_sentence_sharing_two_of_its_words
     asked = "What personal information about the Participant does the Company hold, such as home address?"
     extracted = Extractor().extract(asked, sources)  # most of the question's words: quoted
     assert extracted is not None and "home address" in extracted.text
+
+
+def test_a_segment_named_in_chinese_is_its_row_not_the_total() -> None:
+    """"国际分部净销售额" is Amazon's International row under "Net Sales", found on the fifth page
+    retrieved, not the income statement's Total net sales that ranked first and shares "净销售额"."""
+
+    def pages(name: str, numbers: list[int]) -> list[Source]:
+        found = [_page_as_source(name, n, "Amazon.com, Inc. | 10-Q")[0].retrieved for n in numbers]
+        return [Source(i, retrieved) for i, retrieved in enumerate(found, 1)]
+
+    sources = pages("2023 Q3 AMZN.pdf", [4, 30, 16, 32, 24])
+    extracted = Extractor().extract("亚马逊2023年第三季度（三个月）国际分部净销售额多少", sources)
+    assert extracted is not None and "International: $32,137 million for the three months ended" in extracted.text
+    loss = Extractor().extract("亚马逊2022年三季度国际业务营业亏损多少", pages("2022 Q3 AMZN.pdf", [25, 19]))
+    assert loss is not None and "International — Operating income (loss): $(2,466) million" in loss.text
