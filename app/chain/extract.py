@@ -20,7 +20,7 @@ from itertools import pairwise
 
 from app.chain.citations import snippet_around
 from app.chain.facts import find_figures, person_names
-from app.chain.sentences import Sentence, split_sentences
+from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
 from app.retrieval.cover import (
@@ -650,6 +650,8 @@ class Extractor:
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
+            # Two lines of a longer sentence that stop on "for": the figure it was going to give is cut off.
+            score -= 0.1 if ends_on_dangling_word(flat) else 0.0
             at = where.chunk_offset + start
             found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have))
         return found

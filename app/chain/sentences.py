@@ -5,10 +5,21 @@ import re
 
 from app.retrieval.text import CJK_CHAR, Sentence, is_stop_word, split_sentences, stem
 
-__all__ = ["Sentence", "content_words", "split_sentences", "support"]
+__all__ = ["Sentence", "content_words", "ends_on_dangling_word", "split_sentences", "support"]
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# A finished sentence does not end on one of these: "The Company has a policy of" broke off.
+_DANGLING = frozenset(
+    {"a", "an", "the", "of", "to", "for", "with", "by", "in", "on", "at", "from", "into", "and", "or", "but", "as"}
+    | {"is", "are", "was", "were", "be", "that", "which", "than"}
+)
+
+
+def ends_on_dangling_word(text: str) -> bool:
+    """Does the text stop on a word no sentence ends on ("... of our common stock for")?"""
+    words = text.rstrip().split()
+    return bool(words) and words[-1].lower() in _DANGLING
 
 
 def content_words(text: str) -> set[str]:

@@ -15,7 +15,7 @@ from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import Facts, Passage, facts_of, unsupported
-from app.chain.sentences import content_words, split_sentences, support
+from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
 from app.retrieval.glossary import english_phrases
 from app.retrieval.text import is_mostly_cjk, stem
 from app.types import CheckedSentence, Source
@@ -28,11 +28,6 @@ FILLER = content_words(
 # A page's structure, which a model copies out when it has nothing to say.
 FURNITURE = content_words("part item table contents page note section exhibit index unaudited continued")
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
-# A finished sentence does not end on one of these: "The Company has a policy of" broke off.
-_DANGLING = frozenset(
-    {"a", "an", "the", "of", "to", "for", "with", "by", "in", "on", "at", "from", "into", "and", "or", "but", "as"}
-    | {"is", "are", "was", "were", "be", "that", "which", "than"}
-)
 _ENDS = (".", "!", "?", "。", "！", "？", "…")
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
@@ -150,8 +145,7 @@ def _unmarked(text: str) -> str:
 def _broken_off(plain: str, last: bool) -> bool:
     """Ends on a word no sentence ends on, or is the text's last and lacks its full stop after
     the model was cut off."""
-    words = plain.rstrip().split()
-    if words and words[-1].lower() in _DANGLING:
+    if ends_on_dangling_word(plain):
         return True
     return last and not plain.rstrip().endswith(_ENDS)
 

@@ -1247,3 +1247,16 @@ def test_a_segment_named_in_chinese_is_its_row_not_the_total() -> None:
     assert extracted is not None and "International: $32,137 million for the three months ended" in extracted.text
     loss = Extractor().extract("亚马逊2022年三季度国际业务营业亏损多少", pages("2022 Q3 AMZN.pdf", [25, 19]))
     assert loss is not None and "International — Operating income (loss): $(2,466) million" in loss.text
+
+
+def test_a_quote_does_not_stop_on_for_before_its_figure() -> None:
+    """Seen in the browser: "we repurchased 11 million shares ... of our common stock for" was quoted,
+    two lines of the sentence whose next line says "$3.6 billion"; the whole sentence answers."""
+    sources = _page_as_source("2023 Q3 MSFT.pdf", 39, "Microsoft Corporation | 10-Q")
+    question = "How many shares did Microsoft buy back in the quarter ended September 30, 2023, and for how much?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "11 million shares" in extracted.text and "$3.6 billion" in extracted.text
+    found = Extractor().candidates(Question.parse(question), sources)
+    cut = max(c.score for c in found if c.text.endswith("common stock for”"))
+    whole = max(c.score for c in found if "$3.6 billion" in c.text)
+    assert cut < whole  # not a tie that the order of the pieces happens to break
