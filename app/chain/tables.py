@@ -176,6 +176,10 @@ def _with_change_columns(header: str, columns: int, changes: list[int]) -> tuple
             periods.append(period)
             compared += [period] if period is not None else []
             continue
+        if not periods:
+            # Microsoft prints "Percentage Change" above its years ("2022 2021"), the column last:
+            # a change named before any period says nothing of where it stands. No guessing.
+            return None
         # the change of the latest of the periods it follows (Amazon prints 2022 before 2023); NVIDIA
         # prints "$ Change" and "% Change" side by side
         if compared:

@@ -1260,3 +1260,12 @@ def test_a_quote_does_not_stop_on_for_before_its_figure() -> None:
     cut = max(c.score for c in found if c.text.endswith("common stock for”"))
     whole = max(c.score for c in found if "$3.6 billion" in c.text)
     assert cut < whole  # not a tie that the order of the pieces happens to break
+
+
+def test_a_change_column_named_above_the_years_gives_no_figure_a_wrong_period() -> None:
+    """Microsoft prints "Percentage Change" above "2022 2021", the change column last; read in the
+    header's order, 16,912 (2021's Intelligent Cloud revenue) was labelled as September 30, 2022."""
+    cloud = next(row for row in table_rows(_page("2022 Q3 MSFT.pdf", 35)) if row.label == "Intelligent Cloud")
+    assert cloud.cells == ("20,325", "16,912", "20%")
+    rendered = [render_row(cloud, column) for column in range(len(cloud.cells))]
+    assert not any("16,912 million for the three months ended September 30, 2022" in line for line in rendered)
