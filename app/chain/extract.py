@@ -15,8 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
-from itertools import pairwise
+from datetime import date
 
 from app.chain.citations import snippet_around
 from app.chain.facts import find_figures, person_names
@@ -32,7 +31,7 @@ from app.retrieval.cover import (
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import expanded_terms, glossed, named_by_phrase, named_segments, spelt_out
-from app.retrieval.metadata import QueryHints
+from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
@@ -551,7 +550,7 @@ class Extractor:
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
             # "net income" in the question and the label's words in that order ("Net income (loss)"),
             # not the same words apart ("Other income (expense), net")
-            phrase = phrase or (0.03 if _shares_a_pair(label_terms, asked_terms) else 0.0)
+            phrase = phrase or (0.03 if _shares_a_run(label_terms, asked_terms) else 0.0)
             phrase += 0.05 if _TOTAL & lemmas & label else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
@@ -629,7 +628,8 @@ class Extractor:
             flat = " ".join(text.split())
             if len(flat) > 500 or len(flat) < 12 or _table_like(text):
                 continue
-            have = spelt_out(set(content_terms(flat))) | named_by_phrase(flat)
+            terms = content_terms(flat)
+            have = spelt_out(set(terms)) | named_by_phrase(flat)
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in flat}  # segmented otherwise in the sentence
             recall = weigh(wanted & have) / weigh(wanted) if wanted else 0.0
             if recall == 0:
@@ -646,7 +646,7 @@ class Extractor:
             score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
             score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
             # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
-            score += 0.05 if _longest_run(_lemmas(content_terms(flat)), asked_terms) >= 3 else 0.0
+            score += 0.05 if _shares_a_run(_lemmas(terms), asked_terms, 3) else 0.0
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
@@ -804,22 +804,10 @@ def _singular(term: str) -> str:
     return term[:-1] if len(term) > 3 and term.endswith(("xe", "sse", "she", "che")) else term
 
 
-def _shares_a_pair(words: list[str], terms: list[str]) -> bool:
-    """Do two words follow one another in both?"""
-    pairs = set(pairwise(terms))
-    return any(pair in pairs for pair in pairwise(words))
-
-
-def _longest_run(words: list[str], terms: list[str]) -> int:
-    """The most words that follow one another in both."""
-    best = 0
-    for i in range(len(words)):
-        for j in range(len(terms)):
-            n = 0
-            while i + n < len(words) and j + n < len(terms) and words[i + n] == terms[j + n]:
-                n += 1
-            best = max(best, n)
-    return best
+def _shares_a_run(words: list[str], terms: list[str], length: int = 2) -> bool:
+    """Do `length` words follow one another in both?"""
+    runs = {tuple(terms[i : i + length]) for i in range(len(terms) - length + 1)}
+    return any(tuple(words[i : i + length]) in runs for i in range(len(words) - length + 1))
 
 
 def _phrase_in(words: list[str], terms: list[str]) -> bool:
@@ -863,8 +851,8 @@ def _on_day(asked: Question, period: Period | None) -> bool:
     if (period.span == "") != (asked.group == ""):  # "the October 2022 quarter" is no balance at October 30
         return False
     day = date(period.year, period.month, period.day)
-    named = day - timedelta(days=7) if day.day <= 7 else day
-    return any(d[2] is None and d[:2] in {(day.year, day.month), (named.year, named.month)} for d in asked.dates)
+    months = {(day.year, day.month), month_named(day)}
+    return any(d[2] is None and d[:2] in months for d in asked.dates)
 
 
 def _ends_quarter(asked: Question, period: Period | None) -> bool:

@@ -237,7 +237,7 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     end = facts.period_end
     if end is None:
         return 0.0
-    if any(abs((d - end).days) <= 7 for d in hints.dates) or _month_of(end) in hints.months:
+    if any(abs((d - end).days) <= 7 for d in hints.dates) or month_named(end) in hints.months:
         return 1.0
     soon = [d for d in hints.dates] + [date(y, m, 15) for y, m in hints.months]  # an event that month
     year_end = _last_year_end(facts)
@@ -250,7 +250,7 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     return 0.25 * float(any(0 < (end - d).days < QUARTER_DAYS for d in hints.dates))
 
 
-def _month_of(end: date) -> tuple[int, int]:
+def month_named(end: date) -> tuple[int, int]:
     """The month a period ending on `end` is named by: a 52/53-week quarter ended April 1, 2023 is
     Apple's "March quarter"."""
     named = end - timedelta(days=7) if end.day <= 7 else end
