@@ -30,7 +30,7 @@ from app.retrieval.cover import (
     states_period_end,
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
-from app.retrieval.glossary import expanded_terms, glossed, named_by_phrase, named_segments, spelt_out
+from app.retrieval.glossary import acronyms, expanded_terms, glossed, named_by_phrase, named_segments, spells, spelt_out
 from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -128,6 +128,7 @@ class Question:
     # filing prints it, which tells its row apart better than the glossary's "net sales"; and the
     # English of the business lines and regions it names in Chinese ("国际": "international").
     named_in_latin: frozenset[str] = frozenset()
+    acronyms: frozenset[str] = frozenset()  # "DCAI", "CCG": a row's label may spell them out
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -153,7 +154,7 @@ class Question:
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
-            percent_only, named_in_latin,
+            percent_only, named_in_latin, acronyms(question),
         )
 
     @property
@@ -521,6 +522,9 @@ class Extractor:
             if _months_to_date_only(asked, row):
                 continue
             label_terms = _lemmas(content_terms(row.label))
+            # "Data Center and AI" is the DCAI the question names, and a business line: a segment
+            spelt = [a.lower() for a in asked.acronyms if spells(a, row.label)]
+            label_terms += [*spelt, "segment"] if spelt else []
             label = set(label_terms)
             if not label:
                 continue
@@ -532,9 +536,12 @@ class Extractor:
                 continue
             # of the label's head: "Accounts receivable, net of allowance for doubtful accounts of $438"
             head = set(_lemmas(content_terms(_QUALIFIER.split(row.label, maxsplit=1)[0]))) or label
+            head |= label - set(_lemmas(content_terms(row.label)))  # and the acronym it spells
             precision = len(lemmas & head) / len(head)
             column = best_column(asked, row)
-            dated = 0.1 + _span_fit(asked, row.periods[column]) if row.periods[column] is not None else 0.0
+            period = row.periods[column]
+            # of rows alike, the one whose period fits the question's ("Q3 2023", not "Q3 2022")
+            dated = 0.1 + _span_fit(asked, period) + 0.01 * _period_fit(asked, period) if period is not None else 0.0
             named = 0.1 if asked.dates and _names_date(asked, row.label) else 0.0
             named += 0.1 if asked.named_in_latin & label else 0.0
             # "at June 30, 2022": a balance sheet's column of that day, not a flow over months ended another

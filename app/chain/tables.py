@@ -43,6 +43,11 @@ DASHES = ("—", "–")  # a cell with nothing to report
 # A line that starts with the unit of the figure that ended the line before: "billion of revenue ..."
 UNIT_START = re.compile(r"\s*(?:billion|million|thousand|trillion)\b", re.I)
 _QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
+# Intel's MD&A bridges from one period's segment figure to another's print the figure first, then its
+# period and name: "$ 2,073 Q3 2023 CCG Operating Income" (the lines between are the reasons).
+_FIGURE_FIRST = re.compile(
+    rf"^(?P<cell>{_CELL})\s+(?P<period>(?:Q[1-4]|YTD)\s+(?:19|20)\d{{2}})\s+(?P<label>[A-Z][A-Za-z&()\- ]{{2,60}})$"
+)
 
 
 @dataclass(frozen=True)
@@ -105,13 +110,13 @@ def _only_years(cells: str) -> bool:
     return all(_YEAR.fullmatch(cell) for cell in _cells(cells))
 
 
-def _quarter_periods(header: str, columns: int) -> tuple[Period | None, ...] | None:
+def _quarter_periods(header: str, columns: int, quarter: int | None = None) -> tuple[Period | None, ...] | None:
     """ "Q3 2022 Q3 2021 YTD 2022 YTD 2021" (Intel's tables): a quarter is three months, the year
-    to date as many months as the quarter it ends."""
+    to date as many months as the quarter it ends (the header's, or `quarter` where it names none)."""
     marks = _QUARTER_YEAR.findall(header)
     if len(marks) != columns:
         return None
-    quarter = next((int(mark[1]) for mark, _ in marks if mark.upper().startswith("Q")), None)
+    quarter = next((int(mark[1]) for mark, _ in marks if mark.upper().startswith("Q")), quarter)
     year_to_date = {1: "three", 2: "six", 3: "nine", 4: "twelve"}.get(quarter or 0, "")
     return tuple(
         Period(
@@ -285,6 +290,18 @@ def _section_total(line: str, section: str, rows: list[Row], width: int) -> re.M
     return _ROW.match(f"Total {section} {line}")
 
 
+def _figure_first_row(line: str, unit: str, offset: int, quarter: int | None) -> Row | None:
+    """A bridge's "$ 2,073 Q3 2023 CCG Operating Income" as the row "CCG Operating Income" for Q3
+    2023; "YTD 2023" is as many months as the page's bridges' quarter."""
+    match = _FIGURE_FIRST.match(line)
+    if match is None:
+        return None
+    cell = " ".join(match.group("cell").split())
+    periods = _quarter_periods(match.group("period"), 1, quarter)
+    currency = "$" if "$" in cell else ""
+    return Row(match.group("label").strip(), (cell,), periods or (None,), unit, currency, line, offset)
+
+
 def table_rows(page: str) -> list[Row]:
     """Rows with figures on a page, each cell labelled with its period where the header says."""
     rows: list[Row] = []
@@ -297,6 +314,8 @@ def table_rows(page: str) -> list[Row]:
     width = 0  # columns of the first row under the current header
     offset = 0
     lines = page.split("\n")
+    bridged = [m.group("period") for m in map(_FIGURE_FIRST.match, lines) if m is not None]
+    quarter = next((int(period[1]) for period in bridged if period.upper().startswith("Q")), None)
     for i, line in enumerate(lines):
         start, offset = offset, offset + len(line) + 1
         found_unit = _UNIT.search(line)
@@ -310,6 +329,12 @@ def table_rows(page: str) -> list[Row]:
         segment_total = None if match else _section_total(stripped, section, rows, width)
         match = match or segment_total
         section = "" if segment_total else section  # the segment's rows end with its total
+        figure_first = None if match else _figure_first_row(
+            stripped, unit, start + len(line) - len(line.lstrip()), quarter
+        )
+        if figure_first is not None:
+            rows.append(figure_first)
+            continue
         if match is None or _is_header_only(match.group("label")) or _only_years(match.group("cells")):
             header.append(stripped)
             if rows and _SECTION.fullmatch(stripped):

@@ -471,3 +471,22 @@ def expanded_terms(question: str) -> list[str]:
     for phrase in english_phrases(question):
         terms += content_terms(phrase)
     return list(dict.fromkeys(terms))
+
+
+# A business line's acronym as a question says it ("DCAI", "CCG", "NEX"): the filing's tables name
+# the line in full ("Data Center and AI", "Client Computing", "Network and Edge").
+_ACRONYM = re.compile(r"(?<![A-Za-z])[A-Z][A-Z&]{1,5}(?![A-Za-z])")
+_NOT_INITIALS = frozenset(word_list("and of the for &"))
+
+
+def acronyms(question: str) -> frozenset[str]:
+    return frozenset(_ACRONYM.findall(question))
+
+
+def spells(acronym: str, label: str) -> bool:
+    """Whether a label's initials spell the acronym ("Data Center and AI": DCAI), or all of it but a
+    last letter that stands for a word the label leaves out ("Client Computing": CCG, the Group)."""
+    letters = acronym.replace("&", "").upper()
+    words = [w for w in re.findall(r"[A-Za-z]+", label) if w.lower() not in _NOT_INITIALS]
+    initials = "".join(w if w.isupper() else w[0].upper() for w in words)
+    return len(words) >= 2 and (initials == letters or (len(letters) >= 3 and initials == letters[:-1]))

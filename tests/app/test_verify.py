@@ -15,6 +15,7 @@ from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
+from app.retrieval.glossary import spells
 from app.retrieval.roles import asks_for_signer
 from app.types import ANSWERED, NOT_FOUND, UNVERIFIED, RetrievedChunk, Source
 from store.records import StoredChunk
@@ -1269,3 +1270,47 @@ def test_a_change_column_named_above_the_years_gives_no_figure_a_wrong_period() 
     assert cloud.cells == ("20,325", "16,912", "20%")
     rendered = [render_row(cloud, column) for column in range(len(cloud.cells))]
     assert not any("16,912 million for the three months ended September 30, 2022" in line for line in rendered)
+
+
+def test_a_bridges_figure_first_lines_are_rows_of_their_period() -> None:
+    """Intel's MD&A prints each segment's operating income as a bridge, the figure first: "$ 2,073
+    Q3 2023 CCG Operating Income". Read as header lines, the figure was found nowhere and the
+    consolidated "Operating income (loss): $(8) million" answered a question about CCG."""
+    rows = [r for r in table_rows(_page("2023 Q3 INTC.pdf", 27)) if r.label == "CCG Operating Income"]
+    assert [(r.cells, render_row(r, 0)) for r in rows] == [
+        (("$ 2,073",), "CCG Operating Income: $2,073 million for Q3 2023"),
+        (("$ 1,447",), "CCG Operating Income: $1,447 million for Q3 2022"),
+        (("$ 3,632",), "CCG Operating Income: $3,632 million for YTD 2023"),
+        (("$ 5,045",), "CCG Operating Income: $5,045 million for YTD 2022"),
+    ]
+    assert rows[2].periods[0] is not None and rows[2].periods[0].span == "nine"  # Q3's year to date
+    sources = _page_as_source("2023 Q3 INTC.pdf", 27, "Intel Corporation | 10-Q")
+    sources += [Source(2, _page_as_source("2023 Q3 INTC.pdf", 6, "Intel Corporation | 10-Q")[0].retrieved)]
+    extracted = Extractor().extract("英特尔2023年第三季度CCG客户端计算事业部营业利润多少", sources)
+    assert extracted is not None and "$2,073 million for Q3 2023" in extracted.text
+
+
+@pytest.mark.parametrize(
+    ("acronym", "label", "expected"),
+    [
+        ("DCAI", "Data Center and AI", True),
+        ("CCG", "Client Computing", True),  # the G is the Group the table leaves out
+        ("NEX", "Network and Edge", True),
+        ("IFS", "Intel Foundry Services", True),
+        ("DCAI", "Data Center", False),
+        ("CCG", "Cost of sales", False),
+        ("AI", "Mobileye", False),
+    ],
+)
+def test_a_label_spells_an_acronym_by_its_initials(acronym: str, label: str, expected: bool) -> None:
+    assert spells(acronym, label) is expected
+
+
+def test_a_segment_named_by_its_acronym_is_its_row_in_the_segment_table() -> None:
+    """"英特尔DCAI部门2023年第三季度营业利润多少": the segment note's row "Data Center and AI 71" under
+    "Operating income (loss):", not a sentence that mentions "our DCAI operating segment"."""
+    sources = _page_as_source("2023 Q3 INTC.pdf", 12, "Intel Corporation | 10-Q")
+    extracted = Extractor().extract("英特尔DCAI部门2023年第三季度营业利润多少", sources)
+    assert extracted is not None
+    assert "Operating income (loss) — Data Center and AI: $71 million for the three months" in extracted.text
+
