@@ -151,7 +151,8 @@ class Question:
         # and the business lines and regions it names in Chinese ("国际分部": International), which
         # tell the segment's row apart from the total's row that shares the question's other words
         latin = " ".join([*_LATIN_WORD.findall(question), named_segments(question)]) if is_mostly_cjk(question) else ""
-        named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS
+        # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
+        named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
             percent_only, named_in_latin, acronyms(question),
@@ -529,6 +530,10 @@ class Extractor:
             if not label:
                 continue
             context = spelt_out(label | set(_lemmas(content_terms(f"{row.heading} {row.section}"))))
+            # a figure is GAAP unless its label says otherwise: "GAAP gross margin" is the row
+            # "Gross margin percentage", not "Non-GAAP gross margin percentage"
+            as_asked = bool(_NON_GAAP.search(row.label)) == bool(_NON_GAAP.search(asked.text))
+            context = context | {"gaap"} if as_asked else context - {"gaap"}
             # "Total operating income" asks for the "Operating income" row, not "Total operating
             # expenses": "total" counts only as a tie-break (below), not as a word to cover.
             recall = _coverage(lemmas - _TOTAL or lemmas, context)

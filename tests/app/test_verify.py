@@ -1314,3 +1314,8 @@ def test_a_segment_named_by_its_acronym_is_its_row_in_the_segment_table() -> Non
     assert extracted is not None
     assert "Operating income (loss) — Data Center and AI: $71 million for the three months" in extracted.text
 
+
+def test_gaap_in_a_question_asks_for_the_reported_figure_not_the_non_gaap_one() -> None:
+    sources = _page_as_source("2023 Q1 INTC.pdf", 38, "Intel Corporation | 10-Q")
+    extracted = Extractor().extract("英特尔2023年第一季度（截至4月1日）GAAP毛利率是多少", sources)
+    assert extracted is not None and "\nGross margin percentage: 34.2 %" in extracted.text, extracted.text
