@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from app.chain.citations import snippet_around
-from app.chain.facts import find_figures, person_names
+from app.chain.facts import ASKS_FOR_FIGURE, find_figures, person_names
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
@@ -61,7 +61,6 @@ _GROUPS = (
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
 )
 _WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
-_HOW_MUCH = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
 
 # "Which command / file / package ...": the answer is a name written in Latin letters or a path.
 _WHICH_CODE = re.compile(
@@ -139,7 +138,7 @@ class Question:
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
         wants = "name" if _WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
-        if not wants and (_HOW_MUCH.search(question) or any(t.isdigit() for t in terms)):
+        if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
         change = bool(_CHANGE_ASKED.search(question))
         percent_only = bool(_PERCENT_ONLY.search(question)) or (change and bool(_YEAR_ON_YEAR.search(question)))
@@ -161,7 +160,7 @@ class Question:
     @property
     def open(self) -> bool:
         """Asks for no one figure, name or date ("How have inventory levels changed?")."""
-        return self.wants not in ("name", "date", "code") and not _HOW_MUCH.search(self.text)
+        return self.wants not in ("name", "date", "code") and not ASKS_FOR_FIGURE.search(self.text)
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),

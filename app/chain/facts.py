@@ -113,6 +113,10 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+# "How much", "how many", "多少": a figure is asked for; an answer without one answers something else.
+ASKS_FOR_FIGURE = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
+
+
 def find_figures(text: str) -> list[Figure]:
     """Figures outside dates (with or without their year: "ended June 25, 2022 and June 26,"),
     codes and citation markers."""

@@ -10,11 +10,11 @@ the reason.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.facts import Facts, Passage, facts_of, unsupported
+from app.chain.facts import ASKS_FOR_FIGURE, Facts, Passage, facts_of, find_figures, unsupported
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
 from app.retrieval.glossary import english_phrases
 from app.retrieval.text import is_mostly_cjk, stem
@@ -92,7 +92,7 @@ class AnswerChecker:
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
-        return checked
+        return _with_a_figure_if_asked(checked, question)
 
     def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -135,6 +135,19 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
+
+
+def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
+    """ "苹果公司员工每年有多少天带薪年假？" (in no filing) was answered with a stock plan's sentence
+    copied out: true, on its page, and no figure in it. Asked how much or how many, an answer whose
+    verified sentences hold no figure answers something else; for a Chinese question, whose English
+    words are few, this is the check that it speaks to what was asked."""
+    if not ASKS_FOR_FIGURE.search(question):
+        return checked
+    if any(c.verified and find_figures(_unmarked(c.text)) for c in checked):
+        return checked
+    reason = "a figure was asked for and it gives none"
+    return [replace(c, verified=False, reason=reason) if c.verified else c for c in checked]
 
 
 def _unmarked(text: str) -> str:

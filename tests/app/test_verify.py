@@ -232,6 +232,26 @@ def test_a_true_sentence_that_shares_only_the_company_name_does_not_answer() -> 
     assert on_topic.outcome == ANSWERED and "unspecified damages" in on_topic.text
 
 
+def test_a_how_many_question_is_not_answered_by_a_true_sentence_without_a_figure() -> None:
+    """Asked "苹果公司员工每年有多少天带薪年假？" (in no filing), the model copied a stock plan's
+    sentence: on the page, and no number of days in it. A Chinese question shares no English words
+    with it, so only the figure asked for and not given tells that it answers something else."""
+    plan = filing(
+        "This is in accordance with the terms of the Apple Inc. 2022 Employee Stock Plan and the Terms and "
+        "Conditions of Restricted Stock Unit Award. The Participant may take an approved leave of absence.",
+        cid=7,
+        name="2023 Q1 AAPL.pdf",
+        pages=(28, 28),
+        company="Apple Inc.",
+    )
+    reply = "This is in accordance with the terms of the Apple Inc. 2022 Employee Stock Plan. [1]"
+    chain, _, _ = make_chain([hit(plan)], reply=reply)
+    answer = chain.invoke(Turn("苹果公司员工每年有多少天带薪年假？", ALICE))
+    assert answer.outcome == UNVERIFIED and answer.dropped[0].reason == "a figure was asked for and it gives none"
+    told = chain.invoke(Turn("苹果公司的员工股票计划是依据什么条款执行的？", ALICE))  # no figure asked
+    assert told.outcome == ANSWERED and "2022 Employee Stock Plan" in told.text
+
+
 def test_a_made_up_quotation_is_dropped_and_a_repeated_sentence_shown_once() -> None:
     """Seen with a Chinese question about Mac sales: 'a new product called "Mac 2023" in 2023,
     expected in 2024' shared most words, both years and "Mac" with Apple's list of new products, and
