@@ -274,6 +274,17 @@ def _caption(header: list[str]) -> str:
     return ""
 
 
+def _title_below_periods(header: list[str]) -> str:
+    """A short title-case line between the last line naming periods and the first row: "North
+    America" over Net sales / Operating expenses, "Operating Income (Loss)" over the segments."""
+    named = [i for i, line in enumerate(header) if _GROUP.search(line) or _MONTH_DAY.search(line) or _YEAR.search(line)]
+    if not named or named[-1] != len(header) - 2:
+        return ""
+    title = header[-1]
+    plain = _CAPTION.fullmatch(title.replace("(", "").replace(")", "")) is not None and not title.isupper()
+    return title if plain and len(title.split()) <= 5 and title.lower() != "table of contents" else ""
+
+
 def _opens_segment(header: list[str], label: str) -> bool:
     """A colon heading, then a segment's name over rows of its own ("Net revenue:", "Client
     Computing", "Desktop $ 2,753 ..."); not the first line of a label run over two lines
@@ -357,6 +368,8 @@ def table_rows(page: str) -> list[Row]:
             elif _opens_segment(header, match.group("label")):
                 # "Net revenue:" then "Client Computing": a heading, then the segment its first rows are in
                 heading, section = header[-2].rstrip(":").strip(), header[-1]
+            else:
+                section = _title_below_periods(header) or section
             percents = _all_percent(cells)  # the first row under a header speaks for the rest
             width = len(cells)  # and gives the table's columns
             header = []

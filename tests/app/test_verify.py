@@ -1267,7 +1267,7 @@ def test_a_segment_named_in_chinese_is_its_row_not_the_total() -> None:
     extracted = Extractor().extract("亚马逊2023年第三季度（三个月）国际分部净销售额多少", sources)
     assert extracted is not None and "International: $32,137 million for the three months ended" in extracted.text
     loss = Extractor().extract("亚马逊2022年三季度国际业务营业亏损多少", pages("2022 Q3 AMZN.pdf", [25, 19]))
-    assert loss is not None and "International — Operating income (loss): $(2,466) million" in loss.text
+    assert loss is not None and "Operating Income (Loss) — International: $(2,466) million" in loss.text
 
 
 def test_a_quote_does_not_stop_on_for_before_its_figure() -> None:
@@ -1339,3 +1339,32 @@ def test_gaap_in_a_question_asks_for_the_reported_figure_not_the_non_gaap_one() 
     sources = _page_as_source("2023 Q1 INTC.pdf", 38, "Intel Corporation | 10-Q")
     extracted = Extractor().extract("英特尔2023年第一季度（截至4月1日）GAAP毛利率是多少", sources)
     assert extracted is not None and "\nGross margin percentage: 34.2 %" in extracted.text, extracted.text
+
+
+def test_a_title_between_the_periods_and_the_rows_names_them() -> None:
+    """Amazon prints "Operating Income (Loss)" between the years and its segment rows, and "North
+    America" over that segment's Net sales / Operating expenses / Operating income; without them
+    "亚马逊2023年第三季度北美分部的营业利润" was answered with North America's net sales."""
+    by_segment = [render_row(r, 1) for r in table_rows(_page("2023 Q3 AMZN.pdf", 25))[:4]]
+    assert by_segment[0].startswith("Operating Income (Loss) — North America: $4,307 million for the three months")
+    note = [render_row(r, 1) for r in table_rows(_page("2023 Q3 AMZN.pdf", 19))[:3]]
+    assert note[2].startswith("North America — Operating income (loss): $4,307 million for the three months")
+    sources = [
+        Source(n, _page_as_source("2023 Q3 AMZN.pdf", page, "Amazon.com, Inc. | 10-Q")[0].retrieved)
+        for n, page in enumerate([4, 24, 25], 1)
+    ]
+    extracted = Extractor().extract("亚马逊2023年第三季度北美分部的营业利润是多少？", sources)
+    assert extracted is not None and "North America: $4,307 million" in extracted.text
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "question", "expected"),
+    [
+        ("2023 Q2 NVDA.pdf", 3, "英伟达截至2023年7月30日的那个季度营业成本是多少？", "Cost of revenue: $4,045 million"),
+        ("2023 Q1 AMZN.pdf", 4, "亚马逊2023年第一季度的技术与内容支出是多少？", "Technology and content: $20,450"),
+        ("2023 Q2 INTC.pdf", 6, "英特尔2023年第二季度录得多少所得税收益？", "benefit from) taxes: $(2,289)"),
+    ],
+)
+def test_chinese_names_of_income_statement_lines(name: str, page: int, question: str, expected: str) -> None:
+    extracted = Extractor().extract(question, _page_as_source(name, page, "X | 10-Q"))
+    assert extracted is not None and expected in extracted.text, extracted
