@@ -10,10 +10,11 @@ passage has the word; an acronym also matches its spelt-out form (CEO: Chief Exe
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from app.chain.citations import MARKER
+from app.chain.tables import table_rows
 from app.retrieval.dates import MONTH_DAY, MONTH_NAMES, MONTHS, DateMention, date_mentions, month_number
 from app.retrieval.text import word_list
 
@@ -199,7 +200,7 @@ class Passage:
         self.text = text
         self.flat = " ".join(text.split()).lower()
         self.words = set(re.findall(r"[\w&'’.-]+", self.flat)) | set(re.findall(r"\w+", self.flat))
-        self.figures = find_figures(text)
+        self.figures = find_figures(text) + _percent_table_figures(text)
         self.dates = date_mentions(text)
         self.years = {d.year for d in self.dates}
         self.month_days = {(month_number(m.group(1)), int(m.group(2))) for m in MONTH_DAY.finditer(text)}
@@ -229,6 +230,13 @@ class Passage:
             return True
         expansion = _ACRONYMS.get(word)
         return expansion is not None and expansion in self.flat
+
+
+def _percent_table_figures(text: str) -> list[Figure]:
+    """A table of percentages prints "%" on its first row only (Amazon's "AWS 28 12" under "North
+    America 20 % 11 %"): its other cells are percentages too, as its rows are read and shown."""
+    cells = [cell for row in table_rows(text) if row.percent for cell in row.cells if "%" not in cell]
+    return [replace(figure, percent=True) for cell in cells for figure in find_figures(cell)]
 
 
 def unsupported(facts: Facts, passages: Iterable[Passage]) -> list[str]:

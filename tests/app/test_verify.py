@@ -1232,6 +1232,16 @@ def test_growth_year_over_year_is_the_percentage() -> None:
     assert extracted is not None and "AWS: 16% for the three months ended March 31, 2023" in extracted.text
 
 
+def test_a_percentage_read_from_a_table_of_percentages_is_on_its_page() -> None:
+    """Amazon prints "%" on the first row of its growth table only ("AWS 37 16" below "North America
+    ... %"): the answer's "16%" and "37%" are the page's, for the answer checker and for the eval's
+    judge (which counted them as unsupported facts), and "16%" is still nowhere on another page."""
+    page = Passage(_page("2023 Q1 AMZN.pdf", 25))
+    assert not unsupported(facts_of("AWS: 16% for the three months ended March 31, 2023 (37% ...)."), [page])
+    assert unsupported(facts_of("AWS grew 61%."), [page]) == ["61%"]
+    assert unsupported(facts_of("AWS grew 16%."), [Passage(_page("2023 Q1 AMZN.pdf", 6))]) == ["16%"]
+
+
 def test_a_year_after_a_labels_date_is_the_labels_and_the_total_of_charges_is_found() -> None:
     """"Accrued restructuring balance as of December 31, 2022 $ 873" is one figure, not "$2022
     million" and $873; "重组及其他费用合计" is Intel's "Total restructuring and other charges"."""
