@@ -30,7 +30,16 @@ from app.retrieval.cover import (
     states_period_end,
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
-from app.retrieval.glossary import acronyms, expanded_terms, glossed, named_by_phrase, named_segments, spells, spelt_out
+from app.retrieval.glossary import (
+    ABBREVIATIONS,
+    acronyms,
+    expanded_terms,
+    glossed,
+    named_by_phrase,
+    named_segments,
+    spells,
+    spelt_out,
+)
 from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -181,6 +190,26 @@ class Question:
 
 def _coverage(wanted: frozenset[str], have: set[str]) -> float:
     return len(wanted & have) / len(wanted) if wanted else 0.0
+
+
+def _as_one_term(wanted: frozenset[str], have: set[str]) -> tuple[frozenset[str], set[str]]:
+    """An abbreviation and its spelt-out words as one term: "AWS" with "Amazon Web Services" is one
+    thing asked, which a row or sentence naming AWS does not hold three times over the question's
+    other words ("unrecognized customer commitments, mostly AWS"). The words spelt out count as
+    the abbreviation."""
+    for short in wanted & ABBREVIATIONS.keys():
+        spelt = set(_lemmas(content_terms(ABBREVIATIONS[short]))) & wanted - {short}
+        if spelt and spelt <= have:
+            have = have | {short}
+        wanted = wanted - spelt
+    return wanted, have
+
+
+def _under_what_is_asked(asked: Question, row: Row, wanted: frozenset[str] | set[str]) -> bool:
+    """The row's heading or section holds a word asked besides the business line's name (or, for
+    a change asked, is a table of growth)."""
+    above = f"{row.heading} {row.section}"
+    return bool(set(_lemmas(content_terms(above))) & wanted) or (asked.change and bool(_GROWTH.search(above)))
 
 
 def _period_fit(question: Question, period: Period | None) -> float:
@@ -515,6 +544,9 @@ class Extractor:
         chunk = source.chunk
         lemmas = frozenset(_lemmas(wanted))
         asked_terms = [t for t in _lemmas(asked.in_order) if t in lemmas]
+        # the business lines the question names: by acronym ("AWS", "DCAI") or in Chinese ("北美")
+        lines_named = {a.lower() for a in asked.acronyms} | set(content_terms(named_segments(asked.text)))
+        entity = spelt_out(lines_named)
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
@@ -535,13 +567,18 @@ class Extractor:
             context = context | {"gaap"} if as_asked else context - {"gaap"}
             # "Total operating income" asks for the "Operating income" row, not "Total operating
             # expenses": "total" counts only as a tie-break (below), not as a word to cover.
-            recall = _coverage(lemmas - _TOTAL or lemmas, context)
+            recall = _coverage(*_as_one_term(lemmas - _TOTAL or lemmas, context))
             if recall == 0:
                 continue
             # of the label's head: "Accounts receivable, net of allowance for doubtful accounts of $438"
             head = set(_lemmas(content_terms(_QUALIFIER.split(row.label, maxsplit=1)[0]))) or label
             head |= label - set(_lemmas(content_terms(row.label)))  # and the acronym it spells
             precision = len(lemmas & head) / len(head)
+            # A row named only by the business line the question names ("AWS" under "Operating
+            # Income (Loss)") answers it only where its heading says something else asked: a
+            # question about AWS's customer commitments is not answered by AWS's operating income.
+            if head <= entity and not _under_what_is_asked(asked, row, lemmas - entity):
+                precision = 0.0
             column = best_column(asked, row)
             period = row.periods[column]
             # of rows alike, the one whose period fits the question's ("Q3 2023", not "Q3 2022")
@@ -642,7 +679,8 @@ class Extractor:
             terms = content_terms(flat)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in flat}  # segmented otherwise in the sentence
-            recall = weigh(wanted & have) / weigh(wanted) if wanted else 0.0
+            one_term, have_one = _as_one_term(wanted, have)
+            recall = weigh(one_term & have_one) / weigh(one_term) if one_term else 0.0
             if recall == 0:
                 continue
             precision = len(wanted & have) / len(have)
@@ -754,6 +792,8 @@ _LEMMAS = {
     "operation": "operating",  # "Income from operations" is operating income
     "repurchased": "repurchase",
     "repurchasing": "repurchase",
+    "grow": "growth",  # "how much did AWS sales grow": the "Percentage Growth" table
+    "grew": "growth",
 }
 _TOTAL = frozenset({"total"})
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before

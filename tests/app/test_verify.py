@@ -1378,3 +1378,18 @@ def test_a_title_between_the_periods_and_the_rows_names_them() -> None:
 def test_chinese_names_of_income_statement_lines(name: str, page: int, question: str, expected: str) -> None:
     extracted = Extractor().extract(question, _page_as_source(name, page, "X | 10-Q"))
     assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_a_business_line_named_in_passing_does_not_pick_its_row() -> None:
+    """"截至2023年9月30日，亚马逊...尚未确认的客户承诺（主要是AWS）有多少？": the note's sentence
+    ("those commitments not yet recognized were $133.0 billion"), not the row "AWS" under "Operating
+    Income (Loss)", which shared only AWS (counted three times, with "Amazon Web Services")."""
+    sources = [
+        Source(n, _page_as_source("2023 Q3 AMZN.pdf", page, "Amazon.com, Inc. | 10-Q")[0].retrieved)
+        for n, page in enumerate([25, 9], 1)
+    ]
+    question = "截至2023年9月30日，亚马逊原始期限超过一年的合同中尚未确认的客户承诺（主要是AWS）有多少？"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "$133.0 billion" in extracted.text, extracted
+    income = Extractor().extract("亚马逊2023年第三季度AWS的营业利润是多少？", sources)  # its heading is asked
+    assert income is not None and "AWS: $6,976 million for the three months" in income.text, income
