@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 
 from app.chain.citations import snippet_around
+from app.chain.date_tables import dated_rows
 from app.chain.facts import ASKS_FOR_FIGURE, find_figures, person_names
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
@@ -512,7 +513,7 @@ class Extractor:
             if page_key not in seen_pages:  # a page's rows and signatures once, for its best-ranked chunk
                 seen_pages.add(page_key)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
-                found += self._period_ends(asked, source, where)
+                found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         return candidates
 
@@ -667,6 +668,27 @@ class Extractor:
             found.append(Candidate(0.9 if fits else 0.6, source, stated, match.group(0), where, match.start()))
         return found
 
+    def _dated_rows(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
+        """For a "when" question, rows of dates under named columns ("Declaration Date", "Payment
+        Date"): the row naming a date the question names, all its dates named by their columns."""
+        if asked.wants != "date":
+            return []
+        chunk = source.chunk
+        found = []
+        for row in dated_rows(where.text):
+            if not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
+                continue
+            # the table's words (its columns and the lines above) and the question's
+            above = where.text[max(0, row.offset - 400) : row.offset]
+            have = set(_lemmas(content_terms(f"{above} {' '.join(row.columns)}")))
+            recall = _coverage(frozenset(_lemmas(wanted)), have)
+            if recall == 0:
+                continue
+            named = 0.3 if _names_date(asked, row.line) else 0.0
+            score = 0.6 + 0.2 * recall + named
+            found.append(Candidate(score, source, row.render(), row.line, where, row.offset, matched=wanted & have))
+        return found
+
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
         pieces = [piece for sentence in split_sentences(source.chunk.text) for piece in _pieces(sentence)]
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
@@ -792,6 +814,7 @@ _LEMMAS = {
     "operation": "operating",  # "Income from operations" is operating income
     "repurchased": "repurchase",
     "repurchasing": "repurchase",
+    "paying": "pay",
     "grow": "growth",  # "how much did AWS sales grow": the "Percentage Growth" table
     "grew": "growth",
 }

@@ -26,7 +26,6 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "谷歌": "google alphabet",
     "特斯拉": "tesla",
     "脸书": "facebook meta",
-    "动视暴雪": "activision blizzard",
     # statements and lines
     "资产负债表": "balance sheet",
     "利润表": "statement of operations income",
@@ -185,6 +184,7 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "股利": "dividends",
     "股东": "stockholders shareholders",
     "支付": "payments paid",
+    "发放": "paid payment",
     "付款": "payments",
     "付了": "paid payments",
     "花了": "spent paid",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from app.chain.date_tables import dated_rows
 from app.chain.extract import Extractor, Question, _on_day, render_row
 from app.chain.facts import Passage, facts_of, person_names, unsupported
 from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
@@ -1393,3 +1394,20 @@ def test_a_business_line_named_in_passing_does_not_pick_its_row() -> None:
     assert extracted is not None and "$133.0 billion" in extracted.text, extracted
     income = Extractor().extract("亚马逊2023年第三季度AWS的营业利润是多少？", sources)  # its heading is asked
     assert income is not None and "AWS: $6,976 million for the three months" in income.text, income
+
+
+def test_a_row_of_dates_is_read_with_its_column_names() -> None:
+    """Microsoft's dividends table: declaration, record and payment dates on one line, their column
+    names on lines above. "When is Microsoft paying the dividend declared on September 19, 2023?"
+    was answered with a sentence naming the declaration date and no payment date."""
+    rows = dated_rows(_page("2023 Q3 MSFT.pdf", 24))
+    assert [row.render() for row in rows] == [
+        "Declaration Date: September 19, 2023; Record Date: November 16, 2023; Payment Date: December 14, 2023",
+        "Declaration Date: September 20, 2022; Record Date: November 17, 2022; Payment Date: December 8, 2022",
+    ]
+    assert dated_rows(_page("2023 Q3 AMZN.pdf", 6)) == []  # a balance sheet's header dates are no such row
+    sources = _page_as_source("2023 Q3 MSFT.pdf", 24, "Microsoft Corporation | 10-Q")
+    english = "When is Microsoft paying the $0.75 dividend it declared on September 19, 2023?"
+    for question in (english, "微软2023年9月19日宣布的季度股息什么时候发放？"):
+        extracted = Extractor().extract(question, sources)
+        assert extracted is not None and "Payment Date: December 14, 2023" in extracted.text, extracted
