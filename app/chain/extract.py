@@ -609,6 +609,10 @@ class Extractor:
             change -= 0.1 if _NON_GAAP.search(row.label) and not _NON_GAAP.search(asked.text) else 0.0
             # "Income before income taxes" is not the tax ("所得税费用") unless "before" is asked
             change -= 0.2 if _BEFORE.search(row.label) and not _BEFORE.search(asked.text) else 0.0
+            # a period printed over several columns: measures the label does not tell apart (a hedging
+            # note's "Long-term debt" carrying amount and its adjustment), not the line itself
+            dated_columns = [p for p in row.periods if p is not None and p.year is not None and not p.change]
+            change -= 0.05 if len(set(dated_columns)) < len(dated_columns) else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change

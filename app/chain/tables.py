@@ -42,6 +42,10 @@ _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
 DASHES = ("—", "–")  # a cell with nothing to report
 # A line that starts with the unit of the figure that ended the line before: "billion of revenue ..."
 UNIT_START = re.compile(r"\s*(?:billion|million|thousand|trillion)\b", re.I)
+# The rows after a balance sheet's current liabilities are long-term ones, labelled so or not.
+_CURRENT_LIABILITIES_TOTAL = re.compile(r"total\s+current\s+liabilities$", re.IGNORECASE)
+LONG_TERM_LIABILITIES = "Long-term liabilities"
+_EQUITY = re.compile(r"equity|stock\b|commitments\s+and\s+contingencies|contingencies", re.IGNORECASE)  # past them
 _QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
 # Intel's MD&A bridges from one period's segment figure to another's print the figure first, then its
 # period and name: "$ 2,073 Q3 2023 CCG Operating Income" (the lines between are the reasons).
@@ -372,9 +376,12 @@ def table_rows(page: str) -> list[Row]:
                 section = _title_below_periods(header) or section
             percents = _all_percent(cells)  # the first row under a header speaks for the rest
             width = len(cells)  # and gives the table's columns
+            passed_to_equity = any(_EQUITY.search(line) for line in header)
+            heading = "" if heading == LONG_TERM_LIABILITIES and passed_to_equity else heading
             header = []
         dollars = dollars or "$" in match.group("cells")
         label, cells = _label_figures(match.group("label").strip(" .:"), cells, width, current)
+        heading = "" if heading == LONG_TERM_LIABILITIES and _EQUITY.search(label) else heading
         periods = current.get(len(cells), (None,) * len(cells))
         currency = "$" if dollars and not _COUNTED.search(label) else ""
         percents = percents and "$" not in match.group("cells")  # a dollar row ends a block of shares
@@ -384,6 +391,9 @@ def table_rows(page: str) -> list[Row]:
         rows.append(Row(label, tuple(cells), periods, unit, currency, stripped, at, section, heading, percent))
         if _TOTAL.match(label) and segment_total is None:
             heading = ""  # "Total current assets" closes "Current assets:"
+            if _CURRENT_LIABILITIES_TOTAL.match(label):
+                # Intel's balance sheet: "Total current liabilities", then "Debt 48,836": its long-term debt
+                heading = LONG_TERM_LIABILITIES
             if section and section.lower() in label.lower():
                 section = ""  # and "Total operating expenses" the heading "Operating expenses"
         elif section and label.lower() == section.lower():

@@ -1411,3 +1411,18 @@ def test_a_row_of_dates_is_read_with_its_column_names() -> None:
     for question in (english, "微软2023年9月19日宣布的季度股息什么时候发放？"):
         extracted = Extractor().extract(question, sources)
         assert extracted is not None and "Payment Date: December 14, 2023" in extracted.text, extracted
+
+
+def test_a_bare_debt_row_after_current_liabilities_is_long_term_debt() -> None:
+    """Intel's balance sheet prints its long-term debt as "Debt 48,836" after "Total current
+    liabilities"; a hedging note's "Long-term debt $ (11,413)" (the hedged item's carrying amount)
+    answered "What was Intel's long-term debt?" instead. Equity rows below are not long-term debt."""
+    rows = {row.label: row for row in table_rows(_page("2023 Q1 INTC.pdf", 8))}
+    assert render_row(rows["Debt"], 0).startswith("Long-term liabilities — Debt: $48,836 million at April 1, 2023")
+    assert rows["Short-term debt"].heading == "Current liabilities" and rows["Retained earnings"].heading == ""
+    sources = [
+        Source(n, _page_as_source("2023 Q1 INTC.pdf", page, "Intel Corporation | 10-Q")[0].retrieved)
+        for n, page in enumerate([8, 20], 1)
+    ]
+    extracted = Extractor().extract("What was Intel's long-term debt at the end of its first quarter of 2023?", sources)
+    assert extracted is not None and "$48,836 million at April 1, 2023" in extracted.text, extracted
