@@ -215,42 +215,43 @@ def test_a_sentence_cut_off_by_the_token_limit_is_dropped_not_shown() -> None:
     assert [c.reason for c in answer.dropped] == ["it breaks off unfinished"]
 
 
-def test_a_true_sentence_that_shares_only_the_company_name_does_not_answer() -> None:
-    """Asked "How many Prime members does Amazon have?" (not in the filings), the model copied a
-    sentence of a legal note; it is on the page and names Amazon, and says nothing of Prime members."""
-    legal = filing(
-        "The complaint alleges that Amazon.com, Inc. could be subject to unspecified damages.",
-        cid=6,
-        name="2023 Q3 AMZN.pdf",
-        pages=(14, 14),
-        company="Amazon.com, Inc.",
-    )
-    reply = "The complaint alleges that Amazon.com, Inc. could be subject to unspecified damages. [1]"
-    chain, _, _ = make_chain([hit(legal)], reply=reply)
-    answer = chain.invoke(Turn("How many Prime members does Amazon have?", ALICE))
-    assert answer.outcome == UNVERIFIED and answer.dropped[0].reason == "it does not speak to what was asked"
-    on_topic = chain.invoke(Turn("What complaint was filed against Amazon?", ALICE))
-    assert on_topic.outcome == ANSWERED and "unspecified damages" in on_topic.text
-
-
-def test_a_how_many_question_is_not_answered_by_a_true_sentence_without_a_figure() -> None:
-    """Asked "苹果公司员工每年有多少天带薪年假？" (in no filing), the model copied a stock plan's
-    sentence: on the page, and no number of days in it. A Chinese question shares no English words
-    with it, so only the figure asked for and not given tells that it answers something else."""
-    plan = filing(
-        "This is in accordance with the terms of the Apple Inc. 2022 Employee Stock Plan and the Terms and "
-        "Conditions of Restricted Stock Unit Award. The Participant may take an approved leave of absence.",
-        cid=7,
-        name="2023 Q1 AAPL.pdf",
-        pages=(28, 28),
-        company="Apple Inc.",
-    )
-    reply = "This is in accordance with the terms of the Apple Inc. 2022 Employee Stock Plan. [1]"
-    chain, _, _ = make_chain([hit(plan)], reply=reply)
-    answer = chain.invoke(Turn("苹果公司员工每年有多少天带薪年假？", ALICE))
-    assert answer.outcome == UNVERIFIED and answer.dropped[0].reason == "a figure was asked for and it gives none"
-    told = chain.invoke(Turn("苹果公司的员工股票计划是依据什么条款执行的？", ALICE))  # no figure asked
-    assert told.outcome == ANSWERED and "2022 Employee Stock Plan" in told.text
+@pytest.mark.parametrize(
+    ("page_text", "company", "reply", "question", "reason", "on_topic"),
+    [
+        # "How many Prime members does Amazon have?" (not in the filings): the model copied a legal
+        # note's sentence; it is on the page and names Amazon, and says nothing of Prime members.
+        (
+            "The complaint alleges that Amazon.com, Inc. could be subject to unspecified damages.",
+            "Amazon.com, Inc.",
+            "The complaint alleges that Amazon.com, Inc. could be subject to unspecified damages. [1]",
+            "How many Prime members does Amazon have?",
+            "it does not speak to what was asked",
+            ("What complaint was filed against Amazon?", "unspecified damages"),
+        ),
+        # "苹果公司员工每年有多少天带薪年假？" (in no filing): a stock plan's sentence, on the page, with
+        # no number of days in it. A Chinese question shares no English words with it, so only the
+        # figure asked for and not given tells that it answers something else.
+        (
+            "This is in accordance with the terms of the Apple Inc. 2022 Employee Stock Plan and the Terms and "
+            "Conditions of Restricted Stock Unit Award. The Participant may take an approved leave of absence.",
+            "Apple Inc.",
+            "This is in accordance with the terms of the Apple Inc. 2022 Employee Stock Plan. [1]",
+            "苹果公司员工每年有多少天带薪年假？",
+            "a figure was asked for and it gives none",
+            ("苹果公司的员工股票计划是依据什么条款执行的？", "2022 Employee Stock Plan"),  # no figure asked
+        ),
+    ],
+)
+def test_a_true_sentence_that_does_not_answer_is_dropped(
+    page_text: str, company: str, reply: str, question: str, reason: str, on_topic: tuple[str, str]
+) -> None:
+    page = filing(page_text, cid=6, name="2023 Q3 X.pdf", pages=(14, 14), company=company)
+    chain, _, _ = make_chain([hit(page)], reply=reply)
+    answer = chain.invoke(Turn(question, ALICE))
+    assert answer.outcome == UNVERIFIED and answer.dropped[0].reason == reason
+    asked, expected = on_topic
+    told = chain.invoke(Turn(asked, ALICE))
+    assert told.outcome == ANSWERED and expected in told.text
 
 
 def test_a_made_up_quotation_is_dropped_and_a_repeated_sentence_shown_once() -> None:
