@@ -42,10 +42,11 @@ _GROUP_WORDS = {"3": "three", "6": "six", "9": "nine", "12": "twelve"}
 DASHES = ("—", "–")  # a cell with nothing to report
 # A line that starts with the unit of the figure that ended the line before: "billion of revenue ..."
 UNIT_START = re.compile(r"\s*(?:billion|million|thousand|trillion)\b", re.I)
-# The rows after a balance sheet's current liabilities are long-term ones, labelled so or not.
+# The rows after a balance sheet's current liabilities are long-term ones, labelled so or not,
+# until the equity section (or the commitments and contingencies line above it) begins.
 _CURRENT_LIABILITIES_TOTAL = re.compile(r"total\s+current\s+liabilities$", re.IGNORECASE)
 LONG_TERM_LIABILITIES = "Long-term liabilities"
-_EQUITY = re.compile(r"equity|stock\b|commitments\s+and\s+contingencies|contingencies", re.IGNORECASE)  # past them
+_EQUITY = re.compile(r"equity|stock\b|contingencies", re.IGNORECASE)
 _QUARTER_YEAR = re.compile(r"\b(Q[1-4]|YTD)\s+((?:19|20)\d{2})\b", re.IGNORECASE)
 # Intel's MD&A bridges from one period's segment figure to another's print the figure first, then its
 # period and name: "$ 2,073 Q3 2023 CCG Operating Income" (the lines between are the reasons).
