@@ -28,18 +28,16 @@ from typing import Any
 
 import torch
 
-# Run as a script, this file's folder leads sys.path and its name would hide the gguf package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.bundled import bundled_gguf_path  # noqa: E402 (after the sys.path fix)
-from model.decode_step import NativeStep  # noqa: E402
-from model.engine import Engine  # noqa: E402 (after the sys.path fix)
-from model.generate import decode_tokens  # noqa: E402 (after the sys.path fix)
-from model.generation_config import GenerationConfig  # noqa: E402 (after the sys.path fix)
-from model.loader import load_transformer  # noqa: E402
-from model.native import load_library  # noqa: E402
-from model.tokenizer import Tokenizer  # noqa: E402
+from model.bundled import bundled_gguf_path
+from model.decode_step import NativeStep
+from model.engine import Engine
+from model.generate import decode_tokens
+from model.generation_config import GenerationConfig
+from model.loader import load_transformer
+from model.native import load_library
+from model.tokenizer import Tokenizer
 
 HELD_TEXT = Path(__file__).with_name("held_text.txt")
 
