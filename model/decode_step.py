@@ -9,12 +9,16 @@ model never imports the C step and the C step never reaches into the model's met
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
+from model.cuda_graph import CapturedStep, binding_key
 from model.model import Transformer
 from model.native import MAX_BATCH, NativeDecoder, NativeUnavailableError, batch_kernel, kquant_kernel
+
+if TYPE_CHECKING:
+    from torch.cuda import _POOL_HANDLE
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +160,10 @@ class NativeStep:
 
 class StaticStep(TorchStep):
     """Static shapes, for CUDA graphs: every step computes all rows of the cache at positions given
-    as a tensor (Transformer.forward_static), so `torch.compile(mode="reduce-overhead")` captures the
-    step once and replays it, with no Python or kernel-launch overhead per layer. On CUDA it
-    compiles (the first steps capture); elsewhere it runs eager (tests check its maths on CPU).
+    as a tensor (Transformer.forward_static), so one graph per cache size serves every step. On
+    CUDA the forward is torch.compile'd (Inductor, kernels tuned by coordinate descent as gpt-fast
+    does) and captured as a CUDA graph (model.cuda_graph), replayed with no Python, guard or
+    kernel-launch cost per layer; elsewhere it runs eager (tests check its maths on CPU).
 
     Batched rows (step_rows) fill the cache's other rows with a dummy token at the last position: a
     row's own later write there comes before any read of it (reads stop at the row's position), so
@@ -170,9 +175,17 @@ class StaticStep(TorchStep):
     def __init__(self, model: Transformer, compile: bool | None = None) -> None:
         compile = model.device.type == "cuda" if compile is None else compile
         forward = model.forward_static
-        self._forward: Callable[..., torch.Tensor] = (
-            torch.compile(forward, mode="reduce-overhead", fullgraph=True) if compile else forward
-        )
+        if compile:
+            # Inductor turns one-row matmuls into reductions it tunes (decoding is memory-bound).
+            options: dict[str, str | int | bool | Callable[..., Any]] = {
+                "coordinate_descent_tuning": model.device.type == "cuda"
+            }
+            forward = torch.compile(forward, fullgraph=True, dynamic=False, options=options)
+        self._forward: Callable[..., torch.Tensor] = forward
+        self._graphs = compile and model.device.type == "cuda"
+        self._captured: dict[int, CapturedStep] = {}  # by number of cache rows
+        self._key: tuple[int, ...] = ()
+        self._pool: _POOL_HANDLE | None = None
         self._tables: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _serves(self, model: Transformer, rows: int) -> bool:
@@ -181,7 +194,7 @@ class StaticStep(TorchStep):
 
     def prepare(self, model: Transformer) -> None:
         """New caches are zeroed once (a masked position must hold a finite value: 0 x NaN is NaN)
-        and the rotary table is built for their length."""
+        and the rotary table is built for their length; graphs of other weights or caches go."""
         caches = [block.attention.kv_cache for block in model.blocks()]
         if model.rope is None or any(cache is None for cache in caches):
             return
@@ -191,11 +204,35 @@ class StaticStep(TorchStep):
                 cache.zeroed = True
         if self._tables is None or self._tables[0].shape[0] != model.max_seq:
             self._tables = model.rope.cos_sin(0, model.max_seq, model.dtype)
+        if self._graphs:
+            key = binding_key(model)
+            if key != self._key:
+                # A fresh pool too: capturing into one whose graphs are all gone trips the
+                # allocator's assert (use_count > 0, seen on torch 2.11).
+                self._captured, self._key, self._pool = {}, key, None
 
     def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
         rows = tokens.shape[0]
         positions = torch.full((rows,), pos, dtype=torch.long, device=tokens.device)
         return self.step_rows(model, tokens.reshape(-1), positions, torch.arange(rows, device=tokens.device))
+
+    def _graph(self, model: Transformer, tables: tuple[torch.Tensor, torch.Tensor]) -> CapturedStep | None:
+        """The captured step for the model's cache size; captured on first use. None where
+        capture fails (then the compiled forward runs uncaptured, with a warning once)."""
+        captured = self._captured.get(model.max_batch)
+        if captured is None and self._graphs:
+            try:
+                if self._pool is None:
+                    self._pool = torch.cuda.graph_pool_handle()
+                captured = CapturedStep.capture(
+                    self._forward, self._key, model.max_batch, model.max_seq - 1, tables, self._pool
+                )
+                self._captured[model.max_batch] = captured
+            except Exception as error:  # a kernel it cannot capture: slower, still right
+                log.warning("CUDA graph capture failed, decoding without graphs: %s", error)
+                self._graphs = False
+                self.name = "PyTorch, static shapes, torch.compile'd (no CUDA graph)"
+        return captured
 
     def step_rows(
         self,
@@ -205,13 +242,19 @@ class StaticStep(TorchStep):
         slots: torch.Tensor,
         logits_for: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if not self._serves(model, tokens.numel()) or self._tables is None:
+        tables = self._tables
+        if not self._serves(model, tokens.numel()) or tables is None:
             return super().step_rows(model, tokens, positions, slots, logits_for)
         device = model.device
-        every_token = torch.zeros((model.max_batch, 1), dtype=torch.long, device=device)
-        every_position = torch.full((model.max_batch,), model.max_seq - 1, dtype=torch.long, device=device)
         slots = slots.to(device=device, dtype=torch.long)
-        every_token[slots, 0] = tokens.reshape(-1).to(device)
-        every_position[slots] = positions.to(device=device, dtype=torch.long)
-        logits = self._forward(every_token, every_position, *self._tables)[slots]
+        tokens, positions = tokens.reshape(-1).to(device), positions.to(device=device, dtype=torch.long)
+        captured = self._graph(model, tables)
+        if captured is not None:
+            logits = captured.run(tokens, positions, slots, model.max_seq - 1)
+        else:
+            every_token = torch.zeros((model.max_batch, 1), dtype=torch.long, device=device)
+            every_position = torch.full((model.max_batch,), model.max_seq - 1, dtype=torch.long, device=device)
+            every_token[slots, 0] = tokens
+            every_position[slots] = positions
+            logits = self._forward(every_token, every_position, *tables)[slots]
         return logits if logits_for is None else logits[logits_for.to(device).long()]
