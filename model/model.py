@@ -236,6 +236,13 @@ class Transformer(nn.Module):
             )
         self.rope = RotaryEmbedding(self.args, self.device)
 
+    def free_caches(self) -> None:
+        """Drop the KV cache (its memory goes back to the allocator); the next setup_caches
+        allocates afresh at the size it is given rather than keeping a larger one."""
+        for layer in self.blocks():
+            layer.attention.kv_cache = None
+        self.rope, self.max_batch, self.max_seq = None, 0, 0
+
     def blocks(self) -> list[TransformerBlock]:
         return cast(list[TransformerBlock], list(self.layers))
 
