@@ -12,6 +12,6 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)"
-timeout "${DECODE_TIMEOUT_S:-500}" python3 -m benchmarks.decode --device cuda --random llama-2-7b "$@" \
+timeout "${DECODE_TIMEOUT_S:-500}" python3 -m benchmarks.decode --device cuda --random llama-2-7b --context 4096 "$@" \
   2> >(grep -v -E "^\s*$" | tee "$OUT/decode.err" >&2) | tee "$OUT/decode.json"
 echo "decode exit: ${PIPESTATUS[0]}"

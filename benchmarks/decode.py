@@ -10,7 +10,8 @@ both models' forward. With --streams N (16 by default) the same step also decode
 together through the batching scheduler: `streams_speedup` is their aggregate tok/s over one
 request's. Each phase's figures go to stderr as it ends ("partial: {...}"), and a phase that fails
 is reported as "<phase>_error" while the others go on: a GPU is lent for minutes, not hours.
-`--random tiny` is a two-layer model of the same shape family, to try all of it on a CPU.
+--context N gives our cache the engine's length (4096 for Llama-2; a step reads only the positions it
+needs, in steps of 256, 512, ...). `--random tiny` is a two-layer model of the same shape family, to try all of it on a CPU.
 Prints one JSON line last. Runs disturbed by other processes (more than --max-others cores busy) are
 repeated; the median of --runs undisturbed runs is reported.
 """
@@ -100,11 +101,13 @@ def perplexity(model: Transformer, ids: torch.Tensor, step: DecodeStep | None = 
     return float(torch.exp(torch.nn.functional.cross_entropy(torch.cat(logits).float(), ids[0, 1:])))
 
 
-def streams_rate(model: Transformer, step: DecodeStep, prompt: list[int], new_tokens: int, streams: int) -> float:
+def streams_rate(
+    model: Transformer, step: DecodeStep, prompt: list[int], new_tokens: int, streams: int, context: int
+) -> float:
     """Aggregate decode tok/s of `streams` requests decoded together by the batching scheduler
     (model.batching), counted from when the last of them has its first token (prefill excluded)."""
     settings = BatchSettings(slots=streams, max_waiting=0)
-    scheduler = BatchScheduler(model, len(prompt) + new_tokens, settings, step)
+    scheduler = BatchScheduler(model, max(context, len(prompt) + new_tokens), settings, step)
     warm_up = [scheduler.submit(prompt, GenerationConfig(max_new_tokens=3), frozenset()) for _ in range(streams)]
     for request in warm_up:  # the step's graph for this many rows is compiled here, not in the timing
         list(request)
@@ -187,6 +190,10 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--prompt-tokens", type=int, default=300)
     parser.add_argument("--prefill-tokens", type=int, default=None, help="default: 2000 on CUDA, 0 (skip) on CPU")
+    parser.add_argument(
+        "--context", type=int, default=0, help="our KV cache's length (the engine's context window, e.g. 4096); "
+        "default: prompt + new tokens"
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--retries", type=int, default=3, help="re-runs of a disturbed measurement")
     parser.add_argument("--max-others", type=float, default=None, help="cores other processes may use (CPU)")
@@ -231,6 +238,7 @@ def main() -> None:
         "threads": args.threads,
         "prompt_tokens": len(prompt),
         "new_tokens": args.new_tokens,
+        "context": max(args.context, len(prompt) + args.new_tokens),
         "torch": torch.__version__,
     }
     phases = Phases(result)
@@ -245,7 +253,7 @@ def main() -> None:
 
     if args.prefill_tokens:
         phases.run("prefill", prefill_phase)
-    ours.setup_caches(1, len(prompt) + args.new_tokens)
+    ours.setup_caches(1, max(args.context, len(prompt) + args.new_tokens))
 
     step: DecodeStep = TorchStep()
 
@@ -323,7 +331,7 @@ def main() -> None:
 
     def streams_phase() -> dict[str, Any]:
         with torch.inference_mode():
-            rate = streams_rate(ours, step, prompt, args.new_tokens, args.streams)
+            rate = streams_rate(ours, step, prompt, args.new_tokens, args.streams, args.context)
         sync()
         return {
             "streams": args.streams,
@@ -338,7 +346,7 @@ def main() -> None:
         nonlocal step
         ppl_ids = torch.tensor([text_ids if engine is not None else prompt], device=args.device)
         ours.free_caches()
-        ours.setup_caches(1, max(ppl_ids.shape[1], len(prompt) + args.new_tokens))
+        ours.setup_caches(1, max(ppl_ids.shape[1], args.context, len(prompt) + args.new_tokens))
         base_ppl = perplexity(ours, ppl_ids, step)
         quantize_int8(ours)
         if not cuda:

@@ -17,12 +17,13 @@ import torch
 if TYPE_CHECKING:
     from torch.cuda import _POOL_HANDLE
 
-StaticForward = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+StaticForward = Callable[..., torch.Tensor]
 
 
 @dataclass
 class CapturedStep:
-    """A graph of forward(tokens [B, 1], positions [B], cos, sin) -> logits [B, V] on fixed buffers.
+    """A graph of forward(tokens [B, 1], positions [B], *inputs) -> logits [B, V] on fixed buffers
+    (inputs: what else the forward reads, held here so that their memory stays the graph's).
 
     key says which weights and caches (their addresses) the graph reads and writes: a graph is
     only valid while the model still holds those tensors."""
@@ -31,7 +32,7 @@ class CapturedStep:
     graph: torch.cuda.CUDAGraph
     tokens: torch.Tensor
     positions: torch.Tensor
-    tables: tuple[torch.Tensor, torch.Tensor]
+    inputs: tuple[torch.Tensor, ...]
     logits: torch.Tensor
 
     @classmethod
@@ -41,25 +42,25 @@ class CapturedStep:
         key: tuple[int, ...],
         rows: int,
         dummy_position: int,
-        tables: tuple[torch.Tensor, torch.Tensor],
+        inputs: tuple[torch.Tensor, ...],
         pool: "_POOL_HANDLE | None" = None,
     ) -> "CapturedStep":
         """Warm-up runs on a side stream (they compile, and allocate the forward's workspaces),
         then the capture. Every row computes the dummy token at dummy_position, which a request
         overwrites before it reads it (StaticStep's rule)."""
-        device = tables[0].device
+        device = inputs[0].device
         tokens = torch.zeros((rows, 1), dtype=torch.long, device=device)
         positions = torch.full((rows,), dummy_position, dtype=torch.long, device=device)
         side = torch.cuda.Stream(device)
         side.wait_stream(torch.cuda.current_stream(device))
         with torch.cuda.stream(side):
             for _ in range(2):
-                forward(tokens, positions, *tables)
+                forward(tokens, positions, *inputs)
         torch.cuda.current_stream(device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):
-            logits = forward(tokens, positions, *tables)
-        return cls(key, graph, tokens, positions, tables, logits)
+            logits = forward(tokens, positions, *inputs)
+        return cls(key, graph, tokens, positions, inputs, logits)
 
     def run(
         self, tokens: torch.Tensor, positions: torch.Tensor, slots: torch.Tensor, dummy_position: int

@@ -158,12 +158,28 @@ class NativeStep:
             self.decoder.rebind_caches()
 
 
+def key_lengths(max_seq: int, shortest: int = 256) -> list[int]:
+    """How many cache positions a static step may read: doubling from `shortest`, up to all but the
+    cache's last. A step reads the shortest that holds every row's position, so a 300-token answer
+    in a 4k cache reads 512 positions, not 4,096 (for 16 rows of a 7B model, 4 GB a step instead
+    of 34). Never the whole cache: Inductor specialises a slice as long as its tensor, which would
+    cost a second compile (of a minute on a GPU); the one step at the last position runs eager."""
+    lengths = []
+    length = shortest
+    while length < max_seq - 1:
+        lengths.append(length)
+        length *= 2
+    return [*lengths, max_seq - 1]
+
+
 class StaticStep(TorchStep):
     """Static shapes, for CUDA graphs: every step computes all rows of the cache at positions given
-    as a tensor (Transformer.forward_static), so one graph per cache size serves every step. On
-    CUDA the forward is torch.compile'd (Inductor, kernels tuned by coordinate descent as gpt-fast
-    does) and captured as a CUDA graph (model.cuda_graph), replayed with no Python, guard or
-    kernel-launch cost per layer; elsewhere it runs eager (tests check its maths on CPU).
+    as a tensor (Transformer.forward_static) and reads the cache's first L positions, L one of a
+    few lengths (key_lengths), so one graph per cache size and length serves every step. On CUDA
+    the forward is torch.compile'd once (Inductor, kernels tuned by coordinate descent as gpt-fast
+    does; L a symbolic size, so a new length needs no new compile) and captured as CUDA graphs
+    (model.cuda_graph), replayed with no Python, guard or kernel-launch cost per layer; elsewhere
+    it runs eager (tests check its maths on CPU).
 
     Batched rows (step_rows) fill the cache's other rows with a dummy token at the last position: a
     row's own later write there comes before any read of it (reads stop at the row's position), so
@@ -182,11 +198,13 @@ class StaticStep(TorchStep):
             }
             forward = torch.compile(forward, fullgraph=True, dynamic=False, options=options)
         self._forward: Callable[..., torch.Tensor] = forward
+        self._compiled = compile
         self._graphs = compile and model.device.type == "cuda"
-        self._captured: dict[int, CapturedStep] = {}  # by number of cache rows
+        self._captured: dict[tuple[int, int], CapturedStep] = {}  # by cache rows and length read
         self._key: tuple[int, ...] = ()
         self._pool: _POOL_HANDLE | None = None
         self._tables: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._key_positions: dict[int, torch.Tensor] = {}  # arange(L) for each length L read
 
     def _serves(self, model: Transformer, rows: int) -> bool:
         rope = model.rope
@@ -204,6 +222,12 @@ class StaticStep(TorchStep):
                 cache.zeroed = True
         if self._tables is None or self._tables[0].shape[0] != model.max_seq:
             self._tables = model.rope.cos_sin(0, model.max_seq, model.dtype)
+            self._key_positions = {}
+            for length in key_lengths(model.max_seq):
+                key_positions = torch.arange(length, device=model.device)
+                if self._compiled:
+                    torch._dynamo.mark_dynamic(key_positions, 0)  # one compiled graph for every length
+                self._key_positions[length] = key_positions
         if self._graphs:
             key = binding_key(model)
             if key != self._key:
@@ -213,21 +237,22 @@ class StaticStep(TorchStep):
 
     def step(self, model: Transformer, tokens: torch.Tensor, pos: int) -> torch.Tensor:
         rows = tokens.shape[0]
-        positions = torch.full((rows,), pos, dtype=torch.long, device=tokens.device)
-        return self.step_rows(model, tokens.reshape(-1), positions, torch.arange(rows, device=tokens.device))
+        positions = torch.full((rows,), pos, dtype=torch.long)
+        return self.step_rows(model, tokens.reshape(-1), positions, torch.arange(rows))
 
-    def _graph(self, model: Transformer, tables: tuple[torch.Tensor, torch.Tensor]) -> CapturedStep | None:
-        """The captured step for the model's cache size; captured on first use. None where
-        capture fails (then the compiled forward runs uncaptured, with a warning once)."""
-        captured = self._captured.get(model.max_batch)
+    def _graph(self, model: Transformer, inputs: tuple[torch.Tensor, ...]) -> CapturedStep | None:
+        """The captured step for the model's cache size and this length; captured on first use.
+        None where capture fails (then the compiled forward runs uncaptured, with a warning once)."""
+        shape = (model.max_batch, inputs[-1].shape[0])
+        captured = self._captured.get(shape)
         if captured is None and self._graphs:
             try:
                 if self._pool is None:
                     self._pool = torch.cuda.graph_pool_handle()
                 captured = CapturedStep.capture(
-                    self._forward, self._key, model.max_batch, model.max_seq - 1, tables, self._pool
+                    self._forward, self._key, model.max_batch, model.max_seq - 1, inputs, self._pool
                 )
-                self._captured[model.max_batch] = captured
+                self._captured[shape] = captured
             except Exception as error:  # a kernel it cannot capture: slower, still right
                 log.warning("CUDA graph capture failed, decoding without graphs: %s", error)
                 self._graphs = False
@@ -245,10 +270,15 @@ class StaticStep(TorchStep):
         tables = self._tables
         if not self._serves(model, tokens.numel()) or tables is None:
             return super().step_rows(model, tokens, positions, slots, logits_for)
+        needed = int(positions.max()) + 1  # the batching scheduler's positions are on the CPU
+        length = next((length for length in self._key_positions if length >= needed), None)
+        if length is None:  # the cache's last position (key_lengths)
+            return super().step_rows(model, tokens, positions, slots, logits_for)
+        inputs = (*tables, self._key_positions[length])
         device = model.device
         slots = slots.to(device=device, dtype=torch.long)
         tokens, positions = tokens.reshape(-1).to(device), positions.to(device=device, dtype=torch.long)
-        captured = self._graph(model, tables)
+        captured = self._graph(model, inputs)
         if captured is not None:
             logits = captured.run(tokens, positions, slots, model.max_seq - 1)
         else:
@@ -256,5 +286,5 @@ class StaticStep(TorchStep):
             every_position = torch.full((model.max_batch,), model.max_seq - 1, dtype=torch.long, device=device)
             every_token[slots, 0] = tokens
             every_position[slots] = positions
-            logits = self._forward(every_token, every_position, *tables)[slots]
+            logits = self._forward(every_token, every_position, *inputs)[slots]
         return logits if logits_for is None else logits[logits_for.to(device).long()]

@@ -140,18 +140,20 @@ class Attention(nn.Module):
     def forward_static(
         self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, positions: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        """x [B, 1, C] for every cache row, row b at positions[b]; mask [B, 1, 1, S_max]. Shapes do not
-        depend on the positions (they are a tensor, the cache is written with index_put_ and read
-        whole under the mask), so one captured CUDA graph serves every step."""
+        """x [B, 1, C] for every cache row, row b at positions[b]; mask [B, 1, 1, L] over the cache's
+        first L positions. Shapes do not depend on the positions (they are a tensor, the cache is
+        written with index_put_ and its first L positions read under the mask), so one captured
+        CUDA graph serves every step whose rows all stand below L."""
         assert self.kv_cache is not None
-        B = x.shape[0]
+        B, length = x.shape[0], mask.shape[-1]
         q, k, v = self._projections(x)
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         rows = torch.arange(B, device=x.device)
         self.kv_cache.k[rows, :, positions] = k[:, :, 0]
         self.kv_cache.v[rows, :, positions] = v[:, :, 0]
+        keys, values = self.kv_cache.k[:, :, :length], self.kv_cache.v[:, :, :length]
         y = F.scaled_dot_product_attention(
-            q, self.kv_cache.k, self.kv_cache.v, attn_mask=mask, enable_gqa=self.n_kv_heads != self.n_heads
+            q, keys, values, attn_mask=mask, enable_gqa=self.n_kv_heads != self.n_heads
         )  # [B, H, 1, D]
         return self.wo(y.transpose(1, 2).reshape(B, 1, self.n_heads * self.head_dim))
 
@@ -265,14 +267,19 @@ class Transformer(nn.Module):
         return self.output(self.norm(x)).float()[:, -1]
 
     def forward_static(
-        self, tokens: torch.Tensor, positions: torch.Tensor, cos_table: torch.Tensor, sin_table: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        cos_table: torch.Tensor,
+        sin_table: torch.Tensor,
+        key_positions: torch.Tensor,
     ) -> torch.Tensor:
         """tokens [B, 1], one per cache row (B = the cache's batch), row b at positions[b] (a tensor)
-        -> logits [B, V]; cos_table, sin_table [S_max, D]. Static shapes for CUDA graphs
-        (model.decode_step.StaticStep); unwritten cache positions are masked, so they must hold
-        finite values (the step zeroes new caches)."""
-        key_positions = torch.arange(cos_table.shape[0], device=tokens.device)
-        mask = (key_positions[None, :] <= positions[:, None])[:, None, None, :]  # [B, 1, 1, S]
+        -> logits [B, V]; cos_table, sin_table [S_max, D]; key_positions = arange(L): attention reads
+        the cache's first L positions (a decode step at position 300 of a 4k cache need not read
+        4k). Static shapes for CUDA graphs (model.decode_step.StaticStep); unwritten cache positions
+        below L are masked, so they must hold finite values (the step zeroes new caches)."""
+        mask = (key_positions[None, :] <= positions[:, None])[:, None, None, :]  # [B, 1, 1, L]
         cos, sin = cos_table[positions][:, None, None], sin_table[positions][:, None, None]  # [B, 1, 1, D]
         x = self.tok_embeddings(tokens)
         for layer in self.blocks():

@@ -251,6 +251,32 @@ def test_the_static_shape_step_computes_what_the_eager_step_does(tmp_path: Path)
     torch.testing.assert_close(got, expected_rows, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "torch.compile'd"])
+def test_the_static_step_reads_only_the_cache_length_it_needs(tmp_path: Path, compiled: bool) -> None:
+    """In a 600-position cache a step reads the first 256, 512 or 599 positions, the shortest
+    holding every row (key_lengths), and the step at the last position runs eager: the same greedy
+    tokens as eager decoding while an answer crosses 256, 512 and 599, and compiled, one graph for
+    every length (the length is a symbolic size)."""
+    from torch._dynamo.utils import counters
+
+    from model.decode_step import StaticStep, key_lengths
+
+    assert key_lengths(600) == [256, 512, 599] and key_lengths(64) == [63] and key_lengths(513) == [256, 512]
+    _, model = build(tmp_path, seed=29, **ODD)
+    for prompt_length in (240, 500, 580):  # crosses 256, then 512, then fills the cache
+        ids = random_ids(prompt_length, seed=prompt_length)
+        cfg = GenerationConfig(max_new_tokens=min(30, 600 - prompt_length))
+        model.setup_caches(1, 600)
+        expected = list(decode_tokens(model, ids, cfg, frozenset()))
+        torch._dynamo.reset()
+        counters.clear()
+        static = StaticStep(model, compile=compiled)
+        model.setup_caches(1, 600)
+        assert list(decode_tokens(model, ids, cfg, frozenset(), static)) == expected
+        if compiled:
+            assert counters["stats"]["unique_graphs"] == 1
+
+
 @pytest.mark.parametrize("native", [True, False], ids=["C step: prompt rows", "PyTorch: forward chunks"])
 def test_a_long_prompt_is_prefilled_in_chunks_between_the_others_steps(tiny: Transformer, native: bool) -> None:
     """A 60-token prompt arriving while another request decodes goes in 8-token chunks, and the
