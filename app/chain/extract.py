@@ -275,8 +275,8 @@ def _amount(cell: str, row: Row, label_has_shares: bool) -> str:
     amount = cell.replace("$ ", "$").replace("( ", "(").replace(" )", ")")
     if row.currency and "$" not in amount and cell not in DASHES and "%" not in cell:
         amount = f"{row.currency}{amount}"
-    if row.percent:
-        return amount if "%" in amount or amount in DASHES else f"{amount}%"
+    if row.percent or "%" in amount:
+        return amount.replace(" %", "%") if "%" in amount or amount in DASHES else f"{amount}%"
     if row.unit and "%" not in cell and not _per_share(row, cell) and cell not in DASHES:
         return f"{amount} {row.unit}" + (" shares" if label_has_shares and "$" not in cell else "")
     return amount
@@ -310,8 +310,8 @@ def render_row(row: Row, column: int) -> str:
     # the same row's comparison period: same kind of period, another date
     for other, cell in enumerate(row.cells):
         theirs = row.periods[other]
-        if theirs is not None and theirs.change:
-            continue
+        if (theirs is not None and theirs.change) or ("%" in cell) != ("%" in row.cells[column]):
+            continue  # a share of revenue is compared with a share, an amount with an amount
         if other != column and theirs is not None and period is not None and theirs.group == period.group:
             if theirs == period:  # one date over columns of kinds (gross, offset, net): no comparison
                 break

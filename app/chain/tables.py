@@ -16,7 +16,12 @@ from dataclasses import dataclass, replace
 
 from app.retrieval.dates import MONTH, MONTH_NAMES, month_number
 
-_CELL = r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%)?|(?:\$\s*)?[—–](?:\s?%)?"
+# A cell: "$ 49,605", "(1,577)", "35.8 %", "—"; NVIDIA's summary prints a margin's change in points
+# ("10.1 pts", "(11.6) pts").
+_CELL = (
+    r"(?:\$\s*)?(?:\(\s*\$?\s*[\d,]*\d(?:\.\d+)?\s*\)|[-−]?[\d,]*\d(?:\.\d+)?)(?:\s?%|\s(?:pts|bps)\b)?"
+    r"|(?:\$\s*)?[—–](?:\s?%)?"
+)
 # The first cell starts a token: "Rule 10b5-1" ends a sentence, not a row of 5 and -1 (nor of 1).
 _ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?<![A-Za-z0-9-])(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
 _ONE_CELL = re.compile(_CELL)
@@ -199,6 +204,20 @@ def _with_change_columns(header: str, columns: int, changes: list[int]) -> tuple
     return tuple(periods) if len(periods) == columns else None
 
 
+# "Amount  % of Net Revenue" under each period (Intel's results of operations): a row prints each
+# period's amount, then its share of revenue.
+_SHARE_OF_COLUMN = re.compile(r"%\s*of\s+(?:net\s+)?(?:revenue|sales)", re.IGNORECASE)
+
+
+def _paired_periods(header: list[str], columns: int) -> tuple[Period | None, ...] | None:
+    """Each period twice, for an amount and its "% of net revenue" beside it, where the header
+    names half as many periods as the row has cells and says "% of ... revenue"."""
+    if columns % 2 or not _SHARE_OF_COLUMN.search(" ".join(header)):
+        return None
+    periods = _block_periods(header, columns // 2)
+    return None if periods is None else tuple(period for period in periods for _ in range(2))
+
+
 def _all_percent(cells: list[str]) -> bool:
     """ "10 % 20 %": a row of percentages ("11,751 8,978 31%" is amounts with a change beside)."""
     figures = [cell for cell in cells if cell not in DASHES]
@@ -225,7 +244,14 @@ def _block_periods(header: list[str], columns: int) -> tuple[Period | None, ...]
         periods = _header_periods("\n".join(header[prose[-1] + 1 :]), columns)
         if periods is not None:
             return periods
-    return _header_periods("\n".join(header), columns)
+    # A title above the columns may name a year of its own ("Third Quarter of Fiscal Year 2023
+    # Summary" over "October 30, 2022  July 31, 2022 ..."): the longest run of the last lines that
+    # names the columns' periods
+    for first in range(len(header)):
+        periods = _header_periods("\n".join(header[first:]), columns)
+        if periods is not None:
+            return periods
+    return None
 
 
 _FOOTNOTE_MARK = re.compile(r"\(\d{1,2}\)")
@@ -361,11 +387,13 @@ def table_rows(page: str) -> list[Row]:
             named = _UNIT.search(" ".join(header))  # also "(in\nmillions)"
             if named:
                 unit = named.group(1).lower().rstrip("s")
+            new_table = False
             for columns in {len(cells), 2, 3, 4}:
-                periods = _block_periods(header, columns)
+                periods = _block_periods(header, columns) or _paired_periods(header, columns)
                 if periods is not None:
                     current[columns] = periods
                     dollars, section, heading = False, "", ""
+                    new_table = True
             heading = _caption(header) or heading
             colon = _COLON_HEADING.fullmatch(header[-1])
             if colon is not None:
@@ -375,7 +403,10 @@ def table_rows(page: str) -> list[Row]:
                 heading, section = header[-2].rstrip(":").strip(), header[-1]
             else:
                 section = _title_below_periods(header) or section
-            percents = _all_percent(cells)  # the first row under a header speaks for the rest
+            # The first row under a table's header speaks for the rest; a sub-heading ("Operating
+            # expenses" in NVIDIA's percentage-of-revenue table) starts no new table.
+            same_table = not new_table and len(cells) == width
+            percents = _all_percent(cells) or (same_table and percents)
             width = len(cells)  # and gives the table's columns
             passed_to_equity = any(_EQUITY.search(line) for line in header)
             heading = "" if heading == LONG_TERM_LIABILITIES and passed_to_equity else heading

@@ -418,10 +418,10 @@ def test_the_tax_is_not_the_income_before_it(question: str) -> None:
             "2023 Q1 AAPL.pdf",
             21,
             "苹果2022年12月那个季度（截至2022.12.31）服务业务毛利率多少？",
-            "Gross margin percentage — Services: 70.8 % for the three months ended December 31, 2022",
+            "Gross margin percentage — Services: 70.8% for the three months ended December 31, 2022",
         ),
-        ("2023 Q1 INTC.pdf", 30, "英特尔2023年第一季度（截至4月1日）GAAP毛利率是多少", "Gross margin: 34.2 %"),
-        ("2023 Q1 INTC.pdf", 38, "What was Intel's gross margin percentage in Q1 2023?", "percentage: 34.2 %"),
+        ("2023 Q1 INTC.pdf", 30, "英特尔2023年第一季度（截至4月1日）GAAP毛利率是多少", "Gross margin: 34.2%"),
+        ("2023 Q1 INTC.pdf", 38, "What was Intel's gross margin percentage in Q1 2023?", "percentage: 34.2%"),
     ],
 )
 def test_a_margin_is_a_percentage_and_as_gaap_reports_it(name: str, page: int, question: str, expected: str) -> None:
@@ -1350,7 +1350,7 @@ def test_a_segment_named_by_its_acronym_is_its_row_in_the_segment_table() -> Non
 def test_gaap_in_a_question_asks_for_the_reported_figure_not_the_non_gaap_one() -> None:
     sources = _page_as_source("2023 Q1 INTC.pdf", 38, "Intel Corporation | 10-Q")
     extracted = Extractor().extract("英特尔2023年第一季度（截至4月1日）GAAP毛利率是多少", sources)
-    assert extracted is not None and "\nGross margin percentage: 34.2 %" in extracted.text, extracted.text
+    assert extracted is not None and "\nGross margin percentage: 34.2%" in extracted.text, extracted.text
 
 
 def test_a_title_between_the_periods_and_the_rows_names_them() -> None:
@@ -1427,3 +1427,35 @@ def test_a_bare_debt_row_after_current_liabilities_is_long_term_debt() -> None:
     ]
     extracted = Extractor().extract("What was Intel's long-term debt at the end of its first quarter of 2023?", sources)
     assert extracted is not None and "$48,836 million at April 1, 2023" in extracted.text, extracted
+
+
+def test_a_share_of_revenue_printed_beside_each_amount_has_the_amounts_period() -> None:
+    """Intel's results of operations print "Amount  % of Net Revenue" under each of Q2 2023, Q2 2022,
+    YTD 2023, YTD 2022: eight cells a row for four periods."""
+    sources = _page_as_source("2023 Q2 INTC.pdf", 32, "Intel Corporation | 10-Q")
+    asked = "What was Intel's gross margin as a percentage of revenue in the first half of 2023?"
+    extracted = Extractor().extract(asked, sources)
+    assert extracted is not None and "Gross margin: 35.1% for YTD 2023 (44.0% for YTD 2022)" in extracted.text
+
+
+def test_a_percentage_table_stays_one_under_its_sub_headings() -> None:
+    """NVIDIA's items "expressed as a percentage of revenue" print "%" on the first row only; rows
+    under the "Operating expenses" sub-heading are still percentages, and a cost asked for in
+    dollars is the statement's row."""
+    table = _page_as_source("2022 Q3 NVDA.pdf", 30, "NVIDIA Corporation | 10-Q")
+    statement = _page_as_source("2022 Q3 NVDA.pdf", 3, "NVIDIA Corporation | 10-Q")
+    rows = {row.label: row for row in table_rows(_page("2022 Q3 NVDA.pdf", 30))}
+    assert rows["Acquisition termination cost"].percent and rows["Research and development"].percent
+    asked = "How much was NVIDIA's acquisition termination cost in the first nine months of fiscal 2023?"
+    extracted = Extractor().extract(asked, [table[0], Source(2, statement[0].retrieved)])
+    assert extracted is not None and "$1,353 million for the nine months ended October 30, 2022" in extracted.text
+
+
+def test_a_summary_under_a_titled_year_with_changes_in_points() -> None:
+    """NVIDIA's "Third Quarter of Fiscal Year 2023 Summary": its title names a year the columns do
+    not, and the margin's changes are printed in points ("10.1 pts")."""
+    sources = _page_as_source("2022 Q3 NVDA.pdf", 28, "NVIDIA Corporation | 10-Q")
+    extracted = Extractor().extract("What was NVIDIA's gross margin in the quarter ended October 30, 2022?", sources)
+    assert extracted is not None
+    assert "Gross margin: 53.6% for the three months ended October 30, 2022" in extracted.text
+
