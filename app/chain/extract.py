@@ -19,12 +19,13 @@ from datetime import date
 
 from app.chain.citations import snippet_around
 from app.chain.date_tables import dated_rows
-from app.chain.facts import ASKS_FOR_FIGURE, find_figures, person_names
+from app.chain.facts import ASKS_FOR_FIGURE, REFERENCE_NUMBER, asks_for_a_count, find_figures, person_names
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
 from app.retrieval.cover import (
     ASKS_DATE,
+    ASKS_DAY,
     PERIOD_ENDED,
     asks_for_period_end,
     asks_for_shares_outstanding,
@@ -138,6 +139,7 @@ class Question:
     # English of the business lines and regions it names in Chinese ("国际": "international").
     named_in_latin: frozenset[str] = frozenset()
     acronyms: frozenset[str] = frozenset()  # "DCAI", "CCG": a row's label may spell them out
+    counts: bool = False  # a number of things is asked for (units sold, people): dollars do not answer
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -164,7 +166,7 @@ class Question:
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
-            percent_only, named_in_latin, acronyms(question),
+            percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
         )
 
     @property
@@ -368,6 +370,7 @@ class Candidate:
     offset: int  # of the quote in `where.text`
     when: tuple[int, int, int] = (0, 0, 0)  # a signature's date: of two equal answers, the later holds now
     matched: frozenset[str] = frozenset()  # the question's terms it covers
+    holds: bool = True  # holds the kind of thing asked for (a figure, a date): a row always does
 
 
 def _table_like(text: str) -> bool:
@@ -490,6 +493,8 @@ class Extractor:
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
         if not _covers_open_question(asked, best, question):
             return None
+        if not best.holds and (asked.wants == "figure" or (asked.wants == "date" and ASKS_DAY.search(question))):
+            return None  # "how many iPhones": a sentence about iPhone revenue, with no count in it
         if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
             best = _with_next_sentence(best)
         text = f"{best.text} [{best.source.n}]"
@@ -594,6 +599,8 @@ class Extractor:
             # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
             wrong_kind = (in_percent and not asked.percent) or (asked.percent_only and not in_percent)
+            if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
+                continue  # "how many iPhones": the iPhone's net sales say how much, not how many
             share = -0.3 if wrong_kind else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
@@ -699,8 +706,9 @@ class Extractor:
         asked_terms = _lemmas(asked.in_order)
         found = []
         for start, text in pieces:
+            text = _PAGE_NUMBER_LINE.sub("", text)  # "... our employees have\n39": page 39 ends mid-sentence
             flat = " ".join(text.split())
-            if len(flat) > 500 or len(flat) < 12 or _table_like(text):
+            if len(flat) > 500 or len(flat) < 12 or _table_like(text) or _FOOTER.search(flat):
                 continue
             terms = content_terms(flat)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
@@ -711,6 +719,10 @@ class Extractor:
                 continue
             precision = len(wanted & have) / len(have)
             holds = _holds(asked.wants, flat, shares_do=asked.percent or asked.change)
+            if asked.wants == "date" and not is_mostly_cjk(flat):
+                holds = _names_another_day(asked, flat)
+            elif asked.wants == "figure" and holds:
+                holds = _gives_another_figure(asked, flat)
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
@@ -728,7 +740,7 @@ class Extractor:
             # Two lines of a longer sentence that stop on "for": the figure it was going to give is cut off.
             score -= 0.1 if ends_on_dangling_word(flat) else 0.0
             at = where.chunk_offset + start
-            found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have))
+            found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have, holds=holds))
         return found
 
 
@@ -899,7 +911,10 @@ _CHINESE_COUNT = re.compile(  # "五位", "两个部份", "28亿元"
 )
 
 
-_REFERENCE_NUMBER = re.compile(r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?\b", re.I)
+# A filing's running footer: "Apple Inc. | Q3 2023 Form 10-Q | 7"
+_FOOTER = re.compile(r"\bForm\s+10-[QK]\s*\|\s*\d{1,3}\s*$", re.IGNORECASE)
+# A page's number on its own last line: furniture, not a figure of the sentence it interrupts.
+_PAGE_NUMBER_LINE = re.compile(r"\n[ \t]*\d{1,3}[ \t]*$")
 
 
 def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
@@ -907,7 +922,7 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
     percentage answers for a figure only where `shares_do`: "DCAI revenue decreased 39%" does not
     say what DCAI's revenue was, but it says how much it fell."""
     if wants == "figure":  # an amount, not the number of a note or item ("Note 2 – Revenue ...")
-        amounts = find_figures(_REFERENCE_NUMBER.sub(" ", text))
+        amounts = find_figures(REFERENCE_NUMBER.sub(" ", text))
         amounts = [a for a in amounts if shares_do or not a.percent]
         return bool(amounts) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
     if wants == "name":
@@ -917,6 +932,26 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
     if wants == "code":
         return bool(_CODE_TOKEN.search(text))
     return True
+
+
+def _names_another_day(asked: Question, text: str) -> bool:
+    """A day other than those the question names: asked when Nadella adopted a trading plan "in the
+    quarter ended September 30, 2023", the sentence naming only September 30, 2023 ("During the
+    quarter ended September 30, 2023, the following officers ... adopted ...") does not say."""
+    return any(d.month and (d.year, d.month, d.day) not in asked.dates for d in date_mentions(text))
+
+
+def _gives_another_figure(asked: Question, text: str) -> bool:
+    """A figure besides those the question names ("How many Microsoft 365 Consumer subscribers ..."
+    is not answered by "The number of Microsoft 365 Consumer subscribers at end of period"), and
+    for a count, one that is no dollar amount or percentage."""
+    if is_mostly_cjk(text):
+        return True  # its own counting words (_holds) have said
+    named = {figure.value for figure in find_figures(asked.text)}
+    figures = [f for f in find_figures(REFERENCE_NUMBER.sub(" ", text)) if f.value not in named]
+    if asked.counts:  # "how many iPhones": a count, not an amount of dollars
+        figures = [f for f in figures if not f.percent and "$" not in f.text]
+    return bool(figures)
 
 
 def _on_day(asked: Question, period: Period | None) -> bool:

@@ -117,6 +117,19 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 # "How much", "how many", "多少": a figure is asked for; an answer without one answers something else.
 ASKS_FOR_FIGURE = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
 
+# "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
+_COUNT_ASKED = re.compile(
+    r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)|(?:多少|几)(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",
+    re.IGNORECASE,
+)
+
+# "Note 10", "Item 1A": the number of a note or item, not an amount
+REFERENCE_NUMBER = re.compile(r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?\b", re.I)
+
+
+def asks_for_a_count(question: str) -> bool:
+    return _COUNT_ASKED.search(question) is not None
+
 
 def find_figures(text: str) -> list[Figure]:
     """Figures outside dates (with or without their year: "ended June 25, 2022 and June 26,"),

@@ -9,13 +9,26 @@ question's words, so its figure must stand beside what was asked. Everything els
 the reason.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.facts import ASKS_FOR_FIGURE, Facts, Passage, facts_of, find_figures, unsupported
+from app.chain.facts import (
+    ASKS_FOR_FIGURE,
+    REFERENCE_NUMBER,
+    Facts,
+    Figure,
+    Passage,
+    asks_for_a_count,
+    facts_of,
+    find_figures,
+    unsupported,
+)
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
+from app.retrieval.cover import ASKS_DAY
+from app.retrieval.dates import date_mentions
 from app.retrieval.glossary import english_phrases
 from app.retrieval.text import is_mostly_cjk, stem
 from app.types import CheckedSentence, Source
@@ -92,7 +105,7 @@ class AnswerChecker:
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
-        return _with_a_figure_if_asked(checked, question)
+        return _with_a_date_if_asked(_with_a_figure_if_asked(checked, question), question)
 
     def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -144,10 +157,35 @@ def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> li
     words are few, this is the check that it speaks to what was asked."""
     if not ASKS_FOR_FIGURE.search(question):
         return checked
-    if any(c.verified and find_figures(_unmarked(c.text)) for c in checked):
+    named = {figure.value for figure in find_figures(question)}  # "Microsoft 365" names no answer
+    counts = asks_for_a_count(question)  # "how many iPhones": a dollar amount is no number of them
+
+    def answers(figure: Figure) -> bool:
+        return figure.value not in named and not (counts and (figure.percent or "$" in figure.text))
+
+    def gives_one(sentence: CheckedSentence) -> bool:
+        return any(map(answers, find_figures(REFERENCE_NUMBER.sub(" ", _unmarked(sentence.text)))))
+
+    if any(c.verified and gives_one(c) for c in checked):
         return checked
-    reason = "a figure was asked for and it gives none"
+    reason = f"{'a number of things' if counts else 'a figure'} was asked for and it gives none"
     return [replace(c, verified=False, reason=reason) if c.verified else c for c in checked]
+
+
+def _with_a_date_if_asked(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
+    """ "纳德拉是哪天采用新的10b5-1交易计划的?" was answered with the sentence before the one that
+    says: "No other officers or directors ... adopted ... a Rule 10b5-1 trading arrangement". Asked
+    which day, an answer whose verified sentences name no day, month or year answers something else
+    ("When is lunch served?" may be answered "at noon")."""
+    if not ASKS_DAY.search(question):
+        return checked
+    if any(c.verified and (date_mentions(_unmarked(c.text)) or _A_YEAR.search(c.text)) for c in checked):
+        return checked
+    reason = "a date was asked for and it gives none"
+    return [replace(c, verified=False, reason=reason) if c.verified else c for c in checked]
+
+
+_A_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)|年")
 
 
 def _unmarked(text: str) -> str:

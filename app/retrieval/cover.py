@@ -38,6 +38,11 @@ def states_shares_outstanding(text: str) -> bool:
 # "When did the quarter end?", "What date did Intel's second quarter of 2023 end?", "苹果2022财年第三季度是哪天结束的？"
 # A question for a date ("when", "what date", "哪天"); the extractor's test too.
 # "日期" asks a date, unless its 日 ends one: "2023年10月29日期末" is "at the end of October 29".
+# A day asked for in so many words ("which day", "哪天"); "when" may ask a time ("at noon") or an event.
+ASKS_DAY = re.compile(
+    r"\bwhat\s+(?:date|day)\b|\bwhich\s+(?:date|day)\b|哪天|哪一天|几号|(?<![0-9〇一二三四五六七八九十])日期",
+    re.IGNORECASE,
+)
 ASKS_DATE = re.compile(
     r"\bwhen\b|\bwhat\s+(?:date|day)\b|\bwhich\s+(?:date|day)\b|哪天|哪一天|何时|什么时候|几号"
     r"|(?<![0-9〇一二三四五六七八九十])日期",

@@ -240,6 +240,24 @@ def test_a_sentence_cut_off_by_the_token_limit_is_dropped_not_shown() -> None:
             "a figure was asked for and it gives none",
             ("苹果公司的员工股票计划是依据什么条款执行的？", "2022 Employee Stock Plan"),  # no figure asked
         ),
+        # "How many iPhones did Apple sell?": the filings give iPhone net sales in dollars, no units
+        (
+            "iPhone net sales were $39,669 million for the third quarter of 2023.",
+            "Apple Inc.",
+            "iPhone net sales were $39,669 million for the third quarter of 2023. [1]",
+            "How many iPhones did Apple sell in the third quarter of 2023?",
+            "a number of things was asked for and it gives none",
+            ("How much were Apple's iPhone net sales in the third quarter of 2023?", "$39,669 million"),
+        ),
+        # asked which day, the sentence before the one that says (Microsoft's 10-Q, page 59)
+        (
+            "No other officers or directors adopted, modified, or terminated a Rule 10b5-1 trading arrangement.",
+            "Microsoft Corporation",
+            "No other officers or directors adopted, modified, or terminated a Rule 10b5-1 trading arrangement. [1]",
+            "On what date did Microsoft's officers adopt a Rule 10b5-1 trading arrangement?",
+            "a date was asked for and it gives none",
+            ("Did other Microsoft officers adopt a Rule 10b5-1 trading arrangement?", "No other officers"),
+        ),
     ],
 )
 def test_a_true_sentence_that_does_not_answer_is_dropped(
@@ -1459,3 +1477,31 @@ def test_a_summary_under_a_titled_year_with_changes_in_points() -> None:
     assert extracted is not None
     assert "Gross margin: 53.6% for the three months ended October 30, 2022" in extracted.text
 
+
+def test_a_day_asked_for_is_not_the_day_the_question_names() -> None:
+    sources = _page_as_source("2023 Q3 MSFT.pdf", 59, "Microsoft Corporation | 10-Q")
+    asked = "In the quarter ended September 30, 2023, on what date did Satya Nadella adopt a new trading plan?"
+    extracted = Extractor().extract(asked, sources)
+    assert extracted is not None and "September 7, 2023" in extracted.text
+
+
+def test_a_figure_the_question_names_is_not_its_answer() -> None:
+    """ "Microsoft 365" holds a number; the sentence defining the subscriber count gives none."""
+    sources = _page_as_source("2022 Q3 MSFT.pdf", 33, "Microsoft Corporation | 10-Q")
+    later = _page_as_source("2022 Q3 MSFT.pdf", 35, "Microsoft Corporation | 10-Q")
+    asked = "How many Microsoft 365 Consumer subscribers did Microsoft have at September 30, 2022?"
+    extracted = Extractor().extract(asked, [sources[0], Source(2, later[0].retrieved)])
+    assert extracted is not None and "61.3 million" in extracted.text
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "question"),
+    [
+        ("2023 Q3 AAPL.pdf", 10, "How many iPhones did Apple sell in the quarter ended July 1, 2023?"),
+        ("2023 Q3 AAPL.pdf", 10, "苹果截至2023年7月1日的季度卖出了多少部iPhone？"),
+        # page 39 ends "... a significant number and percentage of our employees have" over its number
+        ("2023 Q3 NVDA.pdf", 39, "How many employees does NVIDIA have in total?"),
+    ],
+)
+def test_a_count_is_not_answered_by_dollars_or_a_page_number(name: str, page: int, question: str) -> None:
+    assert Extractor().extract(question, _page_as_source(name, page, "X | 10-Q")) is None
