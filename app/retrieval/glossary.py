@@ -26,6 +26,17 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "谷歌": "google alphabet",
     "特斯拉": "tesla",
     "脸书": "facebook meta",
+    # their chief executives and finance chiefs, as Chinese press writes them
+    "纳德拉": "nadella",
+    "库克": "cook",
+    "黄仁勋": "jensen huang",
+    "基辛格": "gelsinger",
+    "贾西": "jassy",
+    "胡德": "hood",
+    "克雷斯": "kress",
+    "津斯纳": "zinsner",
+    "奥尔萨夫斯基": "olsavsky",
+    "马埃斯特里": "maestri",
     # statements and lines
     "资产负债表": "balance sheet",
     "利润表": "statement of operations income",
@@ -250,6 +261,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     # businesses
     "数据中心": "data center",
     "游戏": "gaming",
+    "汽车": "automotive",
+    "专业可视化": "professional visualization",
     "云服务": "cloud services",
     "智能云": "intelligent cloud",
     "生产力和业务流程": "productivity and business processes",
@@ -271,6 +284,12 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "出口": "export",
     "许可": "license licensing",
     "宣布": "announced",
+    "宣派": "declared",
+    "交易计划": "trading plan arrangement",
+    "交易安排": "trading arrangement",
+    "采用": "adopted",
+    "每股": "per share",
+    "宣告": "declared",
     "美国政府": "united states government usg",
     # workplace policies (what staff ask of a company's handbook)
     "带薪年假": "paid annual leave vacation",
@@ -460,7 +479,7 @@ def spelt_out(terms: set[str]) -> set[str]:
 # not Total net sales).
 _SEGMENT_NAMES = tuple(
     word_list(
-        "数据中心 游戏 智能云 生产力和业务流程 更多个人计算 客户端计算 网络和边缘 北美 国际业务 国际 "
+        "数据中心 游戏 汽车 专业可视化 智能云 生产力和业务流程 更多个人计算 客户端计算 网络和边缘 北美 国际业务 国际 "
         "大中华区 美洲 欧洲 日本 亚太 中国 以色列"
     )
 )
