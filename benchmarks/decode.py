@@ -10,8 +10,9 @@ both models' forward. With --streams N (16 by default) the same step also decode
 together through the batching scheduler: `streams_speedup` is their aggregate tok/s over one
 request's. Each phase's figures go to stderr as it ends ("partial: {...}"), and a phase that fails
 is reported as "<phase>_error" while the others go on: a GPU is lent for minutes, not hours.
---context N gives our cache the engine's length (4096 for Llama-2; a step reads only the positions it
-needs, in steps of 256, 512, ...). `--random tiny` is a two-layer model of the same shape family, to try all of it on a CPU.
+--context N gives our cache the engine's length (4096 for Llama-2; a step reads only the positions
+it needs, in steps of 256, 512, ...). `--random tiny` is a two-layer model of the same shape
+family, to try all of it on a CPU.
 Prints one JSON line last. Runs disturbed by other processes (more than --max-others cores busy) are
 repeated; the median of --runs undisturbed runs is reported.
 """
