@@ -19,7 +19,14 @@ from datetime import date
 
 from app.chain.citations import snippet_around
 from app.chain.date_tables import dated_rows
-from app.chain.facts import ASKS_FOR_FIGURE, REFERENCE_NUMBER, asks_for_a_count, find_figures, person_names
+from app.chain.facts import (
+    ASKS_FOR_FIGURE,
+    REFERENCE_NUMBER,
+    asks_for_a_count,
+    find_figures,
+    person_names,
+    stated_figures,
+)
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
@@ -948,7 +955,7 @@ def _gives_another_figure(asked: Question, text: str) -> bool:
     if is_mostly_cjk(text):
         return True  # its own counting words (_holds) have said
     named = {figure.value for figure in find_figures(asked.text)}
-    figures = [f for f in find_figures(REFERENCE_NUMBER.sub(" ", text)) if f.value not in named]
+    figures = [f for f in stated_figures(text) if f.value not in named]
     if asked.counts:  # "how many iPhones": a count, not an amount of dollars
         figures = [f for f in figures if not f.percent and "$" not in f.text]
     return bool(figures)

@@ -126,6 +126,18 @@ _COUNT_ASKED = re.compile(
 # "Note 10", "Item 1A": the number of a note or item, not an amount
 REFERENCE_NUMBER = re.compile(r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?\b", re.I)
 
+# "iPhone 14 Pro", "Microsoft 365 Consumer": a number in a product's name, not a figure it states
+PRODUCT_NUMBER = re.compile(
+    r"\b([a-z]+[A-Z][A-Za-z]*\s)\d{1,4}(?![,.]?\d)"  # "iPhone 14", "GeForce 40"
+    r"|\b([A-Z][A-Za-z]*\s)\d{1,4}(?=\s+[A-Z][a-z])"  # "Microsoft 365 Consumer", "Xbox 360 Series"
+)
+
+
+def stated_figures(text: str) -> list[Figure]:
+    """The figures a sentence states: not the number of a note or item, nor of a product's name."""
+    unnamed = PRODUCT_NUMBER.sub(lambda m: m.group(1) or m.group(2), REFERENCE_NUMBER.sub(" ", text))
+    return find_figures(unnamed)
+
 
 def asks_for_a_count(question: str) -> bool:
     return _COUNT_ASKED.search(question) is not None

@@ -17,13 +17,13 @@ from functools import cached_property
 from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
-    REFERENCE_NUMBER,
     Facts,
     Figure,
     Passage,
     asks_for_a_count,
     facts_of,
     find_figures,
+    stated_figures,
     unsupported,
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
@@ -164,7 +164,7 @@ def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> li
         return figure.value not in named and not (counts and (figure.percent or "$" in figure.text))
 
     def gives_one(sentence: CheckedSentence) -> bool:
-        return any(map(answers, find_figures(REFERENCE_NUMBER.sub(" ", _unmarked(sentence.text)))))
+        return any(map(answers, stated_figures(_unmarked(sentence.text))))
 
     if any(c.verified and gives_one(c) for c in checked):
         return checked

@@ -1508,9 +1508,11 @@ def test_a_figure_the_question_names_is_not_its_answer() -> None:
     [
         ("2023 Q3 AAPL.pdf", 10, "How many iPhones did Apple sell in the quarter ended July 1, 2023?"),
         ("2023 Q3 AAPL.pdf", 10, "苹果截至2023年7月1日的季度卖出了多少部iPhone？"),
+        # "... higher net sales of iPhone 14 Pro models": a model's number, not a number sold
+        ("2023 Q3 AAPL.pdf", 19, "How many iPhones did Apple sell in the third quarter of 2023?"),
         # page 39 ends "... a significant number and percentage of our employees have" over its number
         ("2023 Q3 NVDA.pdf", 39, "How many employees does NVIDIA have in total?"),
     ],
 )
-def test_a_count_is_not_answered_by_dollars_or_a_page_number(name: str, page: int, question: str) -> None:
+def test_a_count_is_not_answered_by_dollars_a_page_number_or_a_model_name(name: str, page: int, question: str) -> None:
     assert Extractor().extract(question, _page_as_source(name, page, "X | 10-Q")) is None
