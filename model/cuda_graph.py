@@ -67,12 +67,25 @@ class CapturedStep:
     ) -> torch.Tensor:
         """Rows `slots` take tokens at positions; the others the dummy. -> logits [len(slots), V]
         (a copy: the graph's output buffer is overwritten by the next replay)."""
-        self.tokens.zero_()
-        self.positions.fill_(dummy_position)
-        self.tokens[slots, 0] = tokens
-        self.positions[slots] = positions
+        place_rows(self.tokens, self.positions, tokens, positions, slots, dummy_position)
         self.graph.replay()
         return self.logits[slots]
+
+
+def place_rows(
+    every_token: torch.Tensor,
+    every_position: torch.Tensor,
+    tokens: torch.Tensor,
+    positions: torch.Tensor,
+    slots: torch.Tensor,
+    dummy_position: int,
+) -> None:
+    """A static step's inputs for every cache row ([B, 1], [B]): rows `slots` get their token at
+    their position, the others the dummy token 0 at dummy_position."""
+    every_token.zero_()
+    every_position.fill_(dummy_position)
+    every_token[slots, 0] = tokens
+    every_position[slots] = positions
 
 
 def binding_key(model: torch.nn.Module) -> tuple[int, ...]:

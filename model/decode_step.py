@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 
-from model.cuda_graph import CapturedStep, binding_key
+from model.cuda_graph import CapturedStep, binding_key, place_rows
 from model.model import Transformer
 from model.native import MAX_BATCH, NativeDecoder, NativeUnavailableError, batch_kernel, kquant_kernel
 
@@ -282,9 +282,8 @@ class StaticStep(TorchStep):
         if captured is not None:
             logits = captured.run(tokens, positions, slots, model.max_seq - 1)
         else:
-            every_token = torch.zeros((model.max_batch, 1), dtype=torch.long, device=device)
-            every_position = torch.full((model.max_batch,), model.max_seq - 1, dtype=torch.long, device=device)
-            every_token[slots, 0] = tokens
-            every_position[slots] = positions
+            every_token = torch.empty((model.max_batch, 1), dtype=torch.long, device=device)
+            every_position = torch.empty((model.max_batch,), dtype=torch.long, device=device)
+            place_rows(every_token, every_position, tokens, positions, slots, model.max_seq - 1)
             logits = self._forward(every_token, every_position, *inputs)[slots]
         return logits if logits_for is None else logits[logits_for.to(device).long()]
