@@ -16,16 +16,17 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 
 from app.chain.citations import snippet_around
 from app.chain.date_tables import dated_rows
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     REFERENCE_NUMBER,
+    answering_figures,
     asks_for_a_count,
     find_figures,
     person_names,
-    stated_figures,
 )
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
@@ -147,6 +148,7 @@ class Question:
     named_in_latin: frozenset[str] = frozenset()
     acronyms: frozenset[str] = frozenset()  # "DCAI", "CCG": a row's label may spell them out
     counts: bool = False  # a number of things is asked for (units sold, people): dollars do not answer
+    named_figures: frozenset[Decimal] = frozenset()  # its own numbers ("Microsoft 365"): no answer
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -174,6 +176,7 @@ class Question:
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
             percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
+            frozenset(figure.value for figure in find_figures(question)),
         )
 
     @property
@@ -954,11 +957,7 @@ def _gives_another_figure(asked: Question, text: str) -> bool:
     for a count, one that is no dollar amount or percentage."""
     if is_mostly_cjk(text):
         return True  # its own counting words (_holds) have said
-    named = {figure.value for figure in find_figures(asked.text)}
-    figures = [f for f in stated_figures(text) if f.value not in named]
-    if asked.counts:  # "how many iPhones": a count, not an amount of dollars
-        figures = [f for f in figures if not f.percent and "$" not in f.text]
-    return bool(figures)
+    return bool(answering_figures(text, asked.named_figures, asked.counts))
 
 
 def _on_day(asked: Question, period: Period | None) -> bool:

@@ -9,7 +9,7 @@ passage has the word; an acronym also matches its spelt-out form (CEO: Chief Exe
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
@@ -137,6 +137,13 @@ def stated_figures(text: str) -> list[Figure]:
     """The figures a sentence states: not the number of a note or item, nor of a product's name."""
     unnamed = PRODUCT_NUMBER.sub(lambda m: m.group(1) or m.group(2), REFERENCE_NUMBER.sub(" ", text))
     return find_figures(unnamed)
+
+
+def answering_figures(text: str, named: Collection[Decimal], counts: bool) -> list[Figure]:
+    """The figures a sentence states that may answer a question: none it names itself ("How many
+    Microsoft 365 Consumer subscribers"), and for a count, no dollar amount or percentage."""
+    figures = [figure for figure in stated_figures(text) if figure.value not in named]
+    return [figure for figure in figures if not (counts and (figure.percent or "$" in figure.text))]
 
 
 def asks_for_a_count(question: str) -> bool:

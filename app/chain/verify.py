@@ -18,12 +18,11 @@ from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     Facts,
-    Figure,
     Passage,
+    answering_figures,
     asks_for_a_count,
     facts_of,
     find_figures,
-    stated_figures,
     unsupported,
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
@@ -159,17 +158,9 @@ def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> li
         return checked
     named = {figure.value for figure in find_figures(question)}  # "Microsoft 365" names no answer
     counts = asks_for_a_count(question)  # "how many iPhones": a dollar amount is no number of them
-
-    def answers(figure: Figure) -> bool:
-        return figure.value not in named and not (counts and (figure.percent or "$" in figure.text))
-
-    def gives_one(sentence: CheckedSentence) -> bool:
-        return any(map(answers, stated_figures(_unmarked(sentence.text))))
-
-    if any(c.verified and gives_one(c) for c in checked):
+    if any(c.verified and answering_figures(_unmarked(c.text), named, counts) for c in checked):
         return checked
-    reason = f"{'a number of things' if counts else 'a figure'} was asked for and it gives none"
-    return [replace(c, verified=False, reason=reason) if c.verified else c for c in checked]
+    return _all_dropped(checked, f"{'a number of things' if counts else 'a figure'} was asked for and it gives none")
 
 
 def _with_a_date_if_asked(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
@@ -181,7 +172,10 @@ def _with_a_date_if_asked(checked: list[CheckedSentence], question: str) -> list
         return checked
     if any(c.verified and (date_mentions(_unmarked(c.text)) or _A_YEAR.search(c.text)) for c in checked):
         return checked
-    reason = "a date was asked for and it gives none"
+    return _all_dropped(checked, "a date was asked for and it gives none")
+
+
+def _all_dropped(checked: list[CheckedSentence], reason: str) -> list[CheckedSentence]:
     return [replace(c, verified=False, reason=reason) if c.verified else c for c in checked]
 
 
