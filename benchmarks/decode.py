@@ -40,7 +40,7 @@ from model.generate import decode_tokens
 from model.generation_config import GenerationConfig
 from model.memory import place_in_huge_pages
 from model.model import KVCache, Transformer
-from model.quantize import quantize_int8
+from model.quantize import Int8Linear, fused_gemv, quantize_int8, single_row_product
 
 HELD_TEXT = Path(__file__).with_name("held_text.txt")
 LLAMA2_7B = dict(
@@ -164,6 +164,27 @@ def prefill_ms(model_forward: Callable[[], Any], runs: int, sync: Callable[[], N
             sync()
             times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
+
+
+def gemv_gb_s(model: Transformer, sync: Callable[[], None], calls: int = 50) -> dict[str, float]:
+    """GB/s of int8 weights read by the one-row product alone, for each distinct shape of the first
+    layer and the head: how near the memory's speed the kernel itself runs."""
+    found: dict[str, float] = {}
+    for layer in [*model.layers[0].modules(), model.output]:
+        if not isinstance(layer, Int8Linear) or f"{layer.out_features}x{layer.in_features}" in found:
+            continue
+        product = single_row_product(layer.weight)
+        x = torch.randn(1, layer.in_features, device=layer.weight.device, dtype=layer.scales.dtype)
+        with torch.inference_mode():
+            product(x, layer.weight, layer.scales)
+            sync()
+            start = time.perf_counter()
+            for _ in range(calls):
+                product(x, layer.weight, layer.scales)
+            sync()
+        seconds = (time.perf_counter() - start) / calls
+        found[f"{layer.out_features}x{layer.in_features}"] = round(layer.weight.numel() / seconds / 1e9, 1)
+    return found
 
 
 class Phases:
@@ -358,7 +379,15 @@ def main() -> None:
             step = CompiledStep(ours)
         run_ours(4)  # binds the C step to the int8 weights (or compiles the fused kernels) outside the timing
         int8_m = median_rate(run_ours, args.new_tokens, args, sync)
+        product = {}  # which one-row product the PyTorch step ran, and its own speed
+        if best != "native":
+            chosen = single_row_product(ours.output.weight)
+            product = {
+                "int8_product": "inductor" if chosen is fused_gemv() else "triton",
+                "int8_gemv_gb_s": gemv_gb_s(ours, sync),
+            }
         return {
+            **product,
             "int8_step_ms": step_alone_ms(step),
             "int8_tok_s": round(int8_m["tok_s"], 2),
             "int8_ratio": round(int8_m["tok_s"] / hf_m["tok_s"], 3),

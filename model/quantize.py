@@ -4,7 +4,9 @@ Stock PyTorch has no fast int8 x float GEMV on these CPUs. On CPU the decode ste
 (model.native), which reads these int8 weights and scales directly. On the PyTorch step, single-row
 products (decoding) go through a dequantise-and-multiply that torch.compile (Inductor) fuses into one
 loop reading int8 weights: a quarter of the bytes of fp32, which is what a memory-bound decode step
-pays for. Batched products (prefill) dequantise the weight and use the regular matmul.
+pays for. On a GPU with Triton, that single-row product is our own kernel instead (model.triton_gemv):
+Inductor's reduction read int8 weights no faster than bf16 ones. Batched products (prefill) dequantise
+the weight and use the regular matmul.
 """
 
 from collections.abc import Callable
@@ -14,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model import triton_gemv
 from model.errors import UnsupportedModelError
 
 _compiled_gemv: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
@@ -34,6 +37,15 @@ def fused_gemv() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.T
     return _compiled_gemv
 
 
+def single_row_product(
+    weight: torch.Tensor,
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The Triton kernel where it runs (a GPU, or Triton's interpreter), Inductor's fused loop otherwise."""
+    if triton_gemv.available() and (weight.is_cuda or triton_gemv.interpreted()):
+        return triton_gemv.int8_gemv_op()
+    return fused_gemv()
+
+
 class Int8Linear(nn.Module):
     def __init__(self, weight: torch.Tensor) -> None:
         super().__init__()
@@ -48,7 +60,7 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.numel() == self.in_features:  # one row: the memory-bound decode step
-            out = fused_gemv()(x.reshape(1, -1), self.weight, self.scales)
+            out = single_row_product(self.weight)(x.reshape(1, -1), self.weight, self.scales)
             return out.reshape(*x.shape[:-1], self.out_features)
         return F.linear(x, self.weight.to(x.dtype)) * self.scales
 

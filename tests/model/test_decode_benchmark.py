@@ -25,4 +25,6 @@ def test_the_decode_benchmark_runs_every_phase_on_the_tiny_random_model() -> Non
         assert result[key] > 0, key
     assert set(result["step_ms_by_step"]) == {"eager", "static"}
     assert abs(result["int8_ppl_delta"]) < 0.05
+    assert result["int8_product"] == "inductor"  # no GPU: Inductor's fused loop, not the Triton kernel
+    assert result["int8_gemv_gb_s"] and min(result["int8_gemv_gb_s"].values()) > 0
     assert "partial:" in done.stderr  # each phase's figures as it ends, for a run cut short

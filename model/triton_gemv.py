@@ -1,0 +1,97 @@
+"""Int8 weight x one activation row on a GPU, as one Triton kernel (the int8 decode step's products).
+
+Inductor's fused dequantise-and-reduce (model.quantize._gemv) reads about 1.5 G weights per ms on an
+H200 whatever their width: 3.1 TB/s of bf16 weights but only 1.6 TB/s of int8, so int8 decoded no
+faster than bf16 (217.6 vs 217.9 tok/s). This kernel has each program read a [BLOCK_N, BLOCK_K] tile
+of int8 weights in wide contiguous loads, dequantise in registers and keep per-lane partial sums,
+reducing them once at the end, so a step reads the weights at the memory's speed.
+
+Triton is imported only when the kernel is first used: a CPU install has no Triton, and the CPU
+tests run the kernel through Triton's interpreter (TRITON_INTERPRET=1) when it is installed.
+"""
+
+import os
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import torch
+
+
+@cache
+def available() -> bool:
+    """True where Triton can run the kernel: a CUDA device, or Triton's interpreter on CPU tensors."""
+    try:
+        import triton  # noqa: F401
+    except ImportError:
+        return False
+    return torch.cuda.is_available() or interpreted()
+
+
+def interpreted() -> bool:
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+@cache
+def _kernel() -> Any:
+    import triton
+    import triton.language as tl
+
+    # (tile rows, tile width in weights, warps), chosen among by timing once per weight shape
+    tiles = [(1, 2048, 4), (2, 1024, 4), (4, 512, 4), (4, 1024, 4), (8, 512, 4), (8, 512, 8), (16, 256, 4)]
+    tiles += [(16, 512, 8), (32, 256, 8)]
+    configs = [triton.Config({"BLOCK_N": n, "BLOCK_K": k}, num_warps=w) for n, k, w in tiles]
+    if interpreted():
+        configs = configs[2:3]  # the interpreter is slow and times nothing worth choosing by
+
+    @triton.autotune(configs=configs, key=["N", "K"])
+    @triton.jit
+    def int8_gemv_kernel(x_ptr, w_ptr, s_ptr, y_ptr, N, K, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):  # type: ignore[no-untyped-def]
+        rows = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+        row_ok = rows < N
+        partial = tl.zeros((BLOCK_N, BLOCK_K), dtype=tl.float32)
+        for start in range(0, K, BLOCK_K):
+            cols = start + tl.arange(0, BLOCK_K)
+            col_ok = cols < K
+            x = tl.load(x_ptr + cols, mask=col_ok, other=0.0).to(tl.float32)
+            w = tl.load(w_ptr + rows[:, None] * K + cols[None, :], mask=row_ok[:, None] & col_ok[None, :], other=0)
+            partial += w.to(tl.float32) * x[None, :]
+        scales = tl.load(s_ptr + rows, mask=row_ok, other=0.0).to(tl.float32)
+        y = tl.sum(partial, axis=1) * scales
+        tl.store(y_ptr + rows, y.to(y_ptr.dtype.element_ty), mask=row_ok)
+
+    return int8_gemv_kernel
+
+
+def launch(
+    x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor, out: torch.Tensor, wrap: Callable[[Any], Any]
+) -> None:
+    """out [N] = (weight [N, K] int8 @ x [K]) * scales, by the kernel as `wrap` presents it."""
+    n, k = weight.shape
+
+    def grid(meta: dict[str, int]) -> tuple[int]:
+        return ((n + meta["BLOCK_N"] - 1) // meta["BLOCK_N"],)
+
+    wrap(_kernel())[grid](x, weight, scales, out, n, k)
+
+
+@cache
+def int8_gemv_op() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The kernel as the custom op kb::int8_gemv, which torch.compile places in its graph (and a CUDA
+    graph captures) as one launch: x [1, K] float, weight [N, K] int8, scales [N] -> [1, N] in x's dtype."""
+    from torch.library import triton_op, wrap_triton
+
+    @triton_op("kb::int8_gemv", mutates_args=())
+    def int8_gemv(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(1, weight.shape[0], dtype=x.dtype, device=x.device)
+        launch(x.contiguous(), weight, scales, out, wrap_triton)
+        return out
+
+    return int8_gemv
+
+
+def int8_gemv_eager(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """The kernel launched directly (no custom op): for the interpreter, which torch.library cannot drive."""
+    out = torch.empty(1, weight.shape[0], dtype=x.dtype, device=x.device)
+    launch(x.contiguous(), weight, scales, out, lambda kernel: kernel)
+    return out
