@@ -41,9 +41,7 @@ def single_row_product(
     weight: torch.Tensor,
 ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """The Triton kernel where it runs (a GPU, or Triton's interpreter), Inductor's fused loop otherwise."""
-    if triton_gemv.available() and (weight.is_cuda or triton_gemv.interpreted()):
-        return triton_gemv.int8_gemv_op()
-    return fused_gemv()
+    return triton_gemv.int8_gemv if triton_gemv.runs_on(weight) else fused_gemv()
 
 
 class Int8Linear(nn.Module):
@@ -67,6 +65,7 @@ class Int8Linear(nn.Module):
 
 def quantize_int8(model: nn.Module) -> nn.Module:
     """Replace every nn.Linear (the tied output head too; the embedding table stays as it is) in place."""
+    triton_gemv.runner()  # settled now, not first while torch.compile traces the forward
     for name, child in list(model.named_children()):
         if isinstance(child, nn.Linear):
             if child.bias is not None:

@@ -8,24 +8,46 @@ reducing them once at the end, so a step reads the weights at the memory's speed
 
 Triton is imported only when the kernel is first used: a CPU install has no Triton, and the CPU
 tests run the kernel through Triton's interpreter (TRITON_INTERPRET=1) when it is installed.
+The op is registered here (torch.library, no Triton import) and not inside the first call, because
+that call may come while torch.compile traces the model, which cannot trace a registration.
 """
 
 import os
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from torch.library import triton_op, wrap_triton
+
+Runner = Literal["cuda", "interpreter", "none"]
+_runner: Runner | None = None
 
 
-@cache
-def available() -> bool:
-    """True where Triton can run the kernel: a CUDA device, or Triton's interpreter on CPU tensors."""
-    try:
-        import triton  # noqa: F401
-    except ImportError:
-        return False
-    return torch.cuda.is_available() or interpreted()
+def runner() -> Runner:
+    """Where the kernel runs: on CUDA tensors, on CPU tensors by Triton's interpreter, or nowhere.
+    Worked out once, before any tracing (model.quantize asks when it quantises), and then a plain
+    global that torch.compile reads as a constant."""
+    global _runner
+    if _runner is None:
+        try:
+            import triton  # noqa: F401
+
+            _runner = "interpreter" if interpreted() else "cuda" if torch.cuda.is_available() else "none"
+        except ImportError:
+            _runner = "none"
+    return _runner
+
+
+def forget_runner() -> None:
+    """For tests that change TRITON_INTERPRET."""
+    global _runner
+    _runner = None
+
+
+def runs_on(weight: torch.Tensor) -> bool:
+    kind = runner()
+    return kind == "interpreter" or (kind == "cuda" and weight.is_cuda)
 
 
 def interpreted() -> bool:
@@ -75,19 +97,13 @@ def launch(
     wrap(_kernel())[grid](x, weight, scales, out, n, k)
 
 
-@cache
-def int8_gemv_op() -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """The kernel as the custom op kb::int8_gemv, which torch.compile places in its graph (and a CUDA
-    graph captures) as one launch: x [1, K] float, weight [N, K] int8, scales [N] -> [1, N] in x's dtype."""
-    from torch.library import triton_op, wrap_triton
-
-    @triton_op("kb::int8_gemv", mutates_args=())
-    def int8_gemv(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-        out = torch.empty(1, weight.shape[0], dtype=x.dtype, device=x.device)
-        launch(x.contiguous(), weight, scales, out, wrap_triton)
-        return out
-
-    return int8_gemv
+@triton_op("kb::int8_gemv", mutates_args=())
+def int8_gemv(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """x [1, K] float, weight [N, K] int8, scales [N] -> [1, N] in x's dtype, as one kernel launch:
+    torch.compile places it in its graph as it is, and a captured CUDA graph replays it."""
+    out = torch.empty(1, weight.shape[0], dtype=x.dtype, device=x.device)
+    launch(x.contiguous(), weight, scales, out, wrap_triton)
+    return out
 
 
 def int8_gemv_eager(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,6 @@ def test_without_a_gpu_or_the_interpreter_the_kernel_is_not_used(monkeypatch: py
     if torch.cuda.is_available():
         pytest.skip("a GPU is here")
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    triton_gemv.available.cache_clear()
-    assert not triton_gemv.available()
+    triton_gemv.forget_runner()
+    assert triton_gemv.runner() == "none"
     assert quantize.single_row_product(torch.zeros(2, 2, dtype=torch.int8)) is quantize.fused_gemv()

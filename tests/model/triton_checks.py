@@ -27,7 +27,7 @@ def products_match(_: Path) -> None:
         torch.manual_seed(rows)
         layer = Int8Linear(torch.randn(rows, width))
         x = torch.randn(1, width)
-        for run in (triton_gemv.int8_gemv_eager, triton_gemv.int8_gemv_op()):
+        for run in (triton_gemv.int8_gemv_eager, triton_gemv.int8_gemv):
             got = run(x, layer.weight, layer.scales)
             assert got.shape == (1, rows) and got.dtype == torch.float32, (got.shape, got.dtype)
             torch.testing.assert_close(got.double(), reference(x, layer), rtol=1e-5, atol=1e-4)
@@ -37,7 +37,7 @@ def bfloat16_stays_bfloat16(_: Path) -> None:
     torch.manual_seed(1)
     layer = Int8Linear(torch.randn(48, 512).bfloat16())
     x = torch.randn(1, 512).bfloat16()
-    got = triton_gemv.int8_gemv_op()(x, layer.weight, layer.scales)
+    got = triton_gemv.int8_gemv(x, layer.weight, layer.scales)
     assert got.dtype == torch.bfloat16
     torch.testing.assert_close(got.double(), reference(x, layer), rtol=2e-2, atol=0.1)
 
@@ -49,7 +49,7 @@ def model_decodes_the_same(folder: Path) -> None:
     quantize_int8(model)
     prompt, cfg = random_ids(4, 20), GenerationConfig(max_new_tokens=12)
     model.setup_caches(1, 64)
-    assert quantize.single_row_product(model.output.weight) is triton_gemv.int8_gemv_op()
+    assert quantize.single_row_product(model.output.weight) is triton_gemv.int8_gemv
     calls = 0
     real = triton_gemv.launch
 
@@ -64,7 +64,6 @@ def model_decodes_the_same(folder: Path) -> None:
     layers = len(model.layers)
     # 11 one-row steps of 4 products a layer and the head, and the prefill's head on its last row
     assert calls == 11 * (4 * layers + 1) + 1, calls
-    triton_gemv.available.cache_clear()
     quantize.single_row_product = lambda weight: quantize.fused_gemv()  # Inductor's loop instead
     through_inductor = list(decode_tokens(model, prompt, cfg, frozenset(), TorchStep()))
     assert through_kernel == through_inductor and len(through_kernel) == 12, (through_kernel, through_inductor)
