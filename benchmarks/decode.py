@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from benchmarks.cpu_load import OthersCpu
+from benchmarks.int8_gemv import seconds_per_call
 from model.batching import BatchScheduler, BatchSettings
 from model.decode_step import CompiledStep, DecodeStep, NativeStep, StaticStep, TorchStep
 from model.engine import Engine
@@ -166,23 +167,16 @@ def prefill_ms(model_forward: Callable[[], Any], runs: int, sync: Callable[[], N
     return statistics.median(times) * 1000
 
 
-def gemv_gb_s(model: Transformer, sync: Callable[[], None], calls: int = 50) -> dict[str, float]:
-    """GB/s of int8 weights read by the one-row product alone, for each distinct shape of the first
-    layer and the head: how near the memory's speed the kernel itself runs."""
+def gemv_gb_s(model: Transformer, calls: int = 50) -> dict[str, float]:
+    """GB/s of int8 weights read by the one-row product alone (captured in a CUDA graph on a GPU, as
+    the step runs it), for each distinct shape of the first layer and the head."""
     found: dict[str, float] = {}
     for layer in [*model.layers[0].modules(), model.output]:
         if not isinstance(layer, Int8Linear) or f"{layer.out_features}x{layer.in_features}" in found:
             continue
-        product = single_row_product(layer.weight)
         x = torch.randn(1, layer.in_features, device=layer.weight.device, dtype=layer.scales.dtype)
         with torch.inference_mode():
-            product(x, layer.weight, layer.scales)
-            sync()
-            start = time.perf_counter()
-            for _ in range(calls):
-                product(x, layer.weight, layer.scales)
-            sync()
-        seconds = (time.perf_counter() - start) / calls
+            seconds = seconds_per_call(single_row_product(layer.weight), (x, layer.weight, layer.scales), calls)
         found[f"{layer.out_features}x{layer.in_features}"] = round(layer.weight.numel() / seconds / 1e9, 1)
     return found
 
@@ -384,7 +378,7 @@ def main() -> None:
             chosen = single_row_product(ours.output.weight)
             product = {
                 "int8_product": "inductor" if chosen is fused_gemv() else "triton",
-                "int8_gemv_gb_s": gemv_gb_s(ours, sync),
+                "int8_gemv_gb_s": gemv_gb_s(ours),
             }
         return {
             **product,
