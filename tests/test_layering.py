@@ -16,8 +16,9 @@ ALLOWED = {
     "store": {"store"},  # accounts, keys, conversations, documents, chunks, audit: below both
     "model": {"model"},
 }
-# model/ may use only these third-party libraries (DESIGN.md), plus jinja2 for chat templates.
-MODEL_THIRD_PARTY = {"torch", "numpy", "safetensors", "gguf", "tokenizers", "jinja2"}
+# model/ may use only these third-party libraries (DESIGN.md), plus jinja2 for chat templates and
+# triton, the kernel compiler CUDA torch ships with (model/triton_gemv.py, imported on first use).
+MODEL_THIRD_PARTY = {"torch", "numpy", "safetensors", "gguf", "tokenizers", "jinja2", "triton"}
 
 
 def imported_top_levels(path: Path) -> set[str]:
