@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from app.chain.citations import snippet_around
 from app.chain.date_tables import dated_rows
+from app.chain.equity_periods import with_block_period
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     REFERENCE_NUMBER,
@@ -384,8 +385,10 @@ class Candidate:
 
 
 def _table_like(text: str) -> bool:
-    """Several lines of figures: a table that the sentence splitter ran together; rows answer it."""
-    return len(table_rows(text)) >= 2 or len(find_figures(text)) > 8
+    """Several lines of figures (a table that the sentence splitter ran together), or one row of
+    three or more: rows answer it, with the period and heading a bare line of figures lacks."""
+    rows = table_rows(text)
+    return len(rows) >= 2 or (len(rows) == 1 and len(rows[0].cells) >= 3) or len(find_figures(text)) > 8
 
 
 def _own_text(chunk: StoredChunk) -> PageText:
@@ -563,10 +566,12 @@ class Extractor:
         # the business lines the question names: by acronym ("AWS", "DCAI") or in Chinese ("北美")
         lines_named = {a.lower() for a in asked.acronyms} | set(content_terms(named_segments(asked.text)))
         entity = spelt_out(lines_named)
+        asked_measures = _measures(lemmas)
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
+            row = with_block_period(row, where.text)
             if _months_to_date_only(asked, row):
                 continue
             label_terms = _lemmas(content_terms(row.label))
@@ -577,6 +582,9 @@ class Extractor:
             if not label:
                 continue
             context = spelt_out(label | set(_lemmas(content_terms(f"{row.heading} {row.section}"))))
+            row_measures = _measures(context)
+            if asked_measures and row_measures and not asked_measures & row_measures:
+                continue  # another line: the segment's revenue for its operating income asked
             # a figure is GAAP unless its label says otherwise: "GAAP gross margin" is the row
             # "Gross margin percentage", not "Non-GAAP gross margin percentage"
             as_asked = bool(_NON_GAAP.search(row.label)) == bool(_NON_GAAP.search(asked.text))
@@ -737,6 +745,9 @@ class Extractor:
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
             named += 0.1 if asked.named_in_latin & have else 0.0
+            # "at July 1, 2023": a sentence dated only another day ("outstanding as of July 21, 2023",
+            # the cover page) gives that day's figure, not the one asked
+            named -= 0.3 if asked.wants == "figure" and _dated_only_another_day(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
@@ -749,6 +760,10 @@ class Extractor:
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
             # Two lines of a longer sentence that stop on "for": the figure it was going to give is cut off.
             score -= 0.1 if ends_on_dangling_word(flat) else 0.0
+            # Two lines from the middle of a sentence ("year 2023 (“Q2 charge”), which included ... $800
+            # million") lose what it is about: of two pieces alike, the one that starts it ("we recorded
+            # a $1.2 billion charge in the second quarter of fiscal year 2023 ...").
+            score -= 0.05 if flat[:1].islower() else 0.0
             at = where.chunk_offset + start
             found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have, holds=holds))
         return found
@@ -845,6 +860,12 @@ _LEMMAS = {
     "grew": "growth",
 }
 _TOTAL = frozenset({"total"})
+# What a figure measures, by the words that name it ("net sales" is revenue): a row whose label and
+# heading name only other measures than the question does is another line ("Revenue by Reportable
+# Segments" for a segment's operating income asked). "profit" names none: Apple's "Gross margin" is
+# the gross profit a question may ask for.
+_MEASURES = {"revenue": "revenue", "sales": "revenue", "margin": "margin"}
+_MEASURES |= dict.fromkeys(("income", "earnings", "loss"), "income")
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 _CHANGE_ASKED = re.compile(
@@ -856,6 +877,10 @@ _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
 _NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)
 _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
+def _measures(terms: Iterable[str]) -> set[str]:
+    return {_MEASURES[t] for t in terms if t in _MEASURES}
+
+
 def _sentence_span_fit(asked: Question, sentence: str) -> float:
     """-0.15 for a sentence that names only another span than the one asked (the year to date for a
     quarter, or the reverse); +0.05 for one naming the months to date asked (MD&A says the quarter's
@@ -949,6 +974,12 @@ def _names_another_day(asked: Question, text: str) -> bool:
     quarter ended September 30, 2023", the sentence naming only September 30, 2023 ("During the
     quarter ended September 30, 2023, the following officers ... adopted ...") does not say."""
     return any(d.month and (d.year, d.month, d.day) not in asked.dates for d in date_mentions(text))
+
+
+def _dated_only_another_day(asked: Question, text: str) -> bool:
+    days = [d for d in date_mentions(text) if d.day is not None]
+    asks_a_day = any(d[2] is not None for d in asked.dates)
+    return asks_a_day and bool(days) and all((d.year, d.month, d.day) not in asked.dates for d in days)
 
 
 def _gives_another_figure(asked: Question, text: str) -> bool:

@@ -1516,3 +1516,68 @@ def test_a_figure_the_question_names_is_not_its_answer() -> None:
 )
 def test_a_count_is_not_answered_by_dollars_a_page_number_or_a_model_name(name: str, page: int, question: str) -> None:
     assert Extractor().extract(question, _page_as_source(name, page, "X | 10-Q")) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "英伟达2024财年第二季度（截至2023年7月30日）计算与网络部门的营业利润是多少？",
+        "What was NVIDIA's Compute & Networking operating income for the quarter ended July 30, 2023?",
+    ],
+)
+def test_a_segment_s_operating_income_is_not_its_revenue(question: str) -> None:
+    """NVIDIA's page 29 tabulates revenue by segment, page 30 operating income by segment, with rows
+    named alike ("Compute & Networking"): the revenue row names another measure than the one asked,
+    and does not answer even when it is the only segment row found."""
+    revenue = _page_as_source("2023 Q2 NVDA.pdf", 29, "NVIDIA | 10-Q")
+    income = _page_as_source("2023 Q2 NVDA.pdf", 30, "NVIDIA | 10-Q")
+    both = Extractor().extract(question, [revenue[0], Source(2, income[0].retrieved)])
+    assert both is not None and "$6,728 million" in both.text and "10,402" not in both.text
+    alone = Extractor().extract(question, revenue)
+    assert alone is None or "10,402" not in alone.text
+
+
+def test_a_row_of_a_stockholders_equity_statement_takes_its_block_s_period() -> None:
+    """Intel's statement of stockholders' equity prints each period as a block between two dated
+    balance lines under "Three/Six Months Ended": the first half's dividends declared are the six
+    months' row of 2023, not the quarter's or the year before's."""
+    from app.chain.equity_periods import with_block_period
+
+    text = _page("2023 Q2 INTC.pdf", 10)
+    rows = [with_block_period(row, text) for row in table_rows(text) if "dividends" in row.label]
+    periods = [(row.label, row.periods[0]) for row in rows]
+    found = [(label[-10:], p.span, p.month, p.day, p.year) for label, p in periods if p is not None]
+    assert found == [
+        ("per share)", "three", 7, 2, 2022),
+        ("per share)", "six", 7, 1, 2023),
+        ("per share)", "six", 7, 2, 2022),
+    ], periods
+    assert [label.split("($")[1][:4] for label, _ in periods] == ["0.37", "0.49", "0.73"]
+    question = "英特尔2023年上半年累计宣派的每股现金股息是多少？"
+    extracted = Extractor().extract(question, _page_as_source("2023 Q2 INTC.pdf", 10, "Intel | 10-Q"))
+    assert extracted is not None and "$0.49 per share" in extracted.text
+    assert "six months ended July 1, 2023" in extracted.text
+
+
+def test_a_figure_asked_at_one_day_is_not_the_cover_page_s_of_another() -> None:
+    """Apple's cover page counts the shares outstanding "as of July 21, 2023"; asked for them at
+    July 1, 2023, the balance sheet of that day answers."""
+    cover = _page_as_source("2023 Q3 AAPL.pdf", 2, "Apple Inc. | 10-Q")
+    balance = _page_as_source("2023 Q3 AAPL.pdf", 6, "Apple Inc. | 10-Q")
+    sources = [cover[0], Source(2, balance[0].retrieved)]
+    at_first = Extractor().extract("截至2023年7月1日，苹果已发行在外的普通股有多少股？", sources)
+    assert at_first is not None and "15,647,868" in at_first.text and "July 21" not in at_first.text
+    asked_on_cover = "How many shares of Apple common stock were outstanding as of July 21, 2023?"
+    on_cover = Extractor().extract(asked_on_cover, sources)
+    assert on_cover is not None and "15,634,232,000" in on_cover.text
+
+
+def test_of_two_pieces_of_a_long_sentence_the_one_that_starts_it_answers() -> None:
+    """Microsoft's sentence on its Q2 charge runs over three lines: the lines that start it give the
+    $1.2 billion; the two after it only the severance's $800 million inside it."""
+    question = (
+        "How big was the charge Microsoft took in Q2 of fiscal 2023 for severance, hardware portfolio "
+        "changes and lease consolidation?"
+    )
+    extracted = Extractor().extract(question, _page_as_source("2023 Q1 MSFT.pdf", 32, "Microsoft | 10-Q"))
+    assert extracted is not None and "$1.2 billion charge" in extracted.text
