@@ -171,7 +171,7 @@ class Retriever:
         timings["search_ms"] = _ms(t)
         t = time.perf_counter()
         fused = self._fused(candidates, scope)
-        chunks = self._selected(fused, candidates, k)
+        chunks = self._with_similarity(self._selected(fused, candidates, k), vector, scope)
         timings["fuse_ms"] = _ms(t)
         timings["total_ms"] = _ms(started)
         return self._result(query, chunks, scope, timings)
@@ -254,6 +254,21 @@ class Retriever:
             if i in stored
         ]
         return suppress_near_duplicates(ranked, k)
+
+    def _with_similarity(
+        self, chunks: list[RetrievedChunk], vector: npt.NDArray[np.float32] | None, scope: Scope
+    ) -> list[RetrievedChunk]:
+        """Chunks that only the keyword or marked-page lists found, with their similarity to the
+        question too: the gate reads the best similarity among what was found, and read a missing
+        one as none (a signature page found for "who signed" had none, and the question was refused)."""
+        missing = np.array([c.chunk.id for c in chunks if c.dense_score is None], dtype=np.int64)
+        if vector is None or missing.size == 0:
+            return chunks
+        index = self.kb.reads.index_for(scope.allowed)
+        similarity = dict(index.search(vector, int(missing.size), missing))
+        return [
+            replace(c, dense_score=similarity.get(c.chunk.id)) if c.dense_score is None else c for c in chunks
+        ]
 
     def page_context(self, chunk: StoredChunk) -> PageText:
         """The text of the pages a found chunk lies on, and the chunk's offset in it."""

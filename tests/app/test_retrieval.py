@@ -280,3 +280,25 @@ def test_a_question_about_when_the_quarter_ended_finds_the_cover_page(make_kb: M
 )
 def test_which_questions_ask_when_the_period_ended(question: str, asks: bool) -> None:
     assert asks_for_period_end(question) is asks
+
+
+def test_a_chunk_only_the_keyword_search_found_gets_its_similarity_too(
+    make_kb: MakeKB, write_text: WriteText
+) -> None:
+    """The gate reads the best similarity among what was found; a chunk that came from the keyword
+    list alone once counted as similarity 0 (a Chinese question's signature page was refused)."""
+    kb = make_kb()
+    admin = kb.actor(None)
+    topics = ["lunch", "parking", "travel", "laptops", "holidays", "badges", "printers", "visitors"]
+    for i, topic in enumerate(topics):
+        kb.ingest([write_text(f"{i}.txt", f"Notes on {topic} number {i}. " * 4)], actor=admin)
+    kb.ingest([write_text("rare.txt", "Quokka " + "office plants watering schedule. " * 6)], actor=admin)
+    narrow = Retriever(kb, RetrievalConfig(candidates_factor=1))
+    question = "quokka notes on lunch number 0"
+    found = narrow.retrieve(question, admin, k=3)
+    assert any(r.chunk.file_name == "rare.txt" for r in found)  # by its rare word
+    vector = kb.embedder.embed_query(question)
+    index = kb.reads.index_for(kb.reads.readable_chunk_ids(admin))
+    for r in found:
+        expected = dict(index.search(vector, 1, np.array([r.chunk.id], dtype=np.int64)))[r.chunk.id]
+        assert r.dense_score == pytest.approx(expected)
