@@ -102,6 +102,9 @@ class VectorIndex:
         self._tombstones: set[int] = set()
         self._disk_stamp: tuple[int, int, int] | None = None
         self.dirty = False
+        # Counts every change that can take ids out (remove, clear, reload): a reader that read its
+        # allowed ids from SQL before such a change may find them gone, and reads again.
+        self.removals = 0
 
     # ---- opening and saving -------------------------------------------------------------
 
@@ -126,6 +129,7 @@ class VectorIndex:
 
     def reload(self) -> None:
         with self._lock, open(self.path, "rb") as handle:
+            self.removals += 1
             stamp = self._stamp()
             header, start = _read_header(handle, self.path)
             if os.fstat(handle.fileno()).st_size != start + int(header["payload_bytes"]):
@@ -239,6 +243,7 @@ class VectorIndex:
             present = present[~np.isin(present, _ids(sorted(self._tombstones)))]
             if present.size == 0:
                 return 0
+            self.removals += 1
             if self._kind == FLAT:
                 self._index.remove_ids(faiss.IDSelectorBatch(present))
             else:
@@ -250,6 +255,7 @@ class VectorIndex:
 
     def clear(self) -> None:
         with self._lock:
+            self.removals += 1
             self._kind = FLAT
             self._index = _empty(FLAT, self.spec.dim, self.tuning)
             self._tombstones.clear()

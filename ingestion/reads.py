@@ -22,6 +22,9 @@ from store.records import PageText, SearchHit, StoredChunk, UserInfo
 log = logging.getLogger(__name__)
 
 
+# Snapshots a search takes at most while the index keeps losing ids under it (each try is one search).
+_SNAPSHOT_TRIES = 3
+
 class ChunkReads:
     def __init__(
         self,
@@ -100,7 +103,20 @@ class ChunkReads:
         return self.search_vector(self._embedder().embed_query(query), actor, k)
 
     def search_vector(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int = 8) -> list[SearchHit]:
-        """Top `k` chunks `actor` may read. The allowed ids go into the FAISS search itself."""
+        """Top `k` chunks `actor` may read. The allowed ids go into the FAISS search itself.
+
+        A new version's writer flips SQL to it and then removes the old version's vectors: a reader
+        whose SQL snapshot came just before the flip would search for ids already gone and find
+        neither version. When the index lost ids between the snapshot and the search, the reader
+        takes a new snapshot and searches again."""
+        for _ in range(_SNAPSHOT_TRIES - 1):
+            removals = self._index().removals
+            hits = self._search_snapshot(vector, actor, k)
+            if self._index().removals == removals:
+                return hits
+        return self._search_snapshot(vector, actor, k)
+
+    def _search_snapshot(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int) -> list[SearchHit]:
         allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
         if allowed.size and not self.index_path.exists() and not self._index_loaded():
             log.error(  # answers would all be refusals: say so where the administrator looks

@@ -71,6 +71,36 @@ def test_readers_see_the_old_version_or_the_new_never_both_nor_neither(
     assert set(seen[:switch]) == {v1.document_id} and set(seen[switch:]) == {v2.document_id}
 
 
+def test_a_search_whose_snapshot_went_stale_under_it_takes_a_new_one(
+    database_url: str, make_kb: MakeKB, write_text: WriteText, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer flips SQL to the new version and then removes the old one's vectors. A reader whose
+    SQL snapshot came just before (it allows only the old ids) and whose search came just after
+    found neither version (a fresh-clone CI run caught it, once in 15 runs under load). Here the
+    writer's step lands between the two, every time."""
+    kb = make_kb(database_url)
+    admin = kb.actor(None)
+    [v1] = kb.ingest([write_text("report.txt", paragraphs("old", 6), "v1")], actor=admin)
+    old_ids = kb.reads.readable_chunk_ids(admin)
+    [v2] = kb.ingest([write_text("report.txt", paragraphs("new", 6), "v2")], actor=admin)
+    index = kb.reads.index_for(kb.reads.readable_chunk_ids(admin))
+    index.add(old_ids, np.ones((old_ids.size, index.spec.dim), dtype=np.float32))  # as before the removal
+    real = kb.reads.readable_chunk_ids
+    snapshots = []
+
+    def stale_first(actor):  # type: ignore[no-untyped-def]
+        snapshots.append(actor)
+        if len(snapshots) > 1:
+            return real(actor)
+        index.remove(old_ids)  # the writer's removal lands right after this snapshot
+        return old_ids
+
+    monkeypatch.setattr(kb.reads, "readable_chunk_ids", stale_first)
+    hits = kb.reads.search_vector(HashingEmbedder(64).embed_query("revenue margin outlook"), admin, k=5)
+    assert hits and {h.chunk.document_id for h in hits} == {v2.document_id} and len(snapshots) == 2
+    assert v1.document_id != v2.document_id
+
+
 def test_delete_removes_rows_chunks_vectors_and_the_stored_file(
     database_url: str, make_kb: MakeKB, write_text: WriteText
 ) -> None:
