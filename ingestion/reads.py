@@ -109,22 +109,19 @@ class ChunkReads:
         whose SQL snapshot came just before the flip would search for ids already gone and find
         neither version. When the index lost ids between the snapshot and the search, the reader
         takes a new snapshot and searches again."""
-        for _ in range(_SNAPSHOT_TRIES - 1):
+        missing = not self.index_path.exists() and not self._index_loaded()  # before it is opened below
+        for attempt in range(1, _SNAPSHOT_TRIES + 1):
             removals = self._index().removals
-            hits = self._search_snapshot(vector, actor, k)
-            if self._index().removals == removals:
-                return hits
-        return self._search_snapshot(vector, actor, k)
-
-    def _search_snapshot(self, vector: npt.NDArray[np.float32], actor: UserInfo, k: int) -> list[SearchHit]:
-        allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
-        if allowed.size and not self.index_path.exists() and not self._index_loaded():
-            log.error(  # answers would all be refusals: say so where the administrator looks
-                "the vector index %s is missing while %d chunks are ready; restart `kb serve` or run "
-                "`kb reindex` to rebuild it",
-                self.index_path,
-                allowed.size,
-            )
-        hits = self.index_for(allowed).search(vector, k, allowed)
-        found = self.get_chunks([i for i, _ in hits])
+            allowed = self.readable_chunk_ids(actor)  # one SQL snapshot: old version or new, not both
+            if missing and allowed.size and attempt == 1:
+                log.error(  # answers would all be refusals: say so where the administrator looks
+                    "the vector index %s is missing while %d chunks are ready; restart `kb serve` or run "
+                    "`kb reindex` to rebuild it",
+                    self.index_path,
+                    allowed.size,
+                )
+            hits = self.index_for(allowed).search(vector, k, allowed)
+            found = self.get_chunks([i for i, _ in hits])
+            if self._index().removals == removals or attempt == _SNAPSHOT_TRIES:
+                break
         return [SearchHit(found[i], score) for i, score in hits if i in found]
