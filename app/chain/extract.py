@@ -585,6 +585,8 @@ class Extractor:
             row_measures = _measures(context)
             if asked_measures and row_measures and not asked_measures & row_measures:
                 continue  # another line: the segment's revenue for its operating income asked
+            if not _holds_line(asked, context, f"{row.label} {row.heading} {row.section}"):
+                continue  # the company's total, or another segment's, for the business line asked
             # a figure is GAAP unless its label says otherwise: "GAAP gross margin" is the row
             # "Gross margin percentage", not "Non-GAAP gross margin percentage"
             as_asked = bool(_NON_GAAP.search(row.label)) == bool(_NON_GAAP.search(asked.text))
@@ -758,6 +760,9 @@ class Extractor:
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
+            # "图形业务的营业利润": a sentence that names no business line the question does (segments'
+            # inventory provisions) gives another figure than that line's
+            score -= 0.0 if _holds_line(asked, set(_lemmas(have)), flat) else 0.3
             # Two lines of a longer sentence that stop on "for": the figure it was going to give is cut off.
             score -= 0.1 if ends_on_dangling_word(flat) else 0.0
             # Two lines from the middle of a sentence ("year 2023 (“Q2 charge”), which included ... $800
@@ -877,6 +882,15 @@ _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
 _NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)
 _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
+def _holds_line(asked: Question, words: set[str], text: str) -> bool:
+    """Whether a row or sentence names the business line a Chinese question names ("客户端计算"), by
+    its words ("Client Computing") or its acronym ("CCG Operating Income"); true when none is named."""
+    named = named_segments(asked.text)
+    if not named:
+        return True
+    return bool(set(_lemmas(content_terms(named))) & words) or any(spells(a, named) for a in acronyms(text))
+
+
 def _measures(terms: Iterable[str]) -> set[str]:
     return {_MEASURES[t] for t in terms if t in _MEASURES}
 

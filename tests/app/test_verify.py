@@ -1581,3 +1581,18 @@ def test_of_two_pieces_of_a_long_sentence_the_one_that_starts_it_answers() -> No
     )
     extracted = Extractor().extract(question, _page_as_source("2023 Q1 MSFT.pdf", 32, "Microsoft | 10-Q"))
     assert extracted is not None and "$1.2 billion charge" in extracted.text
+
+
+def test_a_business_line_asked_is_not_answered_by_the_company_s_total() -> None:
+    """"图形业务的营业利润" names NVIDIA's Graphics segment: the income statement's total operating
+    income ($6,800 million) and a sentence about all segments' inventory provisions ($81 million) do
+    not answer it; the segment table does ($1,211 million)."""
+    question = "英伟达2024财年第二季度图形业务的营业利润是多少？"
+    statement = _page_as_source("2023 Q2 NVDA.pdf", 3, "NVIDIA | 10-Q")
+    discussion = _page_as_source("2023 Q2 NVDA.pdf", 31, "NVIDIA | 10-Q")
+    sources = [statement[0], Source(2, discussion[0].retrieved)]
+    without = Extractor().extract(question, sources)
+    assert without is None or ("6,800" not in without.text and "$81 million" not in without.text)
+    segments = _page_as_source("2023 Q2 NVDA.pdf", 30, "NVIDIA | 10-Q")
+    found = Extractor().extract(question, [*sources, Source(3, segments[0].retrieved)])
+    assert found is not None and "$1,211 million" in found.text
