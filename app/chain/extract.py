@@ -150,6 +150,7 @@ class Question:
     acronyms: frozenset[str] = frozenset()  # "DCAI", "CCG": a row's label may spell them out
     counts: bool = False  # a number of things is asked for (units sold, people): dollars do not answer
     named_figures: frozenset[Decimal] = frozenset()  # its own numbers ("Microsoft 365"): no answer
+    lines: str = ""  # English names of the business lines and regions it names in Chinese ("north america")
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -171,13 +172,14 @@ class Question:
         period_end = asks_for_period_end(question)
         # and the business lines and regions it names in Chinese ("国际分部": International), which
         # tell the segment's row apart from the total's row that shares the question's other words
-        latin = " ".join([*_LATIN_WORD.findall(question), named_segments(question)]) if is_mostly_cjk(question) else ""
+        lines = named_segments(question)
+        latin = " ".join([*_LATIN_WORD.findall(question), lines]) if is_mostly_cjk(question) else ""
         # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
             percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
-            frozenset(figure.value for figure in find_figures(question)),
+            frozenset(figure.value for figure in find_figures(question)), lines,
         )
 
     @property
@@ -564,7 +566,7 @@ class Extractor:
         lemmas = frozenset(_lemmas(wanted))
         asked_terms = [t for t in _lemmas(asked.in_order) if t in lemmas]
         # the business lines the question names: by acronym ("AWS", "DCAI") or in Chinese ("北美")
-        lines_named = {a.lower() for a in asked.acronyms} | set(content_terms(named_segments(asked.text)))
+        lines_named = {a.lower() for a in asked.acronyms} | set(content_terms(asked.lines))
         entity = spelt_out(lines_named)
         asked_measures = _measures(lemmas)
         found = []
@@ -882,10 +884,12 @@ _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
 _NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)
 _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
+
+
 def _holds_line(asked: Question, words: set[str], text: str) -> bool:
     """Whether a row or sentence names the business line a Chinese question names ("客户端计算"), by
     its words ("Client Computing") or its acronym ("CCG Operating Income"); true when none is named."""
-    named = named_segments(asked.text)
+    named = asked.lines
     if not named:
         return True
     return bool(set(_lemmas(content_terms(named))) & words) or any(spells(a, named) for a in acronyms(text))
