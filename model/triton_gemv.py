@@ -19,7 +19,6 @@ that call may come while torch.compile traces the model, which cannot trace a re
 """
 
 import os
-from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal
 
@@ -93,16 +92,15 @@ def _kernel() -> Any:
     return int8_gemv_kernel
 
 
-def launch(
-    x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor, out: torch.Tensor, wrap: Callable[[Any], Any]
-) -> None:
-    """out [N] = (weight [N, K] int8 @ x [K]) * scales, by the kernel as `wrap` presents it."""
+def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor, out: torch.Tensor) -> None:
+    """out [N] = (weight [N, K] int8 @ x [K]) * scales. `wrap_triton` hands torch.compile the kernel
+    to trace; run eagerly (or by Triton's interpreter), it is the kernel itself."""
     n, k = weight.shape
 
     def grid(meta: dict[str, int]) -> tuple[int]:
         return ((n + meta["BLOCK_N"] - 1) // meta["BLOCK_N"],)
 
-    wrap(_kernel())[grid](x, weight, scales, out, n, k)
+    wrap_triton(_kernel())[grid](x, weight, scales, out, n, k)
 
 
 @triton_op("kb::int8_gemv", mutates_args=())
@@ -110,12 +108,5 @@ def int8_gemv(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> to
     """x [1, K] float, weight [N, K] int8, scales [N] -> [1, N] in x's dtype, as one kernel launch:
     torch.compile places it in its graph as it is, and a captured CUDA graph replays it."""
     out = torch.empty(1, weight.shape[0], dtype=x.dtype, device=x.device)
-    launch(x.contiguous(), weight, scales, out, wrap_triton)
-    return out
-
-
-def int8_gemv_eager(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
-    """The kernel launched directly (no custom op): for the interpreter, which torch.library cannot drive."""
-    out = torch.empty(1, weight.shape[0], dtype=x.dtype, device=x.device)
-    launch(x.contiguous(), weight, scales, out, lambda kernel: kernel)
+    launch(x.contiguous(), weight, scales, out)
     return out
