@@ -44,6 +44,7 @@ from app.retrieval.statements import statements_asked
 from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
 from app.types import RetrievedChunk
+from ingestion.index import VectorIndex
 from ingestion.service import KnowledgeBase
 from store.records import PageText, StoredChunk, UserInfo
 
@@ -118,6 +119,7 @@ class Candidates:
     lists: list[RankedList]  # to fuse
     dense: dict[int, float]  # chunk id -> cosine similarity
     keyword: dict[int, float]  # chunk id -> BM25 score
+    index: VectorIndex  # the vector index as this search read it
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Retriever:
         timings["search_ms"] = _ms(t)
         t = time.perf_counter()
         fused = self._fused(candidates, scope)
-        chunks = self._with_similarity(self._selected(fused, candidates, k), vector, scope)
+        chunks = self._with_similarity(self._selected(fused, candidates, k), vector, candidates.index)
         timings["fuse_ms"] = _ms(t)
         timings["total_ms"] = _ms(started)
         return self._result(query, chunks, scope, timings)
@@ -231,7 +233,7 @@ class Retriever:
                     readable = marked[np.isin(marked, scoped)]
                     hits = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(readable), readable.size)
                     lists.append(RankedList(_one_per_page(hits, self.kb, cfg.statement_pages), cfg.statement_weight))
-        return Candidates(lists, dict(dense), dict(keyword))
+        return Candidates(lists, dict(dense), dict(keyword), index)
 
     def _fused(self, candidates: Candidates, scope: Scope) -> dict[int, float]:
         """Weighted reciprocal rank fusion, plus a bonus for the documents the question names."""
@@ -256,7 +258,7 @@ class Retriever:
         return suppress_near_duplicates(ranked, k)
 
     def _with_similarity(
-        self, chunks: list[RetrievedChunk], vector: npt.NDArray[np.float32] | None, scope: Scope
+        self, chunks: list[RetrievedChunk], vector: npt.NDArray[np.float32] | None, index: VectorIndex
     ) -> list[RetrievedChunk]:
         """Chunks that only the keyword or marked-page lists found, with their similarity to the
         question too: the gate reads the best similarity among what was found, and read a missing
@@ -264,7 +266,6 @@ class Retriever:
         missing = np.array([c.chunk.id for c in chunks if c.dense_score is None], dtype=np.int64)
         if vector is None or missing.size == 0:
             return chunks
-        index = self.kb.reads.index_for(scope.allowed)
         similarity = dict(index.search(vector, int(missing.size), missing))
         return [
             replace(c, dense_score=similarity.get(c.chunk.id)) if c.dense_score is None else c for c in chunks
