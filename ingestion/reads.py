@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Snapshots a search takes at most while the index keeps losing ids under it (each try is one search).
 _SNAPSHOT_TRIES = 3
 
+
 class ChunkReads:
     def __init__(
         self,
