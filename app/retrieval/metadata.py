@@ -246,8 +246,9 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     year_ago = any(abs((end - d).days - 365) <= 10 for d in hints.dates)
     if shown or year_ago or any(0 < (d - end).days <= COVER_DAYS for d in soon):
         return 0.5
-    # An event during the quarter ("the dividend declared September 19, 2023"): its report tells of it.
-    return 0.25 * float(any(0 < (end - d).days < QUARTER_DAYS for d in hints.dates))
+    # An event during the quarter ("the dividend declared September 19, 2023", "agreed in August
+    # 2022"): its report tells of it.
+    return 0.25 * float(any(0 < (end - d).days < QUARTER_DAYS for d in soon))
 
 
 def month_named(end: date) -> tuple[int, int]:

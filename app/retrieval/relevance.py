@@ -29,8 +29,9 @@ class RelevanceFeatures:
     coverage: float  # IDF-weighted share of the question's terms in the best-covering top chunk
     unknown: float  # IDF-weighted share of the question's terms found in no readable chunk
     # 1 when a top chunk's document fits the company and period the question names (or it names
-    # none); 0 when only other filings are there (another quarter of the same company, say), or
-    # when the question names something found nowhere in the readable knowledge base.
+    # none); 0 when only other filings are there (another quarter of the same company, say), when
+    # the question names something found nowhere in the readable knowledge base, or when it asks
+    # for the figure of an organisation that neither the top chunks nor their filers name.
     fit: float = 1.0
 
 
@@ -162,6 +163,26 @@ def unknown_names(question: str, idf: Mapping[str, float]) -> list[str]:
             if terms and all(idf[t] == 0.0 for t in terms):
                 found.append(word)
     return found
+
+
+# "AMD's", "Alphabet’s": the organisation (or person) the question asks about.
+_OWNER = re.compile(r"\b((?:[A-Z]|[a-z][A-Z])[\w&.-]*(?:\s+[A-Z][\w&.-]*)*)['’]s\b")
+
+
+def owners(question: str) -> list[str]:
+    """Capitalised names the question puts in the possessive: whose figure it asks for."""
+    return [m.group(1) for m in _OWNER.finditer(question)]
+
+
+def owner_absent(question: str, texts: Sequence[str], organisations: Sequence[str]) -> bool:
+    """The question asks about someone's figure ("AMD's data center revenue") while the top
+    chunks (`texts`) never name them and come from filings of other organisations: another
+    company's figure, which a filing about NVIDIA does not hold. Documents without an organisation
+    (a handbook) cannot tell, so they never count against the question."""
+    if not organisations or not all(organisations):
+        return False
+    held = set().union(*(set(tokenize(t)) for t in [*texts, *organisations]))
+    return any(not set(tokenize(owner)) <= held for owner in owners(question))
 
 
 def is_relevant(

@@ -37,6 +37,7 @@ from app.retrieval.relevance import (
     RelevanceModel,
     features,
     judged_sentences,
+    owner_absent,
     unknown_names,
 )
 from app.retrieval.roles import asks_for_signer
@@ -46,7 +47,7 @@ from app.settings import Settings
 from app.types import RetrievedChunk
 from ingestion.index import VectorIndex
 from ingestion.service import KnowledgeBase
-from store.records import PageText, StoredChunk, UserInfo
+from store.records import PageText, StoredChunk, UserInfo, embedding_text
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,8 @@ def _judged(
     """The gate's features of what was found for these terms, IDF-weighted over the readable chunks."""
     n, frequency = counts
     weights = {term: idf(n, frequency[term]) for term in terms}
-    fit = 0.0 if unknown_names(question, weights) else _names_fit(hints, chunks, corpus)
+    named_elsewhere = unknown_names(question, weights) or _owner_absent(question, chunks, corpus)
+    fit = 0.0 if named_elsewhere else _names_fit(hints, chunks, corpus)
     return replace(features(terms, chunks, weights), fit=fit)
 
 
@@ -407,6 +409,14 @@ def _one_per_page(hits: list[tuple[int, float]], kb: KnowledgeBase, pages: int) 
         if len(kept) == pages:
             break
     return kept
+
+
+def _owner_absent(question: str, chunks: list[RetrievedChunk], corpus: Corpus, top: int = 3) -> bool:
+    """Whose figure the question asks for is named neither in the top chunks nor by their filers."""
+    documents = [corpus.documents.get(c.chunk.document_id) for c in chunks[:top]]
+    organisations = [d.metadata.organisation or "" if d is not None else "" for d in documents]
+    texts = [embedding_text(c.chunk.header, c.chunk.text) for c in chunks[:top]]
+    return owner_absent(question, texts, organisations)
 
 
 def _names_fit(hints: QueryHints, chunks: list[RetrievedChunk], corpus: Corpus, top: int = 3) -> float:

@@ -13,7 +13,7 @@ from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevan
 from app.retrieval.cover import asks_for_period_end
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, unknown_names
+from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, owner_absent, owners, unknown_names
 from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
@@ -220,6 +220,19 @@ def test_a_name_found_nowhere_in_the_knowledge_base() -> None:
     assert unknown_names("Tesla revenue?", idf) == []  # a sentence's first word is capitalised anyway
     assert unknown_names("What is the ESG policy?", idf) == []  # acronyms are often spelt out instead
     assert unknown_names("Microsoft Cloud revenue in the Sept 2022 quarter?", {**idf, "sept": 0.0}) == []  # a month
+
+
+def test_a_figure_of_an_organisation_the_top_chunks_never_name() -> None:
+    """NVIDIA's data center table does not hold AMD's data center revenue, though it shares every
+    other word; AWS and Mobileye, named in the chunks found, and a handbook without an
+    organisation, are not ruled out."""
+    nvidia = ["Revenue by specialized markets: Data Center $ 14,514 $ 3,833"]
+    assert owners("What were AMD's and Alphabet’s data center revenues?") == ["AMD", "Alphabet"]
+    assert owner_absent("What was AMD's data center revenue?", nvidia, ["NVIDIA CORPORATION"])
+    assert not owner_absent("What was NVIDIA's data center revenue?", nvidia, ["NVIDIA CORPORATION"])
+    assert not owner_absent("What was AWS's operating income?", ["AWS segment: operating income 6,976"], ["Amazon"])
+    assert not owner_absent("What is Acme's leave policy?", ["Staff get 25 days of leave."], [""])  # cannot tell
+    assert not owner_absent("What was the data center revenue?", nvidia, ["NVIDIA CORPORATION"])  # no owner
 
 
 def test_fusion_weights_come_from_the_config(secured: KnowledgeBase) -> None:

@@ -537,6 +537,7 @@ def test_cover_dates_and_named_months_fit_the_filing_they_belong_to() -> None:
         ("What were Apple's net sales in the quarter ended April 1, 2023?", True),
         ("What did Apple report for the quarter ended December 31, 2022?", False),
         ("When is the dividend Apple declared on February 2, 2023 paid?", True),  # an event during the quarter
+        ("Which company did Apple agree to acquire in February 2023?", True),  # a month during the quarter
         ("What did Apple announce on November 20, 2022?", False),  # before the quarter began
     ]:
         assert names_fit(QueryHints.parse(question), filing, company_named=True) is fits, question
