@@ -358,6 +358,7 @@ def table_rows(page: str) -> list[Row]:
     lines = page.split("\n")
     bridged = [m.group("period") for m in map(_FIGURE_FIRST.match, lines) if m is not None]
     quarter = next((int(period[1]) for period in bridged if period.upper().startswith("Q")), None)
+    dated: list[tuple[int, dict[int, tuple[Period | None, ...]], str]] = []  # (rows before, periods, unit)
     for i, line in enumerate(lines):
         start, offset = offset, offset + len(line) + 1
         found_unit = _UNIT.search(line)
@@ -394,6 +395,8 @@ def table_rows(page: str) -> list[Row]:
                     current[columns] = periods
                     dollars, section, heading = False, "", ""
                     new_table = True
+            if new_table:
+                dated.append((len(rows), dict(current), unit))
             heading = _caption(header) or heading
             colon = _COLON_HEADING.fullmatch(header[-1])
             if colon is not None:
@@ -430,4 +433,24 @@ def table_rows(page: str) -> list[Row]:
                 section = ""  # and "Total operating expenses" the heading "Operating expenses"
         elif section and label.lower() == section.lower():
             section = ""  # "Other comprehensive loss, net of tax" over its parts, then its sum
+    return _dated_from_below(rows, dated)
+
+
+_MIN_TABLE_ROWS = 5  # fewer undated rows above a header are stray lines ("Item 6."), not its table
+
+
+def _dated_from_below(rows: list[Row], dated: list[tuple[int, dict[int, tuple[Period | None, ...]], str]]) -> list[Row]:
+    """Intel's statements, as pypdf reads them, print their one header ("Three Months Ended / (In
+    Millions; Unaudited) Apr 1, 2023 Apr 2, 2022") below the rows: a page whose only dated header
+    comes after undated rows of its width dates them (and gives their unit)."""
+    if len(dated) != 1 or dated[0][0] == 0:
+        return rows
+    before, periods, unit = dated[0]
+    above = rows[:before]
+    fitting = [i for i, r in enumerate(above) if _dated(periods.get(len(r.cells)))]
+    if len(fitting) < _MIN_TABLE_ROWS or len(fitting) < 0.8 * len(above) or any(_dated(r.periods) for r in above):
+        return rows
+    for i in fitting:
+        row = rows[i]
+        rows[i] = replace(row, periods=periods[len(row.cells)], unit=row.unit or unit)
     return rows

@@ -321,6 +321,13 @@ def _page_as_source(name: str, page: int, header: str) -> list[Source]:
         ("2023 Q1 NVDA.pdf", 5, "Cash and cash equivalents", ["at April 30, 2023", "at January 29, 2023"]),
         # below a label that runs over two lines ("... ($93,386 as of\nDecember 31, 2022)  85,734  80,860")
         ("2023 Q1 INTC.pdf", 8, "Debt", ["at April 1, 2023", "at December 31, 2022"]),
+        # under a header that pypdf reads after the rows, at the foot of the page
+        (
+            "2023 Q1 INTC.pdf",
+            9,
+            "Additions to property, plant and equipment",
+            ["for the three months ended April 1, 2023", "for the three months ended April 2, 2022"],
+        ),
         # a label that ends with figures of its own ("... doubtful accounts of $438 and $633   31,279   44,261")
         (
             "2022 Q3 MSFT.pdf",
