@@ -27,6 +27,7 @@ from app.chain.facts import (
     answering_figures,
     asks_for_a_count,
     find_figures,
+    organisation_names,
     person_names,
 )
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
@@ -52,6 +53,7 @@ from app.retrieval.glossary import (
     spelt_out,
 )
 from app.retrieval.metadata import QueryHints, month_named
+from app.retrieval.statements import Statement, statements_named, text_statements
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
@@ -81,6 +83,12 @@ _GROUPS = (
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
 )
 _WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
+# "Which company did Amazon agree to acquire?": the answer is an organisation's name.
+_WHICH_ORGANISATION = re.compile(
+    r"\b(?:which|what)\s+(?:company|companies|firm|business|entity|bank|buyer|acquirer|partner|counterparty)\b"
+    r"|哪家|哪一家|哪个公司|什么公司|哪些公司",
+    re.I,
+)
 
 # "Which command / file / package ...": the answer is a name written in Latin letters or a path.
 _WHICH_CODE = re.compile(
@@ -136,7 +144,7 @@ class Question:
     in_order: tuple[str, ...]  # the same terms as the question says them, for matching phrases
     group: str  # "three", "six", "nine", "twelve" or "" (not said)
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
-    wants: str  # "figure", "name", "date" or ""
+    wants: str  # "figure", "name", "organisation", "date", "code" or ""
     percent: bool  # a share, margin or rate is asked for
     shares: bool  # a number of shares is asked for (outstanding, bought back: a count, not dollars)
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
@@ -151,6 +159,8 @@ class Question:
     counts: bool = False  # a number of things is asked for (units sold, people): dollars do not answer
     named_figures: frozenset[Decimal] = frozenset()  # its own numbers ("Microsoft 365"): no answer
     lines: str = ""  # English names of the business lines and regions it names in Chinese ("north america")
+    statements: frozenset[Statement] = frozenset()  # named as such: "on its balance sheet", "资产负债表"
+    statement_words: frozenset[str] = frozenset()  # the words naming them, which no line's label holds
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -160,6 +170,7 @@ class Question:
         dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
         wants = "name" if _WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
+        wants = wants or ("organisation" if _WHICH_ORGANISATION.search(question) else "")
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
@@ -168,6 +179,7 @@ class Question:
         percent = percent_only or bool(_PERCENT.search(question))
         shares = asks_for_shares_outstanding(question) or bool(_HOW_MANY_SHARES.search(question))
         hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
+        statements = statements_named(glossed(question))
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
         # and the business lines and regions it names in Chinese ("国际分部": International), which
@@ -179,13 +191,14 @@ class Question:
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
             percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
-            frozenset(figure.value for figure in find_figures(question)), lines,
+            frozenset(figure.value for figure in find_figures(question)), lines, frozenset(statements),
+            frozenset(content_terms(" ".join(statements.values()))),
         )
 
     @property
     def open(self) -> bool:
         """Asks for no one figure, name or date ("How have inventory levels changed?")."""
-        return self.wants not in ("name", "date", "code") and not ASKS_FOR_FIGURE.search(self.text)
+        return self.wants not in ("name", "organisation", "date", "code") and not ASKS_FOR_FIGURE.search(self.text)
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
@@ -197,6 +210,7 @@ class Question:
             t
             for t in self.terms
             if t not in identity
+            and t not in self.statement_words
             and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS
             and not t.isdigit()
@@ -569,6 +583,7 @@ class Extractor:
         lines_named = {a.lower() for a in asked.acronyms} | set(content_terms(asked.lines))
         entity = spelt_out(lines_named)
         asked_measures = _measures(lemmas)
+        statement_pages: dict[int, bool] = {}  # page -> it shows a statement the question names
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
@@ -617,6 +632,8 @@ class Extractor:
             named += 0.1 if _on_day(asked, row.periods[column]) else 0.0
             # "the second quarter of 2023": of two filings' same row, the one for the quarter ended in June
             named += 0.05 if _ends_quarter(asked, row.periods[column]) else 0.0
+            # "on its balance sheet": the balance sheet's row, not the cash flow statement's "ending balances"
+            named += 0.1 if asked.statements and _on_named_statement(asked, where, row.offset, statement_pages) else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for, and
             # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
@@ -970,6 +987,16 @@ _FOOTER = re.compile(r"\bForm\s+10-[QK]\s*\|\s*\d{1,3}\s*$", re.IGNORECASE)
 _PAGE_NUMBER_LINE = re.compile(r"\n[ \t]*\d{1,3}[ \t]*$")
 
 
+def _on_named_statement(asked: Question, where: PageText, offset: int, seen: dict[int, bool]) -> bool:
+    """The page at `offset` shows a statement the question names (worked out once a page)."""
+    page = where.page_at(offset)
+    if page not in seen:
+        starts = [start for start, number in where.page_starts if number == page] or [0]
+        ends = [start for start, number in where.page_starts if start > starts[0]] or [len(where.text)]
+        seen[page] = bool(text_statements(where.text[starts[0] : ends[0]]) & asked.statements)
+    return seen[page]
+
+
 def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
     """Does the text hold the kind of thing the question asks for (only that test is run)? A
     percentage answers for a figure only where `shares_do`: "DCAI revenue decreased 39%" does not
@@ -980,6 +1007,8 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
         return bool(amounts) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
     if wants == "name":
         return bool(person_names(text)) or is_mostly_cjk(text)
+    if wants == "organisation":
+        return bool(organisation_names(text)) or is_mostly_cjk(text)
     if wants == "date":
         return any(d.month for d in date_mentions(text)) or (is_mostly_cjk(text) and "年" in text)
     if wants == "code":

@@ -215,6 +215,22 @@ def person_names(text: str) -> list[str]:
     return names
 
 
+# An organisation named with its legal form ("iRobot Corporation", "SoftBank Group Corp.", "Brookfield
+# Asset Management"): capitalised words (or one like "iRobot") ending in a corporate word.
+_ORGANISATION = re.compile(
+    r"\b(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and))*?(?:\s+"
+    r"(?:Corporation|Corp|Inc|Incorporated|Ltd|Limited|LLC|LP|L\.P|Company|Co|Group|Holdings|plc|PLC|AG|SE|"
+    r"N\.V|S\.A|Management|Partners|Capital)\b)+"
+)
+_NOT_A_NAME = frozenset({"the", "our", "this", "that", "each", "any", "such"})  # "The Company" is the filer
+
+
+def organisation_names(text: str) -> list[str]:
+    """Organisations named with their legal form, as written (not the filer's "the Company")."""
+    found = [m.group(0).split() for m in _ORGANISATION.finditer(text)]
+    return [" ".join(words) for words in found if not {w.lower() for w in words[:-1]} <= _NOT_A_NAME]
+
+
 # A short quotation ('a new product called "Mac 2023"'); a long one is a quoted sentence, checked by its words.
 _QUOTED = re.compile(r"[\"“]([^\"“”\n]{2,60})[\"”]")
 

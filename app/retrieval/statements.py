@@ -203,6 +203,22 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
 )
 
 
+def statements_named(question: str) -> dict[Statement, str]:
+    """The statements a question names as such ("on its balance sheet"), with the words naming
+    them: they say where the figure is, not which line it is."""
+    named: dict[Statement, str] = {}
+    for statement, pattern in _NAMED:
+        match = pattern.search(question)
+        if match and statement is not Statement.COMPREHENSIVE_INCOME:  # that is also a figure's name
+            named[statement] = match.group(0)
+    return named
+
+
+def text_statements(page_text: str) -> set[Statement]:
+    """The statements a page shows, from its own text (the title at its top, its many figures)."""
+    return page_statements(page_text[:OPENING_CHARS], len(_NUMBER.findall(page_text)))
+
+
 def statements_asked(question: str) -> list[Statement]:
     """The statements a question needs: those it names first, then those its figures are read
     off, each group in the order the question mentions them."""

@@ -11,13 +11,14 @@ import pytest
 
 from app.chain.date_tables import dated_rows
 from app.chain.extract import Extractor, Question, _on_day, render_row
-from app.chain.facts import Passage, facts_of, person_names, unsupported
+from app.chain.facts import Passage, facts_of, organisation_names, person_names, unsupported
 from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
 from app.retrieval.glossary import spells
 from app.retrieval.roles import asks_for_signer
+from app.retrieval.statements import Statement
 from app.types import ANSWERED, NOT_FOUND, UNVERIFIED, RetrievedChunk, Source
 from store.records import StoredChunk
 from tests.app.fake_llm import render
@@ -581,6 +582,8 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
         ("亚马逊因裁员计提的遣散费", "severance"),
         ("英伟达分配给剩余履约义务的收入", "remaining performance obligations"),
         ("英伟达未履行的存货采购及长期供应和产能义务", "capacity"),
+        ("亚马逊第三方卖家服务收入是多少", "third-party seller services"),
+        ("亚马逊实体店的销售额", "physical stores"),
     ]:
         assert english in english_gloss(question), question
 
@@ -1604,3 +1607,57 @@ def test_a_business_line_asked_is_not_answered_by_the_company_s_total() -> None:
     segments = _page_as_source("2023 Q2 NVDA.pdf", 30, "NVIDIA | 10-Q")
     found = Extractor().extract(question, [*sources, Source(3, segments[0].retrieved)])
     assert found is not None and "$1,211 million" in found.text
+
+
+def test_which_company_asks_for_an_organisation_and_the_sentence_naming_one_answers() -> None:
+    """"Which company did Amazon agree to acquire?" asks for a name, not an open question quoted at
+    large; in Chinese (收购, glossed "acquisition") the filing's "agreement to acquire" answers it too,
+    not the finance-lease sentence that shares "$1.7 billion"."""
+    sources = _page_as_source("2022 Q3 AMZN.pdf", 13, "Amazon.com, Inc. | 10-Q")
+    sources += [Source(2, s.retrieved) for s in _page_as_source("2022 Q3 AMZN.pdf", 23, "Amazon.com, Inc. | 10-Q")]
+    for question in (
+        "Which company did Amazon agree to acquire in August 2022 for about $1.7 billion?",
+        "亚马逊2022年8月同意以约17亿美元收购哪家公司？",
+    ):
+        asked = Question.parse(question)
+        assert asked.wants == "organisation" and not asked.open, question
+        extracted = Extractor().extract(question, sources)
+        assert extracted is not None and "iRobot Corporation" in extracted.text, question
+    assert organisation_names("an agreement with SoftBank Group Corp. to acquire Arm Limited") == [
+        "SoftBank Group Corp",
+        "Arm Limited",
+    ]
+    sold = "The Company sold shares to Brookfield Asset Management"
+    assert organisation_names(sold) == ["Brookfield Asset Management"]
+
+
+@pytest.mark.parametrize(
+    ("question", "balance_sheet", "other", "expected"),
+    [
+        (  # the cash flow statement's "Cash, cash equivalents and restricted cash, ending balances" is not it
+            "苹果2022年12月31日资产负债表上的现金及现金等价物有多少？",
+            ("2023 Q1 AAPL.pdf", 6),
+            ("2023 Q1 AAPL.pdf", 8),
+            "Cash and cash equivalents: $20,535 million at December 31, 2022",
+        ),
+        (  # nor a note's sentence on the part "Included in “Other long-term liabilities” on our balance sheets"
+            "How much unearned revenue did Amazon have on its balance sheet at March 31, 2023?",
+            ("2023 Q1 AMZN.pdf", 6),
+            ("2023 Q1 AMZN.pdf", 9),
+            "Unearned revenue: $14,281 million at March 31, 2023",
+        ),
+    ],
+)
+def test_a_figure_asked_on_the_balance_sheet_is_its_row_there(
+    question: str, balance_sheet: tuple[str, int], other: tuple[str, int], expected: str
+) -> None:
+    """"Balance sheet" says where the figure is, not which line: its words count for no label, and
+    the named statement's row is preferred."""
+    sources = [Source(1, s.retrieved) for s in _page_as_source(*other, "10-Q")]
+    sources += [Source(2, s.retrieved) for s in _page_as_source(*balance_sheet, "10-Q")]
+    asked = Question.parse(question)
+    assert asked.statements == {Statement.BALANCE_SHEET} and not {"balance", "sheet"} & asked.subject_terms(
+        sources[0].chunk
+    )
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and extracted.text.split("\n")[-1].startswith(expected), extracted
