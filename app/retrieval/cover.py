@@ -49,7 +49,8 @@ ASKS_DATE = re.compile(
     re.IGNORECASE,
 )
 _ASKS_END = re.compile(
-    r"\b(?:quarter|period|fiscal\s+year)\b[^?]{0,40}?\b(?:end|ends|ended|close|closes|closed)\b"
+    # not "the quarter ended July 1, 2023", which names the end to say which report
+    r"\b(?:quarter|period|fiscal\s+year)\b[^?]{0,40}?\b(?:end|ends|ended|close|closes|closed)\b(?!\s+(?:on\s+)?\w+\s+\d)"
     r"|\bend\s+of\s+(?:the\s+|its\s+)?(?:fiscal\s+)?(?:quarter|period)\b|(?:季度|财年|报告期)[^？?]{0,12}(?:结束|截止)",
     re.IGNORECASE,
 )

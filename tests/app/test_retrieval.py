@@ -289,6 +289,8 @@ def test_a_question_about_when_the_quarter_ended_finds_the_cover_page(make_kb: M
         ("苹果2022财年第三季度是哪天结束的？", True),
         ("How much cash did Apple have at the end of the quarter?", False),  # a balance at the end, not the date
         ("When was the report signed?", False),
+        # the end named to say which report, the date asked of something else
+        ("Per Apple's 10-Q for the quarter ended July 1, 2023, when was the court hearing held?", False),
     ],
 )
 def test_which_questions_ask_when_the_period_ended(question: str, asks: bool) -> None:
