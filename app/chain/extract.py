@@ -27,6 +27,7 @@ from app.chain.facts import (
     answering_figures,
     asks_for_a_count,
     find_figures,
+    organisation_aliases,
     organisation_names,
     person_names,
 )
@@ -89,6 +90,8 @@ _WHICH_ORGANISATION = re.compile(
     r"|哪家|哪一家|哪个公司|什么公司|哪些公司",
     re.I,
 )
+
+_ORGANISATION_WORDS = frozenset(word_list("company companies firm business entity 公司 哪家"))
 
 # "Which command / file / package ...": the answer is a name written in Latin letters or a path.
 _WHICH_CODE = re.compile(
@@ -211,6 +214,7 @@ class Question:
             for t in self.terms
             if t not in identity
             and t not in self.statement_words
+            and not (self.wants == "organisation" and t in _ORGANISATION_WORDS)  # what is asked, not about
             and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS
             and not t.isdigit()
@@ -743,6 +747,8 @@ class Extractor:
         pieces = [piece for sentence in split_sentences(source.chunk.text) for piece in _pieces(sentence)]
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         asked_terms = _lemmas(asked.in_order)
+        # "Tower Semiconductor Ltd. (Tower)" on the page: a sentence naming "Tower" names an organisation
+        aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
         found = []
         for start, text in pieces:
             text = _PAGE_NUMBER_LINE.sub("", text)  # "... our employees have\n39": page 39 ends mid-sentence
@@ -760,12 +766,18 @@ class Extractor:
             holds = _holds(asked.wants, flat, shares_do=asked.percent or asked.change)
             if asked.wants == "date" and not is_mostly_cjk(flat):
                 holds = _names_another_day(asked, flat)
+            elif not holds and aliases:
+                holds = any(re.search(rf"\b{re.escape(alias)}\b", flat) for alias in aliases)
             elif asked.wants == "figure" and holds:
                 holds = _gives_another_figure(asked, flat)
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
             named += 0.1 if asked.named_in_latin & have else 0.0
+            # "in the third quarter of fiscal 2023": the sentence about that quarter, not one since inception
+            named += 0.1 if _names_the_quarter(asked.text, flat) else 0.0
+            # "Which company did Amazon agree to acquire for $3.9 billion?": the figure says which sentence
+            named += 0.1 if asked.wants != "figure" and _names_its_figures(asked, flat) else 0.0
             # "at July 1, 2023": a sentence dated only another day ("outstanding as of July 21, 2023",
             # the cover page) gives that day's figure, not the one asked
             named -= 0.3 if asked.wants == "figure" and _dated_only_another_day(asked, flat) else 0.0
@@ -916,12 +928,18 @@ def _measures(terms: Iterable[str]) -> set[str]:
     return {_MEASURES[t] for t in terms if t in _MEASURES}
 
 
+_SINCE_INCEPTION = re.compile(r"\bsince\s+(?:the\s+|its\s+|our\s+)?inception\b|\bcumulative\b|自.{0,6}以来|累计", re.I)
+
+
 def _sentence_span_fit(asked: Question, sentence: str) -> float:
     """-0.15 for a sentence that names only another span than the one asked (the year to date for a
     quarter, or the reverse); +0.05 for one naming the months to date asked (MD&A says the quarter's
     change first, often without naming it; a quarter's sentence gets nothing over a row)."""
     if not asked.group or asked.group == "twelve":
         return 0.0
+    # "Since the inception of our share repurchase program ...": a running total, not the span asked
+    if _SINCE_INCEPTION.search(sentence) and not _SINCE_INCEPTION.search(asked.text):
+        return -0.15
     # Intel's "NEX revenue decreased 32% from Q3 2022" beside "... 34% from YTD 2022"
     named = {
         "three" if span == "three" else "many"
@@ -985,6 +1003,33 @@ _CHINESE_COUNT = re.compile(  # "五位", "两个部份", "28亿元"
 _FOOTER = re.compile(r"\bForm\s+10-[QK]\s*\|\s*\d{1,3}\s*$", re.IGNORECASE)
 # A page's number on its own last line: furniture, not a figure of the sentence it interrupts.
 _PAGE_NUMBER_LINE = re.compile(r"\n[ \t]*\d{1,3}[ \t]*$")
+
+
+_ORDINALS = ("first", "second", "third", "fourth")
+_QUARTER_NAMED = re.compile(
+    r"\b(first|second|third|fourth)\s+(?:fiscal\s+)?quarter\b|\bq([1-4])\b|第([一二三四1-4])(?:季度|财季)", re.I
+)
+_QUESTION_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+
+
+def _names_the_quarter(question: str, sentence: str) -> bool:
+    """The sentence names the quarter the question names, by its ordinal ("the third quarter")
+    and, where the question gives one, its year ("... of fiscal year 2023")."""
+    asked = _QUARTER_NAMED.search(question)
+    if asked is None:
+        return False
+    number = asked.group(2) or asked.group(3)
+    if asked.group(1):
+        ordinal = asked.group(1).lower()
+    else:
+        ordinal = _ORDINALS["一二三四".find(number) if number in "一二三四" else int(number) - 1]
+    years = set(_QUESTION_YEAR.findall(question))
+    said = re.search(rf"\b{ordinal}\s+(?:fiscal\s+)?quarter\b", sentence, re.I) is not None
+    return said and (not years or bool(years & set(_QUESTION_YEAR.findall(sentence))))
+
+
+def _names_its_figures(asked: Question, text: str) -> bool:
+    return bool(asked.named_figures) and bool(asked.named_figures & {f.value for f in find_figures(text)})
 
 
 def _on_named_statement(asked: Question, where: PageText, offset: int, seen: dict[int, bool]) -> bool:

@@ -41,6 +41,8 @@ _FIGURE = re.compile(
 )
 # Numbers that are parts of codes ("Q3", "FY2024", "10-Q", "e5", "401(k)") are not figures.
 _CODE = re.compile(r"\b[A-Za-z]+\d+[A-Za-z\d]*\b|\b\d+[A-Za-z]+[A-Za-z\d]*\b|\b\d+-[A-Za-z]\b")
+# "fiscal year 2023", "FY 2024", "Q3 2023": a year naming a period, which states no figure
+_NAMED_YEAR = re.compile(r"\b(?:fiscal(?:\s+year)?|FY|Q[1-4])\s*(?:19|20)\d\d\b", re.IGNORECASE)
 # Scales tables carry in their headers: a bare "49,605" under "(in millions)" is $49.6 billion.
 _TABLE_SCALES = (Decimal(1), Decimal(10) ** 3, Decimal(10) ** 6, Decimal(10) ** 9)
 
@@ -123,8 +125,10 @@ _COUNT_ASKED = re.compile(
     re.IGNORECASE,
 )
 
-# "Note 10", "Item 1A": the number of a note or item, not an amount
-REFERENCE_NUMBER = re.compile(r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?\b", re.I)
+# "Note 10", "Item 1A", "Rule 10b5-1", "Rule 10b-18": the number of a note or rule, not an amount
+REFERENCE_NUMBER = re.compile(
+    r"\b(?:note|item|part|section|rule|form|exhibit|schedule)\s+\d+[a-z]?(?:[\d-]*\d)?\b", re.I
+)
 
 # "iPhone 14 Pro", "Microsoft 365 Consumer": a number in a product's name, not a figure it states
 PRODUCT_NUMBER = re.compile(
@@ -155,6 +159,7 @@ def find_figures(text: str) -> list[Figure]:
     codes and citation markers."""
     spans = [m.span for m in date_mentions(text)] + [m.span() for m in MONTH_DAY.finditer(text)]
     spans += [m.span() for m in MARKER.finditer(text)] + [m.span() for m in _CODE.finditer(text)]
+    spans += [m.span() for m in _NAMED_YEAR.finditer(text)]
     figures = []
     for match in _FIGURE.finditer(_blank(text, spans)):
         number = match.group("num").replace(",", "")
@@ -215,11 +220,11 @@ def person_names(text: str) -> list[str]:
     return names
 
 
-# An organisation named with its legal form ("iRobot Corporation", "SoftBank Group Corp.", "Brookfield
-# Asset Management"): capitalised words (or one like "iRobot") ending in a corporate word.
+# An organisation named with its legal form ("iRobot Corporation", "SoftBank Group Corp.", "1Life
+# Healthcare, Inc.", "Anthropic, PBC"): capitalised words (or one like "iRobot") ending in a corporate word.
 _ORGANISATION = re.compile(
-    r"\b(?:[A-Z]|[a-z][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and))*?(?:\s+"
-    r"(?:Corporation|Corp|Inc|Incorporated|Ltd|Limited|LLC|LP|L\.P|Company|Co|Group|Holdings|plc|PLC|AG|SE|"
+    r"\b(?:[A-Z]|[a-z0-9][A-Z])[\w&'’.-]*(?:\s+(?:[A-Z][\w&'’.-]*|&|of|and))*?(?:,?\s+"
+    r"(?:Corporation|Corp|Inc|Incorporated|Ltd|Limited|LLC|LP|L\.P|PBC|Company|Co|Group|Holdings|plc|PLC|AG|SE|"
     r"N\.V|S\.A|Management|Partners|Capital)\b)+"
 )
 _NOT_A_NAME = frozenset({"the", "our", "this", "that", "each", "any", "such"})  # "The Company" is the filer
@@ -229,6 +234,20 @@ def organisation_names(text: str) -> list[str]:
     """Organisations named with their legal form, as written (not the filer's "the Company")."""
     found = [m.group(0).split() for m in _ORGANISATION.finditer(text)]
     return [" ".join(words) for words in found if not {w.lower() for w in words[:-1]} <= _NOT_A_NAME]
+
+
+_ALIAS = re.compile(r"\s*\((?:the\s+)?[“\"]?([A-Z][\w&-]+(?:\s+[A-Z][\w&-]+)?)[”\"]?\)")
+
+
+def organisation_aliases(text: str) -> set[str]:
+    """The short names a text gives organisations it names in full: "Tower Semiconductor Ltd.
+    (Tower)", whose later sentences ("each ordinary share of Tower ...") name it by them."""
+    found = set()
+    for match in _ORGANISATION.finditer(text):
+        alias = _ALIAS.match(text, match.end() + (text[match.end() : match.end() + 1] == "."))
+        if alias is not None:
+            found.add(alias.group(1))
+    return found
 
 
 # A short quotation ('a new product called "Mac 2023"'); a long one is a quoted sentence, checked by its words.
@@ -255,7 +274,12 @@ class Passage:
         self.months = {month for month, _ in self.month_days} | {d.month for d in self.dates if d.month}
 
     def has_figure(self, figure: Figure) -> bool:
-        return any(figure.matches(theirs) for theirs in self.figures)
+        if any(figure.matches(theirs) for theirs in self.figures):
+            return True
+        # a year the page names a period by ("fiscal year 2024") is no figure it states, but it is there
+        bare = figure.scale is None and not figure.percent and "$" not in figure.text and figure.decimals == 0
+        year = rf"(?<![\d,.]){figure.value}(?![\d]|[,.]\d)"
+        return bare and 1900 <= figure.value < 2100 and re.search(year, self.flat) is not None
 
     def has_date(self, fact: DateMention) -> bool:
         if fact.year not in self.years:

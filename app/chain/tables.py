@@ -433,7 +433,55 @@ def table_rows(page: str) -> list[Row]:
                 section = ""  # and "Total operating expenses" the heading "Operating expenses"
         elif section and label.lower() == section.lower():
             section = ""  # "Other comprehensive loss, net of tax" over its parts, then its sum
-    return _dated_from_below(rows, dated)
+    return _split_by_named_columns(_dated_from_below(rows, dated), page)
+
+
+# NVIDIA's segment note puts the segments in the columns ("Compute & / Networking Graphics All Other
+# Consolidated") and the period on a line of its own above each pair of rows ("Three Months Ended
+# July 30, 2023 / Revenue $ 10,402 $ 3,105 $ — $ 13,507 / Operating income (loss) ...").
+_COLUMN_NAMES = re.compile(
+    r"^((?:[A-Z][\w’'-]*|&)(?:[ \t]+(?:[A-Z][\w’'-]*|&|and))*[ \t]+(?:Consolidated|Total))[ \t]*$", re.M
+)
+_JOINED_NAMES = ("All Other",)  # two words, one column
+
+
+def _column_names(line: str) -> list[str]:
+    words = line.split()
+    names: list[str] = []
+    i = 0
+    while i < len(words):
+        if i + 2 < len(words) and words[i + 1] in ("&", "and"):
+            names.append(" ".join(words[i : i + 3]))
+            i += 3
+        elif i + 1 < len(words) and f"{words[i]} {words[i + 1]}" in _JOINED_NAMES:
+            names.append(f"{words[i]} {words[i + 1]}")
+            i += 2
+        else:
+            names.append(words[i])
+            i += 1
+    return names
+
+
+def _split_by_named_columns(rows: list[Row], page: str) -> list[Row]:
+    """Below a line of column names, a row whose cells all share one period is one row per column,
+    each under its name (the last, "Consolidated" or "Total", is the company's own row)."""
+    found = _COLUMN_NAMES.search(page.replace("&\n", "& "))
+    if found is None:
+        return rows
+    names = _column_names(found.group(1))
+    if len(names) < 3:
+        return rows
+    at = page.find(found.group(1).split()[-1], found.start())  # the line's end, in the page's own offsets
+    split: list[Row] = []
+    for row in rows:
+        periods = set(row.periods)
+        if row.offset < at or len(row.cells) != len(names) or len(periods) != 1 or None in periods:
+            split.append(row)
+            continue
+        for name, cell, period in zip(names, row.cells, row.periods, strict=True):
+            section = "" if name in ("Consolidated", "Total") else name
+            split.append(replace(row, cells=(cell,), periods=(period,), section=section))
+    return split
 
 
 _MIN_TABLE_ROWS = 5  # fewer undated rows above a header are stray lines ("Item 6."), not its table

@@ -11,7 +11,16 @@ import pytest
 
 from app.chain.date_tables import dated_rows
 from app.chain.extract import Extractor, Question, _on_day, render_row
-from app.chain.facts import Passage, facts_of, organisation_names, person_names, unsupported
+from app.chain.facts import (
+    Passage,
+    facts_of,
+    find_figures,
+    organisation_aliases,
+    organisation_names,
+    person_names,
+    stated_figures,
+    unsupported,
+)
 from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
 from app.chain.signatures import signers
@@ -1661,3 +1670,58 @@ def test_a_figure_asked_on_the_balance_sheet_is_its_row_there(
     )
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and extracted.text.split("\n")[-1].startswith(expected), extracted
+
+
+def test_the_organisation_asked_for_by_its_deal_figures_and_by_the_short_name_its_page_gives() -> None:
+    """Two acquisitions on one page: "$3.9 billion" and "July 2022" say which ("1Life Healthcare,
+    Inc."); Intel's sentence with the $53 a share names Tower by the short name the page gave it
+    ("Tower Semiconductor Ltd. (Tower)")."""
+    amazon = _page_as_source("2022 Q3 AMZN.pdf", 13, "Amazon.com, Inc. | 10-Q")
+    question = "Which company did Amazon agree to acquire in July 2022 for about $3.9 billion including debt?"
+    extracted = Extractor().extract(question, amazon)
+    assert extracted is not None and "1Life Healthcare, Inc." in extracted.text and "iRobot" not in extracted.text
+    intel = _page_as_source("2022 Q3 INTC.pdf", 14, "Intel Corporation | 10-Q")
+    assert organisation_aliases(intel[0].chunk.text) >= {"Tower"}
+    question = "Which company was Intel in the process of acquiring for $53 per share in cash?"
+    extracted = Extractor().extract(question, intel)
+    assert extracted is not None and "Tower" in extracted.text and "$53 per share" in extracted.text
+
+
+def test_shares_bought_back_in_the_quarter_asked_not_since_the_programme_began() -> None:
+    """NVIDIA: "During the third quarter and first nine months of fiscal year 2023, we repurchased 28
+    million shares ..." answers the quarter; "Since the inception of our share repurchase program
+    ... 1.10 billion shares" is a running total. "fiscal year 2024" and "Rule 10b5-1" state no
+    figure, so a sentence holding only them answers no "how many"."""
+    nvidia = _page_as_source("2022 Q3 NVDA.pdf", 21, "NVIDIA Corporation | 10-Q")
+    extracted = Extractor().extract("How many shares did NVIDIA buy back in the third quarter of fiscal 2023?", nvidia)
+    assert extracted is not None and "28 million shares" in extracted.text and "inception" not in extracted.text
+    assert find_figures("in the first nine months of fiscal year 2024 compared to FY2023 and Q3 2022") == []
+    assert stated_figures("pursuant to a Rule 10b5-1 trading plan, in compliance with Rule 10b-18") == []
+
+
+def test_segments_in_the_columns_each_get_their_row() -> None:
+    """NVIDIA's segment note: the segments are the columns ("Compute & / Networking Graphics All
+    Other Consolidated"), each period a line of its own above its rows. A question about Graphics'
+    operating income gets Graphics' cell, not the company's (last column) nor Compute & Networking's."""
+    rows = table_rows(_page("2023 Q2 NVDA.pdf", 23))
+    graphics = [r for r in rows if r.section == "Graphics" and r.label == "Operating income (loss)"]
+    assert [(r.cells, r.periods[0].text() if r.periods[0] else None) for r in graphics][:2] == [
+        (("$ 1,211",), "for the three months ended July 30, 2023"),
+        (("$ 657",), "for the three months ended July 31, 2022"),
+    ]
+    total = next(r for r in rows if r.label == "Operating income (loss)" and r.section == "")
+    assert total.cells == ("$ 6,800",)
+    reconciling = next(r for r in rows if r.label == "Stock-based compensation expense")
+    assert len(reconciling.cells) == 4  # dated per column: not split by the segment names above
+    source = _page_as_source("2023 Q1 NVDA.pdf", 21, "NVIDIA Corporation | 10-Q")
+    question = "What was NVIDIA's Graphics segment operating income for the quarter ended April 30, 2023?"
+    extracted = Extractor().extract(question, source)
+    assert extracted is not None and extracted.text.startswith("Graphics — Operating income (loss): $1,046 million")
+
+
+def test_a_year_a_page_names_a_period_by_is_on_the_page_though_it_states_no_figure() -> None:
+    """"fiscal year 2024" is no figure of the page (a sentence holding only it answers no "how
+    much"), yet a quote that starts at "2024," is checked against that page and holds."""
+    page = Passage("Revenue for the first half of fiscal year 2024, respectively, was attributable to Networking.")
+    assert unsupported(facts_of("2024, respectively, was attributable to Networking."), [page]) == []
+    assert unsupported(facts_of("Revenue was 2,024 million in 2023."), [page]) == ["2,024 million", "2023"]
