@@ -13,6 +13,7 @@ from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
 from app.retrieval.roles import is_signed
+from app.retrieval.segments import states_segment_results
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
 from ingestion.service import KnowledgeBase
@@ -29,6 +30,7 @@ class Corpus:
     signed_chunks: IdArray  # sorted ids of chunks with a signature block
     cover_chunks: IdArray  # sorted ids of chunks of a cover page that states the shares outstanding
     period_chunks: IdArray  # sorted ids of chunks of a cover page that states the period reported on
+    segment_chunks: IdArray  # sorted ids of chunks with a table of segment results
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -81,6 +83,7 @@ class CorpusCache:
         signed: list[int] = []
         cover: list[int] = []
         period: list[int] = []
+        segment: list[int] = []
         fiscal = FiscalQuarterFinder()
         year_ends = YearEndFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
@@ -92,6 +95,8 @@ class CorpusCache:
                     cover.append(chunk.id)
                 if states_period_end(chunk.text):
                     period.append(chunk.id)
+                if states_segment_results(chunk.text):
+                    segment.append(chunk.id)
                 fiscal.add(chunk.document_id, chunk.text)
                 year_ends.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
@@ -119,4 +124,5 @@ class CorpusCache:
             np.unique(np.asarray(signed, dtype=np.int64)),
             np.unique(np.asarray(cover, dtype=np.int64)),
             np.unique(np.asarray(period, dtype=np.int64)),
+            np.unique(np.asarray(segment, dtype=np.int64)),
         )

@@ -41,6 +41,7 @@ from app.retrieval.relevance import (
     unknown_names,
 )
 from app.retrieval.roles import asks_for_signer
+from app.retrieval.segments import asks_for_segment_results
 from app.retrieval.statements import statements_asked
 from app.retrieval.text import content_terms, is_mostly_cjk
 from app.settings import Settings
@@ -203,7 +204,8 @@ class Retriever:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the
         named documents, the pages of the financial statements the question asks about, and the
         signed pages for a question about who holds a role (roles.py), the cover pages for one about
-        the shares outstanding or the end of the period reported on (cover.py)."""
+        the shares outstanding or the end of the period reported on (cover.py), the tables of segment
+        results for one that names a segment (segments.py)."""
         cfg, corpus, allowed, mask = self.config, scope.corpus, scope.allowed, scope.mask
         n = max(query.k * cfg.candidates_factor, query.k)
         index = self.kb.reads.index_for(allowed)  # as search_vector: the ids SQL allows are in the index
@@ -228,6 +230,7 @@ class Retriever:
                 (corpus.signed_chunks, asks_for_signer),
                 (corpus.cover_chunks, asks_for_shares_outstanding),
                 (corpus.period_chunks, asks_for_period_end),
+                (corpus.segment_chunks, asks_for_segment_results),
             )
             for marked, asks in marked_lists:
                 if asks(asked):

@@ -14,6 +14,7 @@ from app.retrieval.cover import asks_for_period_end
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, owner_absent, owners, unknown_names
+from app.retrieval.segments import asks_for_segment_results, states_segment_results
 from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
@@ -279,6 +280,27 @@ def test_a_question_about_when_the_quarter_ended_finds_the_cover_page(make_kb: M
     assert Retriever(kb).retrieve(question, admin, k=2)[0].chunk.file_name == "cover.txt"
     unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
     assert unlisted[0].chunk.file_name == "notes.txt"  # without its list the cover ranks below the notes
+
+
+def test_a_question_about_a_segment_finds_the_table_of_segment_results(make_kb: MakeKB, write_text: WriteText) -> None:
+    """NVIDIA's segment note puts the segments' names over the columns and figures in the rows: its
+    chunk shares few words with "图形部门的营业利润" while prose about the segment shares many."""
+    kb = make_kb()
+    admin = kb.actor(None)
+    table = (
+        "Compute &\nNetworking Graphics All Other Consolidated\n (In millions)\nThree Months Ended April 30, 2023\n"
+        "Revenue $ 4,460 $ 2,732 $ — $ 7,192\nOperating income (loss) $ 2,160 $ 1,046 $ (1,066) $ 2,140\n"
+        "Three Months Ended May 1, 2022\nRevenue $ 3,672 $ 4,616 $ — $ 8,288\n"
+        "Operating income (loss) $ 1,606 $ 2,476 $ (2,214) $ 1,868"
+    )
+    prose = "The Graphics segment (图形部门) operating income and gross margin decreased in the quarter. "
+    kb.ingest([write_text("segments.txt", table), write_text("prose.txt", prose * 3)], actor=admin)
+    question = "图形部门的营业利润是多少？"
+    assert states_segment_results(table) and not states_segment_results(prose * 3)
+    assert asks_for_segment_results(question) and not asks_for_segment_results("What was Apple's revenue?")
+    assert Retriever(kb).retrieve(question, admin, k=2)[0].chunk.file_name == "segments.txt"
+    unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
+    assert unlisted[0].chunk.file_name == "prose.txt"  # without its list the table ranks below the prose
 
 
 @pytest.mark.parametrize(
