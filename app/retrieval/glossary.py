@@ -114,6 +114,11 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "现金流量": "cash flows",
     "现金流": "cash flows",
     "资本支出": "purchases of property and equipment",
+    # the investing line, as each company words it
+    "购买物业和设备": "purchases of property and equipment",
+    "购置物业和设备": "purchases of property and equipment",
+    "新增物业和设备": "additions to property and equipment",
+    "购买厂房和设备": "purchases of property plant and equipment",
     "资本开支": "capital expenditures purchases of property and equipment",
     "厂房设备": "property plant and equipment",
     "厂房和设备": "property plant and equipment",

@@ -593,6 +593,8 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
         ("英伟达未履行的存货采购及长期供应和产能义务", "capacity"),
         ("亚马逊第三方卖家服务收入是多少", "third-party seller services"),
         ("亚马逊实体店的销售额", "physical stores"),
+        ("亚马逊上半年购买物业和设备花了多少钱", "purchases of property and equipment"),
+        ("微软九个月里新增物业和设备支出", "additions to property and equipment"),
     ]:
         assert english in english_gloss(question), question
 
