@@ -523,7 +523,7 @@ class Extractor:
             return None
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
-        best = max(candidates, key=lambda c: (round(c.score, 2), c.when))
+        best = max(candidates, key=lambda c: (round(c.score, 2), c.when, c.score))  # then the exact score
         if not _covers_open_question(asked, best, question):
             return None
         if not best.holds and (asked.wants == "figure" or (asked.wants == "date" and ASKS_DAY.search(question))):
@@ -645,6 +645,8 @@ class Extractor:
             if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
                 continue  # "how many iPhones": the iPhone's net sales say how much, not how many
             share = -0.3 if wrong_kind else 0.0
+            # "同比下降了多少": an amount, however well its row matches, is not the rate asked for
+            share -= 0.2 if asked.percent_only and not in_percent else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
             # "net income" in the question and the label's words in that order ("Net income (loss)"),
@@ -799,7 +801,7 @@ class Extractor:
             # Two lines from the middle of a sentence ("year 2023 (“Q2 charge”), which included ... $800
             # million") lose what it is about: of two pieces alike, the one that starts it ("we recorded
             # a $1.2 billion charge in the second quarter of fiscal year 2023 ...").
-            score -= 0.05 if flat[:1].islower() else 0.0
+            score -= 0.05 if flat[:1].islower() or _DATE_TAIL.match(flat) else 0.0  # or "25, 2020, the ..."
             at = where.chunk_offset + start
             found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have, holds=holds))
         return found
@@ -928,6 +930,7 @@ def _measures(terms: Iterable[str]) -> set[str]:
     return {_MEASURES[t] for t in terms if t in _MEASURES}
 
 
+_DATE_TAIL = re.compile(r"\d{1,2},\s*(?:19|20)\d\d\b")  # a date's day and year, its month cut off before
 _SINCE_INCEPTION = re.compile(r"\bsince\s+(?:the\s+|its\s+|our\s+)?inception\b|\bcumulative\b|自.{0,6}以来|累计", re.I)
 
 

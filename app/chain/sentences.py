@@ -17,9 +17,10 @@ _DANGLING = frozenset(
 
 
 def ends_on_dangling_word(text: str) -> bool:
-    """Does the text stop on a word no sentence ends on ("... of our common stock for")?"""
+    """Does the text stop on a word no sentence ends on ("... of our common stock for"), or on a
+    comma ("... a hearing was held on May 23,": the year is on the next line)?"""
     words = text.rstrip().split()
-    return bool(words) and words[-1].lower() in _DANGLING
+    return bool(words) and (words[-1].lower() in _DANGLING or words[-1].endswith(","))
 
 
 def content_words(text: str) -> set[str]:

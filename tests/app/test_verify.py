@@ -23,6 +23,7 @@ from app.chain.facts import (
 )
 from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
+from app.chain.sentences import ends_on_dangling_word
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
 from app.retrieval.glossary import spells
@@ -1727,3 +1728,25 @@ def test_a_year_a_page_names_a_period_by_is_on_the_page_though_it_states_no_figu
     page = Passage("Revenue for the first half of fiscal year 2024, respectively, was attributable to Networking.")
     assert unsupported(facts_of("2024, respectively, was attributable to Networking."), [page]) == []
     assert unsupported(facts_of("Revenue was 2,024 million in 2023."), [page]) == ["2,024 million", "2023"]
+
+
+def test_a_rate_asked_for_is_not_answered_by_the_segment_s_amount() -> None:
+    """"同比下降了多少" asks for the rate ("NEX revenue decreased 32%"), not Network and Edge's revenue,
+    whose row in the segment table matches the question's words better; and a piece of a sentence
+    that stops on a comma ("a hearing was held on May 23,") has lost what follows."""
+    segments = _page_as_source("2023 Q3 INTC.pdf", 12, "Intel Corporation | 10-Q")
+    discussion = [Source(2, s.retrieved) for s in _page_as_source("2023 Q3 INTC.pdf", 34, "Intel Corporation | 10-Q")]
+    extracted = Extractor().extract("英特尔2023年第三季度NEX部门收入同比下降了多少？", segments + discussion)
+    assert extracted is not None and "NEX revenue decreased 32%" in extracted.text, extracted
+    assert ends_on_dangling_word("the ECJ and a hearing was held on May 23,")
+    assert not ends_on_dangling_word("a hearing was held on May 23, 2023.")
+
+
+def test_of_the_pieces_of_a_sentence_the_whole_one_is_quoted() -> None:
+    """pypdf breaks Apple's sentence about the ECJ over lines: of the pieces that hold the answer, not
+    the one cut at "held on May 23," nor the one starting at "25, 2020, ..." (its month is cut off)."""
+    source = _page_as_source("2023 Q3 AAPL.pdf", 14, "Apple Inc. | Q3 2023 Form 10-Q")
+    question = "Per Apple's 10-Q for the quarter ended July 1, 2023, when was the ECJ hearing on the State Aid case?"
+    extracted = Extractor().extract(question, source)
+    assert extracted is not None and extracted.text.startswith("“On September 25, 2020"), extracted
+    assert "May 23, 2023" in extracted.text
