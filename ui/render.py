@@ -152,6 +152,8 @@ CSS = """
 .kb-preview-page mark { background: #fff3a3; color: inherit; }
 .kb-dropped { margin-top: .4em; font-size: .85em; color: var(--body-text-color-subdued); }
 .kb-dropped-text { text-decoration: line-through; }
+/* A long history scrolls in its own box instead of stretching the page below the chat. */
+#kb-conversations > .wrap:not(.default) { max-height: 45vh; overflow-y: auto; }
 /* A phone: the chat first, then the cited pages and the conversation list (not above it, pushing Send away). */
 @media (max-width: 768px) {
   #kb-chat-row { flex-direction: column; }

@@ -250,6 +250,26 @@ def test_send_is_on_screen_without_scrolling(browser: Any, web: Running, size: t
     page.screenshot(path=SHOTS / f"22-chat-{name}-answered.png")
 
 
+def test_a_long_history_scrolls_in_its_own_box(browser: Any, web: Running) -> None:
+    """Forty conversations: the list scrolls inside its box, and the page is no taller than the
+    window (the list stretched it to 2,200 px, Rename and Delete far below the chat)."""
+    admin = web.service.actor(None)
+    web.service.add_user("erin", admin=False, groups=(), actor=admin, password="erin-password-1")
+    PASSWORDS["erin"] = "erin-password-1"
+    erin = web.service.actor("erin")
+    for i in range(40):
+        web.service.new_conversation(erin, f"Question number {i} about the travel policy")
+    page = sign_in(browser, web, "erin")
+    page.get_by_text("Question number 39").wait_for(timeout=10_000)
+    listing = page.locator("#kb-conversations").bounding_box()
+    height = page.evaluate("() => window.innerHeight")
+    assert listing is not None and listing["height"] < 0.6 * height, listing
+    assert page.evaluate("() => document.documentElement.scrollHeight") <= height + 40
+    page.get_by_text("Question number 0 ").scroll_into_view_if_needed()  # the oldest is still reachable
+    assert page.get_by_text("Question number 0 ").is_visible()
+    page.screenshot(path=SHOTS / "26-long-history.png")
+
+
 def test_stop_then_reload_keeps_the_question_and_the_partial_answer(browser: Any, web: Running) -> None:
     page = sign_in(browser, web, "bob")
     question = "When does the cafeteria serve lunch?"
