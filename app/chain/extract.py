@@ -644,9 +644,8 @@ class Extractor:
             wrong_kind = (in_percent and not asked.percent) or (asked.percent_only and not in_percent)
             if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
                 continue  # "how many iPhones": the iPhone's net sales say how much, not how many
-            share = -0.3 if wrong_kind else 0.0
             # "同比下降了多少": an amount, however well its row matches, is not the rate asked for
-            share -= 0.2 if asked.percent_only and not in_percent else 0.0
+            share = -0.5 if asked.percent_only and not in_percent else -0.3 if wrong_kind else 0.0
             # "Provision for income taxes", as the question says it, over "Income before provision..."
             phrase = 0.05 if len(label_terms) > 1 and _phrase_in(label_terms, asked_terms) else 0.0
             # "net income" in the question and the label's words in that order ("Net income (loss)"),
@@ -1039,9 +1038,9 @@ def _on_named_statement(asked: Question, where: PageText, offset: int, seen: dic
     """The page at `offset` shows a statement the question names (worked out once a page)."""
     page = where.page_at(offset)
     if page not in seen:
-        starts = [start for start, number in where.page_starts if number == page] or [0]
-        ends = [start for start, number in where.page_starts if start > starts[0]] or [len(where.text)]
-        seen[page] = bool(text_statements(where.text[starts[0] : ends[0]]) & asked.statements)
+        start = next((at for at, number in where.page_starts if number == page), 0)
+        end = next((at for at, _ in where.page_starts if at > start), len(where.text))
+        seen[page] = bool(text_statements(where.text[start:end]) & asked.statements)
     return seen[page]
 
 

@@ -471,7 +471,7 @@ def _split_by_named_columns(rows: list[Row], page: str) -> list[Row]:
     names = _column_names(found.group(1))
     if len(names) < 3:
         return rows
-    at = page.find(found.group(1).split()[-1], found.start())  # the line's end, in the page's own offsets
+    at = found.end(1)  # "&\n" became "& ": every offset is the page's own
     split: list[Row] = []
     for row in rows:
         periods = set(row.periods)

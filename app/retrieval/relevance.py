@@ -179,10 +179,11 @@ def owner_absent(question: str, texts: Sequence[str], organisations: Sequence[st
     chunks (`texts`) never name them and come from filings of other organisations: another
     company's figure, which a filing about NVIDIA does not hold. Documents without an organisation
     (a handbook) cannot tell, so they never count against the question."""
-    if not organisations or not all(organisations):
-        return False
+    named = owners(question)
+    if not named or not organisations or not all(organisations):
+        return False  # most questions name no owner: the chunks are not read again
     held = set().union(*(set(tokenize(t)) for t in [*texts, *organisations]))
-    return any(not set(tokenize(owner)) <= held for owner in owners(question))
+    return any(not set(tokenize(owner)) <= held for owner in named)
 
 
 def is_relevant(
