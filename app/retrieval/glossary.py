@@ -421,6 +421,23 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         ("address", "principal"),
         "head office headquarters headquartered",
     ),
+    # "Which company did Microsoft finish acquiring?": "we completed our acquisition of Activision"
+    PlainPhrase(
+        re.compile(r"\bacquir(?:e|es|ed|ing)\b", re.IGNORECASE),
+        "acquisition",
+        ("acquisition", "acquisitions"),
+        "acquire acquires acquired acquiring",
+    ),
+    # not "the closing price": a deal closed
+    PlainPhrase(
+        re.compile(
+            r"\bfinish(?:es|ed|ing)?\b|\bclos(?:e|es|ed|ing)\s+(?:(?:the|its|their|on)\s+)?(?:acquisition|deal|purchase|merger|transaction)",
+            re.IGNORECASE,
+        ),
+        "completed",
+        ("completed", "complete", "completion"),
+        "finish finished finishing close closed closing",
+    ),
 )
 # What filings write out in a phrase that people name in two or three words: NVIDIA reports its
 # effective tax rate as "income tax as a percentage of income before income tax".
