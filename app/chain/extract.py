@@ -23,6 +23,7 @@ from app.chain.date_tables import dated_rows
 from app.chain.equity_periods import with_block_period
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
+    ASKS_ORGANISATION,
     REFERENCE_NUMBER,
     answering_figures,
     asks_for_a_count,
@@ -54,6 +55,7 @@ from app.retrieval.glossary import (
     spelt_out,
 )
 from app.retrieval.metadata import QueryHints, month_named
+from app.retrieval.roles import ASKS_WHO
 from app.retrieval.statements import Statement, statements_named, text_statements
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
 from app.types import Citation, Source
@@ -82,13 +84,6 @@ _GROUPS = (
         ),
     ),
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
-)
-_WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.I)
-# "Which company did Amazon agree to acquire?": the answer is an organisation's name.
-_WHICH_ORGANISATION = re.compile(
-    r"\b(?:which|what)\s+(?:company|companies|firm|business|entity|bank|buyer|acquirer|partner|counterparty)\b"
-    r"|哪家|哪一家|哪个公司|什么公司|哪些公司",
-    re.I,
 )
 
 _ORGANISATION_WORDS = frozenset(word_list("company companies firm business entity 公司 哪家"))
@@ -172,8 +167,8 @@ class Question:
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
         dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
-        wants = "name" if _WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
-        wants = wants or ("organisation" if _WHICH_ORGANISATION.search(question) else "")
+        wants = "name" if ASKS_WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
+        wants = wants or ("organisation" if ASKS_ORGANISATION.search(question) else "")
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"

@@ -119,6 +119,13 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 # "How much", "how many", "多少": a figure is asked for; an answer without one answers something else.
 ASKS_FOR_FIGURE = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
 
+# "Which company did Amazon agree to acquire?": the answer is an organisation's name.
+ASKS_ORGANISATION = re.compile(
+    r"\b(?:which|what)\s+(?:company|companies|firm|business|entity|bank|buyer|acquirer|partner|counterparty)\b"
+    r"|哪家|哪一家|哪个公司|什么公司|哪些公司",
+    re.I,
+)
+
 # "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
 _COUNT_ASKED = re.compile(
     r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)|(?:多少|几)(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",

@@ -17,18 +17,21 @@ from functools import cached_property
 from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
+    ASKS_ORGANISATION,
     Facts,
     Passage,
     answering_figures,
     asks_for_a_count,
     facts_of,
     find_figures,
+    find_names,
     unsupported,
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
 from app.retrieval.cover import ASKS_DAY
 from app.retrieval.dates import date_mentions
 from app.retrieval.glossary import english_phrases
+from app.retrieval.roles import ASKS_WHO
 from app.retrieval.text import is_mostly_cjk, stem
 from app.types import CheckedSentence, Source
 
@@ -41,6 +44,14 @@ FILLER = content_words(
 FURNITURE = content_words("part item table contents page note section exhibit index unaudited continued")
 _ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
 _ENDS = (".", "!", "?", "。", "！", "？", "…")
+# Words of a name that say what kind of thing it is, not which: "Microsoft Corporation" names no one
+# besides Microsoft, "the Chief Executive Officer" no one at all.
+_KIND_OF_NAME = content_words(
+    "corporation corp inc incorporated company companies co ltd limited llc lp plc group holdings "
+    "chief executive financial operating accounting officer president vice director board chairman ceo cfo"
+)
+# "iRobot", "eBay": a name that starts lower-case
+_CAMEL_NAME = re.compile(r"\b[a-z]+[A-Z][A-Za-z]*\b")
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
 
@@ -104,7 +115,8 @@ class AnswerChecker:
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
-        return _with_a_date_if_asked(_with_a_figure_if_asked(checked, question), question)
+        checked = _with_a_figure_if_asked(checked, question)
+        return self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
 
     def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -147,6 +159,36 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
+
+
+    def _with_a_new_name_if_asked(self, checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
+        """ "Which company did Microsoft finish acquiring in October 2023?" was answered "The company
+        that ended up acquiring Microsoft ... is Microsoft Corporation.": its name and date are on
+        the cited page, and it answers nothing. Asked who or which company, a sentence whose names
+        are all the question's own or its sources' company names no one else. One without any name
+        ("Your manager approves them.") may still answer, as may a Chinese one, whose names this
+        cannot see."""
+        if not (ASKS_WHO.search(question) or ASKS_ORGANISATION.search(question)):
+            return checked
+        known = {stem(w) for w in _words_of(question)} | self.identity | _KIND_OF_NAME
+        return [
+            replace(c, verified=False, reason="it names no one besides those the question names")
+            if c.verified and _names_only(_unmarked(c.text), known)
+            else c
+            for c in checked
+        ]
+
+
+def _names_only(text: str, known: set[str]) -> bool:
+    """Does the text name something, and only what `known` holds?"""
+    if is_mostly_cjk(text):
+        return False
+    words = [word for name in find_names(text) for word in name.split()] + _CAMEL_NAME.findall(text)
+    names = {stem(_POSSESSIVE.sub("", word.lower())) for word in words}
+    return bool(names) and names <= known
+
+
+_POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:

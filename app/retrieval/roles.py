@@ -9,7 +9,7 @@ own for such questions, as it does the statement pages for questions about figur
 
 import re
 
-_WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.IGNORECASE)
+ASKS_WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.IGNORECASE)
 _ROLE = re.compile(
     r"\b(?:ceo|cfo|cao|coo|chief|officer|president|controller|treasurer|secretary|chairman|chair|director|"
     r"signs?|signed|signatory|signer)\b|首席|总裁|总经理|董事|财务官|会计官|执行官|签署|签字|签名",
@@ -20,7 +20,7 @@ SIGNATURE_MARK = "/s/"
 
 def asks_for_signer(question: str) -> bool:
     """A "who" question that names a role or signing."""
-    return bool(_WHO.search(question) and _ROLE.search(question))
+    return bool(ASKS_WHO.search(question) and _ROLE.search(question))
 
 
 def is_signed(text: str) -> bool:

@@ -26,6 +26,7 @@ from app.chain.rag import Turn
 from app.chain.sentences import ends_on_dangling_word
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
+from app.chain.verify import AnswerChecker
 from app.retrieval.glossary import spells
 from app.retrieval.roles import asks_for_signer
 from app.retrieval.statements import Statement
@@ -1076,7 +1077,6 @@ def test_a_copied_heading_that_says_nothing_about_the_question_is_dropped() -> N
 
 
 def test_an_english_answer_shares_a_word_with_the_english_question() -> None:
-    from app.chain.verify import AnswerChecker
 
     page = filing("Total revenue 50,122 45,317\nSales and marketing 5,126 5,107\n", cid=5, name="2022 Q3 MSFT.pdf",
                   pages=(3, 3), company="Microsoft Corporation")  # fmt: skip
@@ -1750,3 +1750,37 @@ def test_of_the_pieces_of_a_sentence_the_whole_one_is_quoted() -> None:
     extracted = Extractor().extract(question, source)
     assert extracted is not None and extracted.text.startswith("“On September 25, 2020"), extracted
     assert "May 23, 2023" in extracted.text
+
+
+def test_a_sentence_naming_only_whom_the_question_names_is_no_answer_to_who_or_which_company() -> None:
+    """The bundled model answered "Which company did Microsoft finish acquiring in October 2023?"
+    with "The company that ended up acquiring Microsoft in October 2023 is Microsoft Corporation.",
+    citing the auditor's letter (real page 62): its name and date are on the page and it answers
+    nothing. It is dropped; a sentence naming someone else, or no one, is still checked as before."""
+    letter = _page_as_source("2023 Q3 MSFT.pdf", 62, "Microsoft Corporation | 10-Q")
+    question = "Which company did Microsoft finish acquiring in October 2023?"
+    reply = "The company that ended up acquiring Microsoft in October 2023 is Microsoft Corporation. [1]"
+    [checked] = AnswerChecker(letter).check(reply, question)
+    assert not checked.verified and checked.reason == "it names no one besides those the question names"
+    chain, _, _ = make_chain([s.retrieved for s in letter], reply=reply)
+    answer = chain.invoke(Turn(question, ALICE))
+    assert answer.outcome == UNVERIFIED and "Microsoft Corporation." not in answer.text
+    # asked what, not who, the filer's own name may answer
+    review = "The review was of the interim financial information of Microsoft Corporation. [1]"
+    [kept] = AnswerChecker(letter).check(review, "What did the auditors review?")
+    assert kept.verified
+    signed = [Source(1, hit(SIGNATURES))]
+    [named] = AnswerChecker(signed).check("Patrick P. Gelsinger is Intel's CEO. [1]", "Who is Intel's CEO?")
+    [only_intel] = AnswerChecker(signed).check("Intel's CEO is Intel Corporation. [1]", "Who is Intel's CEO?")
+    assert named.verified and not only_intel.verified
+
+
+def test_finishing_an_acquisition_is_completing_it() -> None:
+    """"Finish acquiring" shares no word with "we completed our acquisition of Activision Blizzard":
+    the glossary gives the filing's words, and the sentence answers."""
+    sources = _page_as_source("2023 Q3 MSFT.pdf", 39, "Microsoft Corporation | 10-Q")
+    question = "Which company did Microsoft finish acquiring in October 2023?"
+    assert {"acquisition", "completed"} <= Question.parse(question).terms
+    assert "completed" not in Question.parse("What was Intel's closing stock price?").terms
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "we completed our acquisition of Activision Blizzard, Inc." in extracted.text
