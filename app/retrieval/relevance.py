@@ -170,8 +170,15 @@ _OWNER = re.compile(r"\b((?:[A-Z]|[a-z][A-Z])[\w&.-]*(?:\s+[A-Z][\w&.-]*)*)['’
 
 
 def owners(question: str) -> list[str]:
-    """Capitalised names the question puts in the possessive: whose figure it asks for."""
-    return [m.group(1) for m in _OWNER.finditer(question)]
+    """Capitalised names the question puts in the possessive: whose figure it asks for. Not the
+    sentence's opening word before them ("Per Apple's 10-Q ...", "In Intel's ...")."""
+    found = []
+    for match in _OWNER.finditer(question):
+        words = match.group(1).split()
+        while len(words) > 1 and is_stop_word(words[0].lower()):
+            words = words[1:]
+        found.append(" ".join(words))
+    return found
 
 
 def owner_absent(question: str, texts: Sequence[str], organisations: Sequence[str]) -> bool:

@@ -43,7 +43,7 @@ from app.retrieval.relevance import (
 from app.retrieval.roles import asks_for_signer
 from app.retrieval.segments import asks_for_segment_results
 from app.retrieval.statements import statements_asked
-from app.retrieval.text import content_terms, is_mostly_cjk
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, split_guess
 from app.settings import Settings
 from app.types import RetrievedChunk
 from ingestion.index import VectorIndex
@@ -164,6 +164,7 @@ class Retriever:
         started = time.perf_counter()
         query = Query.parse(question, actor, k)
         scope = self._scope(query, filters)
+        query = _without_guessed_words(query, scope)
         timings["prepare_ms"] = _ms(started)
         if scope.allowed.size == 0:
             return self._result(query, [], scope, timings)
@@ -349,6 +350,22 @@ class Retriever:
             while len(self._vectors) > 1024:
                 self._vectors.popitem(last=False)
         return vector
+
+
+def _without_guessed_words(query: Query, scope: Scope) -> Query:
+    """Everyday Chinese runs words together where jieba's dictionary has no entry ("要装", "某台"):
+    a token found in no readable chunk would count as a name we hold nothing about, and weigh as
+    much as the rarest term. Such a guess is searched and judged as the dictionary words in it."""
+    if not any(CJK_CHAR.search(term) for term in query.terms):
+        return query
+    terms: list[str] = []
+    for term in query.terms:
+        parts = split_guess(term)
+        if parts is not None and scope.corpus.bm25.document_frequency(term, scope.mask) == 0:
+            terms += parts
+        else:
+            terms.append(term)
+    return replace(query, terms=tuple(dict.fromkeys(terms)))
 
 
 def _document_frequencies(

@@ -89,6 +89,18 @@ def _cut_chinese(run: str) -> list[str]:
     return [w for w in _jieba.lcut(run, HMM=True) if w.strip()]
 
 
+def split_guess(term: str) -> list[str] | None:
+    """A two-character Chinese token that jieba's dictionary lacks is its statistical guess at a
+    word, mostly two words run together ("先装", "建个", "上要"): the dictionary's words in it, without
+    stop words; None for a word the dictionary has (or any other term)."""
+    if len(term) != 2 or not CJK_RUN.fullmatch(term):
+        return None
+    _cut_chinese("")  # loads the dictionary once
+    if _jieba.FREQ.get(term):
+        return None
+    return [w for w in _jieba.lcut(term, HMM=False) if not is_stop_word(w)]
+
+
 def tokenize(text: str) -> list[str]:
     """Every token, stop words included (documents keep them so lengths stay honest)."""
     text = _DIGIT_COMMA.sub("", text.lower())

@@ -15,7 +15,7 @@ from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, owner_absent, owners, unknown_names
 from app.retrieval.segments import asks_for_segment_results, states_segment_results
-from app.retrieval.text import content_terms, is_mostly_cjk, tokenize
+from app.retrieval.text import content_terms, is_mostly_cjk, split_guess, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
@@ -124,6 +124,22 @@ def test_tokens_english_stop_words_and_chinese() -> None:
     assert "的" not in content_terms("战国无双的开发商")
 
 
+def test_chinese_words_run_together_are_searched_as_the_dictionary_words_in_them(
+    make_kb: MakeKB, write_text: WriteText
+) -> None:
+    """"要装哪个包" gives jieba's guess "要装", found in no chunk: it would count as a name the
+    knowledge base holds nothing about. A guess the dictionary lacks is searched as its words;
+    a dictionary word (高通, Qualcomm) found nowhere stays unknown."""
+    assert split_guess("先装") == ["先", "装"] and split_guess("要装") == ["装"]
+    assert split_guess("高通") is None and split_guess("软件") is None and split_guess("apt") is None
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.ingest([write_text("zh.txt", "如果要使用 7z 命令，请安装 p7zip-full 软件包。")], actor=admin)
+    found = Retriever(kb).search("同事发来的压缩包，要装哪个包？", admin)
+    assert "要装" not in found.terms and "装" in found.terms
+    assert "高通" in Retriever(kb).search("高通的压缩包？", admin).terms
+
+
 def test_the_keyword_index_follows_new_documents(make_kb: MakeKB, write_text: WriteText) -> None:
     kb = make_kb()
     admin = kb.actor(None)
@@ -229,6 +245,9 @@ def test_a_figure_of_an_organisation_the_top_chunks_never_name() -> None:
     organisation, are not ruled out."""
     nvidia = ["Revenue by specialized markets: Data Center $ 14,514 $ 3,833"]
     assert owners("What were AMD's and Alphabet’s data center revenues?") == ["AMD", "Alphabet"]
+    # the sentence's opening word is no part of the name: "Per Apple's 10-Q ..." was refused
+    assert owners("Per Apple's 10-Q, which country gave it state aid?") == ["Apple"]
+    assert owners("In Intel's filing, what was revenue?") == ["Intel"]
     assert owner_absent("What was AMD's data center revenue?", nvidia, ["NVIDIA CORPORATION"])
     assert not owner_absent("What was NVIDIA's data center revenue?", nvidia, ["NVIDIA CORPORATION"])
     assert not owner_absent("What was AWS's operating income?", ["AWS segment: operating income 6,976"], ["Amazon"])
