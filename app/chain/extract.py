@@ -24,10 +24,12 @@ from app.chain.equity_periods import with_block_period
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_ORGANISATION,
+    ASKS_PLACE,
     REFERENCE_NUMBER,
     answering_figures,
     asks_for_a_count,
     find_figures,
+    find_names,
     organisation_aliases,
     organisation_names,
     person_names,
@@ -47,6 +49,7 @@ from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import (
     ABBREVIATIONS,
     acronyms,
+    as_one_term,
     expanded_terms,
     glossed,
     named_by_phrase,
@@ -86,7 +89,10 @@ _GROUPS = (
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
 )
 
-_ORGANISATION_WORDS = frozenset(word_list("company companies firm business entity 公司 哪家"))
+# The kind of name asked for ("which company", "which country"): no label or sentence need hold it.
+_KIND_ASKED = frozenset(
+    word_list("company companies firm business entity 公司 哪家 country countrie state city citie region nation 国家")
+)
 
 # "Which command / file / package ...": the answer is a name written in Latin letters or a path.
 _WHICH_CODE = re.compile(
@@ -142,7 +148,7 @@ class Question:
     in_order: tuple[str, ...]  # the same terms as the question says them, for matching phrases
     group: str  # "three", "six", "nine", "twelve" or "" (not said)
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
-    wants: str  # "figure", "name", "organisation", "date", "code" or ""
+    wants: str  # "figure", "name", "organisation", "place", "date", "code" or ""
     percent: bool  # a share, margin or rate is asked for
     shares: bool  # a number of shares is asked for (outstanding, bought back: a count, not dollars)
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
@@ -169,6 +175,7 @@ class Question:
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
         wants = "name" if ASKS_WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
         wants = wants or ("organisation" if ASKS_ORGANISATION.search(question) else "")
+        wants = wants or ("place" if ASKS_PLACE.search(question) else "")
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
         if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
@@ -196,7 +203,8 @@ class Question:
     @property
     def open(self) -> bool:
         """Asks for no one figure, name or date ("How have inventory levels changed?")."""
-        return self.wants not in ("name", "organisation", "date", "code") and not ASKS_FOR_FIGURE.search(self.text)
+        names = ("name", "organisation", "place", "date", "code")
+        return self.wants not in names and not ASKS_FOR_FIGURE.search(self.text)
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
         """What a row or sentence must match: not the company or filing (the header says that),
@@ -209,7 +217,7 @@ class Question:
             for t in self.terms
             if t not in identity
             and t not in self.statement_words
-            and not (self.wants == "organisation" and t in _ORGANISATION_WORDS)  # what is asked, not about
+            and not (self.wants in ("organisation", "place") and t in _KIND_ASKED)  # what is asked, not about
             and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS
             and not t.isdigit()
@@ -231,7 +239,7 @@ def _as_one_term(wanted: frozenset[str], have: set[str]) -> tuple[frozenset[str]
         if spelt and spelt <= have:
             have = have | {short}
         wanted = wanted - spelt
-    return wanted, have
+    return as_one_term(wanted, have)
 
 
 def _under_what_is_asked(asked: Question, row: Row, wanted: frozenset[str] | set[str]) -> bool:
@@ -521,8 +529,11 @@ class Extractor:
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when, c.score))  # then the exact score
         if not _covers_open_question(asked, best, question):
             return None
-        if not best.holds and (asked.wants == "figure" or (asked.wants == "date" and ASKS_DAY.search(question))):
-            return None  # "how many iPhones": a sentence about iPhone revenue, with no count in it
+        named = asked.wants in ("figure", "name", "organisation", "place")
+        if not best.holds and (named or (asked.wants == "date" and ASKS_DAY.search(question))):
+            # "how many iPhones": a sentence about iPhone revenue, with no count in it; "who is
+            # Intel's CEO": the CFO's title, with no one's name in it
+            return None
         if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
             best = _with_next_sentence(best)
         text = f"{best.text} [{best.source.n}]"
@@ -766,6 +777,8 @@ class Extractor:
                 holds = any(re.search(rf"\b{re.escape(alias)}\b", flat) for alias in aliases)
             elif asked.wants == "figure" and holds:
                 holds = _gives_another_figure(asked, flat)
+            elif asked.wants == "place" and holds and not is_mostly_cjk(flat):
+                holds = _names_another(asked, flat)
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
@@ -787,6 +800,9 @@ class Extractor:
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
+            # "Note 5 – Income Taxes European Commission State Aid Decision": a heading says what
+            # follows is about the question's words; it states nothing
+            score -= 0.2 if _is_heading(flat) else 0.0
             # "图形业务的营业利润": a sentence that names no business line the question does (segments'
             # inventory provisions) gives another figure than that line's
             score -= 0.0 if _holds_line(asked, set(_lemmas(have)), flat) else 0.3
@@ -1025,6 +1041,22 @@ def _names_the_quarter(question: str, sentence: str) -> bool:
     return said and (not years or bool(years & set(_QUESTION_YEAR.findall(sentence))))
 
 
+def _names_another(asked: Question, text: str) -> bool:
+    """A name the question does not say: "Ireland", asked which country gave Apple state aid."""
+    return any(not set(content_terms(name)) <= asked.terms for name in find_names(text))
+
+
+_HEADING_JOINS = frozenset(word_list("and of the for to in on a an – - — &"))
+
+
+def _is_heading(text: str) -> bool:
+    """Four or more words, each capitalised (or a joining word or a number): a title, not a sentence."""
+    words = text.strip("“”\"'. ").split()
+    if len(words) < 4 or is_mostly_cjk(text):
+        return False
+    return all(w[0].isupper() or w[0].isdigit() or w.lower() in _HEADING_JOINS for w in words)
+
+
 def _names_its_figures(asked: Question, text: str) -> bool:
     return bool(asked.named_figures) and bool(asked.named_figures & {f.value for f in find_figures(text)})
 
@@ -1047,10 +1079,12 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
         amounts = find_figures(REFERENCE_NUMBER.sub(" ", text))
         amounts = [a for a in amounts if shares_do or not a.percent]
         return bool(amounts) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
-    if wants == "name":
-        return bool(person_names(text)) or is_mostly_cjk(text)
+    if wants == "name":  # a person, or an auditor or agent ("Ernst & Young LLP")
+        return bool(person_names(text)) or bool(organisation_names(text)) or is_mostly_cjk(text)
     if wants == "organisation":
         return bool(organisation_names(text)) or is_mostly_cjk(text)
+    if wants == "place":
+        return bool(find_names(text)) or is_mostly_cjk(text)
     if wants == "date":
         return any(d.month for d in date_mentions(text)) or (is_mostly_cjk(text) and "年" in text)
     if wants == "code":

@@ -126,6 +126,13 @@ ASKS_ORGANISATION = re.compile(
     re.I,
 )
 
+# "Which country did the European Commission say gave Apple state aid?": the answer is a place's name.
+ASKS_PLACE = re.compile(
+    r"\b(?:which|what)\s+(?:country|countries|state|city|cities|region|nation|jurisdiction)\b"
+    r"|哪个国家|哪国|哪些国家|哪个州|哪个城市|哪个地区",
+    re.I,
+)
+
 # "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
 _COUNT_ASKED = re.compile(
     r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)|(?:多少|几)(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",

@@ -18,6 +18,7 @@ from app.chain.citations import MARKER, marker_numbers
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_ORGANISATION,
+    ASKS_PLACE,
     Facts,
     Passage,
     answering_figures,
@@ -168,7 +169,7 @@ class AnswerChecker:
         are all the question's own or its sources' company names no one else. One without any name
         ("Your manager approves them.") may still answer, as may a Chinese one, whose names this
         cannot see."""
-        if not (ASKS_WHO.search(question) or ASKS_ORGANISATION.search(question)):
+        if not any(asks.search(question) for asks in (ASKS_WHO, ASKS_ORGANISATION, ASKS_PLACE)):
             return checked
         known = {stem(w) for w in _words_of(question)} | self.identity | _KIND_OF_NAME
         return [

@@ -97,6 +97,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "指引": "guidance",
     "终止费": "termination fee",
     "收购": "acquisition acquire",  # "the acquisition of", "an agreement to acquire"
+    "欧盟委员会": "european commission",
+    "欧盟": "european union",
+    "国家援助": "state aid",
     "可转换票据": "convertible note",
     "二次发行": "secondary offering",
     "所得款项净额": "net proceeds",
@@ -393,6 +396,9 @@ class PlainPhrase:
     formal: str  # the filing's word, added to such a question's terms
     forms: tuple[str, ...]  # the filing's word as content terms (with its past tense)
     everyday: str  # the everyday words that a text holding one of `forms` holds too
+    # One word in its forms ("acquire", "acquisition"): a text holding both says it once, and a
+    # question asking it in both ways asks it once.
+    one_term: bool = False
 
 
 PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
@@ -427,6 +433,7 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "acquisition",
         ("acquisition", "acquisitions"),
         "acquire acquires acquired acquiring",
+        one_term=True,
     ),
     # not "the closing price": a deal closed
     PlainPhrase(
@@ -437,6 +444,7 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "completed",
         ("completed", "complete", "completion"),
         "finish finished finishing close closed closing",
+        one_term=True,
     ),
 )
 # What filings write out in a phrase that people name in two or three words: NVIDIA reports its
@@ -506,6 +514,25 @@ def glossed(question: str, gloss: str | None = None) -> str:
     if gloss is None:
         gloss = english_gloss(question) if is_mostly_cjk(question) else ""
     return f"{question} {gloss}" if gloss else question
+
+
+_ONE_TERM: dict[str, frozenset[str]] = {
+    form: frozenset(content_terms(phrase.everyday)) | frozenset(phrase.forms) - {form}
+    for phrase in PLAIN_PHRASES
+    if phrase.one_term
+    for form in phrase.forms[:1]
+}
+
+
+def as_one_term(wanted: frozenset[str], have: set[str]) -> tuple[frozenset[str], set[str]]:
+    """A word asked in several forms ("收购": "acquisition acquire") is one term asked, held by a
+    text holding any of them, once."""
+    for word, forms in _ONE_TERM.items():
+        asked = wanted & (forms | {word})
+        if len(asked) > 1 or (asked and asked != {word}):
+            wanted = (wanted - forms) | {word}
+            have = have | {word} if have & (forms | {word}) else have
+    return wanted, have
 
 
 def spelt_out(terms: set[str]) -> set[str]:

@@ -1784,3 +1784,17 @@ def test_finishing_an_acquisition_is_completing_it() -> None:
     assert "completed" not in Question.parse("What was Intel's closing stock price?").terms
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "we completed our acquisition of Activision Blizzard, Inc." in extracted.text
+
+
+def test_which_country_asks_for_a_place_the_question_does_not_name() -> None:
+    """Apple's state-aid note (real page 14): "which country" is answered by the sentence naming
+    Ireland, not the note's heading that repeats the question's words; the model's sentence that
+    names only the European Commission and Apple answers nothing."""
+    sources = _page_as_source("2023 Q2 AAPL.pdf", 14, "Apple Inc. | 10-Q")
+    question = "Which country did the European Commission say gave Apple illegal state aid?"
+    assert Question.parse(question).wants == "place"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "Ireland granted state aid" in extracted.text
+    reply = "The European Commission's decision to give state aid to Apple Inc. was not based on fact. [1]"
+    [checked] = AnswerChecker(sources).check(reply, question)
+    assert not checked.verified and "names no one" in checked.reason
