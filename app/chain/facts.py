@@ -117,7 +117,9 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 # "How much", "how many", "多少": a figure is asked for; an answer without one answers something else.
-ASKS_FOR_FIGURE = re.compile(r"how\s+(?:much|many)|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I)
+ASKS_FOR_FIGURE = re.compile(
+    r"how\s+(?:much|many|big|large)\b|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I
+)
 
 # "Which company did Amazon agree to acquire?": the answer is an organisation's name.
 ASKS_ORGANISATION = re.compile(
@@ -132,6 +134,9 @@ ASKS_PLACE = re.compile(
     r"|哪个国家|哪国|哪些国家|哪个州|哪个城市|哪个地区",
     re.I,
 )
+
+# "How big was the write-down Intel took when it wound down Optane?": a figure, whatever the clause after
+OPENS_WITH_FIGURE = re.compile(r"\s*how\s+(?:much|many|big|large)\b", re.I)
 
 # "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
 _COUNT_ASKED = re.compile(

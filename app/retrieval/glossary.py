@@ -435,6 +435,13 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "acquire acquires acquired acquiring",
         one_term=True,
     ),
+    # "the inventory write-down": "we recognized an inventory impairment of $559 million"
+    PlainPhrase(
+        re.compile(r"\bwrit(?:e|es|ten|ing)[\s-]+(?:down|off)s?\b|\bwrite-?(?:downs?|offs?)\b", re.IGNORECASE),
+        "impairment",
+        ("impairment", "impairments"),
+        "write down off",
+    ),
     # not "the closing price": a deal closed
     PlainPhrase(
         re.compile(
