@@ -25,6 +25,7 @@ from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_ORGANISATION,
     ASKS_PLACE,
+    OPENS_WITH_FIGURE,
     REFERENCE_NUMBER,
     answering_figures,
     asks_for_a_count,
@@ -34,6 +35,7 @@ from app.chain.facts import (
     organisation_names,
     person_names,
 )
+from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, set_aside
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
@@ -165,6 +167,7 @@ class Question:
     lines: str = ""  # English names of the business lines and regions it names in Chinese ("north america")
     statements: frozenset[Statement] = frozenset()  # named as such: "on its balance sheet", "资产负债表"
     statement_words: frozenset[str] = frozenset()  # the words naming them, which no line's label holds
+    rank: RankAsked | None = None  # "which country ... the most": the first of a table's lines
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -173,7 +176,8 @@ class Question:
         group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
         dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
-        wants = "name" if ASKS_WHO.search(question) else "date" if ASKS_DATE.search(question) else ""
+        asks_date = ASKS_DATE.search(question) and not OPENS_WITH_FIGURE.match(question)
+        wants = "name" if ASKS_WHO.search(question) else "date" if asks_date else ""
         wants = wants or ("organisation" if ASKS_ORGANISATION.search(question) else "")
         wants = wants or ("place" if ASKS_PLACE.search(question) else "")
         wants = wants or ("code" if _WHICH_CODE.search(question) else "")
@@ -198,6 +202,7 @@ class Question:
             percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
             frozenset(figure.value for figure in find_figures(question)), lines, frozenset(statements),
             frozenset(content_terms(" ".join(statements.values()))),
+            asks_rank(question),
         )
 
     @property
@@ -558,8 +563,48 @@ class Extractor:
                 seen_pages.add(page_key)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
                 found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
+                found += self._ranked(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         return candidates
+
+    def _ranked(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
+        """The first (or last) line of a table by the column asked for: "Besides the US, which
+        country brought NVIDIA the most revenue?" is the largest of the revenue-by-country lines
+        after the United States."""
+        if asked.rank is None:
+            return []
+        chunk = source.chunk
+        rows = [
+            with_block_period(row, where.text)
+            for row in table_rows(where.text)
+            if row.label and chunk.page_start <= where.page_at(row.offset) <= chunk.page_end
+        ]
+        measure = frozenset(_lemmas(wanted))
+        found = []
+        for block in blocks(rows):
+            above = where.text[max(0, block[0].offset - 300) : block[0].offset]
+            context = set(_lemmas(content_terms(f"{above} {block[0].heading} {block[0].section}")))
+            recall = _coverage(measure, context)
+            kind = kind_fits(asked.rank.kind, above)
+            if not kind if asked.rank.kind else recall == 0:
+                continue  # the revenue by market, asked which country; or a table of other figures
+            column = best_column(asked, block[0])
+            valued = [(_value(row.cells[column]), row) for row in block if not set_aside(asked.rank, row)]
+            ranked = sorted(
+                ((v, row) for v, row in valued if v is not None), key=lambda pair: pair[0], reverse=asked.rank.most
+            )
+            if len(ranked) < 2:
+                continue
+            (_, first), (_, second) = ranked[:2]
+            word = "largest" if asked.rank.most else "smallest"
+            aside = f" besides {', '.join(asked.rank.besides).title()}" if asked.rank.besides else ""
+            text = (
+                f"{render_row(first, column)}: the {word} of the {len(ranked)} lines listed{aside} "
+                f"(next: {second.label}, {_amount(second.cells[column], second, False)})"
+            )
+            score = 0.8 + 0.3 * recall + (0.2 if kind else 0.0)
+            found.append(Candidate(score, source, text, first.line, where, first.offset, matched=measure & context))
+        return found
 
     def _reranked(self, question: str, candidates: list[Candidate]) -> list[Candidate]:
         """The best-scoring Chinese sentences, rescored by meaning too: a Chinese question often
@@ -874,6 +919,16 @@ _KINDS = (
         re.compile(r"又称|又名|别称|别名|简称|俗称|也称|亦称|原名|称为|称作|名为|又叫"),
     ),
     (re.compile(r"在哪|哪里|位于|何处|什么地方"), re.compile(r"位于|地处|坐落")),
+    # "要装哪个软件包": "安装 smartmontools 软件包", a package named as one
+    (
+        re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:软件)?包|\bwhich\s+package", re.I),
+        re.compile(r"[a-z0-9][\w.+-]*[a-z0-9]\s*(?:软件包|包)|(?:安装|软件包)\s*[“”\"]?[a-z0-9][\w.+-]*[a-z0-9]"),
+    ),
+    # "写到哪个文件里": "“/etc/modules” 文件", a file named by its path
+    (
+        re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:配置)?(?:文件|目录)|\bwhich\s+(?:file|directory)", re.I),
+        re.compile(r"/[\w.-]+/[\w./-]*[”\"]?\s*(?:文\s?件|目\s?录)|(?:文\s?件|目\s?录)\s*[“”\"]?/[\w.-]+/"),
+    ),
     (
         re.compile(r"职业|身份|做什么的"),
         re.compile(r"是.{0,12}(?:运动员|演员|歌手|作家|政治家|画家|学者|商人|导演|主持人|教练|官员)"),
@@ -1039,6 +1094,14 @@ def _names_the_quarter(question: str, sentence: str) -> bool:
     years = set(_QUESTION_YEAR.findall(question))
     said = re.search(rf"\b{ordinal}\s+(?:fiscal\s+)?quarter\b", sentence, re.I) is not None
     return said and (not years or bool(years & set(_QUESTION_YEAR.findall(sentence))))
+
+
+def _value(cell: str) -> Decimal | None:
+    """A cell's amount, negative in brackets; None for a dash or a percentage."""
+    figures = find_figures(cell)
+    if not figures or figures[0].percent:
+        return None
+    return -figures[0].value if "(" in cell or "−" in cell or cell.startswith("-") else figures[0].value
 
 
 def _names_another(asked: Question, text: str) -> bool:

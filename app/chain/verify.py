@@ -53,6 +53,10 @@ _KIND_OF_NAME = content_words(
 )
 # "iRobot", "eBay": a name that starts lower-case
 _CAMEL_NAME = re.compile(r"\b[a-z]+[A-Z][A-Za-z]*\b")
+# Words that rank or compare: a sentence saying one is "the most" says what its words alone do not.
+_RANKS = re.compile(
+    r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|more|less|fewer)\b"
+)
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
 
@@ -155,6 +159,12 @@ class AnswerChecker:
             reason = f"{what} is in none of {where}" if what else "no source holds it"
             return CheckedSentence(written.strip(), False, reason, tuple(cited))
         score, n = best
+        ranked = _RANKS.findall(plain.lower())
+        if ranked and not any(set(ranked) <= set(_RANKS.findall(u.text.lower())) for u in self.held[n].units):
+            # "the data center brought the most revenue ..., which is China": every word is on the
+            # page, and no sentence there ranks anything
+            reason = f"its cited passage ranks nothing as “{ranked[0]}”"
+            return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         if score < self.min_support:
             reason = f"the cited passage carries {round(score * 100)}% of what it says"
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))

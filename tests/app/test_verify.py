@@ -23,6 +23,7 @@ from app.chain.facts import (
 )
 from app.chain.prompts import UNVERIFIED_TEXT, UNVERIFIED_TEXT_ZH
 from app.chain.rag import Turn
+from app.chain.ranking import asks_rank
 from app.chain.sentences import ends_on_dangling_word
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
@@ -1798,3 +1799,62 @@ def test_which_country_asks_for_a_place_the_question_does_not_name() -> None:
     reply = "The European Commission's decision to give state aid to Apple Inc. was not based on fact. [1]"
     [checked] = AnswerChecker(sources).check(reply, question)
     assert not checked.verified and "names no one" in checked.reason
+
+
+def test_how_big_asks_for_a_figure_whatever_the_when_clause_after_it() -> None:
+    """"How big was the inventory write-down Intel took when it started winding down Optane?" asks
+    for an amount, not a date; the filing calls a write-down an impairment (real page 37, the
+    gross margin bridge: "(559) Optane inventory impairment related to the wind down ...")."""
+    question = "How big was the inventory write-down Intel took when it started winding down Optane in 2022?"
+    asked = Question.parse(question)
+    assert asked.wants == "figure" and "impairment" in asked.terms
+    assert Question.parse("When did Intel start winding down Optane?").wants == "date"
+    extracted = Extractor().extract(question, _page_as_source("2022 Q3 INTC.pdf", 37, "Intel Corporation | 10-Q"))
+    assert extracted is not None and "(559) Optane inventory impairment" in extracted.text
+
+
+def test_a_sentence_ranking_what_its_page_does_not_rank_is_dropped() -> None:
+    """NVIDIA's revenue by country (real page 24) lists China among others; the bundled model said
+    "the data center brought the most revenue ..., which is China". Its words are all on the page,
+    and nothing there says "most"."""
+    sources = _page_as_source("2023 Q3 NVDA.pdf", 24, "NVIDIA Corporation | 10-Q")
+    question = "Besides the US, which country brought Nvidia the most revenue in the quarter ended October 29, 2023?"
+    reply = "The data center brought the most revenue in the quarter ended October 29, 2023, which is China. [1]"
+    [checked] = AnswerChecker(sources).check(reply, question)
+    assert not checked.verified and "ranks nothing" in checked.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "page", "expected", "next_line"),
+    [
+        (
+            "Besides the US, which country brought Nvidia the most revenue in the quarter ended October 29, 2023?",
+            "2023 Q3 NVDA.pdf",
+            24,
+            "Revenue — Taiwan: $4,333 million for the three months ended October 29, 2023",
+            "next: China (including Hong Kong), $4,030 million",
+        ),
+        (
+            "除了美国，英伟达截至2023年10月29日的季度哪个国家收入最多？",
+            "2023 Q3 NVDA.pdf",
+            24,
+            "Revenue — Taiwan: $4,333 million for the three months ended October 29, 2023",
+            "besides United States",
+        ),
+        (  # the segments' lines, not the consolidated total; the largest, not the first
+            "Which of Amazon's segments had the lowest operating income in the third quarter of 2023?",
+            "2023 Q3 AMZN.pdf",
+            25,
+            "Operating Income (Loss) — International: $(95) million for the three months ended September 30, 2023",
+            "next: North America, $4,307 million",
+        ),
+    ],
+)
+def test_which_line_ranks_first_is_read_off_the_table(
+    question: str, name: str, page: int, expected: str, next_line: str
+) -> None:
+    """"Which country brought the most revenue" is answered by no one row: the largest line of
+    the table the question names (by country, not by market), after the lines set aside."""
+    extracted = Extractor().extract(question, _page_as_source(name, page, "10-Q"))
+    assert extracted is not None and expected in extracted.text and next_line in extracted.text, extracted
+    assert asks_rank("What was the highest price?") is None and asks_rank("Which company did Amazon buy?") is None
