@@ -542,7 +542,7 @@ class Extractor:
         if is_mostly_cjk(question) and best.text.startswith("“") and is_mostly_cjk(best.quote):
             best = _with_next_sentence(best)
         text = f"{best.text} [{best.source.n}]"
-        if is_mostly_cjk(question) and not is_mostly_cjk(best.quote):
+        if is_mostly_cjk(question) and not CJK_CHAR.search(best.quote):  # "/etc/ssh/sshd_config 配置" is Chinese
             text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
         return Extracted(text, candidate_citation(best), best.score)
 

@@ -29,7 +29,7 @@ from app.chain.extract import (
     candidate_citation,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
-from app.retrieval.text import content_terms, is_mostly_cjk
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk
 from app.types import Citation, Source
 
 LEAD = {
@@ -117,7 +117,7 @@ def quote_evidence(
     chosen.sort(key=lambda c: c.source.n)  # in the order of the sources
     chinese = is_mostly_cjk(question)
     lead = LEAD["zh"] if chinese else LEAD["en"]
-    if chinese and not any(is_mostly_cjk(c.quote) for c in chosen):
+    if chinese and not any(CJK_CHAR.search(c.quote) for c in chosen):
         lead = f"{lead}\n{CROSS_LANGUAGE_NOTE['zh']}"
     lines = [f"- {c.text} [{c.source.n}]" for c in chosen]
     citations = {c.source.n: candidate_citation(c) for c in reversed(chosen)}  # a source's first quote

@@ -46,7 +46,9 @@ _KIND_OF = {
 }  # fmt: skip
 # Chinese names of the lines a question may set aside ("除了美国")
 _CHINESE_PLACES = {"美国": "united states", "中国": "china", "台湾": "taiwan", "日本": "japan", "新加坡": "singapore"}
-_AGGREGATE = re.compile(r"^(?:total|other|all\s+other|corporate|unallocated|eliminations?|consolidated)\b", re.IGNORECASE)
+_AGGREGATE = re.compile(
+    r"^(?:total|other|all\s+other|corporate|unallocated|eliminations?|consolidated)\b", re.IGNORECASE
+)
 _US = re.compile(r"^u\.?s\.?$|^us$|^america$", re.IGNORECASE)
 
 

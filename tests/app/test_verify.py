@@ -741,6 +741,14 @@ def test_a_chinese_question_quotes_the_sentence_that_answers_it(passage: str, qu
     assert extracted is not None and expected in extracted.text, extracted
 
 
+def test_a_chinese_line_mostly_of_paths_and_commands_is_not_called_english() -> None:
+    """A line of the Chinese manual that is mostly a path and a command is Chinese all the same:
+    the note "以下为文档原文（英文），未经翻译" would misdescribe it."""
+    line = "在 /etc/ssh/sshd_config 里设置 PasswordAuthentication no 可以禁止 ssh 密码登录。"
+    extracted = Extractor().extract("用哪个文件禁止 ssh 密码登录？", [Source(1, RetrievedChunk(chunk(line), 1.0))])
+    assert extracted is not None and "/etc/ssh/sshd_config" in extracted.text and "英文" not in extracted.text
+
+
 def test_a_short_chinese_lead_in_is_quoted_with_the_sentence_after_it() -> None:
     """"...是通过两步反应制备的。" says how many steps; the steps are in the next sentence."""
     passage = (
