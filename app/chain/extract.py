@@ -13,7 +13,7 @@ it covers and whether it holds what the question asks for (a figure, a name, a d
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
@@ -521,7 +521,11 @@ class Extractor:
         self.sources_read = sources_read
         self.similarity = similarity  # the embedder's: reranks a Chinese question's sentences
 
-    def extract(self, question: str, sources: Sequence[Source]) -> Extracted | None:
+    def extract(
+        self, question: str, sources: Sequence[Source], rarity: Mapping[str, float] | None = None
+    ) -> Extracted | None:
+        """`rarity`: the question's terms by their rarity among the readable chunks (retrieval's),
+        which an open question's quote must cover at its rarest."""
         asked = Question.parse(question)
         candidates = self.candidates(asked, sources)
         if not candidates:
@@ -532,7 +536,7 @@ class Extractor:
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when, c.score))  # then the exact score
-        if not _covers_open_question(asked, best, question):
+        if not _covers_open_question(asked, best, question, rarity or {}):
             return None
         named = asked.wants in ("figure", "name", "organisation", "place")
         if not best.holds and (named or (asked.wants == "date" and ASKS_DAY.search(question))):
@@ -599,7 +603,7 @@ class Extractor:
             word = "largest" if asked.rank.most else "smallest"
             aside = f" besides {', '.join(asked.rank.besides).title()}" if asked.rank.besides else ""
             text = (
-                f"{render_row(first, column)}: the {word} of the {len(ranked)} lines listed{aside} "
+                f"{render_row(first, column)}: the {word} line of its table{aside} "  # no count: a figure on no page
                 f"(next: {second.label}, {_amount(second.cells[column], second, False)})"
             )
             score = 0.8 + 0.3 * recall + (0.2 if kind else 0.0)
@@ -877,11 +881,29 @@ _LEAD_IN_CHARS = 60
 _OPEN_MIN_COVERAGE = 0.5
 
 
-def _covers_open_question(asked: Question, best: Candidate, question: str) -> bool:
-    if asked.wants or is_mostly_cjk(question) or not best.text.startswith("“"):
+def _covers_open_question(asked: Question, best: Candidate, question: str, rarity: Mapping[str, float]) -> bool:
+    """A quoted sentence answers an English question only if it holds the question's rarest term
+    ("How many days a week can I work from home?" is not "# run at 00:05, every day ... $HOME"),
+    and an open question only if it holds half its terms."""
+    if is_mostly_cjk(question) or not best.text.startswith("“"):
         return True  # a Chinese question shares few words with an English page: meaning decides there
     wanted = asked.subject_terms(best.source.chunk)
-    return not wanted or len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted)
+    if not wanted:
+        return True
+    if not covers_the_rarest(wanted, best.matched, rarity):
+        return False
+    return bool(asked.wants) or len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted)
+
+
+def covers_the_rarest(wanted: frozenset[str], matched: Iterable[str], rarity: Mapping[str, float]) -> bool:
+    """Do the quotes hold the question's rarest term, what it is about? "What is the procedure for
+    reporting a lost laptop?" was answered with a sentence on disclosure "procedures" and
+    "reporting": true, and about no laptop. Without rarities (or with one term), any will do."""
+    weighed = {t: rarity[t] for t in wanted if t in rarity}
+    if len(weighed) < 2:
+        return True
+    rarest = max(weighed.values())
+    return any(weighed.get(t, 0.0) >= rarest for t in matched)
 
 
 def _with_next_sentence(best: Candidate) -> Candidate:

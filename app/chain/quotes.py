@@ -27,6 +27,7 @@ from app.chain.extract import (
     Extractor,
     Question,
     candidate_citation,
+    covers_the_rarest,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk
@@ -112,8 +113,8 @@ def quote_evidence(
     weight = {t: rarity.get(t, default) for t in topic}
     covered = set().union(*(c.matched for c in chosen)) & topic
     coverage = sum(weight[t] for t in covered) / sum(weight.values())
-    if coverage < settings.min_coverage:
-        return None
+    if coverage < settings.min_coverage or not covers_the_rarest(topic, covered, rarity):
+        return None  # "the capital city of Australia": quotes on capital expenditures
     chosen.sort(key=lambda c: c.source.n)  # in the order of the sources
     chinese = is_mostly_cjk(question)
     lead = LEAD["zh"] if chinese else LEAD["en"]

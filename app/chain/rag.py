@@ -254,7 +254,7 @@ class AnswerChain:
         if turn.on_stage is not None:
             turn.on_stage("reading", len(prepared.sources))
         extract_start = time.perf_counter()
-        extracted = self.extractor.extract(prepared.standalone, prepared.sources + prepared.unpacked)
+        extracted = self.extractor.extract(prepared.standalone, prepared.sources + prepared.unpacked, prepared.rarity)
         prepared.timings_ms["extract_ms"] = _ms(extract_start)
         if extracted is not None and self.settings.answer_mode == "extractive":
             prepared.timings_ms["ttft_ms"] = _ms(start)
@@ -304,7 +304,7 @@ class AnswerChain:
             []
             if refused
             else AnswerChecker(prepared.sources, self.settings.min_support).check(
-                cited.text, prepared.standalone, cut_off
+                cited.text, prepared.standalone, cut_off, prepared.rarity
             )
         )
         if extracted is not None:

@@ -10,7 +10,7 @@ the reason.
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -103,9 +103,12 @@ class AnswerChecker:
         # The sources' own names (company, form, file): every sentence of a filing may name its company.
         self.identity = {stem(w) for s in sources for w in content_words(f"{s.chunk.header} {s.chunk.file_name}")}
 
-    def check(self, text: str, question: str, cut_off: bool = False) -> list[CheckedSentence]:
+    def check(
+        self, text: str, question: str, cut_off: bool = False, rarity: Mapping[str, float] | None = None
+    ) -> list[CheckedSentence]:
         """cut_off: the model hit its token limit, so a last sentence without its full stop is a
-        fragment (its figure may be cut too: "$81,7")."""
+        fragment (its figure may be cut too: "$81,7"). rarity: the question's terms by their rarity
+        among the readable chunks; the answer must speak of the rarest."""
         checked: list[CheckedSentence] = []
         asked = content_words(question) - FILLER
         # The question's words, stemmed, with its abbreviations spelt out: an answer shares one. Not for a
@@ -121,7 +124,8 @@ class AnswerChecker:
                 continue  # a lone marker or punctuation: nothing to claim
             checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
         checked = _with_a_figure_if_asked(checked, question)
-        return self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
+        checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
+        return _about_the_rarest(checked, topic, rarity or {})
 
     def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -132,7 +136,8 @@ class AnswerChecker:
         facts = facts_of(plain)
         claim = content_words(plain) - FILLER
         own = {w for w in claim if not any(ch.isdigit() for ch in w)}
-        if len(own) < MIN_OWN_WORDS and facts.empty:
+        if (len(own) < MIN_OWN_WORDS and facts.empty) or not own:
+            # "1. [4] 3. [4] 8. [2]": a list's numbers copied out, which say nothing on their own
             return CheckedSentence(written.strip(), False, "it says nothing the sources could confirm", tuple(cited))
         # A passage's furniture copied out ("PART I Item 1.") is on the page, and answers nothing.
         furniture = bool(own) and own <= FURNITURE | _ROMAN
@@ -200,6 +205,23 @@ def _names_only(text: str, known: set[str]) -> bool:
 
 
 _POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def _about_the_rarest(
+    checked: list[CheckedSentence], topic: set[str], rarity: Mapping[str, float]
+) -> list[CheckedSentence]:
+    """ "What is the policy on accepting gifts from suppliers?" (in no document) was answered with
+    a supply-chain sentence: its words are on the page, and it says nothing of gifts. The verified
+    sentences together must hold the question's rarest term, what it is about."""
+    weighed = {t: rarity[t] for t in topic if t in rarity}
+    if len(weighed) < 2:
+        return checked
+    rarest = max(weighed.values())
+    said = {stem(w) for c in checked if c.verified for w in content_words(_unmarked(c.text))}
+    if not any(c.verified for c in checked) or any(weighed[t] >= rarest for t in said & weighed.keys()):
+        return checked
+    word = next(t for t, r in weighed.items() if r >= rarest)
+    return _all_dropped(checked, f"none of it speaks of “{word}”, what the question is about")
 
 
 def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:

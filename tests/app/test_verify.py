@@ -1866,3 +1866,32 @@ def test_which_line_ranks_first_is_read_off_the_table(
     extracted = Extractor().extract(question, _page_as_source(name, page, "10-Q"))
     assert extracted is not None and expected in extracted.text and next_line in extracted.text, extracted
     assert asks_rank("What was the highest price?") is None and asks_rank("Which company did Amazon buy?") is None
+
+
+CONTROLS = chunk(
+    "The registrant's other certifying officer and I are responsible for establishing and maintaining "
+    "disclosure controls and procedures and internal control over financial reporting. "
+    "Our suppliers are not of a single source of supply, and our policy is to qualify more than one.",
+    cid=7,
+)
+# Rarity of the questions' terms among the readable chunks: "laptop" and "gift" are in none of them.
+RARITY = {"procedure": 2.0, "reporting": 1.5, "lost": 4.0, "laptop": 6.0, "policy": 2.5, "gift": 6.0, "supplier": 3.0}
+
+
+def test_an_answer_must_speak_of_the_rarest_thing_the_question_asks_about() -> None:
+    """Everyday questions the filings cannot answer were answered with sentences sharing their
+    common words: "the procedure for reporting a lost laptop" with disclosure "procedures" and
+    "reporting", "gifts from suppliers" with a supply sentence. Neither holds the question's rarest
+    term, so neither is an answer; without rarities (a caller that has none) nothing changes."""
+    sources = [Source(1, hit(CONTROLS))]
+    laptop = "What is the procedure for reporting a lost laptop?"
+    assert Extractor().extract(laptop, sources, RARITY) is None
+    assert Extractor().extract(laptop, sources) is not None  # what it did before
+    gifts = "What is the policy on accepting gifts from suppliers?"
+    reply = "Our policy is that suppliers are not of a single source of supply. [1]"
+    [checked] = AnswerChecker(sources).check(reply, gifts, rarity=RARITY)
+    assert not checked.verified and "“gift”" in checked.reason
+    [before] = AnswerChecker(sources).check(reply, gifts)
+    assert before.verified
+    # a list's numbers copied out say nothing
+    assert not any(c.verified for c in AnswerChecker(sources).check("1. [1] 3. [1]", laptop))
