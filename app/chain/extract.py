@@ -882,17 +882,15 @@ _OPEN_MIN_COVERAGE = 0.5
 
 
 def _covers_open_question(asked: Question, best: Candidate, question: str, rarity: Mapping[str, float]) -> bool:
-    """A quoted sentence answers an English question only if it holds the question's rarest term
-    ("How many days a week can I work from home?" is not "# run at 00:05, every day ... $HOME"),
-    and an open question only if it holds half its terms."""
-    if is_mostly_cjk(question) or not best.text.startswith("“"):
+    """A quoted sentence answers an open English question only if it holds half its terms and its
+    rarest one. (A question for a figure, name or date has its own tests; its rarest term is often
+    a word the filing puts otherwise: "late July", "raise", "cut".)"""
+    if asked.wants or is_mostly_cjk(question) or not best.text.startswith("“"):
         return True  # a Chinese question shares few words with an English page: meaning decides there
     wanted = asked.subject_terms(best.source.chunk)
     if not wanted:
         return True
-    if not covers_the_rarest(wanted, best.matched, rarity):
-        return False
-    return bool(asked.wants) or len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted)
+    return len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted) and covers_the_rarest(wanted, best.matched, rarity)
 
 
 def covers_the_rarest(wanted: frozenset[str], matched: Iterable[str], rarity: Mapping[str, float]) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
+from app.chain.extract import Question
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_ORGANISATION,
@@ -30,7 +31,7 @@ from app.chain.facts import (
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
 from app.retrieval.cover import ASKS_DAY
-from app.retrieval.dates import date_mentions
+from app.retrieval.dates import MONTH_NAMES, MONTHS, date_mentions
 from app.retrieval.glossary import english_phrases
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.text import is_mostly_cjk, stem
@@ -125,7 +126,7 @@ class AnswerChecker:
             checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
         checked = _with_a_figure_if_asked(checked, question)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
-        return _about_the_rarest(checked, topic, rarity or {})
+        return _about_the_rarest(checked, topic, rarity or {}) if Question.parse(question).open else checked
 
     def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -204,6 +205,7 @@ def _names_only(text: str, known: set[str]) -> bool:
     return bool(names) and names <= known
 
 
+_MONTH_WORDS = frozenset(MONTHS) | {name.lower() for name in MONTH_NAMES}
 _POSSESSIVE = re.compile(r"['’]s?$")
 
 
@@ -211,9 +213,9 @@ def _about_the_rarest(
     checked: list[CheckedSentence], topic: set[str], rarity: Mapping[str, float]
 ) -> list[CheckedSentence]:
     """ "What is the policy on accepting gifts from suppliers?" (in no document) was answered with
-    a supply-chain sentence: its words are on the page, and it says nothing of gifts. The verified
-    sentences together must hold the question's rarest term, what it is about."""
-    weighed = {t: rarity[t] for t in topic if t in rarity}
+    a supply-chain sentence: its words are on the page, and it says nothing of gifts. Asked an open
+    question, the verified sentences together must hold its rarest word, what it is about."""
+    weighed = {t: rarity[t] for t in topic if t in rarity and t.isalpha() and t not in _MONTH_WORDS}
     if len(weighed) < 2:
         return checked
     rarest = max(weighed.values())
