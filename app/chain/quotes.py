@@ -113,10 +113,10 @@ def quote_evidence(
     weight = {t: rarity.get(t, default) for t in topic}
     covered = set().union(*(c.matched for c in chosen)) & topic
     coverage = sum(weight[t] for t in covered) / sum(weight.values())
-    if coverage < settings.min_coverage or not covers_the_rarest(topic, covered, rarity):
+    chinese = is_mostly_cjk(question)  # its words are few and jieba's: meaning chose the quotes
+    if coverage < settings.min_coverage or not (chinese or covers_the_rarest(topic, covered, rarity)):
         return None  # "the capital city of Australia": quotes on capital expenditures
     chosen.sort(key=lambda c: c.source.n)  # in the order of the sources
-    chinese = is_mostly_cjk(question)
     lead = LEAD["zh"] if chinese else LEAD["en"]
     if chinese and not any(CJK_CHAR.search(c.quote) for c in chosen):
         lead = f"{lead}\n{CROSS_LANGUAGE_NOTE['zh']}"
