@@ -590,7 +590,8 @@ class Extractor:
             context = set(_lemmas(content_terms(f"{above} {block[0].heading} {block[0].section}")))
             recall = _coverage(measure, context)
             kind = kind_fits(asked.rank.kind, above)
-            if not kind if asked.rank.kind else recall == 0:
+            fits = kind if asked.rank.kind else recall > 0
+            if not fits:
                 continue  # the revenue by market, asked which country; or a table of other figures
             column = best_column(asked, block[0])
             valued = [(_value(row.cells[column]), row) for row in block if not set_aside(asked.rank, row)]
@@ -602,8 +603,9 @@ class Extractor:
             (_, first), (_, second) = ranked[:2]
             word = "largest" if asked.rank.most else "smallest"
             aside = f" besides {', '.join(asked.rank.besides).title()}" if asked.rank.besides else ""
+            # no count of the lines: a figure no page holds
             text = (
-                f"{render_row(first, column)}: the {word} line of its table{aside} "  # no count: a figure on no page
+                f"{render_row(first, column)}: the {word} line of its table{aside} "
                 f"(next: {second.label}, {_amount(second.cells[column], second, False)})"
             )
             score = 0.8 + 0.3 * recall + (0.2 if kind else 0.0)

@@ -5,8 +5,10 @@ sentence without a marker is checked against every source and gets the marker of
 holds it), (2) a passage sentence it cites carries most of its words, and (3) it speaks to the
 question: not a page's furniture copied out ("PART I Item 1."), and for an English question, one of
 its words. A sentence that says little on its own ("The answer is 18.3 billion.") is read with the
-question's words, so its figure must stand beside what was asked. Everything else is dropped, with
-the reason.
+question's words, so its figure must stand beside what was asked. A sentence that ranks ("the
+most") needs a cited sentence that ranks too. Asked who, which company or which country, a sentence
+must name someone besides those the question names; asked an open question, the answer must hold
+its rarest word. Everything else is dropped, with the reason.
 """
 
 import re
@@ -176,7 +178,6 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
-
 
     def _with_a_new_name_if_asked(self, checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
         """ "Which company did Microsoft finish acquiring in October 2023?" was answered "The company
