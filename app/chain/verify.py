@@ -128,7 +128,12 @@ class AnswerChecker:
             checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
         checked = _with_a_figure_if_asked(checked, question)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
-        return _about_the_rarest(checked, topic, rarity or {}) if Question.parse(question).open else checked
+        if not Question.parse(question).open:
+            return checked
+        # the cited passages must hold it, not the answer: a model copies the question's words
+        cited = {n for c in checked if c.verified for n in c.sources if n in self.held}
+        held = {stem(w) for n in cited for u in self.held[n].units for w in u.words}
+        return _about_the_rarest(checked, topic, rarity or {}, held)
 
     def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -211,17 +216,18 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def _about_the_rarest(
-    checked: list[CheckedSentence], topic: set[str], rarity: Mapping[str, float]
+    checked: list[CheckedSentence], topic: set[str], rarity: Mapping[str, float], held: set[str]
 ) -> list[CheckedSentence]:
     """ "What is the policy on accepting gifts from suppliers?" (in no document) was answered with
     a supply-chain sentence: its words are on the page, and it says nothing of gifts. Asked an open
-    question, the verified sentences together must hold its rarest word, what it is about."""
+    question, the passages the verified sentences cite must hold its rarest word (`held`: their
+    words), what it is about. "The procedure for reporting a lost laptop is to report ... to the
+    registrant's auditors" holds "laptop" because the model copied it from the question."""
     weighed = {t: rarity[t] for t in topic if t in rarity and t.isalpha() and t not in _MONTH_WORDS}
     if len(weighed) < 2:
         return checked
     rarest = max(weighed.values())
-    said = {stem(w) for c in checked if c.verified for w in content_words(_unmarked(c.text))}
-    if not any(c.verified for c in checked) or any(weighed[t] >= rarest for t in said & weighed.keys()):
+    if not any(c.verified for c in checked) or any(weighed[t] >= rarest for t in held & weighed.keys()):
         return checked
     word = next(t for t, r in weighed.items() if r >= rarest)
     return _all_dropped(checked, f"none of it speaks of “{word}”, what the question is about")

@@ -1895,3 +1895,19 @@ def test_an_answer_must_speak_of_the_rarest_thing_the_question_asks_about() -> N
     assert before.verified
     # a list's numbers copied out say nothing
     assert not any(c.verified for c in AnswerChecker(sources).check("1. [1] 3. [1]", laptop))
+
+
+def test_the_rarest_word_must_be_in_the_cited_passage_not_only_in_the_answer() -> None:
+    """Seen in the browser on five filings: "The procedure for reporting a lost laptop is to report
+    the loss of the laptop to the registrant's auditors and the audit committee ..." citing the
+    certification (real page 64). The model copied "laptop" from the question; the page has none."""
+    certification = _page_as_source("2023 Q3 MSFT.pdf", 64, "Microsoft Corporation | 10-Q")
+    question = "What is the procedure for reporting a lost laptop?"
+    reply = (
+        "The procedure for reporting a lost laptop is to report the loss of the laptop to the registrant’s "
+        "auditors and the audit committee of the registrant’s board of directors (or persons performing the "
+        "equivalent functions). [1]"
+    )
+    [unweighed] = AnswerChecker(certification).check(reply, question)
+    [checked] = AnswerChecker(certification).check(reply, question, rarity=RARITY)
+    assert unweighed.verified and not checked.verified and "“laptop”" in checked.reason
