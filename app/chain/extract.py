@@ -722,7 +722,7 @@ class Extractor:
             dated_columns = [p for p in row.periods if p is not None and p.year is not None and not p.change]
             change -= 0.05 if len(set(dated_columns)) < len(dated_columns) else 0.0
             rendered = render_row(row, column)
-            change += _period_end_fit(row.label, asked) + _shares_fit(asked, f"{row.line} {rendered}")
+            change += _period_end_fit(row.label, asked, period) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
             matched = frozenset(t for t in wanted if _lemmas([t])[0] in context)
             found.append(Candidate(score, source, rendered, row.line, where, row.offset, matched=matched))
@@ -1046,10 +1046,13 @@ _BEGINNING = re.compile(r"beginning\s+of\s+(?:the\s+)?(?:period|year|quarter)|\b
 _ENDING = re.compile(r"\bend\s+of\s+(?:the\s+)?(?:period|year|quarter)|\bend\b|期末|底|末", re.I)
 
 
-def _period_end_fit(label: str, asked: Question) -> float:
+def _period_end_fit(label: str, asked: Question, period: Period | None = None) -> float:
     """A cash flow statement's "...at beginning of period" and "...at end of period" rows differ
     in the one word the question's period gives ("at the end of October"), or in its date: a
-    balance "at July 1, 2023" is the period's end (the columns are periods ended July 1)."""
+    balance "at July 1, 2023" is the period's end (the columns are periods ended July 1). So is a
+    balance sheet's column: asked how much cash Amazon had "at the end of the quarter", its "Cash
+    and cash equivalents" at September 30 is as much the end as the cash flow statement's "cash,
+    cash equivalents, and restricted cash, end of period", and says what was asked."""
     question = asked.text
     asks_start = bool(_BEGINNING.search(question))
     asks_end = bool(_ENDING.search(question)) or any(day is not None for _, _, day in asked.dates)
@@ -1057,7 +1060,8 @@ def _period_end_fit(label: str, asked: Question) -> float:
         return -0.1 if asks_end and not asks_start else 0.0
     if _ENDING.search(label):
         return 0.05 if asks_end else 0.0
-    return 0.0
+    balance = period is not None and not period.group and period.day is not None and not period.change
+    return 0.05 if asks_end and not asks_start and balance else 0.0
 
 
 def _lemmas(terms: Iterable[str]) -> list[str]:

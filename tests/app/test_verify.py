@@ -1911,3 +1911,18 @@ def test_the_rarest_word_must_be_in_the_cited_passage_not_only_in_the_answer() -
     [unweighed] = AnswerChecker(certification).check(reply, question)
     [checked] = AnswerChecker(certification).check(reply, question, rarity=RARITY)
     assert unweighed.verified and not checked.verified and "“laptop”" in checked.reason
+
+
+def test_cash_at_the_end_of_the_quarter_is_the_balance_sheets_not_the_restricted_cash_total() -> None:
+    """With the e5 embedder on five filings, the cash flow statement (real page 3) ranked above the
+    balance sheet (page 6), and its "cash, cash equivalents, and restricted cash, end of period"
+    ($50,081 million) was given for "cash at the end of the quarter": the balance sheet's column at
+    September 30 is the quarter's end too, and its line is what was asked ($49,605 million)."""
+    sources = _page_as_source("2023 Q3 AMZN.pdf", 3, "Amazon.com, Inc. | 10-Q")
+    sources += [Source(2, s.retrieved) for s in _page_as_source("2023 Q3 AMZN.pdf", 6, "Amazon.com, Inc. | 10-Q")]
+    extracted = Extractor().extract("How much cash did Amazon have at the end of the quarter?", sources)
+    assert extracted is not None and extracted.text.startswith("Cash and cash equivalents: $49,605 million")
+    # the end of period row still answers the ending balance asked of the cash flow statement
+    restricted = "What were Amazon's cash, cash equivalents and restricted cash at the end of the period?"
+    flows = Extractor().extract(restricted, sources)
+    assert flows is not None and "$50,081 million" in flows.text
