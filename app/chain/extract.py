@@ -983,6 +983,8 @@ _LEMMAS = {
     "paying": "pay",
     "grow": "growth",  # "how much did AWS sales grow": the "Percentage Growth" table
     "grew": "growth",
+    "decreased": "decrease",  # "how much did Gaming revenue decrease": "Gaming revenue decreased $684 million"
+    "increased": "increase",
 }
 _TOTAL = frozenset({"total"})
 # What a figure measures, by the words that name it ("net sales" is revenue): a row whose label and
@@ -1160,13 +1162,21 @@ def _on_named_statement(asked: Question, where: PageText, offset: int, seen: dic
     return seen[page]
 
 
+_CHANGE_AMOUNT = re.compile(
+    r"\b(?:increased|decreased|grew|declined|rose|fell|dropped|up|down)\s+(?:by\s+)?\$?\s?[\d,.]+"
+    r"(?:\s?(?:million|billion|thousand))?",
+    re.IGNORECASE,
+)
+
+
 def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
     """Does the text hold the kind of thing the question asks for (only that test is run)? A
     percentage answers for a figure only where `shares_do`: "DCAI revenue decreased 39%" does not
     say what DCAI's revenue was, but it says how much it fell."""
     if wants == "figure":  # an amount, not the number of a note or item ("Note 2 – Revenue ...")
-        amounts = find_figures(REFERENCE_NUMBER.sub(" ", text))
-        amounts = [a for a in amounts if shares_do or not a.percent]
+        # nor, where no change is asked, the amount of a change ("Gaming revenue decreased $684 million")
+        stated = REFERENCE_NUMBER.sub(" ", text if shares_do else _CHANGE_AMOUNT.sub(" ", text))
+        amounts = [a for a in find_figures(stated) if shares_do or not a.percent]
         return bool(amounts) or bool(is_mostly_cjk(text) and _CHINESE_COUNT.search(text))
     if wants == "name":  # a person, or an auditor or agent ("Ernst & Young LLP")
         return bool(person_names(text)) or bool(organisation_names(text)) or is_mostly_cjk(text)

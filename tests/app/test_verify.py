@@ -1926,3 +1926,15 @@ def test_cash_at_the_end_of_the_quarter_is_the_balance_sheets_not_the_restricted
     restricted = "What were Amazon's cash, cash equivalents and restricted cash at the end of the period?"
     flows = Extractor().extract(restricted, sources)
     assert flows is not None and "$50,081 million" in flows.text
+
+
+def test_the_amount_of_a_change_does_not_answer_how_much_there_was() -> None:
+    """MD&A's "Gaming revenue decreased $684 million or 13%" (real page 38) was given for
+    "游戏业务收入多少" (how much Gaming revenue): it says how much it fell, not what it was. Asked
+    how much it fell, it answers."""
+    sources = _page_as_source("2023 Q1 MSFT.pdf", 38, "Microsoft Corporation | 10-Q")
+    level = Extractor().extract("微软截至2022年12月31日那个季度，游戏（Gaming）业务收入多少？", sources)
+    assert level is None or "$684 million" not in level.text
+    decrease = "How much did Microsoft's Gaming revenue decrease in the quarter ended December 31, 2022?"
+    fall = Extractor().extract(decrease, sources)
+    assert fall is not None and "Gaming revenue decreased $684 million" in fall.text
