@@ -983,8 +983,6 @@ _LEMMAS = {
     "paying": "pay",
     "grow": "growth",  # "how much did AWS sales grow": the "Percentage Growth" table
     "grew": "growth",
-    "decreased": "decrease",  # "how much did Gaming revenue decrease": "Gaming revenue decreased $684 million"
-    "increased": "increase",
 }
 _TOTAL = frozenset({"total"})
 # What a figure measures, by the words that name it ("net sales" is revenue): a row whose label and

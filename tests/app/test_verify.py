@@ -1935,6 +1935,6 @@ def test_the_amount_of_a_change_does_not_answer_how_much_there_was() -> None:
     sources = _page_as_source("2023 Q1 MSFT.pdf", 38, "Microsoft Corporation | 10-Q")
     level = Extractor().extract("微软截至2022年12月31日那个季度，游戏（Gaming）业务收入多少？", sources)
     assert level is None or "$684 million" not in level.text
-    decrease = "How much did Microsoft's Gaming revenue decrease in the quarter ended December 31, 2022?"
+    decrease = "How much did Microsoft's Gaming revenue fall in the quarter ended December 31, 2022?"
     fall = Extractor().extract(decrease, sources)
     assert fall is not None and "Gaming revenue decreased $684 million" in fall.text
