@@ -365,7 +365,7 @@ def _render_change(row: Row, column: int, period: Period, label: str, shares: bo
     """ "iPad: down 20% for the three months ended July 1, 2023 ($5,791 million; $7,224 million for
     the three months ended June 25, 2022)": a change column's cell, with the amounts it compares."""
     cell = row.cells[column]
-    down = cell.lstrip("$ ").startswith(("(", "-", "−"))
+    down = _negative(cell)
     unsigned = re.sub(r"[()\-−]", "", cell).strip()
     size = unsigned.replace("$", "").replace(" ", "") if "%" in cell else _amount(unsigned, row, shares)
     line = f"{label}: {'down' if down else 'up'} {size} {period.text()}".rstrip()
@@ -1122,12 +1122,17 @@ def _names_the_quarter(question: str, sentence: str) -> bool:
     return said and (not years or bool(years & set(_QUESTION_YEAR.findall(sentence))))
 
 
+def _negative(cell: str) -> bool:
+    """ "(1,577)", "$ (95)", "-3": a table's negative amount."""
+    return cell.lstrip("$ ").startswith(("(", "-", "−"))
+
+
 def _value(cell: str) -> Decimal | None:
     """A cell's amount, negative in brackets; None for a dash or a percentage."""
     figures = find_figures(cell)
     if not figures or figures[0].percent:
         return None
-    return -figures[0].value if "(" in cell or "−" in cell or cell.startswith("-") else figures[0].value
+    return -figures[0].value if _negative(cell) else figures[0].value
 
 
 def _names_another(asked: Question, text: str) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.extract import Question
+from app.chain.extract import Question, covers_the_rarest
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_ORGANISATION,
@@ -223,13 +223,10 @@ def _about_the_rarest(
     question, the passages the verified sentences cite must hold its rarest word (`held`: their
     words), what it is about. "The procedure for reporting a lost laptop is to report ... to the
     registrant's auditors" holds "laptop" because the model copied it from the question."""
-    weighed = {t: rarity[t] for t in topic if t in rarity and t.isalpha() and t not in _MONTH_WORDS}
-    if len(weighed) < 2:
+    words = frozenset(t for t in topic if t.isalpha() and t not in _MONTH_WORDS)
+    if not any(c.verified for c in checked) or covers_the_rarest(words, held, rarity):
         return checked
-    rarest = max(weighed.values())
-    if not any(c.verified for c in checked) or any(weighed[t] >= rarest for t in held & weighed.keys()):
-        return checked
-    word = next(t for t, r in weighed.items() if r >= rarest)
+    word = max(words & rarity.keys(), key=lambda t: rarity[t])
     return _all_dropped(checked, f"none of it speaks of “{word}”, what the question is about")
 
 

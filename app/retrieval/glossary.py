@@ -535,8 +535,7 @@ def as_one_term(wanted: frozenset[str], have: set[str]) -> tuple[frozenset[str],
     """A word asked in several forms ("收购": "acquisition acquire") is one term asked, held by a
     text holding any of them, once."""
     for word, forms in _ONE_TERM.items():
-        asked = wanted & (forms | {word})
-        if len(asked) > 1 or (asked and asked != {word}):
+        if wanted & forms:  # asked in a form other than the word itself
             wanted = (wanted - forms) | {word}
             have = have | {word} if have & (forms | {word}) else have
     return wanted, have

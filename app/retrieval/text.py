@@ -73,7 +73,8 @@ _jieba: Any = None
 _jieba_lock = threading.Lock()
 
 
-def _cut_chinese(run: str) -> list[str]:
+def _dictionary() -> Any:
+    """jieba's tokenizer, its dictionary loaded on first use (not at import)."""
     global _jieba
     if _jieba is None:
         with _jieba_lock:
@@ -86,7 +87,11 @@ def _cut_chinese(run: str) -> list[str]:
                 tokenizer = jieba.Tokenizer()
                 tokenizer.initialize()
                 _jieba = tokenizer
-    return [w for w in _jieba.lcut(run, HMM=True) if w.strip()]
+    return _jieba
+
+
+def _cut_chinese(run: str) -> list[str]:
+    return [w for w in _dictionary().lcut(run, HMM=True) if w.strip()]
 
 
 def split_guess(term: str) -> list[str] | None:
@@ -95,10 +100,10 @@ def split_guess(term: str) -> list[str] | None:
     stop words; None for a word the dictionary has (or any other term)."""
     if len(term) != 2 or not CJK_RUN.fullmatch(term):
         return None
-    _cut_chinese("")  # loads the dictionary once
-    if _jieba.FREQ.get(term):
+    dictionary = _dictionary()
+    if dictionary.FREQ.get(term):
         return None
-    return [w for w in _jieba.lcut(term, HMM=False) if not is_stop_word(w)]
+    return [w for w in dictionary.lcut(term, HMM=False) if not is_stop_word(w)]
 
 
 def tokenize(text: str) -> list[str]:
