@@ -35,7 +35,7 @@ from app.chain.facts import (
     organisation_names,
     person_names,
 )
-from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, set_aside
+from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, measured, set_aside
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
@@ -583,18 +583,20 @@ class Extractor:
             for row in table_rows(where.text)
             if row.label and chunk.page_start <= where.page_at(row.offset) <= chunk.page_end
         ]
-        measure = frozenset(_lemmas(wanted))
+        measure = frozenset(_lemmas(measured(wanted)))
         found = []
         for block in blocks(rows):
             above = where.text[max(0, block[0].offset - 300) : block[0].offset]
             context = set(_lemmas(content_terms(f"{above} {block[0].heading} {block[0].section}")))
             recall = _coverage(measure, context)
             kind = kind_fits(asked.rank.kind, above)
-            fits = kind if asked.rank.kind else recall > 0
-            if not fits:
-                continue  # the revenue by market, asked which country; or a table of other figures
+            if recall == 0 or (asked.rank.kind and not kind):
+                continue  # a table of other figures; or the revenue by market, asked which country
+            lines = [row for row in block if not set_aside(asked.rank, row)]
+            if any(measure & set(_lemmas(content_terms(row.label))) for row in lines):
+                continue  # one segment's lines of different measures ("Net sales", "Operating expenses")
             column = best_column(asked, block[0])
-            valued = [(_value(row.cells[column]), row) for row in block if not set_aside(asked.rank, row)]
+            valued = [(_value(row.cells[column]), row) for row in lines]
             ranked = sorted(
                 ((v, row) for v, row in valued if v is not None), key=lambda pair: pair[0], reverse=asked.rank.most
             )

@@ -77,6 +77,19 @@ def asks_rank(question: str) -> RankAsked | None:
     return RankAsked(most, kind, tuple(besides))
 
 
+_RANK_VOCABULARY = (
+    frozenset(word_list(f"{_MOST} {_LEAST}".replace("|", " ")))
+    | frozenset(_KIND_OF)
+    | frozenset().union(*_KIND_WORDS.values())
+)
+
+
+def measured(terms: frozenset[str]) -> frozenset[str]:
+    """The question's terms that say what is measured ("net sales"), not how it ranks ("highest")
+    nor what kind of line ("segment")."""
+    return terms - _RANK_VOCABULARY
+
+
 def blocks(rows: Sequence[Row]) -> list[list[Row]]:
     """Runs of three or more lines under one heading, one unit and one set of columns, without their
     totals and catch-alls ("Other countries"), which rank nothing."""

@@ -1938,3 +1938,17 @@ def test_the_amount_of_a_change_does_not_answer_how_much_there_was() -> None:
     decrease = "How much did Microsoft's Gaming revenue fall in the quarter ended December 31, 2022?"
     fall = Extractor().extract(decrease, sources)
     assert fall is not None and "Gaming revenue decreased $684 million" in fall.text
+
+
+def test_a_segments_lines_of_different_measures_are_not_ranked() -> None:
+    """Seen in the browser: "Which Amazon segment had the highest net sales in Q2 2023?" was given
+    "Consolidated — Net sales ...: the largest line of its table (next: Operating expenses ...)".
+    Amazon's segment table (real page 19) lists each segment's net sales, operating expenses and
+    operating income: lines of different measures, which rank nothing."""
+    sources = _page_as_source("2023 Q2 AMZN.pdf", 19, "Amazon.com, Inc. | 10-Q")
+    extracted = Extractor().extract("Which Amazon segment had the highest net sales in Q2 2023?", sources)
+    assert extracted is None or "the largest line" not in extracted.text
+    # nor is the segments' operating income their net sales
+    sources += [Source(2, s.retrieved) for s in _page_as_source("2023 Q2 AMZN.pdf", 11, "Amazon.com, Inc. | 10-Q")]
+    extracted = Extractor().extract("Which Amazon segment had the highest net sales in Q2 2023?", sources)
+    assert extracted is None or "Operating Income" not in extracted.text
