@@ -135,6 +135,13 @@ ASKS_PLACE = re.compile(
     re.I,
 )
 
+# "苹果发布的空间计算设备叫什么名字？", "What is the name of Apple's headset?": the answer is a name.
+ASKS_NAME = re.compile(
+    r"\bname\s+of\b|\bwhat\s+(?:is|was|are|were)\s+(?:it|they)\s+called\b"
+    r"|叫什么|什么名字|名字是什么|名称是什么|叫啥",
+    re.I,
+)
+
 # "How big was the write-down Intel took when it wound down Optane?": a figure, whatever the clause after
 OPENS_WITH_FIGURE = re.compile(r"\s*how\s+(?:much|many|big|large)\b", re.I)
 

@@ -4,10 +4,10 @@ A sentence is kept when (1) each figure, date and name in it occurs in a passage
 sentence without a marker is checked against every source and gets the marker of the one that
 holds it), (2) a passage sentence it cites carries most of its words, and (3) it speaks to the
 question: not a page's furniture copied out ("PART I Item 1."), and for an English question, one of
-its words. A sentence that says little on its own ("The answer is 18.3 billion.") is read with the
+its words; a Chinese sentence, two of a Chinese question's words. A sentence that says little on its own ("The answer is 18.3 billion.") is read with the
 question's words, so its figure must stand beside what was asked. A sentence that ranks ("the
-most") needs a cited sentence that ranks too. Asked who, which company or which country, a sentence
-must name someone besides those the question names; asked an open question, the answer must hold
+most") needs a cited sentence that ranks too. Asked who, which company, which country or what
+something is called, a sentence must name someone besides those the question names; asked an open question, the answer must hold
 its rarest word. Everything else is dropped, with the reason.
 """
 
@@ -20,6 +20,7 @@ from app.chain.citations import MARKER, marker_numbers
 from app.chain.extract import Question, covers_the_rarest
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
+    ASKS_NAME,
     ASKS_ORGANISATION,
     ASKS_PLACE,
     Facts,
@@ -36,7 +37,7 @@ from app.retrieval.cover import ASKS_DAY
 from app.retrieval.dates import MONTH_NAMES, MONTHS, date_mentions
 from app.retrieval.glossary import english_phrases
 from app.retrieval.roles import ASKS_WHO
-from app.retrieval.text import is_mostly_cjk, stem
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, stem
 from app.types import CheckedSentence, Source
 
 # Words the model wraps answers in; they claim nothing about the documents.
@@ -62,6 +63,7 @@ _RANKS = re.compile(
 )
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
+MIN_CHINESE_SHARED = 2  # words of a Chinese question a Chinese sentence must hold
 
 
 @dataclass
@@ -120,12 +122,14 @@ class AnswerChecker:
         # ...besides the company's name: "Amazon ... could be subject to unspecified damages" does not
         # speak to "How many Prime members does Amazon have?"
         topic = (topic - self.identity) or topic
+        chinese = _chinese_terms(question)
         sentences = split_sentences(text)
         for i, sentence in enumerate(sentences):
             plain = _unmarked(sentence.text)
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
-            checked.append(self._one(sentence.text, plain, asked, topic, last=cut_off and i == len(sentences) - 1))
+            last = cut_off and i == len(sentences) - 1
+            checked.append(self._one(sentence.text, plain, asked, (topic, chinese), last))
         checked = _with_a_figure_if_asked(checked, question)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
         if not Question.parse(question).open:
@@ -135,7 +139,11 @@ class AnswerChecker:
         held = {stem(w) for n in cited for u in self.held[n].units for w in u.words}
         return _about_the_rarest(checked, topic, rarity or {}, held)
 
-    def _one(self, written: str, plain: str, asked: set[str], topic: set[str], last: bool) -> CheckedSentence:
+    def _one(
+        self, written: str, plain: str, asked: set[str], topics: tuple[set[str], set[str]], last: bool
+    ) -> CheckedSentence:
+        """topics: the question's words, stemmed (an English question's), and a Chinese question's."""
+        topic, chinese = topics
         cited = [n for n in marker_numbers(written) if n in self.held]
         if _broken_off(plain, last):
             return CheckedSentence(written.strip(), False, "it breaks off unfinished", tuple(cited))
@@ -150,6 +158,8 @@ class AnswerChecker:
         # A passage's furniture copied out ("PART I Item 1.") is on the page, and answers nothing.
         furniture = bool(own) and own <= FURNITURE | _ROMAN
         if furniture or (len(own) >= MIN_OWN_WORDS and topic and not {stem(w) for w in own} & topic):
+            return CheckedSentence(written.strip(), False, "it does not speak to what was asked", tuple(cited))
+        if is_mostly_cjk(plain) and not _shares_enough(plain, chinese):
             return CheckedSentence(written.strip(), False, "it does not speak to what was asked", tuple(cited))
         if len(own) < MIN_OWN_WORDS:
             claim |= asked
@@ -191,7 +201,7 @@ class AnswerChecker:
         are all the question's own or its sources' company names no one else. One without any name
         ("Your manager approves them.") may still answer, as may a Chinese one, whose names this
         cannot see."""
-        if not any(asks.search(question) for asks in (ASKS_WHO, ASKS_ORGANISATION, ASKS_PLACE)):
+        if not any(asks.search(question) for asks in (ASKS_WHO, ASKS_ORGANISATION, ASKS_PLACE, ASKS_NAME)):
             return checked
         known = {stem(w) for w in _words_of(question)} | self.identity | _KIND_OF_NAME
         return [
@@ -200,6 +210,23 @@ class AnswerChecker:
             else c
             for c in checked
         ]
+
+
+def _chinese_terms(question: str) -> set[str]:
+    """A Chinese question's words of two characters or more (jieba's): each one character counts as
+    a word for support, which any sentence of the same page shares."""
+    if not is_mostly_cjk(question):
+        return set()
+    return {t for t in content_terms(question) if len(t) >= 2 and CJK_CHAR.search(t)}
+
+
+def _shares_enough(sentence: str, terms: set[str]) -> bool:
+    """ "有个服务每次开机都自己启动，不想让它开机自启，用什么命令？" was answered, as verified, with
+    "使用 Debian 安装光盘以救援模式启动系统。": a sentence of a cited page, and about rescue mode.
+    A Chinese sentence must hold two of a Chinese question's words (all, if it has fewer)."""
+    if not terms:
+        return True
+    return sum(term in sentence for term in terms) >= min(MIN_CHINESE_SHARED, len(terms))
 
 
 def _names_only(text: str, known: set[str]) -> bool:

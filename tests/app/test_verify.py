@@ -36,6 +36,7 @@ from store.records import StoredChunk
 from tests.app.fake_llm import render
 from tests.app.test_chain import ALICE, chunk, hit
 from tests.app.test_chain import make_chain as make_any_chain
+from tests.conftest import EVAL
 
 SEC = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "sec-10-q" / "docs"
 
@@ -1952,3 +1953,44 @@ def test_a_segments_lines_of_different_measures_are_not_ranked() -> None:
     sources += [Source(2, s.retrieved) for s in _page_as_source("2023 Q2 AMZN.pdf", 11, "Amazon.com, Inc. | 10-Q")]
     extracted = Extractor().extract("Which Amazon segment had the highest net sales in Q2 2023?", sources)
     assert extracted is None or "Operating Income" not in extracted.text
+
+
+def _manual_page_as_source(n: int, page: int) -> Source:
+    manual = EVAL / "zh-pdf" / "debian-reference.zh-cn.pdf"
+    if not manual.is_file():
+        pytest.skip(f"{manual} is not available")
+    text = pypdf.PdfReader(manual).pages[page - 1].extract_text()
+    stored = StoredChunk(n, 1, manual.name, 0, "Debian 参考手册", text, page, page, 0, len(text))
+    return Source(n, RetrievedChunk(stored, 1.0))
+
+
+def test_a_chinese_sentence_must_hold_two_of_a_chinese_questions_words() -> None:
+    """The bundled model answered "有个服务每次开机都自己启动，不想让它开机自启，用什么命令？" with a
+    sentence of the manual's page 90 on rescue mode and a mix of page 107's characters, both shown
+    as verified: each Chinese character counts as a word, and any sentence of a page holds most of
+    them. A Chinese sentence must also hold two of the question's words (jieba's)."""
+    sources = [_manual_page_as_source(4, 107), _manual_page_as_source(5, 90)]
+    question = "有个服务每次开机都自己启动，不想让它开机自启，用什么命令？"
+    reply = "使用 Debian 安装光盘以救援模式启动系统。 [5] "
+    reply += "通过下面命令安装系统，可以在硬盘上的dpkg命令中安装全部系统。 [4]"
+    checked = AnswerChecker(sources).check(reply, question)
+    assert [c.verified for c in checked] == [False, False]
+    assert {c.reason for c in checked} == {"it does not speak to what was asked"}
+    # a sentence of page 107 on services started at boot holds two of them
+    services = "很多网络服务作为后台守护进程（daemon）启动。 [4]"
+    [kept] = AnswerChecker(sources).check(services, question)
+    assert kept.verified, kept
+
+
+def test_asked_for_a_name_in_chinese_a_sentence_naming_no_one_new_is_no_answer() -> None:
+    """"苹果2023财年第三季度发布的第一款空间计算设备叫什么名字？" was answered, as verified, "The
+    Company's fiscal years 2023 and 2022 span 53 and 52 weeks, respectively." (real page 17)."""
+    sources = _page_as_source("2023 Q3 AAPL.pdf", 17, "Apple Inc. | Q3 2023 Form 10-Q")
+    reply = "The Company's fiscal years 2023 and 2022 span 53 and 52 weeks, respectively. [1]"
+    [checked] = AnswerChecker(sources).check(reply, "苹果2023财年第三季度发布的第一款空间计算设备叫什么名字？")
+    assert not checked.verified and "names no one" in checked.reason
+    [named] = AnswerChecker(sources).check(
+        "The Company announced Apple Vision Pro, the Company's first spatial computer. [1]",
+        "What is the name of Apple's first spatial computer?",
+    )
+    assert named.verified, named
