@@ -4,11 +4,12 @@ A sentence is kept when (1) each figure, date and name in it occurs in a passage
 sentence without a marker is checked against every source and gets the marker of the one that
 holds it), (2) a passage sentence it cites carries most of its words, and (3) it speaks to the
 question: not a page's furniture copied out ("PART I Item 1."), and for an English question, one of
-its words; a Chinese sentence, two of a Chinese question's words. A sentence that says little on its own ("The answer is 18.3 billion.") is read with the
-question's words, so its figure must stand beside what was asked. A sentence that ranks ("the
-most") needs a cited sentence that ranks too. Asked who, which company, which country or what
-something is called, a sentence must name someone besides those the question names; asked an open question, the answer must hold
-its rarest word. Everything else is dropped, with the reason.
+its words; a Chinese sentence, two of a Chinese question's words. A sentence that says little on
+its own ("The answer is 18.3 billion.") is read with the question's words, so its figure must stand
+beside what was asked. A sentence that ranks ("the most") needs a cited sentence that ranks too.
+Asked who, which company, which country or what something is called, a sentence must name someone
+besides those the question names; asked an open question, the answer must hold its rarest word.
+Everything else is dropped, with the reason.
 """
 
 import re
