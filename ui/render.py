@@ -118,7 +118,8 @@ def dropped_html(checks: Mapping[str, Any]) -> str:
         for c in dropped
     )
     n = len(dropped)
-    summary = f"{n} sentence{'s' if n != 1 else ''} of the model's answer removed: the cited sources do not hold them"
+    # the reasons differ (a figure on no cited page, not about the question, ...): each is listed
+    summary = f"{n} sentence{'s' if n != 1 else ''} of the model's answer removed by the check against the sources"
     return (
         f'<details class="kb-dropped"><summary>{escape_html(summary)}; {escape_html(kept)}.</summary>'
         f"<ul>{items}</ul></details>"

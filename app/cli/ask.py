@@ -62,6 +62,6 @@ def register(cli: typer.Typer) -> None:
             for c in final.citations:
                 typer.echo(f"  [{c.n}] {c.document}, page {c.page}: \"{c.sentence}\"")
         if final.dropped:
-            typer.echo("\nRemoved (the cited sources do not hold them):")
+            typer.echo("\nRemoved by the check against the sources:")
             for dropped in final.dropped:
                 typer.echo(f"  - {dropped.text} ({dropped.reason})")

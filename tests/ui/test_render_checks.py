@@ -29,7 +29,8 @@ def test_removed_sentences_are_listed_with_reasons_and_escaped() -> None:
     }
     shown = answer_markdown("I could not find a verified answer.", [PASSAGE], checks)
     assert "Most relevant passages" in shown and "Sources" not in shown
-    assert "1 sentence of the model" in shown and "Elon, Musk is in none of any source" in shown
+    assert "1 sentence of the model" in shown and "answer removed by the check against the sources" in shown
+    assert "Elon, Musk is in none of any source" in shown
     assert "<img" not in shown and "&#60;img" in shown
     assert shown.index("Most relevant passages") < shown.index("kb-dropped")
 
