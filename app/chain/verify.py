@@ -130,7 +130,7 @@ class AnswerChecker:
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             last = cut_off and i == len(sentences) - 1
-            checked.append(self._one(sentence.text, plain, asked, (topic, chinese), last))
+            checked.append(self._one(sentence.text, plain, asked, topic, chinese, last))
         checked = _with_a_figure_if_asked(checked, question)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
         if not Question.parse(question).open:
@@ -141,10 +141,9 @@ class AnswerChecker:
         return _about_the_rarest(checked, topic, rarity or {}, held)
 
     def _one(
-        self, written: str, plain: str, asked: set[str], topics: tuple[set[str], set[str]], last: bool
+        self, written: str, plain: str, asked: set[str], topic: set[str], chinese: set[str], last: bool
     ) -> CheckedSentence:
-        """topics: the question's words, stemmed (an English question's), and a Chinese question's."""
-        topic, chinese = topics
+        """topic: an English question's words, stemmed; chinese: a Chinese question's words."""
         cited = [n for n in marker_numbers(written) if n in self.held]
         if _broken_off(plain, last):
             return CheckedSentence(written.strip(), False, "it breaks off unfinished", tuple(cited))
