@@ -315,11 +315,11 @@ def test_the_model_refusing_is_still_not_found() -> None:
 # ---- real filing pages --------------------------------------------------------------------
 
 
-def _page(name: str, page: int) -> str:
-    if not (SEC / name).is_file():
-        pytest.skip(f"{SEC / name} is not available")
+def _page(name: str, page: int, folder: Path = SEC) -> str:
+    if not (folder / name).is_file():
+        pytest.skip(f"{folder / name} is not available")
     with pypdf.apply_configuration(array_maximum_element_count=1_000_000):  # Microsoft's filings need more
-        return pypdf.PdfReader(SEC / name).pages[page - 1].extract_text()
+        return pypdf.PdfReader(folder / name).pages[page - 1].extract_text()
 
 
 def _page_as_source(name: str, page: int, header: str) -> list[Source]:
@@ -1956,11 +1956,9 @@ def test_a_segments_lines_of_different_measures_are_not_ranked() -> None:
 
 
 def _manual_page_as_source(n: int, page: int) -> Source:
-    manual = EVAL / "zh-pdf" / "debian-reference.zh-cn.pdf"
-    if not manual.is_file():
-        pytest.skip(f"{manual} is not available")
-    text = pypdf.PdfReader(manual).pages[page - 1].extract_text()
-    stored = StoredChunk(n, 1, manual.name, 0, "Debian 参考手册", text, page, page, 0, len(text))
+    name = "debian-reference.zh-cn.pdf"
+    text = _page(name, page, EVAL / "zh-pdf")
+    stored = StoredChunk(n, 1, name, 0, "Debian 参考手册", text, page, page, 0, len(text))
     return Source(n, RetrievedChunk(stored, 1.0))
 
 
