@@ -50,6 +50,7 @@ from app.retrieval.cover import (
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
 from app.retrieval.glossary import (
     ABBREVIATIONS,
+    COMPANY_NAMES,
     acronyms,
     as_one_term,
     expanded_terms,
@@ -165,6 +166,10 @@ class Question:
     counts: bool = False  # a number of things is asked for (units sold, people): dollars do not answer
     named_figures: frozenset[Decimal] = frozenset()  # its own numbers ("Microsoft 365"): no answer
     lines: str = ""  # English names of the business lines and regions it names in Chinese ("north america")
+    # The English a Chinese question gives in brackets for what it asks about ("设备（Devices）"): the
+    # filing's own name for it, which the answer names too. Not a company's ("谷歌（Alphabet）"), whose
+    # rows never name it, nor an acronym (`acronyms` has those; the text may spell them out).
+    glossed: str = ""
     statements: frozenset[Statement] = frozenset()  # named as such: "on its balance sheet", "资产负债表"
     statement_words: frozenset[str] = frozenset()  # the words naming them, which no line's label holds
     rank: RankAsked | None = None  # "which country ... the most": the first of a table's lines
@@ -198,9 +203,25 @@ class Question:
         # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
-            question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
-            percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
-            frozenset(figure.value for figure in find_figures(question)), lines, frozenset(statements),
+            question,
+            terms,
+            in_order,
+            group,
+            dates,
+            wants,
+            percent,
+            shares,
+            period_end,
+            quarter_ends,
+            change,
+            percent_only,
+            named_in_latin,
+            acronyms(question),
+            asks_for_a_count(question),
+            frozenset(figure.value for figure in find_figures(question)),
+            lines,
+            _glossed(question),
+            frozenset(statements),
             frozenset(content_terms(" ".join(statements.values()))),
             asks_rank(question),
         )
@@ -843,6 +864,7 @@ class Extractor:
             # "at July 1, 2023": a sentence dated only another day ("outstanding as of July 21, 2023",
             # the cover page) gives that day's figure, not the one asked
             named -= 0.3 if asked.wants == "figure" and _dated_only_another_day(asked, flat) else 0.0
+            named -= 0.3 if asked.wants == "figure" and _moved_the_other_way(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
@@ -995,8 +1017,11 @@ _MEASURES = {"revenue": "revenue", "sales": "revenue", "margin": "margin"}
 _MEASURES |= dict.fromkeys(("income", "earnings", "loss"), "income")
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
+# "How much did Devices revenue decline": a change asked in any of its verbs
 _CHANGE_ASKED = re.compile(
-    r"chang|increas|decreas|grow|grew|rise|rose|fall|fell|drop|变化|增加|减少|增长|下降|下滑|上升|涨|跌", re.I
+    r"chang|increas|decreas|declin|grow|grew|rise|rose|fall|fell|drop|shr[iau]nk|jump|climb|"
+    r"变化|增加|减少|增长|下降|下滑|上升|涨|跌",
+    re.I,
 )
 
 
@@ -1008,11 +1033,27 @@ _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
 
 def _holds_line(asked: Question, words: set[str], text: str) -> bool:
     """Whether a row or sentence names the business line a Chinese question names ("客户端计算"), by
-    its words ("Client Computing") or its acronym ("CCG Operating Income"); true when none is named."""
-    named = asked.lines
+    its words ("Client Computing") or its acronym ("CCG Operating Income"), and a word of the
+    English it glosses its subject with ("设备（Devices）"); true when it names neither."""
+    named, glossed = asked.lines, asked.glossed
+    if glossed and not set(_lemmas(content_terms(glossed))) & words:
+        return False
     if not named:
         return True
     return bool(set(_lemmas(content_terms(named))) & words) or any(spells(a, named) for a in acronyms(text))
+
+
+# "设备（Devices）": Chinese words, then their English in brackets (full or half width)
+_GLOSS = re.compile(r"([\u4e00-\u9fff]+)\s*[（(]\s*([A-Za-z][A-Za-z&.\- ]*[A-Za-z.])\s*[）)]")
+
+
+def _glossed(question: str) -> str:
+    """The English glosses of a Chinese question's words, but a company's or an acronym."""
+    return " ".join(
+        english
+        for chinese, english in _GLOSS.findall(question)
+        if not english.isupper() and not any(chinese.endswith(company) for company in COMPANY_NAMES)
+    )
 
 
 def _measures(terms: Iterable[str]) -> set[str]:
@@ -1172,6 +1213,23 @@ _CHANGE_AMOUNT = re.compile(
     r"(?:\s?(?:million|billion|thousand))?",
     re.IGNORECASE,
 )
+
+
+# Which way a question asks a figure to have moved, and which way a sentence's amounts did.
+_ASKED_DOWN = re.compile(r"declin|decreas|\bf[ae]ll|\bdrop|shr[iau]nk|减少|下降|下滑|跌", re.I)
+_ASKED_UP = re.compile(r"increas|\bgr[eo]w|\bris[ei]|\brose\b|\bjump|\bclimb|增加|增长|上升|涨", re.I)
+_MOVED_DOWN = re.compile(r"^(?:decreased|declined|fell|dropped|down)", re.I)
+
+
+def _moved_the_other_way(asked: Question, text: str) -> bool:
+    """Asked how much Devices revenue declined, "Cost of revenue increased $850 million ..., offset in
+    part by a decline in Devices" gives a rise: every amount the sentence says moved, moved the
+    other way than the question asks."""
+    if not asked.change:
+        return False
+    down, up = bool(_ASKED_DOWN.search(asked.text)), bool(_ASKED_UP.search(asked.text))
+    moves = [bool(_MOVED_DOWN.match(m.group())) for m in _CHANGE_AMOUNT.finditer(text)]
+    return down != up and bool(moves) and all(moved_down != down for moved_down in moves)
 
 
 def _holds(wants: str, text: str, shares_do: bool = True) -> bool:

@@ -118,7 +118,9 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 # "How much", "how many", "多少": a figure is asked for; an answer without one answers something else.
 ASKS_FOR_FIGURE = re.compile(
-    r"how\s+(?:much|many|big|large)\b|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)|多少|几", re.I
+    r"how\s+(?:much|many|big|large)\b|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)"
+    r"|\bwhat\s+(?:percentage|percent)\b|多少|几",  # "By what percentage did Gaming revenue fall?"
+    re.I,
 )
 
 # "Which company did Amazon agree to acquire?": the answer is an organisation's name.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.text import content_terms, is_mostly_cjk, word_list
 
+# Companies as Chinese writes them (the first entries below).
+COMPANY_NAMES = ("苹果", "亚马逊", "英特尔", "微软", "英伟达", "辉达", "谷歌", "特斯拉", "脸书")
 # Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
 # over "现金".
 CHINESE_TO_ENGLISH: dict[str, str] = {
@@ -451,6 +453,23 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "completed",
         ("completed", "complete", "completion"),
         "finish finished finishing close closed closing",
+        one_term=True,
+    ),
+    # "How much did Devices revenue decline?": MD&A writes "Devices revenue decreased $323 million"
+    PlainPhrase(
+        re.compile(
+            r"\b(?:declin(?:e|es|ed|ing)|f[ae]ll(?:s|en|ing)?|drop(?:s|ped|ping)?|shr[iau]nk(?:s|ing)?)\b", re.I
+        ),
+        "decreased",
+        ("decreased", "decrease", "decreases"),
+        "decline declined fall fell drop dropped shrink shrank",
+        one_term=True,
+    ),
+    PlainPhrase(
+        re.compile(r"\b(?:rise|rises|rose|risen|rising|jump(?:s|ed|ing)?|climb(?:s|ed|ing)?)\b", re.I),
+        "increased",
+        ("increased", "increase", "increases"),
+        "rise rose risen jump jumped climb climbed",
         one_term=True,
     ),
 )

@@ -441,6 +441,30 @@ def test_the_sentence_of_the_span_asked(question: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "question",
+    [
+        "How much did Microsoft's Devices revenue decline in the quarter?",
+        "By how much did Microsoft's Devices revenue fall in the quarter?",
+        "微软截至2023年9月30日的那个季度，设备（Devices）收入下降了多少？",
+    ],
+)
+def test_a_decline_asked_is_the_sentence_that_says_it_decreased_not_a_rise_it_offset(question: str) -> None:
+    """Seen in the browser: "decline" was no change asked, so "Devices revenue decreased $323
+    million or 22%" (page 35) lost to the Total revenue row, then to "Cost of revenue increased
+    $850 million ..., offset in part by a decline in Devices" (page 33), which holds every word. The
+    Chinese question glosses its subject ("设备（Devices）"): a row naming no device is no answer."""
+    name, header = "2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q"
+    pages = {n: (page, _page(name, page)) for n, page in ((1, 33), (2, 35))}  # as the search ranked them
+    sources = [
+        Source(n, RetrievedChunk(StoredChunk(n, n, name, 0, header, text, page, page, 0, len(text)), 1.0))
+        for n, (page, text) in pages.items()
+    ]
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "Devices revenue decreased $323 million or 22%" in extracted.text
+    assert extracted.citation.page == 35
+
+
+@pytest.mark.parametrize(
+    "question",
     ["What was NVIDIA's income tax in the third quarter of fiscal 2024?", "英伟达2024财年第三季度的所得税费用是多少？"],
 )
 def test_the_tax_is_not_the_income_before_it(question: str) -> None:
