@@ -828,6 +828,7 @@ class Extractor:
         pieces = [piece for sentence in split_sentences(source.chunk.text) for piece in _pieces(sentence)]
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         asked_terms = _lemmas(asked.in_order)
+        named_terms = [t for t in asked_terms if t not in _PERIOD_TERMS and not t.isdigit()]
         # "Tower Semiconductor Ltd. (Tower)" on the page: a sentence naming "Tower" names an organisation
         aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
         found = []
@@ -872,6 +873,9 @@ class Extractor:
             score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
             # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
             score += 0.05 if _shares_a_run(_lemmas(terms), asked_terms, 3) else 0.0
+            # and more where the run is the thing's name, not its period ("Microsoft Cloud revenue"
+            # over "Dynamics products and cloud services revenue"; the company's word is in names)
+            score += 0.05 if _shares_a_run(_lemmas(terms), named_terms, 3) else 0.0
             # A form's label in brackets, "(Address of principal executive offices)", names the line
             # above it: the piece that starts with the label holds the question's words, not the answer.
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0

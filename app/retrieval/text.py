@@ -143,15 +143,16 @@ def without_stop_words(tokens: Iterable[str]) -> list[str]:
 
 
 # A sentence ends at . ! ? (followed by space; not after a title or company suffix) or a CJK
-# full stop, or at a blank line; citation markers right after the full stop ("rose 5%. [2]") stay
-# with the sentence they follow.
+# full stop, at a blank line, or before a line that opens with a bullet (a list's lead-in,
+# "Highlights ... included:", is not part of its first item); citation markers right after the
+# full stop ("rose 5%. [2]") stay with the sentence they follow.
 _NOT_AN_END = (
     r"(?<!\b(?:Mr|Ms|Dr|Jr|Sr|St|No|vs|Co)\.)(?<!\b(?:Mrs|Inc|Ltd|etc)\.)(?<!\bCorp\.)"
     r"(?<!\b[A-Z]\.)"  # a middle initial: "Patrick P. Gelsinger"
 )
 _BOUNDARY = re.compile(
     r"(?<=[.!?])" + _NOT_AN_END + r"(?P<tail>(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*[\"')]*)\s+(?=[^\sa-z])"
-    r"|(?<=[。！？])(?P<cjk>(?:\[\d+\])*)|\n\s*\n"
+    r"|(?<=[。！？])(?P<cjk>(?:\[\d+\])*)|\n\s*\n|\n(?=[ \t]*[•●▪])"
 )
 
 @dataclass(frozen=True)

@@ -176,6 +176,25 @@ def test_titles_and_company_suffixes_end_no_sentence() -> None:
     ]
 
 
+def test_a_bulleted_line_starts_a_sentence_of_its_own() -> None:
+    """Microsoft's highlights, as pypdf reads them: the list's lead-in ran into its first item, so
+    "Microsoft Cloud revenue increased 22% to $27.1 billion" could only be quoted with it. A line
+    broken inside an item stays in it."""
+    from app.chain.sentences import split_sentences
+
+    text = (
+        "Highlights from the second quarter included:\n • Microsoft Cloud revenue increased 22% to $27.1 billion.\n"
+        " • Office Consumer revenue decreased 2% and subscribers increased to\n63.2 million.\n"
+        " • LinkedIn revenue increased 10%."
+    )
+    assert [s.text for s in split_sentences(text)] == [
+        "Highlights from the second quarter included:",
+        "• Microsoft Cloud revenue increased 22% to $27.1 billion.",
+        "• Office Consumer revenue decreased 2% and subscribers increased to\n63.2 million.",
+        "• LinkedIn revenue increased 10%.",
+    ]
+
+
 def test_unmarked_answer_gets_the_supporting_source_and_nothing_else() -> None:
     sources = [Source(1, hit(LUNCH)), Source(2, hit(SALES))]
     cited = cite("Net sales were $94.8 billion in the second quarter.", sources)
