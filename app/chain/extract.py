@@ -892,7 +892,8 @@ class Extractor:
             # a $1.2 billion charge in the second quarter of fiscal year 2023 ...").
             score -= 0.05 if flat[:1].islower() or _DATE_TAIL.match(flat) else 0.0  # or "25, 2020, the ..."
             at = where.chunk_offset + start
-            found.append(Candidate(score, source, f"“{flat}”", text, where, at, matched=wanted & have, holds=holds))
+            shown = _BULLET.sub("", flat)  # "• Devices revenue decreased ...": the list's mark is no word of it
+            found.append(Candidate(score, source, f"“{shown}”", text, where, at, matched=wanted & have, holds=holds))
         return found
 
 
@@ -1188,6 +1189,9 @@ def _names_another(asked: Question, text: str) -> bool:
 
 
 _HEADING_JOINS = frozenset(word_list("and of the for to in on a an – - — &"))
+
+
+_BULLET = re.compile(r"^[•●▪]\s*")
 
 
 def _is_heading(text: str) -> bool:

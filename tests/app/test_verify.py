@@ -459,7 +459,7 @@ def test_a_decline_asked_is_the_sentence_that_says_it_decreased_not_a_rise_it_of
         for n, (page, text) in pages.items()
     ]
     extracted = Extractor().extract(question, sources)
-    assert extracted is not None and "Devices revenue decreased $323 million or 22%" in extracted.text
+    assert extracted is not None and "“Devices revenue decreased $323 million or 22%.”" in extracted.text
     assert extracted.citation.page == 35
 
 
