@@ -400,12 +400,16 @@ def _render_change(row: Row, column: int, period: Period, label: str, shares: bo
 
 def best_column(question: Question, row: Row) -> int:
     """The column of the period asked for; a dash (nothing to report) only when all are. A change
-    column answers only a question asking for a percentage, which it prefers."""
+    column answers only a question asking for a percentage or a change ("how much did Mac sales
+    drop"), which it prefers."""
+    has_change = question.change and any(p is not None and p.change for p in row.periods)
 
     def kind_fits(i: int) -> bool:
         period = row.periods[i]
         if question.percent_only:
             return "%" in row.cells[i]
+        if has_change:
+            return period is not None and period.change
         return not (period is not None and period.change)
 
     return max(
@@ -721,7 +725,10 @@ class Extractor:
             # a share of revenue answers "what was revenue" only when a percentage is asked for, and
             # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
-            wrong_kind = (in_percent and not asked.percent) or (asked.percent_only and not in_percent)
+            # "how much did International sales grow": the year-over-year growth row's rate answers it
+            changed = (period is not None and period.change) or bool(_GROWTH.search(f"{row.label} {row.heading}"))
+            growth_asked = asked.change and changed
+            wrong_kind = (in_percent and not (asked.percent or growth_asked)) or (asked.percent_only and not in_percent)
             if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
                 continue  # "how many iPhones": the iPhone's net sales say how much, not how many
             # "同比下降了多少": an amount, however well its row matches, is not the rate asked for

@@ -412,6 +412,30 @@ def test_a_change_column_answers_a_percentage_asked_and_only_that(question: str,
     assert extracted is not None and expected in extracted.text
 
 
+@pytest.mark.parametrize(
+    ("name", "page", "question", "expected"),
+    [
+        (
+            "2023 Q1 AAPL.pdf",
+            20,
+            "how much did apple's mac sales drop in the december 2022 quarter compared to a year earlier?",
+            "Mac: down 29% for the three months ended December 31, 2022 ($7,735 million; $10,852 million",
+        ),
+        (
+            "2023 Q3 AMZN.pdf",
+            24,
+            "how much did amazon's international sales grow in q3 2023?",
+            "Growth (Decline) — International: 16% for the three months ended September 30, 2023",
+        ),
+    ],
+)
+def test_a_change_asked_is_answered_by_the_rate_of_change(name: str, page: int, question: str, expected: str) -> None:
+    """Round 12: "how much did ... grow / drop" was answered with the two periods' amounts; the
+    rate asked for is the row's change column (Apple) or the growth table's row (Amazon)."""
+    extracted = Extractor().extract(question, _page_as_source(name, page, "10-Q"))
+    assert extracted is not None and expected in extracted.text
+
+
 INTEL_NEX = filing(
     "YTD 2023 vs. YTD 2022\nNEX revenue decreased 34% from YTD 2022 as customers tempered purchases to reduce "
     "existing inventories.\nQ3 2023 vs. Q3 2022\nOur Q3 2023 revenue was $14.2 billion, down $1.2 billion or 8% from "
