@@ -203,26 +203,10 @@ class Question:
         # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
-            question,
-            terms,
-            in_order,
-            group,
-            dates,
-            wants,
-            percent,
-            shares,
-            period_end,
-            quarter_ends,
-            change,
-            percent_only,
-            named_in_latin,
-            acronyms(question),
-            asks_for_a_count(question),
-            frozenset(figure.value for figure in find_figures(question)),
-            lines,
-            _glossed(question),
-            frozenset(statements),
-            frozenset(content_terms(" ".join(statements.values()))),
+            question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
+            percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
+            frozenset(figure.value for figure in find_figures(question)), lines, _glossed(question),
+            frozenset(statements), frozenset(content_terms(" ".join(statements.values()))),
             asks_rank(question),
         )
 
@@ -726,8 +710,8 @@ class Extractor:
             # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
             # "how much did International sales grow": the year-over-year growth row's rate answers it
-            changed = (period is not None and period.change) or bool(_GROWTH.search(f"{row.label} {row.heading}"))
-            growth_asked = asked.change and changed
+            growth_row = bool(_GROWTH.search(f"{row.label} {row.heading}"))
+            growth_asked = asked.change and ((period is not None and period.change) or growth_row)
             wrong_kind = (in_percent and not (asked.percent or growth_asked)) or (asked.percent_only and not in_percent)
             if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
                 continue  # "how many iPhones": the iPhone's net sales say how much, not how many
@@ -742,7 +726,7 @@ class Extractor:
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
             # "how much did AWS sales grow": the "Year-over-year Percentage Growth" rows, not the sales mix
-            change += 0.15 if asked.change and _GROWTH.search(f"{row.label} {row.heading}") else 0.0
+            change += 0.15 if asked.change and growth_row else 0.0
             # a figure as GAAP reports it, unless the question asks for the adjusted one
             change -= 0.1 if _NON_GAAP.search(row.label) and not _NON_GAAP.search(asked.text) else 0.0
             # "Income before income taxes" is not the tax ("所得税费用") unless "before" is asked

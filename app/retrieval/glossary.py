@@ -13,12 +13,8 @@ from dataclasses import dataclass
 from app.retrieval.dates import MONTH_NAMES, date_mentions
 from app.retrieval.text import content_terms, is_mostly_cjk, word_list
 
-# Companies as Chinese writes them (the first entries below).
-COMPANY_NAMES = ("苹果", "亚马逊", "英特尔", "微软", "英伟达", "辉达", "谷歌", "特斯拉", "脸书")
-# Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
-# over "现金".
-CHINESE_TO_ENGLISH: dict[str, str] = {
-    # companies
+# Companies as Chinese writes them -> their English names.
+_COMPANIES: dict[str, str] = {
     "苹果": "apple",
     "亚马逊": "amazon",
     "英特尔": "intel",
@@ -28,6 +24,12 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "谷歌": "google alphabet",
     "特斯拉": "tesla",
     "脸书": "facebook meta",
+}
+COMPANY_NAMES = tuple(_COMPANIES)
+# Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
+# over "现金".
+CHINESE_TO_ENGLISH: dict[str, str] = {
+    **_COMPANIES,
     # their chief executives and finance chiefs, as Chinese press writes them
     "纳德拉": "nadella",
     "库克": "cook",
