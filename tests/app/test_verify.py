@@ -476,15 +476,44 @@ def test_a_decline_asked_is_the_sentence_that_says_it_decreased_not_a_rise_it_of
     million or 22%" (page 35) lost to the Total revenue row, then to "Cost of revenue increased
     $850 million ..., offset in part by a decline in Devices" (page 33), which holds every word. The
     Chinese question glosses its subject ("设备（Devices）"): a row naming no device is no answer."""
-    name, header = "2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q"
-    pages = {n: (page, _page(name, page)) for n, page in ((1, 33), (2, 35))}  # as the search ranked them
-    sources = [
-        Source(n, RetrievedChunk(StoredChunk(n, n, name, 0, header, text, page, page, 0, len(text)), 1.0))
-        for n, (page, text) in pages.items()
-    ]
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q", 33, 35)  # as the search had them
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "“Devices revenue decreased $323 million or 22%.”" in extracted.text
     assert extracted.citation.page == 35
+
+
+def test_the_companys_revenue_asked_is_not_one_business_lines() -> None:
+    """Asked how much Intel's revenue dropped, "NEX revenue decreased 32% ..." (page 34, first in the
+    search) shares every word the question has once "drop" holds "decreased"; it is one line's."""
+    sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 34, 5)
+    question = "How much did Intel's revenue drop in the third quarter of 2023 compared to a year earlier?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "NEX" not in extracted.text.split("[")[0][:40]
+    assert "$14.2 billion was down $1.2 billion or 8%" in extracted.text or "$14,158 million" in extracted.text
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "page", "expected"),
+    [
+        ("did ipad sales go up over the 2022 holidays? by how much?", "2023 Q1 AAPL.pdf", 20, "iPad: up 30%"),
+        ("苹果截至2023年4月1日的季度，Mac销售额同比掉了多少？", "2023 Q2 AAPL.pdf", 19, "Mac: down 31%"),
+    ],
+)
+def test_a_change_asked_in_everyday_words_is_the_rows_change(
+    question: str, name: str, page: int, expected: str
+) -> None:
+    """"go up", "掉了": a change asked, answered by the change column, not the quarter's amount."""
+    extracted = Extractor().extract(question, _pages_as_sources(name, "Apple Inc. | 10-Q", page))
+    assert extracted is not None and expected in extracted.text
+
+
+def _pages_as_sources(name: str, header: str, *pages: int) -> list[Source]:
+    """Real filing pages, as the sources the search found, in its order."""
+    texts = [(page, _page(name, page)) for page in pages]
+    return [
+        Source(n, RetrievedChunk(StoredChunk(n, n, name, 0, header, text, page, page, 0, len(text)), 1.0))
+        for n, (page, text) in enumerate(texts, start=1)
+    ]
 
 
 @pytest.mark.parametrize(
