@@ -39,6 +39,7 @@ from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, measured,
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
+from app.retrieval.commands import asks_for_code
 from app.retrieval.cover import (
     ASKS_DATE,
     ASKS_DAY,
@@ -97,12 +98,7 @@ _KIND_ASKED = frozenset(
     word_list("company companies firm business entity 公司 哪家 country countrie state city citie region nation 国家")
 )
 
-# "Which command / file / package ...": the answer is a name written in Latin letters or a path.
-_WHICH_CODE = re.compile(
-    r"(?:哪个|什么|哪一个|用什么|哪些)\s*(?:命令|工具|文件|软件包|程序|选项|参数|关键字)|"
-    r"\b(?:which|what)\s+(?:command|tool|file|package|program|option|keyword)",
-    re.I,
-)
+# What a question for a command, file or package is answered by: a name in Latin letters or a path
 _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
 # A percentage asked for in so many words: an amount does not answer it ("what percentage of
@@ -185,7 +181,7 @@ class Question:
         wants = "name" if ASKS_WHO.search(question) else "date" if asks_date else ""
         wants = wants or ("organisation" if ASKS_ORGANISATION.search(question) else "")
         wants = wants or ("place" if ASKS_PLACE.search(question) else "")
-        wants = wants or ("code" if _WHICH_CODE.search(question) else "")
+        wants = wants or ("code" if asks_for_code(question) else "")
         if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
         change = bool(_CHANGE_ASKED.search(question))

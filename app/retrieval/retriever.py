@@ -8,7 +8,7 @@ the allowed ids go into the FAISS search itself and mask the BM25 statistics and
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 
@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.retrieval.bm25 import BM25Params, IdArray, idf
+from app.retrieval.commands import asks_for_code
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
 from app.retrieval.dedupe import suppress_near_duplicates
@@ -38,6 +39,7 @@ from app.retrieval.relevance import (
     features,
     judged_sentences,
     owner_absent,
+    unknown_latin_words,
     unknown_names,
 )
 from app.retrieval.roles import asks_for_signer
@@ -328,10 +330,11 @@ class Retriever:
             english = _judged(gloss_terms, query.gloss, hints, chunks, corpus, english_counts)
             relevant = self.config.relevance.probability(english) >= self.config.relevance.threshold
         # Then, the costlier test (an embedding of up to 40 sentences): a sentence that means what is asked.
-        if chunks and not relevant and model.sentence_floor is not None:
+        floor = _sentence_floor(model, question, lambda term: corpus.bm25.document_frequency(term, mask))
+        if chunks and not relevant and floor is not None:
             sentences = judged_sentences(chunks)
             similar = self.sentence_similarity(question, sentences) if sentences else []
-            relevant = max(similar, default=0.0) >= model.sentence_floor
+            relevant = max(similar, default=0.0) >= floor
         rarity = _rarity(counts)
         return RetrievalResult(
             question, chunks, query.terms, scope.match, found, probability, relevant, timings, rarity
@@ -350,6 +353,14 @@ class Retriever:
             while len(self._vectors) > 1024:
                 self._vectors.popitem(last=False)
         return vector
+
+
+def _sentence_floor(model: RelevanceModel, question: str, frequency: Callable[[str], int]) -> float | None:
+    """How similar one sentence of the top chunks must be to the question to answer it: less for
+    a how-to asking for a command, file or package that names nothing the knowledge base lacks."""
+    if model.code_floor is None or not asks_for_code(question) or unknown_latin_words(question, frequency):
+        return model.sentence_floor
+    return model.code_floor if model.sentence_floor is None else min(model.code_floor, model.sentence_floor)
 
 
 def _without_guessed_words(query: Query, scope: Scope) -> Query:

@@ -10,10 +10,18 @@ import pytest
 
 from app.adapters.retriever import KnowledgeBaseRetriever
 from app.retrieval import MetadataFilter, RetrievalConfig, Retriever, is_relevant
+from app.retrieval.commands import asks_for_code
 from app.retrieval.cover import asks_for_period_end
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.relevance import BARE_RELEVANCE_MODEL, features, owner_absent, owners, unknown_names
+from app.retrieval.relevance import (
+    BARE_RELEVANCE_MODEL,
+    features,
+    owner_absent,
+    owners,
+    unknown_latin_words,
+    unknown_names,
+)
 from app.retrieval.segments import asks_for_segment_results, states_segment_results
 from app.retrieval.text import content_terms, is_mostly_cjk, split_guess, tokenize
 from app.types import RetrievedChunk
@@ -227,6 +235,51 @@ def test_questions_in_chinese_are_judged_by_the_chinese_relevance_model(
     said = "《战国无双3》是由光荣和ω-force合作开发的动作游戏，2010年发售。"
     assert Retriever(kb, floored).search(said, admin).relevant
     assert not Retriever(kb, floored).search("公司年会的抽奖规则是什么？", admin).relevant
+
+
+def test_a_how_to_asking_for_a_command_passes_at_the_lower_floor_unless_it_names_what_we_lack(
+    make_kb: MakeKB, write_text: WriteText
+) -> None:
+    """An everyday how-to ("开机特别慢 ... 用什么命令？") shares few words with the manual's sentence;
+    what it asks for, a command, lets one similar sentence pass at `code_floor`. Not when it names a
+    product the knowledge base never mentions (Kubernetes), nor when it asks for no command."""
+    kb = make_kb()
+    admin = kb.actor(None)
+    manual = "用 systemd-analyze blame 命令可以列出开机时每个服务启动所花的时间，找出拖慢开机的服务。"
+    kb.ingest([write_text("manual.txt", manual)], actor=admin)
+    default = RetrievalConfig()
+    strict = replace(default.relevance_cjk, embedder=None, threshold=1.01, sentence_floor=1.01, code_floor=None)
+    how_to = "开机特别慢，想看看是哪个服务拖了后腿，用什么命令？"
+    assert not Retriever(kb, replace(default, relevance_cjk=strict)).search(how_to, admin).relevant
+    retriever = Retriever(kb, replace(default, relevance_cjk=replace(strict, code_floor=0.0)))
+    assert retriever.search(how_to, admin).relevant
+    assert not retriever.search("开机特别慢，想看看是 Kubernetes 哪个服务拖了后腿，用什么命令？", admin).relevant
+    assert not retriever.search("开机特别慢，是哪个服务拖了后腿？", admin).relevant  # asks for no command
+    # the floor is a similarity: a how-to about the manual's sentence clears a floor it reaches
+    similarity = max(retriever.sentence_similarity(how_to, [manual]))
+    reached = Retriever(kb, replace(default, relevance_cjk=replace(strict, code_floor=similarity - 0.01)))
+    assert reached.search(how_to, admin).relevant
+
+
+def test_questions_that_ask_for_a_command_file_or_package() -> None:
+    for question in (
+        "断线重新登录后，用什么命令重新连接之前的 screen 会话？",
+        "之前下载过的旧 deb 包一般放在哪个目录？",
+        "lsusb 这个工具在哪个软件包里？",
+        "创建一个符号链接的命令怎么写？",
+        "Which command lists the block devices?",
+    ):
+        assert asks_for_code(question), question
+    for question in ("新员工第一年有多少天年假？", "《战国无双3》是由哪两个公司合作开发的？", "What was Apple's revenue?"):
+        assert not asks_for_code(question), question
+
+
+def test_latin_words_of_a_chinese_question_that_no_chunk_holds() -> None:
+    held = {"deb": 33, "cron": 10, "7z": 2, "python": 14, "wi": 0, "fi": 9}
+    frequency = lambda term: held.get(term, 0)  # noqa: E731
+    assert unknown_latin_words("用什么命令查看 Kubernetes 里某个 pod 的日志？", frequency) == ["Kubernetes", "pod"]
+    assert unknown_latin_words("同事发来一个 .7z 压缩包，cron 和 Python 要装哪个包？", frequency) == []
+    assert unknown_latin_words("访客 Wi-Fi 密码是多少？", frequency) == []  # "fi" is held
 
 
 def test_a_name_found_nowhere_in_the_knowledge_base() -> None:
