@@ -133,6 +133,7 @@ class AnswerChecker:
             checked.append(self._one(sentence.text, plain, asked, topic, chinese, last))
         checked = _with_a_figure_if_asked(checked, question)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
+        checked = _speaking_to_a_chinese_question(checked, question)
         if not Question.parse(question).open:
             return checked
         # the cited passages must hold it, not the answer: a model copies the question's words
@@ -210,6 +211,25 @@ class AnswerChecker:
             else c
             for c in checked
         ]
+
+
+def _speaking_to_a_chinese_question(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
+    """The bundled model cannot read Chinese: asked "想看看某个文件夹到底占了多大空间，用什么命令？",
+    it wrote "sudo rm -r *", a line of its cited page. An English sentence with no figure, date or
+    name of its cited page ("The answer is: 2000年。" has one) answers a Chinese question only if it
+    shares a word with the question's own English ("lsusb") or its glossary's ("revenue")."""
+    if not is_mostly_cjk(question):
+        return checked
+    english = {stem(w) for w in _words_of(question) - FILLER if not CJK_CHAR.search(w)}
+    return [
+        replace(c, verified=False, reason="it is in English and shares no word with the question")
+        if c.verified
+        and not CJK_CHAR.search(plain := _unmarked(c.text))
+        and facts_of(plain).empty
+        and not {stem(w) for w in content_words(plain)} & english
+        else c
+        for c in checked
+    ]
 
 
 def _chinese_terms(question: str) -> set[str]:

@@ -2057,6 +2057,21 @@ def test_a_chinese_sentence_must_hold_two_of_a_chinese_questions_words() -> None
     assert kept.verified, kept
 
 
+def test_an_english_sentence_sharing_no_word_with_a_chinese_question_is_no_answer() -> None:
+    """The bundled model, which cannot read Chinese, answered "想看看某个文件夹到底占了多大空间，用什么
+    命令？" with a command line of its cited page (page 180: "$ sudo rm -rf old-dir"), shown as
+    verified. An English sentence must share a word with the question's own English or its glossary's."""
+    sources = [_manual_page_as_source(1, 180), _manual_page_as_source(2, 171)]
+    question = "想看看某个文件夹到底占了多大空间，用什么命令？"
+    [removal] = AnswerChecker(sources).check("sudo rm -rf old-dir [1]", question)
+    assert not removal.verified and removal.reason == "it is in English and shares no word with the question"
+    # the question's own English word ("lsusb") is shared: the sentence is judged as any other
+    [usb] = AnswerChecker(sources).check(
+        "usbutils LinuxUSB lsusb(8) [2]", "插了个USB设备想看看系统认出来没有，lsusb 这个工具在哪个软件包里？"
+    )
+    assert usb.reason != "it is in English and shares no word with the question"
+
+
 def test_asked_for_a_name_in_chinese_a_sentence_naming_no_one_new_is_no_answer() -> None:
     """"苹果2023财年第三季度发布的第一款空间计算设备叫什么名字？" was answered, as verified, "The
     Company's fiscal years 2023 and 2022 span 53 and 52 weeks, respectively." (real page 17)."""
