@@ -832,7 +832,11 @@ class Extractor:
             if recall == 0:
                 continue
             precision = len(wanted & have) / len(have)
-            holds = _holds(asked.wants, flat, shares_do=asked.percent or asked.change)
+            # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
+            # is on the lines the sentence leads into, quoted with it
+            ends = where.chunk_offset + start + len(text)
+            commands = _commands_after(where.text, ends) if asked.wants == "code" else ""
+            holds = _holds(asked.wants, f"{flat} {commands}", shares_do=asked.percent or asked.change)
             if asked.wants == "date" and not is_mostly_cjk(flat):
                 holds = _names_another_day(asked, flat)
             elif not holds and aliases:
@@ -882,6 +886,9 @@ class Extractor:
             score -= 0.05 if flat[:1].islower() or _DATE_TAIL.match(flat) else 0.0  # or "25, 2020, the ..."
             at = where.chunk_offset + start
             shown = _BULLET.sub("", flat)  # "• Devices revenue decreased ...": the list's mark is no word of it
+            if commands:
+                text = where.text[at : at + len(text) + len(commands)]
+                shown = f"{shown} {' '.join(commands.split())}"
             found.append(Candidate(score, source, f"“{shown}”", text, where, at, matched=wanted & have, holds=holds))
         return found
 
@@ -1248,6 +1255,21 @@ def _names_another_line(asked: Question, text: str) -> bool:
         return False
     asked_words = set(_lemmas(asked.terms)) | set(content_terms(asked.lines)) | {a.lower() for a in asked.acronyms}
     return bool(set(_lemmas(content_terms(named.group(1)))) - _WHOLE - asked_words)
+
+
+# A sentence that leads into what follows ("使用下列命令", "如下所示", "as follows:"), and the shell
+# prompt lines after it ("$ sudo update-alternatives --config editor", "# dpkg --configure -a")
+_LEADS_IN = re.compile(r"(?:下列|下面|以下|如下|这样|follow\w*)[^\n]{0,30}[。：:]\s*$", re.I)
+_PROMPT_LINES = re.compile(r"(?:\s*\n[ \t]*[$#][ \t]+\S[^\n]*){1,3}")
+
+
+def _commands_after(text: str, end: int) -> str:
+    """The shell prompt lines right after a sentence that leads into them (with the whitespace
+    before them, so the quote stays the page's text); "" when there are none."""
+    if not _LEADS_IN.search(text[max(0, end - 40) : end]):
+        return ""
+    lines = _PROMPT_LINES.match(text, end)
+    return lines.group(0) if lines else ""
 
 
 def _holds(wants: str, text: str, shares_do: bool = True) -> bool:

@@ -2057,6 +2057,16 @@ def test_a_chinese_sentence_must_hold_two_of_a_chinese_questions_words() -> None
     assert kept.verified, kept
 
 
+def test_a_command_asked_for_is_quoted_from_the_prompt_line_its_sentence_leads_into() -> None:
+    """Page 88 of the manual: "然后，使用下列命令来配置所有部分安装的软件包。" and, on the next line,
+    "# dpkg --configure -a". The sentence alone holds no command, so one about a failed install
+    ("... 这个软件包将作为“部分安装”而失败。") was quoted instead."""
+    question = "装软件装到一半失败了，有些包处于部分安装状态，用什么命令把它们都配置好？"
+    extracted = Extractor().extract(question, [_manual_page_as_source(1, 88)])
+    assert extracted is not None and "# dpkg --configure -a" in extracted.text
+    assert extracted.citation.page == 88
+
+
 def test_an_english_sentence_sharing_no_word_with_a_chinese_question_is_no_answer() -> None:
     """The bundled model, which cannot read Chinese, answered "想看看某个文件夹到底占了多大空间，用什么
     命令？" with a command line of its cited page (page 180: "$ sudo rm -rf old-dir"), shown as
