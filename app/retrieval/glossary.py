@@ -510,6 +510,8 @@ _CHINESE_QUARTER = re.compile(
     r"(?:((?:19|20)\d{2})\s*(财年|财政年度|年度|年)?\s*)?"
     r"(?:第\s*([一二三四1-4])\s*(财季|季度|季)|(?<![一二三四十百千万])([一二三四])\s*(季度|季报)|Q([1-4])(?![0-9]))"
 )
+# "2023年头三个月", "2023年前3个月": the year's first quarter
+_CHINESE_FIRST_THREE_MONTHS = re.compile(r"((?:19|20)\d{2})\s*年\s*的?\s*[头前]\s*[三3]\s*个\s*月")
 _CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:财年|财政年度)")
 _NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
 
@@ -532,6 +534,7 @@ def english_gloss(question: str) -> str:
             parts.append(f"Q{number}")
         else:
             parts.append(f"Q{number} fiscal {year}" if fiscal else f"Q{number} {year}")
+    parts += [f"Q1 {year}" for year in _CHINESE_FIRST_THREE_MONTHS.findall(question)]
     parts += [f"fiscal {year}" for year in _CHINESE_FISCAL_YEAR.findall(question)]
     return " ".join(parts)
 

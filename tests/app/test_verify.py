@@ -655,6 +655,8 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
         ("英特尔2023年Q3的收入", "Q3 2023"),
         ("亚马逊在2022年三季报里的净销售额", "Q3 2022"),
         ("苹果公司2023年第二财季的iPhone收入是多少？", "Q2 fiscal 2023"),
+        ("英特尔IFS代工业务2023年头三个月收入有多少？", "Q1 2023"),  # the year's first three months
+        ("英特尔2023年前3个月的收入", "Q1 2023"),
     ]:
         assert english_gloss(question).endswith(period), question
     assert {"chief", "executive", "officer"} <= set(expanded_terms("Who is Intel's CEO?"))
