@@ -270,7 +270,8 @@ def test_questions_that_ask_for_a_command_file_or_package() -> None:
         "Which command lists the block devices?",
     ):
         assert asks_for_code(question), question
-    for question in ("新员工第一年有多少天年假？", "《战国无双3》是由哪两个公司合作开发的？", "What was Apple's revenue?"):
+    not_how_tos = ("新员工第一年有多少天年假？", "《战国无双3》是由哪两个公司合作开发的？", "What was Apple's revenue?")
+    for question in not_how_tos:
         assert not asks_for_code(question), question
 
 
