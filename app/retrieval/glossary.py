@@ -474,6 +474,14 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "rise rose risen jump jumped climb climbed",
         one_term=True,
     ),
+    # "How much did the strong dollar hurt net sales?": "Changes in foreign currency exchange rates
+    # impacted net sales by $(5.0) billion"
+    PlainPhrase(
+        re.compile(r"(?:strong(?:er)?|weak(?:er)?)\s+(?:u\.?s\.?\s+)?dollar|currenc(?:y|ies)", re.I),
+        "foreign exchange",
+        ("foreign", "exchange"),
+        "strong stronger weak weaker dollar currency",
+    ),
 )
 # What filings write out in a phrase that people name in two or three words: NVIDIA reports its
 # effective tax rate as "income tax as a percentage of income before income tax".

@@ -482,6 +482,15 @@ def test_a_decline_asked_is_the_sentence_that_says_it_decreased_not_a_rise_it_of
     assert extracted.citation.page == 35
 
 
+def test_the_strong_dollar_is_the_filings_foreign_exchange() -> None:
+    """"How much did the strong dollar hurt net sales" shares "net sales" with the income statement's
+    rows (page 4, first in the search); page 24 says it in the filing's words: "Changes in foreign
+    currency exchange rates impacted net sales by $(5.0) billion for Q3 2022"."""
+    sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 4, 24)
+    extracted = Extractor().extract("how much did the strong dollar hurt amazon's net sales in Q3 2022?", sources)
+    assert extracted is not None and "impacted net sales by $(5.0) billion for Q3 2022" in extracted.text
+
+
 def test_the_companys_revenue_asked_is_not_one_business_lines() -> None:
     """Asked how much Intel's revenue dropped, "NEX revenue decreased 32% ..." (page 34, first in the
     search) shares every word the question has once "drop" holds "decreased"; it is one line's."""
