@@ -477,7 +477,7 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
     # "How much did the strong dollar hurt net sales?": "Changes in foreign currency exchange rates
     # impacted net sales by $(5.0) billion"
     PlainPhrase(
-        re.compile(r"(?:strong(?:er)?|weak(?:er)?)\s+(?:u\.?s\.?\s+)?dollar|currenc(?:y|ies)", re.I),
+        re.compile(r"\b(?:strong(?:er)?|weak(?:er)?)\s+(?:u\.?s\.?\s+)?dollar\b|\bcurrenc(?:y|ies)\b", re.I),
         "foreign exchange",
         ("foreign", "exchange"),
         "strong stronger weak weaker dollar currency",

@@ -486,8 +486,12 @@ def test_the_strong_dollar_is_the_filings_foreign_exchange() -> None:
     """"How much did the strong dollar hurt net sales" shares "net sales" with the income statement's
     rows (page 4, first in the search); page 24 says it in the filing's words: "Changes in foreign
     currency exchange rates impacted net sales by $(5.0) billion for Q3 2022"."""
+    from app.retrieval.glossary import english_phrases
+
+    question = "how much did the strong dollar hurt amazon's net sales in Q3 2022?"
+    assert "foreign exchange" in english_phrases(question)  # searched in the filing's words too
     sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 4, 24)
-    extracted = Extractor().extract("how much did the strong dollar hurt amazon's net sales in Q3 2022?", sources)
+    extracted = Extractor().extract(question, sources)
     assert extracted is not None and "impacted net sales by $(5.0) billion for Q3 2022" in extracted.text
 
 
