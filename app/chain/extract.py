@@ -834,8 +834,8 @@ class Extractor:
             precision = len(wanted & have) / len(have)
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
-            ends = where.chunk_offset + start + len(text)
-            commands = _commands_after(where.text, ends) if asked.wants == "code" else ""
+            at = where.chunk_offset + start
+            commands = _commands_after(where.text, at + len(text)) if asked.wants == "code" else ""
             holds = _holds(asked.wants, f"{flat} {commands}", shares_do=asked.percent or asked.change)
             if asked.wants == "date" and not is_mostly_cjk(flat):
                 holds = _names_another_day(asked, flat)
@@ -884,7 +884,6 @@ class Extractor:
             # million") lose what it is about: of two pieces alike, the one that starts it ("we recorded
             # a $1.2 billion charge in the second quarter of fiscal year 2023 ...").
             score -= 0.05 if flat[:1].islower() or _DATE_TAIL.match(flat) else 0.0  # or "25, 2020, the ..."
-            at = where.chunk_offset + start
             shown = _BULLET.sub("", flat)  # "• Devices revenue decreased ...": the list's mark is no word of it
             if commands:
                 text = where.text[at : at + len(text) + len(commands)]

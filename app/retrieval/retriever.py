@@ -330,11 +330,12 @@ class Retriever:
             english = _judged(gloss_terms, query.gloss, hints, chunks, corpus, english_counts)
             relevant = self.config.relevance.probability(english) >= self.config.relevance.threshold
         # Then, the costlier test (an embedding of up to 40 sentences): a sentence that means what is asked.
-        floor = _sentence_floor(model, question, lambda term: corpus.bm25.document_frequency(term, mask))
-        if chunks and not relevant and floor is not None:
-            sentences = judged_sentences(chunks)
-            similar = self.sentence_similarity(question, sentences) if sentences else []
-            relevant = max(similar, default=0.0) >= floor
+        if chunks and not relevant:
+            floor = _sentence_floor(model, question, lambda term: corpus.bm25.document_frequency(term, mask))
+            if floor is not None:
+                sentences = judged_sentences(chunks)
+                similar = self.sentence_similarity(question, sentences) if sentences else []
+                relevant = max(similar, default=0.0) >= floor
         rarity = _rarity(counts)
         return RetrievalResult(
             question, chunks, query.terms, scope.match, found, probability, relevant, timings, rarity

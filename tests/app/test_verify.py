@@ -324,8 +324,7 @@ def _page(name: str, page: int, folder: Path = SEC) -> str:
 
 def _page_as_source(name: str, page: int, header: str) -> list[Source]:
     """A real filing page, as the one source the search found."""
-    text = _page(name, page)
-    return [Source(1, RetrievedChunk(StoredChunk(1, 1, name, 0, header, text, page, page, 0, len(text)), 1.0))]
+    return _pages_as_sources(name, header, page)
 
 
 @pytest.mark.parametrize(
