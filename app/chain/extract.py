@@ -1256,9 +1256,9 @@ def _names_another_line(asked: Question, text: str) -> bool:
     return bool(set(_lemmas(content_terms(named.group(1)))) - _WHOLE - asked_words)
 
 
-# A sentence that ends where the shell prompt lines after it start ("使用下列命令来配置所有部分安装的
-# 软件包。" / "# dpkg --configure -a"; "... 能够通过设置他们的阈值水平来配置。" / "# dmesg -n3")
-_LEADS_IN = re.compile(r"[。：:]\s*$")
+# A sentence that leads into what follows ("使用下列命令", "如下所示", "as follows:"), and the shell
+# prompt lines after it ("$ sudo update-alternatives --config editor", "# dpkg --configure -a")
+_LEADS_IN = re.compile(r"(?:下列|下面|以下|如下|这样|follow\w*)[^\n]{0,30}[。：:]\s*$", re.I)
 _PROMPT_LINES = re.compile(r"(?:\s*\n[ \t]*[$#][ \t]+\S[^\n]*){1,3}")
 
 
