@@ -39,6 +39,7 @@ from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, measured,
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
+from app.retrieval.changes import CHANGE_ASKED, DOWN_WORDS, UP_WORDS
 from app.retrieval.commands import asks_for_code
 from app.retrieval.cover import (
     ASKS_DATE,
@@ -109,6 +110,14 @@ _PERCENT_ONLY = re.compile(
 # "同比增长了多少": a change on the year-ago period is asked for as a rate, as filings state it
 # ("AWS segment sales increased 12% year-over-year").
 _YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期|\byear[- ]over[- ]year\b|\byoy\b", re.I)
+# What a change asked for is measured against: the year-ago period (the filings' way, and so the
+# default), or the quarter before ("环比", NVIDIA's "Quarter-over-Quarter Change" column).
+_AGAINST_QUARTER = re.compile(
+    r"环比|[比较]上一?个?季度|\bsequential|quarter[- ]over[- ]quarter|\bq/?o?q\b"
+    r"|(?:previous|prior|preceding)\s+quarter",
+    re.I,
+)
+_AGAINST_YEAR = re.compile(rf"{_YEAR_ON_YEAR.pattern}|去年同期|\by/y\b|\ba\s+year\s+(?:ago|earlier|before)", re.I)
 
 _SIGNING = frozenset(word_list("signed sign signs signature signer signatory"))
 _ROLE_WORDS = frozenset(
@@ -169,6 +178,7 @@ class Question:
     statements: frozenset[Statement] = frozenset()  # named as such: "on its balance sheet", "资产负债表"
     statement_words: frozenset[str] = frozenset()  # the words naming them, which no line's label holds
     rank: RankAsked | None = None  # "which country ... the most": the first of a table's lines
+    against: str = ""  # a change asked against the "year" ago or the "quarter" before ("" not said)
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -184,7 +194,7 @@ class Question:
         wants = wants or ("code" if asks_for_code(question) else "")
         if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
-        change = bool(_CHANGE_ASKED.search(question))
+        change = bool(CHANGE_ASKED.search(question))
         percent_only = bool(_PERCENT_ONLY.search(question)) or (change and bool(_YEAR_ON_YEAR.search(question)))
         percent = percent_only or bool(_PERCENT.search(question))
         shares = asks_for_shares_outstanding(question) or bool(_HOW_MANY_SHARES.search(question))
@@ -204,6 +214,7 @@ class Question:
             frozenset(figure.value for figure in find_figures(question)), lines, _glossed(question),
             frozenset(statements), frozenset(content_terms(" ".join(statements.values()))),
             asks_rank(question),
+            "quarter" if _AGAINST_QUARTER.search(question) else "year" if _AGAINST_YEAR.search(question) else "",
         )
 
     @property
@@ -362,6 +373,9 @@ def render_row(row: Row, column: int) -> str:
     return line
 
 
+_AGAINST_TEXT = {"year": " year over year", "quarter": " on the quarter before"}
+
+
 def _render_change(row: Row, column: int, period: Period, label: str, shares: bool) -> str:
     """ "iPad: down 20% for the three months ended July 1, 2023 ($5,791 million; $7,224 million for
     the three months ended June 25, 2022)": a change column's cell, with the amounts it compares."""
@@ -369,13 +383,23 @@ def _render_change(row: Row, column: int, period: Period, label: str, shares: bo
     down = _negative(cell)
     unsigned = re.sub(r"[()\-−]", "", cell).strip()
     size = unsigned.replace("$", "").replace(" ", "") if "%" in cell else _amount(unsigned, row, shares)
-    line = f"{label}: {'down' if down else 'up'} {size} {period.text()}".rstrip()
+    basis = _AGAINST_TEXT.get(period.against, "")
+    line = f"{label}: {'down' if down else 'up'} {size}{basis} {period.text()}".rstrip()
+    itself = replace(period, change=False, against="")  # the period's own amount: no date again
     amounts = [
-        _amount(amount, row, shares) + ("" if theirs == replace(period, change=False) else f" {theirs.text()}")
+        _amount(amount, row, shares) + ("" if theirs == itself else f" {theirs.text()}")
         for amount, theirs in zip(row.cells, row.periods, strict=True)
         if theirs is not None and not theirs.change and theirs.group == period.group
     ]
     return f"{line} ({'; '.join(amounts)})" if amounts else line
+
+
+def _against_fit(question: Question, period: Period | None) -> int:
+    """A change column measured as the question asks (against the year-ago period unless it says
+    the quarter before): NVIDIA prints both, the quarter's first."""
+    if period is None or not period.change or not period.against:
+        return 0
+    return 1 if period.against == (question.against or "year") else -1
 
 
 def best_column(question: Question, row: Row) -> int:
@@ -397,6 +421,7 @@ def best_column(question: Question, row: Row) -> int:
         key=lambda i: (
             row.cells[i] not in DASHES,
             kind_fits(i),
+            _against_fit(question, row.periods[i]),
             _period_fit(question, row.periods[i]),
             _when(row.periods[i]),
             -i,
@@ -723,6 +748,8 @@ class Extractor:
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
             # "how much did AWS sales grow": the "Year-over-year Percentage Growth" rows, not the sales mix
             change += 0.15 if asked.change and growth_row else 0.0
+            # and an amount alone does not say how much it changed: of two rows alike, the one that does
+            change -= 0.1 if asked.change and not growth_row and not (period is not None and period.change) else 0.0
             # a figure as GAAP reports it, unless the question asks for the adjusted one
             change -= 0.1 if _NON_GAAP.search(row.label) and not _NON_GAAP.search(asked.text) else 0.0
             # "Income before income taxes" is not the tax ("所得税费用") unless "before" is asked
@@ -1018,13 +1045,8 @@ _MEASURES |= dict.fromkeys(("income", "earnings", "loss"), "income")
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 # Which way a question asks a figure to have moved, in any of its verbs ("decline", "go up", "掉了")
-_GO = r"\b(?:go|goes|gone|going|went)\s+"
-_DOWN_WORDS = rf"declin|decreas|\bf[ae]ll|\bdrop|shr[iau]nk|{_GO}down\b|减少|下降|下滑|跌|掉了|降了|降低"
-_UP_WORDS = rf"increas|\bgr[eo]w|\bris[ei]|\brose\b|\bjump|\bclimb|{_GO}up\b|增加|增长|上升|涨"
-_ASKED_DOWN = re.compile(_DOWN_WORDS, re.I)
-_ASKED_UP = re.compile(_UP_WORDS, re.I)
-# "How much did Devices revenue decline": a change asked, either way
-_CHANGE_ASKED = re.compile(rf"chang|变化|{_DOWN_WORDS}|{_UP_WORDS}", re.I)
+_ASKED_DOWN = re.compile(DOWN_WORDS, re.I)
+_ASKED_UP = re.compile(UP_WORDS, re.I)
 
 
 _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)

@@ -69,6 +69,9 @@ class Period:
 
     name: str = ""  # as the header prints it, where that is all it says ("Q3 2022", "YTD 2022")
     change: bool = False  # a "Change" column: the period's change on the one it is compared with
+    # what a change column compares the period with, where its header says: "year" (NVIDIA's
+    # "Year-over-Year Change"), "quarter" ("Quarter-over-Quarter Change"), "" (not said)
+    against: str = ""
 
     @property
     def span(self) -> str:
@@ -174,6 +177,23 @@ def _header_periods(header: str, columns: int) -> tuple[Period | None, ...] | No
 _CHANGE_COLUMN = re.compile(r"(?<![\w-])(?:%\s*)?change(?![\w-])", re.IGNORECASE)
 
 
+# What a change column's header says it compares with: "Quarter-over-Quarter Change", "Y/Y Change".
+_AGAINST = (
+    ("quarter", re.compile(r"quarter[-\s]+over[-\s]+quarter|\bq/q|sequential", re.IGNORECASE)),
+    ("year", re.compile(r"year[-\s]+over[-\s]+year|\by/y", re.IGNORECASE)),
+)
+
+
+def _latest(period: Period) -> tuple[int, int, int]:
+    return (period.year or 0, period.month or 0, period.day or 0)
+
+
+def _against(header: str, at: int) -> str:
+    """What the change column whose "Change" is at `at` compares with, by the words just before it."""
+    before = header[max(0, at - 30) : at]
+    return next((name for name, words in _AGAINST if words.search(before)), "")
+
+
 def _with_change_columns(header: str, columns: int, changes: list[int]) -> tuple[Period | None, ...] | None:
     """The dated columns' periods, each "Change" column after them marked as the change of the
     period printed just before it (Apple: "(20)%" beside "5,791 7,224" is the quarter's change)."""
@@ -181,25 +201,30 @@ def _with_change_columns(header: str, columns: int, changes: list[int]) -> tuple
     years = [m.start() for m in _YEAR.finditer(header)]  # also the years of "Q3 2023" and "YTD 2023"
     if dated is None or len(years) != len(dated):
         return None  # the header's years and columns do not line up: no guessing
+    if years and max(changes) < min(years) and len(dated) == 2:
+        # Microsoft prints "Percentage Change" above its two years ("2023 2022"): the change column
+        # is the last, the latest year's change on the other
+        newest = max((p for p in dated if p is not None), key=_latest, default=None)
+        if newest is None:
+            return None
+        return (*dated, *(replace(newest, change=True, against=_against(header, at)) for at in changes))
     periods: list[Period | None] = []
     compared: list[Period] = []  # the dated columns since the last change column
     latest: Period | None = None
     remaining = iter(dated)
-    for _, is_change in sorted([(at, False) for at in years] + [(at, True) for at in changes]):
+    for at, is_change in sorted([(at, False) for at in years] + [(at, True) for at in changes]):
         if not is_change:
             period = next(remaining)
             periods.append(period)
             compared += [period] if period is not None else []
             continue
         if not periods:
-            # Microsoft prints "Percentage Change" above its years ("2022 2021"), the column last:
-            # a change named before any period says nothing of where it stands. No guessing.
-            return None
+            return None  # a change named before some periods and after others: no guessing
         # the change of the latest of the periods it follows (Amazon prints 2022 before 2023); NVIDIA
         # prints "$ Change" and "% Change" side by side
         if compared:
-            latest = max(compared, key=lambda p: (p.year or 0, p.month or 0, p.day or 0))
-        periods.append(replace(latest, change=True) if latest is not None else None)
+            latest = max(compared, key=_latest)
+        periods.append(replace(latest, change=True, against=_against(header, at)) if latest is not None else None)
         compared = []
     return tuple(periods) if len(periods) == columns else None
 

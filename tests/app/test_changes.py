@@ -1,0 +1,87 @@
+"""A change asked for ("how much did ... grow", "同比降了多少") is answered by a change column, measured
+as asked (year over year unless the question says the quarter before), from the table that prints
+it, which is a ranked list of its own for such questions. Real pages of the shared filings."""
+
+import pytest
+
+from app.chain.extract import Extractor, render_row
+from app.chain.tables import table_rows
+from app.retrieval.changes import asks_for_change, states_changes
+from app.retrieval.retriever import RetrievalConfig, Retriever
+from tests.app.test_retrieval import MakeKB, WriteText
+from tests.app.test_verify import _page, _pages_as_sources
+
+
+def test_a_change_column_named_above_the_two_years_is_the_last_column() -> None:
+    """Microsoft prints "Percentage Change" above "2023 2022": its summary table's rows had no
+    period at all, so a change asked was answered from the income statement's amounts."""
+    row = next(r for r in table_rows(_page("2023 Q3 MSFT.pdf", 33)) if r.label == "Operating income")
+    assert row.cells == ("26,895", "21,518", "25%")
+    assert [p.change if p else None for p in row.periods] == [False, False, True]
+    assert render_row(row, 2) == (
+        "Operating income: up 25% for the three months ended September 30, 2023 ($26,895 million; "
+        "$21,518 million for the three months ended September 30, 2022)"
+    )
+
+
+def test_each_change_column_says_what_it_is_measured_against() -> None:
+    """NVIDIA prints a quarter-over-quarter and a year-over-year change (the header over two lines)."""
+    row = next(r for r in table_rows(_page("2022 Q3 NVDA.pdf", 28)) if r.label == "Net income")
+    assert row.cells[3:] == ("4 %", "(72)%")
+    assert [p.against for p in row.periods[3:] if p] == ["quarter", "year"]
+    assert render_row(row, 4) == (
+        "Net income: down 72% year over year for the three months ended October 30, 2022 ($680 million; $656 "
+        "million for the three months ended July 31, 2022; $2,464 million for the three months ended October 31, 2021)"
+    )
+    assert render_row(row, 3).startswith("Net income: up 4% on the quarter before for the three months ended")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("英伟达截至2023年4月那个季度，总收入同比降了多少？", "Revenue: down 13% year over year"),
+        ("how much did nvidia's revenue grow in the april 2023 quarter?", "Revenue: down 13% year over year"),
+        ("how much did nvidia's revenue grow from the previous quarter in april 2023?", "Revenue: up 19% on the"),
+    ],
+)
+def test_a_change_is_measured_against_the_year_ago_quarter_unless_the_question_says_otherwise(
+    question: str, expected: str
+) -> None:
+    """"同比" was answered with NVIDIA's first change column, the change on the quarter before."""
+    extracted = Extractor().extract(question, _pages_as_sources("2023 Q1 NVDA.pdf", "NVIDIA | 10-Q", 25))
+    assert extracted is not None and expected in extracted.text
+
+
+def test_a_change_asked_prefers_the_row_that_gives_it_over_the_statements_amounts() -> None:
+    """The income statement (page 3, found first) prints the amounts; the MD&A's summary the change."""
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft | 10-Q", 3, 33)
+    question = "how much did microsoft's operating income grow in the july-sept 2023 quarter?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and extracted.text.startswith("Operating income: up 25%")
+    assert extracted.citation.page == 33
+
+
+def test_tables_of_changes_are_told_from_statements_and_prose() -> None:
+    assert states_changes(_page("2022 Q3 NVDA.pdf", 28)) and states_changes(_page("2023 Q3 MSFT.pdf", 33))
+    assert not states_changes(_page("2023 Q3 MSFT.pdf", 3))  # the income statement: amounts only
+    assert asks_for_change("did microsoft's profit go down in the sept 2022 quarter?")
+    assert asks_for_change("英特尔今年第一季度总收入比去年同期掉了百分之多少？")
+    assert not asks_for_change("What was Apple's revenue in the quarter?")
+
+
+def test_a_question_for_a_change_finds_the_table_of_changes(make_kb: MakeKB, write_text: WriteText) -> None:
+    """The summary table shares only "operating income" with the question; a paragraph on operating
+    income shares that and more."""
+    kb = make_kb()
+    admin = kb.actor(None)
+    table = (
+        "SUMMARY RESULTS OF OPERATIONS\n(In millions, except percentages)\nThree Months Ended\nSeptember 30,\n"
+        "Percentage\nChange\n2023 2022\nRevenue $ 56,517 $ 50,122 13%\nGross margin 40,215 34,670 16%\n"
+        "Operating income 26,895 21,518 25%\nNet income 22,291 17,556 27%"
+    )
+    prose = "Operating income in the quarter grew with our cloud business, and we expect it to grow further. "
+    kb.ingest([write_text("summary.txt", table), write_text("prose.txt", prose * 3)], actor=admin)
+    question = "How much did operating income grow in the quarter?"
+    assert Retriever(kb).retrieve(question, admin, k=2)[0].chunk.file_name == "summary.txt"
+    unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
+    assert unlisted[0].chunk.file_name == "prose.txt"  # without its list the table ranks below the prose
