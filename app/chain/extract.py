@@ -62,6 +62,7 @@ from app.retrieval.glossary import (
     spells,
     spelt_out,
 )
+from app.retrieval.listings import listings, render
 from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.statements import Statement, statements_named, text_statements
@@ -440,6 +441,7 @@ class Candidate:
     when: tuple[int, int, int] = (0, 0, 0)  # a signature's date: of two equal answers, the later holds now
     matched: frozenset[str] = frozenset()  # the question's terms it covers
     holds: bool = True  # holds the kind of thing asked for (a figure, a date): a row always does
+    listed: bool = False  # a manual's listing line (a package or command with what it does)
 
 
 def _table_like(text: str) -> bool:
@@ -597,7 +599,7 @@ class Extractor:
                 seen_pages.add(page_key)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
                 found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
-                found += self._ranked(asked, source, wanted, where)
+                found += self._ranked(asked, source, wanted, where) + self._listed(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         return candidates
 
@@ -649,11 +651,12 @@ class Extractor:
         shares none of its words with the sentence that answers it ("地理优势" / "紧邻主干道")."""
         assert self.similarity is not None
         sentences = sorted(
-            (c for c in candidates if c.text.startswith("“") and is_mostly_cjk(c.text)), key=lambda c: -c.score
+            (c for c in candidates if c.listed or (c.text.startswith("“") and is_mostly_cjk(c.text))),
+            key=lambda c: -c.score,
         )[:_RERANKED]
         if len(sentences) < 2:
             return candidates
-        similarity = list(self.similarity(question, [c.quote for c in sentences]))
+        similarity = list(self.similarity(question, [c.text if c.listed else c.quote for c in sentences]))
         top = max(similarity)
         rescored = {
             id(c): replace(c, score=c.score + _MEANING_WEIGHT * (s - top))
@@ -918,6 +921,38 @@ class Extractor:
             found.append(Candidate(score, source, f"“{shown}”", text, where, at, matched=wanted & have, holds=holds))
         return found
 
+    def _listed(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
+        """The listing lines on the pages of the chunk, for a question asking for a package, command
+        or tool: scored by how much of the question what the line says covers."""
+        if asked.wants != "code":
+            return []
+        chunk = source.chunk
+        lines = [
+            listing
+            for listing in listings(where.text)
+            if chunk.page_start <= where.page_at(listing.offset) <= chunk.page_end
+        ]
+        weigh = _passage_weights(asked, wanted, [listing.line for listing in lines])
+        # the names in Latin letters the question gives ("lsusb", "7z"): the line naming them
+        named = {t for t in content_terms(" ".join(_CODE_WORD.findall(asked.text))) if not t.isdigit()}
+        found = []
+        for listing in lines:
+            said = f"{listing.name} {listing.what}"
+            have = spelt_out(set(content_terms(said))) | {t for t in wanted if CJK_CHAR.match(t) and t in said}
+            one_term, have_one = _as_one_term(wanted, have)
+            recall = weigh(one_term & have_one) / weigh(one_term) if one_term else 0.0
+            if recall == 0:
+                continue
+            precision = len(wanted & have) / len(have)
+            score = 0.8 * recall + 0.2 + 0.1 * precision
+            score += 0.1 if named & have else 0.0
+            # and more where it names it as the command it provides ("7z(1)"; the other line has "7zr(1)")
+            score += 0.05 if any(f"{word}(" in said.lower() for word in named & have) else 0.0
+            score += 0.25 if listing.package and _ASKS_PACKAGE.search(asked.text) else 0.0
+            text, at = render(listing), listing.offset
+            found.append(Candidate(score, source, text, listing.line, where, at, matched=wanted & have, listed=True))
+        return found
+
 
 # A Chinese sentence this short is often the lead-in of the one that answers ("环氧氯丙烷是通过对原料
 # 烯丙基氯的两步反应制备的。" before "第一步，..."; "五羊新城于1980年代由东华实业开发。" before
@@ -984,6 +1019,7 @@ def _passage_weights(asked: Question, wanted: frozenset[str], texts: list[str]) 
     return lambda terms: sum(weight.get(t, 0.0) for t in terms)
 
 
+_ASKS_PACKAGE = re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:软件)?包|\bwhich\s+package", re.I)
 # Chinese questions that ask for a kind of answer, and the words of a sentence that gives it.
 _KINDS = (
     (re.compile(r"为什么|为何|原因|缘故"), re.compile(r"因为|由于|因此|所以|原因|导致|因[^此]")),
@@ -994,7 +1030,7 @@ _KINDS = (
     (re.compile(r"在哪|哪里|位于|何处|什么地方"), re.compile(r"位于|地处|坐落")),
     # "要装哪个软件包": "安装 smartmontools 软件包", a package named as one
     (
-        re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:软件)?包|\bwhich\s+package", re.I),
+        _ASKS_PACKAGE,
         re.compile(r"[a-z0-9][\w.+-]*[a-z0-9]\s*(?:软件包|包)|(?:安装|软件包)\s*[“”\"]?[a-z0-9][\w.+-]*[a-z0-9]"),
     ),
     # "写到哪个文件里": "“/etc/modules” 文件", a file named by its path
@@ -1051,6 +1087,7 @@ _ASKED_UP = re.compile(UP_WORDS, re.I)
 
 _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
+_CODE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
 _NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)
 _BEFORE = re.compile(r"\bbefore\b|\bpre-?tax\b|税前", re.I)
 
