@@ -10,7 +10,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
-from app.retrieval.changes import states_changes
 from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
 from app.retrieval.roles import is_signed
@@ -32,7 +31,6 @@ class Corpus:
     cover_chunks: IdArray  # sorted ids of chunks of a cover page that states the shares outstanding
     period_chunks: IdArray  # sorted ids of chunks of a cover page that states the period reported on
     segment_chunks: IdArray  # sorted ids of chunks with a table of segment results
-    change_chunks: IdArray  # sorted ids of chunks with a table of changes (a "% Change" column)
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -86,7 +84,6 @@ class CorpusCache:
         cover: list[int] = []
         period: list[int] = []
         segment: list[int] = []
-        change: list[int] = []
         fiscal = FiscalQuarterFinder()
         year_ends = YearEndFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
@@ -100,8 +97,6 @@ class CorpusCache:
                     period.append(chunk.id)
                 if states_segment_results(chunk.text):
                     segment.append(chunk.id)
-                if states_changes(chunk.text):
-                    change.append(chunk.id)
                 fiscal.add(chunk.document_id, chunk.text)
                 year_ends.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
@@ -130,5 +125,4 @@ class CorpusCache:
             np.unique(np.asarray(cover, dtype=np.int64)),
             np.unique(np.asarray(period, dtype=np.int64)),
             np.unique(np.asarray(segment, dtype=np.int64)),
-            np.unique(np.asarray(change, dtype=np.int64)),
         )

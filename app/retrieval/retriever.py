@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 
 from app.retrieval.bm25 import BM25Params, IdArray, idf
-from app.retrieval.changes import asks_for_change
 from app.retrieval.commands import asks_for_code
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
@@ -235,7 +234,6 @@ class Retriever:
                 (corpus.cover_chunks, asks_for_shares_outstanding),
                 (corpus.period_chunks, asks_for_period_end),
                 (corpus.segment_chunks, asks_for_segment_results),
-                (corpus.change_chunks, asks_for_change),
             )
             for marked, asks in marked_lists:
                 if asks(asked):
