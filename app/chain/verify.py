@@ -36,7 +36,7 @@ from app.chain.facts import (
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
 from app.retrieval.cover import ASKS_DAY
 from app.retrieval.dates import MONTH_NAMES, MONTHS, date_mentions
-from app.retrieval.glossary import english_phrases
+from app.retrieval.glossary import english_company_names, english_phrases
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, stem
 from app.types import CheckedSentence, Source
@@ -62,6 +62,7 @@ _CAMEL_NAME = re.compile(r"\b[a-z]+[A-Z][A-Za-z]*\b")
 _RANKS = re.compile(
     r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|more|less|fewer)\b"
 )
+_PERIOD_NAMES = {name.lower() for name in MONTH_NAMES} | {"q1", "q2", "q3", "q4", "fiscal", "quarter", "year"}
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
 MIN_CHINESE_SHARED = 2  # words of a Chinese question a Chinese sentence must hold
@@ -96,10 +97,27 @@ def _units(text: str) -> list[_Unit]:
     return units
 
 
-def _anchored(unit: _Unit, facts: Facts) -> bool:
-    """Does this sentence of the passage itself hold the claim's figures? A figure is read with
-    the words beside it, not with any sentence of the page."""
-    return not facts.figures or all(unit.passage.has_figure(f) for f in facts.figures)
+def _anchored(unit: _Unit, facts: Facts, names: Sequence[str] = ()) -> bool:
+    """Does this sentence of the passage itself hold the claim's figures, and the names that say
+    whose figures they are? A figure is read with the words beside it, not with any sentence of the
+    page: "NVIDIA's Gaming revenue was down 17% from a year ago" is not what "Revenue for the third
+    quarter ... was $5.93 billion, down 17% from a year ago" says, though "Gaming" is on the page."""
+    if not facts.figures:
+        return True
+    text = unit.text.lower()
+    return all(unit.passage.has_figure(f) for f in facts.figures) and all(name in text for name in names)
+
+
+# A name written with a capital inside a sentence ("Gaming", "LinkedIn", "Data Center"): what the
+# figures beside it belong to.
+_CAPITALISED = re.compile(r"(?<=\s)[A-Z][A-Za-z&-]*[a-z][A-Za-z&-]*")
+
+
+def _figure_owners(plain: str, known: set[str]) -> list[str]:
+    """The capitalised names of a sentence with figures, lower-cased, besides the company's own and
+    words of a period ("September")."""
+    names = {m.group(0).lower().removesuffix("'s").removesuffix("’s") for m in _CAPITALISED.finditer(plain)}
+    return sorted(n for n in names if n not in known and stem(n) not in known and n not in _PERIOD_NAMES)
 
 
 class AnswerChecker:
@@ -108,6 +126,7 @@ class AnswerChecker:
         self.held = {s.n: _Held(s, Passage(f"{s.chunk.header}\n{s.chunk.text}"), _units(s.chunk.text)) for s in sources}
         # The sources' own names (company, form, file): every sentence of a filing may name its company.
         self.identity = {stem(w) for s in sources for w in content_words(f"{s.chunk.header} {s.chunk.file_name}")}
+        self.companies = self.identity | set(english_company_names())
 
     def check(
         self, text: str, question: str, cut_off: bool = False, rarity: Mapping[str, float] | None = None
@@ -167,6 +186,8 @@ class AnswerChecker:
         candidates = cited or list(self.held)
         best: tuple[float, int] | None = None
         missing_everywhere: list[str] | None = None
+        owners = _figure_owners(plain, self.companies) if facts.figures else []
+        owned_elsewhere = False  # the figures stand in a cited sentence, of something else
         for n in candidates:
             held = self.held[n]
             missing = unsupported(facts, [held.passage])
@@ -174,9 +195,15 @@ class AnswerChecker:
                 if missing_everywhere is None:
                     missing_everywhere = missing
                 continue
-            score = max((support(claim, u.words) for u in held.units if _anchored(u, facts)), default=0.0)
+            anchored = [u for u in held.units if _anchored(u, facts)]
+            owned = [u for u in anchored if _anchored(u, facts, owners)]
+            owned_elsewhere = owned_elsewhere or (bool(anchored) and not owned)
+            score = max((support(claim, u.words) for u in owned), default=0.0)
             if best is None or score > best[0]:
                 best = (score, n)
+        if owned_elsewhere and (best is None or best[0] == 0.0):
+            reason = f"its figure stands in the cited passage for something other than {', '.join(owners)}"
+            return CheckedSentence(written.strip(), False, reason, tuple(cited))
         if best is None:
             what = ", ".join(dict.fromkeys(missing_everywhere or []))
             where = "its cited passages" if cited else "any source"

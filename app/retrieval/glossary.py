@@ -26,6 +26,11 @@ _COMPANIES: dict[str, str] = {
     "脸书": "facebook meta",
 }
 COMPANY_NAMES = tuple(_COMPANIES)
+
+
+def english_company_names() -> list[str]:
+    """The English words of the companies the glossary knows ("apple", "alphabet")."""
+    return [word for names in _COMPANIES.values() for word in names.split()]
 # Chinese phrase -> English words. Longer phrases are matched first, so "现金及现金等价物" wins
 # over "现金".
 CHINESE_TO_ENGLISH: dict[str, str] = {

@@ -2108,3 +2108,21 @@ def test_asked_for_a_name_in_chinese_a_sentence_naming_no_one_new_is_no_answer()
         "What is the name of Apple's first spatial computer?",
     )
     assert named.verified, named
+
+
+def test_a_figure_is_checked_with_the_name_that_says_whose_it_is() -> None:
+    """The bundled model answered "By what percentage did NVIDIA's Gaming revenue fall ...?" with
+    "NVIDIA's Gaming revenue was down 17% from a year ago and down 12% sequentially.", shown as
+    verified: page 28 says "Revenue for the third quarter ... was $5.93 billion, down 17% from a year
+    ago and down 12% sequentially", and names Gaming in the sentence before. Gaming fell 51%."""
+    sources = _pages_as_sources("2022 Q3 NVDA.pdf", "NVIDIA Corporation | 10-Q", 28)
+    question = "By what percentage did NVIDIA's Gaming revenue fall year over year in fiscal 2023 Q3?"
+    [wrong] = AnswerChecker(sources).check(
+        "NVIDIA's Gaming revenue was down 17% from a year ago and down 12% sequentially. [1]", question
+    )
+    assert not wrong.verified and "gaming" in wrong.reason
+    [right] = AnswerChecker(sources).check("Gaming revenue was down 51% from a year ago. [1]", question)
+    assert right.verified, right
+    total_text = "NVIDIA's revenue was $5.93 billion, down 17% from a year ago. [1]"
+    [total] = AnswerChecker(sources).check(total_text, question)
+    assert total.verified, total  # the company's own name says nothing of whose figure it is
