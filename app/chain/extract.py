@@ -753,6 +753,11 @@ class Extractor:
             change += 0.15 if asked.change and growth_row else 0.0
             # and an amount alone does not say how much it changed: of two rows alike, the one that does
             change -= 0.1 if asked.change and not growth_row and not (period is not None and period.change) else 0.0
+            # of rows alike, the one that moved as asked: "did microsoft's profit go down?", the net income
+            # that fell 14%, not the operating income that rose 6% (a tie-break: the row asked for is
+            # answered whichever way it went)
+            moved = period is not None and period.change and row.cells[column] not in DASHES
+            change -= 0.05 if moved and _asked_the_other_way(asked, _negative(row.cells[column])) else 0.0
             # a figure as GAAP reports it, unless the question asks for the adjusted one
             change -= 0.1 if _NON_GAAP.search(row.label) and not _NON_GAAP.search(asked.text) else 0.0
             # "Income before income taxes" is not the tax ("所得税费用") unless "before" is asked
@@ -1281,6 +1286,12 @@ _CHANGE_AMOUNT = re.compile(
 
 # Which way a sentence's amounts moved.
 _MOVED_DOWN = re.compile(r"^(?:decreased|declined|fell|dropped|down)", re.I)
+
+
+def _asked_the_other_way(asked: Question, went_down: bool) -> bool:
+    """Asked whether or how much something fell (or rose, not both), a change the other way."""
+    down, up = bool(_ASKED_DOWN.search(asked.text)), bool(_ASKED_UP.search(asked.text))
+    return down != up and went_down != down
 
 
 def _moved_the_other_way(asked: Question, text: str) -> bool:

@@ -163,7 +163,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "承诺": "commitments",
     "客户": "customer",
     "尚未确认": "not yet recognized",
-    "未确认": "not yet recognized",
+    "未确认": "not yet recognized unrecognized",
+    "没确认": "not yet recognized unrecognized",
     "流动负债": "current liabilities",
     "流动资产": "current assets",
     "短期": "short-term current",
@@ -247,6 +248,18 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "审计": "audit",
     "风险因素": "risk factors",
     "法律诉讼": "legal proceedings",
+    # legal matters, as people ask of them ("被反垄断机构罚了多少钱", "专利官司法院判赔多少")
+    "反垄断": "antitrust competition",
+    "罚款": "fine penalty",
+    "罚了": "fine penalty",
+    "罚金": "fine penalty",
+    "专利": "patent",
+    "官司": "lawsuit litigation",
+    "法院": "court",
+    "判决": "judgment verdict",
+    "判赔": "damages judgment",
+    "赔偿": "damages",
+    "赔": "damages",
     "非流动": "non-current",
     "经营现金流": "cash operating activities",
     "经营性现金流": "cash operating activities",
@@ -370,6 +383,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "爱尔兰": "ireland",
     "德国": "germany",
     "英国": "united kingdom",
+    "意大利": "italy italian",
+    "法国": "france french",
+    "荷兰": "netherlands dutch",
     "俄罗斯": "russia",
     "乌克兰": "ukraine",
     "加拿大": "canada",
@@ -479,6 +495,10 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "rise rose risen jump jumped climb climbed",
         one_term=True,
     ),
+    # Measured and left out: "spend on" as "expense" (capex, buybacks and shipping costs lost to the
+    # expense rows) and "owe" / "bonds" as "debt" (a green bond's size lost to total debt).
+    # "did microsoft's profit go down?": the filings' "net income" and "operating income"
+    PlainPhrase(re.compile(r"(?<!gross )\bprofits?\b", re.I), "income", ("income",), "profit profits"),
     # "How much did the strong dollar hurt net sales?": "Changes in foreign currency exchange rates
     # impacted net sales by $(5.0) billion"
     PlainPhrase(
