@@ -25,6 +25,7 @@ from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_ORGANISATION,
     ASKS_PLACE,
+    ASKS_PRODUCT,
     OPENS_WITH_FIGURE,
     REFERENCE_NUMBER,
     answering_figures,
@@ -101,6 +102,7 @@ _KIND_ASKED = frozenset(
 )
 
 # What a question for a command, file or package is answered by: a name in Latin letters or a path
+_MODEL_NAME = re.compile(r"\b[A-Z][A-Za-z]*\d[\w-]*\b")  # "A800", "M2", "H100"
 _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
 # A percentage asked for in so many words: an amount does not answer it ("what percentage of
@@ -157,7 +159,7 @@ class Question:
     in_order: tuple[str, ...]  # the same terms as the question says them, for matching phrases
     group: str  # "three", "six", "nine", "twelve" or "" (not said)
     dates: tuple[tuple[int, int | None, int | None], ...]  # (year, month, day) named
-    wants: str  # "figure", "name", "organisation", "place", "date", "code" or ""
+    wants: str  # "figure", "name", "organisation", "place", "product", "date", "code" or ""
     percent: bool  # a share, margin or rate is asked for
     shares: bool  # a number of shares is asked for (outstanding, bought back: a count, not dollars)
     period_end: bool  # when the period reported on ended ("What date did the quarter end?")
@@ -192,6 +194,7 @@ class Question:
         wants = "name" if ASKS_WHO.search(question) else "date" if asks_date else ""
         wants = wants or ("organisation" if ASKS_ORGANISATION.search(question) else "")
         wants = wants or ("place" if ASKS_PLACE.search(question) else "")
+        wants = wants or ("product" if ASKS_PRODUCT.search(question) else "")
         wants = wants or ("code" if asks_for_code(question) else "")
         if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
             wants = "figure"
@@ -221,7 +224,7 @@ class Question:
     @property
     def open(self) -> bool:
         """Asks for no one figure, name or date ("How have inventory levels changed?")."""
-        names = ("name", "organisation", "place", "date", "code")
+        names = ("name", "organisation", "place", "product", "date", "code")
         return self.wants not in names and not ASKS_FOR_FIGURE.search(self.text)
 
     def subject_terms(self, chunk: StoredChunk) -> frozenset[str]:
@@ -570,7 +573,7 @@ class Extractor:
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when, c.score))  # then the exact score
         if not _covers_open_question(asked, best, question, rarity or {}):
             return None
-        named = asked.wants in ("figure", "name", "organisation", "place")
+        named = asked.wants in ("figure", "name", "organisation", "place", "product")
         if not best.holds and (named or (asked.wants == "date" and ASKS_DAY.search(question))):
             # "how many iPhones": a sentence about iPhone revenue, with no count in it; "who is
             # Intel's CEO": the CFO's title, with no one's name in it
@@ -880,6 +883,8 @@ class Extractor:
                 holds = _gives_another_figure(asked, flat)
             elif asked.wants == "place" and holds and not is_mostly_cjk(flat):
                 holds = _names_another(asked, flat)
+            elif asked.wants == "product" and holds:
+                holds = _names_another_product(asked, flat)
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
@@ -1249,6 +1254,14 @@ def _names_another(asked: Question, text: str) -> bool:
     return any(not set(content_terms(name)) <= asked.terms for name in find_names(text))
 
 
+def _names_another_product(asked: Question, text: str) -> bool:
+    """A model the question does not name ("A800", asked what NVIDIA sold instead of the A100), or
+    another name."""
+    asked_words = {word.lower() for word in word_list(asked.text)}
+    models = [m.group(0).lower() for m in _MODEL_NAME.finditer(text)]
+    return any(model not in asked_words for model in models) or _names_another(asked, text)
+
+
 _HEADING_JOINS = frozenset(word_list("and of the for to in on a an – - — &"))
 
 
@@ -1360,6 +1373,8 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
         return any(d.month for d in date_mentions(text)) or (is_mostly_cjk(text) and "年" in text)
     if wants == "code":
         return bool(_CODE_TOKEN.search(text))
+    if wants == "product":  # "A800", "M2 Ultra": a name with a model number, or a name
+        return bool(_MODEL_NAME.search(text)) or bool(find_names(text))
     return True
 
 

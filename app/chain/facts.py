@@ -137,6 +137,14 @@ ASKS_PLACE = re.compile(
     re.I,
 )
 
+# "what chip did nvidia sell chinese customers instead?", "哪款芯片": the answer is a product's name
+# ("A800", "M2 Ultra"), whatever figures the question names ("A100", "2022").
+ASKS_PRODUCT = re.compile(
+    r"\b(?:which|what)\s+(?:new\s+)?(?:chips?|products?|processors?|gpus?|models?|devices?|offerings?)\b"
+    r"|什么芯片|哪款|哪种芯片|哪个产品|什么产品",
+    re.I,
+)
+
 # "苹果发布的空间计算设备叫什么名字？", "What is the name of Apple's headset?": the answer is a name.
 ASKS_NAME = re.compile(
     r"\bname\s+of\b|\bwhat\s+(?:is|was|are|were)\s+(?:it|they)\s+called\b"
