@@ -884,7 +884,7 @@ class Extractor:
             elif asked.wants == "place" and holds and not is_mostly_cjk(flat):
                 holds = _names_another(asked, flat)
             elif asked.wants == "product" and holds:
-                holds = _names_another_product(asked, flat)
+                holds = names_another_product(asked, flat)
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
             named = 0.1 if asked.dates and _names_date(asked, flat) else 0.0
@@ -1254,7 +1254,7 @@ def _names_another(asked: Question, text: str) -> bool:
     return any(not set(content_terms(name)) <= asked.terms for name in find_names(text))
 
 
-def _names_another_product(asked: Question, text: str) -> bool:
+def names_another_product(asked: Question, text: str) -> bool:
     """A model the question does not name ("A800", asked what NVIDIA sold instead of the A100), or
     another name."""
     asked_words = {word.lower() for word in word_list(asked.text)}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.extract import Question, covers_the_rarest
+from app.chain.extract import Question, covers_the_rarest, names_another_product
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_NAME,
@@ -229,6 +229,14 @@ class AnswerChecker:
         are all the question's own or its sources' company names no one else. One without any name
         ("Your manager approves them.") may still answer, as may a Chinese one, whose names this
         cannot see."""
+        asked = Question.parse(question)
+        if asked.wants == "product":  # "what chip did nvidia sell instead?": a sentence with no product answers nothing
+            return [
+                replace(c, verified=False, reason="it names no product besides those the question names")
+                if c.verified and not names_another_product(asked, _unmarked(c.text))
+                else c
+                for c in checked
+            ]
         if not any(asks.search(question) for asks in (ASKS_WHO, ASKS_ORGANISATION, ASKS_PLACE, ASKS_NAME)):
             return checked
         known = {stem(w) for w in _words_of(question)} | self.identity | _KIND_OF_NAME

@@ -3,6 +3,7 @@ names figures of its own ("A100", "2023"): a sentence answers it only if it name
 that the question does not."""
 
 from app.chain.extract import Extractor, Question
+from app.chain.verify import AnswerChecker
 from tests.app.test_verify import _pages_as_sources
 
 
@@ -31,3 +32,21 @@ def test_a_sentence_naming_only_the_products_the_question_names_does_not_answer(
     a800 = next(c for c in found if "A800" in c.text)
     a100 = [c for c in found if "A100" in c.quote and "A800" not in c.quote]
     assert a800.holds and a100 and not any(c.holds for c in a100)
+
+
+def test_a_generated_answer_to_a_product_question_must_name_a_product() -> None:
+    """The bundled model answered it with page 27's sentences on the new requirements' impact,
+    every word on the page and no chip in them; shown as an answer."""
+    sources = _pages_as_sources("2022 Q3 NVDA.pdf", "NVIDIA Corporation | 10-Q", 27)
+    question = "after the us restricted A100 exports to china in 2022, what chip did nvidia sell chinese customers"
+    question += " instead?"
+    copied = (
+        "The new requirements may have a disproportionate impact on NVIDIA and may disadvantage NVIDIA against "
+        "certain of our competitors who sell products that are not subject to the new restrictions. [1]"
+    )
+    [dropped] = AnswerChecker(sources).check(copied, question)
+    assert not dropped.verified and "names no product" in dropped.reason
+    named = "We have engaged with customers in China to satisfy their demand with products not subject to the new"
+    named += " license requirements, such as our new A800 offering. [1]"
+    [kept] = AnswerChecker(sources).check(named, question)
+    assert kept.verified, kept
