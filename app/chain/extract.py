@@ -101,8 +101,8 @@ _KIND_ASKED = frozenset(
     word_list("company companies firm business entity 公司 哪家 country countrie state city citie region nation 国家")
 )
 
+_MODEL_NAME = re.compile(r"\b[A-Z][A-Za-z]*\d[\w-]*\b")  # a product's model: "A800", "M2", "H100"
 # What a question for a command, file or package is answered by: a name in Latin letters or a path
-_MODEL_NAME = re.compile(r"\b[A-Z][A-Za-z]*\d[\w-]*\b")  # "A800", "M2", "H100"
 _CODE_TOKEN = re.compile(r"/[\w./-]+|\b[a-z][\w.-]*[a-z0-9]\b")
 _PERCENT = re.compile(r"%|percent|percentage|margin|\brate\b|share\s+of|比例|百分|率", re.I)
 # A percentage asked for in so many words: an amount does not answer it ("what percentage of
@@ -883,7 +883,7 @@ class Extractor:
                 holds = _gives_another_figure(asked, flat)
             elif asked.wants == "place" and holds and not is_mostly_cjk(flat):
                 holds = _names_another(asked, flat)
-            elif asked.wants == "product" and holds:
+            elif asked.wants == "product":
                 holds = names_another_product(asked, flat)
             if asked.percent_only and asked.wants == "figure":
                 holds = holds and any(figure.percent for figure in find_figures(flat))
@@ -1313,9 +1313,8 @@ def _moved_the_other_way(asked: Question, text: str) -> bool:
     other way than the question asks."""
     if not asked.change:
         return False
-    down, up = bool(_ASKED_DOWN.search(asked.text)), bool(_ASKED_UP.search(asked.text))
     moves = [bool(_MOVED_DOWN.match(m.group())) for m in _CHANGE_AMOUNT.finditer(text)]
-    return down != up and bool(moves) and all(moved_down != down for moved_down in moves)
+    return bool(moves) and all(_asked_the_other_way(asked, moved_down) for moved_down in moves)
 
 
 # "NEX revenue", "Microsoft Cloud revenue", "iPhone net sales": revenue qualified by a name
@@ -1373,8 +1372,6 @@ def _holds(wants: str, text: str, shares_do: bool = True) -> bool:
         return any(d.month for d in date_mentions(text)) or (is_mostly_cjk(text) and "年" in text)
     if wants == "code":
         return bool(_CODE_TOKEN.search(text))
-    if wants == "product":  # "A800", "M2 Ultra": a name with a model number, or a name
-        return bool(_MODEL_NAME.search(text)) or bool(find_names(text))
     return True
 
 

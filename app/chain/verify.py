@@ -97,15 +97,18 @@ def _units(text: str) -> list[_Unit]:
     return units
 
 
-def _anchored(unit: _Unit, facts: Facts, names: Sequence[str] = ()) -> bool:
-    """Does this sentence of the passage itself hold the claim's figures, and the names that say
-    whose figures they are? A figure is read with the words beside it, not with any sentence of the
-    page: "NVIDIA's Gaming revenue was down 17% from a year ago" is not what "Revenue for the third
-    quarter ... was $5.93 billion, down 17% from a year ago" says, though "Gaming" is on the page."""
-    if not facts.figures:
-        return True
+def _anchored(unit: _Unit, facts: Facts) -> bool:
+    """Does this sentence of the passage itself hold the claim's figures? A figure is read with
+    the words beside it, not with any sentence of the page."""
+    return not facts.figures or all(unit.passage.has_figure(f) for f in facts.figures)
+
+
+def _names_all(unit: _Unit, names: Sequence[str]) -> bool:
+    """Does the passage sentence holding a claim's figures also name whose they are? "NVIDIA's
+    Gaming revenue was down 17% from a year ago" is not what "Revenue for the third quarter ... was
+    $5.93 billion, down 17% from a year ago" says, though "Gaming" is on the page."""
     text = unit.text.lower()
-    return all(unit.passage.has_figure(f) for f in facts.figures) and all(name in text for name in names)
+    return all(name in text for name in names)
 
 
 # A name written with a capital inside a sentence ("Gaming", "LinkedIn", "Data Center"): what the
@@ -150,10 +153,11 @@ class AnswerChecker:
                 continue  # a lone marker or punctuation: nothing to claim
             last = cut_off and i == len(sentences) - 1
             checked.append(self._one(sentence.text, plain, asked, topic, chinese, last))
+        parsed = Question.parse(question)
         checked = _with_a_figure_if_asked(checked, question)
-        checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question)
+        checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question, parsed)
         checked = _speaking_to_a_chinese_question(checked, question)
-        if not Question.parse(question).open:
+        if not parsed.open:
             return checked
         # the cited passages must hold it, not the answer: a model copies the question's words
         cited = {n for c in checked if c.verified for n in c.sources if n in self.held}
@@ -196,7 +200,7 @@ class AnswerChecker:
                     missing_everywhere = missing
                 continue
             anchored = [u for u in held.units if _anchored(u, facts)]
-            owned = [u for u in anchored if _anchored(u, facts, owners)]
+            owned = [u for u in anchored if _names_all(u, owners)]
             owned_elsewhere = owned_elsewhere or (bool(anchored) and not owned)
             score = max((support(claim, u.words) for u in owned), default=0.0)
             if best is None or score > best[0]:
@@ -222,14 +226,15 @@ class AnswerChecker:
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))
 
-    def _with_a_new_name_if_asked(self, checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:
+    def _with_a_new_name_if_asked(
+        self, checked: list[CheckedSentence], question: str, asked: Question
+    ) -> list[CheckedSentence]:
         """ "Which company did Microsoft finish acquiring in October 2023?" was answered "The company
         that ended up acquiring Microsoft ... is Microsoft Corporation.": its name and date are on
         the cited page, and it answers nothing. Asked who or which company, a sentence whose names
         are all the question's own or its sources' company names no one else. One without any name
         ("Your manager approves them.") may still answer, as may a Chinese one, whose names this
         cannot see."""
-        asked = Question.parse(question)
         if asked.wants == "product":  # "what chip did nvidia sell instead?": a sentence with no product answers nothing
             return [
                 replace(c, verified=False, reason="it names no product besides those the question names")

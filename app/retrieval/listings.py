@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app.retrieval.text import CJK_CHAR
 
-_CJK = r"[\u3400-\u9fff\uf900-\ufaff]"
+_CJK = CJK_CHAR.pattern
 # Debian's package tables: name, popularity ("V:71,I:855", or "I:48" alone), size in KiB, then what
 # it does (after a keyword column or "同上", ditto, on some tables).
 _PACKAGE = re.compile(
