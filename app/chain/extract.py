@@ -113,6 +113,10 @@ _PERCENT_ONLY = re.compile(
 # "同比增长了多少": a change on the year-ago period is asked for as a rate, as filings state it
 # ("AWS segment sales increased 12% year-over-year").
 _YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期|\byear[- ]over[- ]year\b|\byoy\b", re.I)
+# "Automotive revenue was up 86% from a year ago": a sentence that says how much a business line moved,
+# which answers the question's "growth", "fall" or "yoy" in its own words (the total's row has its own
+# change column for the company's figure)
+_STATES_CHANGE = re.compile(rf"(?:{DOWN_WORDS}|{UP_WORDS}|\b(?:up|down)\b)[^.;%]{{0,40}}?\d[\d.,]*\s?%", re.I)
 # What a change asked for is measured against: the year-ago period (the filings' way, and so the
 # default), or the quarter before ("环比", NVIDIA's "Quarter-over-Quarter Change" column).
 _AGAINST_QUARTER = re.compile(
@@ -865,6 +869,8 @@ class Extractor:
             terms = content_terms(flat)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in flat}  # segmented otherwise in the sentence
+            if asked.change and asked.lines and _STATES_CHANGE.search(flat):  # a line's change, in its words
+                have |= {t for t in wanted if t == "yoy" or (CHANGE_ASKED.match(t) and not CJK_CHAR.match(t))}
             one_term, have_one = _as_one_term(wanted, have)
             recall = weigh(one_term & have_one) / weigh(one_term) if one_term else 0.0
             if recall == 0:

@@ -618,9 +618,24 @@ _SEGMENT_NAMES = tuple(
 )
 
 
+def _english_name(english: str) -> re.Pattern[str]:
+    """A line's English name as a question may write it: "Compute & Networking", "compute and networking"."""
+    words = [re.escape(w) for w in english.split() if w != "and"]
+    return re.compile(r"\b" + r"\W+(?:(?:and|&)\W+)?".join(words) + r"\b", re.I)
+
+
+_ENGLISH_SEGMENT_NAMES = {
+    english: _english_name(english) for english in dict.fromkeys(CHINESE_TO_ENGLISH[n] for n in _SEGMENT_NAMES)
+}
+
+
 def named_segments(question: str) -> str:
-    """The English names of the business lines and regions a Chinese question names."""
-    return " ".join(CHINESE_TO_ENGLISH[name] for name in _SEGMENT_NAMES if name in question)
+    """The English names of the business lines and regions a question names: in Chinese ("北美"), or
+    in English words ("NVIDIA's professional visualization revenue") where the question is English."""
+    if is_mostly_cjk(question):
+        return " ".join(CHINESE_TO_ENGLISH[name] for name in _SEGMENT_NAMES if name in question)
+    named = [english for english, pattern in _ENGLISH_SEGMENT_NAMES.items() if pattern.search(question)]
+    return " ".join(name for name in named if not any(name != other and name in other for other in named))
 
 
 def named_by_phrase(text: str) -> set[str]:

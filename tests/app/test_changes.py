@@ -63,3 +63,21 @@ def test_a_change_asked_is_told_by_its_verbs_in_either_language() -> None:
     assert asks_for_change("did microsoft's profit go down in the sept 2022 quarter?")
     assert asks_for_change("英特尔今年第一季度总收入比去年同期掉了百分之多少？")
     assert not asks_for_change("What was Apple's revenue in the quarter?")
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("NVIDIA automotive revenue growth yoy, quarter ended October 2022?", "Automotive revenue was up 86%"),
+        ("How much did NVIDIA's Professional Visualization sales drop from a year earlier, October 2022?", "65%"),
+        ("What was NVIDIA's revenue change from a year ago in the quarter ended October 30, 2022?", "down 17%"),
+    ],
+)
+def test_a_business_line_named_in_english_is_answered_by_its_own_line_not_the_total(
+    question: str, expected: str
+) -> None:
+    """The total's row ("Revenue: down 17% year over year") shares the words of a question about one
+    business line; the line's own sentence says its change ("Automotive revenue was up 86% from a year
+    ago"), which answers "growth" and "yoy" in its own words."""
+    extracted = Extractor().extract(question, _pages_as_sources("2022 Q3 NVDA.pdf", "NVIDIA | 10-Q", 28))
+    assert extracted is not None and expected in extracted.text, extracted

@@ -5,7 +5,7 @@ Round 14's questions, on real pages of the shared filings."""
 import pytest
 
 from app.chain.extract import Extractor
-from app.retrieval.glossary import expanded_terms
+from app.retrieval.glossary import expanded_terms, named_segments
 from tests.app.test_verify import _pages_as_sources
 
 
@@ -32,3 +32,17 @@ def test_a_profit_asked_is_the_filings_net_income_and_a_fall_asked_is_not_a_rise
     question = "did microsoft's profit go down in the sept 2022 quarter? by how much?"
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and extracted.text.startswith("Net income: down 14%")
+
+
+@pytest.mark.parametrize(
+    ("question", "lines"),
+    [
+        ("how much did nvidia's professional visualization revenue fall?", "professional visualization"),
+        ("What was NVIDIA's Compute & Networking revenue?", "compute networking"),
+        ("Apple's net sales in Greater China last quarter?", "greater china"),  # not China as well
+        ("英伟达游戏业务收入多少？", "gaming"),
+        ("What was NVIDIA's revenue in the quarter?", ""),
+    ],
+)
+def test_the_business_line_a_question_names_in_either_language(question: str, lines: str) -> None:
+    assert named_segments(question) == lines
