@@ -299,6 +299,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "董事长": "chairman",
     "董事": "director",
     "签署": "signed",
+    "签字": "signed",  # "是谁签的字"
+    "签的字": "signed",
+    "签名": "signed signature",
     # periods
     "季度": "quarter three months",
     "前九个月": "nine months",

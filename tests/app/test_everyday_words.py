@@ -16,6 +16,8 @@ from tests.app.test_verify import _pages_as_sources
         ("英特尔跟VLSI的专利官司，法院判英特尔赔多少钱？", {"patent", "lawsuit", "court"}),
         ("亚马逊到2023年6月底还有多少没确认的股权激励费用？", {"unrecognized", "stock", "compensation"}),
         ("did microsoft's profit go down in the sept 2022 quarter? by how much?", {"income"}),
+        ("苹果2023年7月那个季度的10-Q是谁签的字？", {"signed"}),  # the signature page's word
+        ("这份季报上的签名是谁的？", {"signed", "signature"}),
     ],
 )
 def test_a_question_is_searched_in_the_filings_words_too(question: str, english: set[str]) -> None:
