@@ -81,6 +81,21 @@ def test_threads_split_the_units_without_changing_a_bit() -> None:
     assert bool((one == three).all())
 
 
+def test_two_callers_at_once_share_the_pool_without_mixing_their_batches() -> None:
+    """A query is embedded while an ingest embeds (two threads, one encoder, one pool): each kernel
+    task has its own scratch (thread-local), so each caller gets its own batch's attention."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    fast = fused_kernel_is_fast()
+    attention = FusedAttention(_kernel(fast), threads=2, fast=fast)
+    batches = [(_qkv_and_exact(lengths, 64, seed=seed)[0], lengths) for seed, lengths in ((1, [64, 30]), (2, [9, 64]))]
+    alone = [attention(qkv, np.array(lengths), 2, 64, HEADS) for qkv, lengths in batches]
+    with ThreadPoolExecutor(2) as callers:
+        for _ in range(5):
+            together = list(callers.map(lambda b: attention(b[0], np.array(b[1]), 2, 64, HEADS), batches))
+            assert all(bool((a == t).all()) for a, t in zip(alone, together, strict=True))
+
+
 def test_shapes_the_kernel_does_not_take_are_refused() -> None:
     import torch
 
