@@ -30,7 +30,8 @@ def _cache_dir() -> Path:
 
 def _cache_key(source: bytes, cc: str) -> str:
     try:
-        cpu = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
+        lines = Path("/proc/cpuinfo").read_text().splitlines()  # x86 "flags", Arm "Features"
+        cpu = next((ln for ln in lines if ln.startswith(("flags", "Features"))), "")
     except OSError:
         cpu = os.uname().machine
     return hashlib.sha256(b"\0".join([source, cc.encode(), " ".join(FLAGS).encode(), cpu.encode()])).hexdigest()
