@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from model.model import Transformer
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
-HEADERS = ("quant_kernels.h", "q8_kernels.h")  # included by SOURCE: part of the cache key
-ABI_VERSION = 4
+HEADERS = ("quant_kernels.h", "q8_kernels.h", "strip_kernels.h")  # included by SOURCE: part of the cache key
+ABI_VERSION = 5
 MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded together)
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
 _MODEL_TENSORS, _LAYER_TENSORS, _CACHE_OFFSET = 4, 12, 10
@@ -119,6 +119,12 @@ def load_library() -> ctypes.CDLL:
     if library.kb_abi_version() != ABI_VERSION:
         raise NativeUnavailableError(f"{target} is not the decode step this code expects.")
     library.kb_batch_kernel.restype = ctypes.c_int
+    library.kb_strip_format.restype = ctypes.c_int
+    library.kb_strip_format.argtypes = [ctypes.c_void_p]
+    library.kb_strip_bytes.restype = ctypes.c_int64
+    library.kb_strip_bytes.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    library.kb_repack_strips.restype = ctypes.c_int
+    library.kb_repack_strips.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     library.kb_decode_rows.restype = ctypes.c_int
     library.kb_decode_rows.argtypes = [
         ctypes.POINTER(ModelWeights), ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
@@ -174,7 +180,8 @@ def batch_kernel(model: "Transformer") -> str | None:
     """How batched steps multiply the model's GGUF Q4_1 and Q8_0 blocks here (None: not GGUF)."""
     if not _is_gguf(model):
         return None
-    return {1: "AMX tiles in bf16", 2: "AVX-512 BF16 dot products"}.get(load_library().kb_batch_kernel(), "fp32 FMA")
+    kernels = {1: "AMX tiles in bf16", 2: "AVX-512 BF16 dot products", 3: "AVX-512 VNNI on 8-bit activations"}
+    return kernels.get(load_library().kb_batch_kernel(), "fp32 FMA")
 
 
 def kquant_kernel(model: "Transformer") -> str | None:
@@ -286,7 +293,7 @@ class NativeDecoder:
 
     def _bind_gguf_blocks(self) -> None:
         """Point the layers' *_q fields and the model's embed_q / head_q at QuantMatrix structs."""
-        from model.native_quant import quant_matrix
+        from model.native_quant import quant_matrix, repack_strips
 
         model, args = self.model, self.model.args
         C, D, F, V = args.dim, args.head_dim, args.intermediate_size, args.vocab_size
@@ -300,6 +307,9 @@ class NativeDecoder:
                 raise NativeUnavailableError(f"The native decode step cannot read {module}: {error}") from error
             structs.append(matrix)
             kept.extend(tensors)
+            strips = repack_strips(matrix)
+            if strips is not None:
+                kept.append(strips)
             return ctypes.addressof(matrix)
 
         for i, block in enumerate(model.blocks()):

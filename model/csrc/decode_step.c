@@ -13,7 +13,8 @@
  * attention over the static KV cache, SwiGLU with fused gate/up, tied or untied head); only the order
  * of the float additions inside dot products differs. Built at run time by model/native.py with the
  * machine's own instruction set (-march=native); GCC vector extensions keep it portable. Batched
- * steps on GGUF Q4_1 / Q8_0 blocks use AMX tiles in bf16 where the CPU and kernel offer them.
+ * steps on GGUF Q4_1 / Q8_0 blocks use AMX tiles in bf16 where the CPU and kernel offer them, else
+ * AVX-512 VNNI on weights repacked into strips (strip_kernels.h), else AVX-512 BF16.
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -630,6 +631,8 @@ static AmxScratch amx_scratch(uint8_t *at, int widest, int batch) {
 }
 #endif
 
+#include "strip_kernels.h" /* after the AMX section: AMX tiles, where usable, take precedence */
+
 /* Weight rows row0 + [first, last) times every activation row: y[b * n + row] = scale * (W x[b])
  * (+ the value there when accumulate: the residual add). fp32 and int8 weights go in tiles.
  * GGUF blocks (qm) go row by row through the blocks' own dot products, or, given a row buffer
@@ -654,6 +657,9 @@ static void matvec_rows(const void *w, const float *scale, int quantized, const 
 #endif
     /* each thread rounds the activations for itself: no barrier */
     const Q8Block *xq = qm && first < last && wants_q8(qm) ? quantize_rows_q8(x, k, batch) : NULL;
+#if defined(KB_VNNI_STRIPS)
+    if (qm && rowbuf && matvec_strips(qm, row0, x, k, batch, y, n, first, last, accumulate)) return;
+#endif
 #if defined(KB_BF16_BATCH)
     if (qm && rowbuf && !xq && bf16_fits(qm) && matvec_bf16(qm, row0, x, k, batch, y, n, first, last, accumulate))
         return;
@@ -990,11 +996,15 @@ KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batc
 
 KB_API int kb_max_batch(void) { return MAX_BATCH; }
 
-/* How batched steps (row_tiles) multiply Q4_1 and Q8_0 blocks: 1 AMX tiles in bf16, 2 AVX-512 BF16
- * dot products, 0 fp32 FMAs. */
+/* How batched steps (row_tiles) multiply Q4_1 and Q8_0 blocks: 1 AMX tiles in bf16, 3 AVX-512 VNNI
+ * on repacked strips (8-bit activations; where the model's strips are bound), 2 AVX-512 BF16 dot
+ * products, 0 fp32 FMAs. */
 KB_API int kb_batch_kernel(void) {
 #if defined(KB_AMX)
     if (amx_usable()) return 1;
+#endif
+#if defined(KB_VNNI_STRIPS)
+    if (atomic_load(&q8_wanted)) return 3;
 #endif
 #if defined(KB_BF16_BATCH)
     return 2;
@@ -1003,4 +1013,4 @@ KB_API int kb_batch_kernel(void) {
 #endif
 }
 
-KB_API int kb_abi_version(void) { return 4; }
+KB_API int kb_abi_version(void) { return 5; }

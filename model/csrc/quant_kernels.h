@@ -28,6 +28,8 @@ typedef struct QuantMatrix {
     int64_t part_row_bytes[KB_MAX_PARTS];
     const uint8_t *part_data[KB_MAX_PARTS];
     const float *bias; /* [sum of part_rows] or NULL */
+    const uint8_t *strips; /* the rows repacked for batched steps (strip_kernels.h), or NULL */
+    int32_t strip_format;  /* STRIPS_Q4 or STRIPS_U8 when strips is set */
 } QuantMatrix;
 
 typedef int32_t vi __attribute__((vector_size(LANES * 4), aligned(4)));

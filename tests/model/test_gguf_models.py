@@ -183,9 +183,11 @@ def test_a_rows_logits_do_not_depend_on_how_many_rows_share_the_step(tmp_path: P
 
 @pytest.mark.slow
 def test_batched_steps_keep_the_bundled_models_perplexity() -> None:
-    """The batch path (bf16 on AMX or AVX-512 BF16 where the CPU has them) against the one-row fp32 block
-    products, teacher-forced on 200 tokens of English text: perplexity within 1%, the same top
-    token almost everywhere (measured: +0.15% and 99.2% on 400 tokens)."""
+    """The batch path (bf16 on AMX or AVX-512 BF16, or AVX-512 VNNI on 8-bit activations, where the CPU
+    has them) against the one-row fp32 block products, teacher-forced on 200 tokens of English text:
+    perplexity within 1%, the same top token almost everywhere (measured: bf16 +0.15% and 99.2% on
+    400 tokens; 8-bit activations, llama.cpp's arithmetic for these types, -0.00% and 92.5 to 94%:
+    the rounding moves near-ties, not the model's fit)."""
     from model.tokenizer import Tokenizer
 
     path = bundled_gguf_path()
@@ -205,7 +207,8 @@ def test_batched_steps_keep_the_bundled_models_perplexity() -> None:
                 tops[batch_path].append(int(logits.argmax()))
     assert len(ids) == 201
     assert abs(math.exp(losses[True] / 200) / math.exp(losses[False] / 200) - 1) < 0.01
-    assert sum(a == b for a, b in zip(tops[True], tops[False], strict=True)) >= 0.97 * 200
+    agreeing = 0.90 if "8-bit" in (batch_kernel(model) or "") else 0.97
+    assert sum(a == b for a, b in zip(tops[True], tops[False], strict=True)) >= agreeing * 200
 
 
 @pytest.mark.slow
