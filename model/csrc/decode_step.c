@@ -794,17 +794,71 @@ static inline __attribute__((always_inline)) void weighted_values(const float *p
         for (int i = 0; i < d; i++) out[i] += p[t] * values[(size_t)t * d + i];
 }
 
+#if defined(__AVX512F__)
+/* e^x for 16 lanes, within 2 ulp of expf (Cephes' polynomial after x = n ln2 + r, |r| <= ln2 / 2;
+ * 2^n by scalef). Softmax and SiLU call it once per 16 values: expf one value at a time was 10% of
+ * a batched step. */
+static inline __m512 exp16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-103.0f)), _mm512_set1_ps(88.7f));
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+#endif
+
+/* scores[t] = e^(scores[t] - top) for t < length; returns their sum. */
+static inline float exp_shifted(float *scores, int length, float top) {
+    int t = 0;
+    float total = 0.0f;
+#if defined(__AVX512F__)
+    __m512 sums = _mm512_setzero_ps(), shift = _mm512_set1_ps(top);
+    for (; t < length; t += 16) {
+        __mmask16 live = length - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (length - t)) - 1u);
+        __m512 e = exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, scores + t), shift));
+        _mm512_mask_storeu_ps(scores + t, live, e);
+        sums = _mm512_add_ps(sums, _mm512_maskz_mov_ps(live, e));
+    }
+    total = _mm512_reduce_add_ps(sums);
+#endif
+    for (; t < length; t++) {
+        scores[t] = expf(scores[t] - top);
+        total += scores[t];
+    }
+    return total;
+}
+
+/* out[j] = silu(gate[j]) * up[j] for j < n (gate and out may be the same). Every value goes the same
+ * way (the tail masked), so how the threads split n changes no bit. */
+static void silu_times(const float *gate, const float *up, int n, float *out) {
+    int j = 0;
+#if defined(__AVX512F__)
+    for (; j < n; j += 16) {
+        __mmask16 live = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1u);
+        __m512 g = _mm512_maskz_loadu_ps(live, gate + j);
+        __m512 silu = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+        _mm512_mask_storeu_ps(out + j, live, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(live, up + j)));
+    }
+#endif
+    for (; j < n; j++) out[j] = (gate[j] / (1.0f + expf(-gate[j]))) * up[j];
+}
+
 /* softmax(scale q K^T) V for one head over the cache, as scaled_dot_product_attention. */
 static inline __attribute__((always_inline)) void attend_head(const float *q, const float *keys,
                                                               const float *values, int d, int length,
                                                               float *scores, float *out) {
     key_scores(q, keys, d, length, 1.0f / sqrtf((float)d), scores);
-    float top = -INFINITY, total = 0.0f;
+    float top = -INFINITY;
     for (int t = 0; t < length; t++) top = scores[t] > top ? scores[t] : top;
-    for (int t = 0; t < length; t++) {
-        scores[t] = expf(scores[t] - top);
-        total += scores[t];
-    }
+    float total = exp_shifted(scores, length, top);
     float inv = 1.0f / total;
     for (int t = 0; t < length; t++) scores[t] *= inv;
     weighted_values(scores, values, d, length, out);
@@ -891,11 +945,10 @@ static void run_step(Step *s, int thread) {
         share(F, thread, nt, &first, &last);
         matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, 0, normed, C, B, s->act, F, first, last, 0, rowbuf, amx);
         matvec_rows(layer->w13, layer->w13_scale, q8, layer->w13_q, F, normed, C, B, s->act_up, F, first, last, 0, rowbuf, amx);
-        for (int b = 0; b < B; b++)
-            for (int j = first; j < last; j++) {
-                float gate = s->act[(size_t)b * F + j], up = s->act_up[(size_t)b * F + j];
-                s->act[(size_t)b * F + j] = (gate / (1.0f + expf(-gate))) * up;
-            }
+        for (int b = 0; b < B; b++) {
+            float *gate = s->act + (size_t)b * F + first;
+            silu_times(gate, s->act_up + (size_t)b * F + first, last - first, gate);
+        }
         barrier_wait(&s->barrier);
 
         share(C, thread, nt, &first, &last);
