@@ -180,8 +180,17 @@ def batch_kernel(model: "Transformer") -> str | None:
     """How batched steps multiply the model's GGUF Q4_1 and Q8_0 blocks here (None: not GGUF)."""
     if not _is_gguf(model):
         return None
-    kernels = {1: "AMX tiles in bf16", 2: "AVX-512 BF16 dot products", 3: "AVX-512 VNNI on 8-bit activations"}
-    return kernels.get(load_library().kb_batch_kernel(), "fp32 FMA")
+    if batch_strips(model):
+        return "AVX-512 VNNI on 8-bit activations (Q4_1/Q8_0 rows repacked)"
+    return {1: "AMX tiles in bf16", 2: "AVX-512 BF16 dot products"}.get(load_library().kb_batch_kernel(), "fp32 FMA")
+
+
+def batch_strips(model: "Transformer") -> bool:
+    """Whether batched steps run on strips (model/native_quant.strips_fit: the CPU has the kernel, the
+    model has Q4_1/Q8_0 matrices and their second copy fits the memory free)."""
+    from model.native_quant import strip_bytes, strips_fit
+
+    return strips_fit(sum(strip_bytes(m) for m in model.modules() if isinstance(m, GGUFLinear)))
 
 
 def kquant_kernel(model: "Transformer") -> str | None:
@@ -298,7 +307,7 @@ class NativeDecoder:
         model, args = self.model, self.model.args
         C, D, F, V = args.dim, args.head_dim, args.intermediate_size, args.vocab_size
         qkv_rows = (args.n_heads + 2 * args.n_kv_heads) * D
-        structs, kept = [], []
+        structs, modules, kept = [], [], []
 
         def bind(module: nn.Module, rows: int, cols: int) -> int:
             try:
@@ -306,10 +315,8 @@ class NativeDecoder:
             except ValueError as error:
                 raise NativeUnavailableError(f"The native decode step cannot read {module}: {error}") from error
             structs.append(matrix)
+            modules.append(module)
             kept.extend(tensors)
-            strips = repack_strips(matrix)
-            if strips is not None:
-                kept.append(strips)
             return ctypes.addressof(matrix)
 
         for i, block in enumerate(model.blocks()):
@@ -320,6 +327,11 @@ class NativeDecoder:
             self._layers[i].w2_q = bind(ffn.w2, C, F)
         self.weights.embed_q = bind(model.tok_embeddings, V, C)
         self.weights.head_q = bind(model.output, V, C)
+        if batch_strips(model):  # the products' matrices; the token table is only looked up
+            for matrix, module in zip(structs, modules, strict=True):
+                strips = repack_strips(matrix, module) if isinstance(module, GGUFLinear) else None
+                if strips is not None:
+                    kept.append(strips)
         self._quant_structs, self._quant_tensors = structs, kept  # alive as long as the binding
 
     def rebind_caches(self) -> None:

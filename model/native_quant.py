@@ -1,6 +1,7 @@
 """The C step's view of GGUF blocks (model/csrc/quant_kernels.h): QuantMatrix structs and test entry points."""
 
 import ctypes
+import os
 from typing import Any
 
 import torch
@@ -55,18 +56,59 @@ def quant_matrix(module: GGUFLinear | GGUFEmbedding, rows: int, cols: int) -> tu
     return matrix, kept
 
 
-def repack_strips(matrix: QuantMatrix) -> torch.Tensor | None:
+STRIPS_SWITCH = "KB_BATCH_STRIPS"  # "0": batched steps form bf16 weights instead (no second copy)
+STRIPS_SHARE_OF_FREE_MEMORY = 0.25  # the strips are built only where they take at most this share
+
+
+def strip_bytes(module: GGUFLinear) -> int:
+    """Bytes of the module's rows repacked into strips (model/csrc/strip_kernels.h); 0 where this CPU
+    or the module's block types have no strip path."""
+    matrix, _ = quant_matrix(module, module.out_features, module.in_features)
+    library = _library()
+    strip_format = library.kb_strip_format(ctypes.addressof(matrix))
+    return int(library.kb_strip_bytes(ctypes.addressof(matrix), strip_format)) if strip_format else 0
+
+
+def strips_fit(total_bytes: int) -> bool:
+    """Whether batched steps get strips of total_bytes: on unless KB_BATCH_STRIPS=0, int8 activations
+    are on, and they take at most a quarter of the memory free now (a second copy of a 7B Q8_0
+    model's blocks is 7 GB; the bundled model's 0.1 GB)."""
+    if total_bytes <= 0 or os.environ.get(STRIPS_SWITCH, "1") == "0" or not int8_activations():
+        return False
+    return total_bytes <= STRIPS_SHARE_OF_FREE_MEMORY * available_memory_bytes()
+
+
+def available_memory_bytes() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def repack_strips(matrix: QuantMatrix, module: GGUFLinear | None = None) -> torch.Tensor | None:
     """The matrix's rows repacked for batched steps on AVX-512 VNNI (model/csrc/strip_kernels.h) and
     pointed at by the struct (the caller keeps the tensor alive); None where this CPU or the matrix's
-    block types have no such path. As much memory again as the blocks (Q8_0: 1.06x)."""
+    block types have no such path. Given the module, the strips are kept on it and reused while its
+    blocks are the same memory (the C step is bound afresh whenever the caches change)."""
     library = _library()
     address = ctypes.addressof(matrix)
     strip_format = library.kb_strip_format(address)
     if strip_format == 0:
         return None
-    strips = torch.empty(int(library.kb_strip_bytes(address, strip_format)), dtype=torch.uint8)
-    if library.kb_repack_strips(address, strip_format, strips.data_ptr()) != 0:
-        raise ValueError("The C step could not repack a GGUF matrix into strips.")
+    blocks = tuple(matrix.part_data[: matrix.n_parts])
+    kept = getattr(module, "_batch_strips", None)
+    if kept is not None and kept[0] == (blocks, strip_format):
+        strips = kept[1]
+    else:
+        strips = torch.empty(int(library.kb_strip_bytes(address, strip_format)), dtype=torch.uint8)
+        if library.kb_repack_strips(address, strip_format, strips.data_ptr()) != 0:
+            raise ValueError("The C step could not repack a GGUF matrix into strips.")
+        if module is not None:
+            object.__setattr__(module, "_batch_strips", ((blocks, strip_format), strips))  # not a buffer
     matrix.strips, matrix.strip_format = strips.data_ptr(), strip_format
     return strips
 

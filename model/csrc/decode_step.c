@@ -1049,15 +1049,12 @@ KB_API int kb_decode_rows(const ModelWeights *m, const int64_t *tokens, int batc
 
 KB_API int kb_max_batch(void) { return MAX_BATCH; }
 
-/* How batched steps (row_tiles) multiply Q4_1 and Q8_0 blocks: 1 AMX tiles in bf16, 3 AVX-512 VNNI
- * on repacked strips (8-bit activations; where the model's strips are bound), 2 AVX-512 BF16 dot
- * products, 0 fp32 FMAs. */
+/* How batched steps (row_tiles) multiply Q4_1 and Q8_0 blocks without strips (strip_kernels.h,
+ * used where a matrix's strips are bound): 1 AMX tiles in bf16, 2 AVX-512 BF16 dot products, 0 fp32
+ * FMAs. */
 KB_API int kb_batch_kernel(void) {
 #if defined(KB_AMX)
     if (amx_usable()) return 1;
-#endif
-#if defined(KB_VNNI_STRIPS)
-    if (atomic_load(&q8_wanted)) return 3;
 #endif
 #if defined(KB_BF16_BATCH)
     return 2;

@@ -111,7 +111,7 @@ def test_batched_gguf_steps_on_strips_do_not_depend_on_threads_or_neighbours(tmp
     row's sums are the same, alone or in a batch, on one thread or three."""
     path = FILES["q4_1"].write(tmp_path / "q4_1.gguf", seed=9)
     model, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
-    assert batch_kernel(model) == "AVX-512 VNNI on 8-bit activations"
+    assert batch_kernel(model) == "AVX-512 VNNI on 8-bit activations (Q4_1/Q8_0 rows repacked)"
     model.setup_caches(6, 32)
     decoder = NativeDecoder(model)
     tokens = torch.tensor([t % FILES["q4_1"].vocab for t in random_ids(11, 6)])
@@ -124,3 +124,27 @@ def test_batched_gguf_steps_on_strips_do_not_depend_on_threads_or_neighbours(tmp
             alone = [decoder.step_rows(tokens[b : b + 1], positions[b : b + 1], slots[b : b + 1])[0] for b in range(6)]
     assert torch.equal(one, three)
     assert all(torch.equal(three[b], alone[b]) for b in range(6))
+
+
+@needs_strips
+def test_strips_are_built_once_only_where_they_fit_and_can_be_turned_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = FILES["q4_1"].write(tmp_path / "q4_1.gguf", seed=2)
+    model, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    model.setup_caches(2, 16)
+    first = NativeDecoder(model)
+    w2 = model.layers[0].feed_forward.w2
+    strips = w2._batch_strips[1]
+    model.setup_caches(3, 16)  # new caches: the step is bound afresh, the strips are the same memory
+    again = NativeDecoder(model)
+    assert w2._batch_strips[1] is strips
+    assert first._quant_structs[3].strips == again._quant_structs[3].strips == strips.data_ptr()
+    bf16 = {1: "AMX tiles in bf16", 2: "AVX-512 BF16 dot products"}.get(first.library.kb_batch_kernel(), "fp32 FMA")
+    monkeypatch.setenv("KB_BATCH_STRIPS", "0")
+    assert batch_kernel(model) == bf16
+    assert all(matrix.strips is None for matrix in NativeDecoder(model)._quant_structs)
+    monkeypatch.delenv("KB_BATCH_STRIPS")
+    monkeypatch.setattr("model.native_quant.available_memory_bytes", lambda: 3 * strips.numel())
+    assert batch_kernel(model) == bf16  # all the model's strips would take more than a quarter of it
+
