@@ -34,7 +34,7 @@ from app.chain.facts import (
     unsupported,
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
-from app.retrieval.cover import ASKS_DAY
+from app.retrieval.cover import ASKS_DAY, ASKS_WHEN_IT_HAPPENED
 from app.retrieval.dates import MONTH_NAMES, MONTHS, date_mentions
 from app.retrieval.glossary import english_company_names, english_phrases
 from app.retrieval.roles import ASKS_WHO
@@ -335,8 +335,9 @@ def _with_a_date_if_asked(checked: list[CheckedSentence], question: str) -> list
     """ "纳德拉是哪天采用新的10b5-1交易计划的?" was answered with the sentence before the one that
     says: "No other officers or directors ... adopted ... a Rule 10b5-1 trading arrangement". Asked
     which day, an answer whose verified sentences name no day, month or year answers something else
-    ("When is lunch served?" may be answered "at noon")."""
-    if not ASKS_DAY.search(question):
+    ("When is lunch served?" may be answered "at noon"), nor one asked when a past event happened
+    ("英特尔是什么时候…重新注册成立的？" was answered with a sentence on export licences)."""
+    if not (ASKS_DAY.search(question) or ASKS_WHEN_IT_HAPPENED.search(question)):
         return checked
     if any(c.verified and (date_mentions(_unmarked(c.text)) or _A_YEAR.search(c.text)) for c in checked):
         return checked

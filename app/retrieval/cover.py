@@ -43,6 +43,12 @@ ASKS_DAY = re.compile(
     r"\bwhat\s+(?:date|day)\b|\bwhich\s+(?:date|day)\b|哪天|哪一天|几号|(?<![0-9〇一二三四五六七八九十])日期",
     re.IGNORECASE,
 )
+# A past event's date asked for: "when did/was", "what year", "哪一年", "是什么时候…的" (the
+# construction that asks when something happened); any day, month or year answers it.
+ASKS_WHEN_IT_HAPPENED = re.compile(
+    r"\bwhen\s+(?:did|was|were)\b|\b(?:what|which)\s+year\b|哪一?年|是(?:什么时候|何时)[^，。？?]*的",
+    re.IGNORECASE,
+)
 ASKS_DATE = re.compile(
     r"\bwhen\b|\bwhat\s+(?:date|day)\b|\bwhich\s+(?:date|day)\b|哪天|哪一天|何时|什么时候|几号"
     r"|(?<![0-9〇一二三四五六七八九十])日期",

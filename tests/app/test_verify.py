@@ -28,6 +28,7 @@ from app.chain.sentences import ends_on_dangling_word
 from app.chain.signatures import signers
 from app.chain.tables import table_rows
 from app.chain.verify import AnswerChecker
+from app.retrieval.cover import ASKS_WHEN_IT_HAPPENED
 from app.retrieval.glossary import spells
 from app.retrieval.roles import asks_for_signer
 from app.retrieval.statements import Statement
@@ -271,6 +272,17 @@ def test_a_sentence_cut_off_by_the_token_limit_is_dropped_not_shown() -> None:
             "On what date did Microsoft's officers adopt a Rule 10b5-1 trading arrangement?",
             "a date was asked for and it gives none",
             ("Did other Microsoft officers adopt a Rule 10b5-1 trading arrangement?", "No other officers"),
+        ),
+        # asked (in Chinese: few English words to match) when a past event happened, a true sentence on
+        # another matter that the model copied out
+        (
+            "Intel was incorporated in California in 1968 and reincorporated in Delaware in 1989. "
+            "We may be unable to sell our inventory of such products in that market.",
+            "Intel Corporation",
+            "We may be unable to sell our inventory of such products in that market. [1]",
+            "英特尔是什么时候在特拉华州重新注册成立的？",
+            "a date was asked for and it gives none",
+            ("What may Intel be unable to sell in that market?", "inventory of such products"),
         ),
     ],
 )
@@ -2126,3 +2138,19 @@ def test_a_figure_is_checked_with_the_name_that_says_whose_it_is() -> None:
     total_text = "NVIDIA's revenue was $5.93 billion, down 17% from a year ago. [1]"
     [total] = AnswerChecker(sources).check(total_text, question)
     assert total.verified, total  # the company's own name says nothing of whose figure it is
+
+
+@pytest.mark.parametrize(
+    ("question", "asks"),
+    [
+        ("When did Intel reincorporate in Delaware?", True),
+        ("In what year was Amazon founded?", True),
+        ("英特尔是什么时候在特拉华州重新注册成立的？", True),
+        ("苹果是哪一年推出iPhone的？", True),
+        ("When is lunch served?", False),  # a time, or a condition, may answer it
+        ("什么时候可以申请年假？", False),
+        ("How much cash did Amazon have at the end of September 2023?", False),
+    ],
+)
+def test_questions_about_when_a_past_event_happened_want_a_date(question: str, asks: bool) -> None:
+    assert bool(ASKS_WHEN_IT_HAPPENED.search(question)) is asks
