@@ -215,6 +215,7 @@ class NativeDecoder:
         self.library = load_library()
         self.model = model
         self._tensors = self._current_tensors()
+        self.on_strips = False  # set by _bind where the model's products have strips
         self._bind()
         self._rope_table: tuple[torch.Tensor, torch.Tensor] | None = None
 
@@ -332,6 +333,7 @@ class NativeDecoder:
                 strips = repack_strips(matrix, module) if isinstance(module, GGUFLinear) else None
                 if strips is not None:
                     kept.append(strips)
+                    self.on_strips = True
         self._quant_structs, self._quant_tensors = structs, kept  # alive as long as the binding
 
     def rebind_caches(self) -> None:
@@ -359,12 +361,15 @@ class NativeDecoder:
 
 
     def step(self, tokens: torch.Tensor, pos: int) -> torch.Tensor:
-        """tokens [B, 1] at position pos, row b in cache row b -> logits [B, V] (beam search)."""
+        """tokens [B, 1] at position pos, row b in cache row b -> logits [B, V] (one request, or beam
+        search). On strips (model/csrc/strip_kernels.h) even one row is fastest through the batch
+        path (it reads 4-bit weights at memory speed), and a request's tokens are then the ones the
+        batching engine gives it."""
         batch = tokens.numel()
         if not self.supports(batch):  # C writes row b of the cache for every row asked
             raise ValueError(f"{batch} rows exceed the cache's {self._cache_batch} (or the step's {MAX_BATCH}).")
         positions = torch.full((batch,), pos, dtype=torch.int32)
-        return self.step_rows(tokens, positions, torch.arange(batch), row_tiles=False)
+        return self.step_rows(tokens, positions, torch.arange(batch), row_tiles=self.on_strips)
 
     def step_rows(
         self,

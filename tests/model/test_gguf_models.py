@@ -223,7 +223,8 @@ def test_bundled_q4_1_file_greedy_tokens_equal_the_dequantised_fp32_model() -> N
     from model.chat_template import ChatMessage
 
     prompt = tokenizer.apply_chat_template([ChatMessage("user", "Name three rivers of Europe.")], True)
-    assert_same_greedy(greedy(blocks, prompt, native=True), greedy(dense, prompt, native=False))
+    with fp32_activations():  # the one-row block products; on strips one row takes 8-bit activations
+        assert_same_greedy(greedy(blocks, prompt, native=True), greedy(dense, prompt, native=False))
 
 
 def test_qwen2_gguf_logits_equal_transformers(tmp_path: Path) -> None:

@@ -148,3 +148,21 @@ def test_strips_are_built_once_only_where_they_fit_and_can_be_turned_off(
     monkeypatch.setattr("model.native_quant.available_memory_bytes", lambda: 3 * strips.numel())
     assert batch_kernel(model) == bf16  # all the model's strips would take more than a quarter of it
 
+
+
+@needs_strips
+def test_one_request_and_beams_decode_on_the_strips_too(tmp_path: Path) -> None:
+    """On strips one row is fastest through the batch path: a request alone (or beams) gets the
+    tokens the batching engine would give it, not the one-row fp32 products'."""
+    path = FILES["q4_1"].write(tmp_path / "q4_1.gguf", seed=4)
+    model, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)
+    model.setup_caches(2, 16)
+    decoder = NativeDecoder(model)
+    assert decoder.on_strips
+    tokens = torch.tensor([[5], [17]])
+    with torch.inference_mode():
+        stepped = decoder.step(tokens, 0)
+        batched = decoder.step_rows(tokens, torch.zeros(2, dtype=torch.long), torch.arange(2), row_tiles=True)
+        one_row = decoder.step_rows(tokens, torch.zeros(2, dtype=torch.long), torch.arange(2), row_tiles=False)
+    assert torch.equal(stepped, batched)
+    assert not torch.equal(stepped, one_row)
