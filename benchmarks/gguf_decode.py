@@ -6,7 +6,8 @@ has exited before ours is timed: its OpenMP workers keep spinning after a reques
 process, would steal the cores our step's threads wait on (measured: ours fell from 160 to 7 tok/s).
 Decode rate = tokens after the first / time after the first (llama.cpp: its own `predicted_per_second`).
 Our resident memory is measured before llama.cpp loads: the growth of this process's RSS while the
-model loads and its KV cache is allocated, against the file size plus that cache.
+model loads, its KV cache is allocated and a first few tokens bind the step (with the strips of
+model/csrc/strip_kernels.h where they are built), against the file size plus that cache.
 
 Files: the bundled SmolLM2-135M Q4_1 file, and any --gguf PATH (e.g. benchmarks/split_gguf.py's
 Qwen2.5-Coder Q4_K_M). Needs `pip install -e .[bench]` (xllamacpp). Prints one JSON line last.
@@ -131,11 +132,11 @@ def bench_file(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     before = rss_bytes()
     model, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)  # as Engine.load does
     model.setup_caches(1, context)
-    gc.collect()
-    resident = rss_bytes() - before  # the model as it decodes: its blocks, norms and KV cache
     kv_bytes = sum(b.nbytes for b in model.buffers() if b.dtype == torch.float32 and b.dim() == 4)
     engine = Engine(model, tokenizer, path.stem, step=NativeStep(model))
-    ours_rate(engine, prompt, 4)  # warm: binds the step
+    ours_rate(engine, prompt, 4)  # warm: binds the step (and builds the strips, where it does)
+    gc.collect()
+    resident = rss_bytes() - before  # the model as it decodes: blocks, strips, norms and KV cache
     theirs, theirs_cpu = llamacpp_rates(path, prompt, args)
     ours = [ours_rate(engine, prompt, args.new_tokens) for _ in range(args.runs)]
     run_ours = functools.partial(ours_rate, engine, prompt)
