@@ -188,9 +188,10 @@ def batch_kernel(model: "Transformer") -> str | None:
 def batch_strips(model: "Transformer") -> bool:
     """Whether batched steps run on strips (model/native_quant.strips_fit: the CPU has the kernel, the
     model has Q4_1/Q8_0 matrices and their second copy fits the memory free)."""
-    from model.native_quant import strip_bytes, strips_fit
+    from model.native_quant import quant_matrix, strip_bytes, strips_fit
 
-    return strips_fit(sum(strip_bytes(m) for m in model.modules() if isinstance(m, GGUFLinear)))
+    linear = [m for m in model.modules() if isinstance(m, GGUFLinear)]
+    return strips_fit(sum(strip_bytes(quant_matrix(m, m.out_features, m.in_features)[0]) for m in linear))
 
 
 def kquant_kernel(model: "Transformer") -> str | None:
@@ -303,7 +304,7 @@ class NativeDecoder:
 
     def _bind_gguf_blocks(self) -> None:
         """Point the layers' *_q fields and the model's embed_q / head_q at QuantMatrix structs."""
-        from model.native_quant import quant_matrix, repack_strips
+        from model.native_quant import quant_matrix, repack_strips, strip_bytes, strips_fit
 
         model, args = self.model, self.model.args
         C, D, F, V = args.dim, args.head_dim, args.intermediate_size, args.vocab_size
@@ -328,9 +329,12 @@ class NativeDecoder:
             self._layers[i].w2_q = bind(ffn.w2, C, F)
         self.weights.embed_q = bind(model.tok_embeddings, V, C)
         self.weights.head_q = bind(model.output, V, C)
-        if batch_strips(model):  # the products' matrices; the token table is only looked up
-            for matrix, module in zip(structs, modules, strict=True):
-                strips = repack_strips(matrix, module) if isinstance(module, GGUFLinear) else None
+        # the products' matrices get strips; the token table is only looked up
+        pairs = zip(structs, modules, strict=True)
+        products = [(matrix, module) for matrix, module in pairs if isinstance(module, GGUFLinear)]
+        if strips_fit(sum(strip_bytes(matrix) for matrix, _ in products)):
+            for matrix, module in products:
+                strips = repack_strips(matrix, module)
                 if strips is not None:
                     kept.append(strips)
                     self.on_strips = True

@@ -60,10 +60,9 @@ STRIPS_SWITCH = "KB_BATCH_STRIPS"  # "0": batched steps form bf16 weights instea
 STRIPS_SHARE_OF_FREE_MEMORY = 0.25  # the strips are built only where they take at most this share
 
 
-def strip_bytes(module: GGUFLinear) -> int:
-    """Bytes of the module's rows repacked into strips (model/csrc/strip_kernels.h); 0 where this CPU
-    or the module's block types have no strip path."""
-    matrix, _ = quant_matrix(module, module.out_features, module.in_features)
+def strip_bytes(matrix: QuantMatrix) -> int:
+    """Bytes of the matrix's rows repacked into strips (model/csrc/strip_kernels.h); 0 where this CPU
+    or the matrix's block types have no strip path."""
     library = _library()
     strip_format = library.kb_strip_format(ctypes.addressof(matrix))
     return int(library.kb_strip_bytes(ctypes.addressof(matrix), strip_format)) if strip_format else 0
