@@ -32,6 +32,7 @@ from model.quantize import Int8Linear
 
 if TYPE_CHECKING:
     from model.model import Transformer
+    from model.native_quant import QuantMatrix
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
 HEADERS = ("quant_kernels.h", "q8_kernels.h", "strip_kernels.h")  # included by SOURCE: part of the cache key
@@ -188,10 +189,18 @@ def batch_kernel(model: "Transformer") -> str | None:
 def batch_strips(model: "Transformer") -> bool:
     """Whether batched steps run on strips (model/native_quant.strips_fit: the CPU has the kernel, the
     model has Q4_1/Q8_0 matrices and their second copy fits the memory free)."""
-    from model.native_quant import quant_matrix, strip_bytes, strips_fit
+    from model.native_quant import quant_matrix
 
     linear = [m for m in model.modules() if isinstance(m, GGUFLinear)]
-    return strips_fit(sum(strip_bytes(quant_matrix(m, m.out_features, m.in_features)[0]) for m in linear))
+    return _strips_wanted([(quant_matrix(m, m.out_features, m.in_features)[0], m) for m in linear])
+
+
+def _strips_wanted(products: list[tuple["QuantMatrix", GGUFLinear]]) -> bool:
+    """strips_fit for these matrices, the strips their modules already hold counted as paid for."""
+    from model.native_quant import held_strips, strip_bytes, strips_fit
+
+    sizes = [(strip_bytes(matrix), held_strips(matrix, module) is not None) for matrix, module in products]
+    return strips_fit(sum(size for size, _ in sizes), sum(size for size, held in sizes if held))
 
 
 def kquant_kernel(model: "Transformer") -> str | None:
@@ -304,7 +313,7 @@ class NativeDecoder:
 
     def _bind_gguf_blocks(self) -> None:
         """Point the layers' *_q fields and the model's embed_q / head_q at QuantMatrix structs."""
-        from model.native_quant import quant_matrix, repack_strips, strip_bytes, strips_fit
+        from model.native_quant import quant_matrix, repack_strips
 
         model, args = self.model, self.model.args
         C, D, F, V = args.dim, args.head_dim, args.intermediate_size, args.vocab_size
@@ -332,7 +341,7 @@ class NativeDecoder:
         # the products' matrices get strips; the token table is only looked up
         pairs = zip(structs, modules, strict=True)
         products = [(matrix, module) for matrix, module in pairs if isinstance(module, GGUFLinear)]
-        if strips_fit(sum(strip_bytes(matrix) for matrix, _ in products)):
+        if _strips_wanted(products):
             for matrix, module in products:
                 strips = repack_strips(matrix, module)
                 if strips is not None:

@@ -68,13 +68,15 @@ def strip_bytes(matrix: QuantMatrix) -> int:
     return int(library.kb_strip_bytes(ctypes.addressof(matrix), strip_format)) if strip_format else 0
 
 
-def strips_fit(total_bytes: int) -> bool:
+def strips_fit(total_bytes: int, held_bytes: int = 0) -> bool:
     """Whether batched steps get strips of total_bytes: on unless KB_BATCH_STRIPS=0, int8 activations
-    are on, and they take at most a quarter of the memory free now (a second copy of a 7B Q8_0
-    model's blocks is 7 GB; the bundled model's 0.1 GB)."""
+    are on, and those still to build take at most a quarter of the memory free now (a second copy of
+    a 7B Q8_0 model's blocks is 7 GB; the bundled model's 0.1 GB). held_bytes, built at an earlier
+    bind and kept on the modules, are already out of the free memory: counted again, a rebind (new
+    caches) would turn off strips that are there."""
     if total_bytes <= 0 or os.environ.get(STRIPS_SWITCH, "1") == "0" or not int8_activations():
         return False
-    return total_bytes <= STRIPS_SHARE_OF_FREE_MEMORY * available_memory_bytes()
+    return total_bytes - held_bytes <= STRIPS_SHARE_OF_FREE_MEMORY * available_memory_bytes()
 
 
 def available_memory_bytes() -> int:
@@ -98,18 +100,27 @@ def repack_strips(matrix: QuantMatrix, module: GGUFLinear | None = None) -> torc
     strip_format = library.kb_strip_format(address)
     if strip_format == 0:
         return None
-    blocks = tuple(matrix.part_data[: matrix.n_parts])
-    kept = getattr(module, "_batch_strips", None)
-    if kept is not None and kept[0] == (blocks, strip_format):
-        strips = kept[1]
-    else:
+    strips = held_strips(matrix, module)
+    if strips is None:
         strips = torch.empty(int(library.kb_strip_bytes(address, strip_format)), dtype=torch.uint8)
         if library.kb_repack_strips(address, strip_format, strips.data_ptr()) != 0:
             raise ValueError("The C step could not repack a GGUF matrix into strips.")
         if module is not None:
-            object.__setattr__(module, "_batch_strips", ((blocks, strip_format), strips))  # not a buffer
+            key = (_blocks(matrix), strip_format)
+            object.__setattr__(module, "_batch_strips", (key, strips))  # not a buffer
     matrix.strips, matrix.strip_format = strips.data_ptr(), strip_format
     return strips
+
+
+def held_strips(matrix: QuantMatrix, module: GGUFLinear | None) -> torch.Tensor | None:
+    """The strips an earlier bind built for this module, while its blocks are the same memory."""
+    kept = getattr(module, "_batch_strips", None)
+    key = (_blocks(matrix), _library().kb_strip_format(ctypes.addressof(matrix)))
+    return kept[1] if kept is not None and kept[0] == key else None
+
+
+def _blocks(matrix: QuantMatrix) -> tuple[int, ...]:
+    return tuple(matrix.part_data[: matrix.n_parts])
 
 
 def strip_matvec(module: GGUFLinear, x: torch.Tensor) -> torch.Tensor | None:

@@ -146,7 +146,12 @@ def test_strips_are_built_once_only_where_they_fit_and_can_be_turned_off(
     assert all(matrix.strips is None for matrix in NativeDecoder(model)._quant_structs)
     monkeypatch.delenv("KB_BATCH_STRIPS")
     monkeypatch.setattr("model.native_quant.available_memory_bytes", lambda: 3 * strips.numel())
-    assert batch_kernel(model) == bf16  # all the model's strips would take more than a quarter of it
+    fresh, _ = load_transformer(path, "cpu", "float32", keep_blocks=True)  # holds no strips yet
+    assert batch_kernel(fresh) == bf16  # all the model's strips would take more than a quarter of it
+    # Strips built at an earlier bind are out of the free memory already: a rebind keeps them.
+    model.setup_caches(2, 16)
+    assert batch_kernel(model) != bf16
+    assert NativeDecoder(model)._quant_structs[3].strips == strips.data_ptr()
 
 
 
