@@ -27,7 +27,9 @@
 #define STRIP_BATCH 8 /* activation rows a pass: 8 sums and 8 accumulators stay in registers */
 enum { STRIPS_NONE = 0, STRIPS_Q4 = 1, STRIPS_U8 = 2 };
 
-static inline size_t strip_record_bytes(int format) { return format == STRIPS_Q4 ? 320 : 576; }
+/* A record: the weights' vectors (4 of nibble pairs or 8 of bytes, 64 bytes each), then d[16], m[16]. */
+static inline size_t strip_vector_bytes(int format) { return format == STRIPS_Q4 ? 256 : 512; }
+static inline size_t strip_record_bytes(int format) { return strip_vector_bytes(format) + 2 * STRIP_ROWS * 2; }
 
 /* Which strip layout a matrix takes (STRIPS_NONE: some part is neither Q4_1 nor Q8_0). */
 static int strip_format_of(const QuantMatrix *qm) {
@@ -70,7 +72,7 @@ static size_t strips_bytes(const QuantMatrix *qm, int format) {
 
 static void repack_strips(const QuantMatrix *qm, int format, uint8_t *out) {
     int rows = quant_rows(qm), blocks = qm->cols / 32;
-    size_t record = strip_record_bytes(format), vectors = format == STRIPS_Q4 ? 256 : 512;
+    size_t record = strip_record_bytes(format), vectors = strip_vector_bytes(format);
     memset(out, 0, strips_bytes(qm, format));
     for (int r0 = 0; r0 < rows; r0 += STRIP_ROWS)
         for (int i = 0; i < blocks; i++, out += record) {
@@ -116,7 +118,7 @@ static inline __attribute__((always_inline)) void strip_times(const uint8_t *w, 
                                                               int k, int nb, __m512 *out) {
     __m512 acc[STRIP_BATCH];
     for (int b = 0; b < nb; b++) acc[b] = _mm512_setzero_ps();
-    const size_t record = strip_record_bytes(format), vectors = format == STRIPS_Q4 ? 256 : 512;
+    const size_t record = strip_record_bytes(format), vectors = strip_vector_bytes(format);
     const __m512i low4 = _mm512_set1_epi8(15);
     for (int i = 0; i < blocks; i++, w += record) {
         prefetch_ahead(w);
