@@ -4,9 +4,10 @@
     queue.defer([12, 13]); queue.jobs()
     queue = TaskQueue.connect(settings, run=kb.ingest_document)   # worker: also runs the task
 
-A job per document, locked by document: two workers never run the same document at once, and a
-document has at most one job waiting. Retries are for the infrastructure (database, disk, a lock);
-a document that fails to parse fails once, visibly (the Admin tab, the documents list)."""
+A job per document, locked by document: two workers never run the same document at once (a
+PostgreSQL lock held while it runs, see `locks`), and a document has at most one job waiting.
+Retries are for the infrastructure (database, disk, a lock); a document that fails to parse fails
+once, visibly (the Admin tab, the documents list)."""
 
 import logging
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from app.errors import ConfigError
 from app.settings import Settings
+from app.tasks.locks import document_lock
 from app.tasks.records import TaskJob
 from ingestion.outcomes import FileResult, Outcome
 
@@ -80,8 +82,9 @@ def _job(job: Job) -> TaskJob:
 
 
 class TaskQueue:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, dsn: str) -> None:
         self.app = app
+        self.dsn = dsn  # libpq connection string of the queue's database (its advisory locks)
 
     @classmethod
     def connect(cls, settings: Settings, run: RunDocument | None = None) -> "TaskQueue":
@@ -95,12 +98,13 @@ class TaskQueue:
         def ingest_document(document_id: int) -> None:
             if run is None:
                 raise RuntimeError("this process only queues documents; `kb worker` runs them")
-            result = run(document_id)
+            with document_lock(dsn, document_id):  # a job queued again while its first run lives on waits
+                result = run(document_id)
             if result is not None and result.outcome is Outcome.FAILED:
                 raise DocumentFailed(result.message)
 
         app.task(name=INGEST_TASK, queue=INGEST_QUEUE, retry=retry, lock=None)(ingest_document)
-        return cls(app)
+        return cls(app, dsn)
 
     def open(self) -> "TaskQueue":
         """Open a synchronous connection pool (app processes: queueing and listing)."""

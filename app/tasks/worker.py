@@ -10,6 +10,7 @@ import asyncio
 import logging
 
 from app.settings import Settings
+from app.tasks.locks import sweep_lock
 from app.tasks.queue import INGEST_QUEUE, TaskQueue
 from ingestion.intake import pending_work
 from ingestion.service import KnowledgeBase
@@ -21,7 +22,13 @@ KEEP_SUCCEEDED_H = 24  # succeeded jobs are deleted after this; failed ones stay
 
 
 async def sweep(queue: TaskQueue, kb: KnowledgeBase, settings: Settings) -> tuple[int, int]:
-    """Requeue stalled jobs and queue orphaned documents. Returns (requeued, queued)."""
+    """Requeue stalled jobs and queue orphaned documents. Returns (requeued, queued); (0, 0) when
+    another worker is sweeping."""
+    async with sweep_lock(queue.dsn) as mine:
+        return await _sweep(queue, kb, settings) if mine else (0, 0)
+
+
+async def _sweep(queue: TaskQueue, kb: KnowledgeBase, settings: Settings) -> tuple[int, int]:
     manager = queue.app.job_manager
     silent = settings.worker_stalled_s
     stalled = list(await manager.get_stalled_jobs(queue=INGEST_QUEUE, seconds_since_heartbeat=silent))

@@ -152,3 +152,59 @@ def test_a_job_that_runs_and_succeeds_during_a_sweep_is_not_queued_again(
 async def _document_jobs(queue: TaskQueue) -> list[tuple[int, int, str]]:
     async with queue.app.open_async():
         return await queue.document_jobs()
+
+
+def test_two_workers_sweeping_at_once_queue_a_dead_workers_job_once(
+    postgres_url: str, tmp_path: Path, write_text
+) -> None:  # type: ignore[no-untyped-def]
+    """Both sweeps read the stalled job; queued twice, the second could land after a live worker
+    had taken the job up again, and the document would run twice at once."""
+    import psycopg
+
+    from app.wiring import open_knowledge_base
+
+    settings = _settings(tmp_path / "worker", postgres_url)
+    with open_knowledge_base(writer=True, embedder=True, settings=settings) as kb:
+        memo = write_text("memo.txt", "Parking passes are renewed in March.")
+        _, [document] = kb.enqueue([memo], actor=kb.actor(None))
+        queue = TaskQueue.connect(settings, run=kb.ingest_document)
+        dsn = conninfo(postgres_url)
+
+        async def two_sweeps_of_a_stalled_job() -> list[tuple[int, int]]:
+            async with queue.app.open_async():
+                assert await queue.defer_async([document]) == 1
+                with psycopg.connect(dsn, autocommit=True) as connection:  # its worker is gone
+                    connection.execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL")
+                return list(await asyncio.gather(sweep(queue, kb, settings), sweep(queue, kb, settings)))
+
+        assert sorted(asyncio.run(two_sweeps_of_a_stalled_job())) == [(0, 0), (1, 0)]
+        with psycopg.connect(dsn) as connection:
+            rows = connection.execute("SELECT status, attempts FROM procrastinate_jobs").fetchall()
+        assert rows == [("todo", 1)]
+
+
+def test_a_job_queued_again_waits_while_its_first_run_still_holds_the_document(
+    postgres_url: str, tmp_path: Path, write_text
+) -> None:  # type: ignore[no-untyped-def]
+    """A live worker taken for dead (silent past worker_stalled_s) still holds the document's
+    lock: the second worker waits for it instead of rolling back its chunks mid-run."""
+    import threading
+
+    from app.tasks.locks import document_lock
+    from app.wiring import open_knowledge_base
+
+    settings = _settings(tmp_path / "worker", postgres_url)
+    with open_knowledge_base(writer=True, embedder=True, settings=settings) as kb:
+        admin = kb.actor(None)
+        _, [document] = kb.enqueue([write_text("memo.txt", "Parking passes are renewed in March.")], actor=admin)
+        queue = TaskQueue.connect(settings, run=kb.ingest_document)
+        ingest = queue.app.tasks["kb.ingest_document"]
+        worker = threading.Thread(target=ingest, kwargs={"document_id": document})
+        with document_lock(queue.dsn, document):  # the first run, still alive
+            worker.start()
+            worker.join(timeout=1.5)
+            assert worker.is_alive()
+            assert kb.get_document(document, admin).status == "queued"
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+        assert kb.get_document(document, admin).status == "ready"

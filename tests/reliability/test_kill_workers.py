@@ -8,14 +8,15 @@ import random
 import time
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import func, select
 
 from app.settings import Settings
-from app.tasks.queue import TaskQueue
+from app.tasks.queue import TaskQueue, conninfo
 from ingestion.embedders import HashingEmbedder
 from ingestion.service import KnowledgeBase, StoreConfig
 from store.models import Chunk, ChunkVector, DocStatus, Document
-from tests.e2e.topology import topology, wait_for
+from tests.e2e.topology import Topology, topology, wait_for
 
 SEED = 20261216
 DOCUMENTS = 10
@@ -30,6 +31,13 @@ def _text(n: int) -> str:
 def _shared(root: Path, url: str) -> KnowledgeBase:
     config = StoreConfig(data_dir=root, database_url=url, shared=True)
     return KnowledgeBase.open(config, embedder=lambda: HashingEmbedder(64), writer=True)
+
+
+def _state(url: str, statuses: dict[int, str], running: Topology, workers: list[str]) -> str:
+    with psycopg.connect(conninfo(url)) as connection:
+        jobs = connection.execute("SELECT id, args, status, attempts, worker_id FROM procrastinate_jobs").fetchall()
+    logs = "\n".join(f"--- {name}\n{running.log(name)[-2000:]}" for name in workers)
+    return f"documents {statuses}\njobs {jobs}\n{logs}"
 
 
 def test_killing_workers_at_random_moments_loses_and_duplicates_nothing(postgres_url: str, tmp_path: Path) -> None:
@@ -69,7 +77,10 @@ def test_killing_workers_at_random_moments_loses_and_duplicates_nothing(postgres
             names = [f"worker-{2 * round_no + 2 + i}" for i in range(2)]
             for name in names:
                 running.worker(name)
-        wait_for(lambda: set(statuses().values()) == {DocStatus.READY}, 300, "every document ready")
+        try:
+            wait_for(lambda: set(statuses().values()) == {DocStatus.READY}, 300, "every document ready")
+        except AssertionError as timed_out:  # what a failure on CI needs to be understood
+            raise AssertionError(f"{timed_out}: {_state(postgres_url, statuses(), running, names)}") from None
 
     with _shared(tmp_path / "check", postgres_url) as check:  # a new process: its index from the database
         assert check.check() == []
