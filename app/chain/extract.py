@@ -686,6 +686,7 @@ class Extractor:
         lines_named = {a.lower() for a in asked.acronyms} | set(content_terms(asked.lines))
         entity = spelt_out(lines_named)
         asked_measures = _measures(lemmas)
+        named_whole = _title_case_names(asked.text)
         statement_pages: dict[int, bool] = {}  # page -> it shows a statement the question names
         found = []
         for row in table_rows(where.text):
@@ -773,6 +774,9 @@ class Extractor:
             # note's "Long-term debt" carrying amount and its adjustment), not the line itself
             dated_columns = [p for p in row.periods if p is not None and p.year is not None and not p.change]
             change -= 0.05 if len(set(dated_columns)) < len(dated_columns) else 0.0
+            # "Microsoft Cloud revenue": a row naming part of a name the question gives ("Server products
+            # and cloud services") is another line's
+            change -= 0.15 if any(name & context and not name <= context for name in named_whole) else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked, period) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
@@ -1088,6 +1092,21 @@ _LEMMAS = {
     "grew": "growth",
 }
 _TOTAL = frozenset({"total"})
+# Two or more capitalised words in a row after the question's first: a thing's name ("Microsoft Cloud",
+# "Intel Foundry Services"), not a month's ("June 2023" is one word)
+_TITLE_CASE_RUN = re.compile(r"(?<=\s)[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)+\b")
+
+
+# what a statement's line is, not whose: "Apple Net Sales" names no line
+_STATEMENT_WORDS = frozenset(
+    word_list("revenue sale net income earnings loss margin total gross operating expense cost profit")
+)
+
+
+def _title_case_names(question: str) -> list[frozenset[str]]:
+    """The content terms of each name in title case an English question gives."""
+    names = (frozenset(_lemmas(spelt_out(set(content_terms(run))))) for run in _TITLE_CASE_RUN.findall(question))
+    return [name for name in names if len(name - _STATEMENT_WORDS) >= 2 and not name & _MONTH_WORDS]
 # What a figure measures, by the words that name it ("net sales" is revenue): a row whose label and
 # heading name only other measures than the question does is another line ("Revenue by Reportable
 # Segments" for a segment's operating income asked). "profit" names none: Apple's "Gross margin" is

@@ -170,6 +170,9 @@ REFERENCE_NUMBER = re.compile(
 PRODUCT_NUMBER = re.compile(
     r"\b([a-z]+[A-Z][A-Za-z]*\s)\d{1,4}(?![,.]?\d)"  # "iPhone 14", "GeForce 40"
     r"|\b([A-Z][A-Za-z]*\s)\d{1,4}(?=\s+[A-Z][a-z])"  # "Microsoft 365 Consumer", "Xbox 360 Series"
+    # "Dynamics 365, and other commercial cloud" (not "October 30, 2022")
+    r"|\b((?!(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s)[A-Z][a-z]+[A-Za-z]*\s)\d{1,3}"
+    r"(?=,\s|\s+(?:and|or)\s)"
 )
 
 

@@ -318,15 +318,23 @@ def _dated(periods: tuple[Period | None, ...] | None) -> bool:
 _CAPTION = re.compile(r"[A-Z][A-Za-z&,'\- ]{3,60}")
 
 
+# The sentence that leads into a table: "Revenue, classified by significant product and service
+# offerings, was as follows:" over rows named only "Windows", "LinkedIn" and "Gaming".
+_LEAD_IN = re.compile(r"(?:^|[.:;]\s+)([A-Z][^.:;]{2,120}?),?\s+(?:was|were|is|are)\s+as\s+follows:?\s*$")
+
+
 def _caption(header: list[str]) -> str:
     """The title line just above the first line that names a period, in mixed case (not a running
-    header in capitals), or ""."""
+    header in capitals); else the sentence leading into the table; else ""."""
     for i, line in enumerate(header):
         if _GROUP.search(line) or _MONTH_DAY.search(line):
             title = header[i - 1] if i > 0 else ""
             plain = _CAPTION.fullmatch(title) is not None and not title.isupper() and len(title.split()) <= 8
             plain = plain and title.lower() != "table of contents"
-            return title if plain else ""
+            if plain:
+                return title
+            lead_in = next((m for line in reversed(header[:i]) if (m := _LEAD_IN.search(line))), None)
+            return lead_in.group(1).split(",")[0] if lead_in is not None else ""  # "Revenue", not how it is classified
     return ""
 
 

@@ -322,6 +322,10 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "更多个人计算": "more personal computing",
     "客户端计算": "client computing",
     "网络和边缘": "network and edge",
+    "领英": "linkedin",
+    "必应": "bing",
+    "代工": "foundry",
+    "晶圆代工": "foundry",
     "北美": "north america",
     "国际业务": "international",
     "国际分部": "international segment",
@@ -427,6 +431,10 @@ class PlainPhrase:
     # One word in its forms ("acquire", "acquisition"): a text holding both says it once, and a
     # question asking it in both ways asks it once.
     one_term: bool = False
+    # The everyday words mean the formal ones here and nothing more ("make" in "make from"): they are
+    # no term of the question's own, and no text holding the formal word holds them ("Did Amazon
+    # make any acquisitions?" is not answered by a sentence about sales).
+    replaces: bool = False
 
 
 PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
@@ -498,6 +506,18 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
         "rise rose risen jump jumped climb climbed",
         one_term=True,
     ),
+    # "How much did Apple make from Services?": the filings' "net sales" or "revenue" of a segment
+    PlainPhrase(
+        re.compile(
+            r"\b(?:make|makes|made|making|earn(?:s|ed|ing)?|bring(?:s|ing)?\s+in|brought\s+in|generat(?:e|es|ed|ing))\b"
+            r"(?=.{0,60}\bfrom\b)",
+            re.IGNORECASE,
+        ),
+        "revenue sales",
+        ("revenue", "sale"),
+        "",
+        replaces=True,
+    ),
     # Measured and left out: "spend on" as "expense" (capex, buybacks and shipping costs lost to the
     # expense rows) and "owe" / "bonds" as "debt" (a green bond's size lost to total debt).
     # "did microsoft's profit go down?": the filings' "net income" and "operating income"
@@ -520,7 +540,10 @@ _FORMAL_PHRASES: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = (
     ),
 )
 _PLAIN_TERMS: dict[str, frozenset[str]] = {
-    form: frozenset(content_terms(phrase.everyday)) for phrase in PLAIN_PHRASES for form in phrase.forms
+    form: frozenset(content_terms(phrase.everyday))
+    for phrase in PLAIN_PHRASES
+    if phrase.everyday
+    for form in phrase.forms
 }
 _ABBREVIATION_WORD = re.compile(r"[a-z][a-z&]*")
 _BY_LENGTH = sorted(CHINESE_TO_ENGLISH, key=len, reverse=True)
@@ -648,7 +671,10 @@ def named_by_phrase(text: str) -> set[str]:
 
 def expanded_terms(question: str) -> list[str]:
     """The question's own content terms, then those of its English phrases (no repeats)."""
-    terms = content_terms(question)
+    own = question
+    for plain in PLAIN_PHRASES:
+        own = plain.asked.sub(" ", own) if plain.replaces else own
+    terms = content_terms(own)
     for phrase in english_phrases(question):
         terms += content_terms(phrase)
     return list(dict.fromkeys(terms))

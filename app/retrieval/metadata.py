@@ -37,7 +37,11 @@ _QUARTER_PATTERNS = (
 )
 _FISCAL_YEAR = re.compile(r"\b(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})(?![0-9])", re.IGNORECASE)
 _YEAR = re.compile(r"(?<![0-9])(19[89]\d|20\d{2})(?![0-9])")  # also inside "FY2023Q1", "2023Q4"
-_RECENT = re.compile(r"\b(?:latest|most\s+recent|newest)\b", re.IGNORECASE)  # not "current liabilities"
+# not "current liabilities"; "last quarter" as people say it, not "the last quarter of 2022"
+_RECENT = re.compile(
+    r"\b(?:latest|most\s+recent|newest)\b|\b(?:last|past)\s+quarter\b(?!\s+of\b)|上个?季度|最近一个?季度?|最新",
+    re.IGNORECASE,
+)
 _THIS_PERIOD = re.compile(r"\b(?:the|this|current)\s+quarter\b|本季度|这个季度|本季|当前", re.IGNORECASE)
 _PART_OF_YEAR = re.compile(r"(nine\s+months|前九个月|前三季度)|six\s+months|first\s+half|前六个月|上半年", re.I)
 QUARTER_DAYS = 84  # a day within a quarter, not the end of the one before (91 or 98 days back)

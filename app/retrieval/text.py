@@ -51,7 +51,7 @@ ENGLISH_STOP_WORDS = frozenset(
         provide provided question reflect reflected regarding related relate relying respect response round
         rounded say see separately shown show significant specific specifically state stated suggest
         summarize summarise tell term terms trend trends type types unit units use used using way well whole
-        latest recent recently much many going
+        latest last recent recently much many going
         """
     )
 )

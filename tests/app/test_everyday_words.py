@@ -48,3 +48,60 @@ def test_a_profit_asked_is_the_filings_net_income_and_a_fall_asked_is_not_a_rise
 )
 def test_the_business_line_a_question_names_in_either_language(question: str, lines: str) -> None:
     assert named_segments(question) == lines
+
+
+HEADERS = {"AAPL": "Apple Inc. | 10-Q", "MSFT": "Microsoft Corporation | 10-Q"}  # as ingestion titles them
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "pages", "answer"),
+    [
+        # p20 has Services' gross margin ($14,965 million) under the same words; p4 the net sales
+        (
+            "How much did Apple make from Services in the June 2023 quarter?",
+            "2023 Q3 AAPL.pdf",
+            (20, 4),
+            "Services: $21,213 million",
+        ),
+        # p27's rows are named only "LinkedIn" and "Windows" under "Revenue, classified by significant
+        # product and service offerings, was as follows:"; p32's sentence names LinkedIn and "Dynamics 365"
+        (
+            "How much did Microsoft earn from LinkedIn in the quarter ended September 30, 2023?",
+            "2023 Q3 MSFT.pdf",
+            (32, 27),
+            "LinkedIn: $3,913 million",
+        ),
+    ],
+)
+def test_what_a_company_makes_or_earns_from_a_line_is_its_revenue(
+    question: str, name: str, pages: tuple[int, ...], answer: str
+) -> None:
+    sources = _pages_as_sources(name, HEADERS[name[8:12]], *pages)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and answer in extracted.text, extracted
+
+
+def test_made_from_is_the_filings_revenue_and_no_word_of_its_own() -> None:
+    terms = set(expanded_terms("How much did Amazon make from AWS?"))
+    assert {"revenue", "sale"} <= terms and "make" not in terms
+    other = set(expanded_terms("Did Amazon make any acquisitions in 2023?"))
+    assert "make" in other and "revenue" not in other
+
+
+def test_a_row_naming_part_of_the_name_asked_is_another_lines() -> None:
+    """p27: "Server products and cloud services" under "Revenue" shares "cloud" and "revenue" with
+    the question; the sentence on the same page names Microsoft Cloud and gives its $31.8 billion."""
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q", 27)
+    question = "How much revenue did Microsoft Cloud bring in during the quarter ending September 2023?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "$31.8 billion" in extracted.text, extracted
+
+
+def test_the_sentence_leading_into_a_table_names_its_rows() -> None:
+    """ "Revenue, classified by significant product and service offerings, was as follows:" over
+    rows named only "Windows" and "LinkedIn"."""
+    from app.chain.tables import table_rows
+    from tests.app.test_verify import _page
+
+    rows = {row.label: row for row in table_rows(_page("2023 Q3 MSFT.pdf", 27))}
+    assert rows["LinkedIn"].heading == rows["Windows"].heading == "Revenue"

@@ -152,3 +152,16 @@ def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> 
     # (past the threshold on e5 similarities; this store's hashing embedder scores lower throughout).
     assert present.features.fit == 1.0 and present.features.coverage >= missing.features.coverage
     assert present.probability > 10 * missing.probability
+
+
+@pytest.mark.parametrize(
+    ("question", "recent"),
+    [
+        ("What was Intel's revenue last quarter?", True),
+        ("How much did Microsoft earn from LinkedIn in the past quarter?", True),
+        ("What was Intel's revenue in the last quarter of 2022?", False),  # a quarter named
+        ("What was Intel's revenue last year?", False),
+    ],
+)
+def test_last_quarter_as_people_say_it_is_the_latest_filing(question: str, recent: bool) -> None:
+    assert QueryHints.parse(question).recent is recent

@@ -1813,6 +1813,9 @@ def test_shares_bought_back_in_the_quarter_asked_not_since_the_programme_began()
     assert extracted is not None and "28 million shares" in extracted.text and "inception" not in extracted.text
     assert find_figures("in the first nine months of fiscal year 2024 compared to FY2023 and Q3 2022") == []
     assert stated_figures("pursuant to a Rule 10b5-1 trading plan, in compliance with Rule 10b-18") == []
+    # a product's number ends a list's item: "Dynamics 365, and other commercial cloud"
+    assert stated_figures("the commercial portion of LinkedIn, Dynamics 365, and other commercial cloud") == []
+    assert [f.text for f in stated_figures("Gaming revenue was 365, up 9%")] == ["365", "9%"]
 
 
 def test_segments_in_the_columns_each_get_their_row() -> None:
