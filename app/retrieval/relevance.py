@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from app.retrieval.dates import MONTH
+from app.retrieval.glossary import ABBREVIATIONS
 from app.retrieval.text import content_terms, is_stop_word, split_sentences, tokenize
 from app.types import RetrievedChunk
 from store.records import embedding_text
@@ -197,13 +198,15 @@ _OWNER = re.compile(r"\b((?:[A-Z]|[a-z][A-Z])[\w&.-]*(?:\s+[A-Z][\w&.-]*)*)['’
 
 def owners(question: str) -> list[str]:
     """Capitalised names the question puts in the possessive: whose figure it asks for. Not the
-    sentence's opening word before them ("Per Apple's 10-Q ...", "In Intel's ...")."""
+    sentence's opening word before them ("Per Apple's 10-Q ...", "In Intel's ..."), nor a
+    contraction ("What's Amazon's ...", "Who's")."""
     found = []
     for match in _OWNER.finditer(question):
         words = match.group(1).split()
-        while len(words) > 1 and is_stop_word(words[0].lower()):
+        while words and is_stop_word(words[0].lower()):
             words = words[1:]
-        found.append(" ".join(words))
+        if words:
+            found.append(" ".join(words))
     return found
 
 
@@ -216,7 +219,9 @@ def owner_absent(question: str, texts: Sequence[str], organisations: Sequence[st
     if not named or not organisations or not all(organisations):
         return False  # most questions name no owner: the chunks are not read again
     held = set().union(*(set(tokenize(t)) for t in [*texts, *organisations]))
-    return any(not set(tokenize(owner)) <= held for owner in named)
+    # "Intel's CEO's name": filings spell the title out ("Chief Executive Officer")
+    spelt = {owner: ABBREVIATIONS.get(owner.lower(), owner) for owner in named}
+    return any(not (set(tokenize(owner)) <= held or set(tokenize(spelt[owner])) <= held) for owner in named)
 
 
 def is_relevant(

@@ -9,7 +9,12 @@ own for such questions, as it does the statement pages for questions about figur
 
 import re
 
-ASKS_WHO = re.compile(r"\bwho\b|\bwhom\b|谁|哪位", re.IGNORECASE)
+_TITLES = r"ceo|cfo|cao|coo|cto|chief\s+\w+\s+officer|president|chair(?:man|woman)?|treasurer|secretary|controller"
+# "who", or a titled person's name asked for: "What's Intel's CEO's name?", "the name of Apple's CFO"
+ASKS_WHO = re.compile(
+    rf"\bwho\b|\bwhom\b|谁|哪位|\b(?:{_TITLES})(?:['’]s)?\s+name\b|\bname\s+of\s+(?:\S+\s+){{0,2}}(?:{_TITLES})\b",
+    re.IGNORECASE,
+)
 _ROLE = re.compile(
     r"\b(?:ceo|cfo|cao|coo|chief|officer|president|controller|treasurer|secretary|chairman|chair|director|"
     r"signs?|signed|signatory|signer)\b|首席|总裁|总经理|董事|财务官|会计官|执行官|签署|签字|签名",

@@ -306,6 +306,10 @@ def test_a_figure_of_an_organisation_the_top_chunks_never_name() -> None:
     # the sentence's opening word is no part of the name: "Per Apple's 10-Q ..." was refused
     assert owners("Per Apple's 10-Q, which country gave it state aid?") == ["Apple"]
     assert owners("In Intel's filing, what was revenue?") == ["Intel"]
+    assert owners("What's Amazon's operating income for Q2 2023?") == ["Amazon"]  # "What's" owns nothing
+    assert not owner_absent("What's Amazon's operating income?", ["Operating income 7,681"], ["Amazon.com, Inc."])
+    intel = ["Patrick P. Gelsinger, Chief Executive Officer"]
+    assert not owner_absent("What's Intel's CEO's name?", intel, ["Intel Corporation"])
     assert owner_absent("What was AMD's data center revenue?", nvidia, ["NVIDIA CORPORATION"])
     assert not owner_absent("What was NVIDIA's data center revenue?", nvidia, ["NVIDIA CORPORATION"])
     assert not owner_absent("What was AWS's operating income?", ["AWS segment: operating income 6,976"], ["Amazon"])

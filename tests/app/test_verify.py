@@ -807,12 +807,16 @@ def test_a_who_question_about_a_role_is_answered_by_the_signature_with_that_titl
     assert cfo.citation.page == 46 and "/s/ DAVID ZINSNER" in cfo.citation.sentence
     assert accounting and "Scott Gawel, Corporate Vice President, Chief Accounting Officer" in accounting.text
     assert ceo is None or ("Zinsner" not in ceo.text and "Gawel" not in ceo.text)  # no one here holds that role
+    named = extractor.extract("What's the name of Intel's CFO?", sources)
+    assert named and named.text.startswith("David Zinsner, Executive Vice President, Chief Financial Officer")
 
 
 def test_only_who_questions_naming_a_role_or_signing_ask_for_a_signer() -> None:
     assert asks_for_signer("Who is Intel's CFO?") and asks_for_signer("Who signed Amazon's 10-Q?")
     assert asks_for_signer("苹果的首席执行官是谁？")
     assert not asks_for_signer("Who are Apple's main competitors?") and not asks_for_signer("What is the CEO's pay?")
+    assert asks_for_signer("What's Intel's CEO's name?") and asks_for_signer("What is the name of Apple's CFO?")
+    assert not asks_for_signer("What is the name of Apple's new headset?")
 
 
 # ---- Chinese passages -----------------------------------------------------------------------
