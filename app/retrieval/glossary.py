@@ -62,6 +62,7 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "净收入": "net income",
     "净亏损": "net loss",
     "亏损": "loss",
+    "亏了": "net loss",  # "亏了多少钱": how much it lost
     "利润": "income",
     "毛利率": "gross margin percentage",
     "毛利": "gross margin",

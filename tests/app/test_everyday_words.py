@@ -18,6 +18,8 @@ from tests.app.test_verify import _pages_as_sources
         ("did microsoft's profit go down in the sept 2022 quarter? by how much?", {"income"}),
         ("苹果2023年7月那个季度的10-Q是谁签的字？", {"signed"}),  # the signature page's word
         ("这份季报上的签名是谁的？", {"signed", "signature"}),
+        ("英特尔2023年第一季度亏了多少钱？", {"net", "loss"}),  # "how much did it lose"
+        ("微软上个季度从领英赚了多少钱？", {"linkedin"}),
     ],
 )
 def test_a_question_is_searched_in_the_filings_words_too(question: str, english: set[str]) -> None:
