@@ -77,6 +77,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "现金及现金等价物": "cash and cash equivalents",
     "现金等价物": "cash equivalents",
     "现金": "cash",
+    # "有多少现金", "现金有多少": the balance, which filings call cash and cash equivalents
+    "多少现金": "cash and cash equivalents",
+    "现金有多少": "cash and cash equivalents",
     "有价证券": "marketable securities",
     "存货": "inventories",
     "库存": "inventories",

@@ -20,6 +20,8 @@ from tests.app.test_verify import _pages_as_sources
         ("这份季报上的签名是谁的？", {"signed", "signature"}),
         ("英特尔2023年第一季度亏了多少钱？", {"net", "loss"}),  # "how much did it lose"
         ("微软上个季度从领英赚了多少钱？", {"linkedin"}),
+        ("苹果2023年6月底有多少现金？", {"cash", "equivalent"}),  # the balance, not any cash
+        ("亚马逊2023年9月底现金有多少？", {"cash", "equivalent"}),
     ],
 )
 def test_a_question_is_searched_in_the_filings_words_too(question: str, english: set[str]) -> None:
