@@ -1092,21 +1092,6 @@ _LEMMAS = {
     "grew": "growth",
 }
 _TOTAL = frozenset({"total"})
-# Two or more capitalised words in a row after the question's first: a thing's name ("Microsoft Cloud",
-# "Intel Foundry Services"), not a month's ("June 2023" is one word)
-_TITLE_CASE_RUN = re.compile(r"(?<=\s)[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)+\b")
-
-
-# what a statement's line is, not whose: "Apple Net Sales" names no line
-_STATEMENT_WORDS = frozenset(
-    word_list("revenue sale net income earnings loss margin total gross operating expense cost profit")
-)
-
-
-def _title_case_names(question: str) -> list[frozenset[str]]:
-    """The content terms of each name in title case an English question gives."""
-    names = (frozenset(_lemmas(spelt_out(set(content_terms(run))))) for run in _TITLE_CASE_RUN.findall(question))
-    return [name for name in names if len(name - _STATEMENT_WORDS) >= 2 and not name & _MONTH_WORDS]
 # What a figure measures, by the words that name it ("net sales" is revenue): a row whose label and
 # heading name only other measures than the question does is another line ("Revenue by Reportable
 # Segments" for a segment's operating income asked). "profit" names none: Apple's "Gross margin" is
@@ -1118,6 +1103,19 @@ _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 # Which way a question asks a figure to have moved, in any of its verbs ("decline", "go up", "掉了")
 _ASKED_DOWN = re.compile(DOWN_WORDS, re.I)
 _ASKED_UP = re.compile(UP_WORDS, re.I)
+# Two or more capitalised words in a row after the question's first: a thing's name ("Microsoft Cloud",
+# "Intel Foundry Services"), not a month's ("June 2023" is one word)
+_TITLE_CASE_RUN = re.compile(r"(?<=\s)[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)+\b")
+# what a statement's line is, not whose: "Apple Net Sales" names no line (content terms: "sale")
+_STATEMENT_WORDS = frozenset(
+    word_list("revenue sale net income earnings loss margin total gross operating expense cost profit")
+)
+
+
+def _title_case_names(question: str) -> list[frozenset[str]]:
+    """The content terms of each name in title case an English question gives."""
+    names = (frozenset(_lemmas(spelt_out(set(content_terms(run))))) for run in _TITLE_CASE_RUN.findall(question))
+    return [name for name in names if len(name - _STATEMENT_WORDS) >= 2 and not name & _MONTH_WORDS]
 
 
 _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)

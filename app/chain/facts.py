@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 
 from app.chain.citations import MARKER
 from app.chain.tables import table_rows
-from app.retrieval.dates import MONTH_DAY, MONTH_NAMES, MONTHS, DateMention, date_mentions, month_number
+from app.retrieval.dates import MONTH, MONTH_DAY, MONTH_NAMES, MONTHS, DateMention, date_mentions, month_number
 from app.retrieval.text import word_list
 
 _SCALES = {
@@ -171,8 +171,7 @@ PRODUCT_NUMBER = re.compile(
     r"\b([a-z]+[A-Z][A-Za-z]*\s)\d{1,4}(?![,.]?\d)"  # "iPhone 14", "GeForce 40"
     r"|\b([A-Z][A-Za-z]*\s)\d{1,4}(?=\s+[A-Z][a-z])"  # "Microsoft 365 Consumer", "Xbox 360 Series"
     # "Dynamics 365, and other commercial cloud" (not "October 30, 2022")
-    r"|\b((?!(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s)[A-Z][a-z]+[A-Za-z]*\s)\d{1,3}"
-    r"(?=,\s|\s+(?:and|or)\s)"
+    rf"|\b((?!{MONTH}\s)[A-Z][a-z]+[A-Za-z]*\s)\d{{1,3}}(?=,\s|\s+(?:and|or)\s)"
 )
 
 
