@@ -22,6 +22,19 @@ from tests.app.test_verify import _pages_as_sources
         ("微软上个季度从领英赚了多少钱？", {"linkedin"}),
         ("苹果2023年6月底有多少现金？", {"cash", "equivalent"}),  # the balance, not any cash
         ("亚马逊2023年9月底现金有多少？", {"cash", "equivalent"}),
+        # the lines and products the filings name in English, as Chinese speakers call them
+        ("苹果那个季度可穿戴设备、家居和配件卖了多少钱？", {"wearable", "home", "accessorie", "net", "sale"}),
+        ("苹果手机卖了多少钱？", {"apple", "iphone"}),
+        ("平板电脑的销售额降了多少？", {"ipad", "decrease"}),
+        ("亚马逊云科技的营业利润是多少？", {"aws", "amazon", "web", "operating", "income"}),
+        ("英特尔笔记本电脑芯片的收入是多少？", {"notebook", "chip"}),
+        ("英特尔台式机收入掉了多少？", {"desktop", "decrease"}),
+        ("微软Xbox游戏机硬件收入降了多少？", {"xbox", "hardware", "decrease"}),
+        ("微软服务器产品和云服务收入", {"server", "product", "cloud", "service"}),
+        ("微软收购动视暴雪花了多少钱？", {"activision", "blizzard"}),
+        ("英特尔的执行长是谁？", {"chief", "executive", "officer"}),  # Taiwan's word for CEO
+        ("英伟达的财务长是谁？", {"chief", "financial", "officer"}),
+        ("微软2023年9月底的长期债务余额是多少？", {"long", "debt", "balance"}),
     ],
 )
 def test_a_question_is_searched_in_the_filings_words_too(question: str, english: set[str]) -> None:
