@@ -116,7 +116,9 @@ _YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期|\byear[- ]ov
 # "Automotive revenue was up 86% from a year ago": a sentence that says how much a business line moved,
 # which answers the question's "growth", "fall" or "yoy" in its own words (the total's row has its own
 # change column for the company's figure)
-_STATES_CHANGE = re.compile(rf"(?:{DOWN_WORDS}|{UP_WORDS}|\b(?:up|down)\b)[^.;%]{{0,40}}?\d[\d.,]*\s?%", re.I)
+_STATES_CHANGE = re.compile(
+    rf"(?:{DOWN_WORDS}|{UP_WORDS}|\b(?:up|down)\b)[^.;%]{{0,40}}?\d[\d.,]*\s?(?:%|(?:million|billion)\b)", re.I
+)
 # What a change asked for is measured against: the year-ago period (the filings' way, and so the
 # default), or the quarter before ("环比", NVIDIA's "Quarter-over-Quarter Change" column).
 _AGAINST_QUARTER = re.compile(
