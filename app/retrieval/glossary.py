@@ -377,7 +377,7 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "交付": "deliveries delivered",
     "到期": "maturity due",
     "利率": "interest rate",
-    "国税局": "irs internal revenue service",
+    "国税局": "irs",  # not "Internal Revenue Service": its "revenue" would match every sales line
     "税款": "tax taxes",
     "补缴": "additional tax",
     "采购": "purchase",
@@ -395,7 +395,6 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "台式机": "desktop",
     "显卡": "gpu graphics",
     "硬件": "hardware",
-    "软件": "software",
     "人工智能": "ai artificial intelligence",
     "新冠": "covid-19 pandemic",
     "疫情": "covid-19 pandemic",

@@ -138,3 +138,12 @@ def test_a_client_line_asked_in_either_language_is_its_own_sentence(question: st
     sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 26, 34, 6)
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and sentence in extracted.text
+
+
+def test_a_glossed_word_adds_no_english_that_names_something_else() -> None:
+    """"Internal Revenue Service" would make a tax question match every revenue line (a dev question
+    on the IRS's NOPA got Microsoft's revenue row); "software" in 软件包 would pull the manual's
+    package tables towards any text saying "software" (a dev question on etckeeper lost its line)."""
+    assert {"irs", "additional", "tax"} <= set(expanded_terms("美国国税局要求微软补缴多少税款？"))
+    assert "revenue" not in expanded_terms("美国国税局要求微软补缴多少税款？")
+    assert "software" not in expanded_terms("有什么现成的软件包？")
