@@ -41,7 +41,7 @@ from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
 from app.retrieval.changes import CHANGE_ASKED, DOWN_WORDS, UP_WORDS
-from app.retrieval.commands import asks_for_code
+from app.retrieval.commands import asks_for_code, asks_how_to
 from app.retrieval.cover import (
     ASKS_DATE,
     ASKS_DAY,
@@ -67,7 +67,7 @@ from app.retrieval.listings import listings, render
 from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.statements import Statement, statements_named, text_statements
-from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, word_list
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
 
@@ -872,9 +872,10 @@ class Extractor:
             flat = " ".join(text.split())
             if len(flat) > 500 or len(flat) < 12 or _table_like(text) or _FOOTER.search(flat):
                 continue
-            terms = content_terms(flat)
+            whole = joined_cjk(flat)  # "打\n开" on the page is the word 打开
+            terms = content_terms(whole)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
-            have |= {t for t in wanted if CJK_CHAR.match(t) and t in flat}  # segmented otherwise in the sentence
+            have |= {t for t in wanted if CJK_CHAR.match(t) and t in whole}  # segmented otherwise in the sentence
             if asked.change and asked.lines and _STATES_CHANGE.search(flat):  # a line's change, in its words
                 have |= {t for t in wanted if t == "yoy" or (CHANGE_ASKED.match(t) and not CJK_CHAR.match(t))}
             one_term, have_one = _as_one_term(wanted, have)
@@ -885,7 +886,8 @@ class Extractor:
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
             at = where.chunk_offset + start
-            commands = _commands_after(where.text, at + len(text)) if asked.wants == "code" else ""
+            leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
+            commands = _commands_after(where.text, at + len(text)) if leads_to_code else ""
             holds = _holds(asked.wants, f"{flat} {commands}", shares_do=asked.percent or asked.change)
             if asked.wants == "date" and not is_mostly_cjk(flat):
                 holds = _names_another_day(asked, flat)

@@ -117,9 +117,12 @@ def _blank(text: str, spans: Iterable[tuple[int, int]]) -> str:
 
 
 # "How much", "how many", "多少": a figure is asked for; an answer without one answers something else.
+# 几 asks "how many" ("几个", "几年"), except where it says "several" or "almost": "好几个小时"
+# (hours), "几十 G 的大文件" (tens of), "几乎" (almost).
+_ASKS_HOW_MANY_ZH = r"(?<!好)几(?![十百千万乎])"
 ASKS_FOR_FIGURE = re.compile(
     r"how\s+(?:much|many|big|large)\b|what\s+(?:was|were|is|are)\s+.*\b(?:total|amount)"
-    r"|\bwhat\s+(?:percentage|percent)\b|多少|几",  # "By what percentage did Gaming revenue fall?"
+    r"|\bwhat\s+(?:percentage|percent)\b|多少|" + _ASKS_HOW_MANY_ZH,  # "By what percentage did Gaming revenue fall?"
     re.I,
 )
 
@@ -157,7 +160,7 @@ OPENS_WITH_FIGURE = re.compile(r"\s*how\s+(?:much|many|big|large)\b", re.I)
 
 # "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
 _COUNT_ASKED = re.compile(
-    r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)|(?:多少|几)(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",
+    r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)|(?:多少|(?<!好)几)(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",
     re.IGNORECASE,
 )
 

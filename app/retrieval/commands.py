@@ -18,3 +18,12 @@ ASKS_FOR_CODE = re.compile(
 
 def asks_for_code(question: str) -> bool:
     return bool(ASKS_FOR_CODE.search(question))
+
+
+# "怎么重新设置时区？": a how-to question, which a manual answers with the sentence that leads into the
+# command ("下面是重新配置 Debian 系统使用的时区。" then "# dpkg-reconfigure tzdata").
+_ASKS_HOW = re.compile(r"怎么|怎样|如何|\bhow\s+(?:do|does|can|could|should|to)\b", re.IGNORECASE)
+
+
+def asks_how_to(question: str) -> bool:
+    return bool(_ASKS_HOW.search(question))

@@ -17,6 +17,9 @@ def word_list(words: str) -> list[str]:
 
 CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")  # one Chinese (or Japanese kanji) character
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+# A line break (or space) between two Chinese characters: pypdf breaks the manual's lines mid-word
+# ("由哪个进程打\n开"), and Chinese puts no space between words.
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\uf900-\ufaff])\s+(?=[\u3400-\u9fff\uf900-\ufaff])")
 _WORD = re.compile(r"[^\W_]+")
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3})")  # "82,959" and "82959" are the same number
 
@@ -117,6 +120,11 @@ def tokenize(text: str) -> list[str]:
         position = match.end()
     tokens += [stem(w) for w in _WORD.findall(text[position:])]
     return tokens
+
+
+def joined_cjk(text: str) -> str:
+    """The text with no space or line break between two Chinese characters: its words whole again."""
+    return _CJK_GAP.sub("", text)
 
 
 def is_mostly_cjk(text: str) -> bool:

@@ -5,7 +5,9 @@ Round 14's questions, on real pages of the shared filings."""
 import pytest
 
 from app.chain.extract import Extractor
+from app.chain.facts import ASKS_FOR_FIGURE
 from app.retrieval.glossary import expanded_terms, named_segments
+from app.retrieval.text import joined_cjk
 from tests.app.test_verify import _pages_as_sources
 
 
@@ -147,3 +149,22 @@ def test_a_glossed_word_adds_no_english_that_names_something_else() -> None:
     assert {"irs", "additional", "tax"} <= set(expanded_terms("美国国税局要求微软补缴多少税款？"))
     assert "revenue" not in expanded_terms("美国国税局要求微软补缴多少税款？")
     assert "software" not in expanded_terms("有什么现成的软件包？")
+
+
+@pytest.mark.parametrize(
+    ("question", "figure"),
+    [
+        ("苹果卖了几部手机？", True),
+        ("公司一共有几个部门？", True),
+        ("时间差了好几个小时，怎么改时区？", False),  # "several hours"
+        ("一个几十 G 的大文件，用什么命令切开？", False),  # "tens of gigabytes"
+        ("几乎每次开机都很慢，怎么查？", False),  # "almost"
+    ],
+)
+def test_ji_asks_how_many_unless_it_says_several_or_almost(question: str, figure: bool) -> None:
+    assert bool(ASKS_FOR_FIGURE.search(question)) is figure
+
+
+def test_chinese_words_broken_over_lines_are_joined_and_nothing_else() -> None:
+    assert joined_cjk("由哪个进程打\n开。 See fuser(1)\nfor more") == "由哪个进程打开。 See fuser(1)\nfor more"
+    assert joined_cjk("安装 lsof 软件包") == "安装 lsof 软件包"  # a Latin name keeps its spaces

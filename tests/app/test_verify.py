@@ -2090,6 +2090,28 @@ def test_a_chinese_sentence_must_hold_two_of_a_chinese_questions_words() -> None
     assert kept.verified, kept
 
 
+def test_a_how_to_question_is_answered_with_the_command_its_sentence_leads_into() -> None:
+    """"怎么重新设置时区？" asks how, not which command, and "好几个小时" says "several hours": it asks
+    for no figure. Page 172's "下面是重新配置 Debian 系统使用的时区。" leads into "# dpkg-reconfigure
+    tzdata", quoted with it, over the page on how ls shows dates (161) and the locale's (153)."""
+    question = "服务器上的时间差了好几个小时，时区怎么重新设置？"
+    assert Question.parse(question).wants == ""
+    sources = [_manual_page_as_source(1, 161), _manual_page_as_source(2, 172), _manual_page_as_source(3, 153)]
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "dpkg-reconfigure tzdata" in extracted.text, extracted
+    assert extracted.citation.page == 172
+
+
+def test_a_chinese_word_broken_over_two_lines_is_still_the_word() -> None:
+    """pypdf breaks page 165's "由哪个进程打\n开" inside 打开 (to open): the sentence naming fuser
+    holds the question's 打开 all the same."""
+    question = "想查出某个文件被哪个进程打开了，用什么命令？"
+    asked = Question.parse(question)
+    found = Extractor().candidates(asked, [_manual_page_as_source(1, 165)])
+    fuser = [c for c in found if "fuser(1) 来识别出使用文件的进程" in c.text and "进程打 开" in c.text]
+    assert fuser and all("打开" in c.matched for c in fuser), [(c.text, c.matched) for c in found]
+
+
 def test_a_command_asked_for_is_quoted_from_the_prompt_line_its_sentence_leads_into() -> None:
     """Page 88 of the manual: "然后，使用下列命令来配置所有部分安装的软件包。" and, on the next line,
     "# dpkg --configure -a". The sentence alone holds no command, so one about a failed install
