@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from itertools import pairwise
 
 from app.chain.citations import snippet_around
 from app.chain.date_tables import dated_rows
@@ -860,7 +861,10 @@ class Extractor:
         return found
 
     def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
-        pieces = [piece for sentence in split_sentences(source.chunk.text) for piece in _pieces(sentence)]
+        sentences = split_sentences(source.chunk.text)
+        pieces = [piece for sentence in sentences for piece in _pieces(sentence)]
+        leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
+        pieces += _lead_ins_after_their_subject(source.chunk.text, sentences) if leads_to_code else []
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         asked_terms = _lemmas(asked.in_order)
         named_terms = [t for t in asked_terms if t not in _PERIOD_TERMS and not t.isdigit()]
@@ -886,7 +890,6 @@ class Extractor:
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
             at = where.chunk_offset + start
-            leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
             commands = _commands_after(where.text, at + len(text)) if leads_to_code else ""
             holds = _holds(asked.wants, f"{flat} {commands}", shares_do=asked.percent or asked.change)
             if asked.wants == "date" and not is_mostly_cjk(flat):
@@ -916,7 +919,8 @@ class Extractor:
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
-            score += 0.25 if _answers_kind(asked.text, flat) else 0.0  # the question's kind outweighs a shared word
+            # the question's kind outweighs a shared word
+            score += 0.25 if _answers_kind(asked.text, f"{flat} {' '.join(commands.split())}") else 0.0
             score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
             # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
             score += 0.05 if _shares_a_run(_lemmas(terms), asked_terms, 3) else 0.0
@@ -1061,6 +1065,12 @@ _KINDS = (
     (
         re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:配置)?(?:文件|目录)|\bwhich\s+(?:file|directory)", re.I),
         re.compile(r"/[\w.-]+/[\w./-]*[”\"]?\s*(?:文\s?件|目\s?录)|(?:文\s?件|目\s?录)\s*[“”\"]?/[\w.-]+/"),
+    ),
+    # "用什么命令": a command line ("# dpkg-reconfigure tzdata") or a command quoted with its option
+    # ("使用”screen -r” 启动 screen"), not a sentence that names a program in passing
+    (
+        re.compile(r"(?:哪个|什么|哪条|哪一条|啥)\s*命令|命令\s*(?:该|要|应该)?怎么写|\bwhich\s+command", re.I),
+        re.compile(r"(?:^|\s)[$#]\s+[a-z][\w.-]*|[“”\"][a-z][\w.-]*\s+-{1,2}[a-z][\w-]*"),
     ),
     (
         re.compile(r"职业|身份|做什么的"),
@@ -1369,6 +1379,17 @@ def _names_another_line(asked: Question, text: str) -> bool:
 # prompt lines after it ("$ sudo update-alternatives --config editor", "# dpkg --configure -a")
 _LEADS_IN = re.compile(r"(?:下列|下面|以下|如下|这样|follow\w*)[^\n]{0,30}[。：:]\s*$", re.I)
 _PROMPT_LINES = re.compile(r"(?:\s*\n[ \t]*[$#][ \t]+\S[^\n]*){1,3}")
+
+
+def _lead_ins_after_their_subject(text: str, sentences: Sequence[Sentence]) -> list[tuple[int, str]]:
+    """A short sentence that leads into commands ("你需要按下面的方法配置：") says what follows, not what
+    it is about: it is quoted with the sentence before it ("locales 软件包没有包含预先编译的语言环境数据。")."""
+    found = []
+    for before, lead_in in pairwise(sentences):
+        first_line = lead_in.text.split("\n", 1)[0]
+        if len(first_line) <= 30 and _LEADS_IN.search(first_line):
+            found.append((before.start, text[before.start : lead_in.start + len(first_line)]))
+    return found
 
 
 def _commands_after(text: str, end: int) -> str:

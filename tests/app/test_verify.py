@@ -2102,6 +2102,24 @@ def test_a_how_to_question_is_answered_with_the_command_its_sentence_leads_into(
     assert extracted.citation.page == 172
 
 
+def test_a_lead_in_sentence_is_quoted_with_the_sentence_it_follows_and_its_command() -> None:
+    """Page 152: "locales 软件包没有包含预先编译的语言环境数据。你需要按下面的方法配置：" then
+    "# dpkg-reconfigure locales". The lead-in alone names nothing asked about, so the page's sentence
+    on "/etc/default/locale" was quoted instead; with the sentence before it, it is the answer."""
+    question = "想重新生成系统的 locale，要敲什么命令？"
+    extracted = Extractor().extract(question, [_manual_page_as_source(1, 152), _manual_page_as_source(2, 151)])
+    assert extracted is not None, extracted
+    assert "你需要按下面的方法配置" in extracted.text and "# dpkg-reconfigure locales" in extracted.text
+
+
+def test_asked_for_a_command_the_sentence_that_gives_one_comes_first() -> None:
+    """Page 157: "使用”screen -r” 启动 screen." gives the command asked for; the tip on saving
+    dial-up costs by reattaching screen later shares more of the question's words but gives none."""
+    question = "ssh 掉线以后，用什么命令把原来的 screen 会话接回来？"
+    extracted = Extractor().extract(question, [_manual_page_as_source(1, 157)])
+    assert extracted is not None and "screen -r" in extracted.text, extracted
+
+
 def test_a_chinese_word_broken_over_two_lines_is_still_the_word() -> None:
     """pypdf breaks page 165's "由哪个进程打\n开" inside 打开 (to open): the sentence naming fuser
     holds the question's 打开 all the same."""
