@@ -920,7 +920,9 @@ class Extractor:
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             # the question's kind outweighs a shared word
-            score += 0.25 if _answers_kind(asked.text, f"{flat} {' '.join(commands.split())}") else 0.0
+            names_its_program = not is_mostly_cjk(asked.text) or bool(asked.named_in_latin & have)
+            quoted = f"{flat} {' '.join(commands.split())}"
+            score += 0.25 if _answers_kind(asked.text, quoted, names_its_program) else 0.0
             score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
             # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
             score += 0.05 if _shares_a_run(_lemmas(terms), asked_terms, 3) else 0.0
@@ -1048,6 +1050,12 @@ def _passage_weights(asked: Question, wanted: frozenset[str], texts: list[str]) 
 
 
 _ASKS_PACKAGE = re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:软件)?包|\bwhich\s+package", re.I)
+# "用什么命令": a command line ("# dpkg-reconfigure tzdata") or a command quoted with its option
+# ("使用”screen -r” 启动 screen"), not a sentence that names a program in passing
+_COMMAND_KIND = (
+    re.compile(r"(?:哪个|什么|哪条|哪一条|啥)\s*命令|命令\s*(?:该|要|应该)?怎么写|\bwhich\s+command", re.I),
+    re.compile(r"(?:^|\s)[$#]\s+[a-z][\w.-]*|[“”\"][a-z][\w.-]*\s+-{1,2}[a-z][\w-]*"),
+)
 # Chinese questions that ask for a kind of answer, and the words of a sentence that gives it.
 _KINDS = (
     (re.compile(r"为什么|为何|原因|缘故"), re.compile(r"因为|由于|因此|所以|原因|导致|因[^此]")),
@@ -1066,12 +1074,7 @@ _KINDS = (
         re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:配置)?(?:文件|目录)|\bwhich\s+(?:file|directory)", re.I),
         re.compile(r"/[\w.-]+/[\w./-]*[”\"]?\s*(?:文\s?件|目\s?录)|(?:文\s?件|目\s?录)\s*[“”\"]?/[\w.-]+/"),
     ),
-    # "用什么命令": a command line ("# dpkg-reconfigure tzdata") or a command quoted with its option
-    # ("使用”screen -r” 启动 screen"), not a sentence that names a program in passing
-    (
-        re.compile(r"(?:哪个|什么|哪条|哪一条|啥)\s*命令|命令\s*(?:该|要|应该)?怎么写|\bwhich\s+command", re.I),
-        re.compile(r"(?:^|\s)[$#]\s+[a-z][\w.-]*|[“”\"][a-z][\w.-]*\s+-{1,2}[a-z][\w-]*"),
-    ),
+    _COMMAND_KIND,
     (
         re.compile(r"职业|身份|做什么的"),
         re.compile(r"是.{0,12}(?:运动员|演员|歌手|作家|政治家|画家|学者|商人|导演|主持人|教练|官员)"),
@@ -1079,8 +1082,12 @@ _KINDS = (
 )
 
 
-def _answers_kind(question: str, sentence: str) -> bool:
-    return any(asks.search(question) and gives.search(sentence) for asks, gives in _KINDS)
+def _answers_kind(question: str, sentence: str, names_its_program: bool = True) -> bool:
+    """Whether the sentence gives the kind of thing asked for. A command counts only where the
+    sentence names what a Chinese question names in Latin letters ("screen", "locale"): any prompt
+    line on a manual's page gives "a command", and one about something else is no answer."""
+    kinds = _KINDS if names_its_program else [k for k in _KINDS if k is not _COMMAND_KIND]
+    return any(asks.search(question) and gives.search(sentence) for asks, gives in kinds)
 
 
 # Forms a statement's labels and a question's words differ in ("paid" / "pay", "repayment" / "repay").

@@ -2120,6 +2120,15 @@ def test_asked_for_a_command_the_sentence_that_gives_one_comes_first() -> None:
     assert extracted is not None and "screen -r" in extracted.text, extracted
 
 
+def test_a_prompt_line_about_something_else_is_no_command_asked_for() -> None:
+    """Asked which command shows a folder's size, with no program named, page 180's prompt line
+    "$ sudo mount --bind ..." is a command but not an answer: it gets no credit for being one, and
+    the page holds no sentence that answers, so nothing is quoted as the answer."""
+    question = "想看看某个文件夹到底占了多大空间，用什么命令？"
+    extracted = Extractor().extract(question, [_manual_page_as_source(1, 180)])
+    assert extracted is None or "mount --bind" not in extracted.text, extracted
+
+
 def test_a_chinese_word_broken_over_two_lines_is_still_the_word() -> None:
     """pypdf breaks page 165's "由哪个进程打\n开" inside 打开 (to open): the sentence naming fuser
     holds the question's 打开 all the same."""
