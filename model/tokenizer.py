@@ -9,13 +9,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import gguf
 from tokenizers import AddedToken, Regex, decoders, normalizers, pre_tokenizers
 from tokenizers import Tokenizer as BackendTokenizer
 from tokenizers.models import BPE
 
 from model.chat_template import BuiltinTemplateName, ChatMessage, ChatTemplate
 from model.errors import TokenizerError
+from model.gguf_metadata import GGUFMetadataError, read_metadata
 
 # llama.cpp token types (tokenizer.ggml.token_type)
 _CONTROL = 3
@@ -308,10 +308,9 @@ def _read_gguf_tokenizer_metadata(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise TokenizerError(f"The GGUF file {path} does not exist.")
     try:
-        reader = gguf.GGUFReader(path)
-    except Exception as exc:  # gguf raises ValueError/struct errors on a damaged file
+        meta = read_metadata(path, prefix="tokenizer.")
+    except (GGUFMetadataError, OSError) as exc:
         raise TokenizerError(f"{path} is not a readable GGUF file: {exc}") from exc
-    meta = {key: field.contents() for key, field in reader.fields.items() if key.startswith("tokenizer.")}
     if "tokenizer.ggml.tokens" not in meta:
         raise TokenizerError(f"{path.name} carries no tokenizer (tokenizer.ggml.tokens is missing).")
     return meta
