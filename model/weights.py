@@ -17,6 +17,7 @@ import torch
 
 from model.args import ModelArgs, RopeScaling
 from model.errors import UnsupportedModelError, WeightsError
+from model.gguf_metadata import GGUFMetadataError, read_gguf_file
 from model.gguf_quant import BlockSpec
 
 # Buffers some older Hugging Face checkpoints carry; recomputed by us, so they are not weights.
@@ -221,14 +222,21 @@ def read_gguf_metadata(reader: Any) -> dict[str, Any]:
 
 
 def open_gguf(path: Path) -> tuple[Any, dict[str, Any], ModelArgs]:
-    """(reader, metadata, model arguments) of a GGUF file; a file gguf cannot read is a WeightsError."""
+    """(reader, metadata, model arguments) of a GGUF file, read from its header (model.gguf_metadata);
+    a file that reader refuses (big-endian, GGUF v1) goes through gguf-py's, and one neither reads is
+    a WeightsError."""
     from gguf import GGUFReader
 
     try:
-        reader = GGUFReader(str(path))
-    except Exception as error:
-        raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
-    meta = read_gguf_metadata(reader)
+        ours = read_gguf_file(path)
+        reader: Any = ours
+        meta = ours.metadata
+    except (GGUFMetadataError, OSError):
+        try:
+            reader = GGUFReader(str(path))
+        except Exception as error:
+            raise WeightsError(f"{path} is not a readable GGUF file: {error}") from error
+        meta = read_gguf_metadata(reader)
     args = with_rope_freqs(ModelArgs.from_gguf_metadata(meta, {t.name for t in reader.tensors}), reader, str(path))
     return reader, meta, args
 

@@ -1,6 +1,7 @@
-"""model/gguf_metadata.py reads a GGUF's key-value metadata as gguf-py's GGUFReader gives it (the
-bundled model's, and a file with every value type written by gguf-py's own writer), in a fraction
-of its time; a damaged header is a clear error, and the tokenizer says so in one sentence."""
+"""model/gguf_metadata.py reads a GGUF's key-value metadata and tensors as gguf-py's GGUFReader gives
+them (the bundled model's; a file with every value type written by gguf-py's own writer; random
+models in legacy, k-quant and float types), in a fraction of its time; a damaged header or a
+truncated file is a clear error, and the tokenizer and the weights loader say so in one sentence."""
 
 import time
 from pathlib import Path
@@ -10,9 +11,11 @@ import gguf
 import pytest
 
 from model.bundled import bundled_gguf_path
-from model.errors import TokenizerError
-from model.gguf_metadata import GGUFMetadataError, read_metadata
+from model.errors import TokenizerError, WeightsError
+from model.gguf_metadata import GGUFMetadataError, read_gguf_file, read_metadata
 from model.tokenizer import Tokenizer
+from model.weights import open_gguf
+from tests.model.gguf_files import Q, RandomGGUF
 
 
 def _gguf_py(path: Path) -> dict[str, Any]:
@@ -73,3 +76,30 @@ def test_a_damaged_header_is_a_clear_error(tmp_path: Path) -> None:
     for name in ("cut.gguf", "text.gguf"):
         with pytest.raises(TokenizerError, match="not a readable GGUF file"):
             Tokenizer.from_gguf(tmp_path / name)
+        with pytest.raises(WeightsError, match="not a readable GGUF file"):
+            open_gguf(tmp_path / name)
+    (tmp_path / "short.gguf").write_bytes(bundled_gguf_path().read_bytes()[:-1000])  # the last tensor cut
+    with pytest.raises(GGUFMetadataError, match="truncated"):
+        read_gguf_file(tmp_path / "short.gguf")
+    with pytest.raises(WeightsError):
+        open_gguf(tmp_path / "short.gguf")
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        pytest.param(None, id="bundled"),
+        pytest.param(RandomGGUF(default_type=Q.Q4_K, types={"attn_v": Q.Q6_K, "ffn_down": Q.Q5_K}), id="k-quants"),
+        pytest.param(RandomGGUF(default_type=Q.F16, types={"ffn_up": Q.Q4_0, "attn_k": Q.Q5_1}), id="f16-legacy"),
+        pytest.param(RandomGGUF(default_type=Q.F32, rope_freq_factors=True, tied=True), id="f32-rope-freqs"),
+    ],
+)
+def test_tensors_are_gguf_pys(model: RandomGGUF | None, tmp_path: Path) -> None:
+    path = bundled_gguf_path() if model is None else model.write(tmp_path / "random.gguf", seed=7)
+    ours, theirs = read_gguf_file(path), gguf.GGUFReader(str(path))
+    assert [t.name for t in ours.tensors] == [t.name for t in theirs.tensors]
+    for mine, reference in zip(ours.tensors, theirs.tensors, strict=True):
+        assert mine.tensor_type == reference.tensor_type and mine.shape.tolist() == reference.shape.tolist()
+        assert mine.data.dtype == reference.data.dtype and mine.data.shape == reference.data.shape, mine.name
+        assert (mine.data == reference.data).all(), mine.name
+    assert ours.metadata == _gguf_py(path)
