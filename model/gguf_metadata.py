@@ -30,6 +30,8 @@ _NUMPY = {  # value type -> numpy dtype, for arrays of numbers
     0: "<u1", 1: "<i1", 2: "<u2", 3: "<i2", 4: "<u4", 5: "<i4", 6: "<f4", 7: "<u1", 10: "<u8", 11: "<i8", 12: "<f8",
 }  # fmt: skip
 _STRING, _ARRAY = 8, 9
+# Tensor types gguf-py gives as values (the others as block bytes), by GGMLQuantizationType name.
+_PLAIN_TYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "<i1", "I16": "<i2", "I32": "<i4", "I64": "<i8"}
 
 
 class GGUFMetadataError(ValueError):
@@ -95,8 +97,6 @@ def _view(raw: npt.NDArray[np.uint8], kind: Any, dims: npt.NDArray[np.uint64]) -
         return raw.view(plain).reshape(shape)
     return raw.reshape(quant_shape_to_byte_shape(shape, kind))
 
-
-_PLAIN_TYPES = {"F16": "<f2", "F32": "<f4", "F64": "<f8", "I8": "<i1", "I16": "<i2", "I32": "<i4", "I64": "<i8"}
 
 
 def _header(file: BinaryIO, path: Path, prefix: str = "") -> tuple[int, dict[str, Any]]:

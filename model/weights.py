@@ -225,13 +225,13 @@ def open_gguf(path: Path) -> tuple[Any, dict[str, Any], ModelArgs]:
     """(reader, metadata, model arguments) of a GGUF file, read from its header (model.gguf_metadata);
     a file that reader refuses (big-endian, GGUF v1) goes through gguf-py's, and one neither reads is
     a WeightsError."""
-    from gguf import GGUFReader
-
     try:
         ours = read_gguf_file(path)
         reader: Any = ours
         meta = ours.metadata
     except (GGUFMetadataError, OSError):
+        from gguf import GGUFReader
+
         try:
             reader = GGUFReader(str(path))
         except Exception as error:

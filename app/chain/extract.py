@@ -865,6 +865,7 @@ class Extractor:
         pieces = [piece for sentence in sentences for piece in _pieces(sentence)]
         leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
         pieces += _lead_ins_after_their_subject(source.chunk.text, sentences) if leads_to_code else []
+        cjk_question = is_mostly_cjk(asked.text)
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         asked_terms = _lemmas(asked.in_order)
         named_terms = [t for t in asked_terms if t not in _PERIOD_TERMS and not t.isdigit()]
@@ -891,7 +892,8 @@ class Extractor:
             # is on the lines the sentence leads into, quoted with it
             at = where.chunk_offset + start
             commands = _commands_after(where.text, at + len(text)) if leads_to_code else ""
-            holds = _holds(asked.wants, f"{flat} {commands}", shares_do=asked.percent or asked.change)
+            with_commands = f"{flat} {commands}"
+            holds = _holds(asked.wants, with_commands, shares_do=asked.percent or asked.change)
             if asked.wants == "date" and not is_mostly_cjk(flat):
                 holds = _names_another_day(asked, flat)
             elif not holds and aliases:
@@ -920,9 +922,8 @@ class Extractor:
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
             # the question's kind outweighs a shared word
-            names_its_program = not is_mostly_cjk(asked.text) or bool(asked.named_in_latin & have)
-            quoted = f"{flat} {' '.join(commands.split())}"
-            score += 0.25 if _answers_kind(asked.text, quoted, names_its_program) else 0.0
+            names_its_program = not cjk_question or bool(asked.named_in_latin & have)
+            score += 0.25 if _answers_kind(asked.text, with_commands, names_its_program) else 0.0
             score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
             # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
             score += 0.05 if _shares_a_run(_lemmas(terms), asked_terms, 3) else 0.0
@@ -1074,7 +1075,6 @@ _KINDS = (
         re.compile(r"(?:哪个|什么|哪些|哪一个)\s*(?:配置)?(?:文件|目录)|\bwhich\s+(?:file|directory)", re.I),
         re.compile(r"/[\w.-]+/[\w./-]*[”\"]?\s*(?:文\s?件|目\s?录)|(?:文\s?件|目\s?录)\s*[“”\"]?/[\w.-]+/"),
     ),
-    _COMMAND_KIND,
     (
         re.compile(r"职业|身份|做什么的"),
         re.compile(r"是.{0,12}(?:运动员|演员|歌手|作家|政治家|画家|学者|商人|导演|主持人|教练|官员)"),
@@ -1086,7 +1086,7 @@ def _answers_kind(question: str, sentence: str, names_its_program: bool = True) 
     """Whether the sentence gives the kind of thing asked for. A command counts only where the
     sentence names what a Chinese question names in Latin letters ("screen", "locale"): any prompt
     line on a manual's page gives "a command", and one about something else is no answer."""
-    kinds = _KINDS if names_its_program else [k for k in _KINDS if k is not _COMMAND_KIND]
+    kinds = (*_KINDS, _COMMAND_KIND) if names_its_program else _KINDS
     return any(asks.search(question) and gives.search(sentence) for asks, gives in kinds)
 
 

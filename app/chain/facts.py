@@ -160,7 +160,8 @@ OPENS_WITH_FIGURE = re.compile(r"\s*how\s+(?:much|many|big|large)\b", re.I)
 
 # "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
 _COUNT_ASKED = re.compile(
-    r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)|(?:多少|(?<!好)几)(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",
+    r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)"
+    r"|(?:多少|" + _ASKS_HOW_MANY_ZH + r")(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",
     re.IGNORECASE,
 )
 
