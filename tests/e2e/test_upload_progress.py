@@ -51,7 +51,8 @@ def test_a_10q_upload_shows_moving_progress_and_reports_its_time(browser: Any, w
     started = time.monotonic()
     page.get_by_role("button", name="Upload and index").click()
     seen: list[tuple[float, str]] = []
-    while time.monotonic() - started < 300:
+    # A bound on the wait, not a target: the suite runs test files side by side on shared cores.
+    while time.monotonic() - started < 600:
         row = file_row(page)
         if row and (not seen or seen[-1][1] != row):
             seen.append((round(time.monotonic() - started, 1), row))

@@ -14,12 +14,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ingestion.embedders import HashingEmbedder
 from ingestion.reconcile import ReconcileReport
 from ingestion.service import KnowledgeBase, StoreConfig
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUNDS = 20
 SEED = 20240611
 
 
@@ -73,9 +74,7 @@ def check_after_restart(data_dir: Path, repairs: list[ReconcileReport] | None = 
         return {d.file_name: d.status for d in docs if d.status != "superseded"}
 
 
-def test_sigkill_at_random_moments_never_leaves_sql_and_faiss_apart(
-    tmp_path: Path, data_dir: Path, sample_pdfs: tuple[Path, Path]
-) -> None:
+def kill_rounds(tmp_path: Path, data_dir: Path, sample_pdfs: tuple[Path, Path], rounds: int) -> None:
     footlocker, aapl = sample_pdfs
     env = {**os.environ, "KB_DATA_DIR": str(data_dir), "KB_EMBEDDER": "hashing-64", "PYTHONPATH": str(ROOT)}
     env.pop("KB_DATABASE_URL", None)
@@ -86,7 +85,7 @@ def test_sigkill_at_random_moments_never_leaves_sql_and_faiss_apart(
     started = time.monotonic()
     run_ingest(env, tmp_path, [variant(aapl, tmp_path / "timing" / "aapl.pdf", "timing")], kill_after=None)
     whole_run_s = time.monotonic() - started
-    for round_no in range(ROUNDS):
+    for round_no in range(rounds):
         files = [
             variant(aapl, tmp_path / f"r{round_no}" / "aapl.pdf", f"round {round_no}"),
             variant(footlocker, tmp_path / f"r{round_no}" / "footlocker.pdf", f"round {round_no}"),
@@ -100,10 +99,10 @@ def test_sigkill_at_random_moments_never_leaves_sql_and_faiss_apart(
         assert time.monotonic() - started < 60
     rolled_back = sum(r.rolled_back for r in repairs)
     print(
-        f"{ROUNDS} rounds: {killed} killed mid-run, {finished} finished; reconciliation rolled back "
+        f"{rounds} rounds: {killed} killed mid-run, {finished} finished; reconciliation rolled back "
         f"{rolled_back} documents, removed {sum(r.orphan_vectors for r in repairs)} orphan vectors"
     )
-    assert killed >= ROUNDS // 2, f"only {killed} of {ROUNDS} rounds were killed mid-run"
+    assert killed >= rounds // 2, f"only {killed} of {rounds} rounds were killed mid-run"
     assert rolled_back > 0  # some kills did land mid-document
 
     last = [
@@ -112,3 +111,15 @@ def test_sigkill_at_random_moments_never_leaves_sql_and_faiss_apart(
     ]
     run_ingest(env, tmp_path, last, kill_after=None)
     assert check_after_restart(data_dir) == {"aapl.pdf": "ready", "footlocker.pdf": "ready"}
+
+
+def test_sigkill_at_random_moments_never_leaves_sql_and_faiss_apart(
+    tmp_path: Path, data_dir: Path, sample_pdfs: tuple[Path, Path]
+) -> None:
+    kill_rounds(tmp_path, data_dir, sample_pdfs, rounds=12)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(3600)
+def test_sigkill_100_times(tmp_path: Path, data_dir: Path, sample_pdfs: tuple[Path, Path]) -> None:
+    kill_rounds(tmp_path, data_dir, sample_pdfs, rounds=100)
