@@ -76,10 +76,15 @@ class BM25Index:
         return out
 
     def document_frequency(self, term: str, mask: npt.NDArray[np.bool_]) -> int:
+        return int(self.rows_holding(term, mask).size)
+
+    def rows_holding(self, term: str, mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.int64]:
+        """Rows (positions in `ids`) of the chunks in `mask` that hold the term."""
         tid = self._vocabulary.get(term)
         if tid is None:
-            return 0
-        return int(mask[self._rows[self._offsets[tid] : self._offsets[tid + 1]]].sum())
+            return np.zeros(0, dtype=np.int64)
+        rows = self._rows[self._offsets[tid] : self._offsets[tid + 1]]
+        return rows[mask[rows]]
 
     def search(self, terms: Sequence[str], mask: npt.NDArray[np.bool_], k: int) -> list[tuple[int, float]]:
         """Top `k` (chunk id, BM25 score) among `mask`, zero scores left out."""

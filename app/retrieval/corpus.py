@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.cover import states_period_end, states_shares_outstanding
@@ -45,6 +46,14 @@ class Corpus:
         rows, wanted = rows[inside], chunk_ids[inside]
         rows = rows[self.bm25.ids[rows] == wanted]
         return {int(d) for d in np.unique(self.chunk_documents[rows])}
+
+    def documents_holding(self, term: str, mask: npt.NDArray[np.bool_]) -> set[int]:
+        """The documents with a chunk in `mask` that holds the term."""
+        rows = self.bm25.rows_holding(term, mask)
+        return {int(d) for d in np.unique(self.chunk_documents[rows])}
+
+    def chunks_holding(self, term: str, mask: npt.NDArray[np.bool_]) -> IdArray:
+        return self.bm25.ids[self.bm25.rows_holding(term, mask)]
 
     def document_of(self, chunk_id: int) -> int | None:
         row = int(np.searchsorted(self.bm25.ids, chunk_id))

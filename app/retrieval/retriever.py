@@ -10,12 +10,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import zip_longest
 
 import numpy as np
 import numpy.typing as npt
 
 from app.retrieval.bm25 import BM25Params, IdArray, idf
+from app.retrieval.brands import brands_company
 from app.retrieval.commands import asks_for_code
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
@@ -116,6 +118,7 @@ class Scope:
     mask: npt.NDArray[np.bool_]  # the same, over the keyword index
     match: dict[int, float]  # document id -> metadata match with the question (0..1)
     scoped: IdArray  # chunks of the best-matching documents (allowed, when none is named)
+    hints: QueryHints  # the query's, with the company that a brand it names belongs to
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,7 @@ class Retriever:
         started = time.perf_counter()
         query = Query.parse(question, actor, k)
         scope = self._scope(query, filters)
-        query = _without_guessed_words(query, scope)
+        query = _without_guessed_words(replace(query, hints=scope.hints), scope)
         timings["prepare_ms"] = _ms(started)
         if scope.allowed.size == 0:
             return self._result(query, [], scope, timings)
@@ -185,6 +188,9 @@ class Retriever:
 
     # ---- stages -------------------------------------------------------------------------
 
+    def _chunk_texts(self, chunk_ids: list[int]) -> list[str]:
+        return [chunk.text for chunk in self.kb.reads.get_chunks(chunk_ids).values()]
+
     def _scope(self, query: Query, filters: MetadataFilter | None) -> Scope:
         """What the asking user may read (one SQL snapshot for every search), narrowed by filters,
         and how well each visible document matches what the question names."""
@@ -193,15 +199,24 @@ class Retriever:
         if filters is not None:
             accepted = {i for i, facts in corpus.documents.items() if filters.accepts(facts)}
             allowed = allowed[np.isin(allowed, corpus.chunks_of(accepted))]
+        mask = corpus.bm25.allowed_mask(allowed)
         match: dict[int, float] = {}
+        hints = query.hints
         if allowed.size:
-            visible = corpus.documents_of(allowed)
-            match = match_documents(query.hints, [corpus.documents[d] for d in visible], self.config.match)
+            visible = {d: corpus.documents[d] for d in corpus.documents_of(allowed)}
+            # "Xbox": Microsoft; but not for "the Eiffel Tower", a name that no document holds
+            frequency = partial(corpus.bm25.document_frequency, mask=mask)
+            cjk = is_mostly_cjk(query.question)
+            unknown = [w for w in unknown_latin_words(query.question, frequency) if cjk or w != w.lower()]
+            if not company_named(hints, visible.values()) and not unknown:
+                brand = brands_company(query.question, query.terms, corpus, mask, visible, self._chunk_texts)
+                hints = replace(hints, words=hints.words | frozenset(brand))
+            match = match_documents(hints, list(visible.values()), self.config.match)
         best = max(match.values(), default=0.0)
         # The chunks of the documents the question names best (all readable ones where it names none).
         named = {d for d, s in match.items() if s == best} if best > 0 else set()
         scoped = allowed[np.isin(allowed, corpus.chunks_of(named))] if named else allowed
-        return Scope(corpus, allowed, corpus.bm25.allowed_mask(allowed), match, scoped)
+        return Scope(corpus, allowed, mask, match, scoped, hints)
 
     def _candidates(self, query: Query, scope: Scope, vector: npt.NDArray[np.float32] | None) -> Candidates:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the

@@ -165,3 +165,32 @@ def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> 
 )
 def test_last_quarter_as_people_say_it_is_the_latest_filing(question: str, recent: bool) -> None:
     assert QueryHints.parse(question).recent is recent
+
+
+def test_a_brand_names_its_company_for_those_who_may_read_it(make_kb: MakeKB) -> None:
+    """"Xbox" with no company named: the Microsoft filings, whose every copy says "Xbox" and no
+    Apple filing does; nothing is inferred from documents the asker cannot read, or for a
+    question about a name no document holds."""
+    docs = EVAL / "sec-10-q" / "docs"
+    apple = [docs / "2023 Q2 AAPL.pdf", docs / "2023 Q3 AAPL.pdf"]
+    microsoft = [docs / "2023 Q2 MSFT.pdf", docs / "2023 Q3 MSFT.pdf"]
+    if not all(p.is_file() for p in apple + microsoft):
+        pytest.skip(f"the sample PDFs are not in {EVAL}")
+    kb = make_kb()
+    admin = kb.actor(None)
+    kb.people.add_group("board", admin)
+    kb.people.add_user("bob", admin=False, groups=(), actor=admin)
+    kb.ingest(apple, actor=admin)
+    kb.ingest(microsoft, actor=admin, groups=("board",))
+    retriever = Retriever(kb)
+    question = "How much did Xbox hardware revenue fall?"
+    microsoft_ids = {d.id for d in kb.list_documents(admin) if d.file_name in {p.name for p in microsoft}}
+    for asked in (question, "Xbox 硬件收入下降了多少？"):
+        named = retriever.search(asked, admin, k=5)
+        assert {d for d, s in named.document_match.items() if s > 0} == microsoft_ids, asked
+    assert {r.chunk.file_name for r in named.chunks} <= {p.name for p in microsoft}
+    assert {r.chunk.file_name for r in retriever.retrieve("did ipad sales go up?", admin, k=5)} <= {
+        p.name for p in apple
+    }
+    assert retriever.search(question, kb.actor("bob"), k=5).document_match == {}  # no Microsoft filing he may read
+    assert retriever.search("When was the Eiffel Tower completed?", admin, k=5).document_match == {}
