@@ -43,6 +43,7 @@ _RECENT = re.compile(
     re.IGNORECASE,
 )
 _THIS_PERIOD = re.compile(r"\b(?:the|this|current)\s+quarter\b|本季度|这个季度|本季|当前", re.IGNORECASE)
+_HOLIDAYS = re.compile(r"\bholidays\b|\bholiday\s+(?:quarter|season)|圣诞季|假日季|节日季", re.I)
 _PART_OF_YEAR = re.compile(r"(nine\s+months|前九个月|前三季度)|six\s+months|first\s+half|前六个月|上半年", re.I)
 QUARTER_DAYS = 84  # a day within a quarter, not the end of the one before (91 or 98 days back)
 COVER_DAYS = 60  # a 10-Q's cover dates ("shares outstanding as of ...") fall within this after its period
@@ -197,6 +198,8 @@ class QueryHints:
         months = tuple(
             dict.fromkeys((m.year, m.month) for m in date_mentions(question) if m.month and m.day is None)
         )
+        if years and not (quarters or months) and _HOLIDAYS.search(question):
+            months = ((years[-1], 12),)  # "over the 2022 holidays": the quarter that ends in December
         if not quarters and years and (part := _PART_OF_YEAR.search(question)):
             # "the first nine months of 2023": what the third quarter's filing reports
             quarters = ((max(years), 3 if part.group(1) else 2),)

@@ -167,6 +167,20 @@ def test_last_quarter_as_people_say_it_is_the_latest_filing(question: str, recen
     assert QueryHints.parse(question).recent is recent
 
 
+@pytest.mark.parametrize(
+    ("question", "months"),
+    [
+        ("did ipad sales go up over the 2022 holidays?", ((2022, 12),)),
+        ("Apple's revenue in the 2022 holiday quarter", ((2022, 12),)),
+        ("苹果2022年圣诞季的收入是多少？", ((2022, 12),)),
+        ("Apple's revenue in the December 2021 quarter, holidays included", ((2021, 12),)),  # as named
+        ("What is the holiday schedule?", ()),  # no year: no period
+    ],
+)
+def test_the_holidays_are_the_quarter_that_ends_in_december(question: str, months: tuple[tuple[int, int], ...]) -> None:
+    assert QueryHints.parse(question).months == months
+
+
 def test_a_brand_names_its_company_for_those_who_may_read_it(make_kb: MakeKB) -> None:
     """"Xbox" with no company named: the Microsoft filings, whose every copy says "Xbox" and no
     Apple filing does; nothing is inferred from documents the asker cannot read, or for a
