@@ -37,14 +37,14 @@ def brands_company(
     letters; () when it names none or brands of two. `texts` reads chunks by id."""
     by_company: dict[str, set[int]] = defaultdict(set)
     for document_id, facts in visible.items():
-        by_company[" ".join(facts.company_phrase)].add(document_id)
+        by_company[_company(facts)].add(document_id)
     found: set[str] = set()
     for term in dict.fromkeys(terms):
         # as the question writes it: a glossary's English for a Chinese word ("手机": iphone) is a guess
         if not (term.isascii() and term.isalpha()) or not re.search(rf"\b{term}\b", question, re.I):
             continue
         holders = corpus.documents_holding(term, mask)
-        companies = {" ".join(visible[d].company_phrase) for d in holders if d in visible}
+        companies = {_company(visible[d]) for d in holders if d in visible}
         if len(companies) != 1 or len(holders) < _MIN_DOCUMENTS:
             continue
         (company,) = companies
@@ -53,6 +53,10 @@ def brands_company(
             if _written_as_a_name(term, texts(chunk_ids)):
                 found.add(company)
     return tuple(found.pop().split()) if len(found) == 1 else ()
+
+
+def _company(facts: DocumentFacts) -> str:
+    return " ".join(facts.company_phrase)  # "" for a document of no known organisation
 
 
 def _written_as_a_name(term: str, texts: list[str]) -> bool:

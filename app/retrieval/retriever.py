@@ -25,6 +25,7 @@ from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
 from app.retrieval.glossary import english_gloss, expanded_terms, glossed
 from app.retrieval.metadata import (
+    DocumentFacts,
     MatchWeights,
     MetadataFilter,
     QueryHints,
@@ -191,6 +192,18 @@ class Retriever:
     def _chunk_texts(self, chunk_ids: list[int]) -> list[str]:
         return [chunk.text for chunk in self.kb.reads.get_chunks(chunk_ids).values()]
 
+    def _with_brands_company(
+        self, query: Query, corpus: Corpus, mask: npt.NDArray[np.bool_], visible: dict[int, DocumentFacts]
+    ) -> QueryHints:
+        """The query's hints with the company whose brand it names, if any; none beside a name no
+        readable chunk holds ("the Eiffel Tower" is not Intel's, for all Tower Semiconductor)."""
+        frequency = partial(corpus.bm25.document_frequency, mask=mask)
+        cjk = is_mostly_cjk(query.question)
+        if any(cjk or w != w.lower() for w in unknown_latin_words(query.question, frequency)):
+            return query.hints
+        brand = brands_company(query.question, query.terms, corpus, mask, visible, self._chunk_texts)
+        return replace(query.hints, words=query.hints.words | frozenset(brand))
+
     def _scope(self, query: Query, filters: MetadataFilter | None) -> Scope:
         """What the asking user may read (one SQL snapshot for every search), narrowed by filters,
         and how well each visible document matches what the question names."""
@@ -204,13 +217,8 @@ class Retriever:
         hints = query.hints
         if allowed.size:
             visible = {d: corpus.documents[d] for d in corpus.documents_of(allowed)}
-            # "Xbox": Microsoft; but not for "the Eiffel Tower", a name that no document holds
-            frequency = partial(corpus.bm25.document_frequency, mask=mask)
-            cjk = is_mostly_cjk(query.question)
-            unknown = [w for w in unknown_latin_words(query.question, frequency) if cjk or w != w.lower()]
-            if not company_named(hints, visible.values()) and not unknown:
-                brand = brands_company(query.question, query.terms, corpus, mask, visible, self._chunk_texts)
-                hints = replace(hints, words=hints.words | frozenset(brand))
+            if not company_named(hints, visible.values()):  # "Xbox": Microsoft
+                hints = self._with_brands_company(query, corpus, mask, visible)
             match = match_documents(hints, list(visible.values()), self.config.match)
         best = max(match.values(), default=0.0)
         # The chunks of the documents the question names best (all readable ones where it names none).
