@@ -9,9 +9,11 @@ no duplicate documents or chunks; one ready version per file name."""
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ import pytest
 from ingestion.embedders import HashingEmbedder
 from ingestion.reconcile import ReconcileReport
 from ingestion.service import KnowledgeBase, StoreConfig
+from store.models import DocStatus
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20240611
@@ -31,11 +34,46 @@ def variant(source: Path, target: Path, tag: str) -> Path:
     return target
 
 
-def run_ingest(env: dict[str, str], cwd: Path, files: list[Path], kill_after: float | None) -> int | None:
+def in_flight(data_dir: Path) -> bool:
+    """Whether some document is being parsed or embedded now (read-only, beside the writer)."""
+    database = data_dir / "kb.sqlite3"
+    if not database.exists():
+        return False
+    marks = ",".join("?" * len(DocStatus.IN_FLIGHT))
+    query = f"SELECT 1 FROM documents WHERE status IN ({marks}) LIMIT 1"
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)) as db:
+            return db.execute(query, DocStatus.IN_FLIGHT).fetchone() is not None
+    except sqlite3.OperationalError:  # the schema is still being created
+        return False
+
+
+def kill_mid_document(child: subprocess.Popen[bytes], data_dir: Path) -> int | None:
+    """Kill as soon as a document is in flight: a kill that certainly lands mid-document,
+    whatever the machine's load (timed kills on a busy host can all land before or after)."""
+    deadline = time.monotonic() + 120
+    while child.poll() is None and time.monotonic() < deadline:
+        if in_flight(data_dir):
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return None
+        time.sleep(0.01)
+    return child.wait()
+
+
+def run_ingest(
+    env: dict[str, str], cwd: Path, files: list[Path], kill_after: float | None, mid_document: bool = False
+) -> int | None:
     command = [sys.executable, "-c", "from app.cli import main; main()", "ingest", "--no-progress", *map(str, files)]
     child = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
+    if mid_document:
+        try:
+            return kill_mid_document(child, Path(env["KB_DATA_DIR"]))
+        finally:
+            assert child.stderr is not None
+            child.stderr.close()
     if kill_after is None:
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err.decode()[-2000:]
@@ -92,7 +130,9 @@ def kill_rounds(tmp_path: Path, data_dir: Path, sample_pdfs: tuple[Path, Path], 
         ]
         rng.shuffle(files)
         started = time.monotonic()
-        outcome = run_ingest(env, tmp_path, files, kill_after=rng.uniform(0.5, max(1.0, whole_run_s)))
+        # Odd rounds kill at a random time, even ones the moment a document is in flight.
+        kill_after = rng.uniform(0.5, max(1.0, whole_run_s))
+        outcome = run_ingest(env, tmp_path, files, kill_after=kill_after, mid_document=round_no % 2 == 0)
         killed += outcome is None
         finished += outcome is not None
         check_after_restart(data_dir, repairs)
