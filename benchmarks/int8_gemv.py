@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +53,21 @@ def seconds_per_call(fn: Callable[..., torch.Tensor], inputs: tuple[torch.Tensor
     return (time.perf_counter() - start) / calls
 
 
+def tile_choice(autotuner: Any) -> dict[str, Any]:
+    """The tile the kernel's timing chose for the shape just run, and the best time of each way of
+    reading the weights (whole words or bytes) among the tiles it timed."""
+    timings = getattr(autotuner, "configs_timings", None) or {}
+    best: dict[str, float] = {}
+    for config, times in timings.items():
+        way = "words" if config.kwargs.get("PACKED") else "bytes"
+        ms = times[0] if isinstance(times, list | tuple) else times  # do_bench: milliseconds
+        best[way] = min(best.get(way, float("inf")), float(ms))
+    chosen = autotuner.best_config
+    return {"tile": {**chosen.kwargs, "num_warps": chosen.num_warps}} | {
+        f"best_{way}_us": round(ms * 1e3, 1) for way, ms in sorted(best.items())
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shapes", choices=sorted(SHAPES), default="7b")
@@ -86,6 +102,8 @@ def main() -> None:
                 "speedup": round(bf16_s / int8_s, 2),
                 "max_rel_error": round(error, 5),
             }
+            if cuda:
+                figures |= tile_choice(triton_gemv._kernel())
             if args.inductor:
                 inductor_s = seconds_per_call(fused_gemv(), (x, layer.weight, layer.scales), args.calls)
                 figures["inductor_int8_gb_s"] = round(layer.weight.numel() / inductor_s / 1e9, 1)

@@ -22,10 +22,13 @@ def reference(x: torch.Tensor, layer: Int8Linear) -> torch.Tensor:
 
 
 def products_match(_: Path) -> None:
-    """Rows and widths that fill no tile exactly: the masks must keep the edges out."""
-    for rows, width in ((37, 300), (64, 2048), (5, 1100), (1, 16)):
+    """Rows and widths that fill no tile exactly: the masks must keep the edges out. Widths of a
+    multiple of four go through whole words of four weights, the others byte by byte; the extreme
+    bytes must come out as they went in."""
+    for rows, width in ((37, 300), (64, 2048), (5, 1100), (1, 16), (3, 4097), (9, 302)):
         torch.manual_seed(rows)
         layer = Int8Linear(torch.randn(rows, width))
+        layer.weight[0, :8] = torch.tensor([-128, 127, -127, 0, 1, -1, 64, -65], dtype=torch.int8)
         x = torch.randn(1, width)
         got = triton_gemv.int8_gemv(x, layer.weight, layer.scales)
         assert got.shape == (1, rows) and got.dtype == torch.float32, (got.shape, got.dtype)
