@@ -55,9 +55,14 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "销售额": "net sales",
     "营业收入": "revenue",
     "营收": "revenue",
+    "营业额": "revenue",
     "总收入": "total revenue",
     "收入": "revenue",
     "净利润": "net income",
+    "净利": "net income",  # "赚了多少净利"
+    "纯利润": "net income",
+    "纯利": "net income",
+    "盈利": "net income",
     "归属于": "attributable to",
     "净收入": "net income",
     "净亏损": "net loss",
@@ -86,6 +91,10 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "总资产": "total assets",
     "资产": "assets",
     "总负债": "total liabilities",
+    "负债总额": "total liabilities",
+    "负债合计": "total liabilities",
+    "资产总额": "total assets",
+    "资产合计": "total assets",
     "负债": "liabilities",
     "股东权益": "stockholders shareholders equity",
     "长期债务": "long-term debt",
@@ -218,6 +227,9 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "借款": "borrowings",
     "定期债务": "term debt",
     "信贷额度": "credit facility",
+    "循环信贷额度": "revolving credit facility",
+    "循环信贷": "revolving credit facility",
+    "信贷": "credit",
     "营运资本": "working capital",
     "营运资金": "working capital",
     "自由现金流": "free cash flow",
@@ -309,9 +321,15 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "签字": "signed",  # "是谁签的字"
     "签的字": "signed",
     "签名": "signed signature",
+    "签": "signed",  # "哪天签的", "签了"
     # periods
     "季度": "quarter three months",
     "前九个月": "nine months",
+    # the year's first three quarters, to date: not its third ("前三季度" holds "三季度")
+    "前三季度": "nine months",
+    "前三个季度": "nine months",
+    "前两个季度": "six months",
+    "前两季度": "six months",
     "九个月": "nine months",
     "前六个月": "six months",
     "六个月": "six months",
@@ -651,12 +669,22 @@ def english_phrases(question: str) -> list[str]:
 # "2023年第二财季": a fiscal one, whose months vary by company.
 _CHINESE_QUARTER = re.compile(
     r"(?:((?:19|20)\d{2})\s*(财年|财政年度|年度|年)?\s*)?"
-    r"(?:第\s*([一二三四1-4])\s*(财季|季度|季)|(?<![一二三四十百千万])([一二三四])\s*(季度|季报)|Q([1-4])(?![0-9]))"
+    r"(?:第\s*([一二三四1-4])\s*(财季|季度|季)|(?<![一二三四十百千万前头两个])([一二三四])\s*(季度|季报)|Q([1-4])(?![0-9]))"
 )
 # "2023年头三个月", "2023年前3个月": the year's first quarter
 _CHINESE_FIRST_THREE_MONTHS = re.compile(r"((?:19|20)\d{2})\s*年\s*的?\s*[头前]\s*[三3]\s*个\s*月")
 _CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:财年|财政年度)")
 _NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
+# "50亿美元", "3.2亿元", "800万美元": an amount as Chinese counts it (亿 = 10^8, 万 = 10^4)
+_CHINESE_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿|万)\s*(?:美元|美金|元)?")
+
+
+def english_amount(number: str, unit: str) -> str:
+    """"50", "亿" -> "5.0 billion", "3.5", "亿" -> "350 million": as filings write them."""
+    value = float(number) * (1e8 if unit == "亿" else 1e4)
+    if value >= 1e9:
+        return f"{value / 1e9:.1f} billion"
+    return f"{value / 1e6:g} million"
 
 
 def english_gloss(question: str) -> str:
@@ -679,6 +707,7 @@ def english_gloss(question: str) -> str:
             parts.append(f"Q{number} fiscal {year}" if fiscal else f"Q{number} {year}")
     parts += [f"Q1 {year}" for year in _CHINESE_FIRST_THREE_MONTHS.findall(question)]
     parts += [f"fiscal {year}" for year in _CHINESE_FISCAL_YEAR.findall(question)]
+    parts += [english_amount(number, unit) for number, unit in _CHINESE_AMOUNT.findall(question)]
     return " ".join(parts)
 
 

@@ -702,8 +702,19 @@ def test_chinese_vocabulary_dates_and_quarters_in_english() -> None:
         ("亚马逊实体店的销售额", "physical stores"),
         ("亚马逊上半年购买物业和设备花了多少钱", "purchases of property and equipment"),
         ("微软九个月里新增物业和设备支出", "additions to property and equipment"),
+        ("苹果2023财年第三季度赚了多少净利？", "net income"),
+        ("截至2022年12月31日，苹果的负债总额是多少？", "total liabilities"),
+        ("英特尔那笔50亿美元循环信贷什么时候到期？", "revolving credit facility"),
+        ("亚马逊2023年第二季度的10-Q是哪天签的？", "signed"),
     ]:
         assert english in english_gloss(question), question
+    # the year's first three quarters are nine months to date, not its third quarter
+    first_three = english_gloss("英特尔2022年前三季度的营收是多少？")
+    assert "nine months" in first_three and "Q3" not in first_three
+    assert "Q3 2022" in english_gloss("英特尔2022年三季度的营收是多少？")
+    # amounts as Chinese counts them, as filings write them
+    assert english_gloss("那笔50亿美元的循环信贷").endswith("5.0 billion")
+    assert english_gloss("3.5亿美元的罚款").endswith("350 million")
 
 
 def test_fiscal_quarters_come_from_the_documents_own_words() -> None:
