@@ -81,3 +81,15 @@ def test_a_business_line_named_in_english_is_answered_by_its_own_line_not_the_to
     ago"), which answers "growth" and "yoy" in its own words."""
     extracted = Extractor().extract(question, _pages_as_sources("2022 Q3 NVDA.pdf", "NVIDIA | 10-Q", 28))
     assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_a_sentence_saying_how_much_a_figure_moved_does_not_answer_what_it_was() -> None:
+    """"Changes in foreign exchange rates reduced fulfillment costs by $396 million" (the MD&A, found
+    first) gives a move; the income statement gives the costs asked for. Asked for the effect, the
+    sentence answers."""
+    sources = _pages_as_sources("2023 Q1 AMZN.pdf", "Amazon | 10-Q", 28, 4)
+    extracted = Extractor().extract("What were Amazon's fulfillment costs in Q1 2023?", sources)
+    assert extracted is not None and "20,905" in extracted.text and extracted.citation.page == 4
+    question = "How much did foreign exchange rates reduce Amazon's fulfillment costs in Q1 2023?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "396" in extracted.text and extracted.citation.page == 28
