@@ -702,6 +702,9 @@ class Extractor:
         entity = spelt_out(lines_named)
         asked_measures = _measures(lemmas)
         named_whole = _title_case_names(asked.text)
+        # a Chinese question naming no business line asks for the company's own row ("Consolidated",
+        # "Total") among the segments' (Amazon's growth table starts with North America)
+        whole_asked = is_mostly_cjk(asked.text) and not (asked.named_in_latin or asked.lines)
         statement_pages: dict[int, bool] = {}  # page -> it shows a statement the question names
         found = []
         for row in table_rows(where.text):
@@ -770,6 +773,7 @@ class Extractor:
             # not the same words apart ("Other income (expense), net")
             phrase = phrase or (0.03 if _shares_a_run(label_terms, asked_terms) else 0.0)
             phrase += 0.05 if _TOTAL & lemmas & label else 0.0
+            phrase += 0.03 if whole_asked and label_terms and set(label_terms) <= _WHOLE else 0.0
             # a change over the period answers "how much cash at the end" only when a change is asked
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
             # "how much did AWS sales grow": the "Year-over-year Percentage Growth" rows, not the sales mix

@@ -57,6 +57,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "营收": "revenue",
     "营业额": "revenue",
     "总收入": "total revenue",
+    "总销售额": "total net sales",
+    "总营收": "total revenue",
     "收入": "revenue",
     "净利润": "net income",
     "净利": "net income",  # "赚了多少净利"

@@ -93,3 +93,18 @@ def test_a_sentence_saying_how_much_a_figure_moved_does_not_answer_what_it_was()
     question = "How much did foreign exchange rates reduce Amazon's fulfillment costs in Q1 2023?"
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "396" in extracted.text and extracted.citation.page == 28
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("亚马逊2023年第二季度销售额同比增长了多少？", "Consolidated: 11%"),
+        ("亚马逊2023年第二季度北美销售额同比增长了多少？", "North America: 11%"),
+        ("亚马逊2023年第二季度AWS销售额同比增长了多少？", "AWS: 12%"),
+    ],
+)
+def test_a_chinese_question_naming_no_business_line_gets_the_companys_own_growth(question: str, expected: str) -> None:
+    """Amazon's growth table lists North America, International and AWS before "Consolidated": a
+    question naming none of them asks for the company's, not the first line's."""
+    extracted = Extractor().extract(question, _pages_as_sources("2023 Q2 AMZN.pdf", "Amazon | 10-Q", 24))
+    assert extracted is not None and expected in extracted.text, extracted
