@@ -18,10 +18,12 @@ step a prompt row's arithmetic does not depend on its chunk), so greedy tokens a
 batched or alone. Beam search stays outside the batch: `exclusive()` drains the batch and lends the model.
 """
 
+import atexit
 import logging
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -124,6 +126,7 @@ class BatchScheduler:
         self._model_touched = True  # the step (re)binds before the first turn and after exclusive()
         self._model_lock = threading.Lock()  # held for each step, and by exclusive() users
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self._seconds_per_request = 10.0  # running estimate for Retry-After
 
     # -- callers ------------------------------------------------------------------------------------
@@ -143,10 +146,18 @@ class BatchScheduler:
                 )
             self._waiting.append(request)
             if self._thread is None or not self._thread.is_alive():
+                if self._thread is None:
+                    atexit.register(_stop_at_exit, weakref.ref(self))
+                self._stopping = False
                 self._thread = threading.Thread(target=self._run, name="kb-batch", daemon=True)
                 self._thread.start()
             self._cond.notify_all()
         return request
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler thread is alive (it starts with the first request)."""
+        return self._thread is not None and self._thread.is_alive()
 
     def load(self) -> tuple[int, int]:
         """(requests decoding or prefilling, requests waiting for a slot)."""
@@ -168,17 +179,29 @@ class BatchScheduler:
                 self._model_touched = True  # beam search may have replaced caches or weights
                 self._cond.notify_all()
 
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """End the scheduler thread after the step it is in. Run at exit: a daemon thread still in a
+        torch op (the GIL released) when the interpreter finalises aborts the process on its way back
+        ("terminate called without an active exception", pytorch#38228), after a finished answer."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
     # -- the scheduler thread -----------------------------------------------------------------------
 
     def _run(self) -> None:
         with torch.inference_mode():
-            while True:
+            while not self._stopping:
                 with self._cond:
                     self._retire_cancelled()
                     self._admit()
                     if not self._active:
                         self._cond.notify_all()  # an exclusive() caller may be waiting for this
-                        self._cond.wait(timeout=1.0)
+                        if not self._stopping:
+                            self._cond.wait(timeout=1.0)
                         continue
                     batch = list(self._active)
                 with self._model_lock:
@@ -314,3 +337,9 @@ class BatchScheduler:
         request.tokens.put(token)
         if token in request.stop_ids or request.produced >= request.cfg.max_new_tokens:
             self._finish(request)
+
+
+def _stop_at_exit(scheduler: "weakref.ref[BatchScheduler]") -> None:
+    alive = scheduler()
+    if alive is not None:
+        alive.stop()

@@ -334,3 +334,43 @@ def test_a_gpu_gets_only_the_batch_slots_its_memory_holds(tiny: Transformer) -> 
     assert slots_that_fit(16, per_slot, 20 * 2**30) == 9
     assert slots_that_fit(16, per_slot, 200 * 2**30) == 16
     assert slots_that_fit(16, per_slot, 2**30) == 1  # never none: one answer at a time still works
+
+
+class EnteredStep(HeldStep):
+    """HeldStep that says when it holds a step."""
+
+    def __init__(self, model: Transformer, rows: int) -> None:
+        super().__init__(model, rows)
+        self.entered = threading.Event()
+
+    def step_rows(
+        self,
+        model: Transformer,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        slots: torch.Tensor,
+        logits_for: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if (logits_for is None or logits_for.numel() == tokens.numel()) and tokens.numel() >= self.rows:
+            self.entered.set()
+        return super().step_rows(model, tokens, positions, slots, logits_for)
+
+
+def test_stopping_waits_for_the_step_in_flight_and_the_next_request_starts_again(tiny: Transformer) -> None:
+    """At exit the scheduler is stopped and joined (a daemon thread inside a torch op while Python
+    finalises aborted `kb generate` after its answer): stop() returns only after the step it is in."""
+    step = EnteredStep(tiny, rows=1)
+    scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8), step)
+    first = scheduler.submit(random_ids(5, seed=1), GREEDY, frozenset())
+    assert step.entered.wait(timeout=30)
+    stopper = threading.Thread(target=scheduler.stop)
+    stopper.start()
+    stopper.join(timeout=0.5)
+    assert stopper.is_alive() and scheduler.running  # the held step is still running
+    step.released.set()
+    stopper.join(timeout=30)
+    assert not stopper.is_alive() and not scheduler.running
+    second = scheduler.submit(random_ids(7, seed=2), GREEDY, frozenset())  # starts the thread again
+    assert list(second) == alone(tiny, random_ids(7, seed=2), GREEDY)
+    assert len(list(first)) == GREEDY.max_new_tokens  # the stopped request went on with it
+    scheduler.stop()
