@@ -46,6 +46,7 @@ class HeldStep(NativeStep):
         super().__init__(model)
         self.rows = rows
         self.released = threading.Event()
+        self.entered = threading.Event()  # set when a step is held
 
     def step_rows(
         self,
@@ -57,6 +58,7 @@ class HeldStep(NativeStep):
     ) -> torch.Tensor:
         decoding_only = logits_for is None or logits_for.numel() == tokens.numel()
         if decoding_only and tokens.numel() >= self.rows:
+            self.entered.set()
             self.released.wait(timeout=30)
         return super().step_rows(model, tokens, positions, slots, logits_for)
 
@@ -336,30 +338,10 @@ def test_a_gpu_gets_only_the_batch_slots_its_memory_holds(tiny: Transformer) -> 
     assert slots_that_fit(16, per_slot, 2**30) == 1  # never none: one answer at a time still works
 
 
-class EnteredStep(HeldStep):
-    """HeldStep that says when it holds a step."""
-
-    def __init__(self, model: Transformer, rows: int) -> None:
-        super().__init__(model, rows)
-        self.entered = threading.Event()
-
-    def step_rows(
-        self,
-        model: Transformer,
-        tokens: torch.Tensor,
-        positions: torch.Tensor,
-        slots: torch.Tensor,
-        logits_for: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        if (logits_for is None or logits_for.numel() == tokens.numel()) and tokens.numel() >= self.rows:
-            self.entered.set()
-        return super().step_rows(model, tokens, positions, slots, logits_for)
-
-
 def test_stopping_waits_for_the_step_in_flight_and_the_next_request_starts_again(tiny: Transformer) -> None:
     """At exit the scheduler is stopped and joined (a daemon thread inside a torch op while Python
     finalises aborted `kb generate` after its answer): stop() returns only after the step it is in."""
-    step = EnteredStep(tiny, rows=1)
+    step = HeldStep(tiny, rows=1)
     scheduler = BatchScheduler(tiny, 128, BatchSettings(slots=2, prefill_chunk=8), step)
     first = scheduler.submit(random_ids(5, seed=1), GREEDY, frozenset())
     assert step.entered.wait(timeout=30)
