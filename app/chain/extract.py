@@ -117,16 +117,13 @@ _YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期|\byear[- ]ov
 # "Automotive revenue was up 86% from a year ago": a sentence that says how much a business line moved,
 # which answers the question's "growth", "fall" or "yoy" in its own words (the total's row has its own
 # change column for the company's figure)
-_STATES_CHANGE = re.compile(
-    rf"(?:{DOWN_WORDS}|{UP_WORDS}|\b(?:up|down)\b)[^.;%]{{0,40}}?\d[\d.,]*\s?(?:%|(?:million|billion)\b)", re.I
-)
+_BY_A_FIGURE = r"[^.;%]{0,40}?\d[\d.,]*\s?(?:%|(?:million|billion)\b)"  # "... by $396 million", "... 12%"
+_STATES_CHANGE = re.compile(rf"(?:{DOWN_WORDS}|{UP_WORDS}|\b(?:up|down)\b){_BY_A_FIGURE}", re.I)
 # "Changes in foreign exchange rates reduced fulfillment costs by $396 million": the figure a sentence
 # gives is how much something moved, which answers "what were fulfillment costs" only when a change or
 # an effect is asked for
-_STATES_A_MOVE = re.compile(
-    rf"(?:{DOWN_WORDS}|{UP_WORDS}|\breduc|\blower(?:ed|s)?\b|\brais(?:ed|es)\b)[^.;%]{{0,40}}?\d[\d.,]*\s?(?:%|(?:million|billion)\b)",
-    re.I,
-)
+_MOVE_WORDS = rf"{DOWN_WORDS}|{UP_WORDS}|\breduc|\blower(?:ed|s)?\b|\brais(?:ed|es)\b"
+_STATES_A_MOVE = re.compile(rf"(?:{_MOVE_WORDS}){_BY_A_FIGURE}", re.I)
 _EFFECT_ASKED = re.compile(
     r"\breduc|\blower|\brais|\bimpact|\bhurt|\baffect|\beffect|\bbenefit|\bboost|\bexchange\b"
     r"|影响|拉低|推高|让|使|导致|少了|多了|汇率",
@@ -882,6 +879,8 @@ class Extractor:
         leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
         pieces += _lead_ins_after_their_subject(source.chunk.text, sentences) if leads_to_code else []
         cjk_question = is_mostly_cjk(asked.text)
+        # a figure asked for, not how it moved: a sentence giving a move ranks lower (the question's part once)
+        level_asked = asked.wants == "figure" and not asked.change and not _EFFECT_ASKED.search(asked.text)
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         asked_terms = _lemmas(asked.in_order)
         named_terms = [t for t in asked_terms if t not in _PERIOD_TERMS and not t.isdigit()]
@@ -932,7 +931,7 @@ class Extractor:
             # the cover page) gives that day's figure, not the one asked
             named -= 0.3 if asked.wants == "figure" and _dated_only_another_day(asked, flat) else 0.0
             named -= 0.3 if asked.wants == "figure" and _moved_the_other_way(asked, flat) else 0.0
-            named -= 0.1 if asked.wants == "figure" and _gives_a_move_unasked(asked, flat) else 0.0
+            named -= 0.1 if level_asked and _STATES_A_MOVE.search(flat) else 0.0
             # asked for Intel's revenue, "NEX revenue decreased 32%" gives one business line's
             named -= 0.1 if asked.wants == "figure" and _names_another_line(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
@@ -1414,10 +1413,6 @@ def _lead_ins_after_their_subject(text: str, sentences: Sequence[Sentence]) -> l
         if len(first_line) <= 30 and _LEADS_IN.search(first_line):
             found.append((before.start, text[before.start : lead_in.start + len(first_line)]))
     return found
-
-
-def _gives_a_move_unasked(asked: Question, sentence: str) -> bool:
-    return not asked.change and not _EFFECT_ASKED.search(asked.text) and _STATES_A_MOVE.search(sentence) is not None
 
 
 def _commands_after(text: str, end: int) -> str:
