@@ -68,17 +68,13 @@ def run_ingest(
     child = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
-    if mid_document:
-        try:
-            return kill_mid_document(child, Path(env["KB_DATA_DIR"]))
-        finally:
-            assert child.stderr is not None
-            child.stderr.close()
-    if kill_after is None:
+    if kill_after is None and not mid_document:
         _, err = child.communicate(timeout=120)
         assert child.returncode == 0, err.decode()[-2000:]
         return 0
     try:
+        if mid_document:
+            return kill_mid_document(child, Path(env["KB_DATA_DIR"]))
         child.wait(timeout=kill_after)
         return child.returncode  # finished before the kill
     except subprocess.TimeoutExpired:
