@@ -62,6 +62,11 @@ def interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1"
 
 
+def in_words(width: int) -> bool:
+    """Whether rows of this width can be read as whole 32-bit words of four weights (all of Llama's)."""
+    return width % 4 == 0
+
+
 @cache
 def _kernel() -> Any:
     import triton
@@ -80,8 +85,7 @@ def _kernel() -> Any:
     ]
 
     def fit(configs: list[Any], named_args: dict[str, Any], **_: Any) -> list[Any]:
-        # Whole words of four weights need rows of a multiple of four (all of Llama's).
-        return [c for c in configs if not c.kwargs["PACKED"] or named_args["K"] % 4 == 0]
+        return [c for c in configs if not c.kwargs["PACKED"] or in_words(named_args["K"])]
 
     @triton.autotune(configs=configs, key=["N", "K"], prune_configs_by={"early_config_prune": fit})
     @triton.jit
@@ -132,7 +136,7 @@ def launch(x: torch.Tensor, weight: torch.Tensor, scales: torch.Tensor, out: tor
         return ((n + meta["BLOCK_N"] - 1) // meta["BLOCK_N"],)
 
     if interpreted():  # no timing there (no GPU driver): one tile, words wherever rows allow them
-        tile = {"BLOCK_N": 4, "BLOCK_K": 512, "PACKED": k % 4 == 0}
+        tile = {"BLOCK_N": 4, "BLOCK_K": 512, "PACKED": in_words(k)}
         wrap_triton(_kernel().fn)[grid](x, weight, scales, out, n, k, **tile)
     else:
         wrap_triton(_kernel())[grid](x, weight, scales, out, n, k)
