@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     from model.native_quant import QuantMatrix
 
 SOURCE = Path(__file__).with_name("csrc") / "decode_step.c"
-HEADERS = ("quant_kernels.h", "q8_kernels.h", "strip_kernels.h")  # included by SOURCE: part of the cache key
+# included by SOURCE: part of the cache key
+HEADERS = ("avx2_kernels.h", "quant_kernels.h", "q8_kernels.h", "strip_kernels.h")
 ABI_VERSION = 5
 MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded together)
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.

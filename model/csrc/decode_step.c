@@ -14,7 +14,8 @@
  * of the float additions inside dot products differs. Built at run time by model/native.py with the
  * machine's own instruction set (-march=native); GCC vector extensions keep it portable. Batched
  * steps on GGUF Q4_1 / Q8_0 blocks use AMX tiles in bf16 where the CPU and kernel offer them, else
- * AVX-512 VNNI on weights repacked into strips (strip_kernels.h), else AVX-512 BF16.
+ * AVX-512 VNNI on weights repacked into strips (strip_kernels.h), else AVX-512 BF16; CPUs with AVX2
+ * but not AVX-512 take 8-lane kernels for them (avx2_kernels.h).
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -273,7 +274,10 @@ static void tile(const void *w, int quantized, int k, const float *x, int tb, in
     }
 }
 
-#include "quant_kernels.h"
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#define KB_AVX2_HALVES 1
+#endif
+#include "quant_kernels.h" /* with avx2_kernels.h where KB_AVX2_HALVES */
 
 /* One row of GGUF blocks times tb activation rows: each block's weights are formed once (as the
  * block products form them) and multiplied into every row, each row with its own accumulators
@@ -316,10 +320,18 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
     const uint8_t *w = quant_row_at(qm, row, &type);
     if (type != KB_Q4_1 && type != KB_Q8_0) dequant_row(type, w, k, rowbuf);
     float dots[TILE_ROWS * TILE_BATCH];
+#if defined(KB_AVX2_HALVES)
+    int group = type == KB_Q4_1 || type == KB_Q8_0 ? AVX2_BATCH : TILE_BATCH;
+#else
     int group = type == KB_Q4_1 || type == KB_Q8_0 ? QUANT_BATCH : TILE_BATCH;
+#endif
     for (int b0 = 0; b0 < batch; b0 += group) {
         int tb = batch - b0 < group ? batch - b0 : group;
         const float *xb = x + (size_t)b0 * k;
+#if defined(KB_AVX2_HALVES)
+        if (type == KB_Q4_1 || type == KB_Q8_0) {
+            rows_avx2(type == KB_Q4_1, w, xb, k, tb, out + b0);
+#else
         if (type == KB_Q4_1) {
             if (tb == QUANT_BATCH) rows_q4_1(w, xb, k, QUANT_BATCH, out + b0);
             else if (tb == 1) rows_q4_1(w, xb, k, 1, out + b0);
@@ -328,6 +340,7 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
             if (tb == QUANT_BATCH) rows_q8_0(w, xb, k, QUANT_BATCH, out + b0);
             else if (tb == 1) rows_q8_0(w, xb, k, 1, out + b0);
             else rows_q8_0(w, xb, k, tb, out + b0);
+#endif
         } else {
             tile(rowbuf, 0, k, xb, tb, 1, dots);
             for (int b = 0; b < tb; b++) out[b0 + b] = dots[b];
@@ -335,6 +348,23 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
     }
     if (qm->bias)
         for (int b = 0; b < batch; b++) out[b] += qm->bias[row];
+}
+
+/* Test entry point: rows x cols of one block type times `batch` activation rows through the batched
+ * kernels above, out [batch, rows]; one thread, no model. */
+KB_API int kb_quant_rows_batch(int type, const uint8_t *w, int rows, int cols, int64_t row_bytes, const float *x,
+                               int batch, float *out) {
+    if (batch < 1 || batch > MAX_BATCH || !row_dequant_for(type)) return -1;
+    QuantMatrix qm = {.n_parts = 1, .cols = cols, .part_type = {type}, .part_rows = {rows},
+                      .part_row_bytes = {row_bytes}, .part_data = {w}};
+    float *rowbuf = malloc(sizeof(float) * (size_t)cols), dots[MAX_BATCH];
+    if (!rowbuf) return -1;
+    for (int r = 0; r < rows; r++) {
+        quant_row_batch(&qm, r, x, batch, rowbuf, dots);
+        for (int b = 0; b < batch; b++) out[(size_t)b * rows + r] = dots[b];
+    }
+    free(rowbuf);
+    return 0;
 }
 
 #include "q8_kernels.h"
