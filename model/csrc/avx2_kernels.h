@@ -14,17 +14,12 @@
 #if defined(KB_AVX2_HALVES)
 #define AVX2_BATCH 4 /* 4 rows x 2 accumulators + 4 formed weight vectors fit the 16 ymm registers */
 
-typedef float vf8u __attribute__((vector_size(32), aligned(4))); /* unaligned loads */
 typedef int32_t vi8 __attribute__((vector_size(32)));
 
 static inline vf8 load8(const float *x) { return *(const vf8u *)x; }
 static inline vf8 splat8(float f) { return (vf8)_mm256_set1_ps(f); }
 
-static inline float hsum_halves(vf8 lo, vf8 hi) {
-    vf8 half = lo + hi;
-    vf4 quarter = __builtin_shufflevector(half, half, 0, 1, 2, 3) + __builtin_shufflevector(half, half, 4, 5, 6, 7);
-    return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
-}
+static inline float hsum_halves(vf8 lo, vf8 hi) { return hsum8(lo + hi); }
 
 /* Q4_1 block (d, m, 16 bytes of nibble pairs): values 0-7, 8-15, 16-23, 24-31 as floats d u + m. */
 static inline void form_q4_1(const uint8_t *w, vf8 formed[4]) {

@@ -44,6 +44,12 @@ typedef float vf __attribute__((vector_size(LANES * 4), aligned(4)));      /* un
 typedef float vf8 __attribute__((vector_size(32)));
 typedef float vf4 __attribute__((vector_size(16)));
 
+/* A 16-lane vf has no register where AVX-512 is missing: the hot kernels take 8 lanes there. */
+#if defined(__AVX2__) && !defined(__AVX512F__)
+#define KB_AVX2_HALVES 1
+typedef float vf8u __attribute__((vector_size(32), aligned(4))); /* unaligned loads */
+#endif
+
 struct QuantMatrix; /* quant_kernels.h: a GGUF-quantised matrix, read as stored */
 
 /* Mirrors class LayerWeights in model/native.py. scale pointers are NULL for fp32 weights; the
@@ -173,6 +179,11 @@ static int ensure_pool(int n_threads) {
 
 /* ---------------------------------------------------------------- kernels */
 
+static inline float hsum8(vf8 half) {
+    vf4 quarter = __builtin_shufflevector(half, half, 0, 1, 2, 3) + __builtin_shufflevector(half, half, 4, 5, 6, 7);
+    return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
+}
+
 static inline float hsum(vf v) {
     vf8 half = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7) +
                __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -261,6 +272,50 @@ static inline __attribute__((always_inline)) void tile_i8(const int8_t *w, int k
         }
 }
 
+#if defined(KB_AVX2_HALVES)
+/* tile_f32 and tile_i8 on 8-lane vectors (see KB_AVX2_HALVES): each (weight row, activation row)
+ * pair has its own accumulator, summed in the same order whatever the tile's shape. */
+static inline __attribute__((always_inline)) void tile8(int quantized, const void *w, int k, const float *x, int tb,
+                                                        int rows, float *out /* [rows][TILE_BATCH] */) {
+    vf8 acc[TILE_ROWS][TILE_BATCH] = {{{0}}};
+    int i = 0;
+    for (; i + 8 <= k; i += 8) {
+        for (int r = 0; r < rows; r++) {
+            vf8 wv;
+            if (quantized) {
+                const int8_t *wr = (const int8_t *)w + (size_t)r * k + i;
+                prefetch_ahead(wr);
+                wv = (vf8)_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)wr)));
+            } else {
+                const float *wr = (const float *)w + (size_t)r * k + i;
+                prefetch_ahead(wr);
+                wv = *(const vf8u *)wr;
+            }
+            for (int b = 0; b < tb; b++) acc[r][b] += wv * *(const vf8u *)(x + (size_t)b * k + i);
+        }
+    }
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < tb; b++) {
+            float s = hsum8(acc[r][b]);
+            for (int j = i; j < k; j++)
+                s += (quantized ? (float)((const int8_t *)w)[(size_t)r * k + j] : ((const float *)w)[(size_t)r * k + j]) *
+                     x[(size_t)b * k + j];
+            out[r * TILE_BATCH + b] = s;
+        }
+}
+
+static void tile(const void *w, int quantized, int k, const float *x, int tb, int rows, float *out) {
+    if (quantized) {
+        if (rows == TILE_ROWS && tb == TILE_BATCH) tile8(1, w, k, x, TILE_BATCH, TILE_ROWS, out);
+        else if (rows == TILE_ROWS && tb == 1) tile8(1, w, k, x, 1, TILE_ROWS, out);
+        else tile8(1, w, k, x, tb, rows, out);
+    } else {
+        if (rows == TILE_ROWS && tb == TILE_BATCH) tile8(0, w, k, x, TILE_BATCH, TILE_ROWS, out);
+        else if (rows == TILE_ROWS && tb == 1) tile8(0, w, k, x, 1, TILE_ROWS, out);
+        else tile8(0, w, k, x, tb, rows, out);
+    }
+}
+#else
 /* Full tiles get a constant shape (the loops unroll into registers); edges take the general one. */
 static void tile(const void *w, int quantized, int k, const float *x, int tb, int rows, float *out) {
     if (quantized) {
@@ -274,9 +329,8 @@ static void tile(const void *w, int quantized, int k, const float *x, int tb, in
     }
 }
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
-#define KB_AVX2_HALVES 1
 #endif
+
 #include "quant_kernels.h" /* with avx2_kernels.h where KB_AVX2_HALVES */
 
 /* One row of GGUF blocks times tb activation rows: each block's weights are formed once (as the
@@ -787,6 +841,25 @@ static inline void share(int n, int thread, int n_threads, int *first, int *last
 static inline __attribute__((always_inline)) void key_scores(const float *q, const float *keys, int d, int length,
                                                              float scale, float *scores) {
     int t = 0;
+#if defined(KB_AVX2_HALVES)
+    if (d % 8 == 0) {
+        for (; t + 4 <= length; t += 4) {
+            const float *k0 = keys + (size_t)t * d;
+            vf8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (int i = 0; i < d; i += 8) {
+                vf8 qv = *(const vf8u *)(q + i);
+                a0 += qv * *(const vf8u *)(k0 + i);
+                a1 += qv * *(const vf8u *)(k0 + d + i);
+                a2 += qv * *(const vf8u *)(k0 + 2 * d + i);
+                a3 += qv * *(const vf8u *)(k0 + 3 * d + i);
+            }
+            scores[t] = hsum8(a0) * scale;
+            scores[t + 1] = hsum8(a1) * scale;
+            scores[t + 2] = hsum8(a2) * scale;
+            scores[t + 3] = hsum8(a3) * scale;
+        }
+    }
+#else
     if (d % LANES == 0) {
         for (; t + 4 <= length; t += 4) {
             const float *k0 = keys + (size_t)t * d;
@@ -804,12 +877,25 @@ static inline __attribute__((always_inline)) void key_scores(const float *q, con
             scores[t + 3] = hsum(a3) * scale;
         }
     }
+#endif
     for (; t < length; t++) scores[t] = dot1_f32(keys + (size_t)t * d, q, d) * scale;
 }
 
 /* out = sum_t p[t] values[t]; the accumulators stay in registers when d is a small constant. */
 static inline __attribute__((always_inline)) void weighted_values(const float *p, const float *values, int d,
                                                                   int length, float *out) {
+#if defined(KB_AVX2_HALVES)
+    if (d % 8 == 0 && d <= 128) {
+        vf8 acc[16] = {{0}};
+        for (int t = 0; t < length; t++) {
+            const float *v = values + (size_t)t * d;
+            vf8 weight = (vf8)_mm256_set1_ps(p[t]);
+            for (int j = 0; j < d / 8; j++) acc[j] += weight * *(const vf8u *)(v + j * 8);
+        }
+        for (int j = 0; j < d / 8; j++) memcpy(out + j * 8, &acc[j], sizeof acc[j]);
+        return;
+    }
+#endif
     if (d % LANES == 0 && d <= 8 * LANES) {
         vf acc[8] = {{0}};
         for (int t = 0; t < length; t++) {
@@ -845,6 +931,27 @@ static inline __m512 exp16(__m512 x) {
 }
 #endif
 
+#if defined(KB_AVX2_HALVES)
+/* exp16's polynomial on 8 lanes; 2^n from the exponent bits, so x is kept above -87 (e^-87 ~ 1.6e-38
+ * stands for anything smaller: a softmax term or a SiLU's e^-g that small changes no sum). */
+static inline __m256 exp8(__m256 x) {
+    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.7f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i two_to_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(two_to_n));
+}
+#endif
+
 /* scores[t] = e^(scores[t] - top) for t < length; returns their sum. */
 static inline float exp_shifted(float *scores, int length, float top) {
     int t = 0;
@@ -858,6 +965,15 @@ static inline float exp_shifted(float *scores, int length, float top) {
         sums = _mm512_add_ps(sums, _mm512_maskz_mov_ps(live, e));
     }
     total = _mm512_reduce_add_ps(sums);
+#elif defined(KB_AVX2_HALVES)
+    vf8 sums = {0};
+    __m256 shift = _mm256_set1_ps(top);
+    for (; t + 8 <= length; t += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + t), shift));
+        _mm256_storeu_ps(scores + t, e);
+        sums += (vf8)e;
+    }
+    total = hsum8(sums);
 #endif
     for (; t < length; t++) {
         scores[t] = expf(scores[t] - top);
@@ -876,6 +992,13 @@ static void silu_times(const float *gate, const float *up, int n, float *out) {
         __m512 g = _mm512_maskz_loadu_ps(live, gate + j);
         __m512 silu = _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), exp16(_mm512_sub_ps(_mm512_setzero_ps(), g))));
         _mm512_mask_storeu_ps(out + j, live, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(live, up + j)));
+    }
+#elif defined(KB_AVX2_HALVES)
+    for (; j < n; j += 8) {
+        __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 g = _mm256_maskload_ps(gate + j, live);
+        __m256 silu = _mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), exp8(_mm256_sub_ps(_mm256_setzero_ps(), g))));
+        _mm256_maskstore_ps(out + j, live, _mm256_mul_ps(silu, _mm256_maskload_ps(up + j, live)));
     }
 #endif
     for (; j < n; j++) out[j] = (gate[j] / (1.0f + expf(-gate[j]))) * up[j];
