@@ -721,6 +721,10 @@ class Extractor:
             row_measures = _measures(context)
             if asked_measures and row_measures and not asked_measures & row_measures:
                 continue  # another line: the segment's revenue for its operating income asked
+            # "sales" asked of a company whose rows say "revenue" (Intel, Microsoft), and the reverse:
+            # the same line ("销售额" glosses as "net sales"; Intel's "Net revenue", not "Other, net")
+            if "revenue" in row_measures:
+                context = context | (lemmas & _SAYS_REVENUE)
             if not _holds_line(asked, context, f"{row.label} {row.heading} {row.section}"):
                 continue  # the company's total, or another segment's, for the business line asked
             # a figure is GAAP unless its label says otherwise: "GAAP gross margin" is the row
@@ -1135,6 +1139,7 @@ _TOTAL = frozenset({"total"})
 # the gross profit a question may ask for.
 _MEASURES = {"revenue": "revenue", "sales": "revenue", "margin": "margin"}
 _MEASURES |= dict.fromkeys(("income", "earnings", "loss"), "income")
+_SAYS_REVENUE = frozenset({"revenue", "sales", "sale"})  # as said and as lemmatised
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 # Which way a question asks a figure to have moved, in any of its verbs ("decline", "go up", "掉了")

@@ -108,3 +108,11 @@ def test_a_chinese_question_naming_no_business_line_gets_the_companys_own_growth
     question naming none of them asks for the company's, not the first line's."""
     extracted = Extractor().extract(question, _pages_as_sources("2023 Q2 AMZN.pdf", "Amazon | 10-Q", 24))
     assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_sales_asked_of_a_company_that_says_revenue_is_its_revenue_row() -> None:
+    """"销售额" glosses as "net sales"; Intel's statement says "Net revenue", so only "net" matched and
+    "Other, net" (page 14) was answered."""
+    sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel | 10-Q", 14, 6)
+    extracted = Extractor().extract("英特尔2023年前九个月的销售额是多少？", sources)
+    assert extracted is not None and "Net revenue: $38,822 million for the nine months" in extracted.text
