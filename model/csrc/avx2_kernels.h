@@ -12,7 +12,7 @@
  * halves) that sum in the same order whatever the batch: a request's tokens are the same batched or
  * alone, and one row's product (dot_*) is the batch kernel with one row. */
 #if defined(KB_AVX2_HALVES)
-#define AVX2_BATCH 4 /* 4 rows x 2 accumulators + 4 formed weight vectors fit the 16 ymm registers */
+#define AVX2_BATCH 6 /* 6 rows x 2 accumulators + 4 formed weight vectors: the 16 ymm registers */
 
 typedef int32_t vi8 __attribute__((vector_size(32)));
 
@@ -54,8 +54,10 @@ static inline __attribute__((always_inline)) void rows_formed(int q4, const uint
         else form_q8_0(w, formed);
         for (int b = 0; b < tb; b++) {
             const float *xb = x + (size_t)b * k + i;
-            lo[b] += formed[0] * load8(xb) + formed[2] * load8(xb + 16);
-            hi[b] += formed[1] * load8(xb + 8) + formed[3] * load8(xb + 24);
+            lo[b] += formed[0] * load8(xb); /* one fused multiply-add a product */
+            hi[b] += formed[1] * load8(xb + 8);
+            lo[b] += formed[2] * load8(xb + 16);
+            hi[b] += formed[3] * load8(xb + 24);
         }
     }
     for (int b = 0; b < tb; b++) out[b] = hsum_halves(lo[b], hi[b]);
