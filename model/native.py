@@ -86,10 +86,10 @@ def _cpu_signature() -> bytes:
     return flags.encode()
 
 
-def _flags() -> list[str]:
-    """KB_NATIVE_MARCH builds for an older CPU than this one (e.g. x86-64-v3: AVX2 without AVX-512),
-    for the tests of kernels -march=native would hide."""
-    target = os.environ.get("KB_NATIVE_MARCH", "native")
+def build_flags(target: str | None = None) -> list[str]:
+    """FLAGS for -march=`target`; by default KB_NATIVE_MARCH's, which builds for an older CPU than
+    this one (e.g. x86-64-v3: AVX2 without AVX-512) for the tests of kernels -march=native hides."""
+    target = target or os.environ.get("KB_NATIVE_MARCH", "native")
     return [f"-march={target}" if flag == "-march=native" else flag for flag in FLAGS]
 
 
@@ -104,8 +104,9 @@ def _compiler() -> str:
 def load_library() -> ctypes.CDLL:
     """Build (once per source, compiler and CPU) and load the C decode step."""
     compiler = _compiler()
+    flags = build_flags()
     source = b"\0".join([SOURCE.read_bytes(), *(SOURCE.with_name(name).read_bytes() for name in HEADERS)])
-    key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(_flags()).encode(), _cpu_signature()]))
+    key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(flags).encode(), _cpu_signature()]))
     target = _cache_dir() / f"decode_step-{key.hexdigest()[:16]}.so"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ def load_library() -> ctypes.CDLL:
             partial_path = Path(partial.name)
         try:
             built = subprocess.run(
-                [compiler, *_flags(), "-o", str(partial_path), str(SOURCE), "-lm"],
+                [compiler, *flags, "-o", str(partial_path), str(SOURCE), "-lm"],
                 capture_output=True,
                 text=True,
                 timeout=300,

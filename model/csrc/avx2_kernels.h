@@ -10,7 +10,8 @@
  * A block's 32 weights are formed once (Q4_1: d u + m; Q8_0: d q) and multiplied into up to
  * AVX2_BATCH activation rows, each row with two accumulators (lanes 0-7 and 8-15 of the block's
  * halves) that sum in the same order whatever the batch: a request's tokens are the same batched or
- * alone, and one row's product (dot_*) is the batch kernel with one row. */
+ * alone, and one row's product (dot_*) is the batch kernel with one row. decode_step.c's batched
+ * rows (rows_q4_1, rows_q8_0) call rows_formed with its own row counts. */
 #if defined(KB_AVX2_HALVES)
 #define AVX2_BATCH 6 /* 6 rows x 2 accumulators + 4 formed weight vectors: the 16 ymm registers */
 
@@ -18,8 +19,6 @@ typedef int32_t vi8 __attribute__((vector_size(32)));
 
 static inline vf8 load8(const float *x) { return *(const vf8u *)x; }
 static inline vf8 splat8(float f) { return (vf8)_mm256_set1_ps(f); }
-
-static inline float hsum_halves(vf8 lo, vf8 hi) { return hsum8(lo + hi); }
 
 /* Q4_1 block (d, m, 16 bytes of nibble pairs): values 0-7, 8-15, 16-23, 24-31 as floats d u + m. */
 static inline void form_q4_1(const uint8_t *w, vf8 formed[4]) {
@@ -60,25 +59,18 @@ static inline __attribute__((always_inline)) void rows_formed(int q4, const uint
             hi[b] += formed[3] * load8(xb + 24);
         }
     }
-    for (int b = 0; b < tb; b++) out[b] = hsum_halves(lo[b], hi[b]);
-}
-
-/* Constant row counts unroll into registers; the general count serves the rest. */
-static void rows_avx2(int q4, const uint8_t *w, const float *x, int k, int tb, float *out) {
-    if (tb == AVX2_BATCH) rows_formed(q4, w, x, k, AVX2_BATCH, out);
-    else if (tb == 1) rows_formed(q4, w, x, k, 1, out);
-    else rows_formed(q4, w, x, k, tb, out);
+    for (int b = 0; b < tb; b++) out[b] = hsum8(lo[b] + hi[b]);
 }
 
 static float dot_q4_1(const uint8_t *w, const float *x, int n) {
     float out;
-    rows_avx2(1, w, x, n, 1, &out);
+    rows_formed(1, w, x, n, 1, &out);
     return out;
 }
 
 static float dot_q8_0(const uint8_t *w, const float *x, int n) {
     float out;
-    rows_avx2(0, w, x, n, 1, &out);
+    rows_formed(0, w, x, n, 1, &out);
     return out;
 }
 #endif

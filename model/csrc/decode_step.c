@@ -232,6 +232,7 @@ static inline float dot1_f32(const float *w, const float *x, int k) {
 #define TILE_ROWS 4
 #define TILE_BATCH 4
 
+#if !defined(KB_AVX2_HALVES)
 static inline __attribute__((always_inline)) void tile_f32(const float *w, int k, const float *x, int tb,
                                                            int rows, float *out /* [rows][TILE_BATCH] */) {
     vf acc[TILE_ROWS][TILE_BATCH] = {{{0}}};
@@ -272,7 +273,7 @@ static inline __attribute__((always_inline)) void tile_i8(const int8_t *w, int k
         }
 }
 
-#if defined(KB_AVX2_HALVES)
+#else
 /* tile_f32 and tile_i8 on 8-lane vectors (see KB_AVX2_HALVES): each (weight row, activation row)
  * pair has its own accumulator, summed in the same order whatever the tile's shape. */
 static inline __attribute__((always_inline)) void tile8(int quantized, const void *w, int k, const float *x, int tb,
@@ -304,18 +305,17 @@ static inline __attribute__((always_inline)) void tile8(int quantized, const voi
         }
 }
 
-static void tile(const void *w, int quantized, int k, const float *x, int tb, int rows, float *out) {
-    if (quantized) {
-        if (rows == TILE_ROWS && tb == TILE_BATCH) tile8(1, w, k, x, TILE_BATCH, TILE_ROWS, out);
-        else if (rows == TILE_ROWS && tb == 1) tile8(1, w, k, x, 1, TILE_ROWS, out);
-        else tile8(1, w, k, x, tb, rows, out);
-    } else {
-        if (rows == TILE_ROWS && tb == TILE_BATCH) tile8(0, w, k, x, TILE_BATCH, TILE_ROWS, out);
-        else if (rows == TILE_ROWS && tb == 1) tile8(0, w, k, x, 1, TILE_ROWS, out);
-        else tile8(0, w, k, x, tb, rows, out);
-    }
+static inline __attribute__((always_inline)) void tile_f32(const float *w, int k, const float *x, int tb,
+                                                           int rows, float *out) {
+    tile8(0, w, k, x, tb, rows, out);
 }
-#else
+
+static inline __attribute__((always_inline)) void tile_i8(const int8_t *w, int k, const float *x, int tb,
+                                                          int rows, float *out) {
+    tile8(1, w, k, x, tb, rows, out);
+}
+#endif
+
 /* Full tiles get a constant shape (the loops unroll into registers); edges take the general one. */
 static void tile(const void *w, int quantized, int k, const float *x, int tb, int rows, float *out) {
     if (quantized) {
@@ -329,14 +329,25 @@ static void tile(const void *w, int quantized, int k, const float *x, int tb, in
     }
 }
 
-#endif
-
 #include "quant_kernels.h" /* with avx2_kernels.h where KB_AVX2_HALVES */
 
 /* One row of GGUF blocks times tb activation rows: each block's weights are formed once (as the
  * block products form them) and multiplied into every row, each row with its own accumulators
  * summed in the same order whatever tb is. Up to QUANT_BATCH rows at once: forming the weights is
- * most of the work, and 8 rows' accumulators still fit AVX-512's registers (16 spilled: slower). */
+ * most of the work, and 8 rows' accumulators still fit AVX-512's registers (16 spilled: slower).
+ * Where KB_AVX2_HALVES, avx2_kernels.h's 8-lane kernel serves both types, AVX2_BATCH rows at once. */
+#if defined(KB_AVX2_HALVES)
+#define QUANT_BATCH AVX2_BATCH
+static inline __attribute__((always_inline)) void rows_q4_1(const uint8_t *w, const float *x, int k, int tb,
+                                                            float *out) {
+    rows_formed(1, w, x, k, tb, out);
+}
+
+static inline __attribute__((always_inline)) void rows_q8_0(const uint8_t *w, const float *x, int k, int tb,
+                                                            float *out) {
+    rows_formed(0, w, x, k, tb, out);
+}
+#else
 #define QUANT_BATCH 8
 static inline __attribute__((always_inline)) void rows_q4_1(const uint8_t *w, const float *x, int k, int tb,
                                                             float *out) {
@@ -365,6 +376,7 @@ static inline __attribute__((always_inline)) void rows_q8_0(const uint8_t *w, co
     }
     for (int b = 0; b < tb; b++) out[b] = hsum(acc[b]);
 }
+#endif
 
 /* Row `row` of a quantised matrix times every activation row (requests decoded together). Q4_1 and
  * Q8_0 rows go through the fused kernels above; other types are dequantised once into `rowbuf` and
@@ -374,18 +386,10 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
     const uint8_t *w = quant_row_at(qm, row, &type);
     if (type != KB_Q4_1 && type != KB_Q8_0) dequant_row(type, w, k, rowbuf);
     float dots[TILE_ROWS * TILE_BATCH];
-#if defined(KB_AVX2_HALVES)
-    int group = type == KB_Q4_1 || type == KB_Q8_0 ? AVX2_BATCH : TILE_BATCH;
-#else
     int group = type == KB_Q4_1 || type == KB_Q8_0 ? QUANT_BATCH : TILE_BATCH;
-#endif
     for (int b0 = 0; b0 < batch; b0 += group) {
         int tb = batch - b0 < group ? batch - b0 : group;
         const float *xb = x + (size_t)b0 * k;
-#if defined(KB_AVX2_HALVES)
-        if (type == KB_Q4_1 || type == KB_Q8_0) {
-            rows_avx2(type == KB_Q4_1, w, xb, k, tb, out + b0);
-#else
         if (type == KB_Q4_1) {
             if (tb == QUANT_BATCH) rows_q4_1(w, xb, k, QUANT_BATCH, out + b0);
             else if (tb == 1) rows_q4_1(w, xb, k, 1, out + b0);
@@ -394,7 +398,6 @@ static void quant_row_batch(const QuantMatrix *qm, int row, const float *x, int 
             if (tb == QUANT_BATCH) rows_q8_0(w, xb, k, QUANT_BATCH, out + b0);
             else if (tb == 1) rows_q8_0(w, xb, k, 1, out + b0);
             else rows_q8_0(w, xb, k, tb, out + b0);
-#endif
         } else {
             tile(rowbuf, 0, k, xb, tb, 1, dots);
             for (int b = 0; b < tb; b++) out[b0 + b] = dots[b];

@@ -13,7 +13,7 @@ import pytest
 import torch
 from gguf import GGMLQuantizationType
 
-from model.native import FLAGS, SOURCE
+from model.native import SOURCE, build_flags
 from tests.model.test_gguf_kernels import random_rows, reference
 
 pytestmark = pytest.mark.skipif(
@@ -22,11 +22,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def build_for(target: str, tmp_path: Path) -> ctypes.CDLL:
-    flags = [f"-march={target}" if flag == "-march=native" else flag for flag in FLAGS]
     library_path = tmp_path / f"decode_step-{target}.so"
-    built = subprocess.run(
-        ["cc", *flags, "-o", str(library_path), str(SOURCE), "-lm"], capture_output=True, text=True, timeout=300
-    )
+    command = ["cc", *build_flags(target), "-o", str(library_path), str(SOURCE), "-lm"]
+    built = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr
     return ctypes.CDLL(str(library_path))
 
