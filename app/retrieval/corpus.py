@@ -14,7 +14,7 @@ from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
 from app.retrieval.roles import is_signed
-from app.retrieval.segments import states_segment_results
+from app.retrieval.segments import BreakdownPageFinder, states_segment_results
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
 from ingestion.service import KnowledgeBase
@@ -32,6 +32,8 @@ class Corpus:
     cover_chunks: IdArray  # sorted ids of chunks of a cover page that states the shares outstanding
     period_chunks: IdArray  # sorted ids of chunks of a cover page that states the period reported on
     segment_chunks: IdArray  # sorted ids of chunks with a table of segment results
+    breakdown_chunks: IdArray  # sorted ids of the table chunks of pages that break revenue down
+    breakdown_change_chunks: IdArray  # those of them that print a column of changes
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -93,6 +95,7 @@ class CorpusCache:
         cover: list[int] = []
         period: list[int] = []
         segment: list[int] = []
+        breakdowns = BreakdownPageFinder()
         fiscal = FiscalQuarterFinder()
         year_ends = YearEndFinder()
         for batch in self.kb.reads.iter_chunks(batch=1024):
@@ -106,6 +109,7 @@ class CorpusCache:
                     period.append(chunk.id)
                 if states_segment_results(chunk.text):
                     segment.append(chunk.id)
+                breakdowns.add(chunk)
                 fiscal.add(chunk.document_id, chunk.text)
                 year_ends.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
@@ -134,4 +138,6 @@ class CorpusCache:
             np.unique(np.asarray(cover, dtype=np.int64)),
             np.unique(np.asarray(period, dtype=np.int64)),
             np.unique(np.asarray(segment, dtype=np.int64)),
+            np.unique(np.asarray(breakdowns.chunks(), dtype=np.int64)),
+            np.unique(np.asarray(breakdowns.chunks_with_changes(), dtype=np.int64)),
         )

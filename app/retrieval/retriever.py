@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from app.retrieval.bm25 import BM25Params, IdArray, idf
 from app.retrieval.brands import brands_company
+from app.retrieval.changes import asks_for_change
 from app.retrieval.commands import asks_for_code
 from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
@@ -46,7 +47,7 @@ from app.retrieval.relevance import (
     unknown_names,
 )
 from app.retrieval.roles import asks_for_signer
-from app.retrieval.segments import asks_for_segment_results
+from app.retrieval.segments import NOT_AN_ITEM, asks_for_revenue, asks_for_segment_results, names_a_branded_line
 from app.retrieval.statements import statements_asked
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, split_guess
 from app.settings import Settings
@@ -263,7 +264,30 @@ class Retriever:
                     readable = marked[np.isin(marked, scoped)]
                     hits = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(readable), readable.size)
                     lists.append(RankedList(_one_per_page(hits, self.kb, cfg.statement_pages), cfg.statement_weight))
+            if asks_for_revenue(asked):
+                tables = corpus.breakdown_change_chunks if asks_for_change(asked) else corpus.breakdown_chunks
+                hits = self._breakdown_hits(query.question, query.terms, corpus, tables, scoped, mask)
+                lists.append(RankedList(hits, cfg.statement_weight))
         return Candidates(lists, dict(dense), dict(keyword), index)
+
+    def _breakdown_hits(
+        self,
+        question: str,
+        terms: tuple[str, ...],
+        corpus: Corpus,
+        tables: IdArray,
+        scoped: IdArray,
+        mask: npt.NDArray[np.bool_],
+    ) -> list[tuple[int, float]]:
+        """The tables breaking revenue down whose rows hold what the question names besides revenue,
+        its company and its period ("gaming", "advertising"): none for a question about the total."""
+        companies = {w for facts in corpus.documents.values() for w in facts.company_words | facts.name_words}
+        items = [t for t in terms if t not in NOT_AN_ITEM and t not in companies and not t.isdigit()]
+        readable = tables[np.isin(tables, scoped)]
+        if not items or readable.size == 0 or names_a_branded_line(question, companies, items):
+            return []
+        hits = corpus.bm25.search(items, mask & corpus.bm25.allowed_mask(readable), readable.size)
+        return _one_per_page(hits, self.kb, self.config.statement_pages)
 
     def _fused(self, candidates: Candidates, scope: Scope) -> dict[int, float]:
         """Weighted reciprocal rank fusion, plus a bonus for the documents the question names."""

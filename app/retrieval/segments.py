@@ -5,9 +5,23 @@ A segment's operating income ("英伟达图形部门的营业利润是多少") i
 whose chunk shares few words with the question (the segments' names head its columns, the figures fill
 its rows) while prose about the segment ranks first. Like the statements' pages, such tables are a
 ranked list of their own for the questions that name a segment.
+
+Revenue broken down by product, category, market or region is the same kind of table one note
+further ("Revenue, classified by significant product and service offerings, was as follows:" over
+rows for Windows, Gaming, ...): the row a question names ("微软游戏业务收入", Amazon's advertising
+sales) sits in a chunk of figures, often apart from the lead-in sentence that says what they are.
+Such pages are recognised by that sentence anywhere on them, and searched with the words that name
+the row. A question that asks how much a line changed gets only the breakdowns that print the
+change (Apple's "Mac ... (10)%"): a table of amounts alone would push out the sentence that states it
+("Devices revenue decreased $553 million or 30%").
 """
 
 import re
+from collections import defaultdict
+from itertools import pairwise
+
+from app.retrieval.statements import page_segments
+from store.records import StoredChunk
 
 _ASKS = re.compile(r"\bsegments?\b|部门|分部|事业部", re.IGNORECASE)
 # "Net sales by reportable segment", "Segment Information", or segments' names over the columns and
@@ -28,3 +42,65 @@ def asks_for_segment_results(question: str) -> bool:
 
 def states_segment_results(text: str) -> bool:
     return bool(_TABLE.search(text) and _MEASURE.search(text)) and len(_FIGURE.findall(text)) >= _MIN_FIGURES
+
+
+# "Net sales by category", "Net sales by groups of similar products", "revenue by each of the
+# specialized markets we serve", "Revenue, classified by the major geographic areas", "Net sales
+# disaggregated by significant products and services"
+_BREAKDOWN = re.compile(
+    r"(?:revenues?|net\s+sales)\W{0,3}(?:classified\s+|disaggregated\s+)?by\s+(?:[a-z]+\s+){0,4}?"
+    r"(?:products?|categor(?:y|ies)|markets?|geographic\w*|regions?|groups?)\b",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(r"\d\s?\)?\s?%")
+_MIN_CHANGES = 3  # a column of them, not a footnote's rate
+_ASKS_REVENUE = re.compile(r"\b(?:revenues?|sales)\b|收入|营收|销售额|营业额", re.IGNORECASE)
+# Words of any revenue question, which name no row of a breakdown: what is left names the row.
+NOT_AN_ITEM = frozenset(
+    {
+        "revenue", "revenues", "sale", "sales", "net", "total", "consolidated", "quarter", "quarters", "month",
+        "months", "year", "fiscal", "period", "ended", "ending", "three", "six", "nine", "first", "second",
+        "third", "fourth", "q1", "q2", "q3", "q4", "much", "many", "company",
+    }
+)
+
+
+def names_a_branded_line(question: str, companies: set[str], items: list[str]) -> bool:
+    """"Microsoft Cloud revenue": a line named with the company's name, which its breakdown does not
+    list by that name (its rows "Server products and cloud services" share only the word "cloud")."""
+    words = re.findall(r"[a-z0-9&]+(?:['’]s)?", question.lower())
+    return any(a in companies and b in items for a, b in pairwise(words))
+
+
+def states_revenue_breakdown(page_text: str) -> bool:
+    return _BREAKDOWN.search(page_text) is not None
+
+
+def asks_for_revenue(question: str) -> bool:
+    return _ASKS_REVENUE.search(question) is not None
+
+
+class BreakdownPageFinder:
+    """Fed every chunk once, says which chunks hold the figures of a page that breaks revenue down
+    (the lead-in may lie in the chunk before the table's)."""
+
+    def __init__(self) -> None:
+        self._pages: set[tuple[int, int]] = set()
+        self._tables: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self._changes: set[int] = set()  # table chunks with a column of changes
+
+    def add(self, chunk: StoredChunk) -> None:
+        for page, _, segment in page_segments(chunk):
+            key = (chunk.document_id, page)
+            if states_revenue_breakdown(segment):
+                self._pages.add(key)
+            if len(_FIGURE.findall(segment)) >= _MIN_FIGURES:
+                self._tables[key].append(chunk.id)
+                if len(_PERCENT.findall(segment)) >= _MIN_CHANGES:
+                    self._changes.add(chunk.id)
+
+    def chunks(self) -> list[int]:
+        return [chunk_id for key in self._pages for chunk_id in self._tables.get(key, [])]
+
+    def chunks_with_changes(self) -> list[int]:
+        return [chunk_id for chunk_id in self.chunks() if chunk_id in self._changes]

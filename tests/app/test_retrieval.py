@@ -22,7 +22,13 @@ from app.retrieval.relevance import (
     unknown_latin_words,
     unknown_names,
 )
-from app.retrieval.segments import asks_for_segment_results, states_segment_results
+from app.retrieval.segments import (
+    BreakdownPageFinder,
+    asks_for_segment_results,
+    names_a_branded_line,
+    states_revenue_breakdown,
+    states_segment_results,
+)
 from app.retrieval.text import content_terms, is_mostly_cjk, split_guess, tokenize
 from app.types import RetrievedChunk
 from ingestion.embedders import HashingEmbedder
@@ -382,6 +388,47 @@ def test_a_question_about_a_segment_finds_the_table_of_segment_results(make_kb: 
     assert Retriever(kb).retrieve(question, admin, k=2)[0].chunk.file_name == "segments.txt"
     unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
     assert unlisted[0].chunk.file_name == "prose.txt"  # without its list the table ranks below the prose
+
+
+@pytest.mark.parametrize(
+    ("lead_in", "breaks_down"),
+    [
+        ("Revenue, classified by significant product and service offerings, was as follows:", True),  # Microsoft
+        ("Net sales by groups of similar products and services, which also have similar economic", True),  # Amazon
+        ("Net sales disaggregated by significant products and services for the three-month periods", True),  # Apple
+        ("The following table shows net sales by category for the three-month periods", True),
+        ("pertaining to our revenue by each of the specialized markets we serve:", True),  # NVIDIA
+        ("Revenue, classified by the major geographic areas in which our customers were located, was:", True),
+        ("Unearned revenue by segment was as follows:", False),  # a balance, and the segment list's table
+        ("We face intense competition across all markets for our products and services", False),
+    ],
+)
+def test_pages_that_break_revenue_down_are_known_by_their_lead_in(lead_in: str, breaks_down: bool) -> None:
+    assert states_revenue_breakdown(lead_in) is breaks_down
+
+
+def test_the_table_under_a_breakdowns_lead_in_is_marked_though_the_lead_in_is_in_another_chunk() -> None:
+    """Microsoft's lead-in ends one chunk, its table of figures fills the next, on the same page; a
+    table of another page is not a breakdown, and only a table that prints changes serves a change asked."""
+    rows = "\n".join(f"Line {n} $ {n},100 $ {n},200" for n in range(1, 6))
+    changes = "\n".join(f"Line {n} $ {n},100 $ {n},200 {n}%" for n in range(1, 6))
+
+    def chunk(i: int, text: str, page: int) -> StoredChunk:
+        return StoredChunk(i, 1, "r.pdf", i, "", text, page, page, 1000 * i, 1000 * i + len(text), ())
+
+    finder = BreakdownPageFinder()
+    lead_in = "Total $ 1 $ 2\nRevenue, classified by significant product and service offerings, was as follows:"
+    for c in [chunk(1, lead_in, 30), chunk(2, rows, 30), chunk(3, rows, 31), chunk(4, changes, 32)]:
+        finder.add(c)
+    finder.add(chunk(5, "Net sales by category:\n" + changes, 32))
+    assert sorted(finder.chunks()) == [2, 4, 5] and sorted(finder.chunks_with_changes()) == [4, 5]
+
+
+def test_a_line_named_with_the_companys_name_is_not_a_row_of_its_breakdown() -> None:
+    """"Microsoft Cloud revenue" is a figure of its own, not the "Server products and cloud services" row."""
+    companies = {"microsoft", "amazon"}
+    assert names_a_branded_line("what was microsoft cloud revenue in the dec 2022 quarter?", companies, ["cloud"])
+    assert not names_a_branded_line("What was Microsoft's gaming revenue?", companies, ["gaming"])
 
 
 @pytest.mark.parametrize(

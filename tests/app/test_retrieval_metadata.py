@@ -133,7 +133,9 @@ def test_metadata_picks_the_right_apple_10q_on_real_filings(make_kb: MakeKB) -> 
         "iPhone net sales quarter ended July 1, 2023", admin, k=10, filters=MetadataFilter(period="April 1, 2023")
     )
     assert only_q2 and {r.chunk.file_name for r in only_q2} == {Q2.name}
-    without_boost = Retriever(kb, retriever.config.__class__(metadata_boost=0.0, scope_weight=0.0))
+    # (the statement, signature and breakdown lists are cut to the named filing too: off with the rest)
+    unscoped = retriever.config.__class__(metadata_boost=0.0, scope_weight=0.0, statement_weight=0.0)
+    without_boost = Retriever(kb, unscoped)
     plain = without_boost.retrieve("What were Apple's iPhone net sales for the quarter ended July 1, 2023?", admin, k=5)
     assert {r.chunk.file_name for r in plain} == {Q2.name, Q3.name}  # look-alikes mix without metadata
     # The named quarter's filing is not readable here: the others are no evidence of it. (The
@@ -179,6 +181,20 @@ def test_last_quarter_as_people_say_it_is_the_latest_filing(question: str, recen
 )
 def test_the_holidays_are_the_quarter_that_ends_in_december(question: str, months: tuple[tuple[int, int], ...]) -> None:
     assert QueryHints.parse(question).months == months
+
+
+@pytest.mark.parametrize(
+    ("question", "quarters"),
+    [
+        ("英伟达FY24第一季度的10-Q是哪天签署的？", ((2024, 1),)),  # no word boundary between "FY24" and Chinese
+        ("NVIDIA FY24 Q1 revenue", ((2024, 1),)),
+        ("Q2 FY24 gross margin", ((2024, 2),)),
+        ("英伟达FY24的研发开支", ()),  # a year, no quarter
+    ],
+)
+def test_a_fiscal_year_named_before_its_quarter(question: str, quarters: tuple[tuple[int, int], ...]) -> None:
+    hints = QueryHints.parse(question)
+    assert hints.quarters == quarters and hints.years == (2024,) and hints.fiscal
 
 
 def test_a_brand_names_its_company_for_those_who_may_read_it(make_kb: MakeKB) -> None:

@@ -181,3 +181,19 @@ def test_a_question_about_a_role_finds_the_signed_page(apple: KnowledgeBase) -> 
     assert any("/s/ Timothy D. Cook" in r.chunk.text for r in found)
     without = Retriever(apple, replace(RetrievalConfig(), statement_weight=0.0)).retrieve(question, admin, k=5)
     assert not any("/s/ Timothy D. Cook" in r.chunk.text for r in without)  # the list decides
+
+
+def test_a_revenue_line_asked_finds_the_table_that_breaks_revenue_down(apple: KnowledgeBase) -> None:
+    """Note 2's table ("Net sales disaggregated by significant products and services") holds the
+    Wearables row under no word of the question but the row's; it is a list of its own for a
+    question about a line of revenue, and none for one about the total."""
+    admin = apple.actor(None)
+    corpus = Retriever(apple).corpus.get(apple.reads.readable_chunk_ids(admin))
+    tables = apple.reads.get_chunks([int(i) for i in corpus.breakdown_chunks]).values()
+    assert {c.page_start for c in tables} == {10, 19}  # the revenue note and the MD&A's net sales by category
+    question = "What were Apple's wearables sales in the quarter?"
+    assert 10 in {r.chunk.page_start for r in Retriever(apple).retrieve(question, admin, k=5)}
+    without = Retriever(apple, replace(RetrievalConfig(), statement_weight=0.0)).retrieve(question, admin, k=5)
+    assert 10 not in {r.chunk.page_start for r in without}  # the list decides
+    total = Retriever(apple).retrieve("What were Apple's total net sales in the quarter?", admin, k=5)
+    assert 10 not in {r.chunk.page_start for r in total}
