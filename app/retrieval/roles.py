@@ -20,12 +20,19 @@ _ROLE = re.compile(
     r"signs?|signed|signatory|signer)\b|首席|总裁|总经理|董事|财务官|会计官|执行官|签署|签字|签名",
     re.IGNORECASE,
 )
+# "When was the 10-Q signed?", "10-Q是哪天签的？": the date beside the signatures
+_ASKS_WHEN = re.compile(r"\bwhen\b|\b(?:what|which)\s+(?:date|day)\b|哪天|哪一天|什么时候|何时|日期", re.I)
+_SIGNING = re.compile(r"\bsign(?:s|ed|ing)?\b|签", re.IGNORECASE)
+# the report's signing, not an agreement's
+_REPORT = re.compile(r"(?<![a-z0-9])10-?[QK](?![a-z])|\breport\b|\bfiling\b|报告|季报|年报", re.IGNORECASE)
 SIGNATURE_MARK = "/s/"
 
 
 def asks_for_signer(question: str) -> bool:
-    """A "who" question that names a role or signing."""
-    return bool(ASKS_WHO.search(question) and _ROLE.search(question))
+    """A "who" question that names a role or signing, or one asking when a document was signed."""
+    who = ASKS_WHO.search(question) and _ROLE.search(question)
+    when = _ASKS_WHEN.search(question) and _SIGNING.search(question) and _REPORT.search(question)
+    return bool(who or when)
 
 
 def is_signed(text: str) -> bool:

@@ -828,6 +828,11 @@ def test_only_who_questions_naming_a_role_or_signing_ask_for_a_signer() -> None:
     assert not asks_for_signer("Who are Apple's main competitors?") and not asks_for_signer("What is the CEO's pay?")
     assert asks_for_signer("What's Intel's CEO's name?") and asks_for_signer("What is the name of Apple's CFO?")
     assert not asks_for_signer("What is the name of Apple's new headset?")
+    # when the report was signed: the date beside the signatures
+    assert asks_for_signer("英特尔截至2023年4月1日那个季度的10-Q是哪天签的？")
+    assert asks_for_signer("When was Intel's 10-Q for the quarter ended April 1, 2023 signed?")
+    assert not asks_for_signer("When did Intel sign the agreement to acquire Tower?")  # not the report
+    assert not asks_for_signer("When was the quarter's revenue reported?")
 
 
 # ---- Chinese passages -----------------------------------------------------------------------
