@@ -731,6 +731,12 @@ class Extractor:
             # "Gross margin percentage", not "Non-GAAP gross margin percentage"
             as_asked = bool(_NON_GAAP.search(row.label)) == bool(_NON_GAAP.search(asked.text))
             context = context | {"gaap"} if as_asked else context - {"gaap"}
+            # "how much did International sales grow": the year-over-year growth row's rate answers it,
+            # and a growth table's heading says the change asked in its own words ("Year-over-year
+            # Percentage Growth (Decline)"; not "Changes in operating assets and liabilities")
+            growth_row = bool(_GROWTH.search(f"{row.label} {row.heading}"))
+            if asked.change and _GROWTH_TABLE.search(row.heading):
+                context = context | {t for t in lemmas if t in _SAYS_YEAR_AGO or _ASKS_A_MOVE.match(t)}
             # "Total operating income" asks for the "Operating income" row, not "Total operating
             # expenses": "total" counts only as a tie-break (below), not as a word to cover.
             recall = _coverage(*_as_one_term(lemmas - _TOTAL or lemmas, context))
@@ -760,8 +766,6 @@ class Extractor:
             # a share of revenue answers "what was revenue" only when a percentage is asked for, and
             # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
-            # "how much did International sales grow": the year-over-year growth row's rate answers it
-            growth_row = bool(_GROWTH.search(f"{row.label} {row.heading}"))
             growth_asked = asked.change and ((period is not None and period.change) or growth_row)
             wrong_kind = (in_percent and not (asked.percent or growth_asked)) or (asked.percent_only and not in_percent)
             if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
@@ -796,7 +800,7 @@ class Extractor:
             change -= 0.05 if len(set(dated_columns)) < len(dated_columns) else 0.0
             # "Microsoft Cloud revenue": a row naming part of a name the question gives ("Server products
             # and cloud services") is another line's
-            change -= 0.15 if any(name & context and not name <= context for name in named_whole) else 0.0
+            change -= 0.3 if any(name & context and not name <= context for name in named_whole) else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked, period) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
@@ -1161,6 +1165,9 @@ def _title_case_names(question: str) -> list[frozenset[str]]:
 
 
 _GROWTH = re.compile(r"growth|change|increase|decrease|decline", re.I)
+_GROWTH_TABLE = re.compile(r"\bgrowth\b|\bpercent(?:age)?\s+change\b|%\s*change\b", re.I)
+_SAYS_YEAR_AGO = frozenset({"yoy", "ago"})  # "同比" glossed, "yoy" asked
+_ASKS_A_MOVE = re.compile(rf"(?:{DOWN_WORDS}|{UP_WORDS})", re.I)  # the change words asked, in English
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z&.\-]*")
 _CODE_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*")
 _NON_GAAP = re.compile(r"non-?\s?gaap|adjusted|非公认|非GAAP", re.I)

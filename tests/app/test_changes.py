@@ -116,3 +116,11 @@ def test_sales_asked_of_a_company_that_says_revenue_is_its_revenue_row() -> None
     sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel | 10-Q", 14, 6)
     extracted = Extractor().extract("英特尔2023年前九个月的销售额是多少？", sources)
     assert extracted is not None and "Net revenue: $38,822 million for the nine months" in extracted.text
+
+
+def test_a_growth_asked_is_the_growth_tables_row_not_the_sales_mix() -> None:
+    """"国际业务销售额同比涨了多少": Amazon's page prints the segments' share of sales ("Net sales mix",
+    22%) and their "Year-over-year Percentage Growth" (10%); the mix matched "net sales" and won."""
+    sources = _pages_as_sources("2023 Q2 AMZN.pdf", "Amazon | 10-Q", 24)
+    extracted = Extractor().extract("亚马逊2023年4-6月国际业务销售额同比涨了多少？", sources)
+    assert extracted is not None and "Growth (Decline) — International: 10%" in extracted.text
