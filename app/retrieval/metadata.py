@@ -19,6 +19,7 @@ from app.retrieval.text import word_list
 from ingestion.types import DocumentMetadata
 
 _ORDINAL = {"first": 1, "second": 2, "third": 3, "fourth": 4, "1st": 1, "2nd": 2, "3rd": 3, "4th": 4}
+_ORDINAL |= {"一": 1, "二": 2, "三": 3, "四": 4}
 _QUARTER_PATTERNS = (
     # Q2 2023, Q2'2023, Q2 of FY2024, Q2 FY24, 2Q23
     (re.compile(r"\bQ([1-4])\s*(?:of\s+)?(?:FY|fiscal(?:\s+year)?)?\s*'?\s*(\d{4}|\d{2})\b", re.IGNORECASE), 1, 2),
@@ -33,9 +34,12 @@ _QUARTER_PATTERNS = (
         1,
         2,
     ),
+    # the fiscal year first: "FY24 Q1", "FY24第一季度" (no word boundary between "FY24" and Chinese)
+    (re.compile(r"(?<![a-z0-9])(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})\s*-?\s*Q([1-4])(?![0-9])", re.I), 2, 1),
+    (re.compile(r"(?<![a-z0-9])FY\s*'?(\d{4}|\d{2})\s*(?:财年)?\s*第([一二三四1-4])(?:财季|季度)", re.I), 2, 1),
     (re.compile(r"\bH([12])\s*(?:of\s+)?(?:FY|fiscal)?\s*'?(\d{4}|\d{2})\b", re.IGNORECASE), 1, 2),  # half -> Q2/Q4
 )
-_FISCAL_YEAR = re.compile(r"\b(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})(?![0-9])", re.IGNORECASE)
+_FISCAL_YEAR = re.compile(r"(?<![a-z0-9])(?:FY|fiscal\s+(?:year\s+)?)\s*'?(\d{4}|\d{2})(?![0-9])", re.IGNORECASE)
 _YEAR = re.compile(r"(?<![0-9])(19[89]\d|20\d{2})(?![0-9])")  # also inside "FY2023Q1", "2023Q4"
 # not "current liabilities"; "last quarter" as people say it, not "the last quarter of 2022"
 _RECENT = re.compile(
