@@ -67,6 +67,7 @@ from app.retrieval.glossary import (
 from app.retrieval.listings import listings, render
 from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.roles import ASKS_WHO
+from app.retrieval.segments import LEAD_IN_REACH, breakdown_measure
 from app.retrieval.statements import Statement, statements_named, text_statements
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, word_list
 from app.types import Citation, Source
@@ -718,6 +719,9 @@ class Extractor:
             if not label:
                 continue
             context = spelt_out(label | set(_lemmas(content_terms(f"{row.heading} {row.section}"))))
+            # "United States" under "Revenue, classified by the major geographic areas ...": a line of revenue
+            measure = breakdown_measure(where.text[max(0, row.offset - LEAD_IN_REACH) : row.offset])
+            context |= set(_lemmas(content_terms(measure))) if measure else set()
             row_measures = _measures(context)
             if asked_measures and row_measures and not asked_measures & row_measures:
                 continue  # another line: the segment's revenue for its operating income asked

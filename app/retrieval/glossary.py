@@ -626,6 +626,13 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
     # expense rows) and "owe" / "bonds" as "debt" (a green bond's size lost to total debt).
     # "did microsoft's profit go down?": the filings' "net income" and "operating income"
     PlainPhrase(re.compile(r"(?<!gross )\bprofits?\b", re.I), "income", ("income",), "profit profits"),
+    # "revenue from the US": the tables' "United States" ("us" alone is a pronoun, so by its capitals)
+    PlainPhrase(
+        re.compile(r"(?<![A-Za-z])(?:U\.S\.(?:A\.)?|US|USA)(?![A-Za-z])"),
+        "united states",
+        ("united", "state"),
+        "us usa",
+    ),
     # "How much did the strong dollar hurt net sales?": "Changes in foreign currency exchange rates
     # impacted net sales by $(5.0) billion"
     PlainPhrase(

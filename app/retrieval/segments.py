@@ -76,6 +76,23 @@ def states_revenue_breakdown(page_text: str) -> bool:
     return _BREAKDOWN.search(page_text) is not None
 
 
+_TABLE_END = re.compile(r"^\s*(?:Total|Consolidated)\b", re.MULTILINE)
+LEAD_IN_REACH = 800  # characters: a table of ten lines under its lead-in
+
+
+def breakdown_measure(text_above: str) -> str | None:
+    """The measure ("Revenue", "Net sales") of the breakdown whose table a row is in, from the text
+    above the row: the rows "United States", "Gaming" name no measure, their lead-in does. None
+    where no lead-in is above or its table ended (its "Total" line) before the row."""
+    lead_ins = list(_BREAKDOWN.finditer(text_above[-LEAD_IN_REACH:]))
+    if not lead_ins:
+        return None
+    last = lead_ins[-1]
+    if _TABLE_END.search(text_above[-LEAD_IN_REACH:], last.end()):
+        return None
+    return re.split(r"\W+(?:classified|disaggregated|by)\b", last.group(0), maxsplit=1, flags=re.I)[0]
+
+
 def asks_for_revenue(question: str) -> bool:
     return _ASKS_REVENUE.search(question) is not None
 

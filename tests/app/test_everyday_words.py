@@ -37,6 +37,7 @@ from tests.app.test_verify import _pages_as_sources
         ("英特尔的执行长是谁？", {"chief", "executive", "officer"}),  # Taiwan's word for CEO
         ("英伟达的财务长是谁？", {"chief", "financial", "officer"}),
         ("微软2023年9月底的长期债务余额是多少？", {"long", "debt", "balance"}),
+        ("how much of microsoft's revenue came from the US in the march 2023 quarter?", {"united"}),  # a place
     ],
 )
 def test_a_question_is_searched_in_the_filings_words_too(question: str, english: set[str]) -> None:
@@ -45,6 +46,19 @@ def test_a_question_is_searched_in_the_filings_words_too(question: str, english:
 
 def test_gross_profit_keeps_its_own_words() -> None:
     assert "income" not in expanded_terms("what was apple's gross profit in the quarter?")
+
+
+def test_us_the_pronoun_is_no_place() -> None:
+    assert "united" not in expanded_terms("tell us about apple's revenue") and "united" in expanded_terms("U.S. sales")
+
+
+def test_a_row_under_a_breakdowns_lead_in_is_a_line_of_the_measure_it_names() -> None:
+    """"United States $ 26,007" names no measure; its lead-in ("Revenue, classified by the major
+    geographic areas") does, and the company's "Total revenue" on the statement page won."""
+    sources = _pages_as_sources("2023 Q2 MSFT.pdf", "Microsoft Corporation | 10-Q", 3, 29)
+    question = "how much of microsoft's revenue came from the US in the march 2023 quarter?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and extracted.text.startswith("United States: $26,007 million")
 
 
 def test_a_profit_asked_is_the_filings_net_income_and_a_fall_asked_is_not_a_rise() -> None:

@@ -25,6 +25,7 @@ from app.retrieval.relevance import (
 from app.retrieval.segments import (
     BreakdownPageFinder,
     asks_for_segment_results,
+    breakdown_measure,
     names_a_branded_line,
     states_revenue_breakdown,
     states_segment_results,
@@ -467,3 +468,11 @@ def test_a_chunk_only_the_keyword_search_found_gets_its_similarity_too(
     for r in found:
         expected = dict(index.search(vector, 1, np.array([r.chunk.id], dtype=np.int64)))[r.chunk.id]
         assert r.dense_score == pytest.approx(expected)
+
+
+def test_a_rows_measure_is_its_breakdowns_until_the_table_ends() -> None:
+    lead_in = "Revenue, classified by the major geographic areas, was as follows:\n(In millions)\n"
+    assert breakdown_measure(lead_in + "United States $ 26,007\n") == "Revenue"
+    assert breakdown_measure("Net sales by groups of similar products and services is as follows:\n") == "Net sales"
+    assert breakdown_measure(lead_in + "United States $ 1\nTotal $ 2\nOperating income\n") is None  # another table
+    assert breakdown_measure("Operating income by segment\n") is None
