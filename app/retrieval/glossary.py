@@ -761,7 +761,7 @@ def spelt_out(terms: set[str]) -> set[str]:
 _SEGMENT_NAMES = tuple(
     word_list(
         "数据中心 游戏 汽车 专业可视化 计算与网络 图形 智能云 生产力和业务流程 更多个人计算 客户端计算 网络和边缘 "
-        "北美 国际业务 国际 大中华区 美洲 欧洲 日本 亚太 中国 以色列 笔记本 台式机"
+        "北美 国际业务 国际 大中华区 美洲 欧洲 日本 亚太 中国 以色列 笔记本 台式机 美国 台湾 印度 韩国 新加坡 香港"
     )
 )
 
@@ -777,11 +777,19 @@ _ENGLISH_SEGMENT_NAMES = {
 }
 
 
+# "美国国税局", "美国政府": a country's authority, not sales in that country
+_AUTHORITY = re.compile(r"政府|国税局|税务|联邦|证券|司法部|商务部|监管|法院|海关|国会|出口")
+
+
+def _names_the_region(question: str, name: str) -> bool:
+    return any(not _AUTHORITY.match(question, m.end()) for m in re.finditer(re.escape(name), question))
+
+
 def named_segments(question: str) -> str:
     """The English names of the business lines and regions a question names: in Chinese ("北美"), or
     in English words ("NVIDIA's professional visualization revenue") where the question is English."""
     if is_mostly_cjk(question):
-        return " ".join(CHINESE_TO_ENGLISH[name] for name in _SEGMENT_NAMES if name in question)
+        return " ".join(CHINESE_TO_ENGLISH[name] for name in _SEGMENT_NAMES if _names_the_region(question, name))
     named = [english for english, pattern in _ENGLISH_SEGMENT_NAMES.items() if pattern.search(question)]
     return " ".join(name for name in named if not any(name != other and name in other for other in named))
 

@@ -77,10 +77,20 @@ def test_a_profit_asked_is_the_filings_net_income_and_a_fall_asked_is_not_a_rise
         ("Apple's net sales in Greater China last quarter?", "greater china"),  # not China as well
         ("英伟达游戏业务收入多少？", "gaming"),
         ("What was NVIDIA's revenue in the quarter?", ""),
+        ("英伟达来自台湾的收入是多少？", "taiwan"),  # a region of NVIDIA's revenue table
+        ("苹果那个季度在印度卖了多少钱？", "india"),  # one no table has: the total is no answer
+        ("美国国税局要求微软补缴多少税款？", ""),  # the country's authority, not sales there
     ],
 )
 def test_the_business_line_a_question_names_in_either_language(question: str, lines: str) -> None:
     assert named_segments(question) == lines
+
+
+def test_sales_in_a_country_no_table_names_are_not_the_companys_total() -> None:
+    """Apple reports no sales for India: its "Net sales" row (page 4) was answered as India's."""
+    sources = _pages_as_sources("2023 Q3 AAPL.pdf", "Apple Inc. | 10-Q", 4)
+    extracted = Extractor().extract("苹果2023年4-6月那个季度在印度卖了多少钱？", sources)
+    assert extracted is None or "Net sales" not in extracted.text
 
 
 HEADERS = {"AAPL": "Apple Inc. | 10-Q", "MSFT": "Microsoft Corporation | 10-Q"}  # as ingestion titles them
