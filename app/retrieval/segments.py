@@ -84,11 +84,12 @@ def breakdown_measure(text_above: str) -> str | None:
     """The measure ("Revenue", "Net sales") of the breakdown whose table a row is in, from the text
     above the row: the rows "United States", "Gaming" name no measure, their lead-in does. None
     where no lead-in is above or its table ended (its "Total" line) before the row."""
-    lead_ins = list(_BREAKDOWN.finditer(text_above[-LEAD_IN_REACH:]))
+    window = text_above[-LEAD_IN_REACH:]
+    lead_ins = list(_BREAKDOWN.finditer(window))
     if not lead_ins:
         return None
     last = lead_ins[-1]
-    if _TABLE_END.search(text_above[-LEAD_IN_REACH:], last.end()):
+    if _TABLE_END.search(window, last.end()):
         return None
     return re.split(r"\W+(?:classified|disaggregated|by)\b", last.group(0), maxsplit=1, flags=re.I)[0]
 
