@@ -34,6 +34,7 @@ class Corpus:
     segment_chunks: IdArray  # sorted ids of chunks with a table of segment results
     breakdown_chunks: IdArray  # sorted ids of the table chunks of pages that break revenue down
     breakdown_change_chunks: IdArray  # those of them that print a column of changes
+    company_words: frozenset[str]  # every document's company and file-name words, for the breakdown list
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -140,4 +141,5 @@ class CorpusCache:
             np.unique(np.asarray(segment, dtype=np.int64)),
             np.unique(np.asarray(breakdowns.chunks(), dtype=np.int64)),
             np.unique(np.asarray(breakdowns.chunks_with_changes(), dtype=np.int64)),
+            frozenset(w for facts in documents.values() for w in facts.company_words | facts.name_words),
         )

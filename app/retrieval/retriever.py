@@ -281,7 +281,7 @@ class Retriever:
     ) -> list[tuple[int, float]]:
         """The tables breaking revenue down whose rows hold what the question names besides revenue,
         its company and its period ("gaming", "advertising"): none for a question about the total."""
-        companies = {w for facts in corpus.documents.values() for w in facts.company_words | facts.name_words}
+        companies = corpus.company_words
         items = [t for t in terms if t not in NOT_AN_ITEM and t not in companies and not t.isdigit()]
         readable = tables[np.isin(tables, scoped)]
         if not items or readable.size == 0 or names_a_branded_line(question, companies, items):

@@ -65,7 +65,7 @@ NOT_AN_ITEM = frozenset(
 )
 
 
-def names_a_branded_line(question: str, companies: set[str], items: list[str]) -> bool:
+def names_a_branded_line(question: str, companies: frozenset[str] | set[str], items: list[str]) -> bool:
     """"Microsoft Cloud revenue": a line named with the company's name, which its breakdown does not
     list by that name (its rows "Server products and cloud services" share only the word "cloud")."""
     words = re.findall(r"[a-z0-9&]+(?:['’]s)?", question.lower())
