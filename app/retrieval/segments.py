@@ -18,9 +18,10 @@ change (Apple's "Mac ... (10)%"): a table of amounts alone would push out the se
 
 import re
 from collections import defaultdict
-from itertools import pairwise
 
+from app.retrieval.dates import MONTH_NAMES, MONTHS
 from app.retrieval.statements import page_segments
+from app.retrieval.text import word_list
 from store.records import StoredChunk
 
 _ASKS = re.compile(r"\bsegments?\b|部门|分部|事业部", re.IGNORECASE)
@@ -62,14 +63,21 @@ NOT_AN_ITEM = frozenset(
         "months", "year", "fiscal", "period", "ended", "ending", "three", "six", "nine", "first", "second",
         "third", "fourth", "q1", "q2", "q3", "q4", "much", "many", "company",
     }
+    | {name.lower() for name in MONTH_NAMES}  # "the january-march 2023 quarter": the period, not a line
+    | set(MONTHS)
 )
+# Words after a line's name that say it is one: "Microsoft Cloud revenue", not "microsoft book in".
+_LINE_FOLLOWS = frozenset(word_list("revenue revenues sales sale gross margin income growth business segment"))
 
 
 def names_a_branded_line(question: str, companies: frozenset[str] | set[str], items: list[str]) -> bool:
     """"Microsoft Cloud revenue": a line named with the company's name, which its breakdown does not
     list by that name (its rows "Server products and cloud services" share only the word "cloud")."""
-    words = re.findall(r"[a-z0-9&]+(?:['’]s)?", question.lower())
-    return any(a in companies and b in items for a, b in pairwise(words))
+    words = re.findall(r"[A-Za-z0-9&]+(?:['’]s)?", question)
+    return any(
+        a.lower() in companies and b.lower() in items and (b[:1].isupper() or c.lower() in _LINE_FOLLOWS)
+        for a, b, c in zip(words, words[1:], [*words[2:], ""], strict=False)
+    )
 
 
 def states_revenue_breakdown(page_text: str) -> bool:

@@ -430,6 +430,10 @@ def test_a_line_named_with_the_companys_name_is_not_a_row_of_its_breakdown() -> 
     companies = {"microsoft", "amazon"}
     assert names_a_branded_line("what was microsoft cloud revenue in the dec 2022 quarter?", companies, ["cloud"])
     assert not names_a_branded_line("What was Microsoft's gaming revenue?", companies, ["gaming"])
+    assert names_a_branded_line("How much did Microsoft Cloud make?", companies, ["cloud", "make"])
+    # "book" is what the company did, not a line it names: the breakdown is searched for "gaming"
+    asked = "how much gaming revenue did microsoft book in the january-march 2023 quarter?"
+    assert not names_a_branded_line(asked, companies, ["gaming", "book"])
 
 
 @pytest.mark.parametrize(
