@@ -49,6 +49,7 @@ from app.retrieval.cover import (
     PERIOD_ENDED,
     asks_for_period_end,
     asks_for_shares_outstanding,
+    says_averaged,
     states_period_end,
 )
 from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
@@ -57,6 +58,8 @@ from app.retrieval.glossary import (
     COMPANY_NAMES,
     acronyms,
     as_one_term,
+    english_company_names,
+    excepted_segments,
     expanded_terms,
     glossed,
     named_by_phrase,
@@ -87,7 +90,7 @@ _MONTH_WORDS = frozenset(name.lower() for name in MONTH_NAMES)
 # "current" names a balance-sheet item here, not the period: "total current assets".
 _CURRENT_ITEM = re.compile(r"\bcurrent\s+(?:assets|liabilities|portion|debt|ratio)|流动", re.I)
 _GROUPS = (
-    ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|九个月|前三季度", re.I)),
+    ("nine", re.compile(r"nine\s+months|first\s+nine|year[- ]to[- ]date|\bytd\b|九个月|前三个?(?:季度|财季)", re.I)),
     ("six", re.compile(r"six\s+months|first\s+half|\bh1\b|六个月|上半年", re.I)),
     (
         "twelve",
@@ -95,7 +98,7 @@ _GROUPS = (
             r"twelve\s+months|full\s+year|year\s+ended|fiscal\s+year\s+\d{4}\b(?!.*quarter)|十二个月|全年", re.I
         ),
     ),
-    ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度", re.I)),
+    ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度|财季", re.I)),
 )
 
 # The kind of name asked for ("which company", "which country"): no label or sentence need hold it.
@@ -199,6 +202,11 @@ class Question:
     statement_words: frozenset[str] = frozenset()  # the words naming them, which no line's label holds
     rank: RankAsked | None = None  # "which country ... the most": the first of a table's lines
     against: str = ""  # a change asked against the "year" ago or the "quarter" before ("" not said)
+    # What it names as such: an English question's words in title case past its first ("Azure",
+    # "Germany"), a Chinese question's Latin-script words ("H100"); a row for the company's total
+    # ("Operating income") does not answer for them.
+    proper_names: frozenset[str] = frozenset()
+    excepted: tuple[str, ...] = ()  # the regions it asks about all but ("outside the US": "united states")
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -213,7 +221,8 @@ class Question:
         wants = wants or ("place" if ASKS_PLACE.search(question) else "")
         wants = wants or ("product" if ASKS_PRODUCT.search(question) else "")
         wants = wants or ("code" if asks_for_code(question) else "")
-        if not wants and (ASKS_FOR_FIGURE.search(question) or any(t.isdigit() for t in terms)):
+        numbered = any(t.isdigit() for t in terms) and any(t.isdigit() for t in content_terms(_FORM.sub(" ", question)))
+        if not wants and (ASKS_FOR_FIGURE.search(question) or numbered):
             wants = "figure"
         change = bool(CHANGE_ASKED.search(question))
         percent_only = bool(_PERCENT_ONLY.search(question)) or (change and bool(_YEAR_ON_YEAR.search(question)))
@@ -227,6 +236,7 @@ class Question:
         # tell the segment's row apart from the total's row that shares the question's other words
         lines = named_segments(question)
         latin = " ".join([*_LATIN_WORD.findall(question), lines]) if is_mostly_cjk(question) else ""
+        codes = " ".join(_CODE_WORD.findall(question)) if is_mostly_cjk(question) else ""  # "H100" too
         # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
@@ -236,6 +246,8 @@ class Question:
             frozenset(statements), frozenset(content_terms(" ".join(statements.values()))),
             asks_rank(question),
             "quarter" if _AGAINST_QUARTER.search(question) else "year" if _AGAINST_YEAR.search(question) else "",
+            _proper_names(question, set(content_terms(codes)) - set(content_terms(lines))),
+            excepted_segments(question),
         )
 
     @property
@@ -259,6 +271,7 @@ class Question:
             and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS
             and not t.isdigit()
+            and not _FISCAL_CODE.match(t)  # "FY23"
             and not (other_script and CJK_CHAR.search(t))
         )
 
@@ -537,9 +550,11 @@ def _shares_fit(asked: Question, text: str) -> float:
     """For a question about a number of shares: a count of shares, not a dollar amount."""
     if not asked.shares:
         return 0.0
+    # "how many shares were outstanding on October 20": the cover's count, not the quarter's weighted average
+    averaged = -0.5 if asks_for_shares_outstanding(asked.text) and says_averaged(text) else 0.0
     if _SHARES.search(text):
-        return 0.15
-    return -0.2 if "$" in text else 0.0
+        return 0.15 + averaged
+    return (-0.2 if "$" in text else 0.0) + averaged
 
 
 def candidate_citation(best: Candidate) -> Citation:
@@ -703,6 +718,7 @@ class Extractor:
         # a Chinese question naming no business line asks for the company's own row ("Consolidated",
         # "Total") among the segments' (Amazon's growth table starts with North America)
         whole_asked = is_mostly_cjk(asked.text) and not (asked.named_in_latin or asked.lines)
+        names_asked = asked.proper_names & lemmas  # not the company's, which the chunk's header says
         statement_pages: dict[int, bool] = {}  # page -> it shows a statement the question names
         found = []
         for row in table_rows(where.text):
@@ -712,6 +728,8 @@ class Extractor:
             if _months_to_date_only(asked, row):
                 continue
             label_terms = _lemmas(content_terms(row.label))
+            if any(set(_lemmas(content_terms(name))) <= set(label_terms) for name in asked.excepted):
+                continue  # "outside the US": not the United States' row
             # "Data Center and AI" is the DCAI the question names, and a business line: a segment
             spelt = [a.lower() for a in asked.acronyms if spells(a, row.label)]
             label_terms += [*spelt, "segment"] if spelt else []
@@ -731,6 +749,8 @@ class Extractor:
                 context = context | (lemmas & _SAYS_REVENUE)
             if not _holds_line(asked, context, f"{row.label} {row.heading} {row.section}"):
                 continue  # the company's total, or another segment's, for the business line asked
+            if names_asked and not names_asked & context:
+                continue  # "Azure's operating income": the company's, which is not Azure's
             # a figure is GAAP unless its label says otherwise: "GAAP gross margin" is the row
             # "Gross margin percentage", not "Non-GAAP gross margin percentage"
             as_asked = bool(_NON_GAAP.search(row.label)) == bool(_NON_GAAP.search(asked.text))
@@ -772,7 +792,7 @@ class Extractor:
             in_percent = row.percent or "%" in row.cells[column]
             growth_asked = asked.change and ((period is not None and period.change) or growth_row)
             wrong_kind = (in_percent and not (asked.percent or growth_asked)) or (asked.percent_only and not in_percent)
-            if asked.counts and (row.currency == "$" or "$" in row.cells[column]):
+            if asked.counts and (row.currency == "$" or "$" in row.cells[column] or in_percent):
                 continue  # "how many iPhones": the iPhone's net sales say how much, not how many
             # "同比下降了多少": an amount, however well its row matches, is not the rate asked for
             share = -0.5 if asked.percent_only and not in_percent else -0.3 if wrong_kind else 0.0
@@ -896,6 +916,9 @@ class Extractor:
         weigh = _passage_weights(asked, wanted, [text for _, text in pieces])
         asked_terms = _lemmas(asked.in_order)
         named_terms = [t for t in asked_terms if t not in _PERIOD_TERMS and not t.isdigit()]
+        # a figure of something named: a sentence naming it (a date or name asked may be said of it apart)
+        # a figure of something named: a sentence naming it (a date or name asked may be said of it apart)
+        names_asked = asked.proper_names & frozenset(_lemmas(wanted)) if asked.wants == "figure" else frozenset()
         # "Tower Semiconductor Ltd. (Tower)" on the page: a sentence naming "Tower" names an organisation
         aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
         found = []
@@ -908,12 +931,14 @@ class Extractor:
             terms = content_terms(whole)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in whole}  # segmented otherwise in the sentence
-            if asked.change and asked.lines and _STATES_CHANGE.search(flat):  # a line's change, in its words
-                have |= {t for t in wanted if t == "yoy" or (CHANGE_ASKED.match(t) and not CJK_CHAR.match(t))}
+            if asked.change and _STATES_CHANGE.search(flat):  # a change, in its words ("down ... or 15%")
+                if asked.lines:  # a line's
+                    have |= {t for t in wanted if t == "yoy" or (CHANGE_ASKED.match(t) and not CJK_CHAR.match(t))}
+                have |= {"percent"} & wanted if "%" in flat else set()
             one_term, have_one = _as_one_term(wanted, have)
             recall = weigh(one_term & have_one) / weigh(one_term) if one_term else 0.0
-            if recall == 0:
-                continue
+            if recall == 0 or (names_asked and not names_asked & set(_lemmas(have))):
+                continue  # or it is about something else than the "Azure" asked
             precision = len(wanted & have) / len(have)
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
@@ -1160,6 +1185,34 @@ _TITLE_CASE_RUN = re.compile(r"(?<=\s)[A-Z][A-Za-z]+(?:\s+[A-Z][A-Za-z]+)+\b")
 _STATEMENT_WORDS = frozenset(
     word_list("revenue sale net income earnings loss margin total gross operating expense cost profit")
 )
+
+
+# title-case words past a sentence's first: "Azure", "LinkedIn"; not "GAAP" (acronyms are spelt out apart)
+_TITLE_CASE_WORD = re.compile(r"(?<![.?!:]\s)(?<=\s)(?:[A-Z][a-z]+[A-Za-z]*|[A-Z]{1,3}\d{2,4}[A-Za-z]*)\b")
+# words a question capitalises that name no line
+_NOT_A_NAME = frozenset(
+    word_list(
+        "company corporation corp inc form report filing quarter quarterly fiscal year q fy sec statement "
+        "jan feb mar apr jun jul aug sep sept oct nov dec"
+    )
+)
+
+
+_FORM = re.compile(r"\b(?:10-[QK]|8-K)\b", re.I)  # "on the 10-Q cover": no figure asked
+_KNOWN_COMPANIES = frozenset(english_company_names())
+_FISCAL_CODE = re.compile(r"fy\d{2,4}$|q[1-4]$|h[12]$")
+
+
+def _proper_names(question: str, latin: Iterable[str]) -> frozenset[str]:
+    """The lemmas of what a question names as such (see `Question.proper_names`)."""
+    titled = " ".join(_TITLE_CASE_WORD.findall(question))
+    words = set(latin) if is_mostly_cjk(question) else set(content_terms(titled))
+    words -= {a.lower() for a in acronyms(question)}  # "CCG": a row may spell it out ("Client Computing Group")
+    # not a code that opens with its number ("10b5-1"), which a page may write otherwise
+    words = {w for w in words if len(w) > 1 and not w[0].isdigit() and not _FISCAL_CODE.match(w)}
+    # nor a company the glossary knows: whose filing it is, retrieval's to tell
+    words -= _KNOWN_COMPANIES
+    return frozenset(_lemmas(words)) - _NOT_A_NAME - _PERIOD_TERMS - _MONTH_WORDS - _STATEMENT_WORDS - {"gaap"}
 
 
 def _title_case_names(question: str) -> list[frozenset[str]]:

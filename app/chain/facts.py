@@ -136,7 +136,8 @@ ASKS_ORGANISATION = re.compile(
 # "Which country did the European Commission say gave Apple state aid?": the answer is a place's name.
 ASKS_PLACE = re.compile(
     r"\b(?:which|what)\s+(?:country|countries|state|city|cities|region|nation|jurisdiction)\b"
-    r"|哪个国家|哪国|哪些国家|哪个州|哪个城市|哪个地区",
+    r"|\b(?:street|office|mailing|postal|headquarters?)\s+address\b|\baddress\s+of\s+(?:its|the)\b"
+    r"|哪个国家|哪国|哪些国家|哪个州|哪个城市|哪个地区|地址",
     re.I,
 )
 
@@ -161,7 +162,9 @@ OPENS_WITH_FIGURE = re.compile(r"\s*how\s+(?:much|many|big|large)\b", re.I)
 # "How many iPhones", "卖出了多少部", "员工总数": a count of things, which no dollar amount gives
 _COUNT_ASKED = re.compile(
     r"\bhow\s+many\b(?!\s+(?:dollars|usd)\b)"
-    r"|(?:多少|" + _ASKS_HOW_MANY_ZH + r")(?:部|台|人|名|个|家|位|辆|件|款|套)|销量|台数|人数|员工总数",
+    # "多少块H100" counts chips; "多少块钱" asks a price
+    r"|(?:多少|" + _ASKS_HOW_MANY_ZH + r")(?:部|台|人|名|个|家|位|辆|件|款|套|片|颗|张|枚|块(?!钱))"
+    r"|销量|台数|人数|员工总数",
     re.IGNORECASE,
 )
 

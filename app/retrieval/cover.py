@@ -30,6 +30,11 @@ def asks_for_shares_outstanding(question: str) -> bool:
     return bool(_ASKS.search(question)) and not _AVERAGED.search(question)
 
 
+def says_averaged(text: str) -> bool:
+    """ "Weighted average outstanding shares": a count over the period, not the shares outstanding on a day."""
+    return _AVERAGED.search(text) is not None
+
+
 def states_shares_outstanding(text: str) -> bool:
     """A cover page's share count: the form's check boxes and a figure beside "outstanding"."""
     return bool(_COVER.search(text) and _STATED.search(text))

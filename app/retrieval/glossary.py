@@ -164,6 +164,12 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "股权": "equity interest",
     "持股": "equity interest held",
     "股票": "stock shares",
+    "交易所": "exchange",
+    "上市": "listed exchange",
+    "注册成立": "incorporated incorporation",
+    "注册地": "incorporation",
+    "州": "state",
+    "地址": "address",
     "股份": "shares",
     "普通股": "common stock",
     "所得税费用": "income tax expense provision for income taxes",
@@ -326,6 +332,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "签": "signed",  # "哪天签的", "签了"
     # periods
     "季度": "quarter three months",
+    "财季": "fiscal quarter three months",  # "第三财季": a fiscal quarter
+    "前三财季": "nine months",
     "前九个月": "nine months",
     # the year's first three quarters, to date: not its third ("前三季度" holds "三季度")
     "前三季度": "nine months",
@@ -761,7 +769,8 @@ def spelt_out(terms: set[str]) -> set[str]:
 _SEGMENT_NAMES = tuple(
     word_list(
         "数据中心 游戏 汽车 专业可视化 计算与网络 图形 智能云 生产力和业务流程 更多个人计算 客户端计算 网络和边缘 "
-        "北美 国际业务 国际 大中华区 美洲 欧洲 日本 亚太 中国 以色列 笔记本 台式机 美国 台湾 印度 韩国 新加坡 香港"
+        "北美 国际业务 国际 大中华区 美洲 欧洲 日本 亚太 中国 以色列 笔记本 台式机 美国 台湾 印度 韩国 新加坡 香港 "
+        "德国 英国 爱尔兰 加拿大 俄罗斯 乌克兰"
     )
 )
 
@@ -781,8 +790,23 @@ _ENGLISH_SEGMENT_NAMES = {
 _AUTHORITY = re.compile(r"政府|国税局|税务|联邦|证券|司法部|商务部|监管|法院|海关|国会|出口")
 
 
+# "美国以外", "除美国外", "outside the US", "non-U.S.": everywhere but the region named
+_AFTER_EXCEPT = re.compile(r"以外|之外|外的|外地区|除外")
+_BEFORE_EXCEPT = re.compile(
+    r"(?:除了?|非)$|(?:\boutside(?:\s+of)?|\bexcluding|\bexcept|\bother\s+than|\bbesides)(?:\s+the)?\s*$|\bnon-?\s*$",
+    re.I,
+)
+
+
+def _excepted(question: str, start: int, end: int) -> bool:
+    return bool(_AFTER_EXCEPT.match(question, end) or _BEFORE_EXCEPT.search(question[max(0, start - 20) : start]))
+
+
 def _names_the_region(question: str, name: str) -> bool:
-    return any(not _AUTHORITY.match(question, m.end()) for m in re.finditer(re.escape(name), question))
+    return any(
+        not _AUTHORITY.match(question, m.end()) and not _excepted(question, m.start(), m.end())
+        for m in re.finditer(re.escape(name), question)
+    )
 
 
 def named_segments(question: str) -> str:
@@ -790,8 +814,31 @@ def named_segments(question: str) -> str:
     in English words ("NVIDIA's professional visualization revenue") where the question is English."""
     if is_mostly_cjk(question):
         return " ".join(CHINESE_TO_ENGLISH[name] for name in _SEGMENT_NAMES if _names_the_region(question, name))
-    named = [english for english, pattern in _ENGLISH_SEGMENT_NAMES.items() if pattern.search(question)]
+    named = [
+        english
+        for english, pattern in _ENGLISH_SEGMENT_NAMES.items()
+        if any(not _excepted(question, m.start(), m.end()) for m in pattern.finditer(question))
+    ]
     return " ".join(name for name in named if not any(name != other and name in other for other in named))
+
+
+_US = re.compile(r"\b(?:U\.S\.(?:A\.)?|USA?)(?![\w.])")
+
+
+def excepted_segments(question: str) -> tuple[str, ...]:
+    """The English names of the regions and business lines a question asks about all but ("美国以外",
+    "outside the US"): their own rows do not answer it."""
+    if is_mostly_cjk(question):
+        found = (m for name in _SEGMENT_NAMES for m in re.finditer(re.escape(name), question))
+        return tuple(dict.fromkeys(CHINESE_TO_ENGLISH[m.group(0)] for m in found if _excepted(question, *m.span())))
+    patterns = [*_ENGLISH_SEGMENT_NAMES.items(), ("united states", _US)]
+    return tuple(
+        dict.fromkeys(
+            english
+            for english, pattern in patterns
+            if any(_excepted(question, m.start(), m.end()) for m in pattern.finditer(question))
+        )
+    )
 
 
 def named_by_phrase(text: str) -> set[str]:

@@ -124,3 +124,12 @@ def test_a_growth_asked_is_the_growth_tables_row_not_the_sales_mix() -> None:
     sources = _pages_as_sources("2023 Q2 AMZN.pdf", "Amazon | 10-Q", 24)
     extracted = Extractor().extract("亚马逊2023年4-6月国际业务销售额同比涨了多少？", sources)
     assert extracted is not None and "Growth (Decline) — International: 10%" in extracted.text
+
+
+def test_a_sentence_saying_how_much_the_total_moved_answers_a_change_asked_of_it() -> None:
+    """Intel's "A Quarter in Review" (p5): "Total revenue ... was down $2.4 billion or 15% from Q2
+    2022" says the fall asked for in other words than the question's ("降", "百分之"); the income
+    statement's amounts beside it (p6) say no change at all."""
+    sources = _pages_as_sources("2023 Q2 INTC.pdf", "Intel Corporation | 10-Q", 6, 5)
+    extracted = Extractor().extract("英特尔2023年第二季度总收入比去年同期降了百分之多少？", sources)
+    assert extracted is not None and "or 15% from Q2 2022" in extracted.text, extracted

@@ -1,0 +1,130 @@
+"""What a question names must be what the answer is about: a product ("Azure", "H100"), a country
+("德国"), everywhere but a country ("outside the US"). A company's total is no answer for any of
+them. Round 16's questions, on real pages of the shared filings."""
+
+import pytest
+
+from app.chain.extract import Extractor, Question
+from app.chain.facts import asks_for_a_count
+from app.retrieval.glossary import excepted_segments, named_segments
+from tests.app.test_verify import _pages_as_sources
+
+MICROSOFT = "Microsoft Corporation | 10-Q"
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("What was Azure's operating income in Microsoft's July-September 2023 quarter?", {"azure"}),
+        ("How many H100 did NVIDIA ship in FY2024 Q2?", {"h100"}),
+        ("英伟达2023年5-7月那个季度一共卖出了多少块H100？", {"h100"}),
+        ("英伟达FY24 Q3的营收是多少？", set()),  # a period, not a name
+        ("What was the Company's revenue in the quarter ended Sept 30, 2023?", set()),
+        ("How much cash did Acme have at the end of September 2023?", {"acme"}),  # a company the glossary does not know
+    ],
+)
+def test_what_a_question_names_as_such(question: str, names: set[str]) -> None:
+    assert Question.parse(question).proper_names == names
+
+
+def test_a_product_named_is_not_answered_by_the_companys_total() -> None:
+    """p3 is Microsoft's income statement: its "Operating income" is the company's, not Azure's,
+    which no page of the filing gives."""
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", MICROSOFT, 3)
+    extracted = Extractor().extract(
+        "What was Azure's operating income in Microsoft's July-September 2023 quarter?", sources
+    )
+    assert extracted is None or "26,895" not in extracted.text, extracted
+
+
+def test_a_country_no_table_names_is_not_answered_by_the_companys_total() -> None:
+    """Intel reports no revenue for Germany: its "Net revenue" row (p6) was given as Germany's."""
+    sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 6)
+    extracted = Extractor().extract("英特尔2023年7-9月那个季度在德国的营收是多少？", sources)
+    assert extracted is None or "14,158" not in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    ("question", "excepted", "named"),
+    [
+        ("How much of Microsoft's revenue came from other countries (outside the US)?", ("united states",), ""),
+        ("What was non-U.S. revenue?", ("united states",), ""),
+        ("微软美国以外的收入是多少？", ("united states",), ""),
+        ("除美国外，微软的收入是多少？", ("united states",), ""),
+        ("微软在美国的收入是多少？", (), "united states"),
+        ("英特尔在德国的营收是多少？", (), "germany"),
+        ("What was Intel's revenue in Germany?", (), "germany"),
+    ],
+)
+def test_a_region_asked_all_but(question: str, excepted: tuple[str, ...], named: str) -> None:
+    assert excepted_segments(question) == excepted
+    assert named_segments(question) == named
+
+
+def test_everywhere_but_a_country_is_not_that_countrys_row() -> None:
+    """p27 lists revenue by "United States (a)" and "Other countries": the question's "US" is the
+    one country it leaves out."""
+    sources = _pages_as_sources("2022 Q3 MSFT.pdf", MICROSOFT, 27)
+    question = (
+        "How much of Microsoft's revenue came from other countries (outside the US) in the quarter "
+        "ended September 30, 2022?"
+    )
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "Other countries: $24,255 million" in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    ("question", "counts"),
+    [
+        ("英伟达那个季度一共卖出了多少块H100？", True),
+        ("这台电脑多少块钱？", False),  # a price
+        ("苹果卖了多少部iPhone？", True),
+        ("英特尔有多少片晶圆？", True),
+    ],
+)
+def test_chinese_counters_ask_how_many(question: str, counts: bool) -> None:
+    assert asks_for_a_count(question) is counts
+
+
+def test_a_count_of_chips_is_not_answered_by_a_share_of_revenue() -> None:
+    """p30 gives each segment's expenses as a "% of net revenue": no count of anything."""
+    sources = _pages_as_sources("2023 Q2 NVDA.pdf", "NVIDIA Corporation | 10-Q", 30, 3)
+    extracted = Extractor().extract("英伟达2023年5-7月那个季度一共卖出了多少块H100？", sources)
+    assert extracted is None or ("%" not in extracted.text and "$" not in extracted.text), extracted
+
+
+def test_a_fiscal_quarter_in_chinese_is_a_quarter() -> None:
+    """ "第三财季": the three months, whose segment row answers (p18), not a sentence about why it rose."""
+    asked = Question.parse("苹果FY23第三财季（2023年4月到6月底）欧洲市场收入有多少？")
+    assert asked.group == "three" and "fy23" not in asked.subject_terms(
+        _pages_as_sources("2023 Q3 AAPL.pdf", "Apple Inc. | 10-Q", 18)[0].chunk
+    )
+    sources = _pages_as_sources("2023 Q3 AAPL.pdf", "Apple Inc. | 10-Q", 18)
+    extracted = Extractor().extract(asked.text, sources)
+    assert extracted is not None and "Europe: $20,205 million" in extracted.text, extracted
+
+
+def test_a_street_address_is_a_place_and_the_form_number_no_figure() -> None:
+    """Amazon's cover (p1) prints the address over "(Address and telephone number ...)"."""
+    question = "what street address does amazon list for its principal executive offices on the 10-q cover?"
+    assert Question.parse(question).wants == "place"
+    sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 1)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "410 Terry Avenue North" in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("截至2022年10月20日，微软有多少股普通股在外流通？", "7,454,473,144 shares"),
+        ("How many shares of Microsoft were outstanding as of October 20, 2022?", "7,454,473,144 shares"),
+        # asked for, the average answers
+        ("What were Microsoft's weighted average shares outstanding in the quarter ended September 30, 2022?", "7,457"),
+    ],
+)
+def test_the_shares_outstanding_on_a_day_are_not_the_quarters_weighted_average(question: str, expected: str) -> None:
+    """p11's "Weighted average outstanding shares of common stock" (7,457 million) matched every word
+    of the question; the cover (p1) gives the count on the day asked."""
+    sources = _pages_as_sources("2022 Q3 MSFT.pdf", MICROSOFT, 11, 1)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and expected in extracted.text, extracted
