@@ -236,7 +236,8 @@ class Question:
         # tell the segment's row apart from the total's row that shares the question's other words
         lines = named_segments(question)
         latin = " ".join([*_LATIN_WORD.findall(question), lines]) if is_mostly_cjk(question) else ""
-        codes = " ".join(_CODE_WORD.findall(question)) if is_mostly_cjk(question) else ""  # "H100" too
+        # its names in Latin letters ("iPhone", "H100"), not the English it glosses a word with ("net")
+        codes = " ".join(w for w in _CODE_WORD.findall(question) if w != w.lower()) if is_mostly_cjk(question) else ""
         # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
         return cls(
@@ -1207,7 +1208,9 @@ def _proper_names(question: str, latin: Iterable[str]) -> frozenset[str]:
     """The lemmas of what a question names as such (see `Question.proper_names`)."""
     titled = " ".join(_TITLE_CASE_WORD.findall(question))
     words = set(latin) if is_mostly_cjk(question) else set(content_terms(titled))
-    words -= {a.lower() for a in acronyms(question)}  # "CCG": a row may spell it out ("Client Computing Group")
+    # "CCG": a row may spell it out ("Client Computing Group"); "SG&A", "PP&E" are words of the glossary's
+    spelt = acronyms(question)
+    words -= {a.lower() for a in spelt} | set(content_terms(" ".join(spelt)))
     # not a code that opens with its number ("10b5-1"), which a page may write otherwise
     words = {w for w in words if len(w) > 1 and not w[0].isdigit() and not _FISCAL_CODE.match(w)}
     # nor a company the glossary knows: whose filing it is, retrieval's to tell

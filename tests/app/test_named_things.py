@@ -128,3 +128,23 @@ def test_the_shares_outstanding_on_a_day_are_not_the_quarters_weighted_average(q
     sources = _pages_as_sources("2022 Q3 MSFT.pdf", MICROSOFT, 11, 1)
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and expected in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "苹果2022年10到12月那季，销售、一般及管理费用（SG&A）花了多少？",
+        "苹果截至2023年4月1日，固定资产净值（PP&E, net）有多少？",  # "net": English glossing a word
+        "截至2022年12月31日，苹果资产负债表上的商业票据（commercial paper）余额是多少？",
+    ],
+)
+def test_an_acronym_or_a_gloss_in_a_chinese_question_is_no_name(question: str) -> None:
+    """ "SG&A" reads as the terms "sg" and "a": taken for a name, no row held it and every answer was refused."""
+    assert Question.parse(question).proper_names == frozenset()
+
+
+def test_a_line_asked_by_its_acronym_in_chinese_is_its_row() -> None:
+    sources = _pages_as_sources("2023 Q1 AAPL.pdf", "Apple Inc. | 10-Q", 4)
+    extracted = Extractor().extract("苹果2022年10到12月那季，销售、一般及管理费用（SG&A）花了多少？", sources)
+    assert extracted is not None and "6,607" in extracted.text, extracted
+
