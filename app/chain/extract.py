@@ -744,6 +744,8 @@ class Extractor:
             row_measures = _measures(context)
             if asked_measures and row_measures and not asked_measures & row_measures:
                 continue  # another line: the segment's revenue for its operating income asked
+            if asked_measures and (row_measures - asked_measures) & _OWN_MEASURES:
+                continue  # "Unearned revenue by segment" is no segment's revenue
             # "sales" asked of a company whose rows say "revenue" (Intel, Microsoft), and the reverse:
             # the same line ("销售额" glosses as "net sales"; Intel's "Net revenue", not "Other, net")
             if "revenue" in row_measures:
@@ -990,6 +992,8 @@ class Extractor:
             # "Note 5 – Income Taxes European Commission State Aid Decision": a heading says what
             # follows is about the question's words; it states nothing
             score -= 0.2 if _is_heading(flat) else 0.0
+            # "NEX Revenue $B NEX Operating Income (Loss) $B $2.1": a chart's labels, read off its bars
+            score -= 0.3 if _CHART_UNIT.search(flat) else 0.0
             # "图形业务的营业利润": a sentence that names no business line the question does (segments'
             # inventory provisions) gives another figure than that line's
             score -= 0.0 if _holds_line(asked, set(_lemmas(have)), flat) else 0.3
@@ -1173,6 +1177,9 @@ _TOTAL = frozenset({"total"})
 # the gross profit a question may ask for.
 _MEASURES = {"revenue": "revenue", "sales": "revenue", "margin": "margin"}
 _MEASURES |= dict.fromkeys(("income", "earnings", "loss"), "income")
+# revenue not yet earned is a balance of its own, not the revenue of a period
+_MEASURES |= dict.fromkeys(("unearned", "deferred"), "unearned")
+_OWN_MEASURES = frozenset({"unearned"})
 _SAYS_REVENUE = frozenset({"revenue", "sales", "sale"})  # as said and as lemmatised
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
@@ -1199,6 +1206,7 @@ _NOT_A_NAME = frozenset(
 )
 
 
+_CHART_UNIT = re.compile(r"\$\s?[BM]\b(?!\w)")  # a chart axis's "$B", "$M"
 _FORM = re.compile(r"\b(?:10-[QK]|8-K)\b", re.I)  # "on the 10-Q cover": no figure asked
 _KNOWN_COMPANIES = frozenset(english_company_names())
 _FISCAL_CODE = re.compile(r"fy\d{2,4}$|q[1-4]$|h[12]$")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from app.retrieval.acronym_defs import defined_acronyms
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
@@ -35,6 +36,7 @@ class Corpus:
     breakdown_chunks: IdArray  # sorted ids of the table chunks of pages that break revenue down
     breakdown_change_chunks: IdArray  # those of them that print a column of changes
     company_words: frozenset[str]  # every document's company and file-name words, for the breakdown list
+    acronyms: dict[int, dict[str, str]]  # document id -> the acronyms its text defines -> their long form
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -96,6 +98,7 @@ class CorpusCache:
         cover: list[int] = []
         period: list[int] = []
         segment: list[int] = []
+        acronyms: dict[int, dict[str, str]] = {}
         breakdowns = BreakdownPageFinder()
         fiscal = FiscalQuarterFinder()
         year_ends = YearEndFinder()
@@ -111,6 +114,9 @@ class CorpusCache:
                 if states_segment_results(chunk.text):
                     segment.append(chunk.id)
                 breakdowns.add(chunk)
+                defined = defined_acronyms(chunk.text)
+                if defined:
+                    acronyms.setdefault(chunk.document_id, {}).update(defined)
                 fiscal.add(chunk.document_id, chunk.text)
                 year_ends.add(chunk.document_id, chunk.text)
                 counter = self._tokens.get(chunk.id)
@@ -142,4 +148,5 @@ class CorpusCache:
             np.unique(np.asarray(breakdowns.chunks(), dtype=np.int64)),
             np.unique(np.asarray(breakdowns.chunks_with_changes(), dtype=np.int64)),
             frozenset(w for facts in documents.values() for w in facts.company_words | facts.name_words),
+            acronyms,
         )

@@ -16,6 +16,7 @@ from itertools import zip_longest
 import numpy as np
 import numpy.typing as npt
 
+from app.retrieval.acronym_defs import spelt_out_terms
 from app.retrieval.bm25 import BM25Params, IdArray, idf
 from app.retrieval.brands import brands_company
 from app.retrieval.changes import asks_for_change
@@ -123,6 +124,15 @@ class Scope:
     hints: QueryHints  # the query's, with the company that a brand it names belongs to
 
 
+def _with_acronyms_spelt_out(query: Query, scope: Scope) -> Query:
+    """The query with the long form of each acronym it uses as a readable document defines it
+    ("NEX": "network and edge"), which the table answering it may alone print."""
+    readable = scope.corpus.documents_of(scope.allowed)
+    definitions = [scope.corpus.acronyms[d] for d in readable if d in scope.corpus.acronyms]
+    extra = spelt_out_terms(query.question, definitions)
+    return replace(query, terms=tuple(dict.fromkeys([*query.terms, *extra]))) if extra else query
+
+
 @dataclass(frozen=True)
 class Candidates:
     lists: list[RankedList]  # to fuse
@@ -172,6 +182,7 @@ class Retriever:
         query = Query.parse(question, actor, k)
         scope = self._scope(query, filters)
         query = _without_guessed_words(replace(query, hints=scope.hints), scope)
+        query = _with_acronyms_spelt_out(query, scope)
         timings["prepare_ms"] = _ms(started)
         if scope.allowed.size == 0:
             return self._result(query, [], scope, timings)
@@ -265,7 +276,13 @@ class Retriever:
                     hits = corpus.bm25.search(query.terms, mask & corpus.bm25.allowed_mask(readable), readable.size)
                     lists.append(RankedList(_one_per_page(hits, self.kb, cfg.statement_pages), cfg.statement_weight))
             if asks_for_revenue(asked):
-                tables = corpus.breakdown_change_chunks if asks_for_change(asked) else corpus.breakdown_chunks
+                # a line's revenue is a row of a breakdown, or of the segments' results ("客户端计算（CCG）
+                # 收入" asks for Intel's segment table without saying "segment")
+                tables = (
+                    corpus.breakdown_change_chunks
+                    if asks_for_change(asked)
+                    else np.union1d(corpus.breakdown_chunks, corpus.segment_chunks)
+                )
                 hits = self._breakdown_hits(query.question, query.terms, corpus, tables, scoped, mask)
                 lists.append(RankedList(hits, cfg.statement_weight))
         return Candidates(lists, dict(dense), dict(keyword), index)

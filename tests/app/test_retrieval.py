@@ -389,6 +389,12 @@ def test_a_question_about_a_segment_finds_the_table_of_segment_results(make_kb: 
     assert Retriever(kb).retrieve(question, admin, k=2)[0].chunk.file_name == "segments.txt"
     unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(question, admin, k=2)
     assert unlisted[0].chunk.file_name == "prose.txt"  # without its list the table ranks below the prose
+    # a line's revenue asked without the word "segment" is a row of the segments' table too
+    revenue = "图形业务收入是多少？"
+    assert not asks_for_segment_results(revenue)
+    assert Retriever(kb).retrieve(revenue, admin, k=2)[0].chunk.file_name == "segments.txt"
+    unlisted = Retriever(kb, RetrievalConfig(statement_weight=0)).retrieve(revenue, admin, k=2)
+    assert unlisted[0].chunk.file_name == "prose.txt"
 
 
 @pytest.mark.parametrize(
