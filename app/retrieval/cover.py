@@ -62,7 +62,7 @@ ASKS_DATE = re.compile(
 _ASKS_END = re.compile(
     # not "the quarter ended July 1, 2023", which names the end to say which report
     r"\b(?:quarter|period|fiscal\s+year)\b[^?]{0,40}?\b(?:end|ends|ended|close|closes|closed)\b(?!\s+(?:on\s+)?\w+\s+\d)"
-    r"|\bend\s+of\s+(?:the\s+|its\s+)?(?:fiscal\s+)?(?:quarter|period)\b|(?:季度|财年|报告期)[^？?]{0,12}(?:结束|截止)",
+    r"|\bend\s+of\s+(?:the\s+|its\s+)?(?:fiscal\s+)?(?:quarter|period)\b|(?:季度|财年|报告期)[^？?]{0,12}(?:结束|截止|截至哪)",
     re.IGNORECASE,
 )
 # The cover's "For the quarterly period ended July 1, 2023", under the form's name.

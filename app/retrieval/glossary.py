@@ -249,6 +249,12 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "发放": "paid payment",
     "付款": "payments",
     "付了": "paid payments",
+    "付出": "paid payments",  # "付出去多少现金"
+    "拆股": "stock split",
+    "股票拆分": "stock split",
+    "生效": "effective",
+    "总检察长": "attorneys general",
+    "起诉": "sued lawsuit complaint filed",
     "花了": "spent paid",
     "花费": "spent",
     "费用": "expenses",

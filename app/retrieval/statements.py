@@ -198,7 +198,10 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
     # Chinese has no word boundaries for \b: "向股东支付了多少股息" (dividends paid)
     (
         Statement.CASH_FLOW,
-        re.compile(r"(?:支付|派发)[^，。？?]{0,6}(?:股息|股利|分红)|(?:股息|股利|分红)(?:支付|派发)"),
+        # and "分红一共付出去多少现金": the dividends, then what was paid out
+        re.compile(
+            r"(?:支付|派发|付出)[^，。？?]{0,6}(?:股息|股利|分红)|(?:股息|股利|分红)[^，。？?]{0,4}(?:支付|派发|付出|付了|发了)"
+        ),
     ),
 )
 

@@ -148,3 +148,16 @@ def test_a_line_asked_by_its_acronym_in_chinese_is_its_row() -> None:
     extracted = Extractor().extract("苹果2022年10到12月那季，销售、一般及管理费用（SG&A）花了多少？", sources)
     assert extracted is not None and "6,607" in extracted.text, extracted
 
+
+def test_the_day_a_quarter_ran_to_is_its_end() -> None:
+    from app.retrieval.cover import asks_for_period_end
+
+    assert asks_for_period_end("英伟达2023财年第三季度是截至哪一天的？")
+    assert not asks_for_period_end("英伟达2023财年第三季度的营收是多少？")
+
+
+def test_a_stock_split_asked_in_chinese_is_the_filings_split() -> None:
+    """拆股 / 生效: "we effected a 20-for-1 stock split" (p7)."""
+    sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 7)
+    extracted = Extractor().extract("亚马逊2022年三季度报告里提到的20拆1拆股，是哪天生效的？", sources)
+    assert extracted is not None and "May 27, 2022" in extracted.text, extracted

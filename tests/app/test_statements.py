@@ -92,6 +92,7 @@ def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
         ),
         ("What was Intel's depreciation in the first nine months of 2023?", [Statement.CASH_FLOW]),
         ("英特尔2022年前九个月向股东支付了多少股息？", [Statement.CASH_FLOW]),
+        ("苹果2023财年上半年分红一共付出去多少现金？", [Statement.CASH_FLOW]),  # the dividends, then what was paid
         (
             "What was Microsoft's short-term unearned revenue at September 30, 2023?",
             [Statement.BALANCE_SHEET, Statement.INCOME],
