@@ -137,7 +137,7 @@ ASKS_ORGANISATION = re.compile(
 ASKS_PLACE = re.compile(
     r"\b(?:which|what)\s+(?:country|countries|state|city|cities|region|nation|jurisdiction)\b"
     r"|\b(?:street|office|mailing|postal|headquarters?)\s+address\b|\baddress\s+of\s+(?:its|the)\b"
-    r"|哪个国家|哪国|哪些国家|哪个州|哪个城市|哪个地区|地址",
+    r"|哪个国家|哪国|哪些国家|哪个州|哪个城市|哪个地区",  # not 地址: an IP address is no place
     re.I,
 )
 

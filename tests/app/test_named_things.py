@@ -108,6 +108,7 @@ def test_a_street_address_is_a_place_and_the_form_number_no_figure() -> None:
     """Amazon's cover (p1) prints the address over "(Address and telephone number ...)"."""
     question = "what street address does amazon list for its principal executive offices on the 10-q cover?"
     assert Question.parse(question).wants == "place"
+    assert Question.parse("哪个软件包可以封禁多次认证失败的 IP 地址？").wants != "place"  # an IP address
     sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 1)
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "410 Terry Avenue North" in extracted.text, extracted
