@@ -7,7 +7,7 @@ model wrote no usable marker at all, sentences that a source clearly supports ge
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from app.chain.pages import page_of
@@ -42,9 +42,28 @@ def marker_numbers(text: str) -> list[int]:
     return list(seen)
 
 
+# A "sentence" this long over this many lines is a table as pypdf reads it: its lines are its units.
+_TABLE_CHARS, _TABLE_LINES = 300, 3
+_FIGURE = re.compile(r"\d")
+
+
+def _units(text: str) -> Iterator[Sentence]:
+    """The sentences of a text, a table's rows for a table: the row a claim or a question names is
+    highlighted, not the whole table."""
+    for sentence in split_sentences(text):
+        if len(sentence.text) <= _TABLE_CHARS or sentence.text.count("\n") < _TABLE_LINES:
+            yield sentence
+            continue
+        offset = sentence.start
+        for line in sentence.text.split("\n"):
+            if _FIGURE.search(line):  # a row; not the period header over the columns
+                yield Sentence(offset, offset + len(line), line)
+            offset += len(line) + 1
+
+
 def best_evidence(source: Source, claim: set[str]) -> Evidence | None:
     best: Evidence | None = None
-    for sentence in split_sentences(source.chunk.text):
+    for sentence in _units(source.chunk.text):
         score = support(claim, content_words(sentence.text))
         if score > 0 and (best is None or score > best.score):
             best = Evidence(score, sentence)

@@ -334,6 +334,7 @@ class AnswerChain:
         """The passages most likely to hold the answer, each with its best sentence highlighted."""
         # A Chinese question's words are matched in English too (an English page shares none).
         asked = content_words(f"{prepared.standalone} {english_gloss(prepared.standalone)}")
+        asked = {w for w in asked if not w.isdigit()} or asked  # its years are in every table's header
         passages = []
         for source in prepared.sources[: self.settings.passages_shown]:
             evidence = best_evidence(source, asked) or opening(source)

@@ -2226,3 +2226,14 @@ def test_a_figure_is_checked_with_the_name_that_says_whose_it_is() -> None:
 )
 def test_questions_about_when_a_past_event_happened_want_a_date(question: str, asks: bool) -> None:
     assert bool(ASKS_WHEN_IT_HAPPENED.search(question)) is asks
+
+
+def test_a_tables_highlight_is_the_row_asked_about_not_the_whole_table() -> None:
+    """pypdf reads Intel's income statement (p6) as one "sentence" of 26 lines: the passage shown
+    when no answer is verified highlighted all of it; its rows are the units, the header none."""
+    from app.chain.citations import best_evidence
+
+    source = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 6)[0]
+    evidence = best_evidence(source, {"revenue", "intel", "months", "three"})
+    assert evidence is not None and evidence.sentence.text.startswith("Net revenue $ 14,158"), evidence
+    assert source.chunk.text[evidence.sentence.start : evidence.sentence.end] == evidence.sentence.text
