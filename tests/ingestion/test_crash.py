@@ -88,7 +88,10 @@ def run_ingest(
 
 def check_after_restart(data_dir: Path, repairs: list[ReconcileReport] | None = None) -> dict[str, str]:
     """Start-up (reconcile) then the invariants; returns {file name: status} of current documents."""
-    with KnowledgeBase.open(StoreConfig(data_dir), embedder=lambda: HashingEmbedder(64), writer=True) as kb:
+    # A killed parse worker lets go of the writer's lock a moment after its parent is reaped: wait
+    # for it as a second kb process would (the lock is the product's own, kb.lock_wait_s).
+    config = StoreConfig(data_dir, lock_wait_s=10.0)
+    with KnowledgeBase.open(config, embedder=lambda: HashingEmbedder(64), writer=True) as kb:
         assert kb.last_reconcile is not None
         if repairs is not None:
             repairs.append(kb.last_reconcile)
