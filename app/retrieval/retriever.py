@@ -25,7 +25,7 @@ from app.retrieval.corpus import Corpus, CorpusCache
 from app.retrieval.cover import asks_for_period_end, asks_for_shares_outstanding
 from app.retrieval.dedupe import suppress_near_duplicates
 from app.retrieval.fusion import RankedList, reciprocal_rank_fusion
-from app.retrieval.glossary import english_gloss, expanded_terms, glossed
+from app.retrieval.glossary import acronyms, english_gloss, expanded_terms, glossed
 from app.retrieval.metadata import (
     DocumentFacts,
     MatchWeights,
@@ -122,13 +122,15 @@ class Scope:
     match: dict[int, float]  # document id -> metadata match with the question (0..1)
     scoped: IdArray  # chunks of the best-matching documents (allowed, when none is named)
     hints: QueryHints  # the query's, with the company that a brand it names belongs to
+    documents: frozenset[int] = frozenset()  # ids of the documents `allowed` holds chunks of
 
 
 def _with_acronyms_spelt_out(query: Query, scope: Scope) -> Query:
     """The query with the long form of each acronym it uses as a readable document defines it
     ("NEX": "network and edge"), which the table answering it may alone print."""
-    readable = scope.corpus.documents_of(scope.allowed)
-    definitions = [scope.corpus.acronyms[d] for d in readable if d in scope.corpus.acronyms]
+    if not acronyms(query.question):  # most questions: nothing to look up
+        return query
+    definitions = [scope.corpus.acronyms[d] for d in scope.documents if d in scope.corpus.acronyms]
     extra = spelt_out_terms(query.question, definitions)
     return replace(query, terms=tuple(dict.fromkeys([*query.terms, *extra]))) if extra else query
 
@@ -227,6 +229,7 @@ class Retriever:
         mask = corpus.bm25.allowed_mask(allowed)
         match: dict[int, float] = {}
         hints = query.hints
+        visible: dict[int, DocumentFacts] = {}
         if allowed.size:
             visible = {d: corpus.documents[d] for d in corpus.documents_of(allowed)}
             if not company_named(hints, visible.values()):  # "Xbox": Microsoft
@@ -236,7 +239,7 @@ class Retriever:
         # The chunks of the documents the question names best (all readable ones where it names none).
         named = {d for d, s in match.items() if s == best} if best > 0 else set()
         scoped = allowed[np.isin(allowed, corpus.chunks_of(named))] if named else allowed
-        return Scope(corpus, allowed, mask, match, scoped, hints)
+        return Scope(corpus, allowed, mask, match, scoped, hints, frozenset(visible))
 
     def _candidates(self, query: Query, scope: Scope, vector: npt.NDArray[np.float32] | None) -> Candidates:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the
