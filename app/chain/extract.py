@@ -221,7 +221,8 @@ class Question:
         wants = wants or ("place" if ASKS_PLACE.search(question) else "")
         wants = wants or ("product" if ASKS_PRODUCT.search(question) else "")
         wants = wants or ("code" if asks_for_code(question) else "")
-        numbered = any(t.isdigit() for t in terms) and any(t.isdigit() for t in content_terms(_FORM.sub(" ", question)))
+        # a number of its own, not a form's ("on the 10-Q cover")
+        numbered = any(t.isdigit() for t in content_terms(_FORM.sub(" ", question)))
         if not wants and (ASKS_FOR_FIGURE.search(question) or numbered):
             wants = "figure"
         change = bool(CHANGE_ASKED.search(question))
@@ -240,14 +241,15 @@ class Question:
         codes = " ".join(w for w in _CODE_WORD.findall(question) if w != w.lower()) if is_mostly_cjk(question) else ""
         # "GAAP" qualifies the figure asked for (not the non-GAAP one); it names no line of its own
         named_in_latin = frozenset(content_terms(latin)) - _PERIOD_TERMS - {"gaap"}
+        spelt = acronyms(question)
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
-            percent_only, named_in_latin, acronyms(question), asks_for_a_count(question),
+            percent_only, named_in_latin, spelt, asks_for_a_count(question),
             frozenset(figure.value for figure in find_figures(question)), lines, _glossed(question),
             frozenset(statements), frozenset(content_terms(" ".join(statements.values()))),
             asks_rank(question),
             "quarter" if _AGAINST_QUARTER.search(question) else "year" if _AGAINST_YEAR.search(question) else "",
-            _proper_names(question, set(content_terms(codes)) - set(content_terms(lines))),
+            _proper_names(question, set(content_terms(codes)) - set(content_terms(lines)), spelt),
             excepted_segments(question),
         )
 
@@ -920,7 +922,6 @@ class Extractor:
         asked_terms = _lemmas(asked.in_order)
         named_terms = [t for t in asked_terms if t not in _PERIOD_TERMS and not t.isdigit()]
         # a figure of something named: a sentence naming it (a date or name asked may be said of it apart)
-        # a figure of something named: a sentence naming it (a date or name asked may be said of it apart)
         names_asked = asked.proper_names & frozenset(_lemmas(wanted)) if asked.wants == "figure" else frozenset()
         # "Tower Semiconductor Ltd. (Tower)" on the page: a sentence naming "Tower" names an organisation
         aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
@@ -1212,12 +1213,11 @@ _KNOWN_COMPANIES = frozenset(english_company_names())
 _FISCAL_CODE = re.compile(r"fy\d{2,4}$|q[1-4]$|h[12]$")
 
 
-def _proper_names(question: str, latin: Iterable[str]) -> frozenset[str]:
-    """The lemmas of what a question names as such (see `Question.proper_names`)."""
+def _proper_names(question: str, latin: Iterable[str], spelt: frozenset[str]) -> frozenset[str]:
+    """The lemmas of what a question names as such (see `Question.proper_names`); `spelt`: its acronyms."""
     titled = " ".join(_TITLE_CASE_WORD.findall(question))
     words = set(latin) if is_mostly_cjk(question) else set(content_terms(titled))
     # "CCG": a row may spell it out ("Client Computing Group"); "SG&A", "PP&E" are words of the glossary's
-    spelt = acronyms(question)
     words -= {a.lower() for a in spelt} | set(content_terms(" ".join(spelt)))
     # not a code that opens with its number ("10b5-1"), which a page may write otherwise
     words = {w for w in words if len(w) > 1 and not w[0].isdigit() and not _FISCAL_CODE.match(w)}
