@@ -52,10 +52,11 @@ from app.retrieval.cover import (
     says_averaged,
     states_period_end,
 )
-from app.retrieval.dates import MONTH_NAMES, date_mentions, year_ends
+from app.retrieval.dates import MONTH_NAMES, DateMention, date_mentions, year_ends
 from app.retrieval.glossary import (
     ABBREVIATIONS,
     COMPANY_NAMES,
+    NOT_LINES,
     acronyms,
     as_one_term,
     english_company_names,
@@ -71,7 +72,7 @@ from app.retrieval.listings import listings, render
 from app.retrieval.metadata import QueryHints, month_named
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.segments import LEAD_IN_REACH, breakdown_measure
-from app.retrieval.statements import Statement, statements_named, text_statements
+from app.retrieval.statements import Statement, statements_asked, statements_named, text_statements
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
@@ -100,6 +101,17 @@ _GROUPS = (
     ),
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度|财季", re.I)),
 )
+
+_GROUP_OF_MONTHS = {3: "three", 6: "six", 9: "nine", 12: "twelve"}
+
+
+def _spanned_group(mentions: list[DateMention]) -> str:
+    """The months a span names ("2023年1到9月": "nine"), which say the column over any other word."""
+    for mention in mentions:
+        if mention.first_month is not None and mention.month is not None:
+            return _GROUP_OF_MONTHS.get((mention.month - mention.first_month) % 12 + 1, "")
+    return ""
+
 
 # The kind of name asked for ("which company", "which country"): no label or sentence need hold it.
 _KIND_ASKED = frozenset(
@@ -207,13 +219,16 @@ class Question:
     # ("Operating income") does not answer for them.
     proper_names: frozenset[str] = frozenset()
     excepted: tuple[str, ...] = ()  # the regions it asks about all but ("outside the US": "united states")
+    # the statements its figure is read off, unnamed ("net property and equipment": the balance sheet)
+    read_off: frozenset[Statement] = frozenset()
 
     @classmethod
     def parse(cls, question: str) -> "Question":
         in_order = tuple(expanded_terms(question))
         terms = frozenset(in_order)
-        group = next((name for name, pattern in _GROUPS if pattern.search(question)), "")
-        dates = tuple((d.year, d.month, d.day) for d in date_mentions(question))
+        mentions = date_mentions(question)
+        group = _spanned_group(mentions) or next((name for name, pattern in _GROUPS if pattern.search(question)), "")
+        dates = tuple((d.year, d.month, d.day) for d in mentions)
         dates += tuple((d.year, d.month, d.day) for d in year_ends(question))  # "the end of 2022"
         asks_date = ASKS_DATE.search(question) and not OPENS_WITH_FIGURE.match(question)
         wants = "name" if ASKS_WHO.search(question) else "date" if asks_date else ""
@@ -244,13 +259,15 @@ class Question:
         spelt = acronyms(question)
         return cls(
             question, terms, in_order, group, dates, wants, percent, shares, period_end, quarter_ends, change,
-            percent_only, named_in_latin, spelt, asks_for_a_count(question),
+            percent_only, named_in_latin, frozenset(a for a in spelt if a.lower() not in NOT_LINES),
+            asks_for_a_count(question),
             frozenset(figure.value for figure in find_figures(question)), lines, _glossed(question),
             frozenset(statements), frozenset(content_terms(" ".join(statements.values()))),
             asks_rank(question),
             "quarter" if _AGAINST_QUARTER.search(question) else "year" if _AGAINST_YEAR.search(question) else "",
             _proper_names(question, set(content_terms(codes)) - set(content_terms(lines)), spelt),
             excepted_segments(question),
+            frozenset(statements_asked(glossed(question))) - frozenset(statements),
         )
 
     @property
@@ -722,7 +739,7 @@ class Extractor:
         # "Total") among the segments' (Amazon's growth table starts with North America)
         whole_asked = is_mostly_cjk(asked.text) and not (asked.named_in_latin or asked.lines)
         names_asked = asked.proper_names & lemmas  # not the company's, which the chunk's header says
-        statement_pages: dict[int, bool] = {}  # page -> it shows a statement the question names
+        statement_pages: dict[int, set[Statement]] = {}  # page -> the statements it shows
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
@@ -746,8 +763,8 @@ class Extractor:
             row_measures = _measures(context)
             if asked_measures and row_measures and not asked_measures & row_measures:
                 continue  # another line: the segment's revenue for its operating income asked
-            if asked_measures and (row_measures - asked_measures) & _OWN_MEASURES:
-                continue  # "Unearned revenue by segment" is no segment's revenue
+            if (row_measures - asked_measures) & _OWN_MEASURES:
+                continue  # "Unearned revenue by segment" is no segment's revenue, "Cost of sales" no sales
             # "sales" asked of a company whose rows say "revenue" (Intel, Microsoft), and the reverse:
             # the same line ("销售额" glosses as "net sales"; Intel's "Net revenue", not "Other, net")
             if "revenue" in row_measures:
@@ -791,7 +808,12 @@ class Extractor:
             # "the second quarter of 2023": of two filings' same row, the one for the quarter ended in June
             named += 0.05 if _ends_quarter(asked, row.periods[column]) else 0.0
             # "on its balance sheet": the balance sheet's row, not the cash flow statement's "ending balances"
-            named += 0.1 if asked.statements and _on_named_statement(asked, where, row.offset, statement_pages) else 0.0
+            shown = _statements_at(where, row.offset, statement_pages) if asked.statements or asked.read_off else set()
+            named += 0.1 if shown & asked.statements else 0.0
+            # a figure read off a statement: a note's line under a part not asked about is that part's
+            # ("Finance Leases: Property and equipment, net"), not the statement's
+            part = set(_lemmas(content_terms(row.section))) if asked.read_off and not shown & asked.read_off else set()
+            named -= 0.05 if part and not part & lemmas else 0.0
             # a share of revenue answers "what was revenue" only when a percentage is asked for, and
             # an amount does not answer a percentage asked for in so many words
             in_percent = row.percent or "%" in row.cells[column]
@@ -936,7 +958,7 @@ class Extractor:
             have = spelt_out(set(terms)) | named_by_phrase(flat)
             have |= {t for t in wanted if CJK_CHAR.match(t) and t in whole}  # segmented otherwise in the sentence
             if asked.change and _STATES_CHANGE.search(flat):  # a change, in its words ("down ... or 15%")
-                if asked.lines:  # a line's
+                if asked.lines or asked.named_in_latin or asked.proper_names:  # a line's, however named
                     have |= {t for t in wanted if t == "yoy" or (CHANGE_ASKED.match(t) and not CJK_CHAR.match(t))}
                 have |= {"percent"} & wanted if "%" in flat else set()
             one_term, have_one = _as_one_term(wanted, have)
@@ -981,7 +1003,7 @@ class Extractor:
             # the question's kind outweighs a shared word
             names_its_program = not cjk_question or bool(asked.named_in_latin & have)
             score += 0.25 if _answers_kind(asked.text, with_commands, names_its_program) else 0.0
-            score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat)
+            score += _shares_fit(asked, flat) + _sentence_span_fit(asked, flat, _heading_span(where.text, at))
             # "Microsoft Cloud revenue" as the question says it, not its words scattered in a sentence
             score += 0.05 if _shares_a_run(_lemmas(terms), asked_terms, 3) else 0.0
             # and more where the run is the thing's name, not its period ("Microsoft Cloud revenue"
@@ -1176,11 +1198,14 @@ _TOTAL = frozenset({"total"})
 # heading name only other measures than the question does is another line ("Revenue by Reportable
 # Segments" for a segment's operating income asked). "profit" names none: Apple's "Gross margin" is
 # the gross profit a question may ask for.
-_MEASURES = {"revenue": "revenue", "sales": "revenue", "margin": "margin"}
+_MEASURES = {"revenue": "revenue", "sales": "revenue", "sale": "revenue", "margin": "margin"}
 _MEASURES |= dict.fromkeys(("income", "earnings", "loss"), "income")
 # revenue not yet earned is a balance of its own, not the revenue of a period
 _MEASURES |= dict.fromkeys(("unearned", "deferred"), "unearned")
-_OWN_MEASURES = frozenset({"unearned"})
+# and a cost is no revenue, whatever word of sales its line says ("Cost of sales", "Sales and marketing",
+# "Sales, general and administrative")
+_MEASURES |= dict.fromkeys(("cost", "costs", "marketing", "administrative"), "cost")
+_OWN_MEASURES = frozenset({"unearned", "cost"})
 _SAYS_REVENUE = frozenset({"revenue", "sales", "sale"})  # as said and as lemmatised
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
@@ -1275,10 +1300,32 @@ _DATE_TAIL = re.compile(r"\d{1,2},\s*(?:19|20)\d\d\b")  # a date's day and year,
 _SINCE_INCEPTION = re.compile(r"\bsince\s+(?:the\s+|its\s+|our\s+)?inception\b|\bcumulative\b|自.{0,6}以来|累计", re.I)
 
 
-def _sentence_span_fit(asked: Question, sentence: str) -> float:
+# MD&A's headings say which months the sentences under them compare: "Nine Months Ended March 31, 2023
+# Compared with Nine Months Ended March 31, 2022", "Highlights from the third quarter of fiscal year
+# 2023 compared with the third quarter of fiscal year 2022 included:"
+_COMPARED_HEADING = re.compile(
+    r"\b(three|six|nine)\s+months\s+ended[^\n]{0,60}?compared\s+(?:with|to)\b"
+    r"|\b(?:first|second|third|fourth)\s+(quarter)\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?\d{4}\s+compared\s+(?:with|to)\b"
+    r"|\bfirst\s+(half|nine\s+months)\s+(?:of\s+)?(?:fiscal\s+(?:year\s+)?)?\d{4}\s+compared\s+(?:with|to)\b",
+    re.IGNORECASE,
+)
+_HEADING_REACH = 3000  # characters before a sentence in which its section's heading is looked for
+
+
+def _heading_span(text: str, at: int) -> str:
+    """"three" or "many" (months to date) by the last comparison heading before `at`; "" for none."""
+    headings = list(_COMPARED_HEADING.finditer(text, max(0, at - _HEADING_REACH), at))
+    if not headings:
+        return ""
+    word = next(g for g in headings[-1].groups() if g).lower()
+    return "three" if word in ("three", "quarter") else "many"
+
+
+def _sentence_span_fit(asked: Question, sentence: str, heading: str = "") -> float:
     """-0.15 for a sentence that names only another span than the one asked (the year to date for a
     quarter, or the reverse); +0.05 for one naming the months to date asked (MD&A says the quarter's
-    change first, often without naming it; a quarter's sentence gets nothing over a row)."""
+    change first, often without naming it; a quarter's sentence gets nothing over a row). A sentence
+    naming none is of the span its section's `heading` names."""
     if not asked.group or asked.group == "twelve":
         return 0.0
     # "Since the inception of our share repurchase program ...": a running total, not the span asked
@@ -1290,6 +1337,7 @@ def _sentence_span_fit(asked: Question, sentence: str) -> float:
         for span, pattern in _GROUPS
         if span != "twelve" and pattern.search(sentence)
     }
+    named = named or ({heading} if heading else set())
     wanted = "three" if asked.group == "three" else "many"
     if wanted in named:
         return 0.05 if wanted == "many" else 0.0
@@ -1420,13 +1468,14 @@ def _names_its_figures(asked: Question, text: str) -> bool:
     return bool(asked.named_figures) and bool(asked.named_figures & {f.value for f in find_figures(text)})
 
 
-def _on_named_statement(asked: Question, where: PageText, offset: int, seen: dict[int, bool]) -> bool:
-    """The page at `offset` shows a statement the question names (worked out once a page)."""
+def _statements_at(where: PageText, offset: int, seen: dict[int, set[Statement]]) -> set[Statement]:
+    """The statements the page at `offset` shows (worked out once a page)."""
     page = where.page_at(offset)
     if page not in seen:
+        # a page starts where its first chunk does (`page_starts` also marks each later chunk's start)
         start = next((at for at, number in where.page_starts if number == page), 0)
-        end = next((at for at, _ in where.page_starts if at > start), len(where.text))
-        seen[page] = bool(text_statements(where.text[start:end]) & asked.statements)
+        end = next((at for at, number in where.page_starts if number > page), len(where.text))
+        seen[page] = text_statements(where.text[start:end])
     return seen[page]
 
 

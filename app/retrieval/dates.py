@@ -20,21 +20,24 @@ MONTH = (
     r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b\.?"
 )
 
-_GRAMMAR: tuple[tuple[re.Pattern[str], tuple[int, int, int | None]], ...] = (
-    # (pattern, group numbers of year, month, day), longest first
-    (re.compile(rf"\b({MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE), (3, 1, 2)),
-    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.I), (3, 2, 1)),
-    (re.compile(r"\b((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3)),
-    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3)),
+_GRAMMAR: tuple[tuple[re.Pattern[str], tuple[int, int, int | None, int | None]], ...] = (
+    # (pattern, group numbers of year, month, day, first month of a span), longest first
+    (re.compile(rf"\b({MONTH})\s*(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s*((?:19|20)\d{{2}})\b", re.I), (3, 1, 2, None)),
+    (
+        re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.I),
+        (3, 2, 1, None),
+    ),
+    (re.compile(r"\b((?:19|20)\d{2})-(\d{1,2})-(\d{1,2})\b"), (1, 2, 3, None)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"), (1, 2, 3, None)),
     # a span of months is named by its last: "2022年10月到12月", "October to December 2022" (a quarter ended
     # in December)
-    (re.compile(r"((?:19|20)\d{2})\s*年\s*\d{1,2}\s*月?\s*(?:到|至|-|–|~)\s*(\d{1,2})\s*月"), (1, 2, None)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月?\s*(?:到|至|-|–|~)\s*(\d{1,2})\s*月"), (1, 3, None, 2)),
     (
-        re.compile(rf"\b{MONTH}\s*(?:to|through|-|–)\s*({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE),
-        (2, 1, None),
+        re.compile(rf"\b({MONTH})\s*(?:to|through|-|–)\s*({MONTH})\s*,?\s*((?:19|20)\d{{2}})\b", re.IGNORECASE),
+        (3, 2, None, 1),
     ),
-    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d)"), (1, 2, None)),
-    (re.compile(rf"\b({MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None)),
+    (re.compile(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月(?!\s*\d)"), (1, 2, None, None)),
+    (re.compile(rf"\b({MONTH})\s+((?:19|20)\d{{2}})\b", re.IGNORECASE), (2, 1, None, None)),
 )
 _YEAR = re.compile(r"(?<![\d,.])((?:19|20)\d{2})(?![\d,])")
 # "at the end of 2022", "year-end 2022", "2022年底": December 31 in plain speech. "The end of fiscal
@@ -54,24 +57,29 @@ class DateMention:
     month: int | None  # None: a bare year
     day: int | None  # None: a month and year, or a year
     span: tuple[int, int]
+    first_month: int | None = None  # a span of months ("2023年7-9月"): its first; `month` is its last
 
 
 def month_number(word: str) -> int:
     return MONTHS[word[:3].lower()]
 
 
+def _month_of(text: str) -> int:
+    return int(text) if text.isdigit() else month_number(text)
+
+
 def date_mentions(text: str) -> list[DateMention]:
     """Every date, month-and-year and bare year in `text`, longest reading first, none overlapping."""
     found: list[DateMention] = []
-    for pattern, (y, m, d) in _GRAMMAR:
+    for pattern, (y, m, d, first) in _GRAMMAR:
         for match in pattern.finditer(text):
             if any(f.span[0] < match.end() and match.start() < f.span[1] for f in found):
                 continue
-            month_text = match.group(m)
-            month = int(month_text) if month_text.isdigit() else month_number(month_text)
+            month = _month_of(match.group(m))
             day = int(match.group(d)) if d is not None else None
+            first_month = _month_of(match.group(first)) if first is not None else None
             if 1 <= month <= 12 and (day is None or 1 <= day <= 31):
-                found.append(DateMention(match.group(0), int(match.group(y)), month, day, match.span()))
+                found.append(DateMention(match.group(0), int(match.group(y)), month, day, match.span(), first_month))
     for match in _YEAR.finditer(text):
         if not any(f.span[0] <= match.start() < f.span[1] for f in found):
             found.append(DateMention(match.group(0), int(match.group(1)), None, None, match.span()))

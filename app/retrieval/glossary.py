@@ -536,6 +536,8 @@ ABBREVIATIONS: dict[str, str] = {
     "aws": "amazon web services",
     "ytd": "year to date",
 }
+# Those that name a figure, a role or a period, not a business line ("AWS"): no row is a segment for them.
+NOT_LINES = frozenset(ABBREVIATIONS) - {"aws"}
 
 
 @dataclass(frozen=True)

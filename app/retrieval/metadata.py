@@ -192,6 +192,9 @@ class QueryHints:
     short_forms: frozenset[str] = frozenset()  # "AMEX", "JnJ", "J&J", lowercased: may abbreviate a name
     months: tuple[tuple[int, int], ...] = ()  # (year, month) named without a day: "the December 2022 quarter"
     fiscal: bool = False  # quarters and years named as fiscal ones, whose calendar months vary by company
+    # spans of months named ("2023年7-9月", "July to September 2023"), as (first, last) month numbers
+    # counted from year 0; their last month is also in `months`
+    spans: tuple[tuple[int, int], ...] = ()
 
     @classmethod
     def parse(cls, question: str) -> "QueryHints":
@@ -199,8 +202,10 @@ class QueryHints:
         fiscal = [_year(y) for y in _FISCAL_YEAR.findall(question)]
         years = tuple(dict.fromkeys(fiscal + [int(y) for y in _YEAR.findall(question)]))
         dates = tuple(dict.fromkeys(find_dates(question) + year_ends(question)))
-        months = tuple(
-            dict.fromkeys((m.year, m.month) for m in date_mentions(question) if m.month and m.day is None)
+        mentions = [m for m in date_mentions(question) if m.day is None]
+        months = tuple(dict.fromkeys((m.year, m.month) for m in mentions if m.month))
+        spans = tuple(
+            dict.fromkeys(_month_span(m.year, m.first_month, m.month) for m in mentions if m.first_month and m.month)
         )
         if years and not (quarters or months) and _HOLIDAYS.search(question):
             months = ((years[-1], 12),)  # "over the 2022 holidays": the quarter that ends in December
@@ -219,7 +224,23 @@ class QueryHints:
             short_forms=frozenset(m.lower() for m in _SHORT_FORM.findall(question) if len(m) >= 3),
             months=months,
             fiscal=bool(fiscal) or "fiscal" in question.lower(),
+            spans=spans,
         )
+
+
+def _month_span(year: int, first: int, last: int) -> tuple[int, int]:
+    """Months "7-9" of `year` counted from year 0; "11-1" runs into the next year."""
+    end = year * 12 + last - 1
+    return end - (last - first) % 12, end
+
+
+def _spans_quarter(end: date, spans: tuple[tuple[int, int], ...]) -> bool:
+    """Does a span of months the question names share most of a quarter ending `end`? NVIDIA's
+    quarter ended October 29, 2023 is most of "2023年7-9月" (August, September); the one ended
+    July 30 only its July. Longer spans ("2023年1-6月") are reported by the filing of their last month."""
+    year, month = month_named(end)
+    last = year * 12 + month - 1
+    return any(to - first <= 2 and min(last, to) - max(last - 2, first) + 1 >= 2 for first, to in spans)
 
 
 @dataclass(frozen=True)
@@ -249,6 +270,8 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     if end is None:
         return 0.0
     if any(abs((d - end).days) <= 7 for d in hints.dates) or month_named(end) in hints.months:
+        return 1.0
+    if not facts.is_annual and _spans_quarter(end, hints.spans):
         return 1.0
     soon = [d for d in hints.dates] + [date(y, m, 15) for y, m in hints.months]  # an event that month
     year_end = _last_year_end(facts)

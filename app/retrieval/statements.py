@@ -43,8 +43,11 @@ _PAGE_TITLES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
 )
 # A page that bears this many statement titles at its top is a contents page.
 _CONTENTS_TITLES = 3
-# Pages that list or discuss the statements rather than show them.
-_NOT_A_STATEMENT = re.compile(r"reportofindependent|tableofcontentsforthe|indextofinancialstatements")
+# Pages that list or discuss the statements rather than show them, or a note's extra detail
+# ("Supplemental balance sheet information related to leases").
+_NOT_A_STATEMENT = re.compile(
+    r"reportofindependent|tableofcontentsforthe|indextofinancialstatements|supplemental(?:balancesheet|cashflow)"
+)
 # The part and item headings a 10-Q prints above its first statement ("PART I. FINANCIAL
 # INFORMATION / ITEM 1. FINANCIAL STATEMENTS (UNAUDITED)"): not part of the page's title.
 _PREAMBLE = re.compile(
@@ -140,6 +143,9 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
         Statement.BALANCE_SHEET,
         _phrases(
             r"PP&?E|PPNE|property,?\s+plant,?\s+(?:and|&)\s+equipment",
+            # "net property and equipment", "property and equipment, net": the balance, not the additions
+            r"net\s+property(?:,?\s+plant)?,?\s+(?:and|&)\s+equipment|property(?:,?\s+plant)?,?\s+(?:and|&)\s+"
+            r"equipment,?\s+net",
             r"inventor(?:y|ies)",
             r"working\s+capital",
             r"(?:quick|current|cash)\s+ratio",
@@ -151,7 +157,9 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"debt[- ]to[- ]equity|return\s+on\s+(?:assets|equity)|ROA|ROE",
             r"(?:fixed\s+asset|asset)\s+turnover",
             r"capital[- ]intensive|capital\s+intensity",
-            r"cash\s+and\s+cash\s+equivalents|cash\s+(?:on\s+hand|balance|position|holdings?|did|does|do)\b",
+            r"cash\s+and\s+cash\s+equivalents|cash\s+(?:on\s+hand|balance|position|holdings?)\b"
+            # "how much cash did Amazon have", not "how much cash did Apple pay in interest"
+            r"|cash\s+(?:did|does|do)\b(?!\s+(?:\w+\s+){1,3}(?:pay|paid|spend|spent)\b)",
             r"long[- ]term\s+debt|total\s+(?:debt|liabilities)|goodwill|marketable\s+securities",
             r"(?:unearned|deferred)\s+revenues?|commercial\s+paper|accrued\s+(?:expenses|liabilities)",
         ),
@@ -193,6 +201,9 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
             r"(?:cash|restricted\s+cash)\b.*\bend\s+of\s+(?:the\s+)?period|restricted\s+cash",
             r"(?:operating|investing|financing)\s+activities|operations,\s+investing,?\s+and\s+financing",
             r"capital[- ]intensive|capital\s+intensity",
+            # the supplemental lines under "Cash paid during the period for:"
+            r"cash\s+(?:paid\s+(?:for\s+)?)?(?:interest|income\s+taxes)|(?:interest|income\s+taxes)\s+paid",
+            r"pa(?:y|id)\s+(?:in\s+|for\s+)?(?:income\s+)?(?:interest|taxes)",  # "did Apple pay in interest"
         ),
     ),
     # Chinese has no word boundaries for \b: "向股东支付了多少股息" (dividends paid)
@@ -201,6 +212,8 @@ _FIGURES: tuple[tuple[Statement, re.Pattern[str]], ...] = (
         # and "分红一共付出去多少现金": the dividends, then what was paid out
         re.compile(
             r"(?:支付|派发|付出)[^，。？?]{0,6}(?:股息|股利|分红)|(?:股息|股利|分红)[^，。？?]{0,4}(?:支付|派发|付出|付了|发了)"
+            # and the interest or income tax paid in cash ("实际支付的利息", "缴纳了多少所得税")
+            r"|(?:支付|缴纳|付)[^，。？?]{0,6}(?:利息|所得税)|(?:利息|所得税)[^，。？?]{0,4}(?:支付|缴纳|付了)"
         ),
     ),
 )

@@ -4,7 +4,7 @@ filings."""
 
 import pytest
 
-from app.chain.extract import Extractor, render_row
+from app.chain.extract import Extractor, Question, render_row
 from app.chain.tables import table_rows
 from app.retrieval.changes import asks_for_change
 from tests.app.test_verify import _page, _pages_as_sources
@@ -133,3 +133,33 @@ def test_a_sentence_saying_how_much_the_total_moved_answers_a_change_asked_of_it
     sources = _pages_as_sources("2023 Q2 INTC.pdf", "Intel Corporation | 10-Q", 6, 5)
     extracted = Extractor().extract("英特尔2023年第二季度总收入比去年同期降了百分之多少？", sources)
     assert extracted is not None and "or 15% from Q2 2022" in extracted.text, extracted
+
+
+def test_a_cost_line_is_no_answer_for_sales() -> None:
+    """Amazon's operating expense table grows "Cost of sales" 12%; the company's sales grew 15% (p24).
+    A cost's line says "sales" and is no line of sales, nor is "Sales and marketing"."""
+    sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com | 10-Q", 26, 24)
+    extracted = Extractor().extract("亚马逊2022年7到9月那个季度，整体销售额同比增长了多少？", sources)
+    assert extracted is not None and "Consolidated: 15% for the three months ended September 30, 2022" in extracted.text
+    assert extracted.citation.page == 24
+
+
+def test_a_line_named_in_latin_letters_is_answered_by_the_sentence_saying_its_change() -> None:
+    """"微软云（Microsoft Cloud）收入同比增长了多少": the highlight says "Microsoft Cloud revenue increased
+    22%"; "Office Commercial products and cloud services revenue increased 13%" held "growth"."""
+    sources = _pages_as_sources("2023 Q2 MSFT.pdf", "Microsoft | 10-Q", 32)
+    question = "微软2023财年第三季度（2023年1-3月）微软云（Microsoft Cloud）收入同比增长了多少？"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "Microsoft Cloud revenue increased 22%" in extracted.text
+
+
+def test_a_sentence_is_of_the_months_its_section_heading_compares() -> None:
+    """Under "Nine Months Ended March 31, 2023 Compared with ..." (p39) LinkedIn grew 11%; in the
+    quarter's highlights (p32), 8%. Neither sentence names its months."""
+    sources = _pages_as_sources("2023 Q2 MSFT.pdf", "Microsoft | 10-Q", 39, 32)
+    question = "How much did Microsoft's LinkedIn revenue grow in the quarter ended March 31, 2023?"
+    candidates = Extractor().candidates(Question.parse(question), sources)
+    by_text = {c.text: c.score for c in candidates}
+    quarter = by_text["“LinkedIn revenue increased 8%.”"]
+    nine_months = next(score for text, score in by_text.items() if "LinkedIn revenue increased $1.1 billion" in text)
+    assert quarter > nine_months

@@ -7,7 +7,9 @@ from datetime import date
 
 import pytest
 
+from app.chain.extract import Question
 from app.retrieval import MetadataFilter, RetrievalConfig, Retriever
+from app.retrieval.glossary import glossed
 from app.retrieval.metadata import (
     DocumentFacts,
     QueryHints,
@@ -197,6 +199,37 @@ def test_a_fiscal_year_named_before_its_quarter(question: str, quarters: tuple[t
     assert hints.quarters == quarters and hints.years == (2024,) and hints.fiscal
 
 
+NVIDIA = [
+    facts(11, "2023 Q2 NVDA.pdf", "NVIDIA CORPORATION", "10-Q", "quarter ended July 30, 2023"),
+    facts(12, "2023 Q3 NVDA.pdf", "NVIDIA CORPORATION", "10-Q", "quarter ended October 29, 2023"),
+    facts(13, "2023 Q3 AAPL.pdf", "Apple Inc.", "10-Q", "quarter ended July 1, 2023"),
+    facts(14, "2023 Q4 AAPL.pdf", "Apple Inc.", "10-Q", "quarter ended September 30, 2023"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # NVIDIA's quarters end a month after the calendar's: July-September is mostly August-October
+        ("英伟达2023年7-9月那个季度数据中心收入是多少？", 12),
+        ("NVIDIA's revenue from July to September 2023", 12),
+        ("英伟达2023年5到7月那季的收入", 11),
+        ("苹果2023年7-9月那季的净销售额", 14),  # a calendar quarter where the company's is one
+        ("苹果2023年4-6月那季的净销售额", 13),
+    ],
+)
+def test_a_span_of_months_is_the_quarter_sharing_most_of_it(question: str, expected: int) -> None:
+    scores = match_documents(QueryHints.parse(glossed(question)), NVIDIA)
+    assert max(scores, key=lambda i: scores[i]) == expected
+    assert sorted(scores.values())[-2] < scores[expected]
+
+
+def test_a_longer_span_is_the_filing_of_its_last_month() -> None:
+    hints = QueryHints.parse("NVIDIA revenue from May to October 2023")
+    scores = match_documents(hints, NVIDIA)
+    assert scores[12] > scores[11]
+
+
 def test_a_brand_names_its_company_for_those_who_may_read_it(make_kb: MakeKB) -> None:
     """"Xbox" with no company named: the Microsoft filings, whose every copy says "Xbox" and no
     Apple filing does; nothing is inferred from documents the asker cannot read, or for a
@@ -224,3 +257,17 @@ def test_a_brand_names_its_company_for_those_who_may_read_it(make_kb: MakeKB) ->
     }
     assert retriever.search(question, kb.actor("bob"), k=5).document_match == {}  # no Microsoft filing he may read
     assert retriever.search("When was the Eiffel Tower completed?", admin, k=5).document_match == {}
+
+
+@pytest.mark.parametrize(
+    ("question", "group"),
+    [
+        ("亚马逊2023年1到9月的股权激励费用一共多少？", "nine"),  # the nine months' column, not the quarter's
+        ("苹果2023年1-6月的净利润", "six"),
+        ("Amazon revenue from January to September 2023", "nine"),
+        ("英伟达2023年7-9月那个季度数据中心收入", "three"),
+        ("苹果2023年9月的现金", ""),  # a month, no span
+    ],
+)
+def test_a_span_of_months_says_which_column(question: str, group: str) -> None:
+    assert Question.parse(question).group == group

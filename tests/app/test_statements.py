@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from app.chain.extract import Extractor, Question
 from app.retrieval import RetrievalConfig, Retriever
 from app.retrieval.statements import Statement, StatementPageFinder, page_statements, statements_asked
 from ingestion.service import KnowledgeBase
-from store.records import StoredChunk
+from store.records import PageText, StoredChunk
+from tests.app.test_verify import _pages_as_sources
 from tests.conftest import EVAL
 
 MakeKB = Callable[..., KnowledgeBase]
@@ -40,6 +42,8 @@ TABLE = " ".join(f"{n:,}" for n in range(1000, 1060))  # 60 figures, as a statem
             "consolidated statements of income relating to derivative financial instruments",
             set(),
         ),
+        # a note's extra detail names a statement at its top; it is not that statement
+        ("PART I\nItem 1\nSupplemental balance sheet information related to leases was as follows:", set()),
     ],
 )
 def test_a_statement_page_is_known_by_the_title_at_its_top(opening: str, expected: set[str]) -> None:
@@ -98,6 +102,15 @@ def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
             [Statement.BALANCE_SHEET, Statement.INCOME],
         ),
         ("How much did Amazon spend on technology and infrastructure in Q3 2023?", [Statement.INCOME]),
+        # the supplemental lines of cash paid, not the income statement's expense
+        ("How much cash interest (net of capitalized interest) did Intel pay in 2023?", [Statement.CASH_FLOW]),
+        ("英特尔2023年前九个月实际支付的利息是多少？", [Statement.CASH_FLOW]),
+        ("苹果缴纳了多少所得税", [Statement.CASH_FLOW]),
+        ("How much cash did Apple pay in interest during the nine months?", [Statement.CASH_FLOW]),
+        ("What was Intel's interest expense?", []),
+        # the balance, not the additions of the period
+        ("What was Microsoft's net property and equipment as of September 30, 2023?", [Statement.BALANCE_SHEET]),
+        ("Intel property, plant and equipment, net at the end of 2022", [Statement.BALANCE_SHEET]),
         ("Who are the primary customers of Boeing?", []),
         ("What is the statement of the CEO on cash?", []),
     ],
@@ -198,3 +211,43 @@ def test_a_revenue_line_asked_finds_the_table_that_breaks_revenue_down(apple: Kn
     assert 10 not in {r.chunk.page_start for r in without}  # the list decides
     total = Retriever(apple).retrieve("What were Apple's total net sales in the quarter?", admin, k=5)
     assert 10 not in {r.chunk.page_start for r in total}
+
+
+NET_PP_AND_E = "What was Microsoft's net property and equipment as of September 30, 2023?"
+
+
+def test_a_balance_is_read_off_the_balance_sheet_not_a_notes_table_of_one_part() -> None:
+    """p22's lease note ("Supplemental balance sheet information") has a "Property and equipment,
+    net" line for finance leases alone; the company's is the balance sheet's line (p5)."""
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q", 22, 5)
+    extracted = Extractor().extract(NET_PP_AND_E, sources)
+    assert extracted is not None and "$102,502 million at September 30, 2023" in extracted.text, extracted
+    assert extracted.citation.page == 5
+
+
+def test_a_page_of_several_chunks_is_known_as_a_statement_by_its_whole_text() -> None:
+    """The store gives a page as the chunks on it joined, marking where each chunk starts: the
+    statement's title is in the first, most of its figures in the next."""
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q", 22, 5)
+    lease_note, balance_sheet = (source.chunk.text for source in sources)
+    half = len(balance_sheet) // 3
+
+    def context(chunk: StoredChunk) -> PageText:
+        if chunk.page_start == 5:
+            return PageText(balance_sheet, 0, ((0, 5), (half, 5)))
+        return PageText(lease_note, 0, ((0, 22),))
+
+    extracted = Extractor(context=context).extract(NET_PP_AND_E, sources)
+    assert extracted is not None and "$102,502 million" in extracted.text, extracted
+
+
+def test_an_abbreviated_line_item_is_not_a_business_line() -> None:
+    """"PP&E" abbreviates the balance sheet's line, where "DCAI" names a segment: Intel's balance
+    sheet line (p8) answers, not a segment note's "Net additions to property, plant, and equipment"
+    (p41), which had won when the line's own words counted as a segment's name."""
+    question = "英特尔2023年7月1日的物业、厂房和设备净额（PP&E, net）是多少？"
+    assert Question.parse(question).acronyms == frozenset()
+    assert Question.parse("英特尔DCAI的营收").acronyms == {"DCAI"}
+    sources = _pages_as_sources("2023 Q2 INTC.pdf", "Intel Corporation | 10-Q", 41, 8)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "$90,945 million at July 1, 2023" in extracted.text, extracted
