@@ -70,6 +70,7 @@ from app.retrieval.glossary import (
 )
 from app.retrieval.listings import listings, render
 from app.retrieval.metadata import QueryHints, month_named
+from app.retrieval.registrant import Field, fields_asked, registrant_facts
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.segments import LEAD_IN_REACH, breakdown_measure
 from app.retrieval.statements import Statement, statements_asked, statements_named, text_statements
@@ -103,6 +104,7 @@ _GROUPS = (
 )
 
 _GROUP_OF_MONTHS = {3: "three", 6: "six", 9: "nine", 12: "twelve"}
+_COVER_FIELD = 1.5  # a field the question asks for by its label's own meaning: above any row or sentence
 
 
 def _spanned_group(mentions: list[DateMention]) -> str:
@@ -221,6 +223,7 @@ class Question:
     excepted: tuple[str, ...] = ()  # the regions it asks about all but ("outside the US": "united states")
     # the statements its figure is read off, unnamed ("net property and equipment": the balance sheet)
     read_off: frozenset[Statement] = frozenset()
+    registrant: tuple[Field, ...] = ()  # the cover's fields it asks for ("which exchange": the exchange)
 
     @classmethod
     def parse(cls, question: str) -> "Question":
@@ -268,6 +271,7 @@ class Question:
             _proper_names(question, set(content_terms(codes)) - set(content_terms(lines)), spelt),
             excepted_segments(question),
             frozenset(statements_asked(glossed(question))) - frozenset(statements),
+            tuple(fields_asked(question)),
         )
 
     @property
@@ -655,6 +659,7 @@ class Extractor:
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
                 found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
                 found += self._ranked(asked, source, wanted, where) + self._listed(asked, source, wanted, where)
+                found += self._registrant(asked, source, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         return candidates
 
@@ -894,6 +899,18 @@ class Extractor:
             covered = wanted & (set(title) | above | (set(role) if role_held else set()))
             found.append(Candidate(score, source, text, quote, where, signer.start, when, covered))
         return found
+
+    def _registrant(self, asked: Question, source: Source, where: PageText) -> list[Candidate]:
+        """The cover's field asked for ("Name of each exchange on which registered: Nasdaq Global
+        Select Market"): no sentence states it, and the form's label says what it is."""
+        if not asked.registrant:
+            return []
+        chunk = source.chunk
+        return [
+            Candidate(_COVER_FIELD, source, stated.render(), where.text[stated.start : stated.end], where, stated.start)
+            for stated in registrant_facts(where.text)
+            if stated.field in asked.registrant and chunk.page_start <= where.page_at(stated.start) <= chunk.page_end
+        ]
 
     def _period_ends(self, asked: Question, source: Source, where: PageText) -> list[Candidate]:
         """The cover's "For the quarterly period ended July 1, 2023", for a question about when the

@@ -14,6 +14,7 @@ from app.retrieval.acronym_defs import defined_acronyms
 from app.retrieval.bm25 import BM25Index, BM25Params, IdArray
 from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
+from app.retrieval.registrant import states_registrant_facts
 from app.retrieval.roles import is_signed
 from app.retrieval.segments import BreakdownPageFinder, states_segment_results
 from app.retrieval.statements import Statement, StatementPageFinder
@@ -32,6 +33,7 @@ class Corpus:
     signed_chunks: IdArray  # sorted ids of chunks with a signature block
     cover_chunks: IdArray  # sorted ids of chunks of a cover page that states the shares outstanding
     period_chunks: IdArray  # sorted ids of chunks of a cover page that states the period reported on
+    registrant_chunks: IdArray  # sorted ids of chunks of a cover page's labelled fields (registrant.py)
     segment_chunks: IdArray  # sorted ids of chunks with a table of segment results
     breakdown_chunks: IdArray  # sorted ids of the table chunks of pages that break revenue down
     breakdown_change_chunks: IdArray  # those of them that print a column of changes
@@ -97,6 +99,7 @@ class CorpusCache:
         signed: list[int] = []
         cover: list[int] = []
         period: list[int] = []
+        registrant: list[int] = []
         segment: list[int] = []
         acronyms: dict[int, dict[str, str]] = {}
         breakdowns = BreakdownPageFinder()
@@ -111,6 +114,8 @@ class CorpusCache:
                     cover.append(chunk.id)
                 if states_period_end(chunk.text):
                     period.append(chunk.id)
+                if states_registrant_facts(chunk.text):
+                    registrant.append(chunk.id)
                 if states_segment_results(chunk.text):
                     segment.append(chunk.id)
                 breakdowns.add(chunk)
@@ -144,6 +149,7 @@ class CorpusCache:
             np.unique(np.asarray(signed, dtype=np.int64)),
             np.unique(np.asarray(cover, dtype=np.int64)),
             np.unique(np.asarray(period, dtype=np.int64)),
+            np.unique(np.asarray(registrant, dtype=np.int64)),
             np.unique(np.asarray(segment, dtype=np.int64)),
             np.unique(np.asarray(breakdowns.chunks(), dtype=np.int64)),
             np.unique(np.asarray(breakdowns.chunks_with_changes(), dtype=np.int64)),

@@ -35,6 +35,7 @@ from app.retrieval.metadata import (
     match_documents,
     names_fit,
 )
+from app.retrieval.registrant import asks_for_registrant_fact
 from app.retrieval.relevance import (
     BARE_RELEVANCE_MODEL,
     CJK_RELEVANCE_MODEL,
@@ -245,7 +246,8 @@ class Retriever:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the
         named documents, the pages of the financial statements the question asks about, and the
         signed pages for a question about who holds a role (roles.py), the cover pages for one about
-        the shares outstanding or the end of the period reported on (cover.py), the tables of segment
+        the shares outstanding or the end of the period reported on (cover.py) or a fact of the
+        registrant's it states (its exchange, state of incorporation: registrant.py), the tables of segment
         results for one that names a segment (segments.py)."""
         cfg, corpus, allowed, mask = self.config, scope.corpus, scope.allowed, scope.mask
         n = max(query.k * cfg.candidates_factor, query.k)
@@ -271,6 +273,7 @@ class Retriever:
                 (corpus.signed_chunks, asks_for_signer),
                 (corpus.cover_chunks, asks_for_shares_outstanding),
                 (corpus.period_chunks, asks_for_period_end),
+                (corpus.registrant_chunks, asks_for_registrant_fact),
                 (corpus.segment_chunks, asks_for_segment_results),
             )
             for marked, asks in marked_lists:
