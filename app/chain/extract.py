@@ -135,7 +135,8 @@ _YEAR_ON_YEAR = re.compile(r"同比|较上年同期|比去年同期|\byear[- ]ov
 # "Automotive revenue was up 86% from a year ago": a sentence that says how much a business line moved,
 # which answers the question's "growth", "fall" or "yoy" in its own words (the total's row has its own
 # change column for the company's figure)
-_BY_A_FIGURE = r"[^.;%]{0,40}?\d[\d.,]*\s?(?:%|(?:million|billion)\b)"  # "... by $396 million", "... 12%"
+# "... by $396 million", "... 12%", "down $0.18 or 72%" (a decimal point is no sentence's end)
+_BY_A_FIGURE = r"(?:[^.;%]|\.(?=\d)){0,40}?\d[\d.,]*\s?(?:%|(?:million|billion)\b)"
 _STATES_CHANGE = re.compile(rf"(?:{DOWN_WORDS}|{UP_WORDS}|\b(?:up|down)\b){_BY_A_FIGURE}", re.I)
 # "Changes in foreign exchange rates reduced fulfillment costs by $396 million": the figure a sentence
 # gives is how much something moved, which answers "what were fulfillment costs" only when a change or
@@ -533,7 +534,33 @@ def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
         labelled = _labelled_value(lines, i)
         if labelled:
             pieces.append((starts[labelled[0]], "\n".join(lines[slice(*labelled)])))
+    pieces += _captions(sentence)
     return [_after_check_boxes(*piece) for piece in pieces]
+
+
+# A chart's caption says how a figure moved since a period ("Diluted EPS / attributable to / Intel down /
+# $0.18 or 72% / from Q3 2022"), over more lines than a pair, one caption after another with no full stop.
+_FROM_PERIOD = re.compile(
+    r"\bfrom\s+(?:Q[1-4]|YTD|FY)\s*'?\d{2,4}\b|\bfrom\s+(?:the\s+)?(?:prior|previous)\s+(?:year|quarter)\b"
+    r"|\bfrom\s+a\s+year\s+ago\b",
+    re.IGNORECASE,
+)
+_CAPTION_LINES = 6
+_MOVE = re.compile(r"\b(?:up|down|increased|decreased|grew|declined|rose|fell)\b", re.IGNORECASE)
+
+
+def _captions(sentence: Sentence) -> list[tuple[int, str]]:
+    """Each caption of a run of them: the lines up to each "from <period>", after the one before."""
+    found = []
+    begin = 0
+    for match in _FROM_PERIOD.finditer(sentence.text):
+        lines = sentence.text[begin : match.end()].split("\n")
+        caption = "\n".join(lines[-_CAPTION_LINES:])
+        start = sentence.start + match.end() - len(caption)
+        begin = match.end()
+        if caption.count("\n") >= 2 and _MOVE.search(caption) and any(c.isdigit() for c in caption[: -len(match[0])]):
+            found.append((start, caption.strip("\n")))
+    return found
 
 
 def _labelled_value(lines: list[str], i: int) -> tuple[int, int] | None:
@@ -786,7 +813,9 @@ class Extractor:
             # and a growth table's heading says the change asked in its own words ("Year-over-year
             # Percentage Growth (Decline)"; not "Changes in operating assets and liabilities")
             growth_row = bool(_GROWTH.search(f"{row.label} {row.heading}"))
-            if asked.change and _GROWTH_TABLE.search(row.heading):
+            # (or a column of changes: NVIDIA's "Quarter-over-Quarter Change")
+            has_change = any(p is not None and p.change for p in row.periods)
+            if asked.change and (_GROWTH_TABLE.search(row.heading) or has_change):
                 context = context | {t for t in lemmas if t in _SAYS_YEAR_AGO or _ASKS_A_MOVE.match(t)}
             # "Total operating income" asks for the "Operating income" row, not "Total operating
             # expenses": "total" counts only as a tie-break (below), not as a word to cover.
@@ -839,6 +868,9 @@ class Extractor:
             change = -0.1 if _CHANGE_ROW.match(row.label) and not asked.change else 0.0
             # "how much did AWS sales grow": the "Year-over-year Percentage Growth" rows, not the sales mix
             change += 0.15 if asked.change and growth_row else 0.0
+            # "环比": a column measured against the quarter before, as asked
+            as_asked_basis = asked.against and period is not None and period.change and period.against == asked.against
+            change += 0.1 if as_asked_basis else 0.0
             # and an amount alone does not say how much it changed: of two rows alike, the one that does
             change -= 0.1 if asked.change and not growth_row and not (period is not None and period.change) else 0.0
             # of rows alike, the one that moved as asked: "did microsoft's profit go down?", the net income
@@ -977,7 +1009,7 @@ class Extractor:
             if asked.change and _STATES_CHANGE.search(flat):  # a change, in its words ("down ... or 15%")
                 if asked.lines or asked.named_in_latin or asked.proper_names:  # a line's, however named
                     have |= {t for t in wanted if t == "yoy" or (CHANGE_ASKED.match(t) and not CJK_CHAR.match(t))}
-                have |= {"percent"} & wanted if "%" in flat else set()
+                have |= {"percent", "percentage"} & wanted if "%" in flat else set()
             one_term, have_one = _as_one_term(wanted, have)
             recall = weigh(one_term & have_one) / weigh(one_term) if one_term else 0.0
             if recall == 0 or (names_asked and not names_asked & set(_lemmas(have))):
@@ -1011,6 +1043,8 @@ class Extractor:
             # the cover page) gives that day's figure, not the one asked
             named -= 0.3 if asked.wants == "figure" and _dated_only_another_day(asked, flat) else 0.0
             named -= 0.3 if asked.wants == "figure" and _moved_the_other_way(asked, flat) else 0.0
+            # "环比" asked: MD&A's changes are on the year-ago period unless they say otherwise
+            named -= 0.3 if asked.change and _measured_otherwise(asked, flat) else 0.0
             named -= 0.1 if level_asked and _STATES_A_MOVE.search(flat) else 0.0
             # asked for Intel's revenue, "NEX revenue decreased 32%" gives one business line's
             named -= 0.1 if asked.wants == "figure" and _names_another_line(asked, flat) else 0.0
@@ -1336,6 +1370,16 @@ def _heading_span(text: str, at: int) -> str:
         return ""
     word = next(g for g in headings[-1].groups() if g).lower()
     return "three" if word in ("three", "quarter") else "many"
+
+
+def _measured_otherwise(asked: Question, sentence: str) -> bool:
+    """A sentence stating a change on another basis than the one asked (the year ago, the quarter before)."""
+    if not asked.against or not _STATES_CHANGE.search(sentence):
+        return False
+    if asked.against == "quarter":
+        return not _AGAINST_QUARTER.search(sentence)
+    # "down 65% from a year ago and down 60% sequentially" says both
+    return bool(_AGAINST_QUARTER.search(sentence)) and not _AGAINST_YEAR.search(sentence)
 
 
 def _sentence_span_fit(asked: Question, sentence: str, heading: str = "") -> float:

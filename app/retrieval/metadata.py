@@ -113,6 +113,10 @@ def _year(text: str) -> int:
     return value + 2000 if value < 100 else value
 
 
+# What a question's period is compared with follows these words.
+_COMPARED_WITH = re.compile(r"\bcompared\s+(?:with|to)\b|\bversus\b|\bvs\.?(?=\s)|\brelative\s+to\b", re.I)
+
+
 def find_quarters(text: str) -> list[tuple[int, int]]:
     """(year, quarter) mentions; a half year counts as its last quarter (H1 -> Q2)."""
     found: list[tuple[int, int]] = []
@@ -199,6 +203,10 @@ class QueryHints:
     @classmethod
     def parse(cls, question: str) -> "QueryHints":
         quarters = tuple(dict.fromkeys(find_quarters(question)))
+        if (compared := _COMPARED_WITH.search(question)) and len(quarters) > 1:
+            # "in Q3 2023 compared with Q3 2022": the one asked about comes first; it is put last
+            asked = find_quarters(question[: compared.start()])
+            quarters = tuple(dict.fromkeys([q for q in quarters if q not in asked] + asked))
         fiscal = [_year(y) for y in _FISCAL_YEAR.findall(question)]
         years = tuple(dict.fromkeys(fiscal + [int(y) for y in _YEAR.findall(question)]))
         dates = tuple(dict.fromkeys(find_dates(question) + year_ends(question)))

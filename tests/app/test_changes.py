@@ -163,3 +163,28 @@ def test_a_sentence_is_of_the_months_its_section_heading_compares() -> None:
     quarter = by_text["“LinkedIn revenue increased 8%.”"]
     nine_months = next(score for text, score in by_text.items() if "LinkedIn revenue increased $1.1 billion" in text)
     assert quarter > nine_months
+
+
+def test_a_charts_caption_over_several_lines_is_one_statement() -> None:
+    """Intel's "A Quarter in Review" captions its charts without full stops: "Diluted EPS /
+    attributable to / Intel down / $0.18 or 72% / from Q3 2022", then the non-GAAP one "up $0.04"."""
+    sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel | 10-Q", 5)
+    question = "By what percentage did Intel's GAAP diluted EPS drop in Q3 2023 compared with Q3 2022?"
+    extracted = Extractor().extract(question, sources)
+    caption = "Diluted EPS attributable to Intel down $0.18 or 72% from Q3 2022"
+    assert extracted is not None and caption in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("英伟达2024财年第二季度营收环比（跟上一个季度比）涨了多少？", "Revenue: up 88% on the quarter before"),
+        ("英伟达2024财年第二季度营收同比涨了多少？", "101%"),
+    ],
+)
+def test_a_change_on_the_quarter_before_is_not_the_sentences_year_on_year(question: str, expected: str) -> None:
+    """MD&A's "Revenue ... was $13.51 billion ..., up 101%" is on the year ago; "环比" asks the summary
+    table's quarter-over-quarter column (p27)."""
+    sources = _pages_as_sources("2023 Q2 NVDA.pdf", "NVIDIA | 10-Q", 29, 27)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and expected in extracted.text, extracted

@@ -271,3 +271,15 @@ def test_a_brand_names_its_company_for_those_who_may_read_it(make_kb: MakeKB) ->
 )
 def test_a_span_of_months_says_which_column(question: str, group: str) -> None:
     assert Question.parse(question).group == group
+
+
+@pytest.mark.parametrize(
+    ("question", "asked"),
+    [
+        ("By what percentage did Intel's EPS drop in Q3 2023 compared with Q3 2022?", (2023, 3)),
+        ("Intel revenue Q2 2023 vs Q3 2022", (2023, 2)),
+        ("How did Intel revenue change from Q3 2022 to Q3 2023?", (2023, 3)),  # the last named, as before
+    ],
+)
+def test_the_quarter_compared_with_another_is_the_one_asked(question: str, asked: tuple[int, int]) -> None:
+    assert QueryHints.parse(question).quarters[-1] == asked
