@@ -40,8 +40,7 @@ _ASKED: tuple[tuple[Field, re.Pattern[str]], ...] = (
     (
         Field.INCORPORATION,
         re.compile(
-            r"\bincorporat(?:ed|es|ion|ing|e)?\b(?!\s+(?:by|into|herein)\b)|\bjurisdiction\b|注册成立|注册地|哪个州注册|在哪注册"
-            r"|在哪里注册",
+            r"\bincorporat(?:ed|es|ion|ing|e)?\b(?!\s+(?:by|into|herein)\b)|\bjurisdiction\b|注册成立|注册地|哪个州注册",
             re.IGNORECASE,
         ),
     ),

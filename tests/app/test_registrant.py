@@ -107,6 +107,7 @@ def test_a_page_without_a_cover_states_nothing() -> None:
         ("2023年5月5日哪位AWS的CEO采用了10b5-1股票交易计划?", []),  # a trading plan, not where it trades
         ("What exhibits are incorporated by reference?", []),
         ("What is a mail exchange record?", []),
+        ("在哪里注册Debian账号？", []),  # an account, not a company
     ],
 )
 def test_which_field_a_question_asks_for(question: str, fields: list[Field]) -> None:
