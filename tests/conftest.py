@@ -156,3 +156,20 @@ def make_kb(data_dir: Path) -> Iterator[Callable[..., object]]:
     yield make
     for kb in opened:
         kb.close()
+
+
+@pytest.fixture(scope="session")
+def apple_q2_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Apple's 10-Q for the quarter ended April 1, 2023 in a store of its own, for tests that only
+    read it (ingested once a session)."""
+    if not AAPL_PDF.is_file():
+        pytest.skip(f"the sample PDFs are not in {EVAL}")
+    from ingestion.embedders import HashingEmbedder
+    from ingestion.service import KnowledgeBase, StoreConfig
+
+    kb = KnowledgeBase.open(
+        StoreConfig(data_dir=tmp_path_factory.mktemp("apple")), embedder=lambda: HashingEmbedder(64), writer=True
+    )
+    kb.ingest([AAPL_PDF], actor=kb.actor(None))
+    yield kb
+    kb.close()

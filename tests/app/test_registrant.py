@@ -2,9 +2,8 @@
 trading symbol as a form's labelled fields; questions asking for them in English or Chinese are
 answered from those fields, on the real covers of the shared filings."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 import pytest
 
@@ -130,19 +129,9 @@ def test_the_field_is_the_answer_over_rows_that_share_its_words(question: str, e
     assert extracted.citation.page == 1 and expected in extracted.citation.sentence
 
 
-@pytest.fixture(scope="module")
-def apple(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    if not AAPL_Q2.is_file():
-        pytest.skip(f"the sample PDFs are not in {EVAL}")
-    from ingestion.embedders import HashingEmbedder
-    from ingestion.service import StoreConfig
-
-    kb = KnowledgeBase.open(
-        StoreConfig(data_dir=tmp_path_factory.mktemp("apple")), embedder=lambda: HashingEmbedder(64), writer=True
-    )
-    kb.ingest([AAPL_Q2], actor=kb.actor(None))
-    yield kb
-    kb.close()
+@pytest.fixture
+def apple(apple_q2_kb: KnowledgeBase) -> KnowledgeBase:
+    return apple_q2_kb
 
 
 def test_the_cover_is_found_and_answers(apple: KnowledgeBase) -> None:
@@ -154,20 +143,3 @@ def test_the_cover_is_found_and_answers(apple: KnowledgeBase) -> None:
     assert extracted is not None and "The Nasdaq Stock Market LLC" in extracted.text, extracted
     without = Retriever(apple, replace(RetrievalConfig(), statement_weight=0.0)).retrieve(question, admin, k=6)
     assert found[0].chunk.page_start == 1 and without[0].chunk.page_start != 1  # the list decides
-
-
-def test_a_cover_the_user_may_not_read_never_reaches_them(make_kb: MakeKB, write_text: Any) -> None:
-    if not AAPL_Q2.is_file():
-        pytest.skip(f"the sample PDFs are not in {EVAL}")
-    kb = make_kb()
-    admin = kb.actor(None)
-    kb.people.add_group("board", admin)
-    kb.people.add_user("bob", admin=False, groups=(), actor=admin)
-    kb.ingest([AAPL_Q2], actor=admin, groups=("board",))
-    kb.ingest(
-        [write_text("memo.txt", "Apple stock exchange listing memo: the Nasdaq review is on Friday.")], actor=admin
-    )
-    question = "Which stock exchange is Apple listed on?"
-    assert AAPL_Q2.name in {r.chunk.file_name for r in Retriever(kb).retrieve(question, admin, k=5)}
-    seen_by_bob = Retriever(kb).retrieve(question, kb.actor("bob"), k=5)
-    assert seen_by_bob and {r.chunk.file_name for r in seen_by_bob} == {"memo.txt"}

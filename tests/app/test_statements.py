@@ -1,7 +1,7 @@
 """Financial statement pages: found by their title on real and broken PDF text, asked for by name
 or by a figure read off them, and put near the top of retrieval inside the filing asked about."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -106,6 +106,7 @@ def test_the_finder_reads_a_title_across_overlapping_chunks() -> None:
         ("How much cash interest (net of capitalized interest) did Intel pay in 2023?", [Statement.CASH_FLOW]),
         ("英特尔2023年前九个月实际支付的利息是多少？", [Statement.CASH_FLOW]),
         ("苹果缴纳了多少所得税", [Statement.CASH_FLOW]),
+        ("英伟达2024财年第三季度交了多少现金税？", [Statement.CASH_FLOW]),
         ("How much cash did Apple pay in interest during the nine months?", [Statement.CASH_FLOW]),
         ("What was Intel's interest expense?", []),
         # the balance, not the additions of the period
@@ -123,19 +124,9 @@ def test_a_question_asks_for_a_statement_by_name_or_by_figure(question: str, exp
         assert asked == expected
 
 
-@pytest.fixture(scope="module")
-def apple(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    if not AAPL_Q2.is_file():
-        pytest.skip(f"the sample PDFs are not in {EVAL}")
-    from ingestion.embedders import HashingEmbedder
-    from ingestion.service import StoreConfig
-
-    kb = KnowledgeBase.open(
-        StoreConfig(data_dir=tmp_path_factory.mktemp("apple")), embedder=lambda: HashingEmbedder(64), writer=True
-    )
-    kb.ingest([AAPL_Q2], actor=kb.actor(None))
-    yield kb
-    kb.close()
+@pytest.fixture
+def apple(apple_q2_kb: KnowledgeBase) -> KnowledgeBase:
+    return apple_q2_kb
 
 
 def test_the_statement_pages_of_a_real_10q(apple: KnowledgeBase) -> None:
@@ -171,8 +162,21 @@ def test_the_statement_asked_for_ranks_first(apple: KnowledgeBase, question: str
     assert without.retrieve(question, admin, k=5)[0].chunk.page_start != page  # the list decides
 
 
-def test_a_statement_page_the_user_may_not_read_never_reaches_them(make_kb: MakeKB, write_text: Any) -> None:
-    """The statement list is cut to the readable chunks before it is ranked, like both searches."""
+@pytest.mark.parametrize(
+    ("memo", "question"),
+    [
+        (
+            "Apple capex planning memo: the cash flow review is on Friday.",
+            "What is Apple's capex according to the cash flow statement?",
+        ),
+        # the cover's fields (registrant.py): a list of their own as well
+        ("Apple stock exchange listing memo: the Nasdaq review is on Friday.", "Which stock exchange is Apple listed?"),
+    ],
+)
+def test_a_statement_page_the_user_may_not_read_never_reaches_them(
+    make_kb: MakeKB, write_text: Any, memo: str, question: str
+) -> None:
+    """The statement and cover lists are cut to the readable chunks before ranking, like both searches."""
     if not AAPL_Q2.is_file():
         pytest.skip(f"the sample PDFs are not in {EVAL}")
     kb = make_kb()
@@ -180,8 +184,7 @@ def test_a_statement_page_the_user_may_not_read_never_reaches_them(make_kb: Make
     kb.people.add_group("board", admin)
     kb.people.add_user("bob", admin=False, groups=(), actor=admin)
     kb.ingest([AAPL_Q2], actor=admin, groups=("board",))
-    kb.ingest([write_text("memo.txt", "Apple capex planning memo: the cash flow review is on Friday.")], actor=admin)
-    question = "What is Apple's capex according to the cash flow statement?"
+    kb.ingest([write_text("memo.txt", memo)], actor=admin)
     assert {r.chunk.file_name for r in Retriever(kb).retrieve(question, admin, k=5)} >= {AAPL_Q2.name}
     seen_by_bob = Retriever(kb).retrieve(question, kb.actor("bob"), k=5)
     assert seen_by_bob and {r.chunk.file_name for r in seen_by_bob} == {"memo.txt"}
