@@ -103,6 +103,8 @@ _GROUPS = (
     ("three", re.compile(r"quarter|three\s+months|\bq[1-4]\b|三个月|季度|财季", re.I)),
 )
 
+_NAMES_ASKED = frozenset({"name", "organisation"})
+_ENDS_SENTENCE = re.compile(r"[.!?。！？:;)”\"]\s*$")
 _GROUP_OF_MONTHS = {3: "three", 6: "six", 9: "nine", 12: "twelve"}
 _COVER_FIELD = 1.5  # a field the question asks for by its label's own meaning: above any row or sentence
 
@@ -772,6 +774,7 @@ class Extractor:
         whole_asked = is_mostly_cjk(asked.text) and not (asked.named_in_latin or asked.lines)
         names_asked = asked.proper_names & lemmas  # not the company's, which the chunk's header says
         statement_pages: dict[int, set[Statement]] = {}  # page -> the statements it shows
+        units_asked = _UNIT_MEASURES & lemmas
         found = []
         for row in table_rows(where.text):
             if not row.label or not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
@@ -782,6 +785,9 @@ class Extractor:
             label_terms = _lemmas(content_terms(row.label))
             if any(set(_lemmas(content_terms(name))) <= set(label_terms) for name in asked.excepted):
                 continue  # "outside the US": not the United States' row
+            named_here = f"{row.label} {row.heading} {row.section}"
+            if units_asked and not units_asked & set(_lemmas(content_terms(named_here))):
+                continue  # "the average selling price of an iPhone": not the iPhone's net sales
             # "Data Center and AI" is the DCAI the question names, and a business line: a segment
             spelt = [a.lower() for a in asked.acronyms if spells(a, row.label)]
             label_terms += [*spelt, "segment"] if spelt else []
@@ -970,8 +976,10 @@ class Extractor:
         for row in dated_rows(where.text):
             if not chunk.page_start <= where.page_at(row.offset) <= chunk.page_end:
                 continue
-            # the table's words (its columns and the lines above) and the question's
+            # the table's words (its columns and the lines above, from its lead-in sentence on: "Our Board
+            # declared the following dividends ...:", not the share repurchases told before it) and the question's
             above = where.text[max(0, row.offset - 400) : row.offset]
+            above = above[max(above.rfind(". "), above.rfind(".\n")) + 1 :]
             have = set(_lemmas(content_terms(f"{above} {' '.join(row.columns)}")))
             recall = _coverage(frozenset(_lemmas(wanted)), have)
             if recall == 0:
@@ -996,6 +1004,7 @@ class Extractor:
         names_asked = asked.proper_names & frozenset(_lemmas(wanted)) if asked.wants == "figure" else frozenset()
         # "Tower Semiconductor Ltd. (Tower)" on the page: a sentence naming "Tower" names an organisation
         aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
+        units_asked = _UNIT_MEASURES & frozenset(_lemmas(wanted))
         found = []
         for start, text in pieces:
             text = _PAGE_NUMBER_LINE.sub("", text)  # "... our employees have\n39": page 39 ends mid-sentence
@@ -1014,6 +1023,8 @@ class Extractor:
             recall = weigh(one_term & have_one) / weigh(one_term) if one_term else 0.0
             if recall == 0 or (names_asked and not names_asked & set(_lemmas(have))):
                 continue  # or it is about something else than the "Azure" asked
+            if units_asked and not units_asked & set(_lemmas(terms)):
+                continue  # a count or price of its own ("monthly active users"), which the sentence does not give
             precision = len(wanted & have) / len(have)
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
@@ -1073,6 +1084,9 @@ class Extractor:
             score -= 0.0 if _holds_line(asked, set(_lemmas(have)), flat) else 0.3
             # Two lines of a longer sentence that stop on "for": the figure it was going to give is cut off.
             score -= 0.1 if ends_on_dangling_word(flat) else 0.0
+            # a name asked: of a sentence and the pair of its lines that stops short of its end, the
+            # sentence ("... to Bain" / "Capital Special Situations (Bain Capital).")
+            score -= 0.03 if asked.wants in _NAMES_ASKED and not _ENDS_SENTENCE.search(flat) else 0.0
             # Two lines from the middle of a sentence ("year 2023 (“Q2 charge”), which included ... $800
             # million") lose what it is about: of two pieces alike, the one that starts it ("we recorded
             # a $1.2 billion charge in the second quarter of fiscal year 2023 ...").
@@ -1341,6 +1355,11 @@ def _glossed(question: str) -> str:
         for chinese, english in _GLOSS.findall(question)
         if not english.isupper() and not any(chinese.endswith(company) for company in COMPANY_NAMES)
     )
+
+
+# Figures counted in units of their own: a question for a price, or for users or subscribers, is
+# answered only by a text naming them, never by an amount of revenue that shares its other words.
+_UNIT_MEASURES = frozenset(word_list("price prices user users subscriber subscribers"))
 
 
 def _measures(terms: Iterable[str]) -> set[str]:

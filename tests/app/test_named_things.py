@@ -162,3 +162,33 @@ def test_a_stock_split_asked_in_chinese_is_the_filings_split() -> None:
     sources = _pages_as_sources("2022 Q3 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 7)
     extracted = Extractor().extract("亚马逊2022年三季度报告里提到的20拆1拆股，是哪天生效的？", sources)
     assert extracted is not None and "May 27, 2022" in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What was the average selling price of an iPhone in Apple's quarter ended July 1, 2023?",
+        "苹果2023年4到6月那季iPhone的平均售价是多少？",
+    ],
+)
+def test_a_price_asked_is_not_answered_by_revenue(question: str) -> None:
+    """Apple reports no iPhone price; its "iPhone" net sales row (p4) shares the question's other
+    words and was given as the price. A price, users or subscribers are named by what answers them."""
+    sources = _pages_as_sources("2023 Q3 AAPL.pdf", "Apple Inc. | 10-Q", 4)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is None or "39,669" not in extracted.text, extracted
+
+
+def test_subscribers_asked_are_answered_by_the_sentence_naming_them() -> None:
+    sources = _pages_as_sources("2023 Q2 MSFT.pdf", MICROSOFT, 38)
+    question = "How many Microsoft 365 Consumer subscribers were there in the March 2023 quarter?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "65.4 million" in extracted.text, extracted
+
+
+def test_a_name_asked_is_quoted_to_the_end_of_its_sentence() -> None:
+    """The pair of lines ending "... a business within our IFS operating segment, to Bain" held every
+    word the whole sentence did and outranked it, cutting the buyer's name in half."""
+    sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 13)
+    extracted = Extractor().extract("英特尔在2023年8月把IMS Nanofabrication约20%的少数股权卖给了谁？", sources)
+    assert extracted is not None and "to Bain Capital Special Situations" in " ".join(extracted.text.split())
