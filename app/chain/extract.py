@@ -771,7 +771,9 @@ class Extractor:
         named_whole = _title_case_names(asked.text)
         # a Chinese question naming no business line asks for the company's own row ("Consolidated",
         # "Total") among the segments' (Amazon's growth table starts with North America)
-        whole_asked = is_mostly_cjk(asked.text) and not (asked.named_in_latin or asked.lines)
+        # (and an English question naming none by name or acronym: NVIDIA's "Total" segment row)
+        lines_by_acronym = {a for a in asked.acronyms if a.lower() not in _KNOWN_COMPANIES}  # not "NVIDIA"
+        whole_asked = not (asked.named_in_latin or asked.lines or asked.proper_names or lines_by_acronym)
         names_asked = asked.proper_names & lemmas  # not the company's, which the chunk's header says
         statement_pages: dict[int, set[Statement]] = {}  # page -> the statements it shows
         units_asked = _UNIT_MEASURES & lemmas

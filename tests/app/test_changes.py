@@ -188,3 +188,12 @@ def test_a_change_on_the_quarter_before_is_not_the_sentences_year_on_year(questi
     sources = _pages_as_sources("2023 Q2 NVDA.pdf", "NVIDIA | 10-Q", 29, 27)
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_a_question_naming_no_business_line_gets_the_segments_total() -> None:
+    """NVIDIA's segment table prints a change for Compute & Networking, Graphics and their Total,
+    all alike to "how much did revenue grow": the company's is the Total (its name is no line's)."""
+    sources = _pages_as_sources("2023 Q3 NVDA.pdf", "NVIDIA | 10-Q", 30)
+    question = "By how much did NVIDIA's revenue grow year over year in Q3 of fiscal 2024?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "Total: up 206%" in extracted.text, extracted
