@@ -51,7 +51,6 @@ _HOLIDAYS = re.compile(r"\bholidays\b|\bholiday\s+(?:quarter|season)|圣诞季|�
 _PART_OF_YEAR = re.compile(r"(nine\s+months|前九个月|前三季度)|six\s+months|first\s+half|前六个月|上半年", re.I)
 QUARTER_DAYS = 84  # a day within a quarter, not the end of the one before (91 or 98 days back)
 COVER_DAYS = 60  # a 10-Q's cover dates ("shares outstanding as of ...") fall within this after its period
-MONTH_AFTER_DAYS = 7  # a month named alone is "soon after" a period only when it starts within a week of its end
 _KINDS = (
     ("10-Q", re.compile(r"\b10-?Q\b|\bquarterly\s+report\b", re.IGNORECASE)),
     ("10-K", re.compile(r"\b10-?K\b|\bannual\s+report\b", re.IGNORECASE)),
@@ -287,14 +286,7 @@ def _on_date(facts: DocumentFacts, hints: QueryHints) -> float:
     shown = year_end is not None and any(abs((d - year_end).days) <= 10 for d in hints.dates)
     # 52/53-week years: Apple's year-ago quarter ended 371 days before, NVIDIA's 364
     year_ago = any(abs((end - d).days - 365) <= 10 for d in hints.dates)
-    # a month named without its day starts soon after the period only in the month after it: "sued
-    # Amazon in May 2023" is told by the filing of the quarter that May is in, not March's
-    after = any(0 < (d - end).days <= COVER_DAYS for d in hints.dates)
-    after = after or any(
-        (date(y, m, 1) - end).days <= MONTH_AFTER_DAYS and 0 < (date(y, m, 15) - end).days <= COVER_DAYS
-        for y, m in hints.months
-    )
-    if shown or year_ago or after:
+    if shown or year_ago or any(0 < (d - end).days <= COVER_DAYS for d in soon):
         return 0.5
     # An event during the quarter ("the dividend declared September 19, 2023", "agreed in August
     # 2022"): its report tells of it.
