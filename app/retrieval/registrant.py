@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.retrieval.cover import ASKS_DATE
+
 
 class Field(StrEnum):
     INCORPORATION = "state or other jurisdiction of incorporation"
@@ -89,6 +91,10 @@ class Stated:
 
 
 def fields_asked(question: str) -> list[Field]:
+    """The fields a question asks for; none for one asking when ("when was NVIDIA reincorporated
+    in Delaware": a date the cover does not give)."""
+    if ASKS_DATE.search(question):
+        return []
     return [field for field, pattern in _ASKED if pattern.search(question)]
 
 

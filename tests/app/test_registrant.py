@@ -107,6 +107,8 @@ def test_a_page_without_a_cover_states_nothing() -> None:
         ("What exhibits are incorporated by reference?", []),
         ("What is a mail exchange record?", []),
         ("在哪里注册Debian账号？", []),  # an account, not a company
+        ("英伟达是什么时候在特拉华州重新注册成立的？", []),  # when, not where
+        ("When was NVIDIA incorporated?", []),
     ],
 )
 def test_which_field_a_question_asks_for(question: str, fields: list[Field]) -> None:
