@@ -1359,9 +1359,10 @@ def _glossed(question: str) -> str:
     )
 
 
-# Figures counted in units of their own: a question for a price, or for users or subscribers, is
+# Figures counted in units of their own: a question for a price, active users or subscribers is
 # answered only by a text naming them, never by an amount of revenue that shares its other words.
-_UNIT_MEASURES = frozenset(word_list("price prices user users subscriber subscribers"))
+# Not "user" alone: a manual's user account is no count ("删除用户账号" is answered by "deluser").
+_UNIT_MEASURES = frozenset(word_list("price prices active subscriber subscribers"))
 
 
 def _measures(terms: Iterable[str]) -> set[str]:

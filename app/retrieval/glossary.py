@@ -301,7 +301,6 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "月活跃用户": "monthly active users",
     "月活": "monthly active users",
     "活跃用户": "active users",
-    "用户": "users",
     "平均售价": "average selling price",
     "售价": "selling price",
     "均价": "average price",

@@ -179,6 +179,13 @@ def test_a_price_asked_is_not_answered_by_revenue(question: str) -> None:
     assert extracted is None or "39,669" not in extracted.text, extracted
 
 
+def test_a_user_account_asked_is_no_count_of_users() -> None:
+    """"用户" in a manual question is an account, not users counted: a sentence naming no users answers."""
+    assert Question.parse("练习用的用户账号不要了，用什么命令可以连同它的主目录一起删除？").terms.isdisjoint(
+        {"users", "active"}
+    )
+
+
 def test_subscribers_asked_are_answered_by_the_sentence_naming_them() -> None:
     sources = _pages_as_sources("2023 Q2 MSFT.pdf", MICROSOFT, 38)
     question = "How many Microsoft 365 Consumer subscribers were there in the March 2023 quarter?"
