@@ -80,11 +80,7 @@ class ChunkReads:
             around = chunks.chunks_on_pages(session, document_id, page, page)
         if not around:
             return ""
-        joined = self.page_context(around[0])
-        starts = [at for at, number in joined.page_starts if number == page]
-        later = [at for at, number in joined.page_starts if number > page]
-        begin = starts[0] if starts else 0
-        return joined.text[begin : later[0] if later else len(joined.text)]
+        return self.page_context(around[0]).of_page(page)
 
     def index_for(self, allowed: IdArray) -> VectorIndex:
         """The vector index, holding every id in `allowed` (read from SQL just before): a writer's

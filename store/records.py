@@ -115,6 +115,13 @@ class PageText:
             page = number
         return page
 
+    def of_page(self, page: int) -> str:
+        """One page's part of `text` (from its start, or the text's, up to the next page). A page
+        starts where its first chunk does: `page_starts` also marks where each later chunk on it starts."""
+        begin = next((at for at, number in self.page_starts if number == page), 0)
+        end = next((at for at, number in self.page_starts if number > page), len(self.text))
+        return self.text[begin:end]
+
 
 def embedding_text(header: str, body: str) -> str:
     return f"{header}\n{body}" if header else body

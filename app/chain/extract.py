@@ -1555,10 +1555,7 @@ def _statements_at(where: PageText, offset: int, seen: dict[int, set[Statement]]
     """The statements the page at `offset` shows (worked out once a page)."""
     page = where.page_at(offset)
     if page not in seen:
-        # a page starts where its first chunk does (`page_starts` also marks each later chunk's start)
-        start = next((at for at, number in where.page_starts if number == page), 0)
-        end = next((at for at, number in where.page_starts if number > page), len(where.text))
-        seen[page] = text_statements(where.text[start:end])
+        seen[page] = text_statements(where.of_page(page))
     return seen[page]
 
 
