@@ -111,10 +111,8 @@ _COVER_FIELD = 1.5  # a field the question asks for by its label's own meaning: 
 
 def _spanned_group(mentions: list[DateMention]) -> str:
     """The months a span names ("2023年1到9月": "nine"), which say the column over any other word."""
-    for mention in mentions:
-        if mention.first_month is not None and mention.month is not None:
-            return _GROUP_OF_MONTHS.get((mention.month - mention.first_month) % 12 + 1, "")
-    return ""
+    spanned = next((m.months_spanned for m in mentions if m.months_spanned is not None), None)
+    return _GROUP_OF_MONTHS.get(spanned, "") if spanned is not None else ""
 
 
 # The kind of name asked for ("which company", "which country"): no label or sentence need hold it.
@@ -250,8 +248,9 @@ class Question:
         percent_only = bool(_PERCENT_ONLY.search(question)) or (change and bool(_YEAR_ON_YEAR.search(question)))
         percent = percent_only or bool(_PERCENT.search(question))
         shares = asks_for_shares_outstanding(question) or bool(_HOW_MANY_SHARES.search(question))
-        hints = QueryHints.parse(glossed(question))  # "the second quarter of 2023": a calendar quarter, unless fiscal
-        statements = statements_named(glossed(question))
+        in_english = glossed(question)  # a Chinese question with its English gloss (once: the gloss is not free)
+        hints = QueryHints.parse(in_english)  # "the second quarter of 2023": a calendar quarter, unless fiscal
+        statements = statements_named(in_english)
         quarter_ends = () if hints.fiscal else tuple((year, 3 * quarter) for year, quarter in hints.quarters)
         period_end = asks_for_period_end(question)
         # and the business lines and regions it names in Chinese ("国际分部": International), which
@@ -273,7 +272,7 @@ class Question:
             "quarter" if _AGAINST_QUARTER.search(question) else "year" if _AGAINST_YEAR.search(question) else "",
             _proper_names(question, set(content_terms(codes)) - set(content_terms(lines)), spelt),
             excepted_segments(question),
-            frozenset(statements_asked(glossed(question))) - frozenset(statements),
+            frozenset(statements_asked(in_english)) - frozenset(statements),
             tuple(fields_asked(question)),
         )
 

@@ -59,6 +59,13 @@ class DateMention:
     span: tuple[int, int]
     first_month: int | None = None  # a span of months ("2023年7-9月"): its first; `month` is its last
 
+    @property
+    def months_spanned(self) -> int | None:
+        """How many months a span names ("2023年1到9月": 9; "11-1月" runs into the next year)."""
+        if self.first_month is None or self.month is None:
+            return None
+        return (self.month - self.first_month) % 12 + 1
+
 
 def month_number(word: str) -> int:
     return MONTHS[word[:3].lower()]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from app.retrieval.dates import MONTH, date_mentions, find_dates, year_ends
+from app.retrieval.dates import MONTH, DateMention, date_mentions, find_dates, year_ends
 from app.retrieval.text import word_list
 from ingestion.types import DocumentMetadata
 
@@ -212,9 +212,7 @@ class QueryHints:
         dates = tuple(dict.fromkeys(find_dates(question) + year_ends(question)))
         mentions = [m for m in date_mentions(question) if m.day is None]
         months = tuple(dict.fromkeys((m.year, m.month) for m in mentions if m.month))
-        spans = tuple(
-            dict.fromkeys(_month_span(m.year, m.first_month, m.month) for m in mentions if m.first_month and m.month)
-        )
+        spans = tuple(dict.fromkeys(_month_span(m) for m in mentions if m.months_spanned))
         if years and not (quarters or months) and _HOLIDAYS.search(question):
             months = ((years[-1], 12),)  # "over the 2022 holidays": the quarter that ends in December
         if not quarters and years and (part := _PART_OF_YEAR.search(question)):
@@ -236,10 +234,10 @@ class QueryHints:
         )
 
 
-def _month_span(year: int, first: int, last: int) -> tuple[int, int]:
-    """Months "7-9" of `year` counted from year 0; "11-1" runs into the next year."""
-    end = year * 12 + last - 1
-    return end - (last - first) % 12, end
+def _month_span(mention: DateMention) -> tuple[int, int]:
+    """A span's first and last months ("2023年7-9月") counted from year 0; "11-1" runs into the next year."""
+    end = mention.year * 12 + (mention.month or 0) - 1
+    return end - (mention.months_spanned or 1) + 1, end
 
 
 def _spans_quarter(end: date, spans: tuple[tuple[int, int], ...]) -> bool:

@@ -111,6 +111,7 @@ def registrant_facts(text: str) -> list[Stated]:
     """Every field the cover in `text` states, in the order printed."""
     found: list[Stated] = []
     label = _INCORPORATION_LABEL.search(text)
+    after = 0  # where the address may start: the line after the label's closing bracket
     if label:
         line_start, line_end = _line_before(text, label.start())
         line = text[line_start:line_end]
@@ -119,8 +120,7 @@ def registrant_facts(text: str) -> list[Stated]:
         close = text.find(")", label.start())
         if value and len(value) <= 40:
             found.append(Stated(Field.INCORPORATION, value, line_start, close + 1 if close > 0 else label.end()))
-    # the address follows the label's closing bracket, on the lines after it
-    after = text.find("\n", max(text.find(")", label.start()), label.end())) if label else 0
+        after = text.find("\n", max(close, label.end()))
     found += _address_and_telephone(text, after if after >= 0 else len(text))
     found += _exchanges(text)
     return sorted(found, key=lambda s: s.start)
