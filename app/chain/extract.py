@@ -407,7 +407,10 @@ def _is_name(label: str) -> bool:
 
 def row_name(row: Row) -> str:
     """The row's label, after its segment and, for a bare name, its heading."""
-    parts = [row.heading] if row.heading and _is_name(row.label) else []
+    # (not a heading the section under it says again: "Operating income (loss) by segment" over
+    # "Operating Income (Loss)")
+    said_again = bool(row.section) and set(content_terms(row.section)) <= set(content_terms(row.heading))
+    parts = [row.heading] if row.heading and _is_name(row.label) and not said_again else []
     parts += [row.section.rstrip(":")] if row.section else []
     return " — ".join([*parts, row.label])
 

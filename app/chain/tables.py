@@ -320,22 +320,31 @@ _CAPTION = re.compile(r"[A-Z][A-Za-z&,'\- ]{3,60}")
 
 # The sentence that leads into a table: "Revenue, classified by significant product and service
 # offerings, was as follows:" over rows named only "Windows", "LinkedIn" and "Gaming".
-_LEAD_IN = re.compile(r"(?:^|[.:;]\s+)([A-Z][^.:;]{2,120}?),?\s+(?:was|were|is|are)\s+as\s+follows:?\s*$")
+# (or over lines: "... forfeited. Stock-based compensation expense is as" / "follows (in millions):")
+_LEAD_IN = re.compile(
+    r"(?:^|[.:;]\s+)([A-Z][^.:;]{2,120}?),?\s+(?:was|were|is|are)\s+as\s+follows(?:\s*\([^()]{1,30}\))?:?\s*$"
+)
 
 
 def _caption(header: list[str]) -> str:
     """The title line just above the first line that names a period, in mixed case (not a running
     header in capitals); else the sentence leading into the table; else ""."""
     for i, line in enumerate(header):
-        if _GROUP.search(line) or _MONTH_DAY.search(line):
+        # (a sentence naming a day above the table, "... as of December 31, 2022 and March 31, 2023.", is no header)
+        if (_GROUP.search(line) or _MONTH_DAY.search(line)) and not _is_prose(line):
             title = header[i - 1] if i > 0 else ""
             plain = _CAPTION.fullmatch(title) is not None and not title.isupper() and len(title.split()) <= 8
             plain = plain and title.lower() != "table of contents"
             if plain:
                 return title
-            lead_in = next((m for line in reversed(header[:i]) if (m := _LEAD_IN.search(line))), None)
-            return lead_in.group(1).split(",")[0] if lead_in is not None else ""  # "Revenue", not how it is classified
-    return ""
+            return _lead_in(header[:i])
+    return _lead_in(header)  # a table of no period's columns ("Restructuring activity ... was as follows:")
+
+
+def _lead_in(lines: list[str]) -> str:
+    lines_above = [*reversed(lines), " ".join(lines[-3:])]
+    lead_in = next((m for line in lines_above if (m := _LEAD_IN.search(line))), None)
+    return lead_in.group(1).split(",")[0] if lead_in is not None else ""  # "Revenue", not how it is classified
 
 
 def _title_below_periods(header: list[str]) -> str:
@@ -346,6 +355,7 @@ def _title_below_periods(header: list[str]) -> str:
         return ""
     title = header[-1]
     plain = _CAPTION.fullmatch(title.replace("(", "").replace(")", "")) is not None and not title.isupper()
+    plain = plain and not _UNIT.search(title)  # "(In Millions)" titles nothing
     return title if plain and len(title.split()) <= 5 and title.lower() != "table of contents" else ""
 
 
@@ -377,6 +387,19 @@ def _figure_first_row(line: str, unit: str, offset: int, quarter: int | None) ->
     return Row(match.group("label").strip(), (cell,), periods or (None,), unit, currency, line, offset)
 
 
+# A schedule by year under "2023 (remaining three months) $ 1,260": "2024 3,417", "2025 1,990", ...
+_YEAR_ROW = re.compile(rf"(?P<label>(?:19|20)\d{{2}})\s+(?P<cells>{_CELL})")
+_YEAR_FIRST = re.compile(r"(?:19|20)\d{2}\b")
+
+
+def _year_row(line: str, rows: list[Row]) -> re.Match[str] | None:
+    """A line of a year and one figure, after a row that a year names: a row of a schedule of future
+    payments, not a header (the "Total" under it keeps the schedule's heading)."""
+    if not rows or not _YEAR_FIRST.match(rows[-1].label):
+        return None
+    return _YEAR_ROW.fullmatch(line)
+
+
 def table_rows(page: str) -> list[Row]:
     """Rows with figures on a page, each cell labelled with its period where the header says."""
     rows: list[Row] = []
@@ -401,7 +424,7 @@ def table_rows(page: str) -> list[Row]:
         # "... losses of $270 million, $545 million, and $1.1" / "billion, respectively": prose whose
         # figure runs on to the next line, not a row ending in a figure
         runs_on = i + 1 < len(lines) and UNIT_START.match(lines[i + 1]) is not None
-        match = None if runs_on else _ROW.match(stripped)
+        match = None if runs_on else _ROW.match(stripped) or _year_row(stripped, rows)
         segment_total = None if match else _section_total(stripped, section, rows, width)
         match = match or segment_total
         section = "" if segment_total else section  # the segment's rows end with its total
