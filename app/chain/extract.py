@@ -612,6 +612,9 @@ def _shares_fit(asked: Question, text: str) -> float:
     return (-0.2 if "$" in text else 0.0) + averaged
 
 
+_ELSEWHERE_ON_PAGE = 0.15  # a sentence beside the chunk the search found, not in it: only a clear answer wins
+
+
 def candidate_citation(best: Candidate) -> Citation:
     """The citation of a quoted row or sentence: its page, and the passage around it."""
     chunk, where = best.source.chunk, best.where
@@ -687,6 +690,7 @@ class Extractor:
             page_key = (source.chunk.document_id, source.chunk.page_start)
             if page_key not in seen_pages:  # a page's rows and signatures once, for its best-ranked chunk
                 seen_pages.add(page_key)
+                found += self._rest_of_page(asked, source, wanted, where)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
                 found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
                 found += self._ranked(asked, source, wanted, where) + self._listed(asked, source, wanted, where)
@@ -993,11 +997,34 @@ class Extractor:
             found.append(Candidate(score, source, row.render(), row.line, where, row.offset, matched=wanted & have))
         return found
 
-    def _sentences(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
-        sentences = split_sentences(source.chunk.text)
+    def _rest_of_page(
+        self, asked: Question, source: Source, wanted: frozenset[str], where: PageText
+    ) -> list[Candidate]:
+        """The sentences on the chunk's pages before and after it, a little below its own ("Automotive
+        revenue was up 86%" ends a page whose search found its Data Center paragraph)."""
+        begin, end = where.chunk_offset, where.chunk_offset + len(source.chunk.text)
+        first = next((at for at, page in where.page_starts if page == source.chunk.page_start), 0)
+        last = next((at for at, page in where.page_starts if page > source.chunk.page_end), len(where.text))
+        found = []
+        for start, stop in ((first, begin), (end, last)):
+            if stop - start >= 12:
+                found += self._sentences(asked, source, wanted, where, (where.text[start:stop], start))
+        return [replace(c, score=c.score - _ELSEWHERE_ON_PAGE) for c in found]
+
+    def _sentences(
+        self,
+        asked: Question,
+        source: Source,
+        wanted: frozenset[str],
+        where: PageText,
+        span: tuple[str, int] | None = None,
+    ) -> list[Candidate]:
+        """`span`: the text read and where it starts in `where` (the chunk's own, by default)."""
+        read, read_at = span if span is not None else (source.chunk.text, where.chunk_offset)
+        sentences = split_sentences(read)
         pieces = [piece for sentence in sentences for piece in _pieces(sentence)]
         leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
-        pieces += _lead_ins_after_their_subject(source.chunk.text, sentences) if leads_to_code else []
+        pieces += _lead_ins_after_their_subject(read, sentences) if leads_to_code else []
         cjk_question = is_mostly_cjk(asked.text)
         # a figure asked for, not how it moved: a sentence giving a move ranks lower (the question's part once)
         level_asked = asked.wants == "figure" and not asked.change and not _EFFECT_ASKED.search(asked.text)
@@ -1032,7 +1059,7 @@ class Extractor:
             precision = len(wanted & have) / len(have)
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
-            at = where.chunk_offset + start
+            at = read_at + start
             commands = _commands_after(where.text, at + len(text)) if leads_to_code else ""
             with_commands = f"{flat} {commands}"
             holds = _holds(asked.wants, with_commands, shares_do=asked.percent or asked.change)

@@ -1,9 +1,12 @@
-"""Figures in the notes, as people ask for them: the total of a schedule of future payments and a
-note's table named by the sentence leading into it.
+"""Figures in the notes, as people ask for them: the total of a schedule of future payments, a
+note's table named by the sentence leading into it, and a sentence on the page beside the chunk the
+search found.
 Questions of the apart-written batch l, on real pages of the shared filings."""
 
 from app.chain.extract import Extractor
 from app.chain.tables import table_rows
+from app.types import RetrievedChunk, Source
+from store.records import PageText, StoredChunk
 from tests.app.test_verify import _page, _pages_as_sources
 
 APPLE = "Apple Inc. | 10-Q"
@@ -29,3 +32,18 @@ def test_a_notes_table_is_named_by_the_sentence_leading_into_it_over_two_lines()
     question = "亚马逊2023年1-3月那个季度，记在技术与内容（technology and content）里的股权激励费用是多少？"
     extracted = Extractor().extract(question, _pages_as_sources("2023 Q1 AMZN.pdf", "Amazon.com, Inc. | 10-Q", 4, 16))
     assert extracted is not None and "$2,574 million" in extracted.text and extracted.citation.page == 16
+
+
+def test_a_sentence_beside_the_chunk_found_on_its_page_answers() -> None:
+    """NVIDIA's summary page: the search found its opening (the summary table and Data Center's
+    paragraph); "Automotive revenue was up 86% from a year ago" lies further down the same page."""
+    text = _page("2022 Q3 NVDA.pdf", 28)
+    cut = text.index("Gaming revenue was down")
+    chunk = StoredChunk(1, 1, "2022 Q3 NVDA.pdf", 0, "NVIDIA Corporation | 10-Q", text[:cut], 28, 28, 0, cut)
+    sources = [Source(1, RetrievedChunk(chunk, 1.0))]
+    question = "nvidia automotive revenue growth yoy in the quarter ended oct 2022?"
+    alone = Extractor().extract(question, sources)
+    assert alone is None or "86%" not in alone.text  # the chunk read alone does not hold it
+    with_page = Extractor(context=lambda _: PageText(text, 0, ((0, 28),))).extract(question, sources)
+    assert with_page is not None and "Automotive revenue was up 86% from a year ago" in with_page.text
+    assert with_page.citation.page == 28
