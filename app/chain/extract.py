@@ -38,6 +38,7 @@ from app.chain.facts import (
     person_names,
 )
 from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, measured, set_aside
+from app.chain.repurchases import repurchase_rows
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
@@ -694,7 +695,7 @@ class Extractor:
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
                 found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
                 found += self._ranked(asked, source, wanted, where) + self._listed(asked, source, wanted, where)
-                found += self._registrant(asked, source, where)
+                found += self._registrant(asked, source, where) + self._repurchases(asked, source, wanted, where)
             candidates += [replace(c, score=c.score * decay) for c in found]
         return candidates
 
@@ -957,6 +958,32 @@ class Extractor:
             for stated in registrant_facts(where.text)
             if stated.field in asked.registrant and chunk.page_start <= where.page_at(stated.start) <= chunk.page_end
         ]
+
+    def _repurchases(self, asked: Question, source: Source, wanted: frozenset[str], where: PageText) -> list[Candidate]:
+        """A figure of the monthly repurchase table, for a question about repurchases over a date or
+        month in one of its ranges: the cell under the column the question's words name ("average
+        price paid per share"), of the range that holds the date."""
+        lemmas = frozenset(_lemmas(wanted))
+        if asked.wants != "figure" or not asked.dates or asked.group or not lemmas & _REPURCHASE_WORDS:
+            return []  # (a group asked, "the nine months ended July 1, 2023", is longer than a range)
+        chunk = source.chunk
+        found = []
+        for row in repurchase_rows(where.text):
+            placed = chunk.page_start <= where.page_at(row.offset) <= chunk.page_end
+            if not placed or not any(row.covers(*named) for named in asked.dates):
+                continue
+            columns = [frozenset(_lemmas(content_terms(cell.column))) for cell in row.cells]
+            asked_of_columns = lemmas & frozenset().union(*columns) - _REPURCHASE_WORDS
+            if not asked_of_columns:
+                continue  # how much of an authorization was used: no column says
+            for cell, column in zip(row.cells, columns, strict=True):
+                if asked.counts and cell.dollars:
+                    continue  # "how many shares": not the price paid for them
+                recall = len(asked_of_columns & column) / len(asked_of_columns)
+                extra = len(column - lemmas) / len(column)  # of two columns alike, the one saying less else
+                score = 0.55 + 0.4 * recall - 0.05 * extra
+                found.append(Candidate(score, source, row.render(cell), row.line, where, row.offset, matched=wanted))
+        return found
 
     def _period_ends(self, asked: Question, source: Source, where: PageText) -> list[Candidate]:
         """The cover's "For the quarterly period ended July 1, 2023", for a question about when the
@@ -1488,6 +1515,10 @@ def _singular(term: str) -> str:
     if len(term) > 4 and term.endswith("ie"):
         return term[:-2] + "y"
     return term[:-1] if len(term) > 3 and term.endswith(("xe", "sse", "she", "che")) else term
+
+
+# a question about the repurchase table, in any of its words (they name no column)
+_REPURCHASE_WORDS = frozenset(_lemmas(content_terms("repurchase repurchased purchased buyback bought buy")))
 
 
 def _shares_a_run(words: list[str], terms: list[str], length: int = 2) -> bool:

@@ -1,15 +1,105 @@
-"""Figures in the notes, as people ask for them: the total of a schedule of future payments, a
-note's table named by the sentence leading into it, and a sentence on the page beside the chunk the
-search found.
+"""Figures in the notes and in Item 2, as people ask for them: the cell of the monthly repurchase
+table under the column asked, the total of a schedule of future payments, a note's table named by
+the sentence leading into it, and a sentence on the page beside the chunk the search found.
 Questions of the apart-written batch l, on real pages of the shared filings."""
 
+import pytest
+
 from app.chain.extract import Extractor
+from app.chain.repurchases import repurchase_rows
 from app.chain.tables import table_rows
 from app.types import RetrievedChunk, Source
 from store.records import PageText, StoredChunk
 from tests.app.test_verify import _page, _pages_as_sources
 
 APPLE = "Apple Inc. | 10-Q"
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "first", "columns"),
+    [
+        # the range on a line of its own above the figures ("June 4, 2023 to July 1, 2023:")
+        ("2023 Q3 AAPL.pdf", 24, ("2023-04-02", "2023-05-06", "38,121", "165.46"), 3),
+        # the range and figures on one line ("July 31, 2023 - August 27, 2023 2.2 $ 444.16 2.2 $ 27.95")
+        ("2023 Q3 NVDA.pdf", 46, ("2023-07-31", "2023-08-27", "2.2", "444.16"), 4),
+        ("2023 Q3 MSFT.pdf", 58, ("2023-07-01", "2023-07-31", "4,176,800", "341.81"), 4),
+    ],
+)
+def test_the_monthly_repurchase_table_is_read_by_its_columns(
+    name: str, page: int, first: tuple[str, str, str, str], columns: int
+) -> None:
+    rows = repurchase_rows(_page(name, page))
+    assert len(rows) == 3
+    start, end, shares, price = first
+    row = rows[0]
+    assert (row.start.isoformat(), row.end.isoformat()) == (start, end) and len(row.cells) == columns
+    assert (row.cells[0].column, row.cells[0].value) == ("Total number of shares purchased", shares)
+    assert (row.cells[1].column, row.cells[1].value, row.cells[1].dollars) == (
+        "Average price paid per share",
+        price,
+        True,
+    )
+
+
+def test_a_page_without_the_table_has_no_repurchase_rows() -> None:
+    assert repurchase_rows(_page("2023 Q3 AAPL.pdf", 4)) == []  # the income statement
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "question", "expected"),
+    [
+        (
+            "2023 Q3 AAPL.pdf",
+            24,
+            "苹果在2023年6月4日到7月1日这段时间回购股票，平均每股花了多少钱？",
+            "Average price paid per share: $184.34",
+        ),
+        (
+            "2022 Q3 AAPL.pdf",
+            23,
+            "What average price per share did Apple pay for the shares it bought back"
+            " between May 29 and June 25, 2022?",
+            "Average price paid per share: $139.06",
+        ),
+        (
+            "2023 Q3 MSFT.pdf",
+            58,
+            "How many shares did Microsoft buy back in August 2023?",
+            "Total number of shares purchased: 5,401,235",
+        ),
+    ],
+)
+def test_a_repurchase_figure_asked_for_a_date_is_the_cell_of_its_range_and_column(
+    name: str, page: int, question: str, expected: str
+) -> None:
+    """Apple's June repurchases were answered with the nine months' "Repurchases of common stock" from
+    the cash flow statement (page 8), which sits beside the table here as it did in the search."""
+    sources = (
+        _pages_as_sources(name, "10-Q", 8, page)
+        if name.startswith("2023 Q3 AAPL")
+        else _pages_as_sources(name, "10-Q", page)
+    )
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and expected in extracted.text
+    assert extracted.citation.page == page
+
+
+@pytest.mark.parametrize(
+    ("name", "pages", "question"),
+    [
+        # a longer period than a range, though it ends on a range's last day
+        (
+            "2023 Q3 AAPL.pdf",
+            (8, 24),
+            "How much did Apple spend on share repurchases in the nine months ended July 1, 2023?",
+        ),
+        # no column's figure: how much of an authorization was used by a day in the last range
+        ("2023 Q1 AAPL.pdf", (24,), "到2022年12月31日，苹果2022年4月批的那笔900亿美元回购授权已经用掉了多少？"),
+    ],
+)
+def test_a_repurchase_question_no_cell_answers_gets_none(name: str, pages: tuple[int, ...], question: str) -> None:
+    extracted = Extractor().extract(question, _pages_as_sources(name, APPLE, *pages))
+    assert extracted is None or "Share repurchases," not in extracted.text
 
 
 def test_a_schedule_of_future_payments_keeps_its_heading_down_to_its_total() -> None:
