@@ -48,7 +48,12 @@ _ASKED: tuple[tuple[Field, re.Pattern[str]], ...] = (
     ),
     (
         Field.TELEPHONE,
-        re.compile(r"\b(?:tele)?phone\b|电话", re.IGNORECASE),
+        # the company's number, not a "cell phone" litigation or a "phone" sold, nor an "电话会议"
+        re.compile(
+            r"(?<!cell\s)(?<!mobile\s)\btelephone\b|\bphone\s+(?:number|no\b|line)|(?:main|corporate|office)\s+phone\b"
+            r"|电话(?!会议)",
+            re.IGNORECASE,
+        ),
     ),
     (
         Field.ADDRESS,

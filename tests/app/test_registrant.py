@@ -98,6 +98,12 @@ def test_a_page_without_a_cover_states_nothing() -> None:
         ("Where is Apple headquartered?", [Field.ADDRESS]),
         ("苹果总部地址在哪", [Field.ADDRESS]),
         ("What is Intel's telephone number?", [Field.TELEPHONE]),
+        ("What's Microsoft's phone number?", [Field.TELEPHONE]),
+        ("英特尔公司的电话是多少？", [Field.TELEPHONE]),
+        # a suit over cell phones' radio emissions, a phone sold, a conference call
+        ("In the U.S. cell phone radio-emission litigation, how many lawsuits is Microsoft Mobile Oy in?", []),
+        ("How many phones did Apple sell?", []),
+        ("英伟达的财报电话会议是哪天？", []),
         # not the cover's: currency, the regulator, a trade of shares, a product's launch, a filing's exhibits
         ("How did foreign exchange rates affect Apple's revenue?", []),
         ("What did the Securities and Exchange Commission say about Amazon?", []),
