@@ -1106,6 +1106,8 @@ class Extractor:
             named += 0.1 if asked.named_in_latin & have else 0.0
             # "in the third quarter of fiscal 2023": the sentence about that quarter, not one since inception
             named += 0.1 if _names_the_quarter(asked.text, flat) else 0.0
+            # "2024财年第三季度": a sentence of fiscal 2023's third quarter tells the year before
+            named -= 0.3 if _another_fiscal_year(asked.text, flat) else 0.0
             # "Which company did Amazon agree to acquire for $3.9 billion?": the figure says which sentence
             named += 0.1 if asked.wants != "figure" and _names_its_figures(asked, flat) else 0.0
             # "at July 1, 2023": a sentence dated only another day ("outstanding as of July 21, 2023",
@@ -1565,6 +1567,20 @@ def _names_the_quarter(question: str, sentence: str) -> bool:
     years = set(_QUESTION_YEAR.findall(question))
     said = re.search(rf"\b{ordinal}\s+(?:fiscal\s+)?quarter\b", sentence, re.I) is not None
     return said and (not years or bool(years & set(_QUESTION_YEAR.findall(sentence))))
+
+
+# "fiscal 2024", "fiscal year 2024", "FY24", "2024财年", "2024 财年"
+_ASKED_FISCAL_YEAR = re.compile(r"\b(?:fiscal\s+(?:year\s+)?|FY\s?)((?:19|20)?\d\d)\b|((?:19|20)\d\d)\s*财年", re.I)
+# "fiscal year 2023", "fiscal years 2024 and 2023"
+_STATED_FISCAL_YEARS = re.compile(r"\bfiscal\s+(?:years?\s+)?((?:19|20)\d\d)(?:\s*(?:and|,)\s*((?:19|20)\d\d))?", re.I)
+
+
+def _another_fiscal_year(question: str, sentence: str) -> bool:
+    """The question names a fiscal year and the sentence names fiscal years, none of them it."""
+    named = [y for m in _ASKED_FISCAL_YEAR.finditer(question) for y in m.groups() if y]
+    asked = {int(y) if len(y) == 4 else 2000 + int(y) for y in named}
+    stated = {int(y) for m in _STATED_FISCAL_YEARS.finditer(sentence) for y in m.groups() if y}
+    return bool(asked) and bool(stated) and not asked & stated
 
 
 def _negative(cell: str) -> bool:

@@ -137,3 +137,25 @@ def test_a_sentence_beside_the_chunk_found_on_its_page_answers() -> None:
     with_page = Extractor(context=lambda _: PageText(text, 0, ((0, 28),))).extract(question, sources)
     assert with_page is not None and "Automotive revenue was up 86% from a year ago" in with_page.text
     assert with_page.citation.page == 28
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "In the third quarter of fiscal 2024, what share of NVIDIA revenue came from its largest customer?",
+            "Customer A, represented 12% of total revenue for the third quarter of fiscal year 2024",
+        ),
+        (
+            "英伟达2024财年第三季度计提了多少存货准备？",
+            "In the third quarter of fiscal year 2024, provisions for inventory",
+        ),
+    ],
+)
+def test_a_sentence_of_another_fiscal_year_than_asked_is_no_answer(question: str, expected: str) -> None:
+    """NVIDIA's concentration note tells this year's third quarter and then last year's ("In the third
+    quarter of fiscal year 2023, one customer represented 10%"), which answered for fiscal 2024."""
+    sources = _pages_as_sources("2023 Q3 NVDA.pdf", "NVIDIA Corporation | 10-Q", 24, 28)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and expected in extracted.text
+    assert "fiscal year 2023, one customer" not in extracted.text
