@@ -1119,6 +1119,9 @@ class Extractor:
             named -= 0.1 if level_asked and _STATES_A_MOVE.search(flat) else 0.0
             # asked for Intel's revenue, "NEX revenue decreased 32%" gives one business line's
             named -= 0.1 if asked.wants == "figure" and _names_another_line(asked, flat) else 0.0
+            # asked for revenue, "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion, down 12%"
+            # (or "These expenses represent 39% of revenue") is about a cost
+            named -= 0.4 if asked.wants == "figure" and _about_another_measure(asked, flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
@@ -1681,6 +1684,26 @@ def _names_another_line(asked: Question, text: str) -> bool:
         return False
     asked_words = set(_lemmas(asked.terms)) | set(content_terms(asked.lines)) | {a.lower() for a in asked.acronyms}
     return bool(set(_lemmas(content_terms(named.group(1)))) - _WHOLE - asked_words)
+
+
+# A sentence's subject: what comes before its first verb ("Total revenue of $14.2 billion" / "was down")
+_FIRST_VERB = re.compile(
+    r"\b(?:was|were|is|are|represent(?:s|ed)?|accounted|increased|decreased|grew|declined|rose|fell)\b", re.I
+)
+_SUBJECT_MEASURES = _MEASURES | dict.fromkeys(("expense", "expenses", "opex"), "cost")
+_COST_NAMED = re.compile(r"\b(?:R&D|MG&A|SG&A)(?!\w)|research\s+and\s+development", re.I)  # no content terms
+
+
+def _about_another_measure(asked: Question, text: str) -> bool:
+    """The sentence's subject names measures, none of those the question asks for."""
+    verb = _FIRST_VERB.search(text)
+    if verb is None:
+        return False
+    asked_measures = {_SUBJECT_MEASURES[t] for t in _lemmas(asked.terms) if t in _SUBJECT_MEASURES}
+    said = text[: verb.start()]
+    subject = {_SUBJECT_MEASURES[t] for t in _lemmas(content_terms(said)) if t in _SUBJECT_MEASURES}
+    subject |= {"cost"} if _COST_NAMED.search(said) else set()
+    return bool(asked_measures) and bool(subject) and not asked_measures & subject
 
 
 # A sentence that leads into what follows ("使用下列命令", "如下所示", "as follows:"), and the shell

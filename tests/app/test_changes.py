@@ -197,3 +197,20 @@ def test_a_question_naming_no_business_line_gets_the_segments_total() -> None:
     question = "By how much did NVIDIA's revenue grow year over year in Q3 of fiscal 2024?"
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "Total: up 206%" in extracted.text, extracted
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        ("英特尔2023年第二季度总收入比去年同期降了百分之多少？", False),  # revenue: not the expenses' 12%
+        ("英特尔2023年第二季度研发和MG&A费用合计多少？", True),  # the expenses, asked
+    ],
+)
+def test_a_change_of_another_measure_than_asked_is_no_answer(question: str, answered: bool) -> None:
+    """Intel's operating expenses page: "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion,
+    down 12% from Q2 2022" answered how much Intel's revenue fell; "Q2 2023 vs. Q2 2022 R&D decreased
+    by $320 million, or 7%" after it. Their subjects are costs, which the question does not ask."""
+    extracted = Extractor().extract(question, _pages_as_sources("2023 Q2 INTC.pdf", "Intel Corporation | 10-Q", 35))
+    said = extracted is not None and "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion" in extracted.text
+    assert said == answered
+    assert extracted is None or answered or "R&D decreased by $320 million" not in extracted.text
