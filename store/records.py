@@ -115,11 +115,17 @@ class PageText:
             page = number
         return page
 
+    def span_of(self, first: int, last: int) -> tuple[int, int]:
+        """Where pages `first`..`last` lie in `text` (from the first's start, or the text's, up to the
+        page after the last). A page starts where its first chunk does: `page_starts` also marks where
+        each later chunk on it starts."""
+        begin = next((at for at, number in self.page_starts if number == first), 0)
+        end = next((at for at, number in self.page_starts if number > last), len(self.text))
+        return begin, end
+
     def of_page(self, page: int) -> str:
-        """One page's part of `text` (from its start, or the text's, up to the next page). A page
-        starts where its first chunk does: `page_starts` also marks where each later chunk on it starts."""
-        begin = next((at for at, number in self.page_starts if number == page), 0)
-        end = next((at for at, number in self.page_starts if number > page), len(self.text))
+        """One page's part of `text`."""
+        begin, end = self.span_of(page, page)
         return self.text[begin:end]
 
 

@@ -1030,8 +1030,7 @@ class Extractor:
         """The sentences on the chunk's pages before and after it, a little below its own ("Automotive
         revenue was up 86%" ends a page whose search found its Data Center paragraph)."""
         begin, end = where.chunk_offset, where.chunk_offset + len(source.chunk.text)
-        first = next((at for at, page in where.page_starts if page == source.chunk.page_start), 0)
-        last = next((at for at, page in where.page_starts if page > source.chunk.page_end), len(where.text))
+        first, last = where.span_of(source.chunk.page_start, source.chunk.page_end)
         found = []
         for start, stop in ((first, begin), (end, last)):
             if stop - start >= 12:
@@ -1426,8 +1425,8 @@ def _glossed(question: str) -> str:
 _UNIT_MEASURES = frozenset(word_list("price prices active subscriber subscribers"))
 
 
-def _measures(terms: Iterable[str]) -> set[str]:
-    return {_MEASURES[t] for t in terms if t in _MEASURES}
+def _measures(terms: Iterable[str], measures: Mapping[str, str] = _MEASURES) -> set[str]:
+    return {measures[t] for t in terms if t in measures}
 
 
 _DATE_TAIL = re.compile(r"\d{1,2},\s*(?:19|20)\d\d\b")  # a date's day and year, its month cut off before
@@ -1699,9 +1698,9 @@ def _about_another_measure(asked: Question, text: str) -> bool:
     verb = _FIRST_VERB.search(text)
     if verb is None:
         return False
-    asked_measures = {_SUBJECT_MEASURES[t] for t in _lemmas(asked.terms) if t in _SUBJECT_MEASURES}
+    asked_measures = _measures(_lemmas(asked.terms), _SUBJECT_MEASURES)
     said = text[: verb.start()]
-    subject = {_SUBJECT_MEASURES[t] for t in _lemmas(content_terms(said)) if t in _SUBJECT_MEASURES}
+    subject = _measures(_lemmas(content_terms(said)), _SUBJECT_MEASURES)
     subject |= {"cost"} if _COST_NAMED.search(said) else set()
     return bool(asked_measures) and bool(subject) and not asked_measures & subject
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from app.chain.tables import DASHES
+from app.chain.tables import DASHES, split_cells
 from app.retrieval.dates import find_dates
 
 # The columns as the filings print them, each over several lines; in the order they are found.
@@ -31,7 +31,6 @@ _HEADER_START = re.compile(r"^\s*Periods?\s*$", re.IGNORECASE | re.MULTILINE)
 _HEADER_REACH = 1200  # characters from "Period" to the first row
 # "June 4, 2023 to July 1, 2023:", "July 31, 2023 - August 27, 2023", "July 1, 2022 – July 31, 2022"
 _RANGE = re.compile(r"([A-Z][a-z]+\s+\d{1,2},\s+\d{4})\s*(?:to|-|–|—|through)\s*([A-Z][a-z]+\s+\d{1,2},\s+\d{4}):?")
-_CELL = re.compile(r"\$?\s?\(?\d[\d,]*(?:\.\d+)?\)?|[—–]")
 
 
 @dataclass(frozen=True)
@@ -86,14 +85,14 @@ def repurchase_rows(page: str) -> list[RepurchaseRow]:
         line_end = page.find("\n", match.end())
         line_end = len(page) if line_end < 0 else line_end
         figures, at = page[match.end() : line_end], match.end()
-        if not _CELL.search(figures):  # Apple's range heads the line of figures below it
+        if not split_cells(figures):  # Apple's range heads the line of figures below it
             next_end = page.find("\n", line_end + 1)
             next_end = len(page) if next_end < 0 else next_end
             line_start, at = line_end + 1, line_end + 1
             label = re.match(r"[^\d$]*", page[at:next_end])
             at += label.end() if label else 0
             figures, line_end = page[at:next_end], next_end
-        values = [" ".join(cell.split()) for cell in _CELL.findall(figures)]
+        values = split_cells(figures)
         if not values or len(values) > len(columns):
             continue
         cells = tuple(

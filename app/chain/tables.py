@@ -106,7 +106,8 @@ class Row:
     percent: bool = False  # its figures are percentages (a mix table prints "%" on its first row only)
 
 
-def _cells(text: str) -> list[str]:
+def split_cells(text: str) -> list[str]:
+    """The figures of a row's cells, as printed ("$ 184.34", "(487)", "—" for a dash)."""
     cells = [" ".join(m.group(0).split()) for m in _ONE_CELL.finditer(text)]
     return [cell.lstrip("$ ") if cell.endswith(DASHES) else cell for cell in cells]  # "$ —": nothing
 
@@ -120,7 +121,7 @@ def _is_header_only(label: str) -> bool:
 
 def _only_years(cells: str) -> bool:
     """ "... Sep 30, 2023 Oct 1,\n2022" ends in a year, not a figure: a header line."""
-    return all(_YEAR.fullmatch(cell) for cell in _cells(cells))
+    return all(_YEAR.fullmatch(cell) for cell in split_cells(cells))
 
 
 def _quarter_periods(header: str, columns: int, quarter: int | None = None) -> tuple[Period | None, ...] | None:
@@ -370,7 +371,7 @@ def _opens_segment(header: list[str], label: str) -> bool:
 def _section_total(line: str, section: str, rows: list[Row], width: int) -> re.Match[str] | None:
     """A label-less line of figures closing a segment's rows, matched as "Total <segment> ..."."""
     in_section = len(rows) >= 2 and rows[-1].section == rows[-2].section == section != ""
-    if not in_section or width < 2 or not _FIGURES_ONLY.match(line) or len(_cells(line)) != width:
+    if not in_section or width < 2 or not _FIGURES_ONLY.match(line) or len(split_cells(line)) != width:
         return None
     return _ROW.match(f"Total {section} {line}")
 
@@ -439,7 +440,7 @@ def table_rows(page: str) -> list[Row]:
             if rows and _SECTION.fullmatch(stripped):
                 section = stripped  # a short heading between rows names the segment below it
             continue
-        cells = _cells(match.group("cells"))
+        cells = split_cells(match.group("cells"))
         if header:
             named = _UNIT.search(" ".join(header))  # also "(in\nmillions)"
             if named:
