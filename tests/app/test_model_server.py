@@ -132,7 +132,8 @@ def test_a_full_line_is_a_503_with_retry_after(engine: Engine) -> None:
     body = {"prompt": "Tell a long story:", "max_tokens": 300, "temperature": 0, "stream": True, "ignore_eos": True}
     with served(narrow) as base, httpx.stream("POST", f"{base}/completions", headers=headers, json=body) as first:
         next(first.iter_lines())
-        refused = httpx.post(f"{base}/completions", headers=headers, json={**body, "stream": False})
+        # No time limit is the point here (httpx's 5 s default once ran out on a loaded 2-core CI).
+        refused = httpx.post(f"{base}/completions", headers=headers, json={**body, "stream": False}, timeout=60)
         assert refused.status_code == 503
         assert int(refused.headers["retry-after"]) >= 1
         assert "busy" in refused.json()["error"]["message"]

@@ -58,7 +58,9 @@ def test_api_page_and_shell_write_at_once(
             statuses.append(f"api {response.status_code}")
 
         def page_upload() -> None:
-            page = Client(base, auth=("admin", "admin-password-1"), verbose=False)
+            # The login hashes a password while the server ingests: httpx's 5 s default once ran out.
+            timeout = {"timeout": 300}
+            page = Client(base, auth=("admin", "admin-password-1"), verbose=False, httpx_kwargs=timeout)
             page.predict([handle_file(files[f"page-{n}.txt"]) for n in range(2)], [], api_name="/upload")
             statuses.append("page done")
 
