@@ -904,6 +904,8 @@ class Extractor:
             # "Microsoft Cloud revenue": a row naming part of a name the question gives ("Server products
             # and cloud services") is another line's
             change -= 0.3 if any(name & context and not name <= context for name in named_whole) else 0.0
+            # total revenue asked: a line's ("NEX revenue decreased 38%", a sentence's end read as a row)
+            change -= 0.4 if "total" in asked.terms and _names_another_line(asked, row.label) else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked, period) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
@@ -1117,10 +1119,14 @@ class Extractor:
             named -= 0.3 if asked.change and _measured_otherwise(asked, flat) else 0.0
             named -= 0.1 if level_asked and _STATES_A_MOVE.search(flat) else 0.0
             # asked for Intel's revenue, "NEX revenue decreased 32%" gives one business line's
-            named -= 0.1 if asked.wants == "figure" and _names_another_line(asked, flat) else 0.0
+            # (and asked for its total revenue, no line's will do)
+            another_line = asked.wants == "figure" and _names_another_line(asked, flat)
+            named -= (0.4 if "total" in asked.terms else 0.1) if another_line else 0.0
             # asked for revenue, "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion, down 12%"
             # (or "These expenses represent 39% of revenue") is about a cost
             named -= 0.4 if asked.wants == "figure" and _about_another_measure(asked, flat) else 0.0
+            # a pair of lines from inside a sentence ("from Q2 2022 and decreased 34% ...") lost its subject
+            named -= 0.3 if asked.wants == "figure" and _MID_SENTENCE.match(flat) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
@@ -1691,6 +1697,12 @@ _FIRST_VERB = re.compile(
 )
 _SUBJECT_MEASURES = _MEASURES | dict.fromkeys(("expense", "expenses", "opex"), "cost")
 _COST_NAMED = re.compile(r"\b(?:R&D|MG&A|SG&A)(?!\w)|research\s+and\s+development", re.I)  # no content terms
+_MID_SENTENCE = re.compile(r"[a-z]+ ")  # a word, not a command ("help2man", "apt-mark")
+# Units and prices, not money earned: "Server volume", "Desktop unit sales", "Notebook ASPs" (whose
+# "sales" says no revenue)
+_UNITS_NAMED = re.compile(
+    r"\b(?:volumes?|units?(?:\s+sales)?|ASPs?|average\s+selling\s+prices?|shipments?)\b|销量|出货量|售价", re.I
+)
 
 
 def _about_another_measure(asked: Question, text: str) -> bool:
@@ -1699,9 +1711,11 @@ def _about_another_measure(asked: Question, text: str) -> bool:
     if verb is None:
         return False
     asked_measures = _measures(_lemmas(asked.terms), _SUBJECT_MEASURES)
+    asked_measures |= {"units"} if _UNITS_NAMED.search(asked.text) else set()
     said = text[: verb.start()]
-    subject = _measures(_lemmas(content_terms(said)), _SUBJECT_MEASURES)
+    subject = _measures(_lemmas(content_terms(_UNITS_NAMED.sub(" ", said))), _SUBJECT_MEASURES)
     subject |= {"cost"} if _COST_NAMED.search(said) else set()
+    subject |= {"units"} if _UNITS_NAMED.search(said) else set()
     return bool(asked_measures) and bool(subject) and not asked_measures & subject
 
 

@@ -25,6 +25,8 @@ _CELL = (
 # The first cell starts a token: "Rule 10b5-1" ends a sentence, not a row of 5 and -1 (nor of 1).
 _ROW = re.compile(rf"^(?P<label>.*?[A-Za-z\u3400-\u9fff][^$]*?)\s*(?<![A-Za-z0-9-])(?P<cells>(?:\s*(?:{_CELL}))+)\s*$")
 _ONE_CELL = re.compile(_CELL)
+_ENDS_A_SENTENCE = re.compile(r"[a-z]{2}[.;]\s+[A-Z]")  # not "U.S. Federal"
+_GOES_ON = re.compile(r"\s*[a-z]")
 _GROUP = re.compile(
     r"\b(three|six|nine|twelve|3|6|9|12)\s+months\s+ended|\b(?:fiscal\s+)?(year)\s+ended|\b(quarter)\s+ended",
     re.IGNORECASE,
@@ -425,6 +427,10 @@ def table_rows(page: str) -> list[Row]:
         # "... losses of $270 million, $545 million, and $1.1" / "billion, respectively": prose whose
         # figure runs on to the next line, not a row ending in a figure
         runs_on = i + 1 < len(lines) and UNIT_START.match(lines[i + 1]) is not None
+        # "... the FPGA product line. NEX revenue decreased 38%" / "from Q2 2022 and ...": a paragraph's
+        # sentence that breaks after a figure
+        runs_on = runs_on or (i + 1 < len(lines) and _ENDS_A_SENTENCE.search(line) is not None
+                              and _GOES_ON.match(lines[i + 1]) is not None)  # fmt: skip
         match = None if runs_on else _ROW.match(stripped) or _year_row(stripped, rows)
         segment_total = None if match else _section_total(stripped, section, rows, width)
         match = match or segment_total

@@ -214,3 +214,30 @@ def test_a_change_of_another_measure_than_asked_is_no_answer(question: str, answ
     said = extracted is not None and "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion" in extracted.text
     assert said == answered
     assert extracted is None or answered or "R&D decreased by $320 million" not in extracted.text
+
+
+def test_a_paragraph_that_breaks_after_a_figure_is_no_table_row() -> None:
+    """Intel's MD&A, page 33: "... from the FPGA product line. NEX revenue decreased 38%" then "from
+    Q2 2022 and decreased 34% ...". Read as a row ("NEX revenue decreased: 38%"), it answered how
+    much Intel's total revenue fell; the page's own sentence says it: 15%."""
+    sources = _pages_as_sources("2023 Q2 INTC.pdf", "Intel Corporation | 10-Q", 33)
+    assert not [row for row in table_rows(sources[0].chunk.text) if "NEX revenue" in row.label]
+    total = Extractor().extract("英特尔2023年第二季度总收入比去年同期降了百分之多少？", sources)
+    assert total is not None and "Our Q2 2023 revenue was $12.9 billion, down $2.4 billion or 15%" in total.text
+    line = Extractor().extract("英特尔2023年第二季度NEX收入同比降了多少？", sources)
+    assert line is not None and "NEX revenue decreased 38% from Q2 2022" in line.text
+
+
+@pytest.mark.parametrize(
+    ("question", "answered"),
+    [
+        ("英特尔今年第一季度（2023年）总收入比去年同期掉了百分之多少？", False),  # revenue, not units
+        ("How much did Intel's server volume fall in Q1 2023?", True),
+    ],
+)
+def test_a_change_in_units_is_no_change_in_revenue(question: str, answered: bool) -> None:
+    """Intel's client and data center page: "Server volume decreased 50% in Q1 2023" answered how much
+    Intel's total revenue fell. Volumes, unit sales and ASPs count units and prices, not money."""
+    extracted = Extractor().extract(question, _pages_as_sources("2023 Q1 INTC.pdf", "Intel Corporation | 10-Q", 26))
+    said = extracted is not None and "Server volume decreased 50% in Q1 2023" in extracted.text
+    assert said == answered
