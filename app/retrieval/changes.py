@@ -11,7 +11,7 @@ LinkedIn's growth).
 import re
 
 _GO = r"\b(?:go|goes|gone|going|went)\s+"
-DOWN_WORDS = rf"declin|decreas|\bf[ae]ll|\bdrop|shr[iau]nk|{_GO}down\b|减少|下降|下滑|跌|掉了|降了|降低"
+DOWN_WORDS = rf"declin|decreas|\bf[ae]ll|\bdrop|shr[iau]nk|{_GO}down\b|减少|下降|下滑|跌|(?<!卖)掉了|降了|降低"
 UP_WORDS = rf"increas|\bgr[eo]w|\bris[ei]|\brose\b|\bjump|\bclimb|{_GO}up\b|增加|增长|上升|涨"
 CHANGE_ASKED = re.compile(rf"chang|变化|{DOWN_WORDS}|{UP_WORDS}", re.IGNORECASE)
 

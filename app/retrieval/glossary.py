@@ -418,6 +418,8 @@ CHINESE_TO_ENGLISH: dict[str, str] = {
     "降了": "decrease decline",
     "降低": "decrease",
     "掉了": "decrease decline",
+    "卖掉了": "sold",  # sold, not fell
+    "卖掉": "sold",
     "跌了": "decrease decline",
     "涨了": "increase",
     "支出": "expenses",
@@ -886,9 +888,21 @@ def expanded_terms(question: str) -> list[str]:
     for plain in PLAIN_PHRASES:
         own = plain.asked.sub(" ", own) if plain.replaces else own
     terms = content_terms(own)
-    for phrase in english_phrases(question):
+    phrases = english_phrases(question)
+    for phrase in phrases:
         terms += content_terms(phrase)
+    if is_mostly_cjk(question):
+        # The filings' own words for what the English gloss says ("decline": "decreased"), and the
+        # quarter as they write it ("Q3 2023")
+        english = " ".join(phrases)
+        terms += [t for plain in PLAIN_PHRASES if plain.asked.search(english) for t in content_terms(plain.formal)]
+        terms += [f"q{n}" for n in sorted({_quarter_number(m) for m in _CHINESE_QUARTER.finditer(question)})]
     return list(dict.fromkeys(terms))
+
+
+def _quarter_number(match: re.Match[str]) -> int:
+    numeral = match.group(3) or match.group(5) or match.group(7)
+    return _NUMERAL.get(numeral) or int(numeral)
 
 
 # A business line's acronym as a question says it ("DCAI", "CCG", "NEX"): the filing's tables name

@@ -6,6 +6,7 @@ import pytest
 
 from app.chain.extract import Extractor
 from app.chain.facts import ASKS_FOR_FIGURE
+from app.retrieval.changes import asks_for_change
 from app.retrieval.glossary import expanded_terms, named_segments
 from app.retrieval.text import joined_cjk
 from tests.app.test_verify import _pages_as_sources
@@ -38,6 +39,9 @@ from tests.app.test_verify import _pages_as_sources
         ("英伟达的财务长是谁？", {"chief", "financial", "officer"}),
         ("微软2023年9月底的长期债务余额是多少？", {"long", "debt", "balance"}),
         ("how much of microsoft's revenue came from the US in the march 2023 quarter?", {"united"}),  # a place
+        # the filings' own word for a fall ("decreased"), and the quarter as Intel writes it ("Q3 2023")
+        ("英特尔2023年第三季度总收入比去年同期降了多少？", {"total", "revenue", "decreased", "q3"}),
+        ("英特尔2023年二季度营收下滑了多少", {"decreased", "q2"}),
     ],
 )
 def test_a_question_is_searched_in_the_filings_words_too(question: str, english: set[str]) -> None:
@@ -192,3 +196,11 @@ def test_ji_asks_how_many_unless_it_says_several_or_almost(question: str, figure
 def test_chinese_words_broken_over_lines_are_joined_and_nothing_else() -> None:
     assert joined_cjk("由哪个进程打\n开。 See fuser(1)\nfor more") == "由哪个进程打开。 See fuser(1)\nfor more"
     assert joined_cjk("安装 lsof 软件包") == "安装 lsof 软件包"  # a Latin name keeps its spaces
+
+
+def test_sold_off_is_no_fall() -> None:
+    """"卖掉了" sold receivables: its "掉了" says no fall ("收入掉了多少"), which would search for one."""
+    question = "英特尔2023年一季度通过无追索权保理卖掉了多少应收账款？"
+    terms = set(expanded_terms(question))
+    assert "sold" in terms and not {"decrease", "decreased"} & terms
+    assert not asks_for_change(question) and asks_for_change("英特尔收入掉了多少？")
