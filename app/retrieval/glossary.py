@@ -728,6 +728,13 @@ _CHINESE_QUARTER = re.compile(
 _CHINESE_FIRST_THREE_MONTHS = re.compile(r"((?:19|20)\d{2})\s*年\s*的?\s*[头前]\s*[三3]\s*个\s*月")
 _CHINESE_FISCAL_YEAR = re.compile(r"((?:19|20)\d{2})\s*(?:财年|财政年度)")
 _NUMERAL = {"一": 1, "二": 2, "三": 3, "四": 4}
+
+
+def _quarter_number(match: re.Match[str]) -> int:
+    numeral = match.group(3) or match.group(5) or match.group(7)
+    return _NUMERAL.get(numeral) or int(numeral)
+
+
 # "50亿美元", "3.2亿元", "800万美元": an amount as Chinese counts it (亿 = 10^8, 万 = 10^4)
 _CHINESE_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(亿|万)\s*(?:美元|美金|元)?")
 
@@ -751,8 +758,7 @@ def english_gloss(question: str) -> str:
             parts.append(f"{MONTH_NAMES[mention.month - 1]}{day} {mention.year}")
     for match in _CHINESE_QUARTER.finditer(question):
         year, year_word = match.group(1), match.group(2) or ""
-        numeral = match.group(3) or match.group(5) or match.group(7)
-        number = _NUMERAL.get(numeral) or int(numeral)
+        number = _quarter_number(match)
         fiscal = "财" in year_word or match.group(4) == "财季"
         if year is None:
             parts.append(f"Q{number}")
@@ -898,11 +904,6 @@ def expanded_terms(question: str) -> list[str]:
         terms += [t for plain in PLAIN_PHRASES if plain.asked.search(english) for t in content_terms(plain.formal)]
         terms += [f"q{n}" for n in sorted({_quarter_number(m) for m in _CHINESE_QUARTER.finditer(question)})]
     return list(dict.fromkeys(terms))
-
-
-def _quarter_number(match: re.Match[str]) -> int:
-    numeral = match.group(3) or match.group(5) or match.group(7)
-    return _NUMERAL.get(numeral) or int(numeral)
 
 
 # A business line's acronym as a question says it ("DCAI", "CCG", "NEX"): the filing's tables name
