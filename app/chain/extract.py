@@ -1120,13 +1120,12 @@ class Extractor:
             named -= 0.1 if level_asked and _STATES_A_MOVE.search(flat) else 0.0
             # asked for Intel's revenue, "NEX revenue decreased 32%" gives one business line's
             # (and asked for its total revenue, no line's will do)
-            another_line = asked.wants == "figure" and _names_another_line(asked, flat)
+            said = f"{_cut_off_subject(read, start)} {flat}".lstrip()  # the clause the piece is part of
+            another_line = asked.wants == "figure" and _names_another_line(asked, said)
             named -= (0.4 if "total" in asked.terms else 0.1) if another_line else 0.0
             # asked for revenue, "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion, down 12%"
             # (or "These expenses represent 39% of revenue") is about a cost
-            named -= 0.4 if asked.wants == "figure" and _about_another_measure(asked, flat) else 0.0
-            # a pair of lines from inside a sentence ("from Q2 2022 and decreased 34% ...") lost its subject
-            named -= 0.3 if asked.wants == "figure" and _MID_SENTENCE.match(flat) else 0.0
+            named -= 0.4 if asked.wants == "figure" and _about_another_measure(asked, said) else 0.0
             # A row states a figure with its period; a sentence about it comes second.
             score = (0.6 if asked.wants == "figure" else 0.8) * recall + (0.2 if holds else -0.3) + named
             score += 0.1 * precision  # of two that cover the question, the one saying less else
@@ -1698,6 +1697,18 @@ _FIRST_VERB = re.compile(
 _SUBJECT_MEASURES = _MEASURES | dict.fromkeys(("expense", "expenses", "opex"), "cost")
 _COST_NAMED = re.compile(r"\b(?:R&D|MG&A|SG&A)(?!\w)|research\s+and\s+development", re.I)  # no content terms
 _MID_SENTENCE = re.compile(r"[a-z]+ ")  # a word, not a command ("help2man", "apt-mark")
+_CLAUSE_END = re.compile(r"[.;:!?]\s+")
+
+
+def _cut_off_subject(read: str, start: int) -> str:
+    """For a pair of lines from inside a sentence, the start of their clause on the line before:
+    "... existing inventories. CCG" before "revenue decreased 12% from Q2 2022 ..."."""
+    if start == 0 or read[start - 1] != "\n" or not _MID_SENTENCE.match(read, start):
+        return ""
+    previous = read[read.rfind("\n", 0, start - 1) + 1 : start - 1]
+    return _CLAUSE_END.split(previous)[-1]
+
+
 # Units and prices, not money earned: "Server volume", "Desktop unit sales", "Notebook ASPs" (whose
 # "sales" says no revenue)
 _UNITS_NAMED = re.compile(
