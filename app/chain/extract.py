@@ -905,7 +905,7 @@ class Extractor:
             # and cloud services") is another line's
             change -= 0.3 if any(name & context and not name <= context for name in named_whole) else 0.0
             # total revenue asked: a line's ("NEX revenue decreased 38%", a sentence's end read as a row)
-            change -= 0.4 if "total" in asked.terms and _names_another_line(asked, row.label) else 0.0
+            change -= 0.4 if _TOTAL & asked.terms and _names_another_line(asked, row.label) else 0.0
             rendered = render_row(row, column)
             change += _period_end_fit(row.label, asked, period) + _shares_fit(asked, f"{row.line} {rendered}")
             score = 0.7 * recall + 0.2 * precision + dated + named + share + phrase + change
@@ -1122,7 +1122,7 @@ class Extractor:
             # (and asked for its total revenue, no line's will do)
             said = f"{_cut_off_subject(read, start)} {flat}".lstrip()  # the clause the piece is part of
             another_line = asked.wants == "figure" and _names_another_line(asked, said)
-            named -= (0.4 if "total" in asked.terms else 0.1) if another_line else 0.0
+            named -= (0.4 if _TOTAL & asked.terms else 0.1) if another_line else 0.0
             # asked for revenue, "Total R&D and MG&A expenses for Q2 2023 were $5.5 billion, down 12%"
             # (or "These expenses represent 39% of revenue") is about a cost
             named -= 0.4 if asked.wants == "figure" and _about_another_measure(asked, said) else 0.0

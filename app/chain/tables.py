@@ -426,11 +426,13 @@ def table_rows(page: str) -> list[Row]:
         stripped = line.strip()
         # "... losses of $270 million, $545 million, and $1.1" / "billion, respectively": prose whose
         # figure runs on to the next line, not a row ending in a figure
-        runs_on = i + 1 < len(lines) and UNIT_START.match(lines[i + 1]) is not None
-        # "... the FPGA product line. NEX revenue decreased 38%" / "from Q2 2022 and ...": a paragraph's
-        # sentence that breaks after a figure
-        runs_on = runs_on or (i + 1 < len(lines) and _ENDS_A_SENTENCE.search(line) is not None
-                              and _GOES_ON.match(lines[i + 1]) is not None)  # fmt: skip
+        # (and "... the FPGA product line. NEX revenue decreased 38%" / "from Q2 2022 and ...": a
+        # paragraph's sentence that breaks after a figure)
+        following = lines[i + 1] if i + 1 < len(lines) else None
+        runs_on = following is not None and (
+            UNIT_START.match(following) is not None
+            or (_ENDS_A_SENTENCE.search(line) is not None and _GOES_ON.match(following) is not None)
+        )
         match = None if runs_on else _ROW.match(stripped) or _year_row(stripped, rows)
         segment_total = None if match else _section_total(stripped, section, rows, width)
         match = match or segment_total

@@ -714,8 +714,13 @@ def english_phrases(question: str) -> list[str]:
             rest = rest.replace(phrase, " ")  # "现金及现金等价物" is not also "现金"
     words = set(_ABBREVIATION_WORD.findall(question.lower()))
     phrases += [spelt for short, spelt in ABBREVIATIONS.items() if short in words]
-    phrases += [phrase.formal for phrase in PLAIN_PHRASES if phrase.asked.search(question)]
+    phrases += _formal_words(question)
     return phrases
+
+
+def _formal_words(text: str) -> list[str]:
+    """The filings' own words for the everyday ones `text` uses ("decline": "decreased")."""
+    return [phrase.formal for phrase in PLAIN_PHRASES if phrase.asked.search(text)]
 
 
 # "2023年第二季度", "2023年二季度", "2023年Q2", "2022年三季报": a calendar quarter; "2024财年第一季度",
@@ -900,8 +905,7 @@ def expanded_terms(question: str) -> list[str]:
     if is_mostly_cjk(question):
         # The filings' own words for what the English gloss says ("decline": "decreased"), and the
         # quarter as they write it ("Q3 2023")
-        english = " ".join(phrases)
-        terms += [t for plain in PLAIN_PHRASES if plain.asked.search(english) for t in content_terms(plain.formal)]
+        terms += [t for formal in _formal_words(" ".join(phrases)) for t in content_terms(formal)]
         terms += [f"q{n}" for n in sorted({_quarter_number(m) for m in _CHINESE_QUARTER.finditer(question)})]
     return list(dict.fromkeys(terms))
 
