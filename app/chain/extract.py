@@ -75,12 +75,34 @@ from app.retrieval.registrant import Field, fields_asked, registrant_facts
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.segments import LEAD_IN_REACH, breakdown_measure
 from app.retrieval.statements import Statement, statements_asked, statements_named, text_statements
-from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, word_list
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, stem, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
 
 PageContext = Callable[[StoredChunk], PageText]  # chunk -> the text of its pages
 SentenceSimilarity = Callable[[str, Sequence[str]], Sequence[float]]  # question, sentences -> cosine
+
+# Words that say how a question asks, not what it is about: "How has Microsoft's total net sales
+# evolved?", "Has Apple engaged in any significant share repurchase activities?", "... as reported
+# in these 10-Qs". The filings seldom write them, so they are often a question's rarest words; an
+# answer need not hold them (sec-10-q dev: 14 of 30 analyst questions were refused for "evolved",
+# "reported", "engaged", "fluctuated", "notable", "qs").
+HOW_ASKED = frozenset(
+    stem(w)
+    for w in word_list(
+        """
+        change changed changing evolve evolved evolving fluctuate fluctuated fluctuating fluctuation
+        shift shifted shifting vary varied varying variation variations differ differed differing
+        trended trending pattern patterns move moved moving
+        reported disclose disclosed announce announced engage engaged throughout
+        partake partaken undertake undertaken notable noteworthy substantial considerable major key
+        important meaningful potential potentially possible impact impacted effect effects
+        affect affected influence influenced consequence consequences repercussion repercussions
+        imply implied suggest suggests driver drivers driving driven factor factors contributing
+        discern discerned identified consistent qs
+        """
+    )
+)
 
 # Words that place a question in time: they choose the column, not the row.
 _PERIOD_TERMS = frozenset(
@@ -294,6 +316,7 @@ class Question:
             for t in self.terms
             if t not in identity
             and t not in self.statement_words
+            and not (t in HOW_ASKED and not is_mostly_cjk(self.text))  # a Chinese question's few glossed words count
             and not (self.wants in ("organisation", "place") and t in _KIND_ASKED)  # what is asked, not about
             and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS
@@ -815,7 +838,8 @@ class Extractor:
             # "sales" asked of a company whose rows say "revenue" (Intel, Microsoft), and the reverse:
             # the same line ("销售额" glosses as "net sales"; Intel's "Net revenue", not "Other, net")
             if "revenue" in row_measures:
-                context = context | (lemmas & _SAYS_REVENUE)
+                net = lemmas & {"net"} if _NET_SALES.search(asked.text) else set()
+                context = context | (lemmas & _SAYS_REVENUE) | net
             if not _holds_line(asked, context, f"{row.label} {row.heading} {row.section}"):
                 continue  # the company's total, or another segment's, for the business line asked
             if names_asked and not names_asked & context:
@@ -1229,11 +1253,18 @@ def covers_the_rarest(wanted: frozenset[str], matched: Iterable[str], rarity: Ma
     """Do the quotes hold the question's rarest term, what it is about? "What is the procedure for
     reporting a lost laptop?" was answered with a sentence on disclosure "procedures" and
     "reporting": true, and about no laptop. Without rarities (or with one term), any will do."""
-    weighed = {t: rarity[t] for t in wanted if t in rarity}
+    rarest = rarest_terms(wanted, rarity)
+    return not rarest or bool(rarest & set(matched))
+
+
+def rarest_terms(wanted: Iterable[str], rarity: Mapping[str, float]) -> frozenset[str]:
+    """The question's rarest terms (ties all count), besides the words saying how it asks; none
+    when fewer than two are weighed."""
+    weighed = {t: rarity[t] for t in wanted if t in rarity and t not in HOW_ASKED}
     if len(weighed) < 2:
-        return True
+        return frozenset()
     rarest = max(weighed.values())
-    return any(weighed.get(t, 0.0) >= rarest for t in matched)
+    return frozenset(t for t, weight in weighed.items() if weight >= rarest)
 
 
 def _with_next_sentence(best: Candidate) -> Candidate:
@@ -1339,6 +1370,8 @@ _MEASURES |= dict.fromkeys(("unearned", "deferred"), "unearned")
 _MEASURES |= dict.fromkeys(("cost", "costs", "marketing", "administrative"), "cost")
 _OWN_MEASURES = frozenset({"unearned", "cost"})
 _SAYS_REVENUE = frozenset({"revenue", "sales", "sale"})  # as said and as lemmatised
+# "total net sales" asked of a company whose line is "Total revenue": the "net" is the sales' own
+_NET_SALES = re.compile(r"\bnet\s+(?:sales|revenues?)\b", re.I)
 _QUALIFIER = re.compile(r",?\s+net\s+of\b|\s+[–—]\s+", re.I)  # what follows qualifies the item named before
 _CHANGE_ROW = re.compile(r"\s*(?:net\s+)?(?:change|increase|decrease)", re.I)
 # Which way a question asks a figure to have moved, in any of its verbs ("decline", "go up", "掉了")

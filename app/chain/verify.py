@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.extract import Question, covers_the_rarest, names_another_product
+from app.chain.extract import Question, covers_the_rarest, names_another_product, rarest_terms
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_NAME,
@@ -313,7 +313,7 @@ def _about_the_rarest(
     words = frozenset(t for t in topic if t.isalpha() and t not in _MONTH_WORDS)
     if not any(c.verified for c in checked) or covers_the_rarest(words, held, rarity):
         return checked
-    word = max(words & rarity.keys(), key=lambda t: rarity[t])
+    word = min(rarest_terms(words, rarity))
     return _all_dropped(checked, f"none of it speaks of “{word}”, what the question is about")
 
 

@@ -1,0 +1,62 @@
+"""Long analyst questions ("How has Microsoft's total net sales evolved over time?", "... as
+reported in these 10-Qs"): the words that say how they ask are not what they are about."""
+
+import pytest
+
+from app.chain.extract import Extractor, covers_the_rarest
+from app.chain.verify import AnswerChecker
+from app.types import Source
+from tests.app.test_chain import chunk, hit
+from tests.app.test_verify import _pages_as_sources
+
+TAX = chunk(
+    "The Company's effective tax rate for the third quarter of 2023 was lower compared to the third "
+    "quarter of 2022 due primarily to a lower effective tax rate on foreign earnings.",
+    cid=8,
+)
+# as measured among the readable chunks of the sec-10-q filings: the filings seldom say "reported"
+RARITY = {"reported": 3.76, "effective": 3.22, "tax": 2.46, "rate": 2.38, "apple": 2.3, "period": 1.78}
+
+
+def test_a_word_saying_how_the_question_asks_is_not_what_it_is_about() -> None:
+    """The rarest word of "What is the effective tax rate reported by Apple in these quarters?" is
+    "reported", which no answer need hold: the tax rate is what it asks about."""
+    question = "What is the effective tax rate reported by Apple in these quarters and how does it compare?"
+    sources = [Source(1, hit(TAX))]
+    [checked] = AnswerChecker(sources).check(
+        "The Company's effective tax rate for the third quarter of 2023 was lower compared to the third "
+        "quarter of 2022. [1]",
+        question,
+        rarity=RARITY,
+    )
+    assert checked.verified, checked.reason
+    assert covers_the_rarest(frozenset(RARITY), {"effective"}, RARITY)
+    assert not covers_the_rarest(frozenset(RARITY), {"tax", "rate"}, RARITY)  # the subject's rarest still counts
+    quoted = Extractor().extract(question, sources, RARITY)
+    assert quoted is not None and "effective tax rate" in quoted.text
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "question", "expected"),
+    [
+        (
+            "2023 Q3 MSFT.pdf",
+            "Microsoft Corporation | 10-Q",
+            "How has Microsoft's total net sales evolved over time?",
+            "Total revenue: $56,517 million for the three months ended September 30, 2023",
+        ),
+        (
+            "2023 Q1 NVDA.pdf",
+            "NVIDIA Corporation | 10-Q",
+            "How has NVIDIA's total net sales trended over time?",
+            "Revenue: $7,192 million for the three months ended April 30, 2023",  # not "Other, net"
+        ),
+    ],
+)
+def test_total_net_sales_asked_of_a_company_that_says_revenue(
+    name: str, header: str, question: str, expected: str
+) -> None:
+    """The income statement's revenue line, though "evolved" or "trended" is on no line and "net"
+    is on "Other, net"."""
+    extracted = Extractor().extract(question, _pages_as_sources(name, header, 3))
+    assert extracted is not None and expected in extracted.text, extracted
