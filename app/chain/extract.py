@@ -1167,7 +1167,7 @@ class Extractor:
             score -= 0.1 if _FORM_LABEL.match(flat) else 0.0
             # "Note 5 – Income Taxes European Commission State Aid Decision": a heading says what
             # follows is about the question's words; it states nothing
-            score -= 0.2 if _is_heading(flat) else 0.0
+            score -= 0.2 if _is_heading(flat) or _titles_a_paragraph(where.text, at, text) else 0.0
             # "NEX Revenue $B NEX Operating Income (Loss) $B $2.1": a chart's labels, read off its bars
             score -= 0.3 if _CHART_UNIT.search(flat) else 0.0
             # "图形业务的营业利润": a sentence that names no business line the question does (segments'
@@ -1661,6 +1661,19 @@ def _is_heading(text: str) -> bool:
     if len(words) < 4 or is_mostly_cjk(text):
         return False
     return all(w[0].isupper() or w[0].isdigit() or w.lower() in _HEADING_JOINS for w in words)
+
+
+_BLANK_LINE_BEFORE = re.compile(r"\n[^\S\n]*\n[^\S\n]*\Z")  # pypdf's blank lines may hold (no-break) spaces
+_BLANK_LINE_AFTER = re.compile(r"[^\S\n]*(?:\n[^\S\n]*\n|\Z|\n[^\S\n]*[A-Z])")  # or a paragraph right under it
+
+
+def _titles_a_paragraph(page: str, at: int, text: str) -> bool:
+    """A short line after a blank one, with no full stop and no figure, titles the paragraph under
+    it ("Office Commercial products and cloud services revenue growth", then "Revenue from ...")."""
+    if is_mostly_cjk(text) or _ENDS_SENTENCE.search(text) or find_figures(text) or len(text.split()) > 12:
+        return False
+    before, after = page[max(0, at - 12) : at], page[at + len(text) : at + len(text) + 12]
+    return (at == 0 or _BLANK_LINE_BEFORE.search(before) is not None) and _BLANK_LINE_AFTER.match(after) is not None
 
 
 def _names_its_figures(asked: Question, text: str) -> bool:

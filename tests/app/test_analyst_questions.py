@@ -1,5 +1,6 @@
 """Long analyst questions ("How has Microsoft's total net sales evolved over time?", "... as
-reported in these 10-Qs"): the words that say how they ask are not what they are about."""
+reported in these 10-Qs"): the words that say how they ask are not what they are about, and a
+heading that repeats their words is no answer."""
 
 import pytest
 
@@ -60,3 +61,12 @@ def test_total_net_sales_asked_of_a_company_that_says_revenue(
     is on "Other, net"."""
     extracted = Extractor().extract(question, _pages_as_sources(name, header, 3))
     assert extracted is not None and expected in extracted.text, extracted
+
+
+def test_a_heading_over_its_paragraph_is_not_the_quote() -> None:
+    """Page 32 of Microsoft's 2023 Q3 10-Q titles a paragraph "Office Commercial products and cloud
+    services revenue growth"; the sentence under it says what that revenue is."""
+    sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q", 32)
+    question = "How did revenue from Office Commercial products and cloud services grow?"
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and extracted.text.startswith("“Revenue from Office Commercial"), extracted
