@@ -42,6 +42,7 @@ from app.chain.repurchases import repurchase_rows
 from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
+from app.chain.topic import HOW_ASKED, covers_the_rarest
 from app.retrieval.changes import CHANGE_ASKED, DOWN_WORDS, UP_WORDS
 from app.retrieval.commands import asks_for_code, asks_how_to
 from app.retrieval.cover import (
@@ -75,34 +76,12 @@ from app.retrieval.registrant import Field, fields_asked, registrant_facts
 from app.retrieval.roles import ASKS_WHO
 from app.retrieval.segments import LEAD_IN_REACH, breakdown_measure
 from app.retrieval.statements import Statement, statements_asked, statements_named, text_statements
-from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, stem, word_list
+from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk, joined_cjk, word_list
 from app.types import Citation, Source
 from store.records import PageText, StoredChunk
 
 PageContext = Callable[[StoredChunk], PageText]  # chunk -> the text of its pages
 SentenceSimilarity = Callable[[str, Sequence[str]], Sequence[float]]  # question, sentences -> cosine
-
-# Words that say how a question asks, not what it is about: "How has Microsoft's total net sales
-# evolved?", "Has Apple engaged in any significant share repurchase activities?", "... as reported
-# in these 10-Qs". The filings seldom write them, so they are often a question's rarest words; an
-# answer need not hold them (sec-10-q dev: 14 of 30 analyst questions were refused for "evolved",
-# "reported", "engaged", "fluctuated", "notable", "qs").
-HOW_ASKED = frozenset(
-    stem(w)
-    for w in word_list(
-        """
-        change changed changing evolve evolved evolving fluctuate fluctuated fluctuating fluctuation
-        shift shifted shifting vary varied varying variation variations differ differed differing
-        trended trending pattern patterns move moved moving
-        reported disclose disclosed announce announced engage engaged throughout
-        partake partaken undertake undertaken notable noteworthy substantial considerable major key
-        important meaningful potential potentially possible impact impacted effect effects
-        affect affected influence influenced consequence consequences repercussion repercussions
-        imply implied suggest suggests driver drivers driving driven factor factors contributing
-        discern discerned identified consistent qs
-        """
-    )
-)
 
 # Words that place a question in time: they choose the column, not the row.
 _PERIOD_TERMS = frozenset(
@@ -1246,25 +1225,8 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
     wanted = asked.subject_terms(best.source.chunk)
     if not wanted:
         return True
-    return len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted) and covers_the_rarest(wanted, best.matched, rarity)
-
-
-def covers_the_rarest(wanted: frozenset[str], matched: Iterable[str], rarity: Mapping[str, float]) -> bool:
-    """Do the quotes hold the question's rarest term, what it is about? "What is the procedure for
-    reporting a lost laptop?" was answered with a sentence on disclosure "procedures" and
-    "reporting": true, and about no laptop. Without rarities (or with one term), any will do."""
-    rarest = rarest_terms(wanted, rarity)
-    return not rarest or bool(rarest & set(matched))
-
-
-def rarest_terms(wanted: Iterable[str], rarity: Mapping[str, float]) -> frozenset[str]:
-    """The question's rarest terms (ties all count), besides the words saying how it asks; none
-    when fewer than two are weighed."""
-    weighed = {t: rarity[t] for t in wanted if t in rarity and t not in HOW_ASKED}
-    if len(weighed) < 2:
-        return frozenset()
-    rarest = max(weighed.values())
-    return frozenset(t for t, weight in weighed.items() if weight >= rarest)
+    covered = len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted)
+    return covered and covers_the_rarest(wanted, best.matched, rarity, question)
 
 
 def _with_next_sentence(best: Candidate) -> Candidate:

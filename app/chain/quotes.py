@@ -27,9 +27,9 @@ from app.chain.extract import (
     Extractor,
     Question,
     candidate_citation,
-    covers_the_rarest,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
+from app.chain.topic import covers_the_rarest
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk
 from app.types import Citation, Source
 
@@ -114,7 +114,7 @@ def quote_evidence(
     covered = set().union(*(c.matched for c in chosen)) & topic
     coverage = sum(weight[t] for t in covered) / sum(weight.values())
     chinese = is_mostly_cjk(question)  # its words are few and jieba's: meaning chose the quotes
-    if coverage < settings.min_coverage or not (chinese or covers_the_rarest(topic, covered, rarity)):
+    if coverage < settings.min_coverage or not (chinese or covers_the_rarest(topic, covered, rarity, question)):
         return None  # "the capital city of Australia": quotes on capital expenditures
     chosen.sort(key=lambda c: c.source.n)  # in the order of the sources
     lead = LEAD["zh"] if chinese else LEAD["en"]

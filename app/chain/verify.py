@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from functools import cached_property
 
 from app.chain.citations import MARKER, marker_numbers
-from app.chain.extract import Question, covers_the_rarest, names_another_product, rarest_terms
+from app.chain.extract import Question, names_another_product
 from app.chain.facts import (
     ASKS_FOR_FIGURE,
     ASKS_NAME,
@@ -34,6 +34,7 @@ from app.chain.facts import (
     unsupported,
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
+from app.chain.topic import covers_the_rarest, rarest_terms
 from app.retrieval.cover import ASKS_DAY, ASKS_WHEN_IT_HAPPENED
 from app.retrieval.dates import MONTH_NAMES, MONTHS, date_mentions
 from app.retrieval.glossary import english_company_names, english_phrases
@@ -162,7 +163,7 @@ class AnswerChecker:
         # the cited passages must hold it, not the answer: a model copies the question's words
         cited = {n for c in checked if c.verified for n in c.sources if n in self.held}
         held = {stem(w) for n in cited for u in self.held[n].units for w in u.words}
-        return _about_the_rarest(checked, topic, rarity or {}, held)
+        return _about_the_rarest(checked, question, topic, rarity or {}, held)
 
     def _one(
         self, written: str, plain: str, asked: set[str], topic: set[str], chinese: set[str], last: bool
@@ -303,7 +304,7 @@ _POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def _about_the_rarest(
-    checked: list[CheckedSentence], topic: set[str], rarity: Mapping[str, float], held: set[str]
+    checked: list[CheckedSentence], question: str, topic: set[str], rarity: Mapping[str, float], held: set[str]
 ) -> list[CheckedSentence]:
     """ "What is the policy on accepting gifts from suppliers?" (in no document) was answered with
     a supply-chain sentence: its words are on the page, and it says nothing of gifts. Asked an open
@@ -311,9 +312,9 @@ def _about_the_rarest(
     words), what it is about. "The procedure for reporting a lost laptop is to report ... to the
     registrant's auditors" holds "laptop" because the model copied it from the question."""
     words = frozenset(t for t in topic if t.isalpha() and t not in _MONTH_WORDS)
-    if not any(c.verified for c in checked) or covers_the_rarest(words, held, rarity):
+    if not any(c.verified for c in checked) or covers_the_rarest(words, held, rarity, question):
         return checked
-    word = min(rarest_terms(words, rarity))
+    word = min(rarest_terms(words, rarity, question))
     return _all_dropped(checked, f"none of it speaks of “{word}”, what the question is about")
 
 

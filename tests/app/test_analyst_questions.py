@@ -4,7 +4,8 @@ heading that repeats their words is no answer."""
 
 import pytest
 
-from app.chain.extract import Extractor, covers_the_rarest
+from app.chain.extract import Extractor
+from app.chain.topic import asks_only, covers_the_rarest, follow_up_terms
 from app.chain.verify import AnswerChecker
 from app.types import Source
 from tests.app.test_chain import chunk, hit
@@ -70,3 +71,51 @@ def test_a_heading_over_its_paragraph_is_not_the_quote() -> None:
     question = "How did revenue from Office Commercial products and cloud services grow?"
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and extracted.text.startswith("“Revenue from Office Commercial"), extracted
+
+
+INVENTORY = chunk(
+    "Inventories were $11.1 billion at September 30, 2023, down from $13.2 billion at December 31, 2022, "
+    "as we reduced inventory levels.",
+    cid=9,
+)
+
+
+def test_a_follow_up_clause_is_asked_of_what_the_first_is_about() -> None:
+    """ "..., and what might this suggest about their supply chain strategies?" asks about the
+    inventory levels of the first clause; an answer about them need not hold "strategies"."""
+    question = (
+        "How have inventory levels at Intel changed over these quarters, and what might this suggest "
+        "about their supply chain strategies?"
+    )
+    assert follow_up_terms(question) == {"supply", "chain", "strategie"}
+    assert follow_up_terms("If so, what are the key drivers?") == frozenset()  # one clause: nothing follows
+    assert follow_up_terms("What is the procedure for reporting a lost laptop?") == frozenset()
+    rarity = {"strategie": 4.87, "chain": 3.92, "supply": 3.18, "level": 3.02, "inventory": 2.98, "intel": 1.5}
+    reply = (
+        "Inventories were $11.1 billion at September 30, 2023, down from $13.2 billion at December 31, 2022, "
+        "as we reduced inventory levels. [1]"
+    )
+    [checked] = AnswerChecker([Source(1, hit(INVENTORY))]).check(reply, question, rarity=rarity)
+    assert checked.verified, checked.reason
+    # asked as the subject, the same word must be held
+    subject = "What strategies for its inventory levels does Intel have?"
+    [held] = AnswerChecker([Source(1, hit(INVENTORY))]).check(reply, subject, rarity=rarity)
+    assert not held.verified and "“strategie”" in held.reason
+
+
+@pytest.mark.parametrize(
+    ("term", "asks_how"),
+    [
+        ("reported", True),
+        ("gleaned", True),
+        ("evolved", True),
+        ("alteration", True),
+        ("laptop", False),
+        ("gift", False),
+        ("need", False),
+        ("speed", False),
+        ("revenue", False),
+    ],
+)
+def test_a_participle_or_a_word_of_asking_is_no_subject(term: str, asks_how: bool) -> None:
+    assert asks_only(term) == asks_how
