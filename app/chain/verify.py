@@ -155,7 +155,7 @@ class AnswerChecker:
             last = cut_off and i == len(sentences) - 1
             checked.append(self._one(sentence.text, plain, asked, topic, chinese, last))
         parsed = Question.parse(question)
-        checked = _with_a_figure_if_asked(checked, question)
+        checked = self._of_the_names_asked(_with_a_figure_if_asked(checked, question), question, parsed)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question, parsed)
         checked = _speaking_to_a_chinese_question(checked, question)
         if not parsed.open:
@@ -164,6 +164,30 @@ class AnswerChecker:
         cited = {n for c in checked if c.verified for n in c.sources if n in self.held}
         held = {stem(w) for n in cited for u in self.held[n].units for w in u.words}
         return _about_the_rarest(checked, question, topic, rarity or {}, held)
+
+    def _of_the_names_asked(
+        self, checked: list[CheckedSentence], question: str, parsed: Question
+    ) -> list[CheckedSentence]:
+        """ "How much revenue did AWS generate in China in Q2 2023?" (in no filing) was answered "The
+        source of revenue is: 121,234. [2]": Amazon's net sales, on the cited page. Asked for a
+        figure of something the question names with a capital ("China", "Gaming"), a sentence giving
+        a figure must name it, or the passage sentence holding its figure must."""
+        figure_asked = parsed.wants == "figure" or ASKS_FOR_FIGURE.search(question)
+        names = _figure_owners(question, self.companies) if figure_asked else []
+        if not names or is_mostly_cjk(question):
+            return checked
+        return [c if not c.verified or self._names_its_figures(c, names) else _not_of(c, names) for c in checked]
+
+    def _names_its_figures(self, claim: CheckedSentence, names: Sequence[str]) -> bool:
+        plain = _unmarked(claim.text)
+        facts = facts_of(plain)
+        if not facts.figures:
+            return True
+        said = plain.lower()
+        anchors = [u for n in claim.sources if n in self.held for u in self.held[n].units if _anchored(u, facts)]
+        # a table's rows run together in one "sentence": the row holding the figure says whose it is
+        lines = [u for u in anchors if "\n" not in u.text.strip()]
+        return any(all(name in said or name in u.text.lower() for name in names) for u in lines or anchors)
 
     def _one(
         self, written: str, plain: str, asked: set[str], topic: set[str], chinese: set[str], last: bool
@@ -343,6 +367,10 @@ def _with_a_date_if_asked(checked: list[CheckedSentence], question: str) -> list
     if any(c.verified and (date_mentions(_unmarked(c.text)) or _A_YEAR.search(c.text)) for c in checked):
         return checked
     return _all_dropped(checked, "a date was asked for and it gives none")
+
+
+def _not_of(claim: CheckedSentence, names: Sequence[str]) -> CheckedSentence:
+    return replace(claim, verified=False, reason=f"its figure is not said to be {', '.join(names)}’s")
 
 
 def _all_dropped(checked: list[CheckedSentence], reason: str) -> list[CheckedSentence]:
