@@ -184,9 +184,14 @@ CROSS_LANGUAGE_NOTE = {"zh": "以下为文档原文（英文），未经翻译�
 
 @dataclass(frozen=True)
 class Extracted:
-    text: str  # the answer line, ending with its [n] marker
+    text: str  # the answer line, ending with its [n] marker (one line per filing, asked how it moved)
     citation: Citation
     score: float  # 0..1, how well it answers
+    more: tuple[Citation, ...] = ()  # the same line's citations in other filings, latest period first
+
+    @property
+    def citations(self) -> list[Citation]:
+        return [self.citation, *self.more]
 
 
 @dataclass(frozen=True)
@@ -676,6 +681,12 @@ class Extractor:
         text = f"{best.text} [{best.source.n}]"
         if is_mostly_cjk(question) and not CJK_CHAR.search(best.quote):  # "/etc/ssh/sshd_config 配置" is Chinese
             text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
+        elif _ASKS_OVER_PERIODS.search(question) and not asked.dates:
+            over_time = _same_line_in_other_filings(best, candidates, floor)
+            if len(over_time) > 1:
+                lines = "\n".join(f"{c.text} [{c.source.n}]" for c in over_time)
+                first, *rest = map(candidate_citation, over_time)
+                return Extracted(lines, first, best.score, tuple(rest))
         return Extracted(text, candidate_citation(best), best.score)
 
     def candidates(self, asked: Question, sources: Sequence[Source]) -> list[Candidate]:
@@ -1227,6 +1238,36 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
         return True
     covered = len(best.matched) >= _OPEN_MIN_COVERAGE * len(wanted)
     return covered and covers_the_rarest(wanted, best.matched, rarity, question)
+
+
+# "How has Apple's revenue from iPhone sales fluctuated across quarters?": the line asked for, as each
+# filing the search found prints it
+_ASKS_OVER_PERIODS = re.compile(
+    r"\b(?:across|over|throughout|between)\s+(?:the\s+|these\s+|its\s+|their\s+|recent\s+|reported\s+|past\s+)*"
+    r"(?:quarters|periods|time|filings|reports)\b|\btrend(?:s|ed|ing)?\b|\bfluctuat|\bevolv|"
+    r"\bquarter[- ](?:over|to)[- ]quarter\b|\beach\s+(?:reported\s+)?(?:quarter|period)\b",
+    re.I,
+)
+_ROW_LABEL = re.compile(r"^([^“:]+):\s")  # "iPhone: $51,334 million for ...": a row's label
+
+
+def _same_line_in_other_filings(best: Candidate, candidates: Sequence[Candidate], floor: float) -> list[Candidate]:
+    """The chosen row and the row of the same label in each other document read (its best-scored,
+    over the floor), latest period first; only the chosen one when it is no row."""
+    label = _ROW_LABEL.match(best.text)
+    if label is None:
+        return [best]
+    by_document = {best.source.chunk.document_id: best}
+    for c in sorted(candidates, key=lambda c: -c.score):
+        same = _ROW_LABEL.match(c.text)
+        if c.score >= floor and same is not None and same.group(1) == label.group(1):
+            by_document.setdefault(c.source.chunk.document_id, c)
+    return sorted(by_document.values(), key=_latest_date, reverse=True)
+
+
+def _latest_date(candidate: Candidate) -> tuple[int, int, int]:
+    dates = [(d.year, d.month, d.day or 0) for d in date_mentions(candidate.text) if d.month]
+    return max(dates, default=(0, 0, 0))
 
 
 def _with_next_sentence(best: Candidate) -> Candidate:

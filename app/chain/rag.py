@@ -317,7 +317,7 @@ class AnswerChain:
             if extracted is not None and not _mentions(text, extracted):
                 # The model's words, and the figure from the quoted row: it is not trusted for figures.
                 text = f"{extracted.text}\n{text}"
-                citations = sorted({c.n: c for c in [extracted.citation, *citations]}.values(), key=lambda c: c.n)
+                citations = sorted({c.n: c for c in [*extracted.citations, *citations]}.values(), key=lambda c: c.n)
             return _answer(prepared, text, citations, checked)
         if refused:  # the model read the sources and found nothing: a quote would answer another question
             return _not_found(prepared.turn.question, dict(prepared.timings_ms))
@@ -370,7 +370,7 @@ def _not_found(question: str, timings_ms: dict[str, float]) -> Answer:
 
 
 def _extractive(extracted: Extracted, prepared: Prepared, checked: list[CheckedSentence]) -> Answer:
-    return _answer(prepared, extracted.text, [extracted.citation], checked, method="extractive")
+    return _answer(prepared, extracted.text, extracted.citations, checked, method="extractive")
 
 
 def _answer(

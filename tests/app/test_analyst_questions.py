@@ -2,6 +2,8 @@
 reported in these 10-Qs"): the words that say how they ask are not what they are about, and a
 heading that repeats their words is no answer."""
 
+from dataclasses import replace
+
 import pytest
 
 from app.chain.extract import Extractor
@@ -119,3 +121,34 @@ def test_a_follow_up_clause_is_asked_of_what_the_first_is_about() -> None:
 )
 def test_a_participle_or_a_word_of_asking_is_no_subject(term: str, asks_how: bool) -> None:
     assert asks_only(term) == asks_how
+
+
+def _filings(pages: list[tuple[str, int]], header: str) -> list[Source]:
+    """Real pages of several filings, each its own document, in the search's order."""
+    sources = []
+    for n, (name, page) in enumerate(pages, start=1):
+        found = _pages_as_sources(name, header, page)[0].retrieved
+        sources.append(Source(n, replace(found, chunk=replace(found.chunk, id=n, document_id=n))))
+    return sources
+
+
+def test_a_line_asked_across_quarters_is_quoted_from_each_filing_latest_first() -> None:
+    """ "How has Apple's revenue from iPhone sales fluctuated across quarters?": the iPhone line of
+    each quarter's filing the search found, with its own citation, not one quarter's alone."""
+    pages = [("2023 Q2 AAPL.pdf", 10), ("2023 Q3 AAPL.pdf", 10), ("2023 Q1 AAPL.pdf", 10)]
+    sources = _filings(pages, "Apple Inc. | 10-Q")
+    trend = Extractor().extract("How has Apple's revenue from iPhone sales fluctuated across quarters?", sources)
+    assert trend is not None
+    assert trend.text.splitlines() == [
+        "iPhone: $39,669 million for the three months ended July 1, 2023 "
+        "($40,665 million for the three months ended June 25, 2022) [2]",
+        "iPhone: $51,334 million for the three months ended April 1, 2023 "
+        "($50,570 million for the three months ended March 26, 2022) [1]",
+        "iPhone: $65,775 million for the three months ended December 31, 2022 "
+        "($71,628 million for the three months ended December 25, 2021) [3]",
+    ]
+    assert [(c.document, c.page) for c in trend.citations] == [
+        (name, 10) for name in ("2023 Q3 AAPL.pdf", "2023 Q2 AAPL.pdf", "2023 Q1 AAPL.pdf")
+    ]
+    one = Extractor().extract("What was Apple's iPhone revenue in the quarter ended April 1, 2023?", sources)
+    assert one is not None and len(one.text.splitlines()) == 1 and "$51,334 million" in one.text
