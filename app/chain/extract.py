@@ -295,12 +295,13 @@ class Question:
         title = chunk.header if len(chunk.header) <= 80 else ""  # a text file's first paragraph is no title
         identity = set(content_terms(f"{title} {chunk.file_name}"))
         other_script = CJK_CHAR.search(chunk.text) is None  # an English page: a Chinese question's English terms
+        asking = frozenset() if is_mostly_cjk(self.text) else HOW_ASKED  # a Chinese question's few glossed words count
         return frozenset(
             t
             for t in self.terms
             if t not in identity
             and t not in self.statement_words
-            and not (t in HOW_ASKED and not is_mostly_cjk(self.text))  # a Chinese question's few glossed words count
+            and t not in asking
             and not (self.wants in ("organisation", "place") and t in _KIND_ASKED)  # what is asked, not about
             and (t not in _PERIOD_TERMS or (t == "current" and _CURRENT_ITEM.search(self.text) is not None))
             and t not in _MONTH_WORDS

@@ -23,16 +23,16 @@ HOW_ASKED = frozenset(
     for w in word_list(
         """
         change changed changing evolve evolved evolving fluctuate fluctuated fluctuating fluctuation
-        shift shifted shifting vary varied varying variation variations differ differed differing
-        trended trending pattern patterns move moved moving
+        shift shifted shifting vary varied varying variation differ differed differing
+        trended trending pattern move moved moving
         reported disclose disclosed announce announced engage engaged throughout
         partake partaken undertake undertaken notable noteworthy substantial considerable major key
-        important meaningful potential potentially possible impact impacted effect effects
-        affect affected influence influenced consequence consequences repercussion repercussions
-        imply implied suggest suggests driver drivers driving driven factor factors contributing
-        discern discerned identified consistent qs relate relates relationship combine connect
-        correspond align measure stack glean adapt analyze analyse examine alteration alterations
-        historical escalating specifically filing filings report reports quarterly
+        important meaningful potential potentially possible impact impacted effect
+        affect affected influence influenced consequence repercussion
+        imply implied suggest driver driving driven factor contributing
+        discern discerned identified consistent qs relate relationship combine connect
+        correspond align measure stack glean adapt analyze analyse examine alteration
+        historical escalating specifically filing report quarterly
         """
     )
 )

@@ -183,11 +183,11 @@ class AnswerChecker:
         facts = facts_of(plain)
         if not facts.figures:
             return True
-        said = plain.lower()
+        unsaid = [name for name in names if name not in plain.lower()]
         anchors = [u for n in claim.sources if n in self.held for u in self.held[n].units if _anchored(u, facts)]
         # a table's rows run together in one "sentence": the row holding the figure says whose it is
         lines = [u for u in anchors if "\n" not in u.text.strip()]
-        return any(all(name in said or name in u.text.lower() for name in names) for u in lines or anchors)
+        return any(_names_all(u, unsaid) for u in lines or anchors)
 
     def _one(
         self, written: str, plain: str, asked: set[str], topic: set[str], chinese: set[str], last: bool
