@@ -515,10 +515,19 @@ class Candidate:
     listed: bool = False  # a manual's listing line (a package or command with what it does)
 
 
+_LABEL_WORDS = 6  # "Cost of sales:", "Operating expenses:": a row's label, the table's next
+_FOOTNOTE_MARK = re.compile(r"\(\d\)\s")  # "(1) Products net sales include ...": the table's footnote
+
+
 def _table_like(text: str) -> bool:
-    """Several lines of figures (a table that the sentence splitter ran together), or one row of
-    three or more: rows answer it, with the period and heading a bare line of figures lacks."""
+    """Several lines of figures (a table that the sentence splitter ran together), one row of
+    three or more, or a row of two run into the next row's label or the table's footnote ("Total
+    net sales 117,154 123,945 Cost of sales:"): rows answer it, with the period and heading a bare
+    line of figures lacks."""
     rows = table_rows(text)
+    if len(rows) == 1 and len(rows[0].cells) == 2:
+        rest = text.replace(rows[0].line, "", 1).strip()
+        return (rest.endswith(":") and len(rest.split()) <= _LABEL_WORDS) or _FOOTNOTE_MARK.match(rest) is not None
     return len(rows) >= 2 or (len(rows) == 1 and len(rows[0].cells) >= 3) or len(find_figures(text)) > 8
 
 
@@ -1232,7 +1241,10 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
     """A quoted sentence answers an open English question only if it holds half its terms and its
     rarest one. (A question for a figure, name or date has its own tests; its rarest term is often
     a word the filing puts otherwise: "late July", "raise", "cut".)"""
-    if asked.wants or is_mostly_cjk(question) or not best.text.startswith("“"):
+    quoted = best.text.startswith("“")
+    if asked.open and quoted and not is_mostly_cjk(question) and _is_title(best.quote):
+        return False  # "Legal Proceedings 51": a line of the contents names the topic, says nothing
+    if asked.wants or is_mostly_cjk(question) or not quoted:
         return True  # a Chinese question shares few words with an English page: meaning decides there
     wanted = asked.subject_terms(best.source.chunk)
     if not wanted:
@@ -1657,6 +1669,15 @@ _HEADING_JOINS = frozenset(word_list("and of the for to in on a an – - — &")
 
 
 _BULLET = re.compile(r"^[•●▪]\s*")
+
+
+def _is_title(text: str) -> bool:
+    """Every word capitalised (or a joining word or a number), and no full stop: a title or a line of
+    the contents, however short."""
+    words = text.strip("“”\"'").split()
+    if not words or is_mostly_cjk(text) or _ENDS_SENTENCE.search(text):
+        return False
+    return all(w[0].isupper() or w[0].isdigit() or w.lower() in _HEADING_JOINS for w in words)
 
 
 def _is_heading(text: str) -> bool:

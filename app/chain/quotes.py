@@ -29,7 +29,7 @@ from app.chain.extract import (
     candidate_citation,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
-from app.chain.topic import covers_the_rarest
+from app.chain.topic import covers_the_rarest, root
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk
 from app.types import Citation, Source
 
@@ -100,21 +100,30 @@ def quote_evidence(
     topic = asked.subject_terms(sources[0].chunk)
     found = extractor.candidates(asked, sources)
     pages: dict[str, Passage] = {}  # a page's checkable contents, read once for all its candidates
-    candidates = _distinct(c for c in found if c.matched & topic and _says_something(c) and _checks_out(c, pages))
+    held = {id(c): _held(c, topic) for c in found}
+    candidates = _distinct(c for c in found if held[id(c)] and _says_something(c) and _checks_out(c, pages))
     if not topic or not candidates:
         return None
     if extractor.similarity is not None:
         closeness = list(extractor.similarity(question, [c.quote for c in candidates]))
     else:  # no embedder: the extractor's own score ranks
         closeness = [c.score for c in candidates]
-    ranked = sorted(zip(closeness, candidates, strict=True), key=lambda pair: -pair[0])
-    chosen = _varied([c for _, c in ranked], settings.limit)
+    ranked = [c for _, c in sorted(zip(closeness, candidates, strict=True), key=lambda pair: -pair[0])]
+    chosen = _varied(ranked, settings.limit)
+    covered = set().union(*(held[id(c)] for c in chosen))
+    chinese = is_mostly_cjk(question)  # its words are few and jieba's: meaning chose the quotes
+    if not chinese and not covers_the_rarest(topic, covered, rarity, question, each_side=True):
+        # the closest quotes in meaning miss what the question is about: the closest that speaks of it
+        # takes the last place ("operating expenses" asked beside segment reporting)
+        speaking = [c for c in ranked if covers_the_rarest(topic, held[id(c)], rarity, question, each_side=True)]
+        if speaking:
+            chosen = _varied([speaking[0], *(c for c in chosen[:-1])], settings.limit)
+            covered = set().union(*(held[id(c)] for c in chosen))
     default = max(rarity.values(), default=1.0)
     weight = {t: rarity.get(t, default) for t in topic}
-    covered = set().union(*(c.matched for c in chosen)) & topic
     coverage = sum(weight[t] for t in covered) / sum(weight.values())
-    chinese = is_mostly_cjk(question)  # its words are few and jieba's: meaning chose the quotes
-    if coverage < settings.min_coverage or not (chinese or covers_the_rarest(topic, covered, rarity, question)):
+    about = chinese or covers_the_rarest(topic, covered, rarity, question, each_side=True)
+    if coverage < settings.min_coverage or not about:
         return None  # "the capital city of Australia": quotes on capital expenditures
     chosen.sort(key=lambda c: c.source.n)  # in the order of the sources
     lead = LEAD["zh"] if chinese else LEAD["en"]
@@ -123,6 +132,12 @@ def quote_evidence(
     lines = [f"- {c.text} [{c.source.n}]" for c in chosen]
     citations = {c.source.n: candidate_citation(c) for c in reversed(chosen)}  # a source's first quote
     return Quoted("\n".join([lead, *lines]), [citations[n] for n in sorted(citations)], round(coverage, 3))
+
+
+def _held(candidate: Candidate, topic: frozenset[str]) -> frozenset[str]:
+    """The question's terms the quote holds, in any form of the word ("operating" for "operational")."""
+    said = {root(t) for t in content_terms(candidate.quote)}
+    return frozenset(t for t in topic if t in candidate.matched or root(t) in said)
 
 
 def _says_something(candidate: Candidate) -> bool:

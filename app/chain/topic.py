@@ -5,7 +5,8 @@ reporting a lost laptop?" is not answered by a sentence on disclosure procedures
 of a long analyst question is often a word of its asking ("How has Microsoft's total net sales
 evolved?") or of a follow-up it adds ("..., and what might this suggest about their supply chain
 strategies?"): the first is not what it is about, and an answer may speak of the second's subject
-or of the follow-up's.
+or of the follow-up's. Asked about one thing or another ("acquisitions or sell-offs"), an answer
+may speak of either.
 """
 
 import re
@@ -33,6 +34,7 @@ HOW_ASKED = frozenset(
         discern discerned identified consistent qs relate relationship combine connect
         correspond align measure stack glean adapt analyze analyse examine alteration
         historical escalating specifically filing report quarterly
+        level performance section shared discussion overview significantly materially
         """
     )
 )
@@ -64,16 +66,75 @@ def follow_up_terms(question: str) -> frozenset[str]:
     return frozenset(t for c in follow_ups for t in content_terms(c) if t not in main)
 
 
-def rarest_terms(wanted: Iterable[str], rarity: Mapping[str, float], question: str = "") -> frozenset[str]:
-    """The question's rarest terms besides the words saying how it asks (ties all count), and those
-    of its first clause where a follow-up adds rarer ones: an answer may speak of either. None when
-    fewer than two are weighed."""
+# "acquisitions or sell-offs", "legal proceedings or risks": either side is what is asked about
+_EITHER = re.compile(r"([A-Za-z][\w&-]*)\s+or\s+(?:any\s+|other\s+|an?\s+|the\s+)*([A-Za-z][\w&-]*)", re.I)
+# "How does the information on X relate to Y?", "compare X with Y", "the relationship between X and
+# Y": two things set side by side, each what the question is about
+_SIDE_BY_SIDE = re.compile(
+    r"\b(?:relates?|connects?|aligns?|corresponds?|compares?|compared|reflects?|stack\s+up)\s+(?:to|with|against)\b",
+    re.I,
+)
+_COMPARE_WITH = re.compile(r"\bcompare\b(.+?)\b(?:with|to|against)\b(.+)", re.I)
+_BETWEEN = re.compile(r"\bbetween\s+(.+?)\s+and\s+(.+)", re.I)
+# "operating" for "operational", "inventories" for "inventory", "launches" for "launch": one word
+# in another form (the index's own stemming folds plurals only)
+_ENDINGS = (
+    ("ies", "y"),
+    ("ie", "y"),
+    ("ional", ""),
+    ("ions", ""),
+    ("ion", ""),
+    ("ing", ""),
+    ("ed", ""),
+    ("al", ""),
+    ("e", ""),
+)
+_MIN_ROOT = 4
+
+
+def root(term: str) -> str:
+    """The term without the ending that makes it a noun, verb or adjective of the same word."""
+    for ending, replacement in _ENDINGS:
+        if term.endswith(ending) and len(term) - len(ending) >= _MIN_ROOT:
+            return term[: -len(ending)] + replacement
+    return term
+
+
+def alternatives(question: str) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """The terms on either side of each "or" of the question."""
+    return [
+        (frozenset(content_terms(left)), frozenset(content_terms(right))) for left, right in _EITHER.findall(question)
+    ]
+
+
+def sides(question: str) -> list[frozenset[str]]:
+    """The terms of each of two things the question sets side by side; none if it sets none."""
+    paired = _BETWEEN.search(question) or _COMPARE_WITH.search(question)
+    parts = list(paired.groups()) if paired else _SIDE_BY_SIDE.split(question, maxsplit=1)
+    return [frozenset(content_terms(part)) for part in parts] if len(parts) == 2 else []
+
+
+def rarest_terms(
+    wanted: Iterable[str], rarity: Mapping[str, float], question: str = "", each_side: bool = False
+) -> frozenset[str]:
+    """The question's rarest terms besides the words saying how it asks (ties all count); those of
+    its first clause where a follow-up adds rarer ones, the other side of an "or" that holds one,
+    and with `each_side` those of each of two things it sets side by side: an answer may speak of
+    any. None when fewer than two are weighed. (Quotes, the documents' own words, may speak of one
+    side; a small model's sentence that does is mostly the question's words said back.)"""
     weighed = {t: rarity[t] for t in wanted if t in rarity and not asks_only(t)}
     if len(weighed) < 2:
         return frozenset()
     follow_up = follow_up_terms(question)
     main = {t: weight for t, weight in weighed.items() if t not in follow_up}
-    return _rarest(weighed) | (_rarest(main) if len(main) >= 2 else frozenset())
+    rarest = _rarest(weighed) | (_rarest(main) if main else frozenset())
+    for side in sides(question) if each_side else []:  # each named in two terms or more
+        held = {t: weight for t, weight in weighed.items() if t in side}
+        rarest |= _rarest(held) if len(held) >= 2 else frozenset()
+    either: set[str] = set()
+    for left, right in alternatives(question):
+        either |= right if left & rarest else left if right & rarest else set()
+    return rarest | frozenset(either & set(wanted))
 
 
 def _rarest(weighed: Mapping[str, float]) -> frozenset[str]:
@@ -82,10 +143,14 @@ def _rarest(weighed: Mapping[str, float]) -> frozenset[str]:
 
 
 def covers_the_rarest(
-    wanted: frozenset[str], matched: Iterable[str], rarity: Mapping[str, float], question: str = ""
+    wanted: frozenset[str],
+    matched: Iterable[str],
+    rarity: Mapping[str, float],
+    question: str = "",
+    each_side: bool = False,
 ) -> bool:
     """Do the quotes hold the question's rarest term, what it is about? "What is the procedure for
     reporting a lost laptop?" was answered with a sentence on disclosure "procedures" and
     "reporting": true, and about no laptop. Without rarities (or with one term), any will do."""
-    rarest = rarest_terms(wanted, rarity, question)
+    rarest = rarest_terms(wanted, rarity, question, each_side)
     return not rarest or bool(rarest & set(matched))

@@ -34,7 +34,7 @@ from app.chain.facts import (
     unsupported,
 )
 from app.chain.sentences import content_words, ends_on_dangling_word, split_sentences, support
-from app.chain.topic import covers_the_rarest, rarest_terms
+from app.chain.topic import covers_the_rarest, rarest_terms, root
 from app.retrieval.cover import ASKS_DAY, ASKS_WHEN_IT_HAPPENED
 from app.retrieval.dates import MONTH_NAMES, MONTHS, date_mentions
 from app.retrieval.glossary import english_company_names, english_phrases
@@ -66,6 +66,13 @@ _RANKS = re.compile(
 _PERIOD_NAMES = {name.lower() for name in MONTH_NAMES} | {"q1", "q2", "q3", "q4", "fiscal", "quarter", "year"}
 MIN_SUPPORT = 0.5  # share of a sentence's content words one cited passage sentence must carry
 MIN_OWN_WORDS = 2  # fewer content words (besides figures): the sentence is read with the question's
+# Words that join or stress a sentence and claim nothing: "Specifically, it relates to the segment
+# reporting and insights shared." holds no other word the question did not.
+_CONNECTIVES = content_words(
+    "specifically additionally furthermore moreover however overall generally therefore thus also "
+    "indeed namely particular particularly relates related relating"
+)
+_ASKS_YES_OR_NO = re.compile(r"\s*(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I)
 MIN_CHINESE_SHARED = 2  # words of a Chinese question a Chinese sentence must hold
 
 
@@ -147,13 +154,15 @@ class AnswerChecker:
         # speak to "How many Prime members does Amazon have?"
         topic = (topic - self.identity) or topic
         chinese = _chinese_terms(question)
+        # "Is parking free for employees?" is answered by saying it back: "Parking is free for employees."
+        yes_or_no = _ASKS_YES_OR_NO.match(question) is not None
         sentences = split_sentences(text)
         for i, sentence in enumerate(sentences):
             plain = _unmarked(sentence.text)
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             last = cut_off and i == len(sentences) - 1
-            checked.append(self._one(sentence.text, plain, asked, topic, chinese, last))
+            checked.append(self._one(sentence.text, plain, asked, topic, chinese, last, yes_or_no))
         parsed = Question.parse(question)
         checked = self._of_the_names_asked(_with_a_figure_if_asked(checked, question), question, parsed)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question, parsed)
@@ -190,7 +199,14 @@ class AnswerChecker:
         return any(_names_all(u, unsaid) for u in lines or anchors)
 
     def _one(
-        self, written: str, plain: str, asked: set[str], topic: set[str], chinese: set[str], last: bool
+        self,
+        written: str,
+        plain: str,
+        asked: set[str],
+        topic: set[str],
+        chinese: set[str],
+        last: bool,
+        yes_or_no: bool = False,
     ) -> CheckedSentence:
         """topic: an English question's words, stemmed; chinese: a Chinese question's words."""
         cited = [n for n in marker_numbers(written) if n in self.held]
@@ -208,6 +224,11 @@ class AnswerChecker:
         furniture = bool(own) and own <= FURNITURE | _ROMAN
         if furniture or (len(own) >= MIN_OWN_WORDS and topic and not {stem(w) for w in own} & topic):
             return CheckedSentence(written.strip(), False, "it does not speak to what was asked", tuple(cited))
+        # (a yes-or-no question is answered by saying it back as a statement; "Legal Proceedings:" is none)
+        stated = yes_or_no and plain.rstrip().endswith((".", "!"))
+        says_back = not (facts.figures or facts.dates) and _says_the_question_back(own, asked)  # its names too
+        if says_back and not stated and not is_mostly_cjk(plain):
+            return CheckedSentence(written.strip(), False, "it only says the question back", tuple(cited))
         if is_mostly_cjk(plain) and not _shares_enough(plain, chinese):
             return CheckedSentence(written.strip(), False, "it does not speak to what was asked", tuple(cited))
         if len(own) < MIN_OWN_WORDS:
@@ -340,6 +361,14 @@ def _about_the_rarest(
         return checked
     word = min(rarest_terms(words, rarity, question))
     return _all_dropped(checked, f"none of it speaks of “{word}”, what the question is about")
+
+
+def _says_the_question_back(own: set[str], asked: set[str]) -> bool:
+    """Does the sentence hold no word (in any form) besides the question's and joining words? A
+    small model asked how two things relate says "it relates to the segment reporting": on the
+    page, and no answer."""
+    said_before = {root(stem(w)) for w in asked | _CONNECTIVES}
+    return all(root(stem(w)) in said_before for w in own)
 
 
 def _with_a_figure_if_asked(checked: list[CheckedSentence], question: str) -> list[CheckedSentence]:

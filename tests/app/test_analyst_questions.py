@@ -2,12 +2,14 @@
 reported in these 10-Qs"): the words that say how they ask are not what they are about, and a
 heading that repeats their words is no answer."""
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
 
 from app.chain.extract import Extractor
-from app.chain.topic import asks_only, covers_the_rarest, follow_up_terms
+from app.chain.quotes import quote_evidence
+from app.chain.topic import alternatives, asks_only, covers_the_rarest, follow_up_terms, root, sides
 from app.chain.verify import AnswerChecker
 from app.types import Source
 from tests.app.test_chain import chunk, hit
@@ -112,6 +114,9 @@ def test_a_follow_up_clause_is_asked_of_what_the_first_is_about() -> None:
         ("gleaned", True),
         ("evolved", True),
         ("alteration", True),
+        ("level", True),  # "inventory levels": the inventory is what is asked about
+        ("performance", True),  # "Apple's financial performance"
+        ("significantly", True),  # "risks that could significantly impact the company"
         ("laptop", False),
         ("gift", False),
         ("need", False),
@@ -152,3 +157,141 @@ def test_a_line_asked_across_quarters_is_quoted_from_each_filing_latest_first() 
     ]
     one = Extractor().extract("What was Apple's iPhone revenue in the quarter ended April 1, 2023?", sources)
     assert one is not None and len(one.text.splitlines()) == 1 and "$51,334 million" in one.text
+
+
+SEGMENTS = chunk(
+    "Segment results for 2023 are shown in the table below for all 3 segments. "
+    "Segment reporting changed in 2023 to show the Americas and Europe separately. "
+    "The Greater China segment's results in 2023 included the effect of the stronger dollar. "
+    "Operating expenses grew 5% in 2023, driven by research and development headcount.",
+    cid=11,
+)
+
+
+def _segments_first(question: str, sentences: Sequence[str]) -> list[float]:
+    """An embedder that finds the segment sentences closest to the question."""
+    return [0.9 if "egment" in s else 0.5 for s in sentences]
+
+
+def test_quotes_speak_of_the_rarest_term_in_another_form_of_the_word() -> None:
+    """ "What does the segment reporting say about operational expenses?": the filing says
+    "operating expenses". The three quotes closest in meaning are on segments; the closest that
+    speaks of the expenses takes the last place, so the quotes cover what is asked."""
+    question = "What do the insights in the segment reporting say about operational expenses?"
+    rarity = {"operational": 4.5, "segment": 2.84, "reporting": 2.8, "expense": 2.08}
+    quoted = quote_evidence(Extractor(similarity=_segments_first), question, [Source(1, hit(SEGMENTS))], rarity)
+    assert quoted is not None, "the operating expenses sentence answers in part"
+    assert "Operating expenses grew 5%" in quoted.text and "Segment reporting changed" in quoted.text
+    assert root("operational") == root("operating") == root("operation")
+    assert root("inventorie") == root("inventory") and root("launche") == root("launch")
+    assert root("sale") == "sale"  # a short word keeps its ending
+
+
+ACQUISITIONS = chunk("In March 2022 we completed our acquisition of Nuance Communications for $18.8 billion.", cid=12)
+
+
+def test_either_side_of_an_or_is_what_is_asked_about() -> None:
+    """ "acquisitions or sell-offs": a filing that reports an acquisition answers, though no
+    sell-off is in it; asked for both, it does not."""
+    rarity = {"sell": 3.43, "acquisition": 2.91, "new": 2.49, "company": 2.32}
+    either = "Has Microsoft announced any major new company acquisitions or sell-offs?"
+    both = "Has Microsoft announced any major new company acquisitions and sell-offs?"
+    assert alternatives(either) == [(frozenset({"acquisition"}), frozenset({"sell"}))]
+    assert covers_the_rarest(frozenset(rarity), {"acquisition"}, rarity, either)
+    assert not covers_the_rarest(frozenset(rarity), {"acquisition"}, rarity, both)
+    sources = [Source(1, hit(ACQUISITIONS))]
+    quoted = quote_evidence(Extractor(), either, sources, rarity)
+    assert quoted is not None and "Nuance" in quoted.text
+    assert quote_evidence(Extractor(), both, sources, rarity) is None
+
+
+def test_a_row_run_into_the_next_rows_label_is_read_as_the_row() -> None:
+    """Page 4 of Apple's 2023 Q1 10-Q: "Total net sales 117,154 123,945" then "Cost of sales:".
+    The two lines read as one sentence quoted "“Total net sales 117,154 123,945 Cost of sales:”",
+    with no unit or period, and ranked over the row itself."""
+    sources = _pages_as_sources("2023 Q1 AAPL.pdf", "Apple Inc. | 10-Q", 4)
+    extracted = Extractor().extract("How have Apple's total net sales changed?", sources)
+    assert extracted is not None and extracted.text.startswith(
+        "Total net sales: $117,154 million for the three months ended December 31, 2022"
+    ), extracted
+
+
+def test_two_things_set_side_by_side_are_each_what_the_question_is_about() -> None:
+    """ "How does the discussion on employee compensation in the human resources section relate to
+    the reported financial expenses?": quotes on compensation expense speak of the second thing,
+    though not of "human" resources, the rarest word of the whole."""
+    question = (
+        "In NVIDIA's Q2 2023 10-Q, how does the discussion on employee compensation in the human resources "
+        "section relate to the reported financial expenses?"
+    )
+    first, second = sides(question)
+    assert {"human", "resource", "compensation", "employee"} <= first and {"expense", "financial"} <= second
+    rarity = {"human": 4.31, "resource": 3.23, "compensation": 3.07, "employee": 2.73}
+    rarity |= {"expense": 2.08, "financial": 1.39}
+    wanted = frozenset(rarity)
+    assert covers_the_rarest(wanted, {"expense", "compensation"}, rarity, question, each_side=True)
+    # a small model's sentence must still speak of the rarest of the whole
+    assert not covers_the_rarest(wanted, {"expense", "compensation"}, rarity, question)
+    alone = "What does NVIDIA say about employee compensation in the human resources section and its expenses?"
+    assert sides(alone) == []
+    assert not covers_the_rarest(wanted, {"expense", "compensation"}, rarity, alone, each_side=True)
+    # a thing named in one word is no side: "stack up against its earnings" is not answered by any earnings
+    assert not covers_the_rarest(
+        frozenset({"operational", "expenditure", "earning"}),
+        {"earning"},
+        {"operational": 4.5, "expenditure": 4.21, "earning": 3.18},
+        "How did Amazon's operational expenditures stack up against its earnings in Q1 2023?",
+        each_side=True,
+    )
+
+
+SEGMENT_NOTE = chunk(
+    "Segment reporting: our operating segments are DCAI, CCG and NEX, and segment operating expenses "
+    "are allocated on revenue. Operating expenses were $5.2 billion in Q3 2023.",
+    cid=14,
+)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Specifically, it relates to the segment reporting and insights shared. [1]",
+        "Based on the provided information, the operational expenses details relate to the segment reporting. [1]",
+    ],
+)
+def test_a_sentence_that_says_the_question_back_is_no_answer(reply: str) -> None:
+    """Asked how two parts of a filing relate, the small model said the question back; its words are
+    on the page, and it claims nothing."""
+    question = (
+        "From Intel's Q3 2023 10-Q, how do the operational expenses details relate to the segment reporting "
+        "and insights shared?"
+    )
+    [checked] = AnswerChecker([Source(1, hit(SEGMENT_NOTE))]).check(reply, question)
+    assert not checked.verified and checked.reason == "it only says the question back"
+    said = "Segment operating expenses are allocated on revenue. [1]"  # "allocated": the page's, not the question's
+    # asked yes or no, a statement said back answers ("Parking is free for employees."); a heading does not
+    yes_or_no = "Are there any legal proceedings or risks disclosed in Microsoft's Q2 2023 10-Q?"
+    contents = chunk("PART II. OTHER INFORMATION\nItem 1. Legal Proceedings\nSee Note 15.", cid=17)
+    [heading] = AnswerChecker([Source(1, hit(contents))]).check("a) Legal Proceedings: [1]", yes_or_no)
+    assert not heading.verified and heading.reason == "it only says the question back"
+    [kept] = AnswerChecker([Source(1, hit(SEGMENT_NOTE))]).check(said, question)
+    assert kept.verified, kept.reason
+    # an address ends in a zip code, which reads as two cells: the line under it is no row's label
+    cover = chunk(
+        "2200 Mission College Boulevard, Santa Clara, California 95054-1549\n"
+        "(Address of principal executive offices) (Zip Code)\n",
+        cid=13,
+    )
+    office = Extractor().extract("What city is Intel's head office in?", [Source(1, hit(cover))])
+    assert office is not None and "Santa Clara" in office.text, office
+
+
+def test_a_line_of_the_contents_does_not_answer_an_open_question() -> None:
+    """ "Are there any legal proceedings or risks disclosed ...?" was answered "“Legal Proceedings
+    51”": the contents line holds its words and says nothing."""
+    contents = _pages_as_sources("2023 Q2 MSFT.pdf", "Microsoft Corporation | 10-Q", 2)  # the contents
+    question = "Are there any legal proceedings or risks disclosed in Microsoft's Q2 2023 10-Q?"
+    quoted = Extractor().extract(question, contents)
+    assert quoted is None or "Proceedings 51" not in quoted.text, quoted
+    stated = chunk("We accrued legal liabilities of $264 million for the legal proceedings in Note 15.", cid=16)
+    assert Extractor().extract(question, [Source(1, hit(stated))]) is not None

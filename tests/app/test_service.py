@@ -82,8 +82,9 @@ def test_canary_never_reaches_a_user_outside_its_group(kb: KnowledgeBase) -> Non
     # The model itself never read the document (the question names the canary, the sources must not).
     sources_seen = [m.content.rpartition("Question:")[0] for prompt in engine.prompts for m in prompt]
     assert not any(CANARY in text or "secret.txt" in text for text in sources_seen)
-    # ...while a member of the group gets it, cited.
-    answer = service.ask(f"What is the project codename {CANARY}?", service.actor("alice"))
+    # ...while a member of the group gets it, cited (asked without it: an answer only saying the
+    # question back is no answer).
+    answer = service.ask("What is the project codename?", service.actor("alice"))
     assert answer.found and answer.citations[0].document == "secret.txt" and CANARY in answer.citations[0].snippet
 
 
