@@ -235,7 +235,7 @@ class Question:
 
     @classmethod
     def parse(cls, question: str) -> "Question":
-        in_order = tuple(expanded_terms(question))
+        in_order = tuple(expanded_terms(_OVER_PERIODS_PHRASE.sub(" ", question)))
         terms = frozenset(in_order)
         mentions = date_mentions(question)
         group = _spanned_group(mentions) or next((name for name, pattern in _GROUPS if pattern.search(question)), "")
@@ -670,7 +670,12 @@ class Extractor:
         """`rarity`: the question's terms by their rarity among the readable chunks (retrieval's),
         which an open question's quote must cover at its rarest."""
         asked = Question.parse(question)
-        candidates = self.candidates(asked, sources)
+        over_time = asks_over_periods(question)
+        # asked across quarters, every source is read for the line as each filing prints it; the
+        # answer's own line is still chosen among the first read
+        found = self.candidates(asked, sources, len(sources) if over_time else self.sources_read)
+        first_read = {s.n for s in sources[: self.sources_read]}
+        candidates = [c for c in found if c.source.n in first_read]
         if not candidates:
             return None
         floor = self.min_score * (_CJK_FLOOR if is_mostly_cjk(question) else 1.0)
@@ -691,20 +696,20 @@ class Extractor:
         text = f"{best.text} [{best.source.n}]"
         if is_mostly_cjk(question) and not CJK_CHAR.search(best.quote):  # "/etc/ssh/sshd_config 配置" is Chinese
             text = f"{CROSS_LANGUAGE_NOTE['zh']}\n{text}"
-        elif _ASKS_OVER_PERIODS.search(question) and not asked.dates:
-            over_time = _same_line_in_other_filings(best, candidates, floor)
-            if len(over_time) > 1:
-                lines = "\n".join(f"{c.text} [{c.source.n}]" for c in over_time)
-                first, *rest = map(candidate_citation, over_time)
+        elif over_time:
+            each_filing = _same_line_in_other_filings(best, found, floor)
+            if len(each_filing) > 1:
+                lines = "\n".join(f"{c.text} [{c.source.n}]" for c in each_filing)
+                first, *rest = map(candidate_citation, each_filing)
                 return Extracted(lines, first, best.score, tuple(rest))
         return Extracted(text, candidate_citation(best), best.score)
 
-    def candidates(self, asked: Question, sources: Sequence[Source]) -> list[Candidate]:
-        """Every row, sentence and signature of the sources read that shares a term with the
-        question, scored by how well it answers it."""
+    def candidates(self, asked: Question, sources: Sequence[Source], read: int | None = None) -> list[Candidate]:
+        """Every row, sentence and signature of the sources read (the first `read`, by default
+        `sources_read`) that shares a term with the question, scored by how well it answers it."""
         candidates: list[Candidate] = []
         seen_pages: set[tuple[int, int]] = set()
-        for rank, source in enumerate(sources[: self.sources_read]):
+        for rank, source in enumerate(sources[: self.sources_read if read is None else read]):
             decay = 1.0 - 0.03 * rank  # retrieval's order breaks near-ties
             wanted = asked.subject_terms(source.chunk)
             if not wanted and not asked.period_end:  # "What date did the quarter end?" has no other word
@@ -1255,13 +1260,24 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
 
 # "How has Apple's revenue from iPhone sales fluctuated across quarters?": the line asked for, as each
 # filing the search found prints it
-_ASKS_OVER_PERIODS = re.compile(
+_OVER_PERIODS = (
     r"\b(?:across|over|throughout|between)\s+(?:the\s+|these\s+|its\s+|their\s+|recent\s+|reported\s+|past\s+)*"
-    r"(?:quarters|periods|time|filings|reports)\b|\btrend(?:s|ed|ing)?\b|\bfluctuat|\bevolv|"
+    r"(?:quarters|periods|time|filings|reports)\b"
+)
+# "over time", "across the past quarters": how the question asks, not what about ("at the time of the
+# transaction", "past" were matched)
+_OVER_PERIODS_PHRASE = re.compile(_OVER_PERIODS, re.I)
+_ASKS_OVER_PERIODS = re.compile(
+    _OVER_PERIODS + r"|\btrend(?:s|ed|ing)?\b|\bfluctuat|\bevolv|"
     r"\bquarter[- ](?:over|to)[- ]quarter\b|\beach\s+(?:reported\s+)?(?:quarter|period)\b",
     re.I,
 )
 _ROW_LABEL = re.compile(r"^([^“:]+):\s")  # "iPhone: $51,334 million for ...": a row's label
+
+
+def asks_over_periods(question: str) -> bool:
+    """Does the question ask how something moved across quarters or over time, naming no date?"""
+    return _ASKS_OVER_PERIODS.search(question) is not None and not Question.parse(question).dates
 
 
 def _same_line_in_other_filings(best: Candidate, candidates: Sequence[Candidate], floor: float) -> list[Candidate]:

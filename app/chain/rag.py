@@ -32,7 +32,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from app.adapters.llm import EngineChatModel
 from app.chain.citations import best_evidence, cite, opening, passage_citation
-from app.chain.extract import Extracted, Extractor, PageContext, SentenceSimilarity
+from app.chain.extract import Extracted, Extractor, PageContext, SentenceSimilarity, asks_over_periods
 from app.chain.facts import find_figures
 from app.chain.packing import pack_sources, render_sources
 from app.chain.prompts import (
@@ -57,6 +57,9 @@ from store.records import UserInfo
 # Tokens kept free besides the answer: joining rendered pieces can tokenize a little differently.
 PROMPT_MARGIN_TOKENS = 16
 CONDENSED_MAX_CHARS = 400
+# Asked how a line moved across quarters: this many times the usual passages are searched, so that
+# more of the filings that print the line are read (each filing's is one line of the answer)
+_OVER_PERIODS_READ = 2
 
 
 class ChunkRetriever(Protocol):
@@ -116,6 +119,8 @@ class Prepared:
     sources: list[Source] = field(default_factory=list)
     # Retrieved but not in the prompt (no room): the extractor still reads them, numbered on.
     unpacked: list[Source] = field(default_factory=list)
+    # Found by a wider search, for the extractor only (asked across quarters): never in the prompt.
+    wider: list[RetrievedChunk] = field(default_factory=list)
     messages: list[BaseMessage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -201,6 +206,11 @@ class AnswerChain:
             prepared.retrieved = self.retriever.retrieve(question, actor, k=k)
             check = self.relevance or OverlapOrSimilarity()
             prepared.relevant = bool(prepared.retrieved) and check(question, prepared.retrieved)
+        if prepared.relevant and asks_over_periods(question):
+            # the line asked about, as more of the filings print it, read after the passages found
+            have = {r.chunk.id for r in prepared.retrieved}
+            wider = self.retriever.retrieve(question, actor, k=k * _OVER_PERIODS_READ)
+            prepared.wider = [r for r in wider if r.chunk.id not in have]
         prepared.timings_ms["retrieve_ms"] = _ms(start)
         return prepared
 
@@ -222,7 +232,8 @@ class AnswerChain:
             messages = self._messages(prepared.standalone, sources)
         prepared.sources, prepared.messages = sources, messages
         prepared.unpacked = [
-            Source(len(sources) + i + 1, item) for i, item in enumerate(prepared.retrieved[len(sources) :])
+            Source(len(sources) + i + 1, item)
+            for i, item in enumerate(prepared.retrieved[len(sources) :] + prepared.wider)
         ]
         prepared.relevant = bool(sources)
         prepared.timings_ms["pack_ms"] = _ms(start)

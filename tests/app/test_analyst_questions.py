@@ -9,11 +9,12 @@ import pytest
 
 from app.chain.extract import Extractor
 from app.chain.quotes import quote_evidence
+from app.chain.rag import Turn
 from app.chain.topic import alternatives, asks_only, covers_the_rarest, follow_up_terms, root, sides
 from app.chain.verify import AnswerChecker
 from app.types import Source
-from tests.app.test_chain import chunk, hit
-from tests.app.test_verify import _pages_as_sources
+from tests.app.test_chain import ALICE, chunk, hit
+from tests.app.test_verify import _pages_as_sources, make_chain
 
 TAX = chunk(
     "The Company's effective tax rate for the third quarter of 2023 was lower compared to the third "
@@ -284,6 +285,25 @@ def test_a_sentence_that_says_the_question_back_is_no_answer(reply: str) -> None
     )
     office = Extractor().extract("What city is Intel's head office in?", [Source(1, hit(cover))])
     assert office is not None and "Santa Clara" in office.text, office
+
+
+def test_asked_across_quarters_the_chain_reads_more_filings_for_the_line() -> None:
+    """The search's usual passages held two of Apple's four filings; asked how iPhone revenue moved
+    across quarters, a wider search finds the other two, and each filing's iPhone line is shown
+    with its own citation; the model's prompt holds the usual passages only. Asked for one quarter,
+    the usual search alone is read."""
+    pages = [("2023 Q2 AAPL.pdf", 10), ("2023 Q3 AAPL.pdf", 10), ("2023 Q1 AAPL.pdf", 10), ("2022 Q3 AAPL.pdf", 10)]
+    found = [s.retrieved for s in _filings(pages, "Apple Inc. | 10-Q")]
+    chain, engine, retriever = make_chain(found, reply="Apple sold many phones.", k=2)
+    trend = chain.invoke(Turn("How has Apple's revenue from iPhone sales fluctuated across quarters?", ALICE))
+    assert [(c.document, c.page) for c in trend.citations] == [
+        (name, 10) for name in ("2023 Q3 AAPL.pdf", "2023 Q2 AAPL.pdf", "2023 Q1 AAPL.pdf", "2022 Q3 AAPL.pdf")
+    ], trend.text
+    assert len(retriever.questions) == 2  # the usual search, then the wider one
+    prompt = engine.generated[0][-1].content
+    assert "[2] 2023 Q3 AAPL.pdf" in prompt and "[3]" not in prompt  # the wider search's are read, not prompted
+    one = chain.invoke(Turn("What was Apple's iPhone revenue in the quarter ended April 1, 2023?", ALICE))
+    assert "$51,334 million" in one.text and len(one.citations) == 1 and len(retriever.questions) == 3
 
 
 def test_a_line_of_the_contents_does_not_answer_an_open_question() -> None:
