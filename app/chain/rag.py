@@ -348,7 +348,10 @@ class AnswerChain:
         asked = {w for w in asked if not w.isdigit()} or asked  # its years are in every table's header
         passages = []
         for source in prepared.sources[: self.settings.passages_shown]:
-            evidence = best_evidence(source, asked) or opening(source)
+            # the page's running header ("Apple Inc. | Q3 2023 Form 10-Q | 1") holds the company and
+            # quarter asked about, and says nothing: the words naming the document do not count
+            naming = content_words(f"{source.chunk.header} {source.chunk.file_name}")
+            evidence = best_evidence(source, (asked - naming) or asked) or opening(source)
             passages.append(passage_citation(source, evidence))
         text = unverified_text(prepared.turn.question)
         return _answer(prepared, text, passages, checked, found=False, outcome=UNVERIFIED, method="")

@@ -140,6 +140,24 @@ def test_a_made_up_name_with_no_source_becomes_could_not_verify_with_passages() 
     assert dropped.text == "The CEO of Intel is Elon Musk." and "Elon, Musk" in dropped.reason
 
 
+def test_the_passage_shown_highlights_a_sentence_not_the_pages_running_header() -> None:
+    """ "Apple Inc. | Q3 2023 Form 10-Q | 18" holds the company and quarter asked about and was the
+    sentence highlighted under "could not verify"; the sentence on the products asked about is."""
+    page = filing(
+        "Apple Inc. | Q3 2023 Form 10-Q | 18\n\nThe Company sells wearables, including AirPods and "
+        "Apple Watch, and home products.",
+        cid=5,
+        name="2023 Q3 AAPL.pdf",
+        pages=(18, 18),
+        company="Apple Inc.",
+    )
+    chain, _, _ = make_chain([hit(page)], reply="Apple sold 41 million Zorbles in Q3 2023. [1]")
+    answer = chain.invoke(Turn("Which wearables did Apple sell in Q3 2023?", ALICE))
+    assert answer.outcome == UNVERIFIED
+    [shown] = answer.citations
+    assert shown.sentence.startswith("The Company sells wearables"), shown.sentence
+
+
 def test_a_made_up_name_is_replaced_by_the_signature_that_holds_the_role() -> None:
     chain, _, _ = make_chain([hit(SIGNATURES)], reply="The CEO of Intel is Elon Musk.")
     answer = chain.invoke(Turn("Who is Intel's CEO?", ALICE))
