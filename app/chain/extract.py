@@ -284,6 +284,11 @@ class Question:
         )
 
     @property
+    def over_periods(self) -> bool:
+        """Asks how something moved across quarters or over time, naming no date."""
+        return _ASKS_OVER_PERIODS.search(self.text) is not None and not self.dates
+
+    @property
     def open(self) -> bool:
         """Asks for no one figure, name or date ("How have inventory levels changed?")."""
         names = ("name", "organisation", "place", "product", "date", "code")
@@ -670,7 +675,7 @@ class Extractor:
         """`rarity`: the question's terms by their rarity among the readable chunks (retrieval's),
         which an open question's quote must cover at its rarest."""
         asked = Question.parse(question)
-        over_time = asks_over_periods(question)
+        over_time = asked.over_periods
         # asked across quarters, every source is read for the line as each filing prints it; the
         # answer's own line is still chosen among the first read
         found = self.candidates(asked, sources, len(sources) if over_time else self.sources_read)
@@ -1277,7 +1282,7 @@ _ROW_LABEL = re.compile(r"^([^“:]+):\s")  # "iPhone: $51,334 million for ...":
 
 def asks_over_periods(question: str) -> bool:
     """Does the question ask how something moved across quarters or over time, naming no date?"""
-    return _ASKS_OVER_PERIODS.search(question) is not None and not Question.parse(question).dates
+    return _ASKS_OVER_PERIODS.search(question) is not None and Question.parse(question).over_periods
 
 
 def _same_line_in_other_filings(best: Candidate, candidates: Sequence[Candidate], floor: float) -> list[Candidate]:
@@ -1691,16 +1696,16 @@ def _is_title(text: str) -> bool:
     """Every word capitalised (or a joining word or a number), and no full stop: a title or a line of
     the contents, however short."""
     words = text.strip("“”\"'").split()
-    if not words or is_mostly_cjk(text) or _ENDS_SENTENCE.search(text):
-        return False
-    return all(w[0].isupper() or w[0].isdigit() or w.lower() in _HEADING_JOINS for w in words)
+    return bool(words) and not is_mostly_cjk(text) and not _ENDS_SENTENCE.search(text) and _capitalised(words)
 
 
 def _is_heading(text: str) -> bool:
     """Four or more words, each capitalised (or a joining word or a number): a title, not a sentence."""
     words = text.strip("“”\"'. ").split()
-    if len(words) < 4 or is_mostly_cjk(text):
-        return False
+    return len(words) >= 4 and not is_mostly_cjk(text) and _capitalised(words)
+
+
+def _capitalised(words: Sequence[str]) -> bool:
     return all(w[0].isupper() or w[0].isdigit() or w.lower() in _HEADING_JOINS for w in words)
 
 

@@ -29,7 +29,7 @@ from app.chain.extract import (
     candidate_citation,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
-from app.chain.topic import covers_the_rarest, root
+from app.chain.topic import rarest_terms, root
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk
 from app.types import Citation, Source
 
@@ -110,20 +110,23 @@ def quote_evidence(
         closeness = [c.score for c in candidates]
     ranked = [c for _, c in sorted(zip(closeness, candidates, strict=True), key=lambda pair: -pair[0])]
     chosen = _varied(ranked, settings.limit)
-    covered = set().union(*(held[id(c)] for c in chosen))
     chinese = is_mostly_cjk(question)  # its words are few and jieba's: meaning chose the quotes
-    if not chinese and not covers_the_rarest(topic, covered, rarity, question, each_side=True):
+    rarest = rarest_terms(topic, rarity, question, each_side=True)  # once: it parses the question
+
+    def speaks_of_it(quotes: Iterable[Candidate]) -> bool:
+        return chinese or not rarest or any(rarest & held[id(c)] for c in quotes)
+
+    if not speaks_of_it(chosen):
         # the closest quotes in meaning miss what the question is about: the closest that speaks of it
         # takes the last place ("operating expenses" asked beside segment reporting)
-        speaking = [c for c in ranked if covers_the_rarest(topic, held[id(c)], rarity, question, each_side=True)]
-        if speaking:
-            chosen = _varied([speaking[0], *(c for c in chosen[:-1])], settings.limit)
-            covered = set().union(*(held[id(c)] for c in chosen))
+        speaking = next((c for c in ranked if speaks_of_it([c])), None)
+        if speaking is not None:
+            chosen = _varied([speaking, *chosen[:-1]], settings.limit)
     default = max(rarity.values(), default=1.0)
     weight = {t: rarity.get(t, default) for t in topic}
+    covered = set().union(*(held[id(c)] for c in chosen))
     coverage = sum(weight[t] for t in covered) / sum(weight.values())
-    about = chinese or covers_the_rarest(topic, covered, rarity, question, each_side=True)
-    if coverage < settings.min_coverage or not about:
+    if coverage < settings.min_coverage or not speaks_of_it(chosen):
         return None  # "the capital city of Australia": quotes on capital expenditures
     chosen.sort(key=lambda c: c.source.n)  # in the order of the sources
     lead = LEAD["zh"] if chinese else LEAD["en"]
