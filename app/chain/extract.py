@@ -39,7 +39,7 @@ from app.chain.facts import (
 )
 from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, measured, set_aside
 from app.chain.repurchases import repurchase_rows
-from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences
+from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences, stands_alone
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
 from app.chain.topic import HOW_ASKED, covers_the_rarest
@@ -689,6 +689,7 @@ class Extractor:
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
         best = max(candidates, key=lambda c: (round(c.score, 2), c.when, c.score))  # then the exact score
+        best = whole_sentence(best)
         if not _covers_open_question(asked, best, question, rarity or {}):
             return None
         named = asked.wants in ("figure", "name", "organisation", "place", "product")
@@ -1241,6 +1242,45 @@ class Extractor:
 _LEAD_IN_CHARS = 60
 
 
+# A sentence cut inside ("U.S. Treasury" / "Department, which delayed the effective date ..."): the
+# words before it on its line, or a full line of text before a quote opening with a word, run on
+# into it. (A heading over a paragraph, "Effective Tax Rate", is a short line; a table's lines,
+# "(1,477) Lower gross margin related to the divested NAND memory business", open with figures.)
+_RUNS_ON = re.compile(r"[a-z,]$")
+_FULL_LINE = 60  # characters: a line of a page's running text, not a heading
+_OPENS_WITH_WORD = re.compile(r"[\s“\"‘]*[A-Za-z]")
+
+
+def starts_inside_sentence(candidate: Candidate) -> bool:
+    """The quote starts inside a sentence of its page: the text before it runs on into it."""
+    *earlier, line = candidate.where.text[: candidate.offset].split("\n")
+    line = line.rstrip(" ")
+    if not line and earlier:
+        line = earlier[-1].rstrip(" ")
+        if len(line) < _FULL_LINE or not _OPENS_WITH_WORD.match(candidate.quote):
+            return False
+    return _RUNS_ON.search(line) is not None
+
+
+_WHOLE_REACH = 400  # characters back to where a cut sentence starts: past it, a long list or block
+
+
+def whole_sentence(candidate: Candidate) -> Candidate:
+    """The quoted sentence from where it starts on its page, when its chunk's edge (or a line of a
+    long one) cut it: "Brookfield own 51% and 49%, respectively, ..." is "Intel and Brookfield own
+    51% and 49%, respectively, ...". As it was when it is whole, or when no start is near."""
+    if not candidate.text.startswith("“") or not starts_inside_sentence(candidate):
+        return candidate
+    begin = max(0, candidate.offset - _WHOLE_REACH)
+    at = candidate.offset - begin
+    window = candidate.where.text[begin : candidate.offset + len(candidate.quote)]
+    started = next((s.start for s in split_sentences(window) if s.start < at < s.end), None)
+    if started is None or (started == 0 and begin > 0):
+        return candidate  # no sentence starts within reach
+    joined = window[started:at] + candidate.quote
+    return replace(candidate, text=f"“{' '.join(joined.split())}”", quote=joined, offset=begin + started)
+
+
 # An English question that asks for no figure, name or date ("What is Apple's policy on reimbursing
 # home office equipment?") is answered by a sentence holding at least this share of its words; one
 # that shares "employee" and "home" (a stock plan's "the Participant's name, home address") is not.
@@ -1254,6 +1294,10 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
     quoted = best.text.startswith("“")
     if asked.open and quoted and not is_mostly_cjk(question) and _is_title(best.quote):
         return False  # "Legal Proceedings 51": a line of the contents names the topic, says nothing
+    if asked.open and quoted and not is_mostly_cjk(best.quote) and not stands_alone(best.text):
+        return False  # "... were as follows (dollars in millions):" says nothing by itself
+    if quoted and not is_mostly_cjk(best.quote) and starts_inside_sentence(best):
+        return False  # "Wearables, which includes AirPods, ...": what the sentence says is of something else
     if asked.wants or is_mostly_cjk(question) or not quoted:
         return True  # a Chinese question shares few words with an English page: meaning decides there
     wanted = asked.subject_terms(best.source.chunk)

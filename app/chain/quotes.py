@@ -9,8 +9,9 @@ passages. The lead line says that no single passage answers the whole question.
 
 Only for open questions: one asking for a figure ("how much"), a name or a date that no row or
 sentence gave is not answered by quoting something near it. A quote states a fact (a row with its
-period; a whole sentence with a figure or a year, not hedged like a risk factor, not a pointer
-elsewhere) and shares one of the question's words. Quotes are ranked by meaning (the embedder's
+period; a whole sentence with a figure or a year, not hedged like a risk factor unless risks are
+asked about, not a pointer elsewhere, quoted from where it starts on its page) and shares one of
+the question's words. Quotes are ranked by meaning (the embedder's
 similarity to the question); together they must cover a share of the question's words weighed by
 their rarity among the documents the user may read (`min_coverage`: "inventory" says more than
 "changed"; a word no document holds weighs as the rarest).
@@ -18,7 +19,7 @@ their rarity among the documents the user may read (`min_coverage`: "inventory" 
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from app.chain.extract import (
@@ -27,6 +28,8 @@ from app.chain.extract import (
     Extractor,
     Question,
     candidate_citation,
+    starts_inside_sentence,
+    whole_sentence,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
 from app.chain.topic import rarest_terms, root
@@ -46,7 +49,11 @@ _CONTENTS_ROW = re.compile(r"^(?:item|part|note)\s+\d", re.I)
 # "... Results of Operations 15 Item 3.": a contents line run together with the next one.
 _CONTENTS_LINE = re.compile(r"\b\d{1,3}\s+(?:item|part)\s+\d+[a-z]?\.?\s*$", re.I)
 # ... nor does one that starts mid-sentence ("inventory management, variability in demand, ...").
-_STARTS_SENTENCE = re.compile(r"“[\s•▪■●◦*-]*[A-Z0-9(\"“‘$]")
+# (A figure opens no sentence of a filing: "$13.1 billion during Q1 2022 and Q1 2023, which ..." is the
+# end of one cut where a chunk begins, and says the second figure is of both quarters.)
+_STARTS_SENTENCE = re.compile(r"“[\s•▪■●◦*-]*[A-Z0-9(\"“‘]")
+# "e) Condensed Consolidated Statements of Cash Flows ...: 7": a line of the contents, read as a row
+_ENUMERATED = re.compile(r"^\(?[a-z]\)\s")
 # A fact is stated with a figure or a date, and without the hedges of a risk factor ("we may be
 # unable to complete acquisitions"), which talks about the topic in every filing and reports nothing.
 _HEDGED = re.compile(r"\b(?:may|might|could|would|can)\b", re.I)
@@ -54,9 +61,15 @@ _HEDGED = re.compile(r"\b(?:may|might|could|would|can)\b", re.I)
 # where the answer is, not what it is; a notice about forward-looking statements, nothing.
 _POINTER = re.compile(
     r"\b(?:see|refer\s+to|contained\s+in|described\s+in)\b.{0,80}\b(?:Item|Note|Part)\s+\d"
-    r"|\bItem\s+\d+[A-Z]?\s+of\s+Part\b|forward-looking",
+    r"|\bItem\s+\d+[A-Z]?\s+of\s+Part\b|forward-looking"
+    r"|\b(?:in|to|see)\s+(?:our|the(?:\s+Company['’]s)?)\s+(?:\d{4}\s+)?(?:Annual|Quarterly)\s+Report\b.{0,120}"
+    r"\bfor\s+(?:a|the|further|more)\b|\bread\s+in\s+conjunction\s+with\b"
+    r"|\btable\s+of\s+contents\b|\b(?:described|discussed|set\s+forth|listed)\s+below\b",
     re.I,
 )
+# Asked about risks, a risk factor is the answer: it hedges ("could adversely affect") and states
+# no figure, and says what the filing warns of
+_RISKS_ASKED = re.compile(r"\b(?:risks?|uncertaint(?:y|ies)|threats?)\b", re.I)
 # A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
 # Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
 _PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
@@ -98,10 +111,11 @@ def quote_evidence(
     if not sources or not asked.open:
         return None
     topic = asked.subject_terms(sources[0].chunk)
-    found = extractor.candidates(asked, sources)
+    found = [whole_sentence(_without_row_before(c)) for c in extractor.candidates(asked, sources)]
     pages: dict[str, Passage] = {}  # a page's checkable contents, read once for all its candidates
     held = {id(c): _held(c, topic) for c in found}
-    candidates = _distinct(c for c in found if held[id(c)] and _says_something(c) and _checks_out(c, pages))
+    risks = bool(_RISKS_ASKED.search(question))
+    candidates = _distinct(c for c in found if held[id(c)] and _says_something(c, risks) and _checks_out(c, pages))
     if not topic or not candidates:
         return None
     if extractor.similarity is not None:
@@ -137,20 +151,38 @@ def quote_evidence(
     return Quoted("\n".join([lead, *lines]), [citations[n] for n in sorted(citations)], round(coverage, 3))
 
 
+# The last row of a table run into the sentence after it ("Balances, July 30, 2023 46 $ 219.47 As of
+# July 30, 2023, there was $9.69 billion of ..."): figures, one of them an amount (not a date's
+# "March 17, 2022 Amazon acquired ..."), then a capitalised word
+_ROW_BEFORE = re.compile(r"^.{0,120}?(?:[$(]?\s?\d[\d,.]*\)?%?\s+){2,}(?=[A-Z][a-z]+\s)", re.S)
+_AMOUNT = re.compile(r"\$|\d\.\d")
+
+
+def _without_row_before(candidate: Candidate) -> Candidate:
+    """The sentence without a table's row run into its start."""
+    row = _ROW_BEFORE.match(candidate.quote)
+    if not candidate.text.startswith("“") or row is None or not _AMOUNT.search(row.group(0)):
+        return candidate
+    rest = candidate.quote[row.end() :]
+    return replace(candidate, text=f"“{' '.join(rest.split())}”", quote=rest, offset=candidate.offset + row.end())
+
+
 def _held(candidate: Candidate, topic: frozenset[str]) -> frozenset[str]:
     """The question's terms the quote holds, in any form of the word ("operating" for "operational")."""
     said = {root(t) for t in content_terms(candidate.quote)}
     return frozenset(t for t in topic if t in candidate.matched or root(t) in said)
 
 
-def _says_something(candidate: Candidate) -> bool:
-    """A row with its period, or a whole sentence that states a fact."""
+def _says_something(candidate: Candidate, risks: bool = False) -> bool:
+    """A row with its period, or a whole sentence that states a fact (or, asked about risks, one
+    that warns of one)."""
     text, quote = candidate.text, candidate.quote
     if not text.startswith("“"):  # a table row: one with its period, not a heading or contents line
         label = text.split(":", 1)[0]
         dated = bool(_DATED_ROW.search(text))
-        return dated and _CONTENTS_ROW.match(quote.strip()) is None and "|" not in label and not _contents(candidate)
-    if _CONTENTS_ROW.match(quote.strip().lstrip("“")):
+        contents = _CONTENTS_ROW.match(quote.strip()) is not None or _ENUMERATED.match(label) is not None
+        return dated and not contents and "|" not in label and not _contents(candidate)
+    if _CONTENTS_ROW.match(quote.strip().lstrip("“")) or starts_inside_sentence(candidate):
         return False
     if is_mostly_cjk(quote):
         return len(quote) >= 2 * _MIN_WORDS
@@ -158,7 +190,10 @@ def _says_something(candidate: Candidate) -> bool:
     ends = _COMPLETE.search(text) is not None and not quote.rstrip().endswith((":", "："))
     complete = ends and _STARTS_SENTENCE.match(text) is not None and not _CONTENTS_LINE.search(quote.rstrip())
     dated = bool(_YEAR.search(quote))
-    factual = bool(find_figures(quote) or dated) and not _HEDGED.search(quote) and not _POINTER.search(quote)
+    if _POINTER.search(quote):
+        return False
+    warns = risks and bool(_HEDGED.search(quote))
+    factual = warns or (bool(find_figures(quote) or dated) and not _HEDGED.search(quote))
     return len(_WORD.findall(quote)) >= _MIN_WORDS and complete and factual
 
 
@@ -181,12 +216,15 @@ def _checks_out(candidate: Candidate, pages: dict[str, Passage]) -> bool:
 
 
 def _distinct(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """One candidate per quoted text (a row found from two chunks of its page), the best scored."""
+    """One candidate per quoted text (a row found from two chunks of its page), the best scored;
+    none that is part of another's (a sentence cut where a chunk begins, found whole in the chunk
+    before)."""
     best: dict[str, Candidate] = {}
     for c in candidates:
         if c.text not in best or c.score > best[c.text].score:
             best[c.text] = c
-    return list(best.values())
+    quotes = [c.quote.strip("“” ") for c in best.values()]
+    return [c for c in best.values() if not any(len(q) > len(c.quote) and c.quote.strip("“” ") in q for q in quotes)]
 
 
 def _varied(ranked: list[Candidate], limit: int) -> list[Candidate]:

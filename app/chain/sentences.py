@@ -5,7 +5,7 @@ import re
 
 from app.retrieval.text import CJK_CHAR, Sentence, is_stop_word, split_sentences, stem
 
-__all__ = ["Sentence", "content_words", "ends_on_dangling_word", "split_sentences", "support"]
+__all__ = ["Sentence", "content_words", "ends_on_dangling_word", "split_sentences", "stands_alone", "support"]
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -21,6 +21,23 @@ def ends_on_dangling_word(text: str) -> bool:
     comma ("... a hearing was held on May 23,": the year is on the next line)?"""
     words = text.rstrip().split()
     return bool(words) and (words[-1].lower() in _DANGLING or words[-1].endswith(","))
+
+
+# A sentence begins with a capital, a figure or an opening mark; one that leads into a table or list
+# ends so ("... were as follows (dollars in millions):", "The following"), as does an item of a list
+_BEGINS = re.compile(r"^[\s“\"‘(]*[A-Z0-9$]")
+_LEADS_IN = re.compile(r"(?:[:;：]|\bthe\s+following|\bas\s+follows)[\s”’\")]*$", re.I)
+_POSSESSIVE_END = re.compile(r"\b(?:our|its|their|his|her)[\s”’\")]*$", re.I)
+
+
+def stands_alone(sentence: str) -> bool:
+    """Does the English text say something by itself? Not when it leads into a table or list, is an
+    item of one ("internal and external manufacturing plans, ...;"), starts inside a sentence, or
+    breaks off ("..., and", "... based on our")."""
+    text = sentence.strip().strip("“”").strip()
+    if _BEGINS.match(text) is None or _LEADS_IN.search(text) or _POSSESSIVE_END.search(text):
+        return False
+    return not ends_on_dangling_word(text)
 
 
 def content_words(text: str) -> set[str]:

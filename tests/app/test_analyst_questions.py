@@ -7,9 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from app.chain.extract import Extractor
+from app.chain.extract import Extractor, Question
 from app.chain.quotes import quote_evidence
 from app.chain.rag import Turn
+from app.chain.sentences import stands_alone
 from app.chain.topic import alternatives, asks_only, covers_the_rarest, follow_up_terms, root, sides
 from app.chain.verify import AnswerChecker
 from app.types import Source
@@ -74,8 +75,10 @@ def test_a_heading_over_its_paragraph_is_not_the_quote() -> None:
     services revenue growth"; the sentence under it says what that revenue is."""
     sources = _pages_as_sources("2023 Q3 MSFT.pdf", "Microsoft Corporation | 10-Q", 32)
     question = "How did revenue from Office Commercial products and cloud services grow?"
-    extracted = Extractor().extract(question, sources)
-    assert extracted is not None and extracted.text.startswith("“Revenue from Office Commercial"), extracted
+    best = max(Extractor().candidates(Question.parse(question), sources), key=lambda c: c.score)
+    assert best.text.startswith("“Revenue from Office Commercial"), best.text
+    # ... which is a line of a table describing the revenue, cut off ("..., and"): no answer by itself
+    assert Extractor().extract(question, sources) is None
 
 
 INVENTORY = chunk(
@@ -315,3 +318,148 @@ def test_a_line_of_the_contents_does_not_answer_an_open_question() -> None:
     assert quoted is None or "Proceedings 51" not in quoted.text, quoted
     stated = chunk("We accrued legal liabilities of $264 million for the legal proceedings in Note 15.", cid=16)
     assert Extractor().extract(question, [Source(1, hit(stated))]) is not None
+
+
+def test_asked_about_risks_a_risk_factor_that_warns_is_quoted() -> None:
+    """A risk factor hedges ("could adversely affect") and states no figure: asked about risks, it
+    is what the filing warns of; asked about anything else it reports nothing."""
+    risk = chunk(
+        "LEGAL, REGULATORY, AND LITIGATION RISKS Government litigation and regulatory activity relating to "
+        "competition rules may limit how we design and market our products.",
+        cid=23,
+    )
+    sources = [Source(1, hit(risk))]
+    rarity = {"litigation": 3.9, "risk": 2.2, "regulatory": 3.1}
+    asked = "What litigation risks does ACME disclose in its 10-Q?"
+    quoted = quote_evidence(Extractor(), asked, sources, rarity)
+    assert quoted is not None and "may limit how we design" in quoted.text
+    assert quote_evidence(Extractor(), "What litigation has ACME disclosed in its 10-Q?", sources, rarity) is None
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # a pointer to another report, to a list below, or the contents
+        "See the Annual Report on Form 10-K for the fiscal year ended January 29, 2023 for a description of our debt.",
+        "Refer to our Annual Report on Form 10-K for 2022 for a description of our debt instruments and notes.",
+        "Our debt is subject to various risks and uncertainties, including those described below, in 2023 and later.",
+        "NVIDIA CORPORATION FORM 10-Q FOR THE QUARTER ENDED April 30, 2023 TABLE OF CONTENTS Page Debt Item 1.",
+    ],
+)
+def test_a_pointer_elsewhere_is_no_quote(sentence: str) -> None:
+    sources = [Source(1, hit(chunk(sentence, cid=24)))]
+    rarity = {"debt": 2.57, "instrument": 3.39}
+    assert quote_evidence(Extractor(), "What debt instruments does NVIDIA describe?", sources, rarity) is None
+
+
+def test_a_sentence_cut_where_its_chunk_begins_is_quoted_whole_or_not_at_all() -> None:
+    """The chunk after the cut begins "$13.1 billion during Q1 2022 and Q1 2023, which ...": shown
+    alone it gives both quarters one figure. The whole sentence, in the chunk before, is quoted."""
+    whole = chunk(
+        "Cash capital expenditures were $13.7 billion and $13.1 billion during Q1 2022 and Q1 2023, "
+        "which primarily reflect investments in technology infrastructure.",
+        cid=25,
+    )
+    cut = chunk(
+        "$13.1 billion during Q1 2022 and Q1 2023, which primarily reflect investments in technology "
+        "infrastructure. We expect cash capital expenditures to decrease in 2023 on fulfillment.",
+        cid=26,
+    )
+    rarity = {"expenditure": 4.21, "capital": 2.9, "technology": 2.5}
+    question = "How do Amazon's capital expenditures relate to its technology investments?"
+    for sources in ([Source(1, hit(cut)), Source(2, hit(whole))], [Source(1, hit(cut))]):
+        quoted = quote_evidence(Extractor(), question, sources, rarity)
+        assert quoted is not None
+        assert "“$13.1 billion" not in quoted.text and "- “$" not in quoted.text, quoted.text
+    assert "Cash capital expenditures were $13.7 billion and $13.1 billion" in str(
+        quote_evidence(Extractor(), question, [Source(1, hit(cut)), Source(2, hit(whole))], rarity)
+    )
+
+
+def test_a_sentence_cut_at_a_line_that_runs_on_is_quoted_whole() -> None:
+    """Microsoft's tax note wraps "... by the Internal Revenue Service and U.S. Treasury" /
+    "Department, which delayed ...": the second line starts no sentence, though it starts with a
+    capital; the sentence is quoted from where it starts. A heading's short line ("Effective Tax
+    Rate") does not run on into the next."""
+    text = (
+        "Effective Tax Rate\nOur effective tax rate was 18% and 19% for the three months ended September 30, 2023 "
+        "and 2022, respectively. The decrease was primarily due to tax benefits from tax law changes in the first "
+        "quarter of\nfiscal year 2024, including the impact from the issuance of Notice 2023-55 by the Internal "
+        "Revenue Service (“IRS”) and U.S. Treasury\nDepartment, which delayed the effective date of final foreign "
+        "tax credit regulations to fiscal year 2024 for Microsoft.\nThe final foreign tax credit regulations were "
+        "issued in 2022 and apply to Microsoft from fiscal year 2024 on."
+    )
+    question = "How does Microsoft's effective tax rate compare with the discussion on foreign tax credit regulations?"
+    rarity = {"regulation": 3.9, "effective": 3.2, "credit": 3.0, "foreign": 2.8, "tax": 2.4, "rate": 2.3}
+    quoted = quote_evidence(Extractor(), question, [Source(1, hit(chunk(text, cid=30)))], rarity)
+    assert quoted is not None, quoted
+    assert "- “The decrease was primarily due to tax benefits from tax law changes" in quoted.text, quoted.text
+    assert "by the Internal Revenue Service (“IRS”) and U.S. Treasury Department, which delayed" in quoted.text
+    assert "“Department," not in quoted.text and "“fiscal year 2024, including" not in quoted.text
+    assert "“Effective Tax Rate Our effective tax rate was 18%" in quoted.text  # after a heading: whole
+
+
+@pytest.mark.parametrize(
+    ("name", "page", "header", "question"),
+    [
+        # "... for the three- and six-month periods ... were as follows (dollars in millions):"
+        (
+            "2023 Q2 AAPL.pdf",
+            20,
+            "Apple Inc. | 10-Q",
+            "How has Apple's gross margin percentage for Products and Services evolved?",
+        ),
+        # "The following table outlines the expected future recognition of unearned revenue ...:"
+        (
+            "2023 Q1 MSFT.pdf",
+            45,
+            "Microsoft Corporation | 10-Q",
+            "How has Microsoft's unearned revenue changed, and what does it indicate about future revenue?",
+        ),
+    ],
+)
+def test_a_sentence_leading_into_a_table_does_not_answer_an_open_question(
+    name: str, page: int, header: str, question: str
+) -> None:
+    """The table's lead-in holds the question's words and says nothing by itself: the chain goes on
+    to the model's answer and the quotes (which quote the table's rows)."""
+    sources = _pages_as_sources(name, header, page)
+    lead_in = max(Extractor().candidates(Question.parse(question), sources), key=lambda c: c.score)
+    assert lead_in.text.rstrip("”").endswith(":"), lead_in.text  # the best scored, as before
+    assert Extractor().extract(question, sources) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "alone"),
+    [
+        ("Microsoft Cloud revenue increased 24% to $25.7 billion.", True),
+        ("“The Company repurchased $18.0 billion of its common stock.”", True),
+        ("$13.1 billion was spent on capital expenditures in Q1 2023.", True),
+        ("The following table outlines the expected future recognition of unearned revenue:", False),
+        ("Free cash flow is cash flow from operations less capital expenditures. The following", False),
+        ("internal and external manufacturing plans, including manufacturing expansion plans;", False),
+        ("Our stock-based compensation expense is associated with RSUs that are based on our", False),
+        ("Revenue from Office Commercial products (Office 365 subscriptions, and", False),
+    ],
+)
+def test_a_sentence_stands_alone_when_it_begins_and_ends_as_one(sentence: str, alone: bool) -> None:
+    assert stands_alone(sentence) is alone
+
+
+def test_a_tables_last_row_run_into_a_sentence_is_not_quoted_with_it() -> None:
+    """NVIDIA's equity award table ends "Balances, July 30, 2023 46 $ 219.47" and the sentence
+    after it is read with it; the quote is the sentence. A date before a sentence's subject ("On
+    March 17, 2022 Amazon acquired ...") is no row."""
+    awards = chunk(
+        "Balances, July 30, 2023 46 $ 219.47 As of July 30, 2023, there was $9.69 billion of aggregate "
+        "unearned stock-based compensation expense.",
+        cid=31,
+    )
+    rarity = {"compensation": 3.07, "stock": 2.0, "unearned": 3.9}
+    question = "How has NVIDIA's unearned stock-based compensation changed?"
+    quoted = quote_evidence(Extractor(), question, [Source(1, hit(awards))], rarity)
+    assert quoted is not None and "- “As of July 30, 2023, there was $9.69 billion" in quoted.text, quoted
+    assert quoted.citations[0].sentence.startswith("As of July 30, 2023")
+    dated = chunk("On March 17, 2022 Amazon acquired MGM Holdings Inc. for cash consideration of $6.1 billion.", cid=32)
+    acquired = quote_evidence(Extractor(), "What acquisitions did Amazon complete?", [Source(1, hit(dated))], {})
+    assert acquired is not None and "“On March 17, 2022 Amazon acquired MGM" in acquired.text
