@@ -111,7 +111,8 @@ def quote_evidence(
     if not sources or not asked.open:
         return None
     topic = asked.subject_terms(sources[0].chunk)
-    found = [whole_sentence(_without_row_before(c)) for c in extractor.candidates(asked, sources)]
+    # the caller chose what to read
+    found = [whole_sentence(_without_row_before(c)) for c in extractor.candidates(asked, sources, read=len(sources))]
     pages: dict[str, Passage] = {}  # a page's checkable contents, read once for all its candidates
     held = {id(c): _held(c, topic) for c in found}
     risks = bool(_RISKS_ASKED.search(question))

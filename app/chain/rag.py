@@ -47,6 +47,7 @@ from app.chain.prompts import (
 from app.chain.quotes import QuoteSettings, quote_evidence
 from app.chain.relevance import OverlapOrSimilarity, RelevanceCheck
 from app.chain.sentences import content_words
+from app.chain.topic import side_questions
 from app.chain.verify import MIN_SUPPORT, AnswerChecker, kept_text
 from app.errors import KBError
 from app.retrieval.glossary import english_gloss
@@ -119,8 +120,10 @@ class Prepared:
     sources: list[Source] = field(default_factory=list)
     # Retrieved but not in the prompt (no room): the extractor still reads them, numbered on.
     unpacked: list[Source] = field(default_factory=list)
-    # Found by a wider search, for the extractor only (asked across quarters): never in the prompt.
+    # Found by wider searches, never in the prompt: asked across quarters, the line in more filings
+    # (for the extractor); asked of two things side by side, the passages on each (for the quotes).
     wider: list[RetrievedChunk] = field(default_factory=list)
+    sides: list[RetrievedChunk] = field(default_factory=list)
     messages: list[BaseMessage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -206,13 +209,23 @@ class AnswerChain:
             prepared.retrieved = self.retriever.retrieve(question, actor, k=k)
             check = self.relevance or OverlapOrSimilarity()
             prepared.relevant = bool(prepared.retrieved) and check(question, prepared.retrieved)
-        if prepared.relevant and asks_over_periods(question):
-            # the line asked about, as more of the filings print it, read after the passages found
+        if prepared.relevant:
             have = {r.chunk.id for r in prepared.retrieved}
-            wider = self.retriever.retrieve(question, actor, k=k * _OVER_PERIODS_READ)
-            prepared.wider = [r for r in wider if r.chunk.id not in have]
+            if asks_over_periods(question):
+                # the line asked about, as more of the filings print it, read after the passages found
+                prepared.wider = self._more(question, actor, k * _OVER_PERIODS_READ, have)
+            for side in side_questions(question):
+                # a search for two things at once brings up the pages on the one the index weighs
+                # more ("operating expenses" against "earnings" finds no income statement)
+                prepared.sides += self._more(side, actor, k, have)
         prepared.timings_ms["retrieve_ms"] = _ms(start)
         return prepared
+
+    def _more(self, query: str, actor: UserInfo, k: int, have: set[int]) -> list[RetrievedChunk]:
+        """What a search finds besides the passages in `have` (which it joins)."""
+        found = [r for r in self.retriever.retrieve(query, actor, k=k) if r.chunk.id not in have]
+        have.update(r.chunk.id for r in found)
+        return found
 
     def _packed(self, prepared: Prepared) -> Prepared:
         if not prepared.relevant:
@@ -233,7 +246,7 @@ class AnswerChain:
         prepared.sources, prepared.messages = sources, messages
         prepared.unpacked = [
             Source(len(sources) + i + 1, item)
-            for i, item in enumerate(prepared.retrieved[len(sources) :] + prepared.wider)
+            for i, item in enumerate(prepared.retrieved[len(sources) :] + prepared.wider + prepared.sides)
         ]
         prepared.relevant = bool(sources)
         prepared.timings_ms["pack_ms"] = _ms(start)
@@ -334,9 +347,9 @@ class AnswerChain:
             return _not_found(prepared.turn.question, dict(prepared.timings_ms))
         if extracted is not None:
             return _extractive(extracted, prepared, checked)
-        quoted = quote_evidence(
-            self.extractor, prepared.standalone, prepared.sources, prepared.rarity, self.settings.quotes
-        )
+        sides = {r.chunk.id for r in prepared.sides}
+        read = prepared.sources[: self.extractor.sources_read] + [s for s in prepared.unpacked if s.chunk.id in sides]
+        quoted = quote_evidence(self.extractor, prepared.standalone, read, prepared.rarity, self.settings.quotes)
         if quoted is not None:
             return _answer(prepared, quoted.text, quoted.citations, checked, method="extractive")
         return self._unverified(prepared, checked)

@@ -12,7 +12,7 @@ may speak of either.
 import re
 from collections.abc import Iterable, Mapping
 
-from app.retrieval.text import content_terms, stem, word_list
+from app.retrieval.text import content_terms, is_stop_word, stem, word_list
 
 # Words that say how a question asks, not what it is about: "How has Microsoft's total net sales
 # evolved?", "Has Apple engaged in any significant share repurchase activities?", "... as reported
@@ -107,11 +107,42 @@ def alternatives(question: str) -> list[tuple[frozenset[str], frozenset[str]]]:
     ]
 
 
-def sides(question: str) -> list[frozenset[str]]:
-    """The terms of each of two things the question sets side by side; none if it sets none."""
+def side_texts(question: str) -> list[str]:
+    """The words of each of two things the question sets side by side; none if it sets none."""
     paired = _BETWEEN.search(question) or _COMPARE_WITH.search(question)
     parts = list(paired.groups()) if paired else _SIDE_BY_SIDE.split(question, maxsplit=1)
-    return [frozenset(content_terms(part)) for part in parts] if len(parts) == 2 else []
+    return parts if len(parts) == 2 else []
+
+
+def sides(question: str) -> list[frozenset[str]]:
+    """The terms of each of two things the question sets side by side; none if it sets none."""
+    return [frozenset(content_terms(part)) for part in side_texts(question)]
+
+
+# What names the filings a question is about: "Amazon's", "Q1 2023", "10-Q"; outside the two things
+# set side by side, any capitalised word ("In NVIDIA's Q3 2023 10-Q, compare ...")
+_NAMING = re.compile(r"\b(?:[A-Z][\w&.-]*[’']s|Q[1-4]|(?:19|20)\d\d|10-Qs?)\b")
+_CAPITALISED = re.compile(r"\b[A-Z][\w&.-]*[A-Za-z]\b")
+
+
+def side_questions(question: str) -> list[str]:
+    """One question for each of two things set side by side, each with the names and periods of the
+    whole ("How did Amazon's operational expenditures stack up against its earnings in Q1 2023?":
+    "How did Amazon's operational expenditures Q1 2023", "its earnings in Q1 2023 Amazon's"): a
+    search for both at once brings up the pages on the one the index weighs more."""
+    parts = side_texts(question)
+    if not parts:
+        return []
+    outside = question
+    for part in parts:
+        outside = outside.replace(part, " ")
+    naming = [n for n in _NAMING.findall(question) + _CAPITALISED.findall(outside) if not is_stop_word(n.lower())]
+    naming = [n for n in dict.fromkeys(naming) if not any(m != n and m.startswith(n) for m in naming)]
+    questions = []
+    for part in parts:
+        missing = [n for n in naming if n not in part]
+        questions.append(" ".join([part.strip(" ?,."), *missing]))
+    return questions
 
 
 def rarest_terms(

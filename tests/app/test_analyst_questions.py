@@ -11,9 +11,11 @@ from app.chain.extract import Extractor, Question
 from app.chain.quotes import quote_evidence
 from app.chain.rag import Turn
 from app.chain.sentences import stands_alone
-from app.chain.topic import alternatives, asks_only, covers_the_rarest, follow_up_terms, root, sides
+from app.chain.topic import alternatives, asks_only, covers_the_rarest, follow_up_terms, root, side_questions, sides
 from app.chain.verify import AnswerChecker
-from app.types import Source
+from app.retrieval.text import content_terms
+from app.types import ANSWERED, RetrievedChunk, Source
+from store.records import StoredChunk
 from tests.app.test_chain import ALICE, chunk, hit
 from tests.app.test_verify import _pages_as_sources, make_chain
 
@@ -318,6 +320,67 @@ def test_a_line_of_the_contents_does_not_answer_an_open_question() -> None:
     assert quoted is None or "Proceedings 51" not in quoted.text, quoted
     stated = chunk("We accrued legal liabilities of $264 million for the legal proceedings in Note 15.", cid=16)
     assert Extractor().extract(question, [Source(1, hit(stated))]) is not None
+
+
+def test_each_of_two_things_set_side_by_side_is_searched_with_the_names_of_the_whole() -> None:
+    question = "How did Amazon's operational expenditures stack up against its earnings in Q1 2023?"
+    assert side_questions(question) == [
+        "How did Amazon's operational expenditures Q1 2023",
+        "its earnings in Q1 2023 Amazon's",
+    ]
+    # the filing named outside both things goes with each; a word of asking ("In") does not
+    compare = "In NVIDIA's Q3 2023 10-Q, compare the inventory levels with the supply chain strategies."
+    assert side_questions(compare) == [
+        "the inventory levels NVIDIA's Q3 2023 10-Q",
+        "the supply chain strategies NVIDIA's Q3 2023 10-Q",
+    ]
+    assert side_questions("What were Amazon's operating expenses in Q1 2023?") == []
+
+
+class _SearchByWords:
+    """A search that finds the passages holding a word of the query, those holding most first."""
+
+    def __init__(self, chunks: Sequence[StoredChunk]) -> None:
+        self.chunks = list(chunks)
+        self.questions: list[str] = []
+
+    def retrieve(self, question: str, actor: object, k: int = 8, filters: object = None) -> list[RetrievedChunk]:
+        self.questions.append(question)
+        words = set(content_terms(question))
+        shared = [(len(words & set(content_terms(c.text))), c) for c in self.chunks]
+        return [hit(c) for n, c in sorted(shared, key=lambda pair: -pair[0]) if n][:k]
+
+
+OPERATING = chunk(
+    "Total operating expenses were $122.0 billion in Q1 2023, up from $112.4 billion in Q1 2022, on fulfillment costs.",
+    cid=21,
+)
+EARNINGS = chunk(
+    "Net earnings were $3.2 billion in Q1 2023, compared with a net loss of $3.8 billion in Q1 2022.", cid=22
+)
+
+
+def test_two_things_set_side_by_side_are_quoted_from_a_search_for_each() -> None:
+    """The search for the whole question found only the expenses (the index weighs "operating
+    expenses" more); a search for each side finds the earnings too, and the quotes hold both. The
+    side's passage is read, not put in the model's prompt."""
+    question = "How did ACME's operating expenses stack up against its earnings in Q1 2023?"
+    retriever = _SearchByWords([OPERATING, EARNINGS])
+    chain, _, _ = make_chain([], k=1)
+    chain.retriever = retriever
+    prepared = chain.prepare.invoke(Turn(question, ALICE))
+    assert retriever.questions[0] == question and len(retriever.questions) == 3, retriever.questions
+    assert [s.chunk.id for s in prepared.sources] == [OPERATING.id]
+    assert [s.chunk.id for s in prepared.unpacked] == [EARNINGS.id]
+    assert "Net earnings" not in prepared.messages[-1].content  # read, not prompted
+    # the model's sentence does not check out, nor does any one row or sentence answer: the quotes
+    answer = chain.finish("Zorblax Quentin reported 987,654,321 widgets. [1]", prepared)
+    assert answer.outcome == ANSWERED and "$122.0 billion" in answer.text and "$3.2 billion" in answer.text, answer.text
+    assert [c.n for c in answer.citations] == [1, 2] and EARNINGS.id in {s.chunk.id for s in answer.sources}
+    # asked of one thing, one search
+    retriever.questions.clear()
+    chain.invoke(Turn("What were ACME's operating expenses in Q1 2023?", ALICE))
+    assert len(retriever.questions) == 1
 
 
 def test_asked_about_risks_a_risk_factor_that_warns_is_quoted() -> None:
