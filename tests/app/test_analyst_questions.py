@@ -15,7 +15,7 @@ from app.chain.topic import alternatives, asks_only, covers_the_rarest, follow_u
 from app.chain.verify import AnswerChecker
 from app.retrieval.text import content_terms
 from app.types import ANSWERED, RetrievedChunk, Source
-from store.records import StoredChunk
+from store.records import PageText, StoredChunk
 from tests.app.test_chain import ALICE, chunk, hit
 from tests.app.test_verify import _pages_as_sources, make_chain
 
@@ -526,3 +526,23 @@ def test_a_tables_last_row_run_into_a_sentence_is_not_quoted_with_it() -> None:
     dated = chunk("On March 17, 2022 Amazon acquired MGM Holdings Inc. for cash consideration of $6.1 billion.", cid=32)
     acquired = quote_evidence(Extractor(), "What acquisitions did Amazon complete?", [Source(1, hit(dated))], {})
     assert acquired is not None and "“On March 17, 2022 Amazon acquired MGM" in acquired.text
+
+
+def test_a_chunk_beginning_inside_a_sentence_is_answered_with_the_whole_sentence() -> None:
+    """Intel's chunk begins "Brookfield own 51% and 49%, respectively, ...": quoted from there, it
+    says Brookfield owns both shares. The page before the chunk holds the sentence's start."""
+    before = "Semiconductor Co-Investment Program. This arrangement represents an equity partnership whereby we and "
+    cut = (
+        "Brookfield own 51% and 49%, respectively, of what will be a newly-formed entity, Arizona Fab LLC, "
+        "which we will fully consolidate into our consolidated financial statements."
+    )
+    page = PageText(before + cut, len(before), ((0, 28),))
+    sources = [Source(1, hit(chunk(cut, cid=33, pages=(28, 28))))]
+    question = "What share of the new Arizona fab entity will Brookfield own?"
+    extracted = Extractor(context=lambda _: page).extract(question, sources)
+    assert extracted is not None, "the whole sentence answers"
+    assert extracted.text.startswith("“This arrangement represents an equity partnership whereby we and Brookfield own")
+    assert extracted.citation.sentence.startswith("This arrangement represents")
+    # no page before the chunk: the sentence as the chunk has it, which starts as one does
+    alone = Extractor().extract(question, sources)
+    assert alone is not None and alone.text.startswith("“Brookfield own 51%")
