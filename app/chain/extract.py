@@ -1294,8 +1294,10 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
     quoted = best.text.startswith("“")
     if asked.open and quoted and not is_mostly_cjk(question) and _is_title(best.quote):
         return False  # "Legal Proceedings 51": a line of the contents names the topic, says nothing
-    if asked.open and quoted and not is_mostly_cjk(best.quote) and not stands_alone(best.text):
-        return False  # "... were as follows (dollars in millions):" says nothing by itself
+    if asked.open and not asked.wants and quoted and not is_mostly_cjk(best.quote) and not stands_alone(best.text):
+        # "... were as follows (dollars in millions):" says nothing by itself (a sentence cut off
+        # after the figure asked for still gives it: "Customer A, represented 12% of ... to the")
+        return False
     if quoted and not is_mostly_cjk(best.quote) and starts_inside_sentence(best):
         return False  # "Wearables, which includes AirPods, ...": what the sentence says is of something else
     if asked.wants or is_mostly_cjk(question) or not quoted:

@@ -153,9 +153,9 @@ def quote_evidence(
 
 
 # The last row of a table run into the sentence after it ("Balances, July 30, 2023 46 $ 219.47 As of
-# July 30, 2023, there was $9.69 billion of ..."): figures, one of them an amount (not a date's
-# "March 17, 2022 Amazon acquired ..."), then a capitalised word
-_ROW_BEFORE = re.compile(r"^.{0,120}?(?:[$(]?\s?\d[\d,.]*\)?%?\s+){2,}(?=[A-Z][a-z]+\s)", re.S)
+# July 30, 2023, there was $9.69 billion of ...", "Total $ 39,626 If our customers ..."): figures,
+# one of them an amount (not a date's "March 17, 2022 Amazon acquired ..."), then a capitalised word
+_ROW_BEFORE = re.compile(r"^.{0,120}?(?:[$(]?\s?\d[\d,.]*\)?%?\s+)+(?=[A-Z][a-z]+\s)", re.S)
 _AMOUNT = re.compile(r"\$|\d\.\d")
 
 

@@ -523,6 +523,9 @@ def test_a_tables_last_row_run_into_a_sentence_is_not_quoted_with_it() -> None:
     quoted = quote_evidence(Extractor(), question, [Source(1, hit(awards))], rarity)
     assert quoted is not None and "- “As of July 30, 2023, there was $9.69 billion" in quoted.text, quoted
     assert quoted.citations[0].sentence.startswith("As of July 30, 2023")
+    total = chunk("Total $ 39,626 On June 30, 2023, unearned stock-based compensation was $2.1 billion.", cid=34)
+    quoted = quote_evidence(Extractor(), question, [Source(1, hit(total))], rarity)
+    assert quoted is not None and "- “On June 30, 2023, unearned stock-based compensation" in quoted.text, quoted
     dated = chunk("On March 17, 2022 Amazon acquired MGM Holdings Inc. for cash consideration of $6.1 billion.", cid=32)
     acquired = quote_evidence(Extractor(), "What acquisitions did Amazon complete?", [Source(1, hit(dated))], {})
     assert acquired is not None and "“On March 17, 2022 Amazon acquired MGM" in acquired.text
