@@ -70,6 +70,9 @@ _POINTER = re.compile(
 # Asked about risks, a risk factor is the answer: it hedges ("could adversely affect") and states
 # no figure, and says what the filing warns of
 _RISKS_ASKED = re.compile(r"\b(?:risks?|uncertaint(?:y|ies)|threats?)\b", re.I)
+# ... when it names something the question asks of besides risks: "Additional risks and
+# uncertainties not presently known to us ... may also impair our business" names nothing
+_RISK_WORDS = frozenset(content_terms("risk risks uncertainty uncertainties threat threats"))
 # A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
 # Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
 _PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
@@ -116,7 +119,11 @@ def quote_evidence(
     pages: dict[str, Passage] = {}  # a page's checkable contents, read once for all its candidates
     held = {id(c): _held(c, topic) for c in found}
     risks = bool(_RISKS_ASKED.search(question))
-    candidates = _distinct(c for c in found if held[id(c)] and _says_something(c, risks) and _checks_out(c, pages))
+
+    def speaks(c: Candidate) -> bool:  # a warning must speak of what is asked besides risks
+        return bool(held[id(c)] - _RISK_WORDS if risks and _HEDGED.search(c.quote) else held[id(c)])
+
+    candidates = _distinct(c for c in found if speaks(c) and _says_something(c, risks) and _checks_out(c, pages))
     if not topic or not candidates:
         return None
     if extractor.similarity is not None:

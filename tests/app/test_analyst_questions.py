@@ -397,6 +397,15 @@ def test_asked_about_risks_a_risk_factor_that_warns_is_quoted() -> None:
     quoted = quote_evidence(Extractor(), asked, sources, rarity)
     assert quoted is not None and "may limit how we design" in quoted.text
     assert quote_evidence(Extractor(), "What litigation has ACME disclosed in its 10-Q?", sources, rarity) is None
+    # a warning that names nothing asked besides risks says nothing
+    boilerplate = chunk(
+        "Additional risks and uncertainties not presently known to us or that we currently deem immaterial "
+        "may also impair our business operations.",
+        cid=36,
+    )
+    vague = "What legal proceedings or uncertainties are presented in ACME's quarterly reports?"
+    rarity = {"proceeding": 3.5, "legal": 3.0, "uncertaintie": 2.8, "quarterly": 1.5}
+    assert quote_evidence(Extractor(), vague, [Source(1, hit(boilerplate))], rarity) is None
 
 
 @pytest.mark.parametrize(
