@@ -1262,6 +1262,11 @@ def starts_inside_sentence(candidate: Candidate) -> bool:
     return _RUNS_ON.search(line) is not None
 
 
+def requoted(candidate: Candidate, quote: str, offset: int) -> Candidate:
+    """The quoted sentence candidate with another quote of its page (at `offset` in it), shown on one line."""
+    return replace(candidate, text=f"“{' '.join(quote.split())}”", quote=quote, offset=offset)
+
+
 _WHOLE_REACH = 400  # characters back to where a cut sentence starts: past it, a long list or block
 
 
@@ -1278,7 +1283,7 @@ def whole_sentence(candidate: Candidate) -> Candidate:
     if started is None or (started == 0 and begin > 0):
         return candidate  # no sentence starts within reach
     joined = window[started:at] + candidate.quote
-    return replace(candidate, text=f"“{' '.join(joined.split())}”", quote=joined, offset=begin + started)
+    return requoted(candidate, joined, begin + started)
 
 
 # An English question that asks for no figure, name or date ("What is Apple's policy on reimbursing
@@ -1361,7 +1366,7 @@ def _with_next_sentence(best: Candidate) -> Candidate:
         return best
     stop = end + following[0].end
     joined = best.where.text[best.offset : stop]
-    return replace(best, text=f"“{' '.join(joined.split())}”", quote=joined)
+    return requoted(best, joined, best.offset)
 
 
 def _passage_weights(asked: Question, wanted: frozenset[str], texts: list[str]) -> Callable[[Iterable[str]], float]:

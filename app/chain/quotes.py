@@ -19,7 +19,7 @@ their rarity among the documents the user may read (`min_coverage`: "inventory" 
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import pairwise
 
 from app.chain.extract import (
@@ -28,6 +28,7 @@ from app.chain.extract import (
     Extractor,
     Question,
     candidate_citation,
+    requoted,
     starts_inside_sentence,
     whole_sentence,
 )
@@ -171,8 +172,7 @@ def _without_row_before(candidate: Candidate) -> Candidate:
     row = _ROW_BEFORE.match(candidate.quote)
     if not candidate.text.startswith("“") or row is None or not _AMOUNT.search(row.group(0)):
         return candidate
-    rest = candidate.quote[row.end() :]
-    return replace(candidate, text=f"“{' '.join(rest.split())}”", quote=rest, offset=candidate.offset + row.end())
+    return requoted(candidate, candidate.quote[row.end() :], candidate.offset + row.end())
 
 
 def _held(candidate: Candidate, topic: frozenset[str]) -> frozenset[str]:
