@@ -1640,11 +1640,9 @@ def _lemmas(terms: Iterable[str]) -> list[str]:
 
 
 def _singular(term: str) -> str:
-    """The terms' plurals lost only their "s": "inventorie", "taxe", "losse" are "inventory",
-    "tax", "loss" on both sides (a question says "tax", a statement "taxes")."""
-    if len(term) > 4 and term.endswith("ie"):
-        return term[:-2] + "y"
-    return term[:-1] if len(term) > 3 and term.endswith(("xe", "sse", "she", "che")) else term
+    """The terms' plurals in "-ches" and "-shes" lost only their "s" ("matche", "wishe"); the
+    index's stemming folds the rest."""
+    return term[:-1] if len(term) > 3 and term.endswith(("she", "che")) else term
 
 
 # a question about the repurchase table, in any of its words (they name no column)

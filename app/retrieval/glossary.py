@@ -596,7 +596,7 @@ PLAIN_PHRASES: tuple[PlainPhrase, ...] = (
     PlainPhrase(
         re.compile(r"\b(?:operating|investing|financing)\s+cash\s+flows?\b", re.IGNORECASE),
         "activities",
-        ("activitie", "activity"),
+        ("activity",),
         "cash flow",
     ),
     # "income tax expense" is the income statement's "Provision for income taxes"

@@ -25,7 +25,13 @@ _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3})")  # "82,959" and "82959" are the 
 
 
 def stem(word: str) -> str:
-    """Plural "s" only: "revenues" finds "revenue"; anything cleverer hurt figures and names."""
+    """Plurals only: "revenues" finds "revenue", "liabilities" "liability", "taxes" "tax" and
+    "losses" "loss" (a question says "inventory", a balance sheet "Inventories"; folded to "inventorie",
+    the one never found the other); anything cleverer hurt figures and names."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes")):
+        return word[:-2]
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")) and not word[-2].isdigit():
         return word[:-1]
     return word

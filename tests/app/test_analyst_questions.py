@@ -97,10 +97,10 @@ def test_a_follow_up_clause_is_asked_of_what_the_first_is_about() -> None:
         "How have inventory levels at Intel changed over these quarters, and what might this suggest "
         "about their supply chain strategies?"
     )
-    assert follow_up_terms(question) == {"supply", "chain", "strategie"}
+    assert follow_up_terms(question) == {"supply", "chain", "strategy"}
     assert follow_up_terms("If so, what are the key drivers?") == frozenset()  # one clause: nothing follows
     assert follow_up_terms("What is the procedure for reporting a lost laptop?") == frozenset()
-    rarity = {"strategie": 4.87, "chain": 3.92, "supply": 3.18, "level": 3.02, "inventory": 2.98, "intel": 1.5}
+    rarity = {"strategy": 4.87, "chain": 3.92, "supply": 3.18, "level": 3.02, "inventory": 2.98, "intel": 1.5}
     reply = (
         "Inventories were $11.1 billion at September 30, 2023, down from $13.2 billion at December 31, 2022, "
         "as we reduced inventory levels. [1]"
@@ -110,7 +110,7 @@ def test_a_follow_up_clause_is_asked_of_what_the_first_is_about() -> None:
     # asked as the subject, the same word must be held
     subject = "What strategies for its inventory levels does Intel have?"
     [held] = AnswerChecker([Source(1, hit(INVENTORY))]).check(reply, subject, rarity=rarity)
-    assert not held.verified and "“strategie”" in held.reason
+    assert not held.verified and "“strategy”" in held.reason
 
 
 @pytest.mark.parametrize(
@@ -404,7 +404,7 @@ def test_asked_about_risks_a_risk_factor_that_warns_is_quoted() -> None:
         cid=36,
     )
     vague = "What legal proceedings or uncertainties are presented in ACME's quarterly reports?"
-    rarity = {"proceeding": 3.5, "legal": 3.0, "uncertaintie": 2.8, "quarterly": 1.5}
+    rarity = {"proceeding": 3.5, "legal": 3.0, "uncertainty": 2.8, "quarterly": 1.5}
     assert quote_evidence(Extractor(), vague, [Source(1, hit(boilerplate))], rarity) is None
 
 

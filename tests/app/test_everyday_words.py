@@ -26,7 +26,7 @@ from tests.app.test_verify import _pages_as_sources
         ("苹果2023年6月底有多少现金？", {"cash", "equivalent"}),  # the balance, not any cash
         ("亚马逊2023年9月底现金有多少？", {"cash", "equivalent"}),
         # the lines and products the filings name in English, as Chinese speakers call them
-        ("苹果那个季度可穿戴设备、家居和配件卖了多少钱？", {"wearable", "home", "accessorie", "net", "sale"}),
+        ("苹果那个季度可穿戴设备、家居和配件卖了多少钱？", {"wearable", "home", "accessory", "net", "sale"}),
         ("苹果手机卖了多少钱？", {"apple", "iphone"}),
         ("平板电脑的销售额降了多少？", {"ipad", "decrease"}),
         ("亚马逊云科技的营业利润是多少？", {"aws", "amazon", "web", "operating", "income"}),

@@ -143,6 +143,22 @@ def test_tokens_english_stop_words_and_chinese() -> None:
     assert going == ["share", "arizona", "fab", "brookfield"]
 
 
+def test_a_plural_is_found_by_its_singular() -> None:
+    """A question says "inventory" and "total liability", a balance sheet "Inventories" and "Total
+    liabilities": each form is one term, so keyword search and the extractor find the one by the other."""
+    for singular, plural in [
+        ("inventory", "Inventories"),
+        ("liability", "liabilities"),
+        ("activity", "activities"),
+        ("tax", "taxes"),
+        ("loss", "losses"),
+        ("business", "businesses"),
+        ("revenue", "revenues"),
+    ]:
+        assert tokenize(singular) == tokenize(plural), (singular, plural)
+    assert tokenize("bus status analysis") == ["bus", "status", "analysis"]  # no plural "s" to drop
+
+
 def test_chinese_words_run_together_are_searched_as_the_dictionary_words_in_them(
     make_kb: MakeKB, write_text: WriteText
 ) -> None:
