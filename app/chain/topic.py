@@ -47,8 +47,9 @@ _POINTS_BACK = re.compile(r"\b(?:this|these|that|those|they|them|their|it|its|so
 
 
 # "reported", "gleaned", "transformed": a past participle says what was done with the subject; the
-# subject is a noun ("laptop", "gift"), which a question about no document still names
-_PARTICIPLE = re.compile(r"[a-z]{3,}[^e]ed$")
+# subject is a noun ("laptop", "gift"), which a question about no document still names. A negated
+# one is what is asked about ("unrecognized compensation cost", "unrealized losses").
+_PARTICIPLE = re.compile(r"(?!un)[a-z]{3,}[^e]ed$")
 
 
 def asks_only(term: str) -> bool:
@@ -71,7 +72,8 @@ _EITHER = re.compile(r"([A-Za-z][\w&-]*)\s+or\s+(?:any\s+|other\s+|an?\s+|the\s+
 # "How does the information on X relate to Y?", "compare X with Y", "the relationship between X and
 # Y": two things set side by side, each what the question is about
 _SIDE_BY_SIDE = re.compile(
-    r"\b(?:relates?|connects?|aligns?|corresponds?|compares?|compared|reflects?|stack\s+up)\s+(?:to|with|against)\b",
+    r"\b(?:relates?|connects?|aligns?|corresponds?|compares?|compared|reflects?|stack\s+up)\s+(?:to|with|against)\b"
+    r"|(?<=\w)\s+reflect\s+(?=the\b|its\b|their\b)",  # "how do the changes in X reflect the Y"
     re.I,
 )
 _COMPARE_WITH = re.compile(r"\bcompare\b(.+?)\b(?:with|to|against)\b(.+)", re.I)
@@ -159,9 +161,9 @@ def rarest_terms(
     follow_up = follow_up_terms(question)
     main = {t: weight for t, weight in weighed.items() if t not in follow_up}
     rarest = _rarest(weighed) | (_rarest(main) if main else frozenset())
-    for side in sides(question) if each_side else []:  # each named in two terms or more
+    for side in sides(question) if each_side else []:
         held = {t: weight for t, weight in weighed.items() if t in side}
-        rarest |= _rarest(held) if len(held) >= 2 else frozenset()
+        rarest |= _rarest(held) if held else frozenset()
     either: set[str] = set()
     for left, right in alternatives(question):
         either |= right if left & rarest else left if right & rarest else set()
