@@ -688,7 +688,12 @@ class Extractor:
             return None
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
-        best = max(candidates, key=lambda c: (round(c.score, 2), c.when, c.score))  # then the exact score
+        candidates = [c for c in candidates if not in_contents(c)]  # titles with page numbers
+        if not candidates:
+            return None
+        rarest = _holds_the_rarest(asked, question, rarity or {})
+        # scored alike, the one holding what the question is about, the latest, then the exact score
+        best = max(candidates, key=lambda c: (round(c.score, 2), rarest(c), c.when, c.score))
         best = whole_sentence(best)
         if not _covers_open_question(asked, best, question, rarity or {}):
             return None
@@ -1249,6 +1254,30 @@ _LEAD_IN_CHARS = 60
 _RUNS_ON = re.compile(r"[a-z,]$")
 _FULL_LINE = 60  # characters: a line of a page's running text, not a heading
 _OPENS_WITH_WORD = re.compile(r"[\s“\"‘]*[A-Za-z]")
+
+
+def _holds_the_rarest(asked: Question, question: str, rarity: Mapping[str, float]) -> Callable[[Candidate], bool]:
+    """Does a candidate hold the question's rarest term? "What share repurchase activity did Apple
+    report?": the cash flow statement's "Repurchases of common stock" and its "Share-based
+    compensation expense" score the same. (It only breaks ties: a filing may put the rarest term
+    otherwise, "late July", "raise", "cut", and a rarer word may be the generic one: "segment" in
+    "Apple's Services segment revenue".)"""
+    if is_mostly_cjk(question) or not rarity:
+        return lambda c: False
+    return lambda c: covers_the_rarest(asked.subject_terms(c.source.chunk), c.matched, rarity, question)
+
+
+# A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
+# Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
+_PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
+_MIN_CONTENTS_LINES = 4
+
+
+def in_contents(candidate: Candidate) -> bool:
+    """The candidate's chunk is a table of contents ("Item 1. Legal Proceedings 34" is no figure)."""
+    numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(candidate.source.chunk.text)]
+    ascending = sum(later >= earlier for earlier, later in pairwise(numbers))
+    return len(numbers) >= _MIN_CONTENTS_LINES and ascending >= 0.8 * (len(numbers) - 1)
 
 
 def starts_inside_sentence(candidate: Candidate) -> bool:

@@ -20,7 +20,6 @@ their rarity among the documents the user may read (`min_coverage`: "inventory" 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 
 from app.chain.extract import (
     CROSS_LANGUAGE_NOTE,
@@ -28,6 +27,7 @@ from app.chain.extract import (
     Extractor,
     Question,
     candidate_citation,
+    in_contents,
     requoted,
     starts_inside_sentence,
     whole_sentence,
@@ -74,10 +74,6 @@ _RISKS_ASKED = re.compile(r"\b(?:risks?|uncertaint(?:y|ies)|threats?)\b", re.I)
 # ... when it names something the question asks of besides risks: "Additional risks and
 # uncertainties not presently known to us ... may also impair our business" names nothing
 _RISK_WORDS = frozenset(content_terms("risk risks uncertainty uncertainties threat threats"))
-# A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
-# Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
-_PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
-_MIN_CONTENTS_LINES = 4
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _WORD = re.compile(r"[A-Za-z]{2,}")
 _DATED_ROW = re.compile(r"\b(?:at|ended)\s+[A-Z][a-z]+\s+\d{1,2},\s+\d{4}")
@@ -185,11 +181,13 @@ def _says_something(candidate: Candidate, risks: bool = False) -> bool:
     """A row with its period, or a whole sentence that states a fact (or, asked about risks, one
     that warns of one)."""
     text, quote = candidate.text, candidate.quote
+    if in_contents(candidate):  # titles and page numbers ("Form 10-Q Cross-Reference Index Item Number ...")
+        return False
     if not text.startswith("“"):  # a table row: one with its period, not a heading or contents line
         label = text.split(":", 1)[0]
         dated = bool(_DATED_ROW.search(text))
         contents = _CONTENTS_ROW.match(quote.strip()) is not None or _ENUMERATED.match(label) is not None
-        return dated and not contents and "|" not in label and not _contents(candidate)
+        return dated and not contents and "|" not in label
     if _CONTENTS_ROW.match(quote.strip().lstrip("“")) or starts_inside_sentence(candidate):
         return False
     if is_mostly_cjk(quote):
@@ -203,13 +201,6 @@ def _says_something(candidate: Candidate, risks: bool = False) -> bool:
     warns = risks and bool(_HEDGED.search(quote))
     factual = warns or (bool(find_figures(quote) or dated) and not _HEDGED.search(quote))
     return len(_WORD.findall(quote)) >= _MIN_WORDS and complete and factual
-
-
-def _contents(candidate: Candidate) -> bool:
-    """The candidate's chunk is a table of contents."""
-    numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(candidate.source.chunk.text)]
-    ascending = sum(later >= earlier for earlier, later in pairwise(numbers))
-    return len(numbers) >= _MIN_CONTENTS_LINES and ascending >= 0.8 * (len(numbers) - 1)
 
 
 def _checks_out(candidate: Candidate, pages: dict[str, Passage]) -> bool:

@@ -156,13 +156,14 @@ class AnswerChecker:
         chinese = _chinese_terms(question)
         # "Is parking free for employees?" is answered by saying it back: "Parking is free for employees."
         yes_or_no = _ASKS_YES_OR_NO.match(question) is not None
+        said = Passage(question)
         sentences = split_sentences(text)
         for i, sentence in enumerate(sentences):
             plain = _unmarked(sentence.text)
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             last = cut_off and i == len(sentences) - 1
-            checked.append(self._one(sentence.text, plain, asked, topic, chinese, last, yes_or_no))
+            checked.append(self._one(sentence.text, plain, asked, topic, chinese, last, yes_or_no, said))
         parsed = Question.parse(question)
         checked = self._of_the_names_asked(_with_a_figure_if_asked(checked, question), question, parsed)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question, parsed)
@@ -207,8 +208,10 @@ class AnswerChecker:
         chinese: set[str],
         last: bool,
         yes_or_no: bool = False,
+        said: Passage | None = None,
     ) -> CheckedSentence:
-        """topic: an English question's words, stemmed; chinese: a Chinese question's words."""
+        """topic: an English question's words, stemmed; chinese: a Chinese question's words;
+        said: the question, whose own figures and dates a sentence saying it back holds."""
         cited = [n for n in marker_numbers(written) if n in self.held]
         if _broken_off(plain, last):
             return CheckedSentence(written.strip(), False, "it breaks off unfinished", tuple(cited))
@@ -226,7 +229,9 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, "it does not speak to what was asked", tuple(cited))
         # (a yes-or-no question is answered by saying it back as a statement; "Legal Proceedings:" is none)
         stated = yes_or_no and plain.rstrip().endswith((".", "!"))
-        says_back = not (facts.figures or facts.dates) and _says_the_question_back(own, asked)  # its names too
+        # its names too, and its periods: "The legal proceedings that Amazon disclosed in Q2 2023 were:"
+        new_facts = (facts.figures or facts.dates) and (said is None or unsupported(facts, [said]))
+        says_back = not new_facts and _says_the_question_back(own, asked)
         if says_back and not stated and not is_mostly_cjk(plain):
             return CheckedSentence(written.strip(), False, "it only says the question back", tuple(cited))
         if is_mostly_cjk(plain) and not _shares_enough(plain, chinese):

@@ -562,3 +562,66 @@ def test_a_chunk_beginning_inside_a_sentence_is_answered_with_the_whole_sentence
     # no page before the chunk: the sentence as the chunk has it, which starts as one does
     alone = Extractor().extract(question, sources)
     assert alone is not None and alone.text.startswith("“Brookfield own 51%")
+
+
+def test_a_lead_in_that_says_the_question_back_with_its_period_is_no_answer() -> None:
+    """ "The legal proceedings that Amazon disclosed in Q2 2023 were: [2]" holds the question's
+    words and its period, and nothing else: the list it announces never came."""
+    question = "What legal proceedings did Amazon disclose in Q2 2023?"
+    note = chunk("Legal proceedings disclosed by Amazon in Q2 2023 include a complaint filed in June 2023.", cid=23)
+    [said_back] = AnswerChecker([Source(1, hit(note))]).check(
+        "The legal proceedings that Amazon disclosed in Q2 2023 were: [1]", question
+    )
+    assert not said_back.verified and said_back.reason == "it only says the question back"
+    # a date the question does not name is something said
+    [dated] = AnswerChecker([Source(1, hit(note))]).check(
+        "Amazon disclosed legal proceedings in June 2023. [1]", question
+    )
+    assert dated.reason != "it only says the question back"
+
+
+CONTENTS = chunk(
+    "PART II. OTHER INFORMATION\nItem 1. Legal Proceedings 34\nItem 1A. Risk Factors 35\n"
+    "Item 2. Unregistered Sales of Equity Securities and Use of Proceeds 48\nItem 5. Other Information 49\n"
+    "Item 6. Exhibits 50",
+    cid=24,
+)
+
+
+def test_a_line_of_the_contents_is_no_figure() -> None:
+    """ "What legal proceedings did Amazon disclose?" was answered "Item 1. Legal Proceedings: 34":
+    a title and its page number, read as a row."""
+    question = "What legal proceedings did Amazon disclose in Q2 2023?"
+    assert Extractor().extract(question, [Source(1, hit(CONTENTS))]) is None
+    # nor is a line of it quoted as a sentence
+    index = chunk(
+        "Form 10-Q Cross-Reference Index for the quarter ended April 1, 2023, with debt and legal proceedings 2\n"
+        "Financial Statements 3\nManagement's Discussion and Analysis 26\nLegal Proceedings 34\n"
+        "Risk Factors 35\nExhibits 50",
+        cid=26,
+    )
+    asked = "How do the legal proceedings relate to Amazon's debt in 2023?"
+    assert quote_evidence(Extractor(), asked, [Source(1, hit(index))], {"legal": 3.0, "debt": 2.5}) is None
+
+
+CASH_FLOWS = chunk(
+    "CONDENSED CONSOLIDATED STATEMENTS OF CASH FLOWS (in millions)\nThree Months Ended\n"
+    "December 31, 2022 December 25, 2021\nOperating activities:\nNet income 29,998 34,630\n"
+    "Share-based compensation expense 2,905 2,265\nFinancing activities:\n"
+    "Repurchases of common stock (19,475) (20,478)\nPayments for dividends and dividend equivalents (3,768) (3,732)",
+    cid=25,
+)
+
+
+def test_of_rows_scored_alike_the_one_holding_the_rarest_term_answers() -> None:
+    """ "What share repurchase activity did Apple report?": "Share-based compensation expense" (share,
+    activities) and "Repurchases of common stock" (repurchase, activities) score the same; the
+    repurchases are what it asks about."""
+    question = "What share repurchase activity did Apple report in Q1 2023?"
+    rarity = {"activity": 2.73, "share": 2.08, "repurchase": 3.56}
+    sources = [Source(1, hit(CASH_FLOWS))]
+    found = Extractor().candidates(Question.parse(question), sources)
+    scored = {c.text.split(":")[0]: round(c.score, 2) for c in found}
+    assert scored["Share-based compensation expense"] == scored["Repurchases of common stock"], scored
+    extracted = Extractor().extract(question, sources, rarity)
+    assert extracted is not None and extracted.text.startswith("Repurchases of common stock"), extracted
