@@ -42,6 +42,12 @@ MAX_BATCH = 64  # the C step's limit on rows (beams, or requests decoded togethe
 # The order of _walk(): 4 model tensors, then 12 per layer with the keys and values at 10 and 11.
 _MODEL_TENSORS, _LAYER_TENSORS, _CACHE_OFFSET = 4, 12, 10
 FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-pthread", "-std=gnu11", "-fno-math-errno")
+# GCC's -mtune for AMD Zen (znver1: 128, znver2/3: 256 bits) sets avoid-fma-max-bits, which leaves an
+# accumulation a multiply and an add instead of one fused multiply-add where the sum is carried around
+# a one-block loop: the general-shape copies of a kernel (tile(), quant_row_batch()) then round
+# differently from its unrolled constant-shape copies, and a row's result depends on the thread count
+# (which sets the edge tiles) and on the batch. 0 contracts every a * b + c alike on every CPU.
+GCC_FLAGS = ("--param=avoid-fma-max-bits=0",)
 
 
 class NativeUnavailableError(ModelError):
@@ -86,11 +92,25 @@ def _cpu_signature() -> bytes:
     return flags.encode()
 
 
-def build_flags(target: str | None = None) -> list[str]:
+@functools.lru_cache(maxsize=8)
+def _is_gcc(compiler: str) -> bool:
+    """Whether `compiler` is GCC (clang defines __GNUC__ too, and has no --param avoid-fma-max-bits)."""
+    try:
+        macros = subprocess.run(
+            [compiler, "-dM", "-E", "-x", "c", os.devnull], capture_output=True, text=True, timeout=60
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return "#define __GNUC__" in macros and "__clang__" not in macros
+
+
+def build_flags(target: str | None = None, compiler: str | None = None) -> list[str]:
     """FLAGS for -march=`target`; by default KB_NATIVE_MARCH's, which builds for an older CPU than
-    this one (e.g. x86-64-v3: AVX2 without AVX-512) for the tests of kernels -march=native hides."""
+    this one (e.g. x86-64-v3: AVX2 without AVX-512) for the tests of kernels -march=native hides.
+    GCC_FLAGS join them where `compiler` (by default _compiler()'s) is GCC."""
     target = target or os.environ.get("KB_NATIVE_MARCH", "native")
-    return [f"-march={target}" if flag == "-march=native" else flag for flag in FLAGS]
+    flags = [f"-march={target}" if flag == "-march=native" else flag for flag in FLAGS]
+    return flags + list(GCC_FLAGS) if _is_gcc(compiler or _compiler()) else flags
 
 
 def _compiler() -> str:
@@ -104,7 +124,7 @@ def _compiler() -> str:
 def load_library() -> ctypes.CDLL:
     """Build (once per source, compiler and CPU) and load the C decode step."""
     compiler = _compiler()
-    flags = build_flags()
+    flags = build_flags(compiler=compiler)
     source = b"\0".join([SOURCE.read_bytes(), *(SOURCE.with_name(name).read_bytes() for name in HEADERS)])
     key = hashlib.sha256(b"\0".join([source, compiler.encode(), " ".join(flags).encode(), _cpu_signature()]))
     target = _cache_dir() / f"decode_step-{key.hexdigest()[:16]}.so"
