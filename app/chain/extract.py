@@ -39,10 +39,10 @@ from app.chain.facts import (
 )
 from app.chain.ranking import RankAsked, asks_rank, blocks, kind_fits, measured, set_aside
 from app.chain.repurchases import repurchase_rows
-from app.chain.sentences import Sentence, ends_on_dangling_word, split_sentences, stands_alone
+from app.chain.sentences import Sentence, ends_on_dangling_word, points_elsewhere, split_sentences, stands_alone
 from app.chain.signatures import signers
 from app.chain.tables import DASHES, UNIT_START, Period, Row, table_rows
-from app.chain.topic import HOW_ASKED, covers_the_rarest
+from app.chain.topic import HOW_ASKED, covers_the_rarest, root
 from app.retrieval.changes import CHANGE_ASKED, DOWN_WORDS, UP_WORDS
 from app.retrieval.commands import asks_for_code, asks_how_to
 from app.retrieval.cover import (
@@ -689,13 +689,15 @@ class Extractor:
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
         candidates = [c for c in candidates if not in_contents(c)]  # titles with page numbers
+        if _ASKS_HOW_IT_MOVED.search(question) and not is_mostly_cjk(question):
+            candidates = [c for c in candidates if not _says_no_move(c)]
         if not candidates:
             return None
         rarest = _holds_the_rarest(asked, question, rarity or {})
         # scored alike, the one holding what the question is about, the latest, then the exact score
         best = max(candidates, key=lambda c: (round(c.score, 2), rarest(c), c.when, c.score))
         best = whole_sentence(best)
-        if not _covers_open_question(asked, best, question, rarity or {}):
+        if not _covers_open_question(asked, best, question, rarity or {}) or _misses_a_negation(asked, best):
             return None
         named = asked.wants in ("figure", "name", "organisation", "place", "product")
         if not best.holds and (named or (asked.wants == "date" and ASKS_DAY.search(question))):
@@ -1273,6 +1275,35 @@ _PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
 _MIN_CONTENTS_LINES = 4
 
 
+# "unrecognized", "unrealized", "noncurrent", "non-GAAP": a word the question negates; not "unit",
+# "united", "under", "universal", "unique", "unless", "until", "uniform"
+_NEGATED = re.compile(r"^(?:un(?!der|it|ion|iq|iv|less|til|if)|non-?)[a-z]{4,}$")
+
+
+def _misses_a_negation(asked: Question, best: Candidate) -> bool:
+    """Does the answer lack a negated word the question asks of? "How much unrecognized stock-based
+    compensation cost did Microsoft report?" is not answered by the "Stock-based compensation
+    expense" it recognised: without the word, the line is the opposite of what was asked."""
+    negated = {t for t in asked.in_order if _NEGATED.match(t)}
+    if not negated or is_mostly_cjk(asked.text):
+        return False
+    said = {root(t) for t in content_terms(f"{best.text} {best.quote}")}
+    return not all(t in best.matched or root(t) in said for t in negated)
+
+
+# "How did X change / trend / evolve?" (not the "chang" of "foreign exchange", which asked.change holds)
+_ASKS_HOW_IT_MOVED = re.compile(rf"\bchang|{DOWN_WORDS}|{UP_WORDS}|\btrend|\bevolv|\bfluctuat", re.I)
+# a sentence saying something moved or stayed: "increased", "fell", "lower", "no material changes"
+_SAYS_A_MOVE = re.compile(rf"{_MOVE_WORDS}|\bchang|\bconsistent\b|\bunchanged\b|\bflat\b", re.I)
+
+
+def _says_no_move(candidate: Candidate) -> bool:
+    """Asked how something changed, is the candidate a sentence with neither a figure nor a move
+    ("Metrics related to our Intelligent Cloud segments assess the health of our core businesses")?"""
+    quote = candidate.quote
+    return candidate.text.startswith("“") and not find_figures(quote) and not _SAYS_A_MOVE.search(quote)
+
+
 def in_contents(candidate: Candidate) -> bool:
     """The candidate's chunk is a table of contents ("Item 1. Legal Proceedings 34" is no figure)."""
     numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(candidate.source.chunk.text)]
@@ -1332,6 +1363,8 @@ def _covers_open_question(asked: Question, best: Candidate, question: str, rarit
         # "... were as follows (dollars in millions):" says nothing by itself (a sentence cut off
         # after the figure asked for still gives it: "Customer A, represented 12% of ... to the")
         return False
+    if asked.open and not asked.wants and quoted and points_elsewhere(best.quote):
+        return False  # "Refer to Note 12 – Unearned Revenue ... for further discussion."
     if quoted and not is_mostly_cjk(best.quote) and starts_inside_sentence(best):
         return False  # "Wearables, which includes AirPods, ...": what the sentence says is of something else
     if asked.wants or is_mostly_cjk(question) or not quoted:

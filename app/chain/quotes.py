@@ -33,6 +33,7 @@ from app.chain.extract import (
     whole_sentence,
 )
 from app.chain.facts import Passage, facts_of, find_figures, unsupported
+from app.chain.sentences import points_elsewhere
 from app.chain.topic import rarest_terms, root
 from app.retrieval.text import CJK_CHAR, content_terms, is_mostly_cjk
 from app.types import Citation, Source
@@ -58,16 +59,6 @@ _ENUMERATED = re.compile(r"^\(?[a-z]\)\s")
 # A fact is stated with a figure or a date, and without the hedges of a risk factor ("we may be
 # unable to complete acquisitions"), which talks about the topic in every filing and reports nothing.
 _HEDGED = re.compile(r"\b(?:may|might|could|would|can)\b", re.I)
-# A pointer to another part of a filing ("see Item 7 of Part II", "is contained in Note 16") says
-# where the answer is, not what it is; a notice about forward-looking statements, nothing.
-_POINTER = re.compile(
-    r"\b(?:see|refer\s+to|contained\s+in|described\s+in)\b.{0,80}\b(?:Item|Note|Part)\s+\d"
-    r"|\bItem\s+\d+[A-Z]?\s+of\s+Part\b|forward-looking"
-    r"|\b(?:in|to|see)\s+(?:our|the(?:\s+Company['’]s)?)\s+(?:\d{4}\s+)?(?:Annual|Quarterly)\s+Report\b.{0,120}"
-    r"\bfor\s+(?:a|the|further|more)\b|\bread\s+in\s+conjunction\s+with\b"
-    r"|\btable\s+of\s+contents\b|\b(?:described|discussed|set\s+forth|listed)\s+below\b",
-    re.I,
-)
 # Asked about risks, a risk factor is the answer: it hedges ("could adversely affect") and states
 # no figure, and says what the filing warns of
 _RISKS_ASKED = re.compile(r"\b(?:risks?|uncertaint(?:y|ies)|threats?)\b", re.I)
@@ -196,7 +187,7 @@ def _says_something(candidate: Candidate, risks: bool = False) -> bool:
     ends = _COMPLETE.search(text) is not None and not quote.rstrip().endswith((":", "："))
     complete = ends and _STARTS_SENTENCE.match(text) is not None and not _CONTENTS_LINE.search(quote.rstrip())
     dated = bool(_YEAR.search(quote))
-    if _POINTER.search(quote):
+    if points_elsewhere(quote):
         return False
     warns = risks and bool(_HEDGED.search(quote))
     factual = warns or (bool(find_figures(quote) or dated) and not _HEDGED.search(quote))

@@ -5,7 +5,15 @@ import re
 
 from app.retrieval.text import CJK_CHAR, Sentence, is_stop_word, split_sentences, stem
 
-__all__ = ["Sentence", "content_words", "ends_on_dangling_word", "split_sentences", "stands_alone", "support"]
+__all__ = [
+    "Sentence",
+    "content_words",
+    "ends_on_dangling_word",
+    "points_elsewhere",
+    "split_sentences",
+    "stands_alone",
+    "support",
+]
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -38,6 +46,23 @@ def stands_alone(sentence: str) -> bool:
     if _BEGINS.match(text) is None or _LEADS_IN.search(text) or _POSSESSIVE_END.search(text):
         return False
     return not ends_on_dangling_word(text)
+
+
+# A pointer to another part of a filing ("see Item 7 of Part II", "is contained in Note 16") says
+# where the answer is, not what it is; a notice about forward-looking statements, nothing.
+_POINTER = re.compile(
+    r"\b(?:see|refer\s+to|contained\s+in|described\s+in)\b.{0,80}\b(?:Item|Note|Part)\s+\d"
+    r"|\bItem\s+\d+[A-Z]?\s+of\s+Part\b|forward-looking"
+    r"|\b(?:in|to|see)\s+(?:our|the(?:\s+Company['’]s)?)\s+(?:\d{4}\s+)?(?:Annual|Quarterly)\s+Report\b.{0,120}"
+    r"\bfor\s+(?:a|the|further|more)\b|\bread\s+in\s+conjunction\s+with\b"
+    r"|\btable\s+of\s+contents\b|\b(?:described|discussed|set\s+forth|listed)\s+below\b",
+    re.I,
+)
+
+
+def points_elsewhere(sentence: str) -> bool:
+    """Does the sentence say where something is (another Item, Note or report), not what it is?"""
+    return _POINTER.search(sentence) is not None
 
 
 def content_words(text: str) -> set[str]:

@@ -498,11 +498,14 @@ def test_a_sentence_leading_into_a_table_does_not_answer_an_open_question(
     name: str, page: int, header: str, question: str
 ) -> None:
     """The table's lead-in holds the question's words and says nothing by itself: the chain goes on
-    to the model's answer and the quotes (which quote the table's rows)."""
+    to a sentence that says how it moved, or to the model's answer and the quotes (which quote the
+    table's rows)."""
     sources = _pages_as_sources(name, header, page)
     lead_in = max(Extractor().candidates(Question.parse(question), sources), key=lambda c: c.score)
     assert lead_in.text.rstrip("”").endswith(":"), lead_in.text  # the best scored, as before
-    assert Extractor().extract(question, sources) is None
+    extracted = Extractor().extract(question, sources)
+    assert extracted is None or lead_in.quote.strip("“”") not in extracted.text, extracted
+    assert extracted is None or "increased" in extracted.text or "decreased" in extracted.text, extracted
 
 
 @pytest.mark.parametrize(
@@ -625,3 +628,41 @@ def test_of_rows_scored_alike_the_one_holding_the_rarest_term_answers() -> None:
     assert scored["Share-based compensation expense"] == scored["Repurchases of common stock"], scored
     extracted = Extractor().extract(question, sources, rarity)
     assert extracted is not None and extracted.text.startswith("Repurchases of common stock"), extracted
+
+
+SEGMENT_METRICS = chunk(
+    "Metrics related to our Productivity and Business Processes and Intelligent Cloud segments assess the "
+    "health of our core businesses within these segments. Intelligent Cloud revenue increased driven by "
+    "Azure and other cloud services.",
+    cid=27,
+)
+
+
+def test_asked_how_something_changed_a_sentence_saying_no_move_is_no_answer() -> None:
+    """ "How did Microsoft's Intelligent Cloud segment revenue change?" was answered with the sentence
+    on what the segments' metrics assess: it holds "segment", and says nothing moved."""
+    question = "How did ACME's Intelligent Cloud segment revenue change in the latest 10-Q?"
+    sources = [Source(1, hit(SEGMENT_METRICS))]
+    found = max(Extractor().candidates(Question.parse(question), sources), key=lambda c: c.score)
+    assert found.quote.startswith("Metrics related"), found.quote  # the best scored, without the test
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None and "revenue increased" in extracted.text, extracted
+
+
+STOCK_AWARDS = chunk(
+    "CASH FLOWS STATEMENTS (In millions)\nThree Months Ended September 30, 2023 2022\n"
+    "Stock-based compensation expense 2,507 2,192\nNet cash from operations 30,583 23,198",
+    cid=28,
+)
+
+
+def test_a_line_without_the_word_the_question_negates_is_no_answer() -> None:
+    """ "How much unrecognized stock-based compensation cost did Microsoft report?" was answered with
+    the stock-based compensation expense: recognised, the opposite of what was asked."""
+    sources = [Source(1, hit(STOCK_AWARDS))]
+    unrecognized = "How much unrecognized stock-based compensation cost did ACME report?"
+    assert Extractor().extract(unrecognized, sources) is None
+    expense = Extractor().extract("How much stock-based compensation expense did ACME report?", sources)
+    assert expense is not None and "2,507" in expense.text, expense
+    # "unit", "under" and the like negate nothing
+    assert Extractor().extract("How much stock-based compensation expense did ACME report by unit?", sources)
