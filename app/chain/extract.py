@@ -688,7 +688,6 @@ class Extractor:
             return None
         if self.similarity is not None and is_mostly_cjk(question):
             candidates = self._reranked(question, candidates)
-        candidates = [c for c in candidates if not in_contents(c)]  # titles with page numbers
         if _ASKS_HOW_IT_MOVED.search(question) and not is_mostly_cjk(question):
             candidates = [c for c in candidates if not _says_no_move(c)]
         if not candidates:
@@ -726,6 +725,8 @@ class Extractor:
             decay = 1.0 - 0.03 * rank  # retrieval's order breaks near-ties
             wanted = asked.subject_terms(source.chunk)
             if not wanted and not asked.period_end:  # "What date did the quarter end?" has no other word
+                continue
+            if _in_contents(source.chunk):  # titles with page numbers: "Item 1. Legal Proceedings 34" is no figure
                 continue
             where = self._page(source.chunk)
             found = self._sentences(asked, source, wanted, where)
@@ -1269,12 +1270,6 @@ def _holds_the_rarest(asked: Question, question: str, rarity: Mapping[str, float
     return lambda c: covers_the_rarest(asked.subject_terms(c.source.chunk), c.matched, rarity, question)
 
 
-# A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
-# Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
-_PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
-_MIN_CONTENTS_LINES = 4
-
-
 # "unrecognized", "unrealized", "noncurrent", "non-GAAP": a word the question negates; not "unit",
 # "united", "under", "universal", "unique", "unless", "until", "uniform"
 _NEGATED = re.compile(r"^(?:un(?!der|it|ion|iq|iv|less|til|if)|non-?)[a-z]{4,}$")
@@ -1304,9 +1299,15 @@ def _says_no_move(candidate: Candidate) -> bool:
     return candidate.text.startswith("“") and not find_figures(quote) and not _SAYS_A_MOVE.search(quote)
 
 
-def in_contents(candidate: Candidate) -> bool:
-    """The candidate's chunk is a table of contents ("Item 1. Legal Proceedings 34" is no figure)."""
-    numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(candidate.source.chunk.text)]
+# A table of contents: lines ending in a page number, mostly ascending ("Consolidated Statements of
+# Cash Flows 3", "Consolidated Balance Sheets 6"); read as rows, they are titles with page numbers.
+_PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
+_MIN_CONTENTS_LINES = 4
+
+
+def _in_contents(chunk: StoredChunk) -> bool:
+    """Is the chunk a table of contents? Its rows and sentences answer nothing, nor are they quoted."""
+    numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(chunk.text)]
     ascending = sum(later >= earlier for earlier, later in pairwise(numbers))
     return len(numbers) >= _MIN_CONTENTS_LINES and ascending >= 0.8 * (len(numbers) - 1)
 

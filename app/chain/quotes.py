@@ -27,7 +27,6 @@ from app.chain.extract import (
     Extractor,
     Question,
     candidate_citation,
-    in_contents,
     requoted,
     starts_inside_sentence,
     whole_sentence,
@@ -172,8 +171,6 @@ def _says_something(candidate: Candidate, risks: bool = False) -> bool:
     """A row with its period, or a whole sentence that states a fact (or, asked about risks, one
     that warns of one)."""
     text, quote = candidate.text, candidate.quote
-    if in_contents(candidate):  # titles and page numbers ("Form 10-Q Cross-Reference Index Item Number ...")
-        return False
     if not text.startswith("“"):  # a table row: one with its period, not a heading or contents line
         label = text.split(":", 1)[0]
         dated = bool(_DATED_ROW.search(text))

@@ -163,7 +163,7 @@ class AnswerChecker:
             if not content_words(plain):
                 continue  # a lone marker or punctuation: nothing to claim
             last = cut_off and i == len(sentences) - 1
-            checked.append(self._one(sentence.text, plain, asked, topic, chinese, last, yes_or_no, said))
+            checked.append(self._one(sentence.text, plain, asked, topic, chinese, said, last, yes_or_no))
         parsed = Question.parse(question)
         checked = self._of_the_names_asked(_with_a_figure_if_asked(checked, question), question, parsed)
         checked = self._with_a_new_name_if_asked(_with_a_date_if_asked(checked, question), question, parsed)
@@ -206,9 +206,9 @@ class AnswerChecker:
         asked: set[str],
         topic: set[str],
         chinese: set[str],
+        said: Passage,
         last: bool,
         yes_or_no: bool = False,
-        said: Passage | None = None,
     ) -> CheckedSentence:
         """topic: an English question's words, stemmed; chinese: a Chinese question's words;
         said: the question, whose own figures and dates a sentence saying it back holds."""
@@ -230,7 +230,7 @@ class AnswerChecker:
         # (a yes-or-no question is answered by saying it back as a statement; "Legal Proceedings:" is none)
         stated = yes_or_no and plain.rstrip().endswith((".", "!"))
         # its names too, and its periods: "The legal proceedings that Amazon disclosed in Q2 2023 were:"
-        new_facts = (facts.figures or facts.dates) and (said is None or unsupported(facts, [said]))
+        new_facts = (facts.figures or facts.dates) and unsupported(facts, [said])
         says_back = not new_facts and _says_the_question_back(own, asked)
         if says_back and not stated and not is_mostly_cjk(plain):
             return CheckedSentence(written.strip(), False, "it only says the question back", tuple(cited))
