@@ -64,7 +64,8 @@ def build_page(
         page.load(on_load, None, outputs, api_name="whoami").then(
             chat.pages.latest, [chat.ids, chat.conversation], chat.pages.outputs(), api_visibility="private"
         )  # the pages the reopened conversation's last answer cites
-        # The first ready document takes the empty-knowledge-base banner away at once.
+        # The first ready document takes the empty-knowledge-base banner and the samples offer away at once.
         documents.uploaded.then(chat.refresh_notice, None, chat.notice_outputs(), api_visibility="private")
+        documents.uploaded.then(samples.refresh, None, [samples.row], api_visibility="private")
         samples.button.click(on_load, None, outputs, api_visibility="private")
     return page

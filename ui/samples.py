@@ -35,6 +35,11 @@ class SamplesOffer:
         return gr.Row(visible=user.is_admin and not self.service.list_documents(user))
 
     @friendly
+    def refresh(self, request: gr.Request) -> Any:
+        """After an upload: the offer goes once a document exists (it showed over three ready filings)."""
+        return self.visible_for(self.guard.user(request))
+
+    @friendly
     def load(self, request: gr.Request) -> Any:
         user = self.guard.admin(request)
         results = self.service.ingest(sample_files(), user)

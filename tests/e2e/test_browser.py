@@ -336,10 +336,12 @@ def test_the_empty_banner_goes_when_the_first_document_is_ready(
         for page in (watcher, admin):
             wait_text(page, "#kb-chat-notice", "no documents you can read yet", 10)
         watcher.screenshot(path=SHOTS / "17-empty-banner.png")
+        assert admin.locator("#kb-samples").is_visible() and not watcher.locator("#kb-samples").is_visible()
         upload(admin, [memo], "18-first-upload.png", "18-first-upload-ready.png")
         admin.get_by_role("tab", name="Chat").click()
         gone = "() => !/no documents you can read/.test(document.querySelector('#kb-chat-notice').innerText)"
         admin.wait_for_function(gone, timeout=10_000)  # at once, on the uploader's page
+        admin.locator("#kb-samples").wait_for(state="hidden", timeout=10_000)  # and the samples offer with it
         watcher.wait_for_function(gone, timeout=15_000)  # within a few seconds, on everyone else's
         watcher.screenshot(path=SHOTS / "19-banner-gone-without-reload.png")
 
