@@ -527,12 +527,14 @@ _FOOTNOTE_MARK = re.compile(r"\(\d\)\s")  # "(1) Products net sales include ..."
 def _table_like(text: str) -> bool:
     """Several lines of figures (a table that the sentence splitter ran together), one row of
     three or more, or a row of two run into the next row's label or the table's footnote ("Total
-    net sales 117,154 123,945 Cost of sales:"): rows answer it, with the period and heading a bare
-    line of figures lacks."""
+    net sales 117,154 123,945 Cost of sales:") or under a heading: rows answer it, with the period
+    and heading a bare line of figures lacks."""
     rows = table_rows(text)
     if len(rows) == 1 and len(rows[0].cells) == 2:
         rest = text.replace(rows[0].line, "", 1).strip()
-        return (rest.endswith(":") and len(rest.split()) <= _LABEL_WORDS) or _FOOTNOTE_MARK.match(rest) is not None
+        # under a heading of a few words, with no full stop ("Client Computing" / "Desktop $ 1,879 $ 2,641")
+        heading = rest.endswith(":") or not _ENDS_SENTENCE.search(text.rstrip())
+        return (heading and len(rest.split()) <= _LABEL_WORDS) or _FOOTNOTE_MARK.match(rest) is not None
     return len(rows) >= 2 or (len(rows) == 1 and len(rows[0].cells) >= 3) or len(find_figures(text)) > 8
 
 
@@ -542,9 +544,15 @@ def _own_text(chunk: StoredChunk) -> PageText:
     return PageText(chunk.text, 0, starts)
 
 
+# A line that goes on with the sentence of the line before it (a lower-case word).
+_GOES_ON = re.compile(r"\s*[a-z]")
+
+
 def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
     """A sentence (unless long), and for one over several lines (a signature block, a list without
-    full stops) each line with the line after it: (offset in the chunk, text)."""
+    full stops) each line with the line after it, and the two lines before the last with the last where
+    it goes on with them (a pair one line short of the full stop cuts the sentence off): (offset in
+    the chunk, text)."""
     flat = " ".join(sentence.text.split())
     pieces = [(sentence.start, sentence.text)] if len(flat) <= 300 else []
     lines = sentence.text.split("\n")
@@ -554,9 +562,12 @@ def _pieces(sentence: Sentence) -> list[tuple[int, str]]:
     for line in lines:
         starts.append(starts[-1] + len(line) + 1)
     for i in range(len(lines)):
-        window = "\n".join(lines[i : i + 2])
+        last = i + 2
+        if last == len(lines) - 1 and (_GOES_ON.match(lines[last]) or ends_on_dangling_word(lines[last - 1])):
+            last += 1  # "... excluding excise tax due under" / "the Inflation Reduction Act of 2022.": its end
+        window = "\n".join(lines[i:last])
         # "... and $3.1" / "billion of ...": the figure's unit is on the next line; "$3.1" alone misquotes it
-        unit = UNIT_START.match(lines[i + 2]) if i + 2 < len(lines) and window.rstrip()[-1:].isdigit() else None
+        unit = UNIT_START.match(lines[last]) if last < len(lines) and window.rstrip()[-1:].isdigit() else None
         pieces.append((starts[i], f"{window}\n{unit.group(0)}" if unit else window))
         labelled = _labelled_value(lines, i)
         if labelled:
@@ -1074,7 +1085,7 @@ class Extractor:
     ) -> list[Candidate]:
         """The sentences on the chunk's pages before and after it, a little below its own ("Automotive
         revenue was up 86%" ends a page whose search found its Data Center paragraph)."""
-        begin, end = where.chunk_offset, where.chunk_offset + len(source.chunk.text)
+        begin, end = where.chunk_offset, _finished_at(where, source.chunk)
         first, last = where.span_of(source.chunk.page_start, source.chunk.page_end)
         found = []
         for start, stop in ((first, begin), (end, last)):
@@ -1091,7 +1102,8 @@ class Extractor:
         span: tuple[str, int] | None = None,
     ) -> list[Candidate]:
         """`span`: the text read and where it starts in `where` (the chunk's own, by default)."""
-        read, read_at = span if span is not None else (source.chunk.text, where.chunk_offset)
+        own = (where.text[where.chunk_offset : _finished_at(where, source.chunk)], where.chunk_offset)
+        read, read_at = span if span is not None else own
         sentences = split_sentences(read)
         pieces = [piece for sentence in sentences for piece in _pieces(sentence)]
         leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
@@ -1107,12 +1119,15 @@ class Extractor:
         # "Tower Semiconductor Ltd. (Tower)" on the page: a sentence naming "Tower" names an organisation
         aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
         units_asked = _UNIT_MEASURES & frozenset(_lemmas(wanted))
+        signers_read = asked.wants == "name" or (asked.wants == "date" and bool(_SIGNING & asked.terms))
         found = []
         for start, text in pieces:
             text = _PAGE_NUMBER_LINE.sub("", text)  # "... our employees have\n39": page 39 ends mid-sentence
             flat = " ".join(text.split())
             if len(flat) > 500 or len(flat) < 12 or _table_like(text) or _FOOTER.search(flat):
                 continue
+            if signers_read and "/s/" in flat:
+                continue  # a signature block, which _signers reads as name and title ("Date: ... By: /s/ ...")
             whole = joined_cjk(flat)  # "打\n开" on the page is the word 打开
             terms = content_terms(whole)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
@@ -2031,3 +2046,22 @@ def _names_date(asked: Question, text: str) -> bool:
     named = {(d.year, d.month, d.day) for d in date_mentions(text) if d.month}
     months = {(year, month) for year, month, _ in named}
     return any(d in named if d[2] is not None else d[:2] in months for d in asked.dates if d[1] is not None)
+
+
+_CARRIED_OVER = 300  # characters after a chunk that its last sentence may run on for
+_ENDS_SENTENCE = re.compile(r"[.!?。！？][”’\")）]*$")
+
+
+def _finished_at(where: PageText, chunk: StoredChunk) -> int:
+    """Where the chunk's text ends in `where`, its last sentence run on to its full stop when the
+    chunk cut it ("... for $56.1 billion, excluding excise tax due under" goes on "the Inflation
+    Reduction Act of 2022." in the next chunk): a quote of it is then whole. Not past a blank line
+    (the chunk ended on a heading or a table row) nor when no full stop comes soon."""
+    end = where.chunk_offset + len(chunk.text)
+    if where.text[where.chunk_offset : end] != chunk.text or _ENDS_SENTENCE.search(chunk.text.rstrip()):
+        return end
+    after = where.text[end : end + _CARRIED_OVER]
+    rest = split_sentences(after)
+    if not rest or "\n\n" in after[: rest[0].start] or rest[0].end == len(after):
+        return end
+    return end + rest[0].end if _ENDS_SENTENCE.search(rest[0].text) else end

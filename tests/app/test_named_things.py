@@ -2,11 +2,15 @@
 ("德国"), everywhere but a country ("outside the US"). A company's total is no answer for any of
 them. Round 16's questions, on real pages of the shared filings."""
 
+from dataclasses import replace
+
 import pytest
 
 from app.chain.extract import Extractor, Question
 from app.chain.facts import asks_for_a_count
 from app.retrieval.glossary import excepted_segments, named_segments
+from app.types import RetrievedChunk, Source
+from store.records import PageText
 from tests.app.test_verify import _pages_as_sources
 
 MICROSOFT = "Microsoft Corporation | 10-Q"
@@ -199,3 +203,51 @@ def test_a_name_asked_is_quoted_to_the_end_of_its_sentence() -> None:
     sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 13)
     extracted = Extractor().extract("英特尔在2023年8月把IMS Nanofabrication约20%的少数股权卖给了谁？", sources)
     assert extracted is not None and "to Bain Capital Special Situations" in " ".join(extracted.text.split())
+
+
+def test_a_sentence_running_on_to_the_next_line_is_quoted_to_its_end() -> None:
+    """The pair of lines "Share Repurchase Program" / "During the nine months ... excluding excise tax
+    due under" held every word asked and outranked the whole sentence, whose last line ("the Inflation
+    Reduction Act of 2022.") goes on in lower case: the quote stopped at "due under"."""
+    sources = _pages_as_sources("2023 Q3 AAPL.pdf", "Apple Inc. | 10-Q", 14)
+    extracted = Extractor().extract("How many shares did Apple buy back?", sources)
+    assert extracted is not None and "365 million shares" in extracted.text
+    assert "due under the Inflation Reduction Act of 2022.”" in " ".join(extracted.text.split())
+
+
+def test_a_sentence_the_chunk_cuts_is_read_on_in_its_page() -> None:
+    """A chunk that ends inside a sentence: the rest is on the page (the next chunk), and the quote
+    is the whole sentence, not the part this chunk holds."""
+    page = _pages_as_sources("2023 Q3 AAPL.pdf", "Apple Inc. | 10-Q", 14)[0].chunk
+    cut = page.text.index("due under") + len("due under")
+    chunk = replace(page, text=page.text[:cut], char_end=cut)
+    sources = [Source(1, RetrievedChunk(chunk, 1.0))]
+    whole_page = Extractor(lambda c: PageText(page.text, 0, ((0, 14),)))
+    extracted = whole_page.extract("How many shares did Apple buy back?", sources)
+    assert extracted is not None and "Inflation Reduction Act of 2022.”" in " ".join(extracted.text.split())
+    alone = Extractor().extract("How many shares did Apple buy back?", sources)  # no page to read on in
+    assert alone is not None and "Inflation" not in alone.text
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [("Who is Intel's CEO?", "Patrick P. Gelsinger"), ("英特尔的首席执行官是谁？", "Patrick P. Gelsinger")],
+)
+def test_a_role_asked_is_answered_by_its_signer_not_the_signature_lines(question: str, name: str) -> None:
+    """The signature page's lines ("Date: October 26, 2023 By: /s/ PATRICK P. GELSINGER Patrick P.
+    Gelsinger Chief Executive Officer ... By: /s/ DAVID ZINSNER David Zinsner") read as one sentence
+    outranked the block read as a signer, and named two people for one role."""
+    sources = _pages_as_sources("2023 Q3 INTC.pdf", "Intel Corporation | 10-Q", 54)
+    extracted = Extractor().extract(question, sources)
+    assert extracted is not None  # (a Chinese question's answer opens with a note that the quote is English)
+    assert extracted.text.splitlines()[-1].startswith(f"{name}, Chief Executive Officer"), extracted.text
+    assert "/s/" not in extracted.text and "Zinsner" not in extracted.text
+
+
+def test_a_rows_first_line_under_its_heading_is_no_sentence() -> None:
+    """"Client Computing" / "Desktop $ 1,879 $ 2,641" (a heading and the first row below it, with no
+    full stop) was quoted as a sentence for Intel's Client Computing Group revenue, outranking the
+    group's total row."""
+    sources = _pages_as_sources("2023 Q1 INTC.pdf", "Intel Corporation | 10-Q", 12)
+    extracted = Extractor().extract("What was Intel's Client Computing Group revenue in Q1 2023?", sources)
+    assert extracted is not None and "5,767" in extracted.text and "1,879" not in extracted.text, extracted.text
