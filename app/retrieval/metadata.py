@@ -324,7 +324,8 @@ def _in_fiscal_year(facts: DocumentFacts, hints: QueryHints) -> bool:
 
 
 def _period(facts: DocumentFacts, hints: QueryHints) -> float:
-    """1 for the period the question names last (usually the one asked about), 0.5 for another."""
+    """1 for the period the question names last (usually the one asked about), 0.5 for another; a
+    quarter is also held, less well, by the report of the same quarter a year later."""
     best = 0.0
     mentions = len(hints.quarters)
     for i, quarter in enumerate(hints.quarters):
@@ -333,6 +334,8 @@ def _period(facts: DocumentFacts, hints: QueryHints) -> float:
             best = max(best, value)
         elif facts.period_end is not None and not facts.is_annual and calendar_quarter(facts.period_end) == quarter:
             best = max(best, 0.5 * value)
+        elif _compares(facts, quarter):
+            best = max(best, 0.25 * value)
     if hints.fiscal and facts.fiscal_quarter is not None and hints.quarters:
         if facts.fiscal_quarter in hints.quarters:
             return 1.0  # "the third quarter of fiscal 2024" is NVIDIA's quarter ended October 29, 2023
@@ -446,6 +449,17 @@ def names_fit(hints: QueryHints, document: DocumentFacts, company_named: bool) -
     # A fiscal quarter read from the text is a hint, not a verdict: filings also name other
     # quarters (Microsoft's outlook for "the first quarter of fiscal year 2025").
     return _period(document, hints) > 0 or (hints.fiscal and _in_fiscal_year(document, hints))
+
+
+def _compares(facts: DocumentFacts, quarter: tuple[int, int]) -> bool:
+    """A quarterly report prints the same quarter a year before beside its own: Intel's revenue in
+    Q2 2022 is in its Q2 2023 report, with no Q2 2022 report held."""
+    if facts.is_annual:
+        return False
+    own = set(facts.quarters)
+    if facts.period_end is not None:
+        own.add(calendar_quarter(facts.period_end))
+    return (quarter[0] + 1, quarter[1]) in own
 
 
 _FISCAL_QUARTER = re.compile(
