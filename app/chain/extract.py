@@ -737,9 +737,11 @@ class Extractor:
             wanted = asked.subject_terms(source.chunk)
             if not wanted and not asked.period_end:  # "What date did the quarter end?" has no other word
                 continue
-            if _in_contents(source.chunk):  # titles with page numbers: "Item 1. Legal Proceedings 34" is no figure
+            if _in_contents(source.chunk):  # "Item 1. Legal Proceedings 34", "31.2 Certification of ...": no answer
                 continue
             where = self._page(source.chunk)
+            if source.chunk.page_start == source.chunk.page_end and _lists_exhibits(where.text):
+                continue  # the end of an exhibit index, whose page's other lines the chunk would read
             found = self._sentences(asked, source, wanted, where)
             page_key = (source.chunk.document_id, source.chunk.page_start)
             if page_key not in seen_pages:  # a page's rows and signatures once, for its best-ranked chunk
@@ -1320,8 +1322,23 @@ _PAGE_NUMBERED_LINE = re.compile(r"^.*[A-Za-z’'),]\s+(\d{1,3})\s*$", re.M)
 _MIN_CONTENTS_LINES = 4
 
 
+# An exhibit index: lines that open with an exhibit's number ("31.2 Certification of the Chief Financial
+# Officer pursuant to Rule 13a-14(a) of the Exchange Act", "10.2† Offer Letter between ..."), titles of
+# documents filed with the report; a manual's numbered headings name no exhibit.
+_EXHIBIT_LINE = re.compile(r"^\s*\d{1,3}\.\d{1,2}[*†]*\s+\S", re.M)
+_EXHIBITS_NAMED = re.compile(r"Exhibit|XBRL|Certification")
+_MIN_EXHIBIT_LINES = 3
+
+
+def _lists_exhibits(text: str) -> bool:
+    return len(_EXHIBIT_LINE.findall(text)) >= _MIN_EXHIBIT_LINES and _EXHIBITS_NAMED.search(text) is not None
+
+
 def _in_contents(chunk: StoredChunk) -> bool:
-    """Is the chunk a table of contents? Its rows and sentences answer nothing, nor are they quoted."""
+    """Is the chunk a table of contents or an exhibit index? Its rows and sentences answer nothing,
+    nor are they quoted."""
+    if _lists_exhibits(chunk.text):
+        return True
     numbers = [int(n) for n in _PAGE_NUMBERED_LINE.findall(chunk.text)]
     ascending = sum(later >= earlier for earlier, later in pairwise(numbers))
     return len(numbers) >= _MIN_CONTENTS_LINES and ascending >= 0.8 * (len(numbers) - 1)

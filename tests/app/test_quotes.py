@@ -3,6 +3,7 @@ the cited page word for word, states a fact, and is given only to a question tha
 figure, name or date; through the chain, a made-up answer is replaced by the quotes."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pypdf
@@ -134,3 +135,22 @@ def test_a_table_of_contents_is_not_quoted_as_rows() -> None:
     page = _page_chunk("2023 Q1 AMZN.pdf", 2)
     question = "How did Amazon's cash flows develop in the quarter?"
     assert quote_evidence(Extractor(), question, [Source(1, RetrievedChunk(page, 1.0))], {}) is None
+
+
+def test_an_exhibit_index_is_quoted_for_nothing() -> None:
+    """Intel's exhibit index ("32.1 Certification of the Chief Executive Officer and the Chief Financial
+    Officer pursuant to Rule 13a-14(b) of the Exchange Act and 18 U.S.C.") was quoted for a question on
+    its debt strategy: a title of a document filed with the report states nothing. Nor is it read from a
+    chunk holding only the index's last lines, through the rest of its page."""
+    from app.chain.extract import Question
+    from store.records import PageText
+    from tests.app.test_verify import _pages_as_sources
+
+    question = Question.parse("How does the management discussion relate to the financial statements' certification?")
+    page = _pages_as_sources("2023 Q1 INTC.pdf", "Intel Corporation | 10-Q", 41)
+    assert "Certification of the Chief Executive Officer" in page[0].chunk.text
+    assert Extractor().candidates(question, page) == []
+    tail_at = page[0].chunk.text.index("Section 1350")
+    tail = replace(page[0].chunk, text=page[0].chunk.text[tail_at:])
+    read_on_page = Extractor(lambda c: PageText(page[0].chunk.text, tail_at, ((0, 41),)))
+    assert read_on_page.candidates(question, [Source(1, RetrievedChunk(tail, 1.0))]) == []
