@@ -1122,14 +1122,18 @@ class Extractor:
         aliases = organisation_aliases(where.text) if asked.wants == "organisation" else set()
         units_asked = _UNIT_MEASURES & frozenset(_lemmas(wanted))
         signers_read = asked.wants == "name" or (asked.wants == "date" and bool(_SIGNING & asked.terms))
+        blocks = [(s.start, s.end) for s in signers(where.text)] if signers_read else []
         found = []
         for start, text in pieces:
             text = _PAGE_NUMBER_LINE.sub("", text)  # "... our employees have\n39": page 39 ends mid-sentence
             flat = " ".join(text.split())
             if len(flat) > 500 or len(flat) < 12 or _table_like(text) or _FOOTER.search(flat):
                 continue
-            if signers_read and "/s/" in flat:
-                continue  # a signature block, which _signers reads as name and title ("Date: ... By: /s/ ...")
+            at = read_at + start
+            if ("/s/" in flat and signers_read) or any(b < at + len(text) and at < e for b, e in blocks):
+                # a signature block, which _signers reads as name and title ("Date: ... By: /s/ ..."), or its
+                # title line run into what follows ("President and Chief Executive Officer A signed original ...")
+                continue
             whole = joined_cjk(flat)  # "打\n开" on the page is the word 打开
             terms = content_terms(whole)
             have = spelt_out(set(terms)) | named_by_phrase(flat)
@@ -1147,7 +1151,6 @@ class Extractor:
             precision = len(wanted & have) / len(have)
             # "使用下列命令来配置所有部分安装的软件包。" then "# dpkg --configure -a": the command asked for
             # is on the lines the sentence leads into, quoted with it
-            at = read_at + start
             commands = _commands_after(where.text, at + len(text)) if leads_to_code else ""
             with_commands = f"{flat} {commands}"
             holds = _holds(asked.wants, with_commands, shares_do=asked.percent or asked.change)

@@ -2,6 +2,7 @@
 ("德国"), everywhere but a country ("outside the US"). A company's total is no answer for any of
 them. Round 16's questions, on real pages of the shared filings."""
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -251,3 +252,17 @@ def test_a_rows_first_line_under_its_heading_is_no_sentence() -> None:
     sources = _pages_as_sources("2023 Q1 INTC.pdf", "Intel Corporation | 10-Q", 12)
     extracted = Extractor().extract("What was Intel's Client Computing Group revenue in Q1 2023?", sources)
     assert extracted is not None and "5,767" in extracted.text and "1,879" not in extracted.text, extracted.text
+
+
+def test_a_signers_title_run_into_the_next_sentence_is_no_answer() -> None:
+    """NVIDIA's certification: "President and Chief Executive Officer" / "A signed original of this written
+    statement required by Section 906 ... upon request." (one sentence where the page is read from its
+    chunks joined, the blank line between them gone) outranked the signer it is the title of, once a
+    sentence's last line was taken in."""
+    page = _pages_as_sources("2022 Q3 NVDA.pdf", "NVIDIA Corporation | 10-Q", 48)[0].chunk
+    joined = re.sub(r"Officer\s*\n\s*\n\s*A signed original", "Officer\nA signed original", page.text)
+    assert joined != page.text
+    sources = [Source(1, RetrievedChunk(replace(page, text=joined, char_end=len(joined)), 1.0))]
+    found = Extractor().candidates(Question.parse("Who is NVIDIA's CEO?"), sources)
+    assert any(c.text.startswith("Jen-Hsun Huang, President and Chief Executive Officer") for c in found)
+    assert not any("Chief Executive Officer A signed original" in " ".join(c.text.split()) for c in found)
