@@ -533,7 +533,7 @@ def _table_like(text: str) -> bool:
     if len(rows) == 1 and len(rows[0].cells) == 2:
         rest = text.replace(rows[0].line, "", 1).strip()
         # under a heading of a few words, with no full stop ("Client Computing" / "Desktop $ 1,879 $ 2,641")
-        heading = rest.endswith(":") or not _ENDS_SENTENCE.search(text.rstrip())
+        heading = rest.endswith(":") or bool(rest and not _ENDS_SENTENCE.search(text.rstrip()))
         return (heading and len(rest.split()) <= _LABEL_WORDS) or _FOOTNOTE_MARK.match(rest) is not None
     return len(rows) >= 2 or (len(rows) == 1 and len(rows[0].cells) >= 3) or len(find_figures(text)) > 8
 
