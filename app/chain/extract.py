@@ -742,11 +742,12 @@ class Extractor:
             where = self._page(source.chunk)
             if source.chunk.page_start == source.chunk.page_end and _lists_exhibits(where.text):
                 continue  # the end of an exhibit index, whose page's other lines the chunk would read
-            found = self._sentences(asked, source, wanted, where)
+            begin, end = where.chunk_offset, _finished_at(where, source.chunk)  # its last sentence read to its end
+            found = self._sentences(asked, source, wanted, where, (where.text[begin:end], begin))
             page_key = (source.chunk.document_id, source.chunk.page_start)
             if page_key not in seen_pages:  # a page's rows and signatures once, for its best-ranked chunk
                 seen_pages.add(page_key)
-                found += self._rest_of_page(asked, source, wanted, where)
+                found += self._rest_of_page(asked, source, wanted, where, end)
                 found += self._rows(asked, source, wanted, where) + self._signers(asked, source, wanted, where)
                 found += self._period_ends(asked, source, where) + self._dated_rows(asked, source, wanted, where)
                 found += self._ranked(asked, source, wanted, where) + self._listed(asked, source, wanted, where)
@@ -1083,11 +1084,12 @@ class Extractor:
         return found
 
     def _rest_of_page(
-        self, asked: Question, source: Source, wanted: frozenset[str], where: PageText
+        self, asked: Question, source: Source, wanted: frozenset[str], where: PageText, end: int
     ) -> list[Candidate]:
-        """The sentences on the chunk's pages before and after it, a little below its own ("Automotive
-        revenue was up 86%" ends a page whose search found its Data Center paragraph)."""
-        begin, end = where.chunk_offset, _finished_at(where, source.chunk)
+        """The sentences on the chunk's pages before and after it (the chunk read up to `end` in
+        `where`), a little below its own ("Automotive revenue was up 86%" ends a page whose search
+        found its Data Center paragraph)."""
+        begin = where.chunk_offset
         first, last = where.span_of(source.chunk.page_start, source.chunk.page_end)
         found = []
         for start, stop in ((first, begin), (end, last)):
@@ -1101,11 +1103,10 @@ class Extractor:
         source: Source,
         wanted: frozenset[str],
         where: PageText,
-        span: tuple[str, int] | None = None,
+        span: tuple[str, int],
     ) -> list[Candidate]:
-        """`span`: the text read and where it starts in `where` (the chunk's own, by default)."""
-        own = (where.text[where.chunk_offset : _finished_at(where, source.chunk)], where.chunk_offset)
-        read, read_at = span if span is not None else own
+        """`span`: the text read and where it starts in `where`."""
+        read, read_at = span
         sentences = split_sentences(read)
         pieces = [piece for sentence in sentences for piece in _pieces(sentence)]
         leads_to_code = asked.wants == "code" or asks_how_to(asked.text)
