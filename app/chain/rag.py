@@ -124,6 +124,10 @@ class Prepared:
     # (for the extractor); asked of two things side by side, the passages on each (for the quotes).
     wider: list[RetrievedChunk] = field(default_factory=list)
     sides: list[RetrievedChunk] = field(default_factory=list)
+    # Under the note or item headings the question names ("Acquisitions and Divestitures"): for the
+    # quotes, where the passages found give none (the forward-looking statements share every word of
+    # a question on acquisitions, and state nothing).
+    sections: list[RetrievedChunk] = field(default_factory=list)
     messages: list[BaseMessage] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -205,7 +209,9 @@ class AnswerChain:
             prepared.retrieved = list(found.chunks)
             prepared.relevant = bool(prepared.retrieved) and found.relevant
             prepared.rarity = dict(getattr(found, "rarity", {}))
+            sections = list(getattr(found, "sections", []))
         else:
+            sections = []
             prepared.retrieved = self.retriever.retrieve(question, actor, k=k)
             check = self.relevance or OverlapOrSimilarity()
             prepared.relevant = bool(prepared.retrieved) and check(question, prepared.retrieved)
@@ -218,6 +224,7 @@ class AnswerChain:
                 # a search for two things at once brings up the pages on the one the index weighs
                 # more ("operating expenses" against "earnings" finds no income statement)
                 prepared.sides += self._more(side, actor, k, have)
+            prepared.sections = [r for r in sections if r.chunk.id not in have]
         prepared.timings_ms["retrieve_ms"] = _ms(start)
         return prepared
 
@@ -246,7 +253,9 @@ class AnswerChain:
         prepared.sources, prepared.messages = sources, messages
         prepared.unpacked = [
             Source(len(sources) + i + 1, item)
-            for i, item in enumerate(prepared.retrieved[len(sources) :] + prepared.wider + prepared.sides)
+            for i, item in enumerate(
+                prepared.retrieved[len(sources) :] + prepared.wider + prepared.sides + prepared.sections
+            )
         ]
         prepared.relevant = bool(sources)
         prepared.timings_ms["pack_ms"] = _ms(start)
@@ -350,6 +359,10 @@ class AnswerChain:
         sides = {r.chunk.id for r in prepared.sides}
         read = prepared.sources[: self.extractor.sources_read] + [s for s in prepared.unpacked if s.chunk.id in sides]
         quoted = quote_evidence(self.extractor, prepared.standalone, read, prepared.rarity, self.settings.quotes)
+        if quoted is None and prepared.sections:
+            under = {r.chunk.id for r in prepared.sections}
+            read += [s for s in prepared.unpacked if s.chunk.id in under]
+            quoted = quote_evidence(self.extractor, prepared.standalone, read, prepared.rarity, self.settings.quotes)
         if quoted is not None:
             return _answer(prepared, quoted.text, quoted.citations, checked, method="extractive")
         return self._unverified(prepared, checked)

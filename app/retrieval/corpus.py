@@ -16,6 +16,7 @@ from app.retrieval.cover import states_period_end, states_shares_outstanding
 from app.retrieval.metadata import DocumentFacts, FiscalQuarterFinder, YearEndFinder
 from app.retrieval.registrant import states_registrant_facts
 from app.retrieval.roles import is_signed
+from app.retrieval.sections import SectionFinder
 from app.retrieval.segments import BreakdownPageFinder, states_segment_results
 from app.retrieval.statements import Statement, StatementPageFinder
 from app.retrieval.text import tokenize
@@ -39,6 +40,7 @@ class Corpus:
     breakdown_change_chunks: IdArray  # those of them that print a column of changes
     company_words: frozenset[str]  # every document's company and file-name words, for the breakdown list
     acronyms: dict[int, dict[str, str]]  # document id -> the acronyms its text defines -> their long form
+    section_chunks: dict[frozenset[str], IdArray]  # a heading's telling words -> sorted ids of its chunks
 
     def on_statement(self, statement: Statement) -> IdArray:
         return self.statement_chunks.get(statement, np.zeros(0, dtype=np.int64))
@@ -96,6 +98,7 @@ class CorpusCache:
         names: dict[int, str] = {}
         tokens: dict[int, Counter[str]] = {}
         statements = StatementPageFinder()
+        sections = SectionFinder()
         signed: list[int] = []
         cover: list[int] = []
         period: list[int] = []
@@ -108,6 +111,7 @@ class CorpusCache:
         for batch in self.kb.reads.iter_chunks(batch=1024):
             for chunk in batch:
                 statements.add(chunk)
+                sections.add(chunk)
                 if is_signed(chunk.text):
                     signed.append(chunk.id)
                 if states_shares_outstanding(chunk.text):
@@ -155,4 +159,5 @@ class CorpusCache:
             np.unique(np.asarray(breakdowns.chunks_with_changes(), dtype=np.int64)),
             frozenset(w for facts in documents.values() for w in facts.company_words | facts.name_words),
             acronyms,
+            {title: np.unique(np.asarray(ids, dtype=np.int64)) for title, ids in sections.chunks_by_title().items()},
         )
