@@ -186,7 +186,8 @@ def _says_something(candidate: Candidate, risks: bool = False) -> bool:
     dated = bool(_YEAR.search(quote))
     if points_elsewhere(quote):
         return False
-    warns = risks and bool(_HEDGED.search(quote))
+    # "Our global business exposes us to operational and economic risks." names one without hedging
+    warns = risks and bool(_HEDGED.search(quote) or _RISKS_ASKED.search(quote))
     factual = warns or (bool(find_figures(quote) or dated) and not _HEDGED.search(quote))
     return len(_WORD.findall(quote)) >= _MIN_WORDS and complete and factual
 

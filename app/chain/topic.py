@@ -35,6 +35,7 @@ HOW_ASKED = frozenset(
         correspond align measure stack glean adapt analyze analyse examine alteration
         historical escalating specifically filing report quarterly
         level performance section shared discussion overview significantly materially
+        timeframe evolution outline
         """
     )
 )

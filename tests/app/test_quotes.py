@@ -88,6 +88,22 @@ def test_risk_factors_and_pointers_are_not_quoted_as_facts() -> None:
     assert quote_evidence(Extractor(), question, [Source(1, RetrievedChunk(chunk, 1.0))], {}) is None
 
 
+def test_asked_about_risks_a_sentence_that_names_one_is_quoted_hedged_or_not() -> None:
+    """Microsoft's risk factors state some risks without hedging ("Our global business exposes us to
+    operational and economic risks."); asked about risks, that is what the filing warns of. Asked
+    about something else, it states no fact."""
+    text = (
+        "Our global business exposes us to operational and economic risks. "
+        "Catastrophic events or geopolitical conditions may disrupt our business."
+    )
+    chunk = StoredChunk(1, 1, "risks.pdf", 0, "ACME | 10-Q", text, 30, 30, 0, len(text))
+    sources = [Source(1, RetrievedChunk(chunk, 1.0))]
+    question = "Outline the risk elements associated with ACME's business over the reporting timeframe."
+    quoted = quote_evidence(Extractor(), question, sources, {})
+    assert quoted is not None and "“Our global business exposes us to operational and economic risks.”" in quoted.text
+    assert quote_evidence(Extractor(), "How is ACME's global business organised?", sources, {}) is None
+
+
 def test_quotes_are_ranked_by_meaning_and_must_cover_the_questions_rare_words() -> None:
     """The embedder's similarity orders the quotes; the rarity-weighted share of the question's
     words they cover decides whether there are any: a word no document holds weighs most."""
