@@ -93,6 +93,10 @@ class _Held:
     passage: Passage
     units: list[_Unit]  # each sentence (and each table line) of the passage
 
+    @cached_property
+    def words(self) -> set[str]:
+        return {w for u in self.units for w in u.words}
+
 
 def _units(text: str) -> list[_Unit]:
     """Each sentence, and each line of one that spans several (a table's rows run together)."""
@@ -109,6 +113,25 @@ def _anchored(unit: _Unit, facts: Facts) -> bool:
     """Does this sentence of the passage itself hold the claim's figures? A figure is read with
     the words beside it, not with any sentence of the page."""
     return not facts.figures or all(unit.passage.has_figure(f) for f in facts.figures)
+
+
+# Words a sentence may add to what its passage says: the units and periods of its figures (checked
+# as figures and dates), and the verbs that say where a figure comes from.
+_FRAMING = content_words(
+    "million millions billion billions thousand thousands percent percentage dollars usd respectively "
+    "approximately about total show shows showed showing report reports reported reporting note notes "
+    "noted indicate indicates indicated period periods ended ending quarter quarters year years fiscal"
+)
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n[’']t\b", re.I)
+
+
+def _not_carried(own: set[str], passage: set[str], asked: set[str]) -> list[str]:
+    """The sentence's words that neither its cited passage nor the question holds, in any form of the
+    word: what it claims besides what it was given. (Its best sentence there carries most of its
+    words; the rest may stand beside it: "announced" in the line over a list of products.)"""
+    kinds = _KIND_OF_NAME | _PERIOD_NAMES  # "the Company", "the quarter"
+    given = {root(stem(w)) for w in passage | asked | FILLER | _CONNECTIVES | _FRAMING | kinds}
+    return sorted(w for w in own if root(stem(w)) not in given)
 
 
 def _names_all(unit: _Unit, names: Sequence[str]) -> bool:
@@ -239,7 +262,7 @@ class AnswerChecker:
         if len(own) < MIN_OWN_WORDS:
             claim |= asked
         candidates = cited or list(self.held)
-        best: tuple[float, int] | None = None
+        best: tuple[float, int, _Unit | None] | None = None
         missing_everywhere: list[str] | None = None
         owners = _figure_owners(plain, self.companies) if facts.figures else []
         owned_elsewhere = False  # the figures stand in a cited sentence, of something else
@@ -253,9 +276,9 @@ class AnswerChecker:
             anchored = [u for u in held.units if _anchored(u, facts)]
             owned = [u for u in anchored if _names_all(u, owners)]
             owned_elsewhere = owned_elsewhere or (bool(anchored) and not owned)
-            score = max((support(claim, u.words) for u in owned), default=0.0)
+            score, unit = max(((support(claim, u.words), u) for u in owned), key=lambda p: p[0], default=(0.0, None))
             if best is None or score > best[0]:
-                best = (score, n)
+                best = (score, n, unit)
         if owned_elsewhere and (best is None or best[0] == 0.0):
             reason = f"its figure stands in the cited passage for something other than {', '.join(owners)}"
             return CheckedSentence(written.strip(), False, reason, tuple(cited))
@@ -264,7 +287,7 @@ class AnswerChecker:
             where = "its cited passages" if cited else "any source"
             reason = f"{what} is in none of {where}" if what else "no source holds it"
             return CheckedSentence(written.strip(), False, reason, tuple(cited))
-        score, n = best
+        score, n, unit = best
         ranked = _RANKS.findall(plain.lower())
         if ranked and not any(set(ranked) <= set(_RANKS.findall(u.text.lower())) for u in self.held[n].units):
             # "the data center brought the most revenue ..., which is China": every word is on the
@@ -273,6 +296,16 @@ class AnswerChecker:
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         if score < self.min_support:
             reason = f"the cited passage carries {round(score * 100)}% of what it says"
+            return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
+        added = _not_carried(own, self.held[n].words, asked | self.identity) if unit is not None else []
+        if added:
+            # "The report was signed ..., and the company is a subsidiary of Apple Inc.": half its words
+            # on the signature page, and a claim of its own
+            reason = f"its cited passage does not say “{', '.join(added)}”"
+            return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
+        if unit is not None and _NEGATION.search(plain) and not _NEGATION.search(unit.text):
+            # "No, Apple did not report any unregistered sales ..." on a line of the table of contents
+            reason = "it denies what its cited passage does not"
             return CheckedSentence(written.strip(), False, reason, tuple(cited or [n]))
         shown = written.strip() if cited else f"{written.strip()} [{n}]"
         return CheckedSentence(shown, True, "", tuple(cited or [n]))

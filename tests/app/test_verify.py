@@ -1949,7 +1949,7 @@ def test_which_country_asks_for_a_place_the_question_does_not_name() -> None:
     assert Question.parse(question).wants == "place"
     extracted = Extractor().extract(question, sources)
     assert extracted is not None and "Ireland granted state aid" in extracted.text
-    reply = "The European Commission's decision to give state aid to Apple Inc. was not based on fact. [1]"
+    reply = "The European Commission's decision was that state aid was granted to Apple Inc. [1]"
     [checked] = AnswerChecker(sources).check(reply, question)
     assert not checked.verified and "names no one" in checked.reason
 
@@ -2049,7 +2049,7 @@ def test_the_rarest_word_must_be_in_the_cited_passage_not_only_in_the_answer() -
     certification = _page_as_source("2023 Q3 MSFT.pdf", 64, "Microsoft Corporation | 10-Q")
     question = "What is the procedure for reporting a lost laptop?"
     reply = (
-        "The procedure for reporting a lost laptop is to report the loss of the laptop to the registrant’s "
+        "The procedure for reporting a lost laptop is to report the laptop to the registrant’s "
         "auditors and the audit committee of the registrant’s board of directors (or persons performing the "
         "equivalent functions). [1]"
     )
@@ -2257,3 +2257,38 @@ def test_a_tables_highlight_is_the_row_asked_about_not_the_whole_table() -> None
     evidence = best_evidence(source, {"revenue", "intel", "months", "three"})
     assert evidence is not None and evidence.sentence.text.startswith("Net revenue $ 14,158"), evidence
     assert source.chunk.text[evidence.sentence.start : evidence.sentence.end] == evidence.sentence.text
+
+
+@pytest.mark.parametrize(
+    ("page", "reply", "reason"),
+    [
+        # half its words on the signature page, and a claim of its own
+        (
+            26,
+            "The report was signed on behalf of the undersigned, and the company is a subsidiary of Apple Inc. [1]",
+            "does not say “subsidiary”",
+        ),
+        # a denial cited on the table of contents, which denies nothing
+        (
+            3,
+            "No, Apple did not report any unregistered sales of equity securities in Q3 2023. [1]",
+            "denies what its cited passage does not",
+        ),
+    ],
+)
+def test_a_sentence_claims_nothing_its_passage_and_the_question_do_not_give(page: int, reply: str, reason: str) -> None:
+    """Shown as verified by the bundled model for "Did Apple report any unregistered sales of equity
+    securities in Q3 2023?" (written for this check, in no eval set): more than half of each
+    sentence's words are on its cited page, the rest is made up."""
+    sources = _page_as_source("2023 Q3 AAPL.pdf", page, "Apple Inc. | Q3 2023 Form 10-Q")
+    question = "Did Apple report any unregistered sales of equity securities in Q3 2023?"
+    [checked] = AnswerChecker(sources).check(reply, question)
+    assert not checked.verified and reason in checked.reason, checked
+    # what the pages do say, in the model's words, stands
+    said = {
+        26: "The report was signed on behalf of the Registrant by the undersigned. [1]",
+        3: "",
+    }[page]
+    if said:
+        [kept] = AnswerChecker(sources).check(said, question)
+        assert kept.verified, kept
