@@ -158,18 +158,25 @@ def make_kb(data_dir: Path) -> Iterator[Callable[..., object]]:
         kb.close()
 
 
-@pytest.fixture(scope="session")
-def apple_q2_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """Apple's 10-Q for the quarter ended April 1, 2023 in a store of its own, for tests that only
-    read it (ingested once a session)."""
-    if not AAPL_PDF.is_file():
+def filing_kb(tmp_path_factory: pytest.TempPathFactory, pdf: Path) -> Iterator[object]:
+    """One filing in a store of its own (the fast HashingEmbedder), for a fixture of tests that only
+    read it; skipped where the sample PDFs are not."""
+    if not pdf.is_file():
         pytest.skip(f"the sample PDFs are not in {EVAL}")
     from ingestion.embedders import HashingEmbedder
     from ingestion.service import KnowledgeBase, StoreConfig
 
     kb = KnowledgeBase.open(
-        StoreConfig(data_dir=tmp_path_factory.mktemp("apple")), embedder=lambda: HashingEmbedder(64), writer=True
+        StoreConfig(data_dir=tmp_path_factory.mktemp(pdf.stem.replace(" ", "_"))),
+        embedder=lambda: HashingEmbedder(64),
+        writer=True,
     )
-    kb.ingest([AAPL_PDF], actor=kb.actor(None))
+    kb.ingest([pdf], actor=kb.actor(None))
     yield kb
     kb.close()
+
+
+@pytest.fixture(scope="session")
+def apple_q2_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Apple's 10-Q for the quarter ended April 1, 2023 (ingested once a session)."""
+    yield from filing_kb(tmp_path_factory, AAPL_PDF)

@@ -16,6 +16,7 @@ from ingestion.service import KnowledgeBase
 from store.records import StoredChunk
 from tests.app.fake_llm import CHATML_SPECIALS, FakeEngine
 from tests.app.test_chain import ALICE
+from tests.conftest import filing_kb
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval" / "sec-10-q" / "docs"
 INTEL_Q1 = EVAL / "2023 Q1 INTC.pdf"
@@ -79,18 +80,8 @@ def test_a_title_is_named_by_its_rarer_words() -> None:
 
 
 @pytest.fixture(scope="module")
-def intel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
-    if not INTEL_Q1.is_file():
-        pytest.skip(f"the sample PDFs are not in {EVAL}")
-    from ingestion.embedders import HashingEmbedder
-    from ingestion.service import StoreConfig
-
-    kb = KnowledgeBase.open(
-        StoreConfig(data_dir=tmp_path_factory.mktemp("intel")), embedder=lambda: HashingEmbedder(64), writer=True
-    )
-    kb.ingest([INTEL_Q1], actor=kb.actor(None))
-    yield kb
-    kb.close()
+def intel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from filing_kb(tmp_path_factory, INTEL_Q1)
 
 
 def test_the_chunks_under_the_note_a_question_names_are_handed_on(intel: KnowledgeBase) -> None:
