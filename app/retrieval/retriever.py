@@ -182,7 +182,7 @@ class Retriever:
     def retrieve(
         self, question: str, actor: UserInfo, k: int = 8, filters: MetadataFilter | None = None
     ) -> list[RetrievedChunk]:
-        return self.search(question, actor, k, filters).chunks
+        return self._search(question, actor, k, filters, sections=False).chunks
 
     def search(
         self, question: str, actor: UserInfo, k: int = 8, filters: MetadataFilter | None = None
@@ -190,6 +190,13 @@ class Retriever:
         """The stages, each a method with one job: query -> scope -> candidates -> fusion ->
         selection -> gate. A stage can be swapped or added (a reranker between selection and the
         gate) without touching the others."""
+        return self._search(question, actor, k, filters, sections=True)
+
+    def _search(
+        self, question: str, actor: UserInfo, k: int, filters: MetadataFilter | None, sections: bool
+    ) -> RetrievalResult:
+        """sections: find the chunks under the headings the question names too (for the quotes of
+        a chain's search; the wider searches that only take chunks have no use for them)."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
         query = Query.parse(question, actor, k)
@@ -203,14 +210,15 @@ class Retriever:
         vector = self._embed(question) if self.config.dense_weight > 0 else None
         timings["embed_ms"] = _ms(t)
         t = time.perf_counter()
-        candidates = self._candidates(query, scope, vector)
+        candidates = self._candidates(query, scope, vector, sections)
         timings["search_ms"] = _ms(t)
         t = time.perf_counter()
         fused = self._fused(candidates, scope)
         chunks = self._with_similarity(self._selected(fused, candidates, k), vector, candidates.index)
         timings["fuse_ms"] = _ms(t)
         timings["total_ms"] = _ms(started)
-        return replace(self._result(query, chunks, scope, timings), sections=self._sections(candidates, chunks))
+        result = self._result(query, chunks, scope, timings)
+        return replace(result, sections=self._sections(candidates, chunks)) if sections else result
 
     # ---- stages -------------------------------------------------------------------------
 
@@ -252,7 +260,9 @@ class Retriever:
         scoped = allowed[np.isin(allowed, corpus.chunks_of(named))] if named else allowed
         return Scope(corpus, allowed, mask, match, scoped, hints, frozenset(visible))
 
-    def _candidates(self, query: Query, scope: Scope, vector: npt.NDArray[np.float32] | None) -> Candidates:
+    def _candidates(
+        self, query: Query, scope: Scope, vector: npt.NDArray[np.float32] | None, sections: bool = True
+    ) -> Candidates:
         """Ranked lists to fuse: dense and keyword over everything readable, again inside the
         named documents, the pages of the financial statements the question asks about, and the
         signed pages for a question about who holds a role (roles.py), the cover pages for one about
@@ -301,10 +311,12 @@ class Retriever:
                 )
                 hits = self._breakdown_hits(query.question, query.terms, corpus, tables, scoped, mask)
                 lists.append(RankedList(hits, cfg.statement_weight))
-        sections = self._section_hits(query.terms, corpus, scoped, mask)
+        under: list[tuple[int, float]] = []
+        if sections or cfg.section_weight > 0:
+            under = self._section_hits(query.terms, corpus, scoped, mask)
         if cfg.section_weight > 0:
-            lists.append(RankedList(sections, cfg.section_weight))
-        return Candidates(lists, dict(dense), dict(keyword), index, sections)
+            lists.append(RankedList(under, cfg.section_weight))
+        return Candidates(lists, dict(dense), dict(keyword), index, under)
 
     def _sections(self, candidates: Candidates, chunks: list[RetrievedChunk]) -> list[RetrievedChunk]:
         have = {c.chunk.id for c in chunks}
@@ -321,15 +333,9 @@ class Retriever:
     ) -> list[tuple[int, float]]:
         """The best keyword-matching chunks under the headings the question names, the best-named
         title's first."""
-        n = max(int(mask.sum()), 1)
-        weights: dict[str, float] = {}
-
-        def rarity(term: str) -> float:  # titles share their words: each counted once
-            if term not in weights:
-                weights[term] = idf(n, max(corpus.bm25.document_frequency(term, mask), 1))
-            return weights[term]
-
-        titles = sections_named(terms, corpus.section_chunks, rarity)
+        words = tuple(set().union(*corpus.section_chunks))  # titles share their words: each counted once
+        rarity = _rarity(_document_frequencies(words, corpus, mask))
+        titles = sections_named(terms, corpus.section_chunks, rarity.__getitem__)
         hits: list[tuple[int, float]] = []
         seen: set[int] = set()
         for title in titles:
